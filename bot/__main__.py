@@ -1,0 +1,49 @@
+"""`python -m bot`: start CareMap (polling Telegram)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.settings import ConfigError, load_settings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL at INFO, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    log = logging.getLogger("caremap")
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print("usage: python -m bot    (configuration from environment variables; see README.md)")
+        return 0
+    if args:
+        print(f"caremap: unknown argument {args[0]!r}; usage: python -m bot", file=sys.stderr)
+        return 2
+
+    try:
+        settings = load_settings()
+        from bot.runtime import open_database
+
+        db = open_database(settings, log)
+    except ConfigError as exc:
+        print(f"caremap: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    from bot.app import build_application
+
+    application = build_application(settings, db)
+    log.info("CareMap starting (database: %s)", db.describe() if hasattr(db, "describe") else "ready")
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"])
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""Telegram handlers: thin. Parse → call a service → render a template → reply.
+
+Access control happens here once, in `_guard`: private chats only, invited counsellors
+only. Everything a counsellor reads is rendered from templates/<lang>/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import BotContext
+from bot.render import pick_language
+from domain import grammar
+from domain.errors import CommandError
+from domain.model import Client, Counsellor
+from services import core
+
+log = logging.getLogger("caremap.bot")
+
+PAGE_SIZE = 30
+
+COMMANDS = ("new", "log", "map", "clients", "status", "goal", "plan", "lang", "help", "invite")
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
+    return context.application.bot_data["ctx"]
+
+
+async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Database work runs in a worker thread, one unit of work per call."""
+    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+
+def _display_name(user: User) -> str:
+    return (user.full_name or user.username or str(user.id))[:64]
+
+
+@dataclass
+class Turn:
+    """One update being handled for one counsellor."""
+
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    app: BotContext
+    counsellor: Counsellor
+    lang: str
+
+    @property
+    def now(self):
+        return self.app.clock()
+
+    @property
+    def update_id(self) -> int:
+        return self.update.update_id
+
+    def render(self, name: str, **kw: Any) -> str:
+        return self.app.renderer.render(self.lang, name, tz=self.counsellor.timezone, **kw)
+
+    async def reply(self, name: str, markup: InlineKeyboardMarkup | None = None, **kw: Any) -> Message:
+        return await self.send_text(self.render(name, **kw), markup)
+
+    async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+        chat_id = self.update.effective_chat.id
+        return await self.context.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            disable_web_page_preview=True,
+        )
+
+
+def _args_text(message: Message) -> str:
+    """The text after `/command` (or `/command@bot`), exactly as typed: newlines kept."""
+    text = message.text or ""
+    for entity in message.entities or ():
+        if entity.type == "bot_command" and entity.offset == 0:
+            return text[entity.length:].strip()
+    return text.strip()
+
+
+async def _refuse(update: Update, app: BotContext, name: str = "refusal") -> None:
+    user = update.effective_user
+    lang = pick_language(None, user.language_code if user else None)
+    text = app.renderer.render(lang, name)
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:190], show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def _identify(update: Update, app: BotContext) -> Counsellor | None:
+    user = update.effective_user
+    counsellor = await _run(core.find_counsellor, app.db, user.id)
+    if counsellor is None and user.id in app.settings.admin_ids:
+        counsellor = await _run(
+            core.ensure_admin, app.db, user.id, _display_name(user), app.clock(), app.settings.timezone
+        )
+    return counsellor
+
+
+Handler = Callable[[Turn], Awaitable[None]]
+
+
+def _guard(fn: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    """Private chats and invited counsellors only; errors become clear replies."""
+
+    @functools.wraps(fn)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        app = _ctx(context)
+        chat = update.effective_chat
+        if update.effective_user is None or chat is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            if update.callback_query is None:
+                await _refuse(update, app, "private_only")
+            return
+        counsellor = await _identify(update, app)
+        if counsellor is None:
+            await _refuse(update, app)
+            return
+        turn = Turn(update, context, app, counsellor,
+                    pick_language(counsellor.language, update.effective_user.language_code))
+        await _answering(turn, fn)
+
+    return wrapper
+
+
+async def _answering(turn: Turn, fn: Handler) -> None:
+    try:
+        await fn(turn)
+    except CommandError as exc:
+        await turn.reply(f"errors/{exc.code}", **exc.params)
+    except core.ClientNotFound as exc:
+        await turn.reply("client_not_found", ref=exc.ref, suggestions=exc.suggestions)
+    except core.NotYours:
+        if turn.update.callback_query is not None:
+            await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
+        else:
+            await turn.reply("not_yours")
+
+
+# --- /start, /help, /invite, /lang ------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    app = _ctx(context)
+    chat = update.effective_chat
+    user = update.effective_user
+    if user is None or chat is None:
+        return
+    if chat.type != ChatType.PRIVATE:
+        await _refuse(update, app, "private_only")
+        return
+    counsellor = await _identify(update, app)
+    message = update.effective_message
+    code = _args_text(message) if message else ""
+    fresh = False
+    if counsellor is None and code:
+        counsellor = await _run(
+            core.redeem_invite, app.db, code, user.id, _display_name(user), app.clock(), app.settings.timezone
+        )
+        fresh = counsellor is not None
+    if counsellor is None:
+        await _refuse(update, app, "invite_invalid" if code else "refusal")
+        return
+    turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
+    await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+
+
+@_guard
+async def help_(turn: Turn) -> None:
+    await turn.reply("help", is_admin=turn.counsellor.is_admin)
+
+
+@_guard
+async def invite(turn: Turn) -> None:
+    code, expires = await _run(core.create_invite, turn.app.db, turn.counsellor, turn.now)
+    username = turn.context.bot.username
+    await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
+
+
+@_guard
+async def lang(turn: Turn) -> None:
+    choice = grammar.parse_lang(_args_text(turn.update.effective_message))
+    if choice is None:  # no argument: show the current language and how to change it
+        await turn.reply("lang_usage", current=turn.lang)
+        return
+    await _run(core.set_language, turn.app.db, turn.counsellor, choice)
+    turn.lang = choice
+    await turn.reply("lang_set")
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+@_guard
+async def new(turn: Turn) -> None:
+    spec = grammar.parse_new(_args_text(turn.update.effective_message))
+    result = await _run(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    await turn.reply("client_added", client=result.client, same_name=result.same_name)
+
+
+async def _show_logged(turn: Turn, result: core.Logged) -> None:
+    await turn.reply("logged", r=result)
+
+
+async def _choose(turn: Turn, choice: core.Choice) -> None:
+    rows = [
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{choice.pending_id}:{c.id}")]
+        for c in choice.candidates[:8]
+    ]
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{choice.pending_id}:x")])
+    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=choice.ref,
+                     candidates=choice.candidates)
+
+
+@_guard
+async def log_(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.log_conversation, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    await _show_logged(turn, result)
+
+
+async def _show_map(turn: Turn, view: Any) -> None:
+    interactions = list(view.interactions)
+    text = turn.app.renderer.render_fitting(
+        turn.lang, "map", "interactions", interactions, m=view, tz=turn.counsellor.timezone
+    )
+    await turn.send_text(text)
+
+
+@_guard
+async def map_(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    await _show_map(turn, result)
+
+
+def _clients_page(turn: Turn, clients: list[Client], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    pages = max(1, -(-len(clients) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
+                       start=page * PAGE_SIZE, now=turn.now)
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton("‹", callback_data=f"cl:{page - 1}"))
+    if page < pages - 1:
+        buttons.append(InlineKeyboardButton("›", callback_data=f"cl:{page + 1}"))
+    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+@_guard
+async def clients(turn: Turn) -> None:
+    caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    text, markup = _clients_page(turn, caseload, 0)
+    await turn.send_text(text, markup)
+
+
+@_guard
+async def status(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.set_status, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    await turn.reply("status", r=result)
+
+
+@_guard
+async def goal(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.add_goal, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    await turn.reply("goal_added", r=result)
+
+
+@_guard
+async def plan(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.add_plan, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    await turn.reply("plan_added", r=result)
+
+
+@_guard
+async def unknown_command(turn: Turn) -> None:
+    text = turn.update.effective_message.text or ""
+    await turn.reply("unknown_command", command=text.split()[0][:40] if text.split() else "")
+
+
+# --- plain text: one message, one tap ---------------------------------------------------
+
+
+@_guard
+async def plain_text(turn: Turn) -> None:
+    message = turn.update.effective_message
+    text = (message.text or "").strip()
+    if not text:
+        return
+    waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor)
+    if waiting is not None:
+        spec = grammar.parse_new(text)
+        result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
+                            turn.now, turn.update_id)
+        if isinstance(result, core.AlreadyHandled):
+            return
+        added, logged = result
+        await turn.reply("client_added", client=added.client, same_name=[])
+        await _show_logged(turn, logged)
+        return
+    if len(text) > 8000:
+        raise CommandError("notes_too_long", length=len(text), max=8000)
+    parked = await _run(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
+    rows = [
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{parked.pending_id}:{c.id}")]
+        for c in parked.recent
+    ]
+    rows.append([
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=f"p:{parked.pending_id}:n"),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{parked.pending_id}:x"),
+    ])
+    await turn.reply("which_client", markup=InlineKeyboardMarkup(rows), recent=parked.recent)
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                      disable_web_page_preview=True)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+@_guard
+async def on_choice(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise core.NotYours()
+    pending_id = int(parts[1])
+    target = parts[2]
+    if target == "x":
+        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+            await query.answer()
+            await _edit(query, turn.render("cancelled"))
+            return
+        raise core.NotYours()
+    client_id = None if target == "n" else int(target) if target.isdigit() else -1
+    if client_id == -1:
+        raise core.NotYours()
+    resumed = await _run(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now)
+    await query.answer()
+    if resumed.command == "ask_name":
+        await _edit(query, turn.render("ask_new_client_name"))
+        return
+    if resumed.command == "log":
+        await _edit(query, turn.render("logged", r=resumed.result))
+    elif resumed.command == "status":
+        await _edit(query, turn.render("status", r=resumed.result))
+    elif resumed.command == "goal":
+        await _edit(query, turn.render("goal_added", r=resumed.result))
+    elif resumed.command == "plan":
+        await _edit(query, turn.render("plan_added", r=resumed.result))
+    elif resumed.command == "map":
+        await _edit(query, turn.render("chosen", client=resumed.result.client))
+        await _show_map(turn, resumed.result)
+
+
+@_guard
+async def on_clients_page(turn: Turn) -> None:
+    query = turn.update.callback_query
+    raw = (query.data or "").partition(":")[2]
+    page = int(raw) if raw.isdigit() else 0
+    caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    text, markup = _clients_page(turn, caseload, page)
+    await query.answer()
+    await _edit(query, text, markup)
+
+
+@_guard
+async def on_unknown_button(turn: Turn) -> None:
+    raise core.NotYours()
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # Never log the update itself: it may carry a counsellor's notes.
+    error = context.error
+    log.error("error while handling an update: %s", type(error).__name__,
+              exc_info=(type(error), error, error.__traceback__) if error else None)
+    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
+        app = _ctx(context)
+        user = update.effective_user
+        lang = pick_language(None, user.language_code if user else None)
+        try:
+            await context.bot.send_message(update.effective_chat.id, app.renderer.render(lang, "internal_error"),
+                                           parse_mode=ParseMode.HTML)
+        except Exception:  # noqa: BLE001 - the error handler must not raise
+            log.warning("could not tell the user about the error")
+
+
+def register(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, _group_refusal))
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_))
+    application.add_handler(CommandHandler("invite", invite))
+    application.add_handler(CommandHandler("lang", lang))
+    application.add_handler(CommandHandler("new", new))
+    application.add_handler(CommandHandler("log", log_))
+    application.add_handler(CommandHandler("map", map_))
+    application.add_handler(CommandHandler("clients", clients))
+    application.add_handler(CommandHandler("status", status))
+    application.add_handler(CommandHandler("goal", goal))
+    application.add_handler(CommandHandler("plan", plan))
+    application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    application.add_handler(
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
+    )
+    application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
+    application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
+    application.add_handler(CallbackQueryHandler(on_unknown_button))
+    application.add_error_handler(on_error)
+
+
+async def _group_refusal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _refuse(update, _ctx(context), "private_only")

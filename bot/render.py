@@ -1,0 +1,107 @@
+"""Rendering of every message the bot sends, from `templates/<lang>/<name>.j2`.
+
+HTML parse mode: jinja2 autoescape turns `<`, `>`, `&`, `"` into the four entities
+Telegram's HTML parser knows, so a note like `挂科 <3 门 & a<b` arrives as typed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+import templates as _templates_pkg
+
+LANGS = ("zh", "en")
+MAX_MESSAGE = 4096
+TEMPLATE_DIR = Path(_templates_pkg.__file__).parent
+
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def pick_language(stored: str | None, telegram_code: str | None) -> str:
+    """`/lang` wins; otherwise Telegram's language_code: zh* → zh, anything else → en."""
+    if stored in LANGS:
+        return stored
+    if telegram_code and telegram_code.lower().startswith("zh"):
+        return "zh"
+    return "en"
+
+
+def visible_length(html_text: str) -> int:
+    """Length of the text Telegram will count: tags removed, entities decoded, UTF-16 units."""
+    plain = html.unescape(_TAG_RE.sub("", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def _clip(value: object, limit: int = 300) -> str:
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 1)].rstrip() + "…"
+
+
+def _oneline(value: object, limit: int = 120) -> str:
+    text = " ".join(("" if value is None else str(value)).split())
+    return _clip(text, limit)
+
+
+class Renderer:
+    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["clip"] = _clip
+        self.env.filters["oneline"] = _oneline
+        self.env.filters["local"] = _local
+        self.env.filters["localdate"] = _localdate
+        from domain.vocab import channel_label
+
+        self.env.globals["channel_label"] = channel_label
+
+    def exists(self, lang: str, name: str) -> bool:
+        return (TEMPLATE_DIR / lang / f"{name}.j2").is_file()
+
+    def render(self, lang: str, name: str, **ctx: object) -> str:
+        if lang not in LANGS:
+            lang = "en"
+        template = self.env.get_template(f"{lang}/{name}.j2")
+        return template.render(lang=lang, **ctx).strip()
+
+    def render_fitting(self, lang: str, name: str, list_key: str, items: list, **ctx: object) -> str:
+        """Render with as many of `items` (latest first) as fit in one message."""
+        count = len(items)
+        while True:
+            text = self.render(lang, name, **{list_key: items[:count]}, omitted=len(items) - count, **ctx)
+            if visible_length(text) <= MAX_MESSAGE and len(text) <= 3 * MAX_MESSAGE or count == 0:
+                return text
+            count = count // 2 if count > 8 else count - 1
+
+
+def _local(value: datetime | None, tz: str | ZoneInfo = "Asia/Shanghai") -> str:
+    if value is None:
+        return ""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _localdate(value: datetime | None, tz: str | ZoneInfo = "Asia/Shanghai") -> str:
+    if value is None:
+        return ""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return value.astimezone(zone).strftime("%Y-%m-%d")
+
+
+@lru_cache(maxsize=1)
+def default_renderer() -> Renderer:
+    return Renderer()

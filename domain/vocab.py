@@ -1,0 +1,85 @@
+"""Vocabulary: interaction channels (how a conversation happened / where a need was learned).
+
+A need's *source* is the channel of the interaction it was learned in (via=dorm → "dorm").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    code: str
+    zh: str
+    en: str
+    aliases: tuple[str, ...] = ()
+
+    def label(self, lang: str) -> str:
+        return self.zh if lang.startswith("zh") else self.en
+
+
+_CHANNEL_LIST: tuple[Channel, ...] = (
+    Channel("face", "面谈", "face to face",
+            ("面谈", "当面", "面对面", "谈心", "谈话", "一对一", "线下", "f2f", "in-person",
+             "inperson", "in person", "1on1", "1-on-1", "meeting", "meet", "talk", "offline")),
+    Channel("phone", "电话", "phone",
+            ("电话", "打电话", "通话", "call", "tel", "telephone", "phonecall", "phone-call")),
+    Channel("chat", "线上聊天", "online chat",
+            ("线上", "微信", "qq", "wechat", "wx", "online", "message", "msg", "消息", "聊天",
+             "短信", "sms", "text", "im", "线上聊天")),
+    Channel("dorm", "宿舍走访", "dorm visit",
+            ("宿舍", "宿舍走访", "走访", "dorm-visit", "dormvisit", "dorm visit", "dormitory")),
+    Channel("email", "邮件", "email", ("邮件", "电子邮件", "邮箱", "mail", "e-mail")),
+    Channel("class", "课堂观察", "class observation",
+            ("课堂", "观察", "课堂观察", "observation", "observe", "classroom", "lecture")),
+    Channel("parent", "家长", "parent", ("家长", "家人", "家庭", "parents", "family")),
+    Channel("teacher", "任课老师", "teacher",
+            ("老师", "任课老师", "教师", "导师", "teachers", "professor", "prof", "tutor")),
+    Channel("group", "团体活动", "group session",
+            ("团体", "班会", "团辅", "团体辅导", "团体活动", "集体", "group-session", "groups")),
+    Channel("survey", "问卷", "survey", ("问卷", "问卷调查", "调查", "questionnaire", "form")),
+    Channel("other", "其他", "other", ("其他", "其它", "misc")),
+)
+
+CHANNELS: dict[str, Channel] = {c.code: c for c in _CHANNEL_LIST}
+CHANNEL_CODES: tuple[str, ...] = tuple(CHANNELS)
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().replace("_", "-").split())
+
+
+_ALIASES: dict[str, str] = {}
+for _c in _CHANNEL_LIST:
+    for _a in (_c.code, _c.zh, _c.en, *_c.aliases):
+        _ALIASES.setdefault(_norm(_a), _c.code)
+        _ALIASES.setdefault(_norm(_a).replace(" ", ""), _c.code)
+        _ALIASES.setdefault(_norm(_a).replace(" ", "-"), _c.code)
+
+
+def parse_channel(text: str) -> str | None:
+    """`face`, `面谈`, `WeChat`, `dorm-visit` … → the channel code; None if unknown."""
+    key = _norm(text)
+    return _ALIASES.get(key) or _ALIASES.get(key.replace(" ", ""))
+
+
+def channel_label(code: str | None, lang: str) -> str:
+    """The human label of a channel code in `lang` ("zh…" → Chinese, else English).
+
+    Unknown codes come back unchanged; None gives "".
+    """
+    if code is None:
+        return ""
+    ch = CHANNELS.get(code)
+    return ch.label(lang) if ch else code
+
+
+def need_source(channel: str | None) -> str | None:
+    """Where a need was learned: the channel code of the interaction that revealed it."""
+    return channel if channel in CHANNELS else None
+
+
+def source_label(source: str | None, lang: str) -> str:
+    return channel_label(source, lang)

@@ -1,0 +1,474 @@
+"""Use cases: each is one unit of work (one transaction), called by bot/ and reminders/.
+
+Handlers never repeat this logic: they parse, call one of these, render, reply.
+Every function takes the acting counsellor; every client lookup goes through the
+counsellor-scoped repository, so another counsellor's client is simply "not found".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain import grammar
+from domain.errors import CommandError
+from domain.matching import match_client
+from domain.model import Client, Counsellor, PlanItem, PlanKind, RelationshipMap, Risk, StatusChange
+from storage.db import Database
+
+INVITE_TTL = timedelta(days=7)
+PENDING_TTL = timedelta(days=2)
+RECENT_BUTTONS = 6
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+class ClientNotFound(Exception):
+    def __init__(self, ref: str, suggestions: Sequence[Client]) -> None:
+        super().__init__(ref)
+        self.ref = ref
+        self.suggestions = list(suggestions)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The client reference was ambiguous: the command is parked until a button is tapped."""
+
+    pending_id: int
+    ref: str
+    candidates: list[Client]
+
+
+@dataclass(frozen=True)
+class AlreadyHandled:
+    """The same Telegram update was handled before (a retry after a crash): nothing was written."""
+
+
+@dataclass(frozen=True)
+class Logged:
+    client: Client
+    notes: str
+    channel: str | None
+    needs: list[tuple[str, bool]]
+    changes: list[StatusChange]
+    plan: PlanItem | None
+    interaction_count: int
+
+
+@dataclass(frozen=True)
+class ClientAdded:
+    client: Client
+    same_name: list[Client] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    client: Client
+    changes: list[StatusChange]
+    history: list[StatusChange]
+
+
+@dataclass(frozen=True)
+class PlanAdded:
+    client: Client
+    item: PlanItem
+
+
+@dataclass(frozen=True)
+class ParkedNote:
+    pending_id: int
+    recent: list[Client]
+
+
+# --- counsellors and invites -------------------------------------------------------------
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+
+def find_counsellor(db: Database, telegram_id: int) -> Counsellor | None:
+    with db.uow(write=False) as uow:
+        return uow.counsellors.get_by_telegram_id(telegram_id)
+
+
+def ensure_admin(
+    db: Database, telegram_id: int, display_name: str, now: datetime, timezone: str
+) -> Counsellor:
+    """An id listed in CAREMAP_ADMIN_IDS becomes an admin counsellor on first contact."""
+    with db.uow(write=True) as uow:
+        existing = uow.counsellors.get_by_telegram_id(telegram_id)
+        if existing is not None:
+            if not existing.is_admin:
+                uow.counsellors.set_admin(existing.id, True)
+                existing = uow.counsellors.get(existing.id)
+            return existing
+        return uow.counsellors.add(
+            telegram_id=telegram_id, display_name=display_name, is_admin=True, now=now,
+            timezone=timezone,
+        )
+
+
+def create_invite(db: Database, actor: Counsellor, now: datetime) -> tuple[str, datetime]:
+    if not actor.is_admin:
+        raise CommandError("admin_only")
+    code = secrets.token_urlsafe(12)
+    expires = now + INVITE_TTL
+    with db.uow(write=True) as uow:
+        uow.invites.create(code_hash=hash_code(code), created_by=actor.id, expires_at=expires, now=now)
+    return code, expires
+
+
+def redeem_invite(
+    db: Database, code: str, telegram_id: int, display_name: str, now: datetime, timezone: str
+) -> Counsellor | None:
+    """Make the sender a counsellor if the code is valid and unused; None otherwise."""
+    if not code or len(code) > 64:
+        return None
+    try:
+        return _redeem(db, code, telegram_id, display_name, now, timezone)
+    except _Rollback:
+        return None
+
+
+def _redeem(
+    db: Database, code: str, telegram_id: int, display_name: str, now: datetime, timezone: str
+) -> Counsellor | None:
+    with db.uow(write=True) as uow:
+        existing = uow.counsellors.get_by_telegram_id(telegram_id)
+        if existing is not None:
+            return existing
+        invite = uow.invites.get_valid(hash_code(code), now)
+        if invite is None:
+            return None
+        counsellor = uow.counsellors.add(
+            telegram_id=telegram_id, display_name=display_name, is_admin=False, now=now,
+            timezone=timezone,
+        )
+        if not uow.invites.mark_used(invite.id, counsellor.id, now):
+            raise _Rollback()
+        return counsellor
+
+
+class _Rollback(Exception):
+    pass
+
+
+def set_language(db: Database, actor: Counsellor, lang: str | None) -> None:
+    with db.uow(write=True) as uow:
+        uow.counsellors.set_language(actor.id, lang)
+
+
+# --- client resolution -------------------------------------------------------------------
+
+
+def _resolve(
+    uow: Any, actor: Counsellor, ref: grammar.ClientRef | str, *, park: dict | None, now: datetime
+) -> Client | Choice:
+    repo = uow.clients_of(actor.id)
+    clients = repo.list()
+    match = match_client(ref, clients)
+    text = ref.text if isinstance(ref, grammar.ClientRef) else str(ref)
+    if match.client is not None:
+        return match.client
+    if match.candidates:
+        if park is None:
+            raise ClientNotFound(text, match.candidates)
+        pending_id = uow.pending.add(
+            counsellor_id=actor.id, kind="choose", payload=park, now=now, expires_at=now + PENDING_TTL
+        )
+        return Choice(pending_id=pending_id, ref=text, candidates=list(match.candidates))
+    raise ClientNotFound(text, match.suggestions)
+
+
+def _get_owned(uow: Any, actor: Counsellor, client_id: int) -> Client:
+    client = uow.clients_of(actor.id).get(client_id)
+    if client is None:
+        raise NotYours()
+    return client
+
+
+class NotYours(Exception):
+    """A button or id that does not belong to the acting counsellor (or no longer exists)."""
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+def add_client(
+    db: Database, actor: Counsellor, spec: grammar.NewClient, now: datetime, update_id: int | None
+) -> ClientAdded | AlreadyHandled:
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        repo = uow.clients_of(actor.id)
+        same = [c for c in repo.list() if c.name.casefold() == spec.name.casefold()]
+        client = repo.add(
+            name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major, grade=spec.grade, now=now
+        )
+        return ClientAdded(client=client, same_name=same)
+
+
+def log_conversation(
+    db: Database,
+    actor: Counsellor,
+    args: str,
+    now: datetime,
+    update_id: int | None,
+    *,
+    client_id: int | None = None,
+) -> Logged | Choice | AlreadyHandled:
+    """`/log <client> <notes…> [options]`; `client_id` is set when a choice button resolved it."""
+    tz = ZoneInfo(actor.timezone)
+    entry = grammar.parse_log(args, now, tz)
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        if client_id is not None:
+            client = _get_owned(uow, actor, client_id)
+        else:
+            found = _resolve(
+                uow, actor, entry.client_ref, now=now,
+                park={"cmd": "log", "args": args, "now": now.isoformat()},
+            )
+            if isinstance(found, Choice):
+                return found
+            client = found
+        return _write_log(uow, actor, client, entry.notes, entry.channel, entry.needs, entry.trust,
+                          entry.satisfaction, entry.risk, entry.next_due, entry.next_text, now)
+
+
+def _write_log(
+    uow: Any,
+    actor: Counsellor,
+    client: Client,
+    notes: str,
+    channel: str | None,
+    needs: Sequence[Any],
+    trust: int | None,
+    satisfaction: int | None,
+    risk: Risk | None,
+    next_due: datetime | None,
+    next_text: str | None,
+    now: datetime,
+) -> Logged:
+    repo = uow.clients_of(actor.id)
+    repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
+    need_list: list[tuple[str, bool]] = []
+    for need in needs:
+        repo.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now)
+        need_list.append((need.text, need.explicit))
+    changes: list[StatusChange] = []
+    if trust is not None or satisfaction is not None or risk is not None:
+        changes = repo.set_status(
+            client.id, by_counsellor_id=actor.id, now=now, trust=trust, satisfaction=satisfaction, risk=risk
+        )
+    plan = None
+    if next_due is not None:
+        plan = repo.add_plan(
+            client.id, kind=PlanKind.SHORT, text=next_text or _follow_up_text(notes), due_at=next_due, now=now
+        )
+    fresh = repo.get(client.id)
+    view = repo.relationship_map(client.id, interactions_limit=1)
+    return Logged(
+        client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
+        interaction_count=view.interaction_count if view else 1,
+    )
+
+
+def _follow_up_text(notes: str) -> str:
+    first = " ".join(notes.split())
+    return first if len(first) <= 80 else first[:79] + "…"
+
+
+def park_note(db: Database, actor: Counsellor, text: str, now: datetime) -> ParkedNote:
+    """A plain message: keep it (encrypted) until the counsellor taps which client it is about."""
+    with db.uow(write=True) as uow:
+        pending_id = uow.pending.add(
+            counsellor_id=actor.id, kind="note", payload={"text": text, "now": now.isoformat()},
+            now=now, expires_at=now + PENDING_TTL,
+        )
+        recent = uow.clients_of(actor.id).recent(limit=RECENT_BUTTONS)
+        return ParkedNote(pending_id=pending_id, recent=list(recent))
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a tapped choice button led to."""
+
+    command: str
+    result: Any
+
+
+def resume_pending(
+    db: Database, actor: Counsellor, pending_id: int, client_id: int | None, now: datetime
+) -> Resumed:
+    """A choice button was tapped: run the parked command for the chosen client, exactly once.
+
+    `client_id=None` means "new client" for a parked plain note: the counsellor is asked
+    for the name, and the note waits (as kind "note_new").
+    Raises NotYours when the pending item is not this counsellor's, already used or expired.
+    """
+    with db.uow(write=True) as uow:
+        pending = uow.pending.consume(pending_id, actor.id)
+        if pending is None:
+            raise NotYours()
+        payload = pending.payload
+        if client_id is None:
+            if pending.kind != "note":
+                raise NotYours()
+            new_id = uow.pending.add(
+                counsellor_id=actor.id, kind="note_new", payload=payload, now=now,
+                expires_at=now + PENDING_TTL,
+            )
+            return Resumed(command="ask_name", result=new_id)
+        client = _get_owned(uow, actor, client_id)
+        if pending.kind == "note":
+            return Resumed("log", _write_log(uow, actor, client, payload["text"], None, (), None, None,
+                                             None, None, None, now))
+        cmd = payload.get("cmd")
+        then = datetime.fromisoformat(payload.get("now", now.isoformat()))
+        args = payload.get("args", "")
+        tz = ZoneInfo(actor.timezone)
+        if cmd == "log":
+            e = grammar.parse_log(args, then, tz)
+            return Resumed("log", _write_log(uow, actor, client, e.notes, e.channel, e.needs, e.trust,
+                                             e.satisfaction, e.risk, e.next_due, e.next_text, now))
+        if cmd == "status":
+            s = grammar.parse_status(args)
+            return Resumed("status", _write_status(uow, actor, client, s, now))
+        if cmd == "goal":
+            g = grammar.parse_goal(args)
+            item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
+            return Resumed("goal", PlanAdded(client=client, item=item))
+        if cmd == "plan":
+            p = grammar.parse_plan(args, then, tz)
+            item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
+            return Resumed("plan", PlanAdded(client=client, item=item))
+        if cmd == "map":
+            return Resumed("map", uow.clients_of(actor.id).relationship_map(client.id))
+        raise NotYours()
+
+
+def pending_new_client_note(db: Database, actor: Counsellor) -> int | None:
+    """The id of a parked note waiting for a new client's name, if any."""
+    with db.uow(write=False) as uow:
+        pending = uow.pending.latest(actor.id, "note_new")
+        return pending.id if pending is not None else None
+
+
+def new_client_with_note(
+    db: Database, actor: Counsellor, pending_id: int, spec: grammar.NewClient, now: datetime,
+    update_id: int | None,
+) -> tuple[ClientAdded, Logged] | AlreadyHandled:
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        pending = uow.pending.consume(pending_id, actor.id)
+        if pending is None:
+            raise NotYours()
+        repo = uow.clients_of(actor.id)
+        client = repo.add(name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major,
+                          grade=spec.grade, now=now)
+        logged = _write_log(uow, actor, client, pending.payload["text"], None, (), None, None, None, None,
+                            None, now)
+        return ClientAdded(client=client), logged
+
+
+def cancel_pending(db: Database, actor: Counsellor, pending_id: int) -> bool:
+    with db.uow(write=True) as uow:
+        return uow.pending.consume(pending_id, actor.id) is not None
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def relationship_map(
+    db: Database, actor: Counsellor, args: str, now: datetime
+) -> RelationshipMap | Choice:
+    ref = grammar.parse_client_only(args, "map")
+    with db.uow(write=True) as uow:
+        found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        view = uow.clients_of(actor.id).relationship_map(found.id)
+        assert view is not None
+        return view
+
+
+def caseload(db: Database, actor: Counsellor, now: datetime) -> list[Client]:
+    """Most urgent first: counsellor-set risk, then longest without contact."""
+    with db.uow(write=False) as uow:
+        clients = uow.clients_of(actor.id).list()
+    epoch = datetime.min.replace(tzinfo=now.tzinfo)
+
+    def key(c: Client) -> tuple[int, datetime, int]:
+        last = c.last_contact_at or epoch
+        return (-c.risk.rank, last, c.number)
+
+    return sorted(clients, key=key)
+
+
+# --- status, goals, plans ----------------------------------------------------------------
+
+
+def _write_status(uow: Any, actor: Counsellor, client: Client, spec: grammar.StatusUpdate, now: datetime) -> StatusResult:
+    repo = uow.clients_of(actor.id)
+    changes: list[StatusChange] = []
+    if spec.trust is not None or spec.satisfaction is not None or spec.risk is not None:
+        changes = repo.set_status(
+            client.id, by_counsellor_id=actor.id, now=now,
+            trust=spec.trust, satisfaction=spec.satisfaction, risk=spec.risk,
+        )
+    fresh = repo.get(client.id) or client
+    return StatusResult(client=fresh, changes=changes, history=repo.history(client.id))
+
+
+def set_status(
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+) -> StatusResult | Choice | AlreadyHandled:
+    spec = grammar.parse_status(args)
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        found = _resolve(uow, actor, spec.client_ref, now=now,
+                         park={"cmd": "status", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        return _write_status(uow, actor, found, spec, now)
+
+
+def add_goal(
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+) -> PlanAdded | Choice | AlreadyHandled:
+    spec = grammar.parse_goal(args)
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        found = _resolve(uow, actor, spec.client_ref, now=now,
+                         park={"cmd": "goal", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
+        return PlanAdded(client=found, item=item)
+
+
+def add_plan(
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+) -> PlanAdded | Choice | AlreadyHandled:
+    spec = grammar.parse_plan(args, now, ZoneInfo(actor.timezone))
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        found = _resolve(uow, actor, spec.client_ref, now=now,
+                         park={"cmd": "plan", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.SHORT, text=spec.text, due_at=spec.due, now=now)
+        return PlanAdded(client=found, item=item)

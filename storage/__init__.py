@@ -1,0 +1,23 @@
+"""CareMap persistence: SQLAlchemy models, Alembic migrations, repositories, the unit of
+work and field encryption. Nothing outside this package imports SQLAlchemy."""
+
+from storage.crypto import Cipher, resolve_secret_key
+from storage.db import Database, normalize_database_url, validate_database_url
+from storage.dto import Invite, Pending
+from storage.errors import AlreadyExists, ClientNotFound, DecryptionError, StorageError
+from storage.uow import UnitOfWork
+
+__all__ = [
+    "AlreadyExists",
+    "Cipher",
+    "ClientNotFound",
+    "Database",
+    "DecryptionError",
+    "Invite",
+    "Pending",
+    "StorageError",
+    "UnitOfWork",
+    "normalize_database_url",
+    "resolve_secret_key",
+    "validate_database_url",
+]

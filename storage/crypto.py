@@ -1,0 +1,137 @@
+"""Field encryption for free text at rest (Fernet: AES-128-CBC + HMAC-SHA256).
+
+`Cipher(key)` accepts one Fernet key, or several separated by commas for key rotation
+(the first encrypts, all decrypt).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from storage.errors import DecryptionError
+
+__all__ = ["Cipher", "resolve_secret_key", "sqlite_database_path"]
+
+_KEY_HELP = (
+    "CAREMAP_SECRET_KEY must be a Fernet key: 32 url-safe base64-encoded bytes "
+    '(44 characters), e.g. from `python -c "from storage.crypto import Cipher; '
+    'print(Cipher.generate_key())"`'
+)
+
+
+class Cipher:
+    def __init__(self, key: str) -> None:
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"empty encryption key: {_KEY_HELP}")
+        fernets = []
+        for part in key.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                fernets.append(Fernet(part.encode("ascii")))
+            except (ValueError, UnicodeEncodeError, TypeError):
+                # never echo the key itself
+                raise ValueError(f"invalid encryption key: {_KEY_HELP}") from None
+        self._fernet = MultiFernet(fernets)
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode("ascii")
+
+    def encrypt(self, plaintext: str) -> str:
+        if not isinstance(plaintext, str):
+            raise TypeError("Cipher.encrypt expects str")
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError, AttributeError, TypeError):
+            raise DecryptionError(
+                "could not decrypt a stored field: the data was written with a different "
+                "CAREMAP_SECRET_KEY (or the key file beside the database was replaced)"
+            ) from None
+
+    def __repr__(self) -> str:  # never show key material
+        return "Cipher(<hidden>)"
+
+
+def sqlite_database_path(database_url: str) -> Path | None:
+    """The file path of a SQLite URL, or None for in-memory / non-SQLite URLs."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:") and "mode=memory" in db:
+        return None
+    return Path(db)
+
+
+def resolve_secret_key(configured: str | None, database_url: str) -> tuple[str, Path | None]:
+    """Decide the encryption key.
+
+    - a configured key (CAREMAP_SECRET_KEY) wins;
+    - SQLite file: load `<db file>.key` beside the database, or create it (mode 0600);
+      the path is returned only when the file was CREATED, so the caller can log it;
+    - SQLite in memory: an ephemeral key (the data dies with the process anyway);
+    - PostgreSQL without a configured key: ValueError.
+    """
+    if configured is not None and configured.strip():
+        key = configured.strip()
+        Cipher(key)  # validate now, with a clear message
+        return key, None
+
+    from storage.db import normalize_database_url
+
+    url = normalize_database_url(database_url)
+    if not url.startswith("sqlite"):
+        raise ValueError(
+            "CAREMAP_SECRET_KEY is required with PostgreSQL: set it to a Fernet key "
+            '(generate one with `python -c "from storage.crypto import Cipher; '
+            'print(Cipher.generate_key())"`) and keep it safe; without it the encrypted '
+            "notes cannot be read"
+        )
+    db_path = sqlite_database_path(url)
+    if db_path is None:
+        return Cipher.generate_key(), None
+
+    key_path = db_path.with_name(db_path.name + ".key")
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    if not key_path.exists():
+        key = Cipher.generate_key()
+        # write a private temp file, then link it into place: atomic, never half-written,
+        # and if another process won the race we use its key instead.
+        tmp = key_path.with_name(f".{key_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (key + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, key_path)
+            created = True
+        except FileExistsError:
+            created = False
+        finally:
+            tmp.unlink(missing_ok=True)
+        if created:
+            return key, key_path
+
+    try:
+        existing = key_path.read_text(encoding="ascii").strip()
+        Cipher(existing)
+    except ValueError:  # includes UnicodeDecodeError
+        raise ValueError(
+            f"the key file {key_path} does not hold a valid Fernet key; restore it "
+            "from a backup or set CAREMAP_SECRET_KEY"
+        ) from None
+    return existing, None

@@ -1,0 +1,175 @@
+"""The database: engine setup, migrations, units of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from storage.crypto import Cipher
+from storage.uow import UnitOfWork
+
+__all__ = ["Database", "validate_database_url", "normalize_database_url"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
+_PG_REWRITE = {"postgresql", "postgres", "postgresql+psycopg"}
+_SUPPORTED = "use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/dbname"
+
+# execution option read by the SQLite "begin" hook: which BEGIN to emit
+_BEGIN_OPTION = "caremap_sqlite_begin"
+
+
+def _parse(url: str) -> URL:
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"DATABASE_URL is empty: {_SUPPORTED}")
+    try:
+        parsed = make_url(url.strip())
+    except (ArgumentError, ValueError):
+        # do not echo the URL: it may carry a password
+        raise ValueError(f"DATABASE_URL is not a valid database URL: {_SUPPORTED}") from None
+    driver = parsed.drivername.lower()
+    if driver in _SQLITE_DRIVERS:
+        if parsed.host or parsed.username or parsed.password or parsed.port:
+            raise ValueError(
+                "DATABASE_URL: a SQLite URL takes no host; use three slashes for a relative "
+                "path (sqlite:///caremap.db) or four for an absolute one (sqlite:////srv/caremap.db)"
+            )
+        return parsed.set(drivername="sqlite+pysqlite")
+    if driver in _PG_REWRITE:
+        if not parsed.database:
+            raise ValueError(
+                "DATABASE_URL: the PostgreSQL URL names no database "
+                "(postgresql+psycopg://user:password@host/dbname)"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"DATABASE_URL: unsupported database {parsed.drivername!r}: {_SUPPORTED}")
+
+
+def normalize_database_url(url: str) -> str:
+    """The URL as the engine will use it (postgresql:// and postgres:// → psycopg 3).
+
+    Raises ValueError with a one-line message for a malformed or unsupported URL.
+    """
+    return _parse(url).render_as_string(hide_password=False)
+
+
+def validate_database_url(url: str) -> None:
+    """Raise ValueError (one line, no password in it) unless `url` is usable."""
+    _parse(url)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    """SQLAlchemy's documented pysqlite recipe: pysqlite's own transaction handling is
+    disabled and we emit BEGIN ourselves, IMMEDIATE for write units of work so that a
+    read-then-write transaction takes the write lock up front (and waits for it under
+    busy_timeout) instead of failing with "database is locked" on upgrade."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # no implicit BEGIN from pysqlite
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")  # persistent; "memory" for :memory:
+            cur.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+class Database:
+    """`Database(url, cipher)`; `with db.uow(write=True) as uow: …`."""
+
+    def __init__(self, url: str, cipher: Cipher, *, echo: bool = False) -> None:
+        parsed = _parse(url)
+        self._url = parsed
+        self.display_url = parsed.render_as_string(hide_password=True)  # safe to log
+        self.cipher = cipher
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            memory = not parsed.database or parsed.database == ":memory:"
+            kwargs: dict[str, Any] = {
+                "connect_args": {"check_same_thread": False, "timeout": 30},
+            }
+            if memory:
+                kwargs["poolclass"] = StaticPool  # one shared in-memory database
+            else:
+                Path(parsed.database).expanduser().resolve().parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            engine = create_engine(parsed, echo=echo, **kwargs)
+            _install_sqlite_hooks(engine)
+            self._write_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            self._read_engine = engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        else:
+            engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+            self._write_engine = engine
+            self._read_engine = engine.execution_options(postgresql_readonly=True)
+        self.engine = engine
+
+    # -- migrations -------------------------------------------------------------------
+
+    def _alembic_config(self, connection: Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """`alembic upgrade head`, in code; safe to call on every start."""
+        with self._write_engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), revision)
+
+    def downgrade(self, revision: str) -> None:
+        with self._write_engine.begin() as conn:
+            command.downgrade(self._alembic_config(conn), revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self._read_engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # -- units of work ----------------------------------------------------------------
+
+    @contextmanager
+    def uow(self, write: bool = True) -> Iterator[UnitOfWork]:
+        """One Session, one transaction. A write unit commits on normal exit; any
+        exception rolls the whole unit back. A read unit (`write=False`) never commits
+        (on PostgreSQL it runs READ ONLY)."""
+        engine = self._write_engine if write else self._read_engine
+        with Session(engine, expire_on_commit=False, autoflush=True) as session:
+            unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
+            try:
+                yield unit
+                if write:
+                    session.commit()
+                else:
+                    session.rollback()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                unit._close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"

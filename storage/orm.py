@@ -1,0 +1,209 @@
+"""SQLAlchemy ORM models (storage-internal: never returned to callers).
+
+Free-text columns end in `_enc` and hold Fernet tokens; names, tags and numbers are
+clear text. Every table that belongs to a counsellor's caseload hangs off `clients`
+with ON DELETE CASCADE, so forgetting a client removes everything of it.
+
+The schema is created by the Alembic migrations in `storage/migrations/`; this module
+must stay in step with them (tests compare the two).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.sqltypes import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class CounsellorRow(Base):
+    __tablename__ = "counsellors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64), server_default="Asia/Shanghai")
+    supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="SET NULL")
+    )
+    # the last client number handed out: numbers are never reused after a delete
+    client_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime]
+
+
+class InviteRow(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id", ondelete="SET NULL"))
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("counsellor_id", "number"),
+        Index("ix_clients_counsellor_id_name", "counsellor_id", "name"),
+        Index("ix_clients_counsellor_id_last_contact_at", "counsellor_id", "last_contact_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    major: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str | None] = mapped_column(String(64))
+    trust: Mapped[int | None] = mapped_column(Integer)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    risk: Mapped[str] = mapped_column(String(16), server_default="low")
+    created_at: Mapped[datetime]
+    last_contact_at: Mapped[datetime | None]
+
+    tags: Mapped[list[ClientTagRow]] = relationship(
+        order_by="ClientTagRow.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class ClientTagRow(Base):
+    __tablename__ = "client_tags"
+    __table_args__ = (
+        UniqueConstraint("client_id", "tag"),
+        Index("ix_client_tags_tag", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+
+
+class NeedRow(Base):
+    __tablename__ = "needs"
+    __table_args__ = (Index("ix_needs_client_id_created_at", "client_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    text_enc: Mapped[str] = mapped_column(Text)
+    explicit: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_client_id_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(String(32))
+    notes_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class PlanItemRow(Base):
+    __tablename__ = "plan_items"
+    __table_args__ = (
+        Index("ix_plan_items_client_id_due_at", "client_id", "due_at"),
+        # reminders: "what is due and not done" across all counsellors
+        Index(
+            "ix_plan_items_due_at_open",
+            "due_at",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    text_enc: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "status_changes"
+    __table_args__ = (Index("ix_status_changes_client_id_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    counsellor_id: Mapped[int] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    field: Mapped[str] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column(String(32))
+    new: Mapped[str | None] = mapped_column(String(32))
+
+
+class ReferralRow(Base):
+    """Dimension 4 (resources matched). Table ready; the repository methods are minimal."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_client_id_created_at", "client_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    resource: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+
+
+class PendingRow(Base):
+    __tablename__ = "pending_inputs"
+    __table_args__ = (
+        Index("ix_pending_inputs_counsellor_id_kind", "counsellor_id", "kind", "created_at"),
+        Index("ix_pending_inputs_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ProcessedUpdateRow(Base):
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,787 @@
+"""Repositories: the only code (with storage internals) that touches SQLAlchemy.
+
+They take and return domain dataclasses (`domain.model`) or the small DTOs in
+`storage.dto`, never ORM objects. Free text is encrypted here on the way in and
+decrypted on the way out. Datetimes must be timezone-aware; they come back in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from domain.model import (
+    Client,
+    Counsellor,
+    Interaction,
+    Need,
+    PlanItem,
+    PlanKind,
+    Referral,
+    RelationshipMap,
+    Risk,
+    StatusChange,
+)
+from storage.dto import Invite, Pending
+from storage.errors import AlreadyExists, ClientNotFound
+from storage.orm import (
+    ClientRow,
+    ClientTagRow,
+    CounsellorRow,
+    InteractionRow,
+    InviteRow,
+    NeedRow,
+    PendingRow,
+    PlanItemRow,
+    ProcessedUpdateRow,
+    ReferralRow,
+    StatusChangeRow,
+)
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
+__all__ = ["CounsellorRepo", "InviteRepo", "ClientRepo", "PendingRepo", "UpdateRepo"]
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(f"{what} must be timezone-aware (naive datetimes are refused)")
+    return value.astimezone(UTC)
+
+
+def _aware_opt(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else _aware(value, what)
+
+
+def _text(value: str | None, limit: int, what: str, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise ValueError(f"{what} is required")
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > limit:
+        raise ValueError(f"{what} is too long (at most {limit} characters)")
+    return value or None
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    out: list[str] = []
+    for tag in tags:
+        t = _text(str(tag).strip().lstrip("#＃"), 64, "a tag")
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _score(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValueError(f"{what} must be a whole number from 1 to 5")
+    return value
+
+
+def _counsellor(row: CounsellorRow) -> Counsellor:
+    return Counsellor(
+        id=row.id,
+        telegram_id=row.telegram_id,
+        display_name=row.display_name,
+        is_admin=row.is_admin,
+        language=row.language,
+        timezone=row.timezone,
+        supervisor_id=row.supervisor_id,
+        created_at=row.created_at,
+    )
+
+
+def _client(row: ClientRow) -> Client:
+    return Client(
+        id=row.id,
+        counsellor_id=row.counsellor_id,
+        number=row.number,
+        name=row.name,
+        tags=tuple(t.tag for t in row.tags),
+        sid=row.sid,
+        major=row.major,
+        grade=row.grade,
+        trust=row.trust,
+        satisfaction=row.satisfaction,
+        risk=Risk(row.risk),
+        created_at=row.created_at,
+        last_contact_at=row.last_contact_at,
+    )
+
+
+def _status(row: StatusChangeRow) -> StatusChange:
+    return StatusChange(
+        id=row.id,
+        client_id=row.client_id,
+        counsellor_id=row.counsellor_id,
+        at=row.at,
+        field=row.field,
+        old=row.old,
+        new=row.new,
+    )
+
+
+def _invite(row: InviteRow) -> Invite:
+    return Invite(
+        id=row.id,
+        code_hash=row.code_hash,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+        used_by=row.used_by,
+    )
+
+
+class _Repo:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> Session:
+        return self._uow.session
+
+    def _enc(self, text: str) -> str:
+        return self._uow.cipher.encrypt(text)
+
+    def _dec(self, token: str) -> str:
+        return self._uow.cipher.decrypt(token)
+
+
+# -- counsellors -----------------------------------------------------------------------
+
+
+class CounsellorRepo(_Repo):
+    def get(self, counsellor_id: int) -> Counsellor | None:
+        row = self._s.get(CounsellorRow, counsellor_id)
+        return _counsellor(row) if row else None
+
+    def get_by_telegram_id(self, telegram_id: int) -> Counsellor | None:
+        row = self._s.scalars(
+            select(CounsellorRow).where(CounsellorRow.telegram_id == telegram_id)
+        ).one_or_none()
+        return _counsellor(row) if row else None
+
+    def add(
+        self,
+        telegram_id: int,
+        display_name: str,
+        is_admin: bool,
+        now: datetime,
+        language: str | None = None,
+        timezone: str = "Asia/Shanghai",
+    ) -> Counsellor:
+        if (
+            self._s.scalar(select(CounsellorRow.id).where(CounsellorRow.telegram_id == telegram_id))
+            is not None
+        ):
+            raise AlreadyExists(f"a counsellor with telegram id {telegram_id} already exists")
+        row = CounsellorRow(
+            telegram_id=telegram_id,
+            display_name=_text(display_name, 200, "display name") or str(telegram_id),
+            is_admin=bool(is_admin),
+            language=_text(language, 8, "language"),
+            timezone=_text(timezone, 64, "time zone", required=True),
+            client_seq=0,
+            created_at=_aware(now, "now"),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _counsellor(row)
+
+    def _update(self, counsellor_id: int, **values: Any) -> Counsellor | None:
+        row = self._s.get(CounsellorRow, counsellor_id)
+        if row is None:
+            return None
+        for key, value in values.items():
+            setattr(row, key, value)
+        self._s.flush()
+        return _counsellor(row)
+
+    def set_admin(self, counsellor_id: int, is_admin: bool) -> Counsellor | None:
+        return self._update(counsellor_id, is_admin=bool(is_admin))
+
+    def set_language(self, counsellor_id: int, language: str | None) -> Counsellor | None:
+        return self._update(counsellor_id, language=_text(language, 8, "language"))
+
+    def set_timezone(self, counsellor_id: int, timezone: str) -> Counsellor | None:
+        return self._update(counsellor_id, timezone=_text(timezone, 64, "time zone", required=True))
+
+    def set_supervisor(self, counsellor_id: int, supervisor_id: int | None) -> Counsellor | None:
+        if supervisor_id == counsellor_id:
+            raise ValueError("a counsellor cannot supervise themselves")
+        return self._update(counsellor_id, supervisor_id=supervisor_id)
+
+    def list_admins(self) -> list[Counsellor]:
+        rows = self._s.scalars(
+            select(CounsellorRow).where(CounsellorRow.is_admin.is_(True)).order_by(CounsellorRow.id)
+        )
+        return [_counsellor(r) for r in rows]
+
+    def list_all(self) -> list[Counsellor]:
+        return [
+            _counsellor(r)
+            for r in self._s.scalars(select(CounsellorRow).order_by(CounsellorRow.id))
+        ]
+
+
+# -- invites ---------------------------------------------------------------------------
+
+
+class InviteRepo(_Repo):
+    def create(self, code_hash: str, created_by: int, expires_at: datetime, now: datetime) -> int:
+        row = InviteRow(
+            code_hash=_text(code_hash, 128, "code hash", required=True),
+            created_by=created_by,
+            created_at=_aware(now, "now"),
+            expires_at=_aware(expires_at, "expires_at"),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def get_valid(self, code_hash: str, now: datetime) -> Invite | None:
+        """The invite with this hash if it is unused and not expired."""
+        row = self._s.scalars(
+            select(InviteRow).where(
+                InviteRow.code_hash == code_hash,
+                InviteRow.used_at.is_(None),
+                InviteRow.expires_at > _aware(now, "now"),
+            )
+        ).one_or_none()
+        return _invite(row) if row else None
+
+    def mark_used(self, invite_id: int, used_by_counsellor_id: int, now: datetime) -> bool:
+        """Atomically use the invite; False if it was already used (or has expired), so
+        two people racing on one code cannot both get in."""
+        now = _aware(now, "now")
+        result = self._s.execute(
+            update(InviteRow)
+            .where(
+                InviteRow.id == invite_id,
+                InviteRow.used_at.is_(None),
+                InviteRow.expires_at > now,
+            )
+            .values(used_at=now, used_by=used_by_counsellor_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+
+# -- clients (scoped to one counsellor) -------------------------------------------------
+
+
+class ClientRepo(_Repo):
+    """A counsellor's caseload. Every query filters on counsellor_id: another
+    counsellor's client is simply "not found". Reads return None for a missing client;
+    writes raise `ClientNotFound`."""
+
+    def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
+        super().__init__(uow)
+        self.counsellor_id = counsellor_id
+
+    # internal
+    def _row(self, client_id: int) -> ClientRow | None:
+        return self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+            )
+        ).one_or_none()
+
+    def _need_row(self, client_id: int) -> ClientRow:
+        row = self._row(client_id)
+        if row is None:
+            raise ClientNotFound(f"client {client_id} not found")
+        return row
+
+    # reads
+    def get(self, client_id: int) -> Client | None:
+        row = self._row(client_id)
+        return _client(row) if row else None
+
+    def get_by_number(self, number: int) -> Client | None:
+        row = self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.counsellor_id == self.counsellor_id, ClientRow.number == number
+            )
+        ).one_or_none()
+        return _client(row) if row else None
+
+    def list(self) -> list[Client]:
+        rows = self._s.scalars(
+            select(ClientRow)
+            .where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(ClientRow.number)
+        )
+        return [_client(r) for r in rows]
+
+    def recent(self, limit: int = 6) -> list[Client]:
+        """Most recently contacted first, then the newest created."""
+        rows = self._s.scalars(
+            select(ClientRow)
+            .where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(
+                ClientRow.last_contact_at.is_(None),
+                ClientRow.last_contact_at.desc(),
+                ClientRow.created_at.desc(),
+                ClientRow.id.desc(),
+            )
+            .limit(limit)
+        )
+        return [_client(r) for r in rows]
+
+    def history(self, client_id: int) -> list[StatusChange]:
+        """Status changes, latest first (empty for an unknown client)."""
+        rows = self._s.scalars(
+            select(StatusChangeRow)
+            .join(ClientRow, ClientRow.id == StatusChangeRow.client_id)
+            .where(
+                StatusChangeRow.client_id == client_id,
+                ClientRow.counsellor_id == self.counsellor_id,
+            )
+            .order_by(StatusChangeRow.at.desc(), StatusChangeRow.id.desc())
+        )
+        return [_status(r) for r in rows]
+
+    def relationship_map(
+        self, client_id: int, *, interactions_limit: int = 20
+    ) -> RelationshipMap | None:
+        row = self._row(client_id)
+        if row is None:
+            return None
+        s = self._s
+        needs = [
+            Need(
+                id=n.id,
+                client_id=n.client_id,
+                text=self._dec(n.text_enc),
+                explicit=n.explicit,
+                source=n.source,
+                created_at=n.created_at,
+            )
+            for n in s.scalars(
+                select(NeedRow)
+                .where(NeedRow.client_id == client_id)
+                .order_by(NeedRow.created_at.desc(), NeedRow.id.desc())
+            )
+        ]
+        interactions = [
+            self._interaction(i)
+            for i in s.scalars(
+                select(InteractionRow)
+                .where(InteractionRow.client_id == client_id)
+                .order_by(InteractionRow.at.desc(), InteractionRow.id.desc())
+                .limit(interactions_limit)
+            )
+        ]
+        count = (
+            s.scalar(
+                select(func.count())
+                .select_from(InteractionRow)
+                .where(InteractionRow.client_id == client_id)
+            )
+            or 0
+        )
+        referrals = [
+            Referral(
+                id=r.id,
+                client_id=r.client_id,
+                resource=r.resource,
+                status=r.status,
+                created_at=r.created_at,
+            )
+            for r in s.scalars(
+                select(ReferralRow)
+                .where(ReferralRow.client_id == client_id)
+                .order_by(ReferralRow.created_at.desc(), ReferralRow.id.desc())
+            )
+        ]
+        plan = [
+            self._plan(p)
+            for p in s.scalars(
+                select(PlanItemRow)
+                .where(PlanItemRow.client_id == client_id)
+                .order_by(PlanItemRow.created_at.desc(), PlanItemRow.id.desc())
+            )
+        ]
+        return RelationshipMap(
+            client=_client(row),
+            needs=needs,
+            interactions=interactions,
+            interaction_count=int(count),
+            referrals=referrals,
+            plan=plan,
+            history=self.history(client_id),
+        )
+
+    # writes
+    def add(
+        self,
+        name: str,
+        tags: Iterable[str],
+        sid: str | None,
+        major: str | None,
+        grade: str | None,
+        now: datetime,
+    ) -> Client:
+        """A new client with the counsellor's next number (1, 2, 3…; never reused)."""
+        clean_name = _text(name, 200, "name", required=True)
+        clean_tags = _clean_tags(tags or ())
+        now = _aware(now, "now")
+        number = self._s.execute(
+            update(CounsellorRow)
+            .where(CounsellorRow.id == self.counsellor_id)
+            .values(client_seq=CounsellorRow.client_seq + 1)
+            .returning(CounsellorRow.client_seq)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if number is None:
+            raise LookupError(f"counsellor {self.counsellor_id} does not exist")
+        row = ClientRow(
+            counsellor_id=self.counsellor_id,
+            number=number,
+            name=clean_name,
+            sid=_text(sid, 64, "student number"),
+            major=_text(major, 200, "major"),
+            grade=_text(grade, 64, "grade"),
+            risk=Risk.LOW.value,
+            created_at=now,
+            tags=[ClientTagRow(tag=t) for t in clean_tags],
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _client(row)
+
+    def add_tags(self, client_id: int, tags: Iterable[str]) -> Client:
+        row = self._need_row(client_id)
+        have = {t.tag for t in row.tags}
+        for tag in _clean_tags(tags):
+            if tag not in have:
+                row.tags.append(ClientTagRow(tag=tag))
+                have.add(tag)
+        self._s.flush()
+        return _client(row)
+
+    def remove_tags(self, client_id: int, tags: Iterable[str]) -> Client:
+        row = self._need_row(client_id)
+        drop = set(_clean_tags(tags))
+        row.tags = [t for t in row.tags if t.tag not in drop]
+        self._s.flush()
+        return _client(row)
+
+    def set_status(
+        self,
+        client_id: int,
+        *,
+        by_counsellor_id: int,
+        now: datetime,
+        trust: int | None = None,
+        satisfaction: int | None = None,
+        risk: Risk | str | None = None,
+    ) -> list[StatusChange]:
+        """Set the given fields; returns (and records in the history) only those that
+        actually changed. None means "leave as is"."""
+        row = self._need_row(client_id)
+        now = _aware(now, "now")
+        wanted: list[tuple[str, Any]] = []
+        if trust is not None:
+            wanted.append(("trust", _score(trust, "trust")))
+        if satisfaction is not None:
+            wanted.append(("satisfaction", _score(satisfaction, "satisfaction")))
+        if risk is not None:
+            try:
+                wanted.append(("risk", Risk(risk).value))
+            except ValueError:
+                raise ValueError("risk must be one of low, medium, high, crisis") from None
+        changed: list[StatusChangeRow] = []
+        for field, new in wanted:
+            old = getattr(row, field)
+            if old == new:
+                continue
+            setattr(row, field, new)
+            change = StatusChangeRow(
+                client_id=row.id,
+                counsellor_id=by_counsellor_id,
+                at=now,
+                field=field,
+                old=None if old is None else str(old),
+                new=str(new),
+            )
+            self._s.add(change)
+            changed.append(change)
+        self._s.flush()
+        return [_status(c) for c in changed]
+
+    def add_interaction(
+        self, client_id: int, at: datetime, channel: str | None, notes: str, now: datetime
+    ) -> Interaction:
+        row = self._need_row(client_id)
+        at = _aware(at, "at")
+        if not isinstance(notes, str):
+            raise TypeError("notes must be a string")
+        item = InteractionRow(
+            client_id=row.id,
+            at=at,
+            channel=_text(channel, 32, "channel"),
+            notes_enc=self._enc(notes),
+            created_at=_aware(now, "now"),
+        )
+        self._s.add(item)
+        if row.last_contact_at is None or at > row.last_contact_at:
+            row.last_contact_at = at
+        self._s.flush()
+        return self._interaction(item)
+
+    def add_need(
+        self, client_id: int, text: str, explicit: bool, source: str | None, now: datetime
+    ) -> Need:
+        row = self._need_row(client_id)
+        clean = _text(text, 4000, "need", required=True)
+        item = NeedRow(
+            client_id=row.id,
+            text_enc=self._enc(clean),
+            explicit=bool(explicit),
+            source=_text(source, 32, "source"),
+            created_at=_aware(now, "now"),
+        )
+        self._s.add(item)
+        self._s.flush()
+        return Need(
+            id=item.id,
+            client_id=item.client_id,
+            text=clean,
+            explicit=item.explicit,
+            source=item.source,
+            created_at=item.created_at,
+        )
+
+    def add_plan(
+        self,
+        client_id: int,
+        kind: PlanKind | str,
+        text: str,
+        due_at: datetime | None,
+        now: datetime,
+    ) -> PlanItem:
+        row = self._need_row(client_id)
+        kind = PlanKind(kind)
+        clean = _text(text, 4000, "plan text", required=True)
+        item = PlanItemRow(
+            client_id=row.id,
+            kind=kind.value,
+            text_enc=self._enc(clean),
+            due_at=_aware_opt(due_at, "due_at"),
+            created_at=_aware(now, "now"),
+        )
+        self._s.add(item)
+        self._s.flush()
+        return self._plan(item)
+
+    def add_referral(self, client_id: int, resource: str, status: str, now: datetime) -> Referral:
+        row = self._need_row(client_id)
+        item = ReferralRow(
+            client_id=row.id,
+            resource=_text(resource, 200, "resource", required=True),
+            status=_text(status, 32, "status", required=True),
+            created_at=_aware(now, "now"),
+        )
+        self._s.add(item)
+        self._s.flush()
+        return Referral(
+            id=item.id,
+            client_id=item.client_id,
+            resource=item.resource,
+            status=item.status,
+            created_at=item.created_at,
+        )
+
+    def delete(self, client_id: int) -> bool:
+        """Forget the client completely (needs, interactions, plan, history, tags,
+        referrals cascade). False if this counsellor has no such client."""
+        result = self._s.execute(
+            delete(ClientRow)
+            .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    # mapping
+    def _interaction(self, item: InteractionRow) -> Interaction:
+        return Interaction(
+            id=item.id,
+            client_id=item.client_id,
+            at=item.at,
+            channel=item.channel,
+            notes=self._dec(item.notes_enc),
+            created_at=item.created_at,
+        )
+
+    def _plan(self, item: PlanItemRow) -> PlanItem:
+        return PlanItem(
+            id=item.id,
+            client_id=item.client_id,
+            kind=PlanKind(item.kind),
+            text=self._dec(item.text_enc),
+            due_at=item.due_at,
+            done_at=item.done_at,
+            created_at=item.created_at,
+        )
+
+
+# -- pending input ---------------------------------------------------------------------
+
+
+def _now_or(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else _aware(now, "now")
+
+
+class PendingRepo(_Repo):
+    """Input parked until a button tap. The payload (JSON) is encrypted at rest."""
+
+    def _pending(self, row: Any) -> Pending:
+        return Pending(
+            id=row.id,
+            counsellor_id=row.counsellor_id,
+            kind=row.kind,
+            payload=json.loads(self._dec(row.payload_enc)),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
+
+    def add(
+        self,
+        counsellor_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        if not isinstance(payload, dict):
+            raise TypeError("payload must be a dict")
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        row = PendingRow(
+            counsellor_id=counsellor_id,
+            kind=_text(kind, 32, "kind", required=True),
+            payload_enc=self._enc(data),
+            created_at=_aware(now, "now"),
+            expires_at=_aware(expires_at, "expires_at"),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def get(
+        self, pending_id: int, counsellor_id: int, now: datetime | None = None
+    ) -> Pending | None:
+        row = self._s.scalars(
+            select(PendingRow).where(
+                PendingRow.id == pending_id,
+                PendingRow.counsellor_id == counsellor_id,
+                PendingRow.expires_at > _now_or(now),
+            )
+        ).one_or_none()
+        return self._pending(row) if row else None
+
+    def consume(
+        self, pending_id: int, counsellor_id: int, now: datetime | None = None
+    ) -> Pending | None:
+        """Delete-and-return in one statement: a second consume (a double tap) gets None.
+        An expired entry is deleted too, and None is returned."""
+        now = _now_or(now)
+        row = self._s.execute(
+            delete(PendingRow)
+            .where(PendingRow.id == pending_id, PendingRow.counsellor_id == counsellor_id)
+            .returning(
+                PendingRow.id,
+                PendingRow.counsellor_id,
+                PendingRow.kind,
+                PendingRow.payload_enc,
+                PendingRow.created_at,
+                PendingRow.expires_at,
+            )
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if row is None or row.expires_at <= now:
+            return None
+        return self._pending(row)
+
+    def latest(self, counsellor_id: int, kind: str, now: datetime | None = None) -> Pending | None:
+        row = self._s.scalars(
+            select(PendingRow)
+            .where(
+                PendingRow.counsellor_id == counsellor_id,
+                PendingRow.kind == kind,
+                PendingRow.expires_at > _now_or(now),
+            )
+            .order_by(PendingRow.created_at.desc(), PendingRow.id.desc())
+            .limit(1)
+        ).one_or_none()
+        return self._pending(row) if row else None
+
+    def discard(self, counsellor_id: int, kind: str) -> int:
+        """Drop every parked entry of this kind for the counsellor; returns how many."""
+        result = self._s.execute(
+            delete(PendingRow)
+            .where(PendingRow.counsellor_id == counsellor_id, PendingRow.kind == kind)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+    def prune(self, now: datetime) -> int:
+        """Delete expired entries; returns how many."""
+        result = self._s.execute(
+            delete(PendingRow)
+            .where(PendingRow.expires_at <= _aware(now, "now"))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
+# -- processed Telegram updates ---------------------------------------------------------
+
+
+class UpdateRepo(_Repo):
+    def claim(self, update_id: int, now: datetime) -> bool:
+        """Record the update as processed; False if it already was. Do it in the same
+        unit of work as the update's effects, so a redelivered update is harmless."""
+        table = ProcessedUpdateRow.__table__
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(table)
+            .values(update_id=update_id, processed_at=_aware(now, "now"))
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(table.c.update_id)
+        )
+        # RETURNING yields a row only when the row was inserted (rowcount of an INSERT
+        # is not reliable across drivers)
+        return self._s.execute(stmt).first() is not None
+
+    def prune(self, before: datetime) -> int:
+        result = self._s.execute(
+            delete(ProcessedUpdateRow)
+            .where(ProcessedUpdateRow.processed_at < _aware(before, "before"))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount

@@ -1,0 +1,48 @@
+"""The unit of work: one Session, one transaction, the repositories over it."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from storage.crypto import Cipher
+from storage.repositories import (
+    ClientRepo,
+    CounsellorRepo,
+    InviteRepo,
+    PendingRepo,
+    UpdateRepo,
+)
+
+
+class UnitOfWork:
+    """Obtained from `Database.uow()`; do not construct directly.
+
+    `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates` and
+    `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload).
+    """
+
+    def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
+        self._session: Session | None = session
+        self.cipher = cipher
+        self.dialect = dialect
+        self.counsellors = CounsellorRepo(self)
+        self.invites = InviteRepo(self)
+        self.pending = PendingRepo(self)
+        self.updates = UpdateRepo(self)
+
+    @property
+    def session(self) -> Session:
+        """Storage-internal. Raises once the unit of work has ended, so a repository kept
+        past its `with` block cannot silently open a transaction nobody commits."""
+        if self._session is None:
+            raise RuntimeError("this unit of work has ended; open a new one with db.uow()")
+        return self._session
+
+    def clients_of(self, counsellor_id: int) -> ClientRepo:
+        return ClientRepo(self, counsellor_id)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def _close(self) -> None:
+        self._session = None

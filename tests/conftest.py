@@ -1,0 +1,74 @@
+"""Shared fixtures: an injected clock, a fresh SQLite database, the running bot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.fakeapi.fixtures import fake_api  # noqa: F401
+from tests.fakeapi.server import FakeTelegramServer
+
+
+class FakeClock:
+    """A clock the tests move by hand; no test sleeps to wait for time to pass."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now = self.now + timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Saturday 2026-11-28 10:00 in Shanghai.
+    return FakeClock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+
+
+ADMIN_ID = 1001
+SECOND_ID = 2002
+STRANGER_ID = 3003
+
+
+@dataclass
+class BotEnv:
+    server: FakeTelegramServer
+    db: object
+    clock: FakeClock
+    db_path: Path
+    app: object = None
+    extra: dict = field(default_factory=dict)
+
+
+@pytest_asyncio.fixture
+async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotEnv]:  # noqa: F811
+    from bot.app import build_application
+    from bot.runtime import open_database
+    from bot.settings import Settings
+    from tests.e2e.harness import running_bot
+
+    db_path = tmp_path / "caremap.db"
+    settings = Settings(
+        token=fake_api.token,
+        api_base_url=fake_api.base_url,
+        database_url=f"sqlite+pysqlite:///{db_path}",
+        admin_ids=frozenset({ADMIN_ID}),
+        timezone="Asia/Shanghai",
+    )
+    db = open_database(settings)
+    app = build_application(settings, db, clock=clock)
+    env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
+    try:
+        async with running_bot(app, fake_api):
+            yield env
+    finally:
+        db.dispose()
