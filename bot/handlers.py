@@ -80,11 +80,13 @@ class Turn:
     def update_id(self) -> int:
         return self.update.update_id
 
-    def render(self, name: str, **kw: Any) -> str:
-        return self.app.renderer.render(self.lang, name, tz=self.counsellor.timezone, **kw)
+    def render(self, template: str, /, **kw: Any) -> str:
+        return self.app.renderer.render(self.lang, template, tz=self.counsellor.timezone, **kw)
 
-    async def reply(self, name: str, markup: InlineKeyboardMarkup | None = None, **kw: Any) -> Message:
-        return await self.send_text(self.render(name, **kw), markup)
+    async def reply(
+        self, template: str, /, *, markup: InlineKeyboardMarkup | None = None, **kw: Any
+    ) -> Message:
+        return await self.send_text(self.render(template, **kw), markup)
 
     async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         chat_id = self.update.effective_chat.id

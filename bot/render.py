@@ -72,17 +72,21 @@ class Renderer:
     def exists(self, lang: str, name: str) -> bool:
         return (TEMPLATE_DIR / lang / f"{name}.j2").is_file()
 
-    def render(self, lang: str, name: str, **ctx: object) -> str:
+    def render(self, lang: str, template_name: str, /, **ctx: object) -> str:
         if lang not in LANGS:
             lang = "en"
-        template = self.env.get_template(f"{lang}/{name}.j2")
-        return template.render(lang=lang, **ctx).strip()
+        template = self.env.get_template(f"{lang}/{template_name}.j2")
+        return template.render(ctx, lang=lang).strip()
 
-    def render_fitting(self, lang: str, name: str, list_key: str, items: list, **ctx: object) -> str:
+    def render_fitting(
+        self, lang: str, template_name: str, list_key: str, items: list, /, **ctx: object
+    ) -> str:
         """Render with as many of `items` (latest first) as fit in one message."""
         count = len(items)
         while True:
-            text = self.render(lang, name, **{list_key: items[:count]}, omitted=len(items) - count, **ctx)
+            text = self.render(
+                lang, template_name, **{list_key: items[:count]}, omitted=len(items) - count, **ctx
+            )
             if visible_length(text) <= MAX_MESSAGE and len(text) <= 3 * MAX_MESSAGE or count == 0:
                 return text
             count = count // 2 if count > 8 else count - 1

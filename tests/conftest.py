@@ -69,6 +69,10 @@ async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         async with running_bot(app, fake_api):
+            # run_polling() would call post_init (the command menu); the harness starts
+            # the Application piecewise, so do the same here.
+            if app.post_init is not None:
+                await app.post_init(app)
             yield env
     finally:
         db.dispose()
