@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         from bot.runtime import open_database
+        from domain.rules import RulesError, load_rules
 
+        try:
+            rules = load_rules(settings.rules_path)
+        except RulesError as exc:
+            raise ConfigError(f"CAREMAP_RULES: {exc}") from None
         db = open_database(settings, log)
     except ConfigError as exc:
         print(f"caremap: configuration error: {exc}", file=sys.stderr)
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.app import build_application
 
-    application = build_application(settings, db)
+    application = build_application(settings, db, rules=rules)
     log.info("CareMap starting (database: %s)", db.describe() if hasattr(db, "describe") else "ready")
     try:
         application.run_polling(allowed_updates=["message", "callback_query"])

@@ -13,6 +13,8 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.render import LANGS, Renderer, default_renderer
 from bot.settings import Settings
+from domain.rules import RuleBase
+from services.grading import default_rules
 from storage.db import Database
 
 log = logging.getLogger("caremap.bot")
@@ -32,6 +34,7 @@ class BotContext:
     db: Database
     clock: Clock
     renderer: Renderer
+    rules: RuleBase
 
 
 def file_url_for(base_url: str) -> str:
@@ -59,6 +62,7 @@ def build_application(
     *,
     clock: Clock | None = None,
     renderer: Renderer | None = None,
+    rules: RuleBase | None = None,
 ) -> Application:
     from bot import handlers
 
@@ -72,7 +76,8 @@ def build_application(
         .build()
     )
     application.bot_data["ctx"] = BotContext(
-        settings=settings, db=db, clock=clock or system_clock, renderer=renderer or default_renderer()
+        settings=settings, db=db, clock=clock or system_clock, renderer=renderer or default_renderer(),
+        rules=rules or default_rules(),
     )
     handlers.register(application)
     return application

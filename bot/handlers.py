@@ -36,7 +36,8 @@ from bot.app import BotContext
 from bot.render import pick_language
 from domain import grammar
 from domain.errors import CommandError
-from domain.model import Client, Counsellor
+from domain.model import Counsellor
+from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from services import core
 
 log = logging.getLogger("caremap.bot")
@@ -223,7 +224,7 @@ async def lang(turn: Turn) -> None:
 @_guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(_args_text(turn.update.effective_message))
-    result = await _run(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id)
+    result = await _run(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
     await turn.reply("client_added", client=result.client, same_name=result.same_name)
@@ -246,7 +247,7 @@ async def _choose(turn: Turn, choice: core.Choice) -> None:
 @_guard
 async def log_(turn: Turn) -> None:
     args = _args_text(turn.update.effective_message)
-    result = await _run(core.log_conversation, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    result = await _run(core.log_conversation, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -255,10 +256,11 @@ async def log_(turn: Turn) -> None:
     await _show_logged(turn, result)
 
 
-async def _show_map(turn: Turn, view: Any) -> None:
-    interactions = list(view.interactions)
+async def _show_map(turn: Turn, view: core.MapView) -> None:
+    interactions = list(view.map.interactions)
     text = turn.app.renderer.render_fitting(
-        turn.lang, "map", "interactions", interactions, m=view, tz=turn.counsellor.timezone
+        turn.lang, "map", "interactions", interactions, m=view.map, v=view, tz=turn.counsellor.timezone,
+        now=turn.now,
     )
     await turn.send_text(text)
 
@@ -273,7 +275,7 @@ async def map_(turn: Turn) -> None:
     await _show_map(turn, result)
 
 
-def _clients_page(turn: Turn, clients: list[Client], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-len(clients) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
@@ -297,7 +299,7 @@ async def clients(turn: Turn) -> None:
 @_guard
 async def status(turn: Turn) -> None:
     args = _args_text(turn.update.effective_message)
-    result = await _run(core.set_status, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
+    result = await _run(core.set_status, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -330,6 +332,78 @@ async def plan(turn: Turn) -> None:
     await turn.reply("plan_added", r=result)
 
 
+# --- screenings: by arguments or one item per step in one edited message -----------------
+
+
+def _question(
+    turn: Turn, q: core.Questionnaire, answers: tuple[int, ...]
+) -> tuple[str, InlineKeyboardMarkup]:
+    spec = SPECS[Instrument(q.instrument)]
+    index = len(answers)
+    text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
+                       item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
+    done = "".join(str(a) for a in answers)
+    rows = [
+        [InlineKeyboardButton(f"{value} · {label}", callback_data=f"s:{q.pending_id}:{done}{value}")]
+        for value, label in enumerate(ANSWER_LABELS[turn.lang])
+    ]
+    nav = []
+    if answers:
+        nav.append(InlineKeyboardButton(turn.render("button_back"), callback_data=f"s:{q.pending_id}:{done[:-1]}"))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"s:{q.pending_id}:x"))
+    rows.append(nav)
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def _screening(turn: Turn, instrument: str) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
+                        turn.update_id, rules=turn.app.rules)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+    elif isinstance(result, core.Questionnaire):
+        text, markup = _question(turn, result, ())
+        await turn.send_text(text, markup)
+    else:
+        await turn.reply("screening_saved", r=result)
+
+
+@_guard
+async def phq9(turn: Turn) -> None:
+    await _screening(turn, "phq9")
+
+
+@_guard
+async def gad7(turn: Turn) -> None:
+    await _screening(turn, "gad7")
+
+
+@_guard
+async def on_questionnaire(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not (parts[2] == "x" or set(parts[2]) <= set("0123")):
+        raise core.NotYours()
+    pending_id = int(parts[1])
+    if parts[2] == "x":
+        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+            await query.answer()
+            await _edit(query, turn.render("cancelled"))
+            return
+        raise core.NotYours()
+    answers = tuple(int(ch) for ch in parts[2])
+    step = await _run(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
+                      rules=turn.app.rules)
+    await query.answer()
+    if isinstance(step, core.Questionnaire):
+        text, markup = _question(turn, step, answers)
+        await _edit(query, text, markup)
+    else:
+        await _edit(query, turn.render("screening_saved", r=step))
+
+
 @_guard
 async def unknown_command(turn: Turn) -> None:
     text = turn.update.effective_message.text or ""
@@ -349,7 +423,7 @@ async def plain_text(turn: Turn) -> None:
     if waiting is not None:
         spec = grammar.parse_new(text)
         result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
-                            turn.now, turn.update_id)
+                            turn.now, turn.update_id, rules=turn.app.rules)
         if isinstance(result, core.AlreadyHandled):
             return
         added, logged = result
@@ -399,7 +473,7 @@ async def on_choice(turn: Turn) -> None:
     client_id = None if target == "n" else int(target) if target.isdigit() else -1
     if client_id == -1:
         raise core.NotYours()
-    resumed = await _run(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now)
+    resumed = await _run(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
     if resumed.command == "ask_name":
         await _edit(query, turn.render("ask_new_client_name"))
@@ -413,8 +487,14 @@ async def on_choice(turn: Turn) -> None:
     elif resumed.command == "plan":
         await _edit(query, turn.render("plan_added", r=resumed.result))
     elif resumed.command == "map":
-        await _edit(query, turn.render("chosen", client=resumed.result.client))
+        await _edit(query, turn.render("chosen", client=resumed.result.map.client))
         await _show_map(turn, resumed.result)
+    elif resumed.command == "screening":
+        await _edit(query, turn.render("screening_saved", r=resumed.result))
+    elif resumed.command == "ask_screening":
+        await _edit(query, turn.render("chosen", client=resumed.result.client))
+        text, markup = _question(turn, resumed.result, ())
+        await turn.send_text(text, markup)
 
 
 @_guard
@@ -466,12 +546,15 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("status", status))
     application.add_handler(CommandHandler("goal", goal))
     application.add_handler(CommandHandler("plan", plan))
+    application.add_handler(CommandHandler("phq9", phq9))
+    application.add_handler(CommandHandler("gad7", gad7))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
     )
     application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
     application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
+    application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
 

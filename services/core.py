@@ -19,6 +19,11 @@ from domain import grammar
 from domain.errors import CommandError
 from domain.matching import match_client
 from domain.model import Client, Counsellor, PlanItem, PlanKind, RelationshipMap, Risk, StatusChange
+from domain.rules import RuleBase
+from domain.screening import ScreeningResult
+from domain.screening import score as score_screening
+from domain.tiering import Grades, RegradeDecision, TierChange
+from services.grading import regrade_client
 from storage.db import Database
 
 INVITE_TTL = timedelta(days=7)
@@ -59,12 +64,14 @@ class Logged:
     changes: list[StatusChange]
     plan: PlanItem | None
     interaction_count: int
+    grading: RegradeDecision | None = None
 
 
 @dataclass(frozen=True)
 class ClientAdded:
     client: Client
     same_name: list[Client] = field(default_factory=list)
+    grading: RegradeDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,25 @@ class StatusResult:
     client: Client
     changes: list[StatusChange]
     history: list[StatusChange]
+    grading: RegradeDecision | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningSaved:
+    client: Client
+    result: ScreeningResult
+    previous: ScreeningResult | None
+    grading: RegradeDecision | None
+
+
+@dataclass(frozen=True)
+class MapView:
+    """`/map`: the six dimensions plus the tiers with their reasons and the scorecards."""
+
+    map: RelationshipMap
+    grades: Grades | None
+    screenings: list[ScreeningResult]
+    tier_history: list[TierChange]
 
 
 @dataclass(frozen=True)
@@ -202,7 +228,8 @@ class NotYours(Exception):
 
 
 def add_client(
-    db: Database, actor: Counsellor, spec: grammar.NewClient, now: datetime, update_id: int | None
+    db: Database, actor: Counsellor, spec: grammar.NewClient, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
 ) -> ClientAdded | AlreadyHandled:
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
@@ -212,7 +239,8 @@ def add_client(
         client = repo.add(
             name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major, grade=spec.grade, now=now
         )
-        return ClientAdded(client=client, same_name=same)
+        grading = regrade_client(uow, actor, client.id, now, rules)
+        return ClientAdded(client=client, same_name=same, grading=grading)
 
 
 def log_conversation(
@@ -223,6 +251,7 @@ def log_conversation(
     update_id: int | None,
     *,
     client_id: int | None = None,
+    rules: RuleBase | None = None,
 ) -> Logged | Choice | AlreadyHandled:
     """`/log <client> <notes…> [options]`; `client_id` is set when a choice button resolved it."""
     tz = ZoneInfo(actor.timezone)
@@ -241,7 +270,7 @@ def log_conversation(
                 return found
             client = found
         return _write_log(uow, actor, client, entry.notes, entry.channel, entry.needs, entry.trust,
-                          entry.satisfaction, entry.risk, entry.next_due, entry.next_text, now)
+                          entry.satisfaction, entry.risk, entry.next_due, entry.next_text, now, rules)
 
 
 def _write_log(
@@ -257,6 +286,7 @@ def _write_log(
     next_due: datetime | None,
     next_text: str | None,
     now: datetime,
+    rules: RuleBase | None = None,
 ) -> Logged:
     repo = uow.clients_of(actor.id)
     repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
@@ -274,11 +304,12 @@ def _write_log(
         plan = repo.add_plan(
             client.id, kind=PlanKind.SHORT, text=next_text or _follow_up_text(notes), due_at=next_due, now=now
         )
+    grading = regrade_client(uow, actor, client.id, now, rules)
     fresh = repo.get(client.id)
     view = repo.relationship_map(client.id, interactions_limit=1)
     return Logged(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
-        interaction_count=view.interaction_count if view else 1,
+        interaction_count=view.interaction_count if view else 1, grading=grading,
     )
 
 
@@ -307,7 +338,8 @@ class Resumed:
 
 
 def resume_pending(
-    db: Database, actor: Counsellor, pending_id: int, client_id: int | None, now: datetime
+    db: Database, actor: Counsellor, pending_id: int, client_id: int | None, now: datetime,
+    rules: RuleBase | None = None,
 ) -> Resumed:
     """A choice button was tapped: run the parked command for the chosen client, exactly once.
 
@@ -331,7 +363,7 @@ def resume_pending(
         client = _get_owned(uow, actor, client_id)
         if pending.kind == "note":
             return Resumed("log", _write_log(uow, actor, client, payload["text"], None, (), None, None,
-                                             None, None, None, now))
+                                             None, None, None, now, rules))
         cmd = payload.get("cmd")
         then = datetime.fromisoformat(payload.get("now", now.isoformat()))
         args = payload.get("args", "")
@@ -339,10 +371,10 @@ def resume_pending(
         if cmd == "log":
             e = grammar.parse_log(args, then, tz)
             return Resumed("log", _write_log(uow, actor, client, e.notes, e.channel, e.needs, e.trust,
-                                             e.satisfaction, e.risk, e.next_due, e.next_text, now))
+                                             e.satisfaction, e.risk, e.next_due, e.next_text, now, rules))
         if cmd == "status":
             s = grammar.parse_status(args)
-            return Resumed("status", _write_status(uow, actor, client, s, now))
+            return Resumed("status", _write_status(uow, actor, client, s, now, rules))
         if cmd == "goal":
             g = grammar.parse_goal(args)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
@@ -352,7 +384,12 @@ def resume_pending(
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
             return Resumed("plan", PlanAdded(client=client, item=item))
         if cmd == "map":
-            return Resumed("map", uow.clients_of(actor.id).relationship_map(client.id))
+            return Resumed("map", _map_view(uow, actor, client.id))
+        if cmd in ("phq9", "gad7"):
+            spec = grammar.parse_screening(args, 9 if cmd == "phq9" else 7, cmd)
+            if spec.answers is None:
+                return Resumed("ask_screening", _start_questionnaire(uow, actor, client, cmd, now))
+            return Resumed("screening", _save_screening(uow, actor, client, cmd, spec.answers, now, rules))
         raise NotYours()
 
 
@@ -365,7 +402,7 @@ def pending_new_client_note(db: Database, actor: Counsellor) -> int | None:
 
 def new_client_with_note(
     db: Database, actor: Counsellor, pending_id: int, spec: grammar.NewClient, now: datetime,
-    update_id: int | None,
+    update_id: int | None, rules: RuleBase | None = None,
 ) -> tuple[ClientAdded, Logged] | AlreadyHandled:
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
@@ -377,7 +414,7 @@ def new_client_with_note(
         client = repo.add(name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major,
                           grade=spec.grade, now=now)
         logged = _write_log(uow, actor, client, pending.payload["text"], None, (), None, None, None, None,
-                            None, now)
+                            None, now, rules)
         return ClientAdded(client=client), logged
 
 
@@ -389,36 +426,58 @@ def cancel_pending(db: Database, actor: Counsellor, pending_id: int) -> bool:
 # --- reading -----------------------------------------------------------------------------
 
 
+def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
+    repo = uow.clients_of(actor.id)
+    view = repo.relationship_map(client_id)
+    if view is None:
+        raise NotYours()
+    return MapView(
+        map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
+        tier_history=repo.tier_history(client_id, limit=8),
+    )
+
+
 def relationship_map(
     db: Database, actor: Counsellor, args: str, now: datetime
-) -> RelationshipMap | Choice:
+) -> MapView | Choice:
     ref = grammar.parse_client_only(args, "map")
     with db.uow(write=True) as uow:
         found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
         if isinstance(found, Choice):
             return found
-        view = uow.clients_of(actor.id).relationship_map(found.id)
-        assert view is not None
-        return view
+        return _map_view(uow, actor, found.id)
 
 
-def caseload(db: Database, actor: Counsellor, now: datetime) -> list[Client]:
-    """Most urgent first: counsellor-set risk, then longest without contact."""
+@dataclass(frozen=True)
+class CaseloadRow:
+    client: Client
+    grades: Grades | None
+
+    @property
+    def risk(self) -> Risk:
+        return self.grades.risk if self.grades is not None else self.client.risk
+
+
+def caseload(db: Database, actor: Counsellor, now: datetime) -> list[CaseloadRow]:
+    """Most urgent first: the graded risk tier, then longest without contact."""
     with db.uow(write=False) as uow:
-        clients = uow.clients_of(actor.id).list()
+        rows = [CaseloadRow(c, g) for c, g in uow.clients_of(actor.id).list_graded()]
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
 
-    def key(c: Client) -> tuple[int, datetime, int]:
-        last = c.last_contact_at or epoch
-        return (-c.risk.rank, last, c.number)
+    def key(row: CaseloadRow) -> tuple[int, datetime, int]:
+        last = row.client.last_contact_at or epoch
+        return (-row.risk.rank, last, row.client.number)
 
-    return sorted(clients, key=key)
+    return sorted(rows, key=key)
 
 
 # --- status, goals, plans ----------------------------------------------------------------
 
 
-def _write_status(uow: Any, actor: Counsellor, client: Client, spec: grammar.StatusUpdate, now: datetime) -> StatusResult:
+def _write_status(
+    uow: Any, actor: Counsellor, client: Client, spec: grammar.StatusUpdate, now: datetime,
+    rules: RuleBase | None = None,
+) -> StatusResult:
     repo = uow.clients_of(actor.id)
     changes: list[StatusChange] = []
     if spec.trust is not None or spec.satisfaction is not None or spec.risk is not None:
@@ -426,12 +485,14 @@ def _write_status(uow: Any, actor: Counsellor, client: Client, spec: grammar.Sta
             client.id, by_counsellor_id=actor.id, now=now,
             trust=spec.trust, satisfaction=spec.satisfaction, risk=spec.risk,
         )
+    grading = regrade_client(uow, actor, client.id, now, rules) if changes else None
     fresh = repo.get(client.id) or client
-    return StatusResult(client=fresh, changes=changes, history=repo.history(client.id))
+    return StatusResult(client=fresh, changes=changes, history=repo.history(client.id), grading=grading)
 
 
 def set_status(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
 ) -> StatusResult | Choice | AlreadyHandled:
     spec = grammar.parse_status(args)
     with db.uow(write=True) as uow:
@@ -441,7 +502,7 @@ def set_status(
                          park={"cmd": "status", "args": args, "now": now.isoformat()})
         if isinstance(found, Choice):
             return found
-        return _write_status(uow, actor, found, spec, now)
+        return _write_status(uow, actor, found, spec, now, rules)
 
 
 def add_goal(
@@ -472,3 +533,71 @@ def add_plan(
             return found
         item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.SHORT, text=spec.text, due_at=spec.due, now=now)
         return PlanAdded(client=found, item=item)
+
+
+# --- screenings --------------------------------------------------------------------------
+
+
+def _save_screening(
+    uow: Any, actor: Counsellor, client: Client, instrument: str, answers: Sequence[int], now: datetime,
+    rules: RuleBase | None,
+) -> ScreeningSaved:
+    repo = uow.clients_of(actor.id)
+    earlier = repo.screenings(client.id, instrument, limit=1)
+    result = repo.add_screening(client.id, score_screening(instrument, answers, at=now), now)
+    grading = regrade_client(uow, actor, client.id, now, rules)
+    return ScreeningSaved(client=client, result=result, previous=earlier[0] if earlier else None,
+                          grading=grading)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    pending_id: int
+    client: Client
+    instrument: str
+
+
+def _start_questionnaire(uow: Any, actor: Counsellor, client: Client, instrument: str, now: datetime) -> Questionnaire:
+    pending_id = uow.pending.add(
+        counsellor_id=actor.id, kind="screen", payload={"instrument": instrument, "client_id": client.id},
+        now=now, expires_at=now + PENDING_TTL,
+    )
+    return Questionnaire(pending_id=pending_id, client=client, instrument=instrument)
+
+
+def screening(
+    db: Database, actor: Counsellor, instrument: str, args: str, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
+) -> ScreeningSaved | Questionnaire | Choice | AlreadyHandled:
+    """`/phq9 <client> [answers]`: save at once, or start the questionnaire with buttons."""
+    n = 9 if instrument == "phq9" else 7
+    spec = grammar.parse_screening(args, n, instrument)
+    with db.uow(write=True) as uow:
+        if update_id is not None and not uow.updates.claim(update_id, now):
+            return AlreadyHandled()
+        found = _resolve(uow, actor, spec.client_ref, now=now,
+                         park={"cmd": instrument, "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        if spec.answers is None:
+            return _start_questionnaire(uow, actor, found, instrument, now)
+        return _save_screening(uow, actor, found, instrument, spec.answers, now, rules)
+
+
+def questionnaire_step(
+    db: Database, actor: Counsellor, pending_id: int, answers: Sequence[int], now: datetime,
+    rules: RuleBase | None = None,
+) -> Questionnaire | ScreeningSaved:
+    """A button of the questionnaire was tapped. Saves (exactly once) when complete."""
+    with db.uow(write=True) as uow:
+        pending = uow.pending.get(pending_id, actor.id, now=now)
+        if pending is None or pending.kind != "screen":
+            raise NotYours()
+        instrument = pending.payload["instrument"]
+        client = _get_owned(uow, actor, int(pending.payload["client_id"]))
+        n = 9 if instrument == "phq9" else 7
+        if len(answers) < n:
+            return Questionnaire(pending_id=pending_id, client=client, instrument=instrument)
+        if uow.pending.consume(pending_id, actor.id, now=now) is None:
+            raise NotYours()
+        return _save_screening(uow, actor, client, instrument, answers[:n], now, rules)

@@ -3,11 +3,12 @@ work and field encryption. Nothing outside this package imports SQLAlchemy."""
 
 from storage.crypto import Cipher, resolve_secret_key
 from storage.db import Database, normalize_database_url, validate_database_url
-from storage.dto import Invite, Pending
+from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound, DecryptionError, StorageError
 from storage.uow import UnitOfWork
 
 __all__ = [
+    "Alert",
     "AlreadyExists",
     "Cipher",
     "ClientNotFound",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.model import Risk
+    from domain.tiering import Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +32,23 @@ class Pending:
     payload: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A stored alert (from `domain.tiering.AlertEvent`); `status` starts as "pending"."""
+
+    id: int
+    client_id: int
+    counsellor_id: int
+    tier: Risk
+    previous: Risk | None
+    raised_at: datetime
+    respond_by: datetime
+    realert_minutes: int | None
+    escalate_minutes: int | None
+    realert_at: datetime | None
+    escalate_at: datetime | None
+    reasons: tuple[Reason, ...]
+    acknowledged_at: datetime | None = None
+    status: str = "pending"

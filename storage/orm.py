@@ -207,3 +207,82 @@ class ProcessedUpdateRow(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- tiering (migration 0002) ----------------------------------------------------------
+#
+# Reasons carry snippets of need texts and screening answers, so every JSON column that
+# holds reasons is encrypted (`*_enc`) like the other free text; the tiers themselves and
+# the instants stay clear for ordering and scheduling.
+
+
+class ScreeningRow(Base):
+    __tablename__ = "screenings"
+    __table_args__ = (
+        Index("ix_screenings_client_id_instrument_at", "client_id", "instrument", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    instrument: Mapped[str] = mapped_column(String(8))  # "phq9" | "gad7"
+    answers_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of 0–3 answers
+    total: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(32))
+    item9: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class ClientGradeRow(Base):
+    """The latest grades of a client (one row per client, upserted on every re-grade)."""
+
+    __tablename__ = "client_grades"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    risk: Mapped[str] = mapped_column(String(16))
+    risk_rank: Mapped[int] = mapped_column(Integer)  # 0 low … 3 crisis, for ordering
+    data_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON of the whole Grades
+    graded_at: Mapped[datetime]
+    tier_set_at: Mapped[datetime]  # when the risk tier last changed (review clock)
+    review_due_at: Mapped[datetime | None]
+    next_contact_due: Mapped[datetime | None]
+
+
+class TierChangeRow(Base):
+    __tablename__ = "tier_changes"
+    __table_args__ = (Index("ix_tier_changes_client_id_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    dimension: Mapped[str] = mapped_column(String(16))  # risk | frequency | need | value
+    old: Mapped[str | None] = mapped_column(String(16))
+    new: Mapped[str | None] = mapped_column(String(16))
+    reasons_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of reasons
+    by_counsellor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="SET NULL")
+    )
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_status_realert_at", "status", "realert_at"),
+        Index("ix_alerts_counsellor_id_raised_at", "counsellor_id", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    tier: Mapped[str] = mapped_column(String(16))
+    previous: Mapped[str | None] = mapped_column(String(16))
+    raised_at: Mapped[datetime]
+    respond_by: Mapped[datetime]
+    realert_minutes: Mapped[int | None] = mapped_column(Integer)
+    escalate_minutes: Mapped[int | None] = mapped_column(Integer)
+    realert_at: Mapped[datetime | None]
+    escalate_at: Mapped[datetime | None]
+    reasons_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of reasons
+    acknowledged_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,14 @@ from domain.model import (
     Risk,
     StatusChange,
 )
-from storage.dto import Invite, Pending
+from domain.screening import Instrument, ScreeningResult
+from domain.screening import score as score_screening
+from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange
+from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
 from storage.orm import (
+    AlertRow,
+    ClientGradeRow,
     ClientRow,
     ClientTagRow,
     CounsellorRow,
@@ -42,11 +48,16 @@ from storage.orm import (
     PlanItemRow,
     ProcessedUpdateRow,
     ReferralRow,
+    ScreeningRow,
     StatusChangeRow,
+    TierChangeRow,
 )
+from storage.tiering_codec import decode_grades, decode_reasons, encode_grades, encode_reasons
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
+
+_DIMENSIONS = frozenset({"risk", "frequency", "need", "value"})
 
 __all__ = ["CounsellorRepo", "InviteRepo", "ClientRepo", "PendingRepo", "UpdateRepo"]
 
@@ -619,13 +630,242 @@ class ClientRepo(_Repo):
 
     def delete(self, client_id: int) -> bool:
         """Forget the client completely (needs, interactions, plan, history, tags,
-        referrals cascade). False if this counsellor has no such client."""
+        referrals, screenings, grades, tier history and alerts cascade). False if this counsellor has no such client."""
         result = self._s.execute(
             delete(ClientRow)
             .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
             .execution_options(synchronize_session="fetch")
         )
         return result.rowcount == 1
+
+    # tiering: screenings, facts, grades, tier history, alerts
+
+    def _owned(self, client_id: int) -> Any:
+        """A WHERE clause: the client exists and belongs to this counsellor (for queries
+        on child tables that do not load the client row)."""
+        return (
+            select(ClientRow.id)
+            .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            .exists()
+        )
+
+    def add_screening(
+        self, client_id: int, result: ScreeningResult, now: datetime
+    ) -> ScreeningResult:
+        """Store a scored PHQ-9/GAD-7 (answers encrypted). `result.at` defaults to `now`;
+        the stored result (with `at` set) is returned. Answers that do not score to the
+        given total/band/item9 are refused (ValueError)."""
+        row = self._need_row(client_id)
+        instrument = Instrument(result.instrument)
+        check = score_screening(instrument, result.answers)  # validates count and 0–3 range
+        if (check.total, check.band, check.item9) != (result.total, result.band, result.item9):
+            raise ValueError(f"{instrument.value}: total/band/item9 do not match the answers")
+        at = _aware(result.at if result.at is not None else now, "at")
+        item = ScreeningRow(
+            client_id=row.id,
+            instrument=instrument.value,
+            answers_enc=self._enc(json.dumps(list(check.answers))),
+            total=check.total,
+            band=check.band,
+            item9=check.item9,
+            at=at,
+        )
+        self._s.add(item)
+        self._s.flush()
+        return replace(check, at=item.at)
+
+    def screenings(
+        self, client_id: int, instrument: Instrument | str | None = None, limit: int = 10
+    ) -> list[ScreeningResult]:
+        """The client's screenings, latest first (empty for an unknown client)."""
+        stmt = select(ScreeningRow).where(
+            ScreeningRow.client_id == client_id, self._owned(client_id)
+        )
+        if instrument is not None:
+            stmt = stmt.where(ScreeningRow.instrument == Instrument(instrument).value)
+        stmt = stmt.order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc()).limit(limit)
+        return [self._screening(r) for r in self._s.scalars(stmt)]
+
+    def facts(self, client_id: int) -> ClientFacts | None:
+        """Everything `domain.tiering.grade` needs about the client, or None."""
+        row = self._row(client_id)
+        if row is None:
+            return None
+        s = self._s
+        needs = tuple(
+            NeedFact(self._dec(text_enc), bool(explicit))
+            for text_enc, explicit in s.execute(
+                select(NeedRow.text_enc, NeedRow.explicit)
+                .where(NeedRow.client_id == client_id)
+                .order_by(NeedRow.created_at, NeedRow.id)
+            )
+        )
+        interactions = tuple(
+            s.scalars(
+                select(InteractionRow.at)
+                .where(InteractionRow.client_id == client_id)
+                .order_by(InteractionRow.at, InteractionRow.id)
+            )
+        )
+        latest: dict[Instrument, ScreeningResult | None] = {}
+        previous: dict[Instrument, int | None] = {}
+        for inst in Instrument:
+            rows = list(
+                s.scalars(
+                    select(ScreeningRow)
+                    .where(
+                        ScreeningRow.client_id == client_id, ScreeningRow.instrument == inst.value
+                    )
+                    .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
+                    .limit(2)
+                )
+            )
+            latest[inst] = self._screening(rows[0]) if rows else None
+            previous[inst] = rows[1].total if len(rows) > 1 else None
+        tier_set_at = s.scalar(
+            select(ClientGradeRow.tier_set_at).where(ClientGradeRow.client_id == client_id)
+        )
+        return ClientFacts(
+            client_id=row.id,
+            counsellor_risk=Risk(row.risk),
+            risk_tags=tuple(t.tag for t in row.tags),
+            needs=needs,
+            interactions=interactions,
+            last_contact_at=row.last_contact_at,
+            phq9=latest[Instrument.PHQ9],
+            gad7=latest[Instrument.GAD7],
+            previous_phq9_total=previous[Instrument.PHQ9],
+            previous_gad7_total=previous[Instrument.GAD7],
+            created_at=row.created_at,
+            tier_set_at=tier_set_at,
+        )
+
+    def grades(self, client_id: int) -> Grades | None:
+        """The grades last saved with `save_grades`, exactly; None if never graded."""
+        data = self._s.scalar(
+            select(ClientGradeRow.data_enc).where(
+                ClientGradeRow.client_id == client_id, self._owned(client_id)
+            )
+        )
+        return None if data is None else decode_grades(self._dec(data))
+
+    def save_grades(self, grades: Grades, tier_set_at: datetime) -> None:
+        """Insert or replace the client's grades (one row per client)."""
+        row = self._need_row(grades.client_id)
+        values = {
+            "risk": Risk(grades.risk).value,
+            "risk_rank": Risk(grades.risk).rank,
+            "data_enc": self._enc(encode_grades(grades)),
+            "graded_at": _aware(grades.graded_at, "graded_at"),
+            "tier_set_at": _aware(tier_set_at, "tier_set_at"),
+            "review_due_at": _aware_opt(grades.review_due_at, "review_due_at"),
+            "next_contact_due": _aware_opt(grades.next_contact_due, "next_contact_due"),
+        }
+        table = ClientGradeRow.__table__
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = insert(table).values(client_id=row.id, **values)
+        # an upsert, so two units of work grading a new client at once cannot collide
+        stmt = stmt.on_conflict_do_update(index_elements=["client_id"], set_=values)
+        self._s.execute(stmt)
+
+    def add_tier_change(self, change: TierChange, by_counsellor_id: int | None) -> None:
+        row = self._need_row(change.client_id)
+        if change.dimension not in _DIMENSIONS:
+            raise ValueError(f"unknown tier dimension {change.dimension!r}")
+        self._s.add(
+            TierChangeRow(
+                client_id=row.id,
+                at=_aware(change.at, "at"),
+                dimension=change.dimension,
+                old=_text(change.old, 16, "old tier"),
+                new=_text(change.new, 16, "new tier"),
+                reasons_enc=self._enc(encode_reasons(change.reasons)),
+                by_counsellor_id=by_counsellor_id,
+            )
+        )
+        self._s.flush()
+
+    def tier_history(self, client_id: int, limit: int = 20) -> list[TierChange]:
+        """Tier changes, latest first (empty for an unknown client)."""
+        rows = self._s.scalars(
+            select(TierChangeRow)
+            .where(TierChangeRow.client_id == client_id, self._owned(client_id))
+            .order_by(TierChangeRow.at.desc(), TierChangeRow.id.desc())
+            .limit(limit)
+        )
+        return [
+            TierChange(
+                client_id=r.client_id,
+                dimension=r.dimension,
+                old=r.old,
+                new=r.new,
+                at=r.at,
+                reasons=decode_reasons(self._dec(r.reasons_enc)),
+            )
+            for r in rows
+        ]
+
+    def add_alert(self, event: AlertEvent) -> int:
+        """Store an alert for this counsellor (status "pending"); returns its id."""
+        row = self._need_row(event.client_id)
+        item = AlertRow(
+            client_id=row.id,
+            counsellor_id=self.counsellor_id,
+            tier=Risk(event.tier).value,
+            previous=None if event.previous is None else Risk(event.previous).value,
+            raised_at=_aware(event.raised_at, "raised_at"),
+            respond_by=_aware(event.respond_by, "respond_by"),
+            realert_minutes=event.realert_minutes,
+            escalate_minutes=event.escalate_minutes,
+            realert_at=_aware_opt(event.realert_at, "realert_at"),
+            escalate_at=_aware_opt(event.escalate_at, "escalate_at"),
+            reasons_enc=self._enc(encode_reasons(event.reasons)),
+            status="pending",
+        )
+        self._s.add(item)
+        self._s.flush()
+        return item.id
+
+    def alerts(self, client_id: int) -> list[Alert]:
+        """The client's alerts, latest first (empty for an unknown client)."""
+        rows = self._s.scalars(
+            select(AlertRow)
+            .where(AlertRow.client_id == client_id, self._owned(client_id))
+            .order_by(AlertRow.raised_at.desc(), AlertRow.id.desc())
+        )
+        return [
+            Alert(
+                id=r.id,
+                client_id=r.client_id,
+                counsellor_id=r.counsellor_id,
+                tier=Risk(r.tier),
+                previous=None if r.previous is None else Risk(r.previous),
+                raised_at=r.raised_at,
+                respond_by=r.respond_by,
+                realert_minutes=r.realert_minutes,
+                escalate_minutes=r.escalate_minutes,
+                realert_at=r.realert_at,
+                escalate_at=r.escalate_at,
+                reasons=decode_reasons(self._dec(r.reasons_enc)),
+                acknowledged_at=r.acknowledged_at,
+                status=r.status,
+            )
+            for r in rows
+        ]
+
+    def list_graded(self) -> list[tuple[Client, Grades | None]]:
+        """The whole caseload with each client's saved grades (None if never graded), by
+        client number. Two queries (clients + grades joined, then their tags)."""
+        rows = self._s.execute(
+            select(ClientRow, ClientGradeRow.data_enc)
+            .outerjoin(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
+            .where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(ClientRow.number)
+        ).all()
+        return [
+            (_client(row), None if data is None else decode_grades(self._dec(data)))
+            for row, data in rows
+        ]
 
     # mapping
     def _interaction(self, item: InteractionRow) -> Interaction:
@@ -636,6 +876,16 @@ class ClientRepo(_Repo):
             channel=item.channel,
             notes=self._dec(item.notes_enc),
             created_at=item.created_at,
+        )
+
+    def _screening(self, item: ScreeningRow) -> ScreeningResult:
+        return ScreeningResult(
+            instrument=Instrument(item.instrument),
+            answers=tuple(json.loads(self._dec(item.answers_enc))),
+            total=item.total,
+            band=item.band,
+            item9=item.item9,
+            at=item.at,
         )
 
     def _plan(self, item: PlanItemRow) -> PlanItem:

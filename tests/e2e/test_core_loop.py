@@ -138,7 +138,7 @@ async def test_every_command_round_trip(bot_env):
                     "5 · Relationship status", "6 · Plan"):
         assert heading in m
     assert "#班干部" in m and "Explicit: tutoring (face to face)" in m and "Implicit: recognition" in m
-    assert "Trust 3/5" in m and "risk 🟠 high" in m and "Trend:" in m
+    assert "Trust 3/5" in m and "your risk setting high" in m and "Risk: 🟠 high" in m and "Trend:" in m
     assert "Postgraduate exam" in m and "check the tutoring plan" in m
     await admin.send("/clients")
     lines = (await admin.expect_message()).text.splitlines()

@@ -8,6 +8,8 @@ from storage import Database
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
+HEAD = "0002"
+TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
 def _tables(db: Database) -> set[str]:
@@ -20,7 +22,7 @@ def test_migrate_up_down_up(bare_db: Database, now, tmp_path, monkeypatch):
     assert not (_tables(bare_db) & APP_TABLES)
     bare_db.migrate()
     assert APP_TABLES <= _tables(bare_db)
-    assert bare_db.current_revision() == "0001"
+    assert bare_db.current_revision() == HEAD
 
     bare_db.downgrade("base")
     assert not (_tables(bare_db) & APP_TABLES)
@@ -28,7 +30,7 @@ def test_migrate_up_down_up(bare_db: Database, now, tmp_path, monkeypatch):
 
     bare_db.migrate()
     bare_db.migrate()  # idempotent: a second start changes nothing
-    assert bare_db.current_revision() == "0001"
+    assert bare_db.current_revision() == HEAD
     with bare_db.uow() as uow:
         c = uow.counsellors.add(1, "A", False, now)
         assert uow.clients_of(c.id).add("Li", [], None, None, None, now).number == 1
@@ -51,3 +53,34 @@ def test_expected_indexes_exist(db: Database):
     assert idx["ix_interactions_client_id_at"]["column_names"] == ["client_id", "at"]
     assert idx["ix_plan_items_client_id_due_at"]["column_names"] == ["client_id", "due_at"]
     assert idx["ix_plan_items_due_at_open"]["column_names"] == ["due_at"]
+    assert idx["ix_screenings_client_id_instrument_at"]["column_names"] == [
+        "client_id",
+        "instrument",
+        "at",
+    ]
+    assert idx["ix_tier_changes_client_id_at"]["column_names"] == ["client_id", "at"]
+    assert idx["ix_alerts_status_realert_at"]["column_names"] == ["status", "realert_at"]
+    assert idx["ix_alerts_counsellor_id_raised_at"]["column_names"] == [
+        "counsellor_id",
+        "raised_at",
+    ]
+
+
+def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now):
+    bare_db.migrate("0001")
+    assert bare_db.current_revision() == "0001"
+    assert not (_tables(bare_db) & TIERING_TABLES)
+    with bare_db.uow() as uow:
+        c = uow.counsellors.add(1, "A", False, now)
+        client = uow.clients_of(c.id).add("Li", ["贫困生"], None, None, None, now)
+    bare_db.migrate()
+    assert bare_db.current_revision() == HEAD
+    assert TIERING_TABLES <= _tables(bare_db)
+    with bare_db.uow() as uow:
+        assert uow.clients_of(c.id).get(client.id).tags == ("贫困生",)
+        assert uow.clients_of(c.id).grades(client.id) is None
+    bare_db.downgrade("0001")
+    assert bare_db.current_revision() == "0001"
+    assert not (_tables(bare_db) & TIERING_TABLES)
+    with bare_db.uow(write=False) as uow:
+        assert uow.clients_of(c.id).get(client.id).name == "Li"
