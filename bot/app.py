@@ -80,7 +80,27 @@ def build_application(
         rules=rules or default_rules(),
     )
     handlers.register(application)
+    if application.job_queue is not None:
+        # The passage of time changes tiers (lost contact, stale screenings): re-grade
+        # everyone soon after start and then every few hours. The grades live in the
+        # database, so a restart loses nothing; the job only drives the work.
+        application.job_queue.run_repeating(
+            _regrade_job, interval=REGRADE_INTERVAL_SECONDS, first=60, name="regrade-everyone"
+        )
     return application
+
+
+REGRADE_INTERVAL_SECONDS = 6 * 3600
+
+
+async def _regrade_job(context) -> None:
+    import asyncio
+
+    from services.grading import regrade_everyone
+
+    ctx: BotContext = context.application.bot_data["ctx"]
+    counts = await asyncio.to_thread(regrade_everyone, ctx.db, ctx.clock(), ctx.rules)
+    log.info("re-graded %(clients)d clients: %(changed)d changed, %(alerts)d alerts", counts)
 
 
 def command_menu(renderer: Renderer, lang: str) -> list[BotCommand]:

@@ -39,3 +39,24 @@ def regrade_client(
     if decision.alert is not None:
         repo.add_alert(decision.alert)
     return decision
+
+
+def regrade_everyone(db: Any, now: datetime, rules: RuleBase | None = None) -> dict[str, int]:
+    """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
+
+    One unit of work per counsellor, so one caseload's failure rolls back only that caseload.
+    Returns counts for the log: clients graded, tiers changed, alerts raised.
+    """
+    counts = {"clients": 0, "changed": 0, "alerts": 0}
+    with db.uow(write=False) as uow:
+        counsellors = uow.counsellors.list_all()
+    for actor in counsellors:
+        with db.uow(write=True) as uow:
+            for client in uow.clients_of(actor.id).list():
+                decision = regrade_client(uow, actor, client.id, now, rules)
+                counts["clients"] += 1
+                if decision is not None and decision.changed:
+                    counts["changed"] += 1
+                if decision is not None and decision.alert is not None:
+                    counts["alerts"] += 1
+    return counts

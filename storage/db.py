@@ -113,12 +113,12 @@ class Database:
                 Path(parsed.database).expanduser().resolve().parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            engine = create_engine(parsed, echo=echo, **kwargs)
+            engine = create_engine(parsed, echo=echo, hide_parameters=True, **kwargs)
             _install_sqlite_hooks(engine)
             self._write_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             self._read_engine = engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         else:
-            engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+            engine = create_engine(parsed, echo=echo, pool_pre_ping=True, hide_parameters=True)
             self._write_engine = engine
             self._read_engine = engine.execution_options(postgresql_readonly=True)
         self.engine = engine
