@@ -153,13 +153,21 @@ def _guard(fn: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitab
     return wrapper
 
 
+def _clip_param(value: object, limit: int = 120) -> object:
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
 async def _answering(turn: Turn, fn: Handler) -> None:
     try:
         await fn(turn)
     except CommandError as exc:
-        await turn.reply(f"errors/{exc.code}", **exc.params)
+        # Echoed input is clipped, so a reply about a 4000-character word still fits.
+        params = {k: _clip_param(v) for k, v in exc.params.items()}
+        await turn.reply(f"errors/{exc.code}", **params)
     except core.ClientNotFound as exc:
-        await turn.reply("client_not_found", ref=exc.ref, suggestions=exc.suggestions)
+        await turn.reply("client_not_found", ref=_clip_param(exc.ref), suggestions=exc.suggestions)
     except core.NotYours:
         if turn.update.callback_query is not None:
             await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
@@ -240,7 +248,7 @@ async def _choose(turn: Turn, choice: core.Choice) -> None:
         for c in choice.candidates[:8]
     ]
     rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{choice.pending_id}:x")])
-    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=choice.ref,
+    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
                      candidates=choice.candidates)
 
 

@@ -36,6 +36,9 @@ MALFORMED = [
     ("/map nobody", "nobody"),
     ("/lang fr", "fr"),
     ("/frobnicate", "/help"),
+    ("/log " + "长" * 4090 + " note", "/new"),
+    ("/log 王芳 talked trust=" + "9" * 4080, "trust"),
+    ("/plan 王芳 " + "x" * 4080 + " call", "/plan"),
 ]
 
 
