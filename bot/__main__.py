@@ -6,6 +6,14 @@ import logging
 import sys
 
 
+class _StartupNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Bootstrap" in record.getMessage():
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.settings import ConfigError, load_settings
 
@@ -15,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every request URL at INFO, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A failed start (no network, bad token) is reported below in one line, not a traceback.
+    logging.getLogger("telegram.ext").addFilter(_StartupNoise())
     log = logging.getLogger("caremap")
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -42,9 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import build_application
 
     application = build_application(settings, db, rules=rules)
-    log.info("CareMap starting (database: %s)", db.describe() if hasattr(db, "describe") else "ready")
+    log.info("CareMap starting (database: %s)", db.display_url)
+    from telegram.error import InvalidToken, NetworkError
+
     try:
         application.run_polling(allowed_updates=["message", "callback_query"])
+    except InvalidToken:
+        print("caremap: TELEGRAM_BOT_TOKEN was rejected by the Bot API: check the token from @BotFather",
+              file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        print(f"caremap: cannot reach the Telegram Bot API at {settings.api_base_url} ({exc}); "
+              "check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     return 0
