@@ -15,6 +15,12 @@ class _StartupNoise(logging.Filter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "demo":  # the local chat page; builds its own settings
+        from bot.demo.__main__ import main as demo_main
+
+        return demo_main(args[1:])
+
     from bot.settings import ConfigError, load_settings
 
     logging.basicConfig(
@@ -29,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("telegram.ext").addFilter(_StartupNoise())
     log = logging.getLogger("caremap")
 
-    args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("-h", "--help"):
         print("usage: python -m bot    (configuration from environment variables; see README.md)")
+        print("       python -m bot demo [--port 8080]    (try it in a local chat page, no token)")
         return 0
     if args:
         print(f"caremap: unknown argument {args[0]!r}; usage: python -m bot", file=sys.stderr)

@@ -63,6 +63,7 @@ def build_application(
     clock: Clock | None = None,
     renderer: Renderer | None = None,
     rules: RuleBase | None = None,
+    jobs: bool = True,
 ) -> Application:
     from bot import handlers
 
@@ -80,12 +81,20 @@ def build_application(
         rules=rules or default_rules(),
     )
     handlers.register(application)
-    if application.job_queue is not None:
+    if jobs and application.job_queue is not None:
         # The passage of time changes tiers (lost contact, stale screenings): re-grade
         # everyone soon after start and then every few hours. The grades live in the
         # database, so a restart loses nothing; the job only drives the work.
         application.job_queue.run_repeating(
             _regrade_job, interval=REGRADE_INTERVAL_SECONDS, first=60, name="regrade-everyone"
+        )
+        from reminders.tick import tick_job
+
+        # The tick looks for due work in the database; first=1 s, so work that came due
+        # while the bot was down goes out right after start.
+        application.job_queue.run_repeating(
+            tick_job, interval=settings.tick_seconds, first=1, name="reminders-tick",
+            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
     return application
 

@@ -34,11 +34,12 @@ from telegram.ext import (
 
 from bot.app import BotContext
 from bot.render import pick_language
-from domain import grammar
+from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from services import core
+from services import reminders as rem
 
 log = logging.getLogger("caremap.bot")
 
@@ -123,6 +124,10 @@ async def _identify(update: Update, app: BotContext) -> Counsellor | None:
         counsellor = await _run(
             core.ensure_admin, app.db, user.id, _display_name(user), app.clock(), app.settings.timezone
         )
+    if counsellor is not None and user.language_code:
+        seen = pick_language(None, user.language_code)
+        if counsellor.telegram_language != seen:
+            counsellor = await _run(core.remember_telegram_language, app.db, counsellor, seen)
     return counsellor
 
 
@@ -412,6 +417,94 @@ async def on_questionnaire(turn: Turn) -> None:
         await _edit(query, turn.render("screening_saved", r=step))
 
 
+# --- reminders, alerts, agenda, settings ---------------------------------------------------
+
+
+@_guard
+async def today(turn: Turn) -> None:
+    data = await _run(rem.today, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("today", a=data, pushed=False, now=turn.now)
+
+
+@_guard
+async def tz(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    if not args:
+        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        return
+    change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
+    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    turn.counsellor = counsellor
+    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+
+
+@_guard
+async def settings(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    words = args.split()
+    if words and words[0].lower() in ("supervisor", "督导"):
+        await _supervisor(turn, words[1:])
+        return
+    change = schedule.parse_settings(args)
+    if change.is_empty:
+        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        return
+    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    turn.counsellor = counsellor
+    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+
+
+async def _supervisor(turn: Turn, words: list[str]) -> None:
+    if not turn.counsellor.is_admin:
+        raise CommandError("admin_only")
+    ids = [w for w in words if w.lstrip("-").isdigit()]
+    if len(ids) not in (1, 2) or len(ids) != len(words):
+        await turn.reply("supervisor_usage")
+        return
+    counsellor_tid = int(ids[0])
+    supervisor_tid = int(ids[1]) if len(ids) == 2 else None
+    result = await _run(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
+    if result is None:
+        await turn.reply("supervisor_unknown")
+        return
+    counsellor, supervisor = result
+    await turn.reply("supervisor_set", counsellor=counsellor, supervisor=supervisor)
+
+
+def _int(text: str) -> int:
+    if not text.isdigit():
+        raise core.NotYours()
+    return int(text)
+
+
+@_guard
+async def on_reminder(turn: Turn) -> None:
+    """Done (rd:<plan>), Snooze (rs:<plan>:<1h|1d|1w>), Acknowledge (ak:<alert>),
+    tier review Confirm (rv:c:<client>) / Lower (rv:l:<client>)."""
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    kind = parts[0]
+    if kind == "rd" and len(parts) == 2:
+        out = await _run(rem.complete_plan, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
+        await _edit(query, turn.render("plan_done", o=out))
+    elif kind == "rs" and len(parts) == 3:
+        out = await _run(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
+        await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
+        await _edit(query, turn.render("plan_snoozed", o=out))
+    elif kind == "ak" and len(parts) == 2:
+        out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
+        await _edit(query, turn.render("alert_acknowledged", o=out))
+    elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
+        fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
+        out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
+        await query.answer()
+        await _edit(query, turn.render("review_done", o=out))
+    else:
+        raise core.NotYours()
+
+
 @_guard
 async def unknown_command(turn: Turn) -> None:
     text = turn.update.effective_message.text or ""
@@ -556,6 +649,9 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("plan", plan))
     application.add_handler(CommandHandler("phq9", phq9))
     application.add_handler(CommandHandler("gad7", gad7))
+    application.add_handler(CommandHandler("today", today))
+    application.add_handler(CommandHandler("tz", tz))
+    application.add_handler(CommandHandler("settings", settings))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
@@ -563,6 +659,7 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
     application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
+    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
 

@@ -44,6 +44,10 @@ ERROR_CODES: frozenset[str] = frozenset(
         # /phq9 /gad7
         "scores_count",  # expected, got, command
         "bad_score",  # item, value, command
+        # /settings (domain.schedule)
+        "bad_clock",  # value
+        "bad_quiet",  # value
+        "bad_tz",  # value
     }
 )
 

@@ -52,6 +52,9 @@ class Counsellor:
     timezone: str = "Asia/Shanghai"
     supervisor_id: int | None = None
     created_at: datetime | None = None
+    agenda_at: str | None = "08:00"  # local "HH:MM" for the daily agenda; None = off
+    quiet_hours: str | None = None  # local "HH:MM-HH:MM" (may wrap midnight); None = none
+    telegram_language: str | None = None  # "zh"/"en" as Telegram last reported it (for pushes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,12 @@ def find_counsellor(db: Database, telegram_id: int) -> Counsellor | None:
         return uow.counsellors.get_by_telegram_id(telegram_id)
 
 
+def remember_telegram_language(db: Database, actor: Counsellor, lang: str) -> Counsellor:
+    """Pushed reminders have no update to read the language from: keep the last one seen."""
+    with db.uow(write=True) as uow:
+        return uow.counsellors.set_telegram_language(actor.id, lang) or actor
+
+
 def ensure_admin(
     db: Database, telegram_id: int, display_name: str, now: datetime, timezone: str
 ) -> Counsellor:

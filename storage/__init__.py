@@ -3,7 +3,7 @@ work and field encryption. Nothing outside this package imports SQLAlchemy."""
 
 from storage.crypto import Cipher, resolve_secret_key
 from storage.db import Database, normalize_database_url, validate_database_url
-from storage.dto import Alert, Invite, Pending
+from storage.dto import Alert, Invite, OutboxItem, Pending
 from storage.errors import AlreadyExists, ClientNotFound, DecryptionError, StorageError
 from storage.uow import UnitOfWork
 
@@ -15,6 +15,7 @@ __all__ = [
     "Database",
     "DecryptionError",
     "Invite",
+    "OutboxItem",
     "Pending",
     "StorageError",
     "UnitOfWork",

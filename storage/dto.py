@@ -51,4 +51,35 @@ class Alert:
     escalate_at: datetime | None
     reasons: tuple[Reason, ...]
     acknowledged_at: datetime | None = None
-    status: str = "pending"
+    status: str = "pending"  # "pending" (not yet pushed) | "sent" | "acknowledged"
+    escalated_at: datetime | None = None  # set once escalated (not a status)
+    realert_count: int = 0
+    message_id: int | None = None  # the Telegram message of the last push
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One message due to one counsellor (`uow.outbox`). `payload` holds ids only.
+
+    status: "pending" → (claim) "sending" → "sent" | "failed"; "pending" again after
+    `retry`/`defer`; "cancelled" by `cancel`."""
+
+    id: int
+    counsellor_id: int
+    client_id: int | None
+    kind: str  # plan | cadence | alert | realert | escalation | review | agenda
+    priority: int  # 0 = most urgent
+    dedupe_key: str
+    due_at: datetime
+    not_before: datetime
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    claimed_at: datetime | None
+    claimed_by: str | None
+    sent_at: datetime | None
+    message_id: int | None
+    last_error: str | None
+    created_at: datetime
+    failed_at: datetime | None = None

@@ -57,6 +57,11 @@ class CounsellorRow(Base):
     # the last client number handed out: numbers are never reused after a delete
     client_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime]
+    # reminders (migration 0003): local "HH:MM" of the daily agenda (None = off) and
+    # local "HH:MM-HH:MM" quiet hours (None = none)
+    agenda_at: Mapped[str | None] = mapped_column(String(5), server_default="08:00")
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    telegram_language: Mapped[str | None] = mapped_column(String(2))
 
 
 class InviteRow(Base):
@@ -156,6 +161,8 @@ class PlanItemRow(Base):
     due_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # the due_at for which a reminder was last enqueued (a snoozed item is reminded again)
+    reminded_due_at: Mapped[datetime | None]
 
 
 class StatusChangeRow(Base):
@@ -236,6 +243,11 @@ class ClientGradeRow(Base):
     """The latest grades of a client (one row per client, upserted on every re-grade)."""
 
     __tablename__ = "client_grades"
+    __table_args__ = (
+        # reminders (migration 0003): cadence and review scans
+        Index("ix_client_grades_next_contact_due", "next_contact_due"),
+        Index("ix_client_grades_review_due_at", "review_due_at"),
+    )
 
     client_id: Mapped[int] = mapped_column(
         ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
@@ -285,4 +297,44 @@ class AlertRow(Base):
     escalate_at: Mapped[datetime | None]
     reasons_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of reasons
     acknowledged_at: Mapped[datetime | None]
+    # "pending" (not yet pushed) | "sent" | "acknowledged"; escalation is escalated_at
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    escalated_at: Mapped[datetime | None]
+    realert_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None]
+
+
+# -- reminders (migration 0003) --------------------------------------------------------
+
+
+class OutboxRow(Base):
+    """Due work as rows: one message to send to one counsellor. The payload is JSON of ids
+    only (no free text), so it is stored in clear."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # the tick's claim: status = 'pending' AND not_before <= now ORDER BY priority
+        Index("ix_outbox_status_not_before_priority", "status", "not_before", "priority"),
+        Index("ix_outbox_counsellor_id", "counsellor_id"),
+        Index("ix_outbox_client_id", "client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    due_at: Mapped[datetime]
+    not_before: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]

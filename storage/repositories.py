@@ -8,6 +8,7 @@ decrypted on the way out. Datetimes must be timezone-aware; they come back in UT
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,7 +60,27 @@ if TYPE_CHECKING:
 
 _DIMENSIONS = frozenset({"risk", "frequency", "need", "value"})
 
-__all__ = ["CounsellorRepo", "InviteRepo", "ClientRepo", "PendingRepo", "UpdateRepo"]
+__all__ = ["CounsellorRepo", "InviteRepo", "ClientRepo", "PendingRepo", "UpdateRepo", "UNSET"]
+
+
+class _Unset:
+    """The "not given" sentinel of keyword arguments where None is a meaningful value."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -111,6 +132,33 @@ def _score(value: int | None, what: str) -> int | None:
     return value
 
 
+_HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def _hhmm(value: str, what: str) -> str:
+    """"8:00" → "08:00"; ValueError unless a valid 24-hour time."""
+    m = _HHMM.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError(f"{what} must be a time HH:MM (00:00–23:59)")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def _agenda_at(value: str | None) -> str | None:
+    return None if value is None else _hhmm(value, "agenda time")
+
+
+def _quiet_hours(value: str | None) -> str | None:
+    """"22:00-07:30" (may wrap midnight); None = none. Start and end must differ."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.replace("–", "-").count("-") != 1:
+        raise ValueError("quiet hours must look like HH:MM-HH:MM (e.g. 22:00-07:30)")
+    start, end = (_hhmm(part, "quiet hours") for part in value.replace("–", "-").split("-"))
+    if start == end:
+        raise ValueError("quiet hours must not start and end at the same time")
+    return f"{start}-{end}"
+
+
 def _counsellor(row: CounsellorRow) -> Counsellor:
     return Counsellor(
         id=row.id,
@@ -120,6 +168,44 @@ def _counsellor(row: CounsellorRow) -> Counsellor:
         language=row.language,
         timezone=row.timezone,
         supervisor_id=row.supervisor_id,
+        created_at=row.created_at,
+        agenda_at=row.agenda_at,
+        quiet_hours=row.quiet_hours,
+        telegram_language=row.telegram_language,
+    )
+
+
+def _alert(row: AlertRow, dec: Any) -> Alert:
+    return Alert(
+        id=row.id,
+        client_id=row.client_id,
+        counsellor_id=row.counsellor_id,
+        tier=Risk(row.tier),
+        previous=None if row.previous is None else Risk(row.previous),
+        raised_at=row.raised_at,
+        respond_by=row.respond_by,
+        realert_minutes=row.realert_minutes,
+        escalate_minutes=row.escalate_minutes,
+        realert_at=row.realert_at,
+        escalate_at=row.escalate_at,
+        reasons=decode_reasons(dec(row.reasons_enc)),
+        acknowledged_at=row.acknowledged_at,
+        status=row.status,
+        escalated_at=row.escalated_at,
+        realert_count=row.realert_count,
+        message_id=row.message_id,
+        sent_at=row.sent_at,
+    )
+
+
+def _plan_item(row: PlanItemRow, dec: Any) -> PlanItem:
+    return PlanItem(
+        id=row.id,
+        client_id=row.client_id,
+        kind=PlanKind(row.kind),
+        text=dec(row.text_enc),
+        due_at=row.due_at,
+        done_at=row.done_at,
         created_at=row.created_at,
     )
 
@@ -244,6 +330,27 @@ class CounsellorRepo(_Repo):
         if supervisor_id == counsellor_id:
             raise ValueError("a counsellor cannot supervise themselves")
         return self._update(counsellor_id, supervisor_id=supervisor_id)
+
+    def set_settings(
+        self, counsellor_id: int, *, agenda_at: Any = UNSET, quiet_hours: Any = UNSET
+    ) -> Counsellor | None:
+        """Change the reminder settings given; an argument left out is kept, None turns it
+        off. `agenda_at` "HH:MM" (local), `quiet_hours` "HH:MM-HH:MM" (local, may wrap
+        midnight); "8:00" is stored as "08:00". ValueError for a malformed value; None for
+        an unknown counsellor."""
+        values: dict[str, Any] = {}
+        if agenda_at is not UNSET:
+            values["agenda_at"] = _agenda_at(agenda_at)
+        if quiet_hours is not UNSET:
+            values["quiet_hours"] = _quiet_hours(quiet_hours)
+        return self._update(counsellor_id, **values)
+
+    def set_telegram_language(self, counsellor_id: int, lang: str | None) -> Counsellor | None:
+        """The language Telegram reports for the counsellor ("zh"/"en"): pushed reminders
+        use it until /lang sets one."""
+        if lang not in (None, "zh", "en"):
+            raise ValueError("telegram language must be 'zh', 'en' or None")
+        return self._update(counsellor_id, telegram_language=lang)
 
     def list_admins(self) -> list[Counsellor]:
         rows = self._s.scalars(
@@ -833,25 +940,7 @@ class ClientRepo(_Repo):
             .where(AlertRow.client_id == client_id, self._owned(client_id))
             .order_by(AlertRow.raised_at.desc(), AlertRow.id.desc())
         )
-        return [
-            Alert(
-                id=r.id,
-                client_id=r.client_id,
-                counsellor_id=r.counsellor_id,
-                tier=Risk(r.tier),
-                previous=None if r.previous is None else Risk(r.previous),
-                raised_at=r.raised_at,
-                respond_by=r.respond_by,
-                realert_minutes=r.realert_minutes,
-                escalate_minutes=r.escalate_minutes,
-                realert_at=r.realert_at,
-                escalate_at=r.escalate_at,
-                reasons=decode_reasons(self._dec(r.reasons_enc)),
-                acknowledged_at=r.acknowledged_at,
-                status=r.status,
-            )
-            for r in rows
-        ]
+        return [_alert(r, self._dec) for r in rows]
 
     def list_graded(self) -> list[tuple[Client, Grades | None]]:
         """The whole caseload with each client's saved grades (None if never graded), by
@@ -866,6 +955,116 @@ class ClientRepo(_Repo):
             (_client(row), None if data is None else decode_grades(self._dec(data)))
             for row, data in rows
         ]
+
+    # reminders: plan items, alerts, the agenda, tier reviews (migration 0003)
+
+    def _owned_by_client_id(self, column: Any) -> Any:
+        """A WHERE clause: `column` (a client_id) is one of this counsellor's clients."""
+        return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))
+
+    def plan_item(self, plan_id: int) -> PlanItem | None:
+        row = self._s.scalars(
+            select(PlanItemRow).where(
+                PlanItemRow.id == plan_id, self._owned_by_client_id(PlanItemRow.client_id)
+            )
+        ).one_or_none()
+        return self._plan(row) if row else None
+
+    def complete_plan(self, plan_id: int, now: datetime) -> bool:
+        """Mark the item done; True only the first time (a double tap on Done gets False),
+        False for another counsellor's item. The caller cancels its pending reminders."""
+        result = self._s.execute(
+            update(PlanItemRow)
+            .where(
+                PlanItemRow.id == plan_id,
+                PlanItemRow.done_at.is_(None),
+                self._owned_by_client_id(PlanItemRow.client_id),
+            )
+            .values(done_at=_aware(now, "now"))
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    def snooze_plan(self, plan_id: int, until: datetime) -> bool:
+        """Move a not-done item's due_at to `until` (its reminder then fires again, as
+        reminded_due_at no longer matches). False if done, missing or not this
+        counsellor's."""
+        result = self._s.execute(
+            update(PlanItemRow)
+            .where(
+                PlanItemRow.id == plan_id,
+                PlanItemRow.done_at.is_(None),
+                self._owned_by_client_id(PlanItemRow.client_id),
+            )
+            .values(due_at=_aware(until, "until"))
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    def alert(self, alert_id: int) -> Alert | None:
+        """An alert addressed to this counsellor, or None."""
+        row = self._s.scalars(
+            select(AlertRow).where(
+                AlertRow.id == alert_id, AlertRow.counsellor_id == self.counsellor_id
+            )
+        ).one_or_none()
+        return _alert(row, self._dec) if row else None
+
+    def acknowledge_alert(self, alert_id: int, now: datetime) -> bool:
+        """Acknowledge (status "acknowledged"); True only the first time, False for another
+        counsellor's alert. Stops re-alerts and escalation (they require
+        acknowledged_at IS NULL)."""
+        result = self._s.execute(
+            update(AlertRow)
+            .where(
+                AlertRow.id == alert_id,
+                AlertRow.counsellor_id == self.counsellor_id,
+                AlertRow.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=_aware(now, "now"), status="acknowledged")
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    def plan_between(self, start: datetime, end: datetime) -> list[tuple[Client, PlanItem]]:
+        """For the daily agenda: the open dated follow-ups due before `end`, INCLUDING the
+        overdue ones due before `start`, earliest first. (`start` is validated but does
+        not filter: an overdue item belongs on today's agenda.)"""
+        _aware(start, "start")
+        rows = self._s.execute(
+            select(ClientRow, PlanItemRow)
+            .join(PlanItemRow, PlanItemRow.client_id == ClientRow.id)
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                PlanItemRow.kind == PlanKind.SHORT.value,
+                PlanItemRow.done_at.is_(None),
+                PlanItemRow.due_at.is_not(None),
+                PlanItemRow.due_at < _aware(end, "end"),
+            )
+            .order_by(PlanItemRow.due_at, PlanItemRow.id)
+        ).all()
+        return [(_client(c), self._plan(p)) for c, p in rows]
+
+    def confirm_review(self, client_id: int, now: datetime, review_due_at: datetime) -> bool:
+        """The counsellor confirmed (or lowered, then re-graded) the risk tier: restart the
+        review clock (tier_set_at = now) and set the next review. The stored Grades get the
+        new review_due_at too, so `grades()` agrees. False if the client is not this
+        counsellor's or was never graded."""
+        now = _aware(now, "now")
+        due = _aware(review_due_at, "review_due_at")
+        row = self._s.scalars(
+            select(ClientGradeRow)
+            .where(ClientGradeRow.client_id == client_id, self._owned(client_id))
+            .execution_options(populate_existing=True)  # save_grades writes with Core
+        ).one_or_none()
+        if row is None:
+            return False
+        grades = decode_grades(self._dec(row.data_enc))._replace(review_due_at=due)
+        row.data_enc = self._enc(encode_grades(grades))
+        row.tier_set_at = now
+        row.review_due_at = due
+        self._s.flush()
+        return True
 
     # mapping
     def _interaction(self, item: InteractionRow) -> Interaction:
@@ -889,15 +1088,7 @@ class ClientRepo(_Repo):
         )
 
     def _plan(self, item: PlanItemRow) -> PlanItem:
-        return PlanItem(
-            id=item.id,
-            client_id=item.client_id,
-            kind=PlanKind(item.kind),
-            text=self._dec(item.text_enc),
-            due_at=item.due_at,
-            done_at=item.done_at,
-            created_at=item.created_at,
-        )
+        return _plan_item(item, self._dec)
 
 
 # -- pending input ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from storage.crypto import Cipher
+from storage.outbox import OutboxRepo, ScanRepo
 from storage.repositories import (
     ClientRepo,
     CounsellorRepo,
@@ -17,8 +18,10 @@ from storage.repositories import (
 class UnitOfWork:
     """Obtained from `Database.uow()`; do not construct directly.
 
-    `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates` and
-    `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload).
+    `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates`,
+    `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
+    `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
+    cross-counsellor reads; never used by handlers).
     """
 
     def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
@@ -29,6 +32,8 @@ class UnitOfWork:
         self.invites = InviteRepo(self)
         self.pending = PendingRepo(self)
         self.updates = UpdateRepo(self)
+        self.outbox = OutboxRepo(self)
+        self.scan = ScanRepo(self)
 
     @property
     def session(self) -> Session:

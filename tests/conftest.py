@@ -65,7 +65,9 @@ async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock
         timezone="Asia/Shanghai",
     )
     db = open_database(settings)
-    app = build_application(settings, db, clock=clock)
+    # The reminders tick is driven by the tests (reminders.tick.run_once) with the injected
+    # clock, not by the JobQueue's real-time timer.
+    app = build_application(settings, db, clock=clock, jobs=False)
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         async with running_bot(app, fake_api):

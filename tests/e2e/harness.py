@@ -22,7 +22,7 @@ from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder
 
-from tests.fakeapi.server import FakeTelegramServer
+from bot.fakeapi.server import FakeTelegramServer
 
 __all__ = ["application_builder", "running_bot"]
 

@@ -1,7 +1,7 @@
-"""Strict fake Telegram Bot API server for end-to-end tests (see server.py)."""
+"""The strict fake Telegram Bot API now lives in the package (`bot.fakeapi`), shared by the
+e2e tests and `python -m bot demo`; this package keeps the test fixtures and unit tests."""
 
-from .html import HtmlParseError, parse_html, utf16_len
-from .server import (
+from bot.fakeapi import (
     DEFAULT_TOKEN,
     SEND_METHODS,
     ApiError,
@@ -10,7 +10,10 @@ from .server import (
     FakeGroup,
     FakeTelegramServer,
     FakeUser,
+    HtmlParseError,
     MessageView,
+    parse_html,
+    utf16_len,
 )
 
 __all__ = [

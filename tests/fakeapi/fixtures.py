@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from tests.fakeapi.server import FakeTelegramServer
+from bot.fakeapi.server import FakeTelegramServer
 
 __all__ = ["fake_api"]
 

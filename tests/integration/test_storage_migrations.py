@@ -2,14 +2,40 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect, text
 
 from storage import Database
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0002"
+HEAD = "0003"
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
+
+
+def _ts(conn: Connection, value):
+    """A datetime as the raw column wants it: aware on PostgreSQL, naive UTC on SQLite."""
+    return value if conn.dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+
+def _seed_counsellor(conn: Connection, now, telegram_id: int = 1) -> int:
+    return conn.execute(
+        text(
+            "INSERT INTO counsellors (telegram_id, display_name, is_admin, timezone, "
+            "client_seq, created_at) VALUES (:t, 'A', false, 'Asia/Shanghai', 1, :now) "
+            "RETURNING id"
+        ),
+        {"t": telegram_id, "now": _ts(conn, now)},
+    ).scalar_one()
+
+
+def _seed_client(conn: Connection, counsellor_id: int, now) -> int:
+    return conn.execute(
+        text(
+            "INSERT INTO clients (counsellor_id, number, name, risk, created_at) "
+            "VALUES (:c, 1, 'Li', 'low', :now) RETURNING id"
+        ),
+        {"c": counsellor_id, "now": _ts(conn, now)},
+    ).scalar_one()
 
 
 def _tables(db: Database) -> set[str]:
@@ -70,17 +96,22 @@ def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     bare_db.migrate("0001")
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)
-    with bare_db.uow() as uow:
-        c = uow.counsellors.add(1, "A", False, now)
-        client = uow.clients_of(c.id).add("Li", ["贫困生"], None, None, None, now)
+    # the ORM is at head (0003 added counsellor columns): seed the 0001 schema in SQL
+    with bare_db.engine.begin() as conn:
+        cid = _seed_counsellor(conn, now)
+        client_id = _seed_client(conn, cid, now)
+        conn.execute(
+            text("INSERT INTO client_tags (client_id, tag) VALUES (:c, :t)"),
+            {"c": client_id, "t": "贫困生"},
+        )
     bare_db.migrate()
     assert bare_db.current_revision() == HEAD
     assert TIERING_TABLES <= _tables(bare_db)
     with bare_db.uow() as uow:
-        assert uow.clients_of(c.id).get(client.id).tags == ("贫困生",)
-        assert uow.clients_of(c.id).grades(client.id) is None
+        assert uow.clients_of(cid).get(client_id).tags == ("贫困生",)
+        assert uow.clients_of(cid).grades(client_id) is None
     bare_db.downgrade("0001")
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)
     with bare_db.uow(write=False) as uow:
-        assert uow.clients_of(c.id).get(client.id).name == "Li"
+        assert uow.clients_of(cid).get(client_id).name == "Li"

@@ -1,0 +1,136 @@
+"""What a due outbox row says: read the current state, render the template, add buttons.
+
+A row whose reason has gone (the plan item is done, the alert acknowledged, the client
+deleted) composes to None and is cancelled instead of sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.render import Renderer, pick_language
+from domain.model import Counsellor
+from domain.schedule import in_quiet_hours, local_day
+
+
+@dataclass(frozen=True)
+class Envelope:
+    chat_id: int
+    text: str
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+    urgent: bool = False  # crisis alerts go out even in quiet hours
+    recipient: Counsellor | None = None
+
+
+def language_of(counsellor: Counsellor) -> str:
+    return pick_language(counsellor.language, getattr(counsellor, "telegram_language", None))
+
+
+def agenda_data(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
+    """Today's agenda for one counsellor: follow-ups due today or overdue, clients overdue
+    for contact, unacknowledged alerts, tier reviews due."""
+    start, end = local_day(now, counsellor.timezone)
+    repo = uow.clients_of(counsellor.id)
+    plan = repo.plan_between(start, end)
+    graded = repo.list_graded()
+    overdue_contact = [(c, g) for c, g in graded if g is not None and g.next_contact_due and g.next_contact_due <= end]
+    reviews = [(c, g) for c, g in graded if g is not None and g.review_due_at and g.review_due_at <= end]
+    alerts = []
+    for c, _ in graded:
+        for a in repo.alerts(c.id):
+            if a.acknowledged_at is None:
+                alerts.append((c, a))
+    overdue_contact.sort(key=lambda cg: cg[1].next_contact_due)
+    return {
+        "day": start.astimezone(ZoneInfo(counsellor.timezone)).date(),
+        "plan": plan[:40], "plan_total": len(plan),
+        "contact": overdue_contact[:30], "contact_total": len(overdue_contact),
+        "reviews": reviews[:20], "alerts": alerts[:20], "now": now,
+    }
+
+
+def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
+    recipient = uow.counsellors.get(item.counsellor_id)
+    if recipient is None:
+        return None
+    lang = language_of(recipient)
+    tz = recipient.timezone
+
+    def render(name: str, **kw: Any) -> str:
+        return renderer.render(lang, name, tz=tz, now=now, **kw)
+
+    payload = item.payload
+    kind = item.kind
+    if kind == "agenda":
+        data = agenda_data(uow, recipient, now)
+        text = render("today", a=data, pushed=True)
+        return Envelope(recipient.telegram_id, text, recipient=recipient)
+
+    owner_id = payload.get("from", recipient.id) if kind == "escalation" else recipient.id
+    repo = uow.clients_of(owner_id)
+    client = repo.get(int(payload["client_id"])) if "client_id" in payload else None
+    if client is None:
+        return None
+
+    if kind == "plan":
+        plan = repo.plan_item(int(payload["plan_id"]))
+        if plan is None or plan.done_at is not None:
+            return None
+        pid = plan.id
+        buttons = [
+            [(render("button_done"), f"rd:{pid}")],
+            [(render("button_snooze_1h"), f"rs:{pid}:1h"), (render("button_snooze_1d"), f"rs:{pid}:1d"),
+             (render("button_snooze_1w"), f"rs:{pid}:1w")],
+        ]
+        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan), buttons,
+                        recipient=recipient)
+
+    if kind in ("alert", "realert", "escalation"):
+        alert = repo.alert(int(payload["alert_id"]))
+        if alert is None:
+            return None
+        if alert.acknowledged_at is not None:
+            return None
+        urgent = getattr(alert.tier, "value", alert.tier) == "crisis"
+        if kind == "escalation":
+            counsellor = uow.counsellors.get(owner_id)
+            text = render("escalation", client=client, alert=alert, counsellor=counsellor,
+                          reason=payload.get("reason", "unacknowledged"))
+            return Envelope(recipient.telegram_id, text, urgent=True, recipient=recipient)
+        text = render("alert", client=client, alert=alert, again=kind == "realert", n=payload.get("n", 0))
+        buttons = [[(render("button_ack"), f"ak:{alert.id}")]]
+        return Envelope(recipient.telegram_id, text, buttons, urgent=urgent, recipient=recipient)
+
+    if kind == "cadence":
+        grades = repo.grades(client.id)
+        if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
+            return None
+        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades),
+                        recipient=recipient)
+
+    if kind == "review":
+        grades = repo.grades(client.id)
+        if grades is None or grades.review_due_at is None or grades.review_due_at > now:
+            return None
+        buttons = [[(render("button_confirm"), f"rv:c:{client.id}")]]
+        if grades.risk.value != "low":
+            buttons[0].append((render("button_lower"), f"rv:l:{client.id}"))
+        return Envelope(recipient.telegram_id, render("reminder_review", client=client, g=grades), buttons,
+                        recipient=recipient)
+    return None
+
+
+def quiet_now(recipient: Counsellor | None, now: datetime) -> bool:
+    if recipient is None or not recipient.quiet_hours:
+        return False
+    return in_quiet_hours(now, recipient.timezone, recipient.quiet_hours)
+
+
+def today_for(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
+    return agenda_data(uow, counsellor, now)
+
+
+__all__ = ["Envelope", "agenda_data", "compose", "quiet_now", "today_for"]

@@ -1,0 +1,123 @@
+"""Planning: turn what is due in the database into outbox rows (idempotently).
+
+Every kind of due work has a dedupe key, so running the planner twice — or in two
+processes — enqueues each reminder once. Nothing here sends anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.model import Counsellor
+from domain.schedule import PRIORITY, agenda_due
+
+# How far back a cadence or review reminder may still be worth sending after downtime is
+# not limited: a reminder that was due while the bot was down is sent at start.
+
+
+PLAN_BATCH = 500
+
+
+def _alert_priority(tier: Any) -> int:
+    value = getattr(tier, "value", tier)
+    return PRIORITY["alert_crisis"] if value == "crisis" else PRIORITY["alert_high"]
+
+
+def escalation_targets(uow: Any, counsellor: Counsellor) -> list[Counsellor]:
+    """The counsellor's supervisor; the admins when none is set (never the counsellor)."""
+    if counsellor.supervisor_id is not None:
+        supervisor = uow.counsellors.get(counsellor.supervisor_id)
+        if supervisor is not None and supervisor.id != counsellor.id:
+            return [supervisor]
+    return [a for a in uow.counsellors.list_admins() if a.id != counsellor.id]
+
+
+def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
+    counsellor = uow.counsellors.get(alert.counsellor_id)
+    if counsellor is None:
+        return 0
+    count = 0
+    for target in escalation_targets(uow, counsellor):
+        if uow.outbox.enqueue(
+            counsellor_id=target.id, kind="escalation", dedupe_key=f"escalation:{alert.id}:{target.id}",
+            due_at=now, priority=PRIORITY["escalation"],
+            payload={"alert_id": alert.id, "client_id": alert.client_id, "from": counsellor.id,
+                     "reason": reason},
+            now=now,
+        ) is not None:
+            count += 1
+    uow.scan.update_alert(alert.id, escalated_at=now)
+    return count
+
+
+def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
+    """One unit of work: enqueue everything that has come due. Returns counts per kind."""
+    counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0}
+    with db.uow(write=True) as uow:
+        outbox = uow.outbox
+        while True:
+            due = uow.scan.plan_items_due(now, limit=PLAN_BATCH)
+            for counsellor_id, item in due:
+                if outbox.enqueue(
+                    counsellor_id=counsellor_id, kind="plan",
+                    dedupe_key=f"plan:{item.id}:{item.due_at.isoformat()}", due_at=item.due_at,
+                    priority=PRIORITY["plan"], payload={"plan_id": item.id, "client_id": item.client_id},
+                    now=now, client_id=item.client_id,
+                ) is not None:
+                    counts["plan"] += 1
+                uow.scan.mark_plan_reminded(item.id, item.due_at)
+            if len(due) < PLAN_BATCH:
+                break
+
+        for alert in uow.scan.alerts_to_send(limit=500):
+            if outbox.enqueue(
+                counsellor_id=alert.counsellor_id, kind="alert", dedupe_key=f"alert:{alert.id}",
+                due_at=alert.raised_at, priority=_alert_priority(alert.tier),
+                payload={"alert_id": alert.id, "client_id": alert.client_id}, now=now, client_id=alert.client_id,
+            ) is not None:
+                counts["alert"] += 1
+
+        for alert in uow.scan.alerts_to_realert(now):
+            n = alert.realert_count + 1
+            if outbox.enqueue(
+                counsellor_id=alert.counsellor_id, kind="realert", dedupe_key=f"realert:{alert.id}:{n}",
+                due_at=now, priority=PRIORITY["realert"],
+                payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n}, now=now,
+                client_id=alert.client_id,
+            ) is not None:
+                counts["realert"] += 1
+            minutes = alert.realert_minutes or 0
+            uow.scan.update_alert(
+                alert.id, realert_count=n, realert_at=now + timedelta(minutes=minutes) if minutes else None
+            )
+
+        for alert in uow.scan.alerts_to_escalate(now):
+            counts["escalation"] += enqueue_escalation(uow, alert, now, "unacknowledged")
+
+        for counsellor_id, client_id, due in uow.scan.cadence_due(now):
+            if outbox.enqueue(
+                counsellor_id=counsellor_id, kind="cadence", dedupe_key=f"cadence:{client_id}:{due.date().isoformat()}",
+                due_at=due, priority=PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
+                client_id=client_id,
+            ) is not None:
+                counts["cadence"] += 1
+
+        for counsellor_id, client_id, due in uow.scan.reviews_due(now):
+            if outbox.enqueue(
+                counsellor_id=counsellor_id, kind="review", dedupe_key=f"review:{client_id}:{due.isoformat()}",
+                due_at=due, priority=PRIORITY["review"], payload={"client_id": client_id}, now=now,
+                client_id=client_id,
+            ) is not None:
+                counts["review"] += 1
+
+        for counsellor in uow.scan.counsellors_with_agenda():
+            day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
+            if day is None:
+                continue
+            if outbox.enqueue(
+                counsellor_id=counsellor.id, kind="agenda", dedupe_key=f"agenda:{counsellor.id}:{day.isoformat()}",
+                due_at=now, priority=PRIORITY["agenda"], payload={"date": day.isoformat()}, now=now,
+            ) is not None:
+                counts["agenda"] += 1
+    return counts

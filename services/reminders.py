@@ -1,0 +1,169 @@
+"""Use cases behind the reminder buttons and the agenda: each one unit of work.
+
+Every id from a button is looked up through the counsellor-scoped repository, so a
+replayed or forged button of someone else's simply finds nothing (NotYours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain import schedule
+from domain.model import Client, Counsellor, PlanItem, Risk
+from domain.rules import RuleBase
+from services.core import NotYours, _write_status
+from services.grading import default_rules, regrade_client
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    client: Client
+    plan: PlanItem
+    changed: bool  # False: it was already done (a double tap)
+    until: datetime | None = None
+
+
+def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> PlanOutcome:
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        plan = repo.plan_item(plan_id)
+        if plan is None:
+            raise NotYours()
+        client = repo.get(plan.client_id)
+        changed = repo.complete_plan(plan_id, now)
+        uow.outbox.cancel(f"plan:{plan_id}:")
+        return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=changed)
+
+
+def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: datetime) -> PlanOutcome:
+    if code not in schedule.SNOOZE_CODES:
+        raise NotYours()
+    until = schedule.snooze_until(now, code, actor.timezone)
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        plan = repo.plan_item(plan_id)
+        if plan is None:
+            raise NotYours()
+        client = repo.get(plan.client_id)
+        if plan.done_at is not None:
+            return PlanOutcome(client=client, plan=plan, changed=False)
+        if plan.due_at is not None and plan.due_at >= until:
+            # A double tap of the same snooze: already moved at least that far.
+            return PlanOutcome(client=client, plan=plan, changed=False, until=plan.due_at)
+        repo.snooze_plan(plan_id, until)
+        return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    client: Client
+    alert: Any
+    changed: bool
+
+
+def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datetime) -> AlertOutcome:
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        alert = repo.alert(alert_id)
+        if alert is None:
+            raise NotYours()
+        changed = repo.acknowledge_alert(alert_id, now)
+        uow.outbox.cancel(f"realert:{alert_id}:")
+        uow.outbox.cancel(f"escalation:{alert_id}:")
+        uow.outbox.cancel(f"alert:{alert_id}")
+        return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed)
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    client: Client
+    grades: Any
+    lowered: bool
+    floor_kept: bool  # the facts still support the tier: it could not be lowered
+
+
+def confirm_review(
+    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
+) -> ReviewOutcome:
+    rules = rules or default_rules()
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        client = repo.get(client_id)
+        grades = repo.grades(client_id) if client is not None else None
+        if client is None or grades is None:
+            raise NotYours()
+        due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
+        repo.confirm_review(client_id, now, due)
+        return ReviewOutcome(client=client, grades=repo.grades(client_id) or grades, lowered=False,
+                             floor_kept=False)
+
+
+def lower_tier(
+    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
+) -> ReviewOutcome:
+    """At a review, the counsellor lowers the tier one step: their own setting goes down, and
+    the tier follows unless the facts (screenings, tags, contact) still support it."""
+    from domain import grammar
+
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        client = repo.get(client_id)
+        grades = repo.grades(client_id) if client is not None else None
+        if client is None or grades is None:
+            raise NotYours()
+        order = [Risk.LOW, Risk.MEDIUM, Risk.HIGH, Risk.CRISIS]
+        target = order[max(0, order.index(grades.risk) - 1)]
+        spec = grammar.StatusUpdate(client_ref=grammar.ClientRef(client.name), trust=None, satisfaction=None,
+                                    risk=target)
+        if client.risk.rank > target.rank:
+            _write_status(uow, actor, client, spec, now, rules)
+        else:
+            regrade_client(uow, actor, client_id, now, rules)
+        after = repo.grades(client_id) or grades
+        lowered = after.risk.rank < grades.risk.rank
+        if not lowered:
+            due = now + timedelta(days=(rules or default_rules()).standard(after.risk).review_after_days)
+            repo.confirm_review(client_id, now, due)
+        return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
+                             floor_kept=not lowered)
+
+
+def today(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
+    from reminders.compose import agenda_data
+
+    with db.uow(write=False) as uow:
+        return agenda_data(uow, actor, now)
+
+
+def update_settings(db: Database, actor: Counsellor, change: schedule.SettingsChange) -> Counsellor:
+    with db.uow(write=True) as uow:
+        kwargs: dict[str, Any] = {}
+        if change.agenda_at is not schedule.UNSET:
+            kwargs["agenda_at"] = change.agenda_at
+        if change.quiet_hours is not schedule.UNSET:
+            kwargs["quiet_hours"] = change.quiet_hours
+        if kwargs:
+            uow.counsellors.set_settings(actor.id, **kwargs)
+        if change.timezone is not schedule.UNSET:
+            uow.counsellors.set_timezone(actor.id, change.timezone)
+        return uow.counsellors.get(actor.id)
+
+
+def set_supervisor(
+    db: Database, actor: Counsellor, counsellor_tid: int, supervisor_tid: int | None
+) -> tuple[Counsellor, Counsellor | None] | None:
+    """Admins only: who receives a counsellor's unacknowledged crisis alerts."""
+    from domain.errors import CommandError
+
+    if not actor.is_admin:
+        raise CommandError("admin_only")
+    with db.uow(write=True) as uow:
+        counsellor = uow.counsellors.get_by_telegram_id(counsellor_tid)
+        supervisor = uow.counsellors.get_by_telegram_id(supervisor_tid) if supervisor_tid is not None else None
+        if counsellor is None or (supervisor_tid is not None and supervisor is None):
+            return None
+        uow.counsellors.set_supervisor(counsellor.id, supervisor.id if supervisor else None)
+        return uow.counsellors.get(counsellor.id), supervisor

@@ -1,0 +1,434 @@
+"""Reminders storage: the outbox (due work as rows) and the scheduler's cross-counsellor
+scans (migration 0003).
+
+The reminders tick works in three steps, each its own unit of work:
+
+1. plan: `uow.scan.*` finds what is due and `uow.outbox.enqueue(...)` records one row per
+   message (the dedupe key makes a re-scan harmless);
+2. claim: `uow.outbox.claim(now, limit=…, worker=…)` moves due rows to "sending" — commit
+   before sending, so a slow Telegram call holds no lock;
+3. after sending: `mark_sent` / `retry` / `defer` / `fail`, one small unit of work each.
+
+A worker that dies between send and mark leaves its rows in "sending"; after
+`stale_after` they are claimed again (at-least-once; a duplicate is possible only then).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from domain.model import Counsellor, PlanItem, PlanKind
+from storage.dto import Alert, OutboxItem
+from storage.orm import (
+    AlertRow,
+    ClientGradeRow,
+    ClientRow,
+    CounsellorRow,
+    OutboxRow,
+    PlanItemRow,
+)
+from storage.repositories import _alert, _aware, _aware_opt, _counsellor, _plan_item, _Repo, _text
+
+__all__ = ["OutboxRepo", "ScanRepo", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ALERT_STATUSES"]
+
+OUTBOX_KINDS = frozenset({"plan", "cadence", "alert", "realert", "escalation", "review", "agenda"})
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+ALERT_STATUSES = frozenset({"pending", "sent", "acknowledged"})
+_FINAL = ("sent", "failed", "cancelled")
+_T = OutboxRow.__table__
+_MAX_KEY = 200
+
+
+def _payload(payload: dict[str, Any]) -> str:
+    """JSON of ids only: str keys, values int / bool / None or a short str (e.g. a local
+    date "2026-03-02"). Free text is refused so the column need not be encrypted."""
+    if not isinstance(payload, dict):
+        raise TypeError("payload must be a dict")
+    for key, value in payload.items():
+        if not isinstance(key, str) or not key or len(key) > 32:
+            raise ValueError("payload keys must be short strings")
+        if value is None or isinstance(value, int):
+            continue
+        if isinstance(value, str) and len(value) <= 32:
+            continue
+        raise ValueError(
+            f"payload[{key!r}]: only ids (ints) or short codes; no free text in the outbox"
+        )
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def _item(row: Row[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        counsellor_id=row.counsellor_id,
+        client_id=row.client_id,
+        kind=row.kind,
+        priority=row.priority,
+        dedupe_key=row.dedupe_key,
+        due_at=row.due_at,
+        not_before=row.not_before,
+        payload=json.loads(row.payload),
+        status=row.status,
+        attempts=row.attempts,
+        claimed_at=row.claimed_at,
+        claimed_by=row.claimed_by,
+        sent_at=row.sent_at,
+        message_id=row.message_id,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        failed_at=row.failed_at,
+    )
+
+
+def _error(error: str) -> str:
+    """Clip an error text to the column (200). Never pass message text or client data."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _order_key(item: OutboxItem) -> tuple[int, datetime, int]:
+    return (item.priority, item.not_before, item.id)
+
+
+class OutboxRepo(_Repo):
+    """`uow.outbox`. Rows are read and written with Core statements (never ORM objects),
+    so no stale identity-map copy can hide another worker's update."""
+
+    def enqueue(
+        self,
+        *,
+        counsellor_id: int,
+        kind: str,
+        dedupe_key: str,
+        due_at: datetime,
+        priority: int,
+        payload: dict[str, Any],
+        now: datetime,
+        client_id: int | None = None,
+        not_before: datetime | None = None,
+    ) -> int | None:
+        """Record a message to send; its id, or None when `dedupe_key` already exists (in
+        any status: a sent or cancelled key is never enqueued again). `not_before`
+        defaults to `due_at`."""
+        if kind not in OUTBOX_KINDS:
+            raise ValueError(f"unknown outbox kind {kind!r}")
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
+            raise ValueError("priority must be a whole number ≥ 0 (0 = most urgent)")
+        key = _text(dedupe_key, _MAX_KEY, "dedupe key", required=True)
+        due_at = _aware(due_at, "due_at")
+        values = {
+            "counsellor_id": counsellor_id,
+            "client_id": client_id,
+            "kind": kind,
+            "priority": priority,
+            "dedupe_key": key,
+            "due_at": due_at,
+            "not_before": due_at if not_before is None else _aware(not_before, "not_before"),
+            "payload": _payload(payload),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": _aware(now, "now"),
+        }
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(_T)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(_T.c.id)
+        )
+        # RETURNING yields a row only when inserted (rowcount of an INSERT is -1 on psycopg)
+        return self._s.execute(stmt).scalar_one_or_none()
+
+    def claim(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        worker: str,
+        stale_after: timedelta = timedelta(minutes=5),
+    ) -> list[OutboxItem]:
+        """Take up to `limit` rows to send: "pending" ones with not_before <= now, and
+        "sending" ones claimed before now - stale_after (their worker died). They become
+        "sending" (claimed_at=now, claimed_by=worker, attempts+1) and are returned by
+        priority, not_before, id. Commit the unit of work before sending.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers never take the
+        same row. SQLite: the write unit of work holds the write lock (BEGIN IMMEDIATE)."""
+        now = _aware(now, "now")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be a whole number ≥ 1")
+        worker = _text(worker, 64, "worker", required=True)
+        due = or_(
+            and_(_T.c.status == "pending", _T.c.not_before <= now),
+            and_(_T.c.status == "sending", _T.c.claimed_at < now - stale_after),
+        )
+        pick = (
+            select(_T.c.id)
+            .where(due)
+            .order_by(_T.c.priority, _T.c.not_before, _T.c.id)
+            .limit(limit)
+        )
+        if self._uow.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list(self._s.scalars(pick))
+        if not ids:
+            return []
+        rows = self._s.execute(
+            update(_T)
+            .where(_T.c.id.in_(ids))
+            .values(
+                status="sending",
+                claimed_at=now,
+                claimed_by=worker,
+                attempts=_T.c.attempts + 1,
+            )
+            .returning(*_T.c)
+        ).all()
+        return sorted((_item(r) for r in rows), key=_order_key)
+
+    def _settle(self, item_id: int, **values: Any) -> bool:
+        """Update a row that is being sent; False if it is not "sending" (e.g. already
+        settled by a worker that reclaimed it)."""
+        result = self._s.execute(
+            update(_T).where(_T.c.id == item_id, _T.c.status == "sending").values(**values)
+        )
+        return result.rowcount == 1
+
+    def mark_sent(self, item_id: int, *, message_id: int | None, now: datetime) -> bool:
+        return self._settle(
+            item_id, status="sent", sent_at=_aware(now, "now"), message_id=message_id
+        )
+
+    def retry(self, item_id: int, *, not_before: datetime, error: str) -> bool:
+        """Back to "pending" after a transient failure; attempts stay counted."""
+        return self._settle(
+            item_id,
+            status="pending",
+            not_before=_aware(not_before, "not_before"),
+            last_error=_error(error),
+        )
+
+    def defer(self, item_id: int, *, not_before: datetime) -> bool:
+        """Back to "pending" until `not_before` without counting an attempt (quiet hours
+        are not a failure)."""
+        return self._settle(
+            item_id,
+            status="pending",
+            not_before=_aware(not_before, "not_before"),
+            attempts=case((_T.c.attempts > 0, _T.c.attempts - 1), else_=0),
+        )
+
+    def fail(self, item_id: int, *, error: str, now: datetime) -> bool:
+        """Give up on the row (status "failed", failed_at = now)."""
+        return self._settle(
+            item_id, status="failed", last_error=_error(error), failed_at=_aware(now, "now")
+        )
+
+    def cancel(self, dedupe_prefix: str) -> int:
+        """Cancel the PENDING rows whose dedupe key starts with `dedupe_prefix` (e.g.
+        "plan:42:" once plan item 42 is done); returns how many. Rows already being
+        sent are left alone. `%` and `_` in the prefix are literal."""
+        if not isinstance(dedupe_prefix, str) or not dedupe_prefix:
+            raise ValueError("cancel needs a non-empty dedupe key prefix")
+        result = self._s.execute(
+            update(_T)
+            .where(
+                _T.c.status == "pending",
+                _T.c.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+            )
+            .values(status="cancelled")
+        )
+        return int(result.rowcount)
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        row = self._s.execute(select(_T).where(_T.c.id == item_id)).one_or_none()
+        return _item(row) if row else None
+
+    def get_by_key(self, dedupe_key: str) -> OutboxItem | None:
+        row = self._s.execute(select(_T).where(_T.c.dedupe_key == dedupe_key)).one_or_none()
+        return _item(row) if row else None
+
+    def counts(self) -> dict[str, int]:
+        """Rows by status; every status is present (0 when none)."""
+        out = dict.fromkeys(OUTBOX_STATUSES, 0)
+        for status, n in self._s.execute(
+            select(_T.c.status, func.count()).group_by(_T.c.status)
+        ):
+            out[status] = int(n)
+        return out
+
+    def list(
+        self,
+        status: str | None = None,
+        kind: str | None = None,
+        counsellor_id: int | None = None,
+    ) -> list[OutboxItem]:
+        """Rows matching the filters given, by id."""
+        stmt = select(_T).order_by(_T.c.id)
+        if status is not None:
+            stmt = stmt.where(_T.c.status == status)
+        if kind is not None:
+            stmt = stmt.where(_T.c.kind == kind)
+        if counsellor_id is not None:
+            stmt = stmt.where(_T.c.counsellor_id == counsellor_id)
+        return [_item(r) for r in self._s.execute(stmt)]
+
+    def prune(self, before: datetime) -> int:
+        """Delete settled rows (sent, failed, cancelled) created before `before`. Their
+        dedupe keys become free again: prune only far behind anything a scan could
+        still find due (e.g. 30 days)."""
+        result = self._s.execute(
+            delete(_T).where(_T.c.status.in_(_FINAL), _T.c.created_at < _aware(before, "before"))
+        )
+        return int(result.rowcount)
+
+
+_ALERT_FIELDS = frozenset(
+    {"status", "realert_at", "realert_count", "escalated_at", "message_id", "sent_at"}
+)
+_ALERT_TIMES = frozenset({"realert_at", "escalated_at", "sent_at"})
+
+
+class ScanRepo(_Repo):
+    """`uow.scan`: cross-counsellor reads and marks for the reminders scheduler ONLY.
+    Handlers never use it (they go through `uow.clients_of(counsellor_id)`)."""
+
+    def plan_items_due(self, now: datetime, limit: int = 500) -> list[tuple[int, PlanItem]]:
+        """(counsellor_id, item) for open dated follow-ups with due_at <= now whose
+        reminder was not yet enqueued for this due_at, earliest first."""
+        now = _aware(now, "now")
+        rows = self._s.execute(
+            select(ClientRow.counsellor_id, PlanItemRow)
+            .join(ClientRow, ClientRow.id == PlanItemRow.client_id)
+            .where(
+                PlanItemRow.kind == PlanKind.SHORT.value,
+                PlanItemRow.done_at.is_(None),
+                PlanItemRow.due_at <= now,
+                or_(
+                    PlanItemRow.reminded_due_at.is_(None),
+                    PlanItemRow.reminded_due_at != PlanItemRow.due_at,
+                ),
+            )
+            .order_by(PlanItemRow.due_at, PlanItemRow.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        ).all()
+        return [(cid, _plan_item(item, self._dec)) for cid, item in rows]
+
+    def mark_plan_reminded(self, plan_id: int, due_at: datetime) -> bool:
+        """Record that the reminder for this due_at is enqueued (same unit of work as the
+        enqueue)."""
+        result = self._s.execute(
+            update(PlanItemRow)
+            .where(PlanItemRow.id == plan_id)
+            .values(reminded_due_at=_aware(due_at, "due_at"))
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    def _alerts(self, *where: Any, limit: int | None = None) -> list[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(*where)
+            .order_by(AlertRow.raised_at, AlertRow.id)
+            .execution_options(populate_existing=True)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [_alert(r, self._dec) for r in self._s.scalars(stmt)]
+
+    def alerts_to_send(self, limit: int = 100) -> list[Alert]:
+        """Alerts not yet pushed (status "pending"), oldest first."""
+        return self._alerts(AlertRow.status == "pending", limit=limit)
+
+    def alerts_to_realert(self, now: datetime) -> list[Alert]:
+        """Sent, unacknowledged alerts whose realert_at has come."""
+        return self._alerts(
+            AlertRow.status == "sent",
+            AlertRow.acknowledged_at.is_(None),
+            AlertRow.realert_at <= _aware(now, "now"),
+        )
+
+    def alerts_to_escalate(self, now: datetime) -> list[Alert]:
+        """Unacknowledged, not yet escalated alerts whose escalate_at has come."""
+        return self._alerts(
+            AlertRow.acknowledged_at.is_(None),
+            AlertRow.escalated_at.is_(None),
+            AlertRow.escalate_at <= _aware(now, "now"),
+        )
+
+    def update_alert(self, alert_id: int, **fields: Any) -> bool:
+        """Set any of status ("pending" | "sent" | "acknowledged"), realert_at,
+        realert_count, escalated_at, message_id, sent_at. An acknowledged alert keeps
+        status "acknowledged" whatever is passed (the counsellor may tap Acknowledge
+        while the tick is sending). False for an unknown id."""
+        unknown = set(fields) - _ALERT_FIELDS
+        if unknown:
+            raise TypeError(f"update_alert: unknown field(s) {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in _ALERT_TIMES:
+                values[key] = _aware_opt(value, key)
+            elif key == "realert_count":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("realert_count must be a whole number ≥ 0")
+                values[key] = value
+            elif key == "message_id":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError("message_id must be an int or None")
+                values[key] = value
+            else:  # status
+                if value not in ALERT_STATUSES:
+                    raise ValueError(f"alert status must be one of {sorted(ALERT_STATUSES)}")
+                values[key] = case(
+                    (AlertRow.acknowledged_at.is_not(None), "acknowledged"), else_=value
+                )
+        if not values:
+            return self._s.get(AlertRow, alert_id) is not None
+        result = self._s.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def cadence_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
+        """(counsellor_id, client_id, next_contact_due) for graded clients whose next
+        contact is due by now, most overdue first."""
+        now = _aware(now, "now")
+        rows = self._s.execute(
+            select(ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.next_contact_due)
+            .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
+            .where(ClientGradeRow.next_contact_due <= now)
+            .order_by(ClientGradeRow.next_contact_due, ClientGradeRow.client_id)
+        ).all()
+        return [(c, k, due) for c, k, due in rows]
+
+    def reviews_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
+        """(counsellor_id, client_id, review_due_at) for clients whose risk-tier review is
+        due by now, oldest first."""
+        now = _aware(now, "now")
+        rows = self._s.execute(
+            select(ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.review_due_at)
+            .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
+            .where(ClientGradeRow.review_due_at <= now)
+            .order_by(ClientGradeRow.review_due_at, ClientGradeRow.client_id)
+        ).all()
+        return [(c, k, due) for c, k, due in rows]
+
+    def counsellors_with_agenda(self) -> list[Counsellor]:
+        """Counsellors whose daily agenda is on (agenda_at set), by id."""
+        rows = self._s.scalars(
+            select(CounsellorRow)
+            .where(CounsellorRow.agenda_at.is_not(None))
+            .order_by(CounsellorRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_counsellor(r) for r in rows]

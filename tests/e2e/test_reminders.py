@@ -1,0 +1,189 @@
+"""End to end: reminders and alerts delivered by the tick, with an injected clock.
+
+The JobQueue timer is off in these tests (`jobs=False`); each test runs the tick itself
+with `reminders.tick.run_once` after moving the clock — nobody waits for a real minute.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from reminders.tick import run_once
+from tests.conftest import ADMIN_ID
+from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def outbox_rows(env) -> list[tuple]:
+    con = sqlite3.connect(env.db_path)
+    try:
+        return con.execute("select kind, status, dedupe_key from outbox order by id").fetchall()
+    finally:
+        con.close()
+
+
+async def tick(env) -> dict:
+    return await run_once(env.app)
+
+
+async def settle(env):
+    await env.server.idle(timeout=5, quiet=0.3)
+
+
+async def quiet_admin(env):
+    """An admin without the daily agenda, so only the reminders under test arrive."""
+    admin = await admin_ready(env)
+    await admin.send("/settings agenda=off")
+    await admin.expect_message()
+    return admin
+
+
+async def test_plan_reminder_done_and_snooze(bot_env):
+    admin = await quiet_admin(bot_env)
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    await admin.send("/plan 王芳 2h check the tutoring plan & <exam> dates")
+    assert "12:00" in (await admin.expect_message()).text
+    assert (await tick(bot_env)).get("sent", 0) == 0  # not due yet
+    bot_env.clock.advance(hours=2)
+    counts = await tick(bot_env)
+    assert counts["sent"] == 1
+    reminder = await admin.expect_message()
+    assert "Follow-up" in reminder.text and "check the tutoring plan & <exam> dates" in reminder.text
+    assert reminder.button_texts[0] == "✓ Done"
+    # Snooze an hour: edited in place; due again an hour later.
+    await admin.tap(reminder, "Snooze 1 h")
+    snoozed = await admin.expect_edit(reminder)
+    assert "Snoozed until 2026-11-28 13:00" in snoozed.text
+    assert (await tick(bot_env))["sent"] == 0
+    bot_env.clock.advance(hours=1)
+    assert (await tick(bot_env))["sent"] == 1
+    again = await admin.expect_message()
+    assert "check the tutoring plan" in again.text
+    qid = await admin.tap(again, "✓ Done")
+    assert "Done" in (await admin.expect_edit(again)).text
+    assert (await admin.expect_callback_answer(qid)).text == "Done ✓"
+    # A double tap is harmless.
+    qid2 = await replay_callback(bot_env.server, admin, again, again.buttons[0][0][1])
+    assert (await admin.expect_callback_answer(qid2)).text == "Already done"
+    bot_env.clock.advance(days=2)
+    await tick(bot_env)
+    await settle(bot_env)
+    assert not [m for m in admin.messages if "Follow-up" in m.text and m.message_id > again.message_id]
+
+
+async def test_log_next_makes_a_reminder(bot_env):
+    admin = await quiet_admin(bot_env)
+    await admin.send("/new 学生B")
+    await admin.expect_message()
+    await admin.send("/log 学生B missed classes again next=tomorrow")
+    await admin.expect_message()
+    bot_env.clock.advance(days=1)  # tomorrow 09:00 local has passed at 10:00
+    await tick(bot_env)
+    msg = await admin.expect_message(contains="Follow-up", skip_others=True)
+    assert "missed classes again" in msg.text
+
+
+async def test_crisis_alert_repeats_then_escalates_and_ack_stops_it(bot_env):
+    admin = await quiet_admin(bot_env)
+    second, _ = await invite_second(bot_env, admin)
+    await second.send("/settings agenda=off")
+    await second.expect_message()
+    await second.send("/new 学生C")
+    await second.expect_message()
+    await second.send("/phq9 学生C 1 1 1 1 1 1 1 1 2")
+    assert "crisis" in (await second.expect_message()).text.lower()
+    await tick(bot_env)
+    alert = await second.expect_message()
+    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond by" in alert.text
+    assert alert.button_texts == ["✅ Acknowledge"]
+    # Crisis standard: re-alert after 15 min, escalate after 30 min (default rule file).
+    bot_env.clock.advance(minutes=16)
+    await tick(bot_env)
+    assert "Reminder 1" in (await second.expect_message()).text
+    bot_env.clock.advance(minutes=15)
+    await tick(bot_env)
+    escalation = await admin.expect_message(contains="Escalation", skip_others=True)
+    assert "Zhang" in escalation.text and "学生C" in escalation.text
+    await settle(bot_env)
+    before_ack = sum("Reminder" in m.text for m in second.messages)
+    assert before_ack == 2  # at +16 min and again 15 min later
+    await second.tap(alert, "✅ Acknowledge")
+    assert "Acknowledged" in (await second.expect_edit(alert)).text
+    bot_env.clock.advance(hours=2)
+    await tick(bot_env)
+    await settle(bot_env)
+    assert sum("Reminder" in m.text for m in second.messages) == before_ack  # no more after ack
+    assert sum("Escalation" in m.text for m in admin.messages) == 1
+
+
+async def test_blocked_counsellor_escalates_at_once(bot_env):
+    admin = await quiet_admin(bot_env)
+    second, _ = await invite_second(bot_env, admin)
+    await second.send("/new 学生D")
+    await second.expect_message()
+    await second.send("/status 学生D risk=crisis")
+    await second.expect_message()
+    await second.block()
+    await tick(bot_env)
+    escalation = await admin.expect_message(contains="Escalation", skip_others=True)
+    assert "could not be delivered" in escalation.text
+    assert ("escalation", "sent") in {(k, s) for k, s, _ in outbox_rows(bot_env)}
+
+
+async def test_quiet_hours_hold_routine_reminders_but_not_crisis(bot_env):
+    admin = await quiet_admin(bot_env)
+    await admin.send("/settings quiet=22-7")
+    assert "22:00-07:00" in (await admin.expect_message()).text
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    await admin.send("/plan 王芳 23:00 call her mother")
+    await admin.expect_message()
+    bot_env.clock.advance(hours=13, minutes=30)  # 23:30 local
+    counts = await tick(bot_env)
+    assert counts.get("sent", 0) == 0 and counts["deferred"] == 1
+    await admin.send("/status 王芳 risk=crisis")
+    await admin.expect_message()
+    await tick(bot_env)
+    alert = await admin.expect_message()
+    assert "CRISIS" in alert.text  # crisis alerts come through quiet hours
+    bot_env.clock.advance(hours=7, minutes=45)  # 07:15 local
+    await tick(bot_env)
+    msg = await admin.expect_message(contains="call her mother", skip_others=True)
+    assert "Follow-up" in msg.text
+
+
+async def test_today_and_daily_agenda(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    await admin.send("/plan 王芳 15:00 check in after the exam")
+    await admin.expect_message()
+    await admin.send("/today")
+    today = await admin.expect_message()
+    assert "Agenda for 2026-11-28" in today.text and "check in after the exam" in today.text
+    await tick(bot_env)  # 10:00 local, agenda time 08:00: today's agenda is pushed once
+    pushed = await admin.expect_message(contains="Good morning", skip_others=True)
+    assert "check in after the exam" in pushed.text
+    await tick(bot_env)
+    await settle(bot_env)
+    assert sum("Good morning" in m.text for m in admin.messages) == 1
+
+
+async def test_settings_and_tz(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/settings")
+    assert "Asia/Shanghai" in (await admin.expect_message()).text
+    await admin.send("/tz America/New_York")
+    msg = await admin.expect_message()
+    assert "America/New_York" in msg.text and "2026-11-27 21:00" in msg.text
+    await admin.send("/settings agenda=7:30 quiet=off")
+    msg = await admin.expect_message()
+    assert "07:30" in msg.text and "none" in msg.text
+    await admin.send("/tz Mars/Base")
+    assert "Mars/Base" in (await admin.expect_message()).text
+    await admin.send(f"/settings supervisor {ADMIN_ID} 999")
+    assert "don't know" in (await admin.expect_message()).text
