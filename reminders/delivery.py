@@ -28,7 +28,7 @@ from reminders.ratelimit import SendLimiter
 
 log = logging.getLogger("caremap.reminders")
 
-BATCH = 50
+BATCH = 200
 MAX_INLINE_RETRIES = 3
 
 

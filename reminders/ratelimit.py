@@ -18,7 +18,7 @@ class SendLimiter:
     def __init__(
         self,
         overall_per_second: float = 25.0,
-        per_chat_rate: float = 1.0,
+        per_chat_rate: float = 0.9,
         per_chat_burst: int = 3,
         max_chats: int = 10_000,
     ) -> None:
@@ -50,5 +50,8 @@ class SendLimiter:
             wait = self._held_until.get(key, 0.0) - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        await self._chat(chat_id).acquire()
+        # Overall first, the chat's bucket last: the per-chat spacing is then measured at the
+        # moment of sending (a chat token taken early and then queued behind the overall
+        # limit would let a chat's messages bunch up and meet a 429).
         await self.overall.acquire()
+        await self._chat(chat_id).acquire()

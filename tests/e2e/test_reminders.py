@@ -187,3 +187,18 @@ async def test_settings_and_tz(bot_env):
     assert "Mars/Base" in (await admin.expect_message()).text
     await admin.send(f"/settings supervisor {ADMIN_ID} 999")
     assert "don't know" in (await admin.expect_message()).text
+
+
+async def test_pushed_reminders_follow_the_counsellors_telegram_language(bot_env):
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    await admin.send("/settings agenda=off")
+    await admin.expect_message()
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    await admin.send("/plan 王芳 1h 给家长回电话")
+    await admin.expect_message()
+    bot_env.clock.advance(hours=1)
+    await tick(bot_env)
+    msg = await admin.expect_message()
+    assert "跟进提醒" in msg.text and "给家长回电话" in msg.text
+    assert msg.button_texts[0] == "✓ 完成"
