@@ -17,6 +17,7 @@ from domain import grammar
 from domain.model import Counsellor
 from domain.rules import RuleBase
 from services import core
+from services import reminders as reminders_service
 from storage.db import Database
 
 ADMIN_ID = 1001
@@ -118,7 +119,22 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
         "via=face trust=2 sat=3 risk=high next=1w", now - timedelta(days=6, hours=2))
     core.add_goal(db, admin, f"{b} 本学期补考全部通过, 打工时间减到每周 10 小时以内", now - timedelta(days=6), None)
 
+    _settle_history(db, admin, now, rules)
     return Seeded(admin=admin, student_a=a, student_b=b, clients=len(names) + 2)
+
+
+def _settle_history(db: Database, admin: Counsellor, now: datetime, rules: RuleBase | None) -> None:
+    """What 小李 did back then: acknowledged the alerts the seeded history raised, and
+    confirmed 学生B's tier at the last talk. Only what is due from today on shows up."""
+    with db.uow(write=False) as uow:
+        repo = uow.clients_of(admin.id)
+        alerts = [a for c in repo.list() for a in repo.alerts(c.id) if a.acknowledged_at is None]
+        reviewed = [c.id for c, g in repo.list_graded() if g is not None and g.review_due_at is not None
+                    and g.review_due_at <= now]
+    for alert in alerts:
+        reminders_service.acknowledge_alert(db, admin, alert.id, alert.raised_at + timedelta(minutes=20))
+    for client_id in reviewed:
+        reminders_service.confirm_review(db, admin, client_id, now - timedelta(days=6), rules)
 
 
 def _new_args(name: str, i: int, rng: random.Random) -> str:

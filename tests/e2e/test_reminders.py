@@ -166,11 +166,11 @@ async def test_today_and_daily_agenda(bot_env):
     today = await admin.expect_message()
     assert "Agenda for 2026-11-28" in today.text and "check in after the exam" in today.text
     await tick(bot_env)  # 10:00 local, agenda time 08:00: today's agenda is pushed once
-    pushed = await admin.expect_message(contains="Good morning", skip_others=True)
+    pushed = await admin.expect_message(contains="Daily agenda", skip_others=True)
     assert "check in after the exam" in pushed.text
     await tick(bot_env)
     await settle(bot_env)
-    assert sum("Good morning" in m.text for m in admin.messages) == 1
+    assert sum("Daily agenda" in m.text for m in admin.messages) == 1
 
 
 async def test_settings_and_tz(bot_env):
