@@ -79,11 +79,14 @@ class StatusUpdate:
     trust: int | None = None
     satisfaction: int | None = None
     risk: Risk | None = None
+    add_tags: tuple[str, ...] = ()  # `#tag`
+    remove_tags: tuple[str, ...] = ()  # `-#tag`: clear a tag (e.g. a risk tag no longer true)
 
     @property
     def is_query(self) -> bool:
         """True when nothing is to change: show the status."""
-        return self.trust is None and self.satisfaction is None and self.risk is None
+        return (self.trust is None and self.satisfaction is None and self.risk is None
+                and not self.add_tags and not self.remove_tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,11 +489,25 @@ def parse_log(args: str, now: datetime, tz: tzinfo) -> LogEntry:
 
 
 def parse_status(args: str) -> StatusUpdate:
-    """`<client> [trust=…] [sat=…] [risk=…]`; nothing after the client = show the status."""
+    """`<client> [trust=…] [sat=…] [risk=…] [#tag…] [-#tag…]`; nothing after the client =
+    show the status. `#tag` adds a tag, `-#tag` clears one (a risk tag no longer true)."""
     ref, rest = parse_client_ref(args, command="status")
     opts: dict[str, object] = {}
     extra: list[str] = []
+    add: list[str] = []
+    remove: list[str] = []
     for tok in _tokenize(args, rest):
+        raw = tok.raw
+        if raw[:2] in ("-#", "-＃", "−#") or _is_tag(tok):
+            target = remove if raw[:1] in ("-", "−") else add
+            tag = unicodedata.normalize("NFKC", raw.lstrip("-−")[1:]).strip().rstrip(_TRAIL_PUNCT)
+            if not tag:
+                raise CommandError("empty_tag", command="status")
+            if len(tag) > TAG_MAX:
+                raise CommandError("tag_too_long", tag=tag, max=TAG_MAX)
+            if tag not in target:
+                target.append(tag)
+            continue
         kv = _split_kv(tok)
         if kv is None:
             extra.append(tok.raw)
@@ -508,7 +525,7 @@ def parse_status(args: str) -> StatusUpdate:
     if extra:
         raise CommandError("status_extra_words", client=_client_param(ref), words=" ".join(extra))
     return StatusUpdate(ref, opts.get("trust"), opts.get("satisfaction"),  # type: ignore[arg-type]
-                        opts.get("risk"))  # type: ignore[arg-type]
+                        opts.get("risk"), tuple(add), tuple(remove))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- /goal, /plan

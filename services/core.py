@@ -491,6 +491,9 @@ def _write_status(
             client.id, by_counsellor_id=actor.id, now=now,
             trust=spec.trust, satisfaction=spec.satisfaction, risk=spec.risk,
         )
+    if spec.add_tags or spec.remove_tags:
+        changes += repo.change_tags(client.id, add=spec.add_tags, remove=spec.remove_tags,
+                                    by_counsellor_id=actor.id, now=now)
     grading = regrade_client(uow, actor, client.id, now, rules) if changes else None
     fresh = repo.get(client.id) or client
     return StatusResult(client=fresh, changes=changes, history=repo.history(client.id), grading=grading)

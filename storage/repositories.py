@@ -609,6 +609,34 @@ class ClientRepo(_Repo):
         self._s.flush()
         return _client(row)
 
+    def change_tags(
+        self, client_id: int, *, add: Iterable[str] = (), remove: Iterable[str] = (),
+        by_counsellor_id: int, now: datetime,
+    ) -> list[StatusChange]:
+        """Add and remove tags, keeping each actual change in the status history
+        (field "tag": None → tag when added, tag → None when cleared)."""
+        row = self._need_row(client_id)
+        now = _aware(now, "now")
+        have = {t.tag for t in row.tags}
+        changed: list[StatusChangeRow] = []
+        drop = [t for t in _clean_tags(remove) if t in have]
+        if drop:
+            row.tags = [t for t in row.tags if t.tag not in set(drop)]
+            have -= set(drop)
+        for tag in drop:
+            changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id, at=now,
+                                           field="tag", old=tag, new=None))
+        for tag in _clean_tags(add):
+            if tag not in have:
+                row.tags.append(ClientTagRow(tag=tag))
+                have.add(tag)
+                changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id,
+                                               at=now, field="tag", old=None, new=tag))
+        for change in changed:
+            self._s.add(change)
+        self._s.flush()
+        return [_status(c) for c in changed]
+
     def set_status(
         self,
         client_id: int,

@@ -113,3 +113,18 @@ async def test_clients_ordered_by_tier_and_map_reasons(bot_env):
     m = (await admin.expect_message()).text
     assert "Risk: 🟡 medium" in m and "set to medium risk by the counsellor" in m
     assert "Contact frequency" in m and "Need urgency" in m
+
+
+async def test_a_risk_tag_can_be_cleared_and_the_tier_follows(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/new 学生B #挂科")
+    await admin.expect_message()
+    await admin.send("/map 学生B")
+    assert "Risk: 🟡 medium" in (await admin.expect_message()).text
+    await admin.send("/status 学生B -#挂科")
+    msg = await admin.expect_message()
+    assert "tag 挂科 → –" in msg.text
+    assert "Risk tier medium risk → low risk" in msg.text
+    await admin.send("/map 学生B")
+    m = (await admin.expect_message()).text
+    assert "Risk: 🟢 low" in m and "Tags: –" in m and "tag 挂科→–" in m
