@@ -80,3 +80,13 @@ def test_python_m_bot_bad_rule_file(tmp_path):
     assert proc.returncode == 2
     assert "CAREMAP_RULES" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "caremap.db").exists()
+
+
+def test_python_m_reminders_refuses_sqlite_with_one_line(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
+    clean["TELEGRAM_BOT_TOKEN"] = TOKEN
+    proc = subprocess.run([sys.executable, "-m", "reminders"], cwd=tmp_path, env=clean,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "caremap.db").exists()
