@@ -652,6 +652,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("today", today))
     application.add_handler(CommandHandler("tz", tz))
     application.add_handler(CommandHandler("settings", settings))
+    from bot import handlers_referrals; handlers_referrals.register(application)  # noqa: E702, I001
+    from bot import handlers_caseload; handlers_caseload.register(application)  # noqa: E702, I001
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)

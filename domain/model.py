@@ -120,13 +120,15 @@ class StatusChange:
 
 @dataclass(frozen=True, slots=True)
 class Referral:
-    """A resource matched to a client (dimension 4); filled by a later issue."""
+    """A resource matched to a client (dimension 4): a catalogue code (domain/resources.py) or
+    free text, and what became of it (referred / accepted / completed / declined)."""
 
     id: int
     client_id: int
     resource: str
     status: str
     created_at: datetime
+    updated_at: datetime | None = None  # the last status change
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from domain.rules import RuleBase
 from domain.screening import ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import Grades, RegradeDecision, TierChange
+from services.caseload import record_undo, status_payload
 from services.grading import regrade_client
 from storage.db import Database
 
@@ -245,6 +246,7 @@ def add_client(
         client = repo.add(
             name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major, grade=spec.grade, now=now
         )
+        record_undo(uow, actor, "new", {"client_id": client.id}, now)
         grading = regrade_client(uow, actor, client.id, now, rules)
         return ClientAdded(client=client, same_name=same, grading=grading)
 
@@ -295,10 +297,11 @@ def _write_log(
     rules: RuleBase | None = None,
 ) -> Logged:
     repo = uow.clients_of(actor.id)
-    repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
+    interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
     need_list: list[tuple[str, bool]] = []
+    need_ids: list[int] = []
     for need in needs:
-        repo.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now)
+        need_ids.append(repo.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
         need_list.append((need.text, need.explicit))
     changes: list[StatusChange] = []
     if trust is not None or satisfaction is not None or risk is not None:
@@ -310,6 +313,8 @@ def _write_log(
         plan = repo.add_plan(
             client.id, kind=PlanKind.SHORT, text=next_text or _follow_up_text(notes), due_at=next_due, now=now
         )
+    record_undo(uow, actor, "log", {"client_id": client.id, "interaction_id": interaction.id, "need_ids": need_ids,
+                                    "changes": status_payload(changes), "plan_id": plan.id if plan else None}, now)
     grading = regrade_client(uow, actor, client.id, now, rules)
     fresh = repo.get(client.id)
     view = repo.relationship_map(client.id, interactions_limit=1)
@@ -384,10 +389,12 @@ def resume_pending(
         if cmd == "goal":
             g = grammar.parse_goal(args)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
+            record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
             return Resumed("goal", PlanAdded(client=client, item=item))
         if cmd == "plan":
             p = grammar.parse_plan(args, then, tz)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
+            record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
             return Resumed("plan", PlanAdded(client=client, item=item))
         if cmd == "map":
             return Resumed("map", _map_view(uow, actor, client.id))
@@ -494,6 +501,8 @@ def _write_status(
     if spec.add_tags or spec.remove_tags:
         changes += repo.change_tags(client.id, add=spec.add_tags, remove=spec.remove_tags,
                                     by_counsellor_id=actor.id, now=now)
+    if changes:
+        record_undo(uow, actor, "status", {"client_id": client.id, "changes": status_payload(changes)}, now)
     grading = regrade_client(uow, actor, client.id, now, rules) if changes else None
     fresh = repo.get(client.id) or client
     return StatusResult(client=fresh, changes=changes, history=repo.history(client.id), grading=grading)
@@ -526,6 +535,7 @@ def add_goal(
         if isinstance(found, Choice):
             return found
         item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
+        record_undo(uow, actor, "goal", {"client_id": found.id, "plan_id": item.id}, now)
         return PlanAdded(client=found, item=item)
 
 
@@ -541,6 +551,7 @@ def add_plan(
         if isinstance(found, Choice):
             return found
         item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.SHORT, text=spec.text, due_at=spec.due, now=now)
+        record_undo(uow, actor, "plan", {"client_id": found.id, "plan_id": item.id}, now)
         return PlanAdded(client=found, item=item)
 
 

@@ -84,6 +84,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA journal_mode = WAL")  # persistent; "memory" for :memory:
             cur.execute("PRAGMA synchronous = NORMAL")
+            # deleted rows (a forgotten client) are overwritten with zeros, not left in free pages
+            cur.execute("PRAGMA secure_delete = ON")
         finally:
             cur.close()
 
@@ -167,6 +169,18 @@ class Database:
                 raise
             finally:
                 unit._close()
+
+    def scrub(self) -> None:
+        """SQLite: copy the write-ahead log into the database and truncate it, so frames
+        holding deleted rows do not linger in the -wal file. No-op on PostgreSQL (and
+        harmless when a reader keeps the log busy: the next checkpoint finishes the job)."""
+        if self.dialect != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -240,6 +240,17 @@ def _status(row: StatusChangeRow) -> StatusChange:
     )
 
 
+def _referral(row: ReferralRow) -> Referral:
+    return Referral(
+        id=row.id,
+        client_id=row.client_id,
+        resource=row.resource,
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 def _invite(row: InviteRow) -> Invite:
     return Invite(
         id=row.id,
@@ -522,20 +533,7 @@ class ClientRepo(_Repo):
             )
             or 0
         )
-        referrals = [
-            Referral(
-                id=r.id,
-                client_id=r.client_id,
-                resource=r.resource,
-                status=r.status,
-                created_at=r.created_at,
-            )
-            for r in s.scalars(
-                select(ReferralRow)
-                .where(ReferralRow.client_id == client_id)
-                .order_by(ReferralRow.created_at.desc(), ReferralRow.id.desc())
-            )
-        ]
+        referrals = self.referrals(client_id)
         plan = [
             self._plan(p)
             for p in s.scalars(
@@ -755,13 +753,41 @@ class ClientRepo(_Repo):
         )
         self._s.add(item)
         self._s.flush()
-        return Referral(
-            id=item.id,
-            client_id=item.client_id,
-            resource=item.resource,
-            status=item.status,
-            created_at=item.created_at,
+        return _referral(item)
+
+    def referrals(self, client_id: int) -> list[Referral]:
+        """The client's referrals, latest first (empty for an unknown or another's client)."""
+        rows = self._s.scalars(
+            select(ReferralRow)
+            .where(ReferralRow.client_id == client_id, self._owned(client_id))
+            .order_by(ReferralRow.created_at.desc(), ReferralRow.id.desc())
         )
+        return [_referral(r) for r in rows]
+
+    def _referral_row(self, referral_id: int) -> ReferralRow | None:
+        return self._s.scalars(
+            select(ReferralRow)
+            .join(ClientRow, ClientRow.id == ReferralRow.client_id)
+            .where(ReferralRow.id == referral_id, ClientRow.counsellor_id == self.counsellor_id)
+        ).one_or_none()
+
+    def referral(self, referral_id: int) -> Referral | None:
+        """One referral by id, if it is about one of this counsellor's clients."""
+        row = self._referral_row(referral_id)
+        return _referral(row) if row is not None else None
+
+    def set_referral_status(self, referral_id: int, status: str, now: datetime) -> Referral | None:
+        """Record what became of a referral; None if it is not this counsellor's. Setting the
+        status it already has changes nothing (not even the updated time)."""
+        row = self._referral_row(referral_id)
+        if row is None:
+            return None
+        clean = _text(status, 32, "status", required=True)
+        if row.status != clean:
+            row.status = clean
+            row.updated_at = _aware(now, "now")
+            self._s.flush()
+        return _referral(row)
 
     def delete(self, client_id: int) -> bool:
         """Forget the client completely (needs, interactions, plan, history, tags,

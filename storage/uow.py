@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from storage.caseload import CaseloadStore
 from storage.crypto import Cipher
 from storage.outbox import OutboxRepo, ScanRepo
 from storage.repositories import (
@@ -45,6 +46,10 @@ class UnitOfWork:
 
     def clients_of(self, counsellor_id: int) -> ClientRepo:
         return ClientRepo(self, counsellor_id)
+
+    def caseload_of(self, counsellor_id: int) -> CaseloadStore:
+        """Whole-caseload reads and the undo/forget helpers, scoped to one counsellor."""
+        return CaseloadStore(self, counsellor_id)
 
     def flush(self) -> None:
         self.session.flush()

@@ -1,0 +1,102 @@
+"""/find, /export, /forget (with a confirmation button) and /undo.
+
+Written like bot/handlers.py: `_guard` admits invited counsellors in private chats,
+services.caseload does the work (scoped to the counsellor), templates render every word.
+Callback data `fg:<pending id>:y|n` is never trusted: the pending id is looked up for the
+counsellor who tapped, once.
+"""
+
+from __future__ import annotations
+
+import io
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.handlers import Turn, _args_text, _edit, _guard, _run
+from domain.errors import CommandError
+from services import caseload, core
+
+
+@_guard
+async def find(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    if not args.strip():
+        await turn.reply("find_usage", too_long=False, max=caseload.FIND_MAX)
+        return
+    if len(args) > caseload.FIND_MAX:
+        await turn.reply("find_usage", too_long=True, max=caseload.FIND_MAX)
+        return
+    rows = await _run(caseload.find, turn.app.db, turn.counsellor, args)
+    text = turn.app.renderer.render_fitting(
+        turn.lang, "find_results", "rows", rows, query=" ".join(args.split()), total=len(rows),
+        tz=turn.counsellor.timezone,
+    )
+    await turn.send_text(text)
+
+
+def _no_args(turn: Turn, command: str) -> None:
+    if _args_text(turn.update.effective_message):
+        raise CommandError("no_args", command=command)
+
+
+@_guard
+async def export(turn: Turn) -> None:
+    _no_args(turn, "export")
+    result = await _run(caseload.export, turn.app.db, turn.counsellor, turn.now)
+    await turn.context.bot.send_document(
+        turn.update.effective_chat.id,
+        document=InputFile(io.BytesIO(result.data), filename=result.filename),
+        caption=turn.render("export_caption", counts=result.counts),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+@_guard
+async def forget(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    ask = await _run(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
+    markup = InlineKeyboardMarkup([
+        [InlineKeyboardButton(turn.render("button_forget"), callback_data=f"fg:{ask.pending_id}:y")],
+        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"fg:{ask.pending_id}:n")],
+    ])
+    await turn.reply("forget_confirm", markup=markup, client=ask.client, counts=ask.counts)
+
+
+@_guard
+async def on_forget(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("y", "n") or len(parts[1]) > 18:
+        raise core.NotYours()
+    pending_id = int(parts[1])
+    if parts[2] == "n":
+        if not await _run(caseload.cancel_forget, turn.app.db, turn.counsellor, pending_id, turn.now):
+            raise core.NotYours()
+        await query.answer()
+        await _edit(query, turn.render("forget_cancelled"))
+        return
+    done = await _run(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
+    if done is None:
+        raise core.NotYours()
+    await query.answer()
+    await _edit(query, turn.render("forget_done", client=done.client, counts=done.counts))
+
+
+@_guard
+async def undo(turn: Turn) -> None:
+    _no_args(turn, "undo")
+    result = await _run(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
+    if result is None:
+        await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
+        return
+    await turn.reply("undone", u=result)
+
+
+def register(application: Application) -> None:
+    application.add_handler(CommandHandler("find", find))
+    application.add_handler(CommandHandler("export", export))
+    application.add_handler(CommandHandler("forget", forget))
+    application.add_handler(CommandHandler("undo", undo))
+    application.add_handler(CallbackQueryHandler(on_forget, pattern=r"^fg:"))

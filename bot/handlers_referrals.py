@@ -1,0 +1,137 @@
+"""Dimension 4 (价值匹配): /resources, /refer and the referral buttons.
+
+Callback data (≤ 64 bytes, never trusted: every id is looked up through the counsellor's
+scoped repository or pending inputs):
+- `rf:<referral_id>:<a|c|d>` — Accepted / Completed / Declined
+- `rr:<pending_id>:<code>` — refer to a suggested resource (`-` cancels)
+- `rp:<pending_id>:<client_id>` — which client a parked /refer is about (`x` cancels)
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.handlers import Turn, _args_text, _clip_param, _edit, _guard, _run
+from domain.resources import resource_label
+from services import core
+from services import referrals as rf
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; anything larger is forged
+
+
+def _status_markup(turn: Turn, referral_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=f"rf:{referral_id}:{code}")
+        for code, status in rf.ACTIONS.items()
+    ]])
+
+
+def _referred(turn: Turn, result: rf.Referred) -> tuple[str, InlineKeyboardMarkup]:
+    return turn.render("referred", r=result), _status_markup(turn, result.referral.id)
+
+
+def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMarkup]:
+    rows = [
+        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=f"rr:{s.pending_id}:{r.code}")]
+        for r in s.resources
+    ]
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"rr:{s.pending_id}:-")])
+    return turn.render("referral_suggest", s=s), InlineKeyboardMarkup(rows)
+
+
+async def _choose(turn: Turn, choice: core.Choice) -> None:
+    rows = [
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"rp:{choice.pending_id}:{c.id}")]
+        for c in choice.candidates[:8]
+    ]
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"rp:{choice.pending_id}:x")])
+    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
+                     candidates=choice.candidates)
+
+
+@_guard
+async def resources(turn: Turn) -> None:
+    await turn.reply("resources", groups=rf.catalogue().by_kind())
+
+
+@_guard
+async def refer(turn: Turn) -> None:
+    args = _args_text(turn.update.effective_message)
+    result = await _run(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
+                        rules=turn.app.rules)
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    await turn.send_text(text, markup)
+
+
+def _ids(data: str | None, prefix: str) -> tuple[int, str]:
+    parts = (data or "").split(":")
+    if (len(parts) != 3 or parts[0] != prefix or not parts[1].isascii() or not parts[1].isdigit()
+            or int(parts[1]) > MAX_ID or not parts[2]):
+        raise core.NotYours()
+    return int(parts[1]), parts[2]
+
+
+@_guard
+async def on_status(turn: Turn) -> None:
+    query = turn.update.callback_query
+    referral_id, action = _ids(query.data, "rf")
+    if action not in rf.ACTIONS:
+        raise core.NotYours()
+    result = await _run(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
+    await query.answer(turn.render("toast_referral", changed=result.changed))
+    text, markup = _referred(turn, result)
+    await _edit(query, text, markup)
+
+
+async def _cancel(turn: Turn, pending_id: int) -> None:
+    query = turn.update.callback_query
+    if not await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+        raise core.NotYours()
+    await query.answer()
+    await _edit(query, turn.render("cancelled"))
+
+
+@_guard
+async def on_suggestion(turn: Turn) -> None:
+    query = turn.update.callback_query
+    pending_id, code = _ids(query.data, "rr")
+    if code == "-":
+        await _cancel(turn, pending_id)
+        return
+    result = await _run(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
+    await query.answer()
+    text, markup = _referred(turn, result)
+    await _edit(query, text, markup)
+
+
+@_guard
+async def on_client_choice(turn: Turn) -> None:
+    query = turn.update.callback_query
+    pending_id, target = _ids(query.data, "rp")
+    if target == "x":
+        await _cancel(turn, pending_id)
+        return
+    if not (target.isascii() and target.isdigit()) or int(target) > MAX_ID:
+        raise core.NotYours()
+    result = await _run(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, int(target), turn.now,
+                        rules=turn.app.rules)
+    await query.answer()
+    text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    await _edit(query, text, markup)
+
+
+def register(application: Application) -> None:
+    """Called from bot.handlers.register, before the catch-all handlers."""
+    # /map section 4 names catalogue resources in the reader's language.
+    application.bot_data["ctx"].renderer.env.globals["resource_label"] = resource_label
+    application.add_handler(CommandHandler("resources", resources))
+    application.add_handler(CommandHandler("refer", refer))
+    application.add_handler(CallbackQueryHandler(on_status, pattern=r"^rf:"))
+    application.add_handler(CallbackQueryHandler(on_suggestion, pattern=r"^rr:"))
+    application.add_handler(CallbackQueryHandler(on_client_choice, pattern=r"^rp:"))

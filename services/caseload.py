@@ -1,0 +1,328 @@
+"""Caseload-wide use cases: /find, /export, /forget, /undo.
+
+Each function is one unit of work scoped to the acting counsellor: another counsellor's
+client is never found, exported, deleted or undone.
+
+Undo: the use cases in services/core.py call `record_undo` in the same transaction as the
+change they make. An entry is a parked input (`pending_inputs`, kind "undo": counsellor-scoped,
+payload encrypted at rest) that expires after UNDO_WINDOW; `/undo` takes the latest one.
+Payloads hold ids and old values only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain import grammar
+from domain.matching import match_client
+from domain.model import Client, Counsellor
+from domain.rules import RuleBase
+from services.grading import regrade_client
+from storage.db import Database
+from storage.orm import InteractionRow, NeedRow, PlanItemRow
+
+UNDO_WINDOW = timedelta(minutes=15)
+FORGET_TTL = timedelta(hours=1)
+FIND_MAX = 200
+SNIPPET_BEFORE = 30
+SNIPPET_AFTER = 60
+
+UNDO_KINDS = ("new", "log", "status", "plan", "goal")
+
+
+# --- undo: the hook called by services/core.py --------------------------------------------
+
+
+def record_undo(uow: Any, actor: Counsellor, kind: str, payload: dict[str, Any], now: datetime) -> None:
+    """Remember how to undo a change just made in this unit of work (ids and old values)."""
+    if kind not in UNDO_KINDS:
+        raise ValueError(f"unknown undo kind {kind!r}")
+    uow.pending.add(
+        counsellor_id=actor.id, kind="undo", payload={"kind": kind, **payload}, now=now,
+        expires_at=now + UNDO_WINDOW,
+    )
+
+
+def status_payload(changes: Any) -> list[dict[str, Any]]:
+    """StatusChange list → what undo needs to put the old values back."""
+    return [{"id": c.id, "field": c.field, "old": c.old, "new": c.new} for c in changes]
+
+
+@dataclass(frozen=True)
+class Undone:
+    kind: str
+    client: Client
+    blocked: bool = False  # /new: things were recorded for the client since
+    needs: int = 0
+    plan: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None) -> Undone | None:
+    """Undo the counsellor's latest change of the last 15 minutes; None if there is none."""
+    with db.uow(write=True) as uow:
+        while True:
+            entry = uow.pending.latest(actor.id, "undo", now)
+            if entry is None:
+                return None
+            uow.pending.consume(entry.id, actor.id, now)
+            p = entry.payload
+            repo = uow.clients_of(actor.id)
+            client = repo.get(int(p.get("client_id", 0)))
+            if client is None:  # forgotten meanwhile
+                continue
+            return _undo_one(uow, actor, client, p, entry.created_at, now, rules)
+
+
+def _undo_one(
+    uow: Any, actor: Counsellor, client: Client, p: dict[str, Any], since: datetime, now: datetime,
+    rules: RuleBase | None,
+) -> Undone:
+    repo = uow.clients_of(actor.id)
+    store = uow.caseload_of(actor.id)
+    kind = p["kind"]
+    if kind == "new":
+        if store.has_records(client.id):
+            return Undone(kind, client, blocked=True)
+        _cancel_alerts(uow, store, client.id, since)
+        repo.delete(client.id)
+        return Undone(kind, client)
+    needs = plan = 0
+    changes: list[dict[str, Any]] = []
+    if kind == "log":
+        store.delete_children(InteractionRow, [p["interaction_id"]], client.id)
+        needs = store.delete_children(NeedRow, p.get("need_ids", []), client.id)
+        if p.get("plan_id") is not None:
+            plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
+        changes = list(p.get("changes", []))
+        store.revert_status(client.id, changes)
+        store.refresh_last_contact(client.id)
+        _cancel_alerts(uow, store, client.id, since)
+    elif kind == "status":
+        changes = list(p.get("changes", []))
+        store.revert_status(client.id, changes)
+        _cancel_alerts(uow, store, client.id, since)
+    elif kind in ("plan", "goal"):
+        plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
+    regrade_client(uow, actor, client.id, now, rules)
+    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
+
+
+def _drop_plan(uow: Any, store: Any, client_id: int, plan_id: int) -> int:
+    removed = store.delete_children(PlanItemRow, [plan_id], client_id)
+    if removed:
+        uow.outbox.cancel(f"plan:{plan_id}:")
+    return removed
+
+
+def _cancel_alerts(uow: Any, store: Any, client_id: int, since: datetime) -> None:
+    """An alert the undone change raised (and not yet acknowledged) goes with it."""
+    for alert_id in store.drop_alerts_since(client_id, since):
+        for prefix in (f"alert:{alert_id}", f"realert:{alert_id}:", f"escalation:{alert_id}:"):
+            uow.outbox.cancel(prefix)
+
+
+# --- /find --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindRow:
+    client: Client
+    where: str  # name | sid | major | grade | tag | note | need | plan
+    before: str
+    match: str
+    after: str
+    at: datetime | None
+    more: int  # further hits for the same client
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, str, str] | None:
+    flat = _norm(text)
+    m = pattern.search(flat)
+    if m is None:
+        return None
+    start, end = m.span()
+    before = flat[max(0, start - SNIPPET_BEFORE):start]
+    after = flat[end:end + SNIPPET_AFTER]
+    if start > SNIPPET_BEFORE:
+        before = "…" + before
+    if end + SNIPPET_AFTER < len(flat):
+        after = after + "…"
+    return before, flat[start:end], after
+
+
+def find(db: Database, actor: Counsellor, text: str) -> list[FindRow]:
+    """Clients of this counsellor whose name (or pinyin), number, major, tags or decrypted
+    notes, needs and plan items contain `text`; the latest hit first."""
+    query = _norm(text)
+    if not query:
+        return []
+    pattern = re.compile(re.escape(query), re.IGNORECASE)
+    with db.uow(write=False) as uow:
+        clients = uow.clients_of(actor.id).list()
+        texts = uow.caseload_of(actor.id).texts()
+    by_id = {c.id: c for c in clients}
+    hits: dict[int, list[tuple[str, tuple[str, str, str], datetime | None]]] = {}
+    for hit in texts:  # latest first
+        snip = _snippet(hit.text, pattern)
+        if snip is not None and hit.client_id in by_id:
+            hits.setdefault(hit.client_id, []).append((hit.kind, snip, hit.at))
+    by_name = set()
+    if not query.isdigit():  # a number is a student number or a note, not client no. 3
+        found = match_client(query, clients)
+        by_name = {c.id for c in ([found.client] if found.client else list(found.candidates))}
+    for c in clients:
+        fields = [("name", c.name), ("sid", c.sid), ("major", c.major), ("grade", c.grade)]
+        fields += [("tag", "#" + t) for t in c.tags]
+        own: list[tuple[str, tuple[str, str, str], datetime | None]] = []
+        for where, value in fields:
+            snip = _snippet(value or "", pattern)
+            if snip is not None:
+                own.append((where, snip, c.last_contact_at or c.created_at))
+        if not own and c.id in by_name:
+            own.append(("name", ("", c.name, ""), c.last_contact_at or c.created_at))
+        if own:
+            hits[c.id] = own + hits.get(c.id, [])
+    rows = []
+    for client_id, found_hits in hits.items():
+        where, (before, match, after), at = found_hits[0]
+        latest = max((h[2] for h in found_hits if h[2] is not None), default=None)
+        rows.append(FindRow(by_id[client_id], where, before, match, after, latest, len(found_hits) - 1))
+    epoch = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+    rows.sort(key=lambda r: (r.at or epoch, r.client.number), reverse=True)
+    return rows
+
+
+# --- /export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    data: bytes
+    counts: dict[str, int]
+
+
+def _cell(value: Any, tz: ZoneInfo) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat(timespec="seconds")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else value
+
+
+README = """CareMap export — {name} — {stamp}
+
+This archive holds sensitive notes about the people you support. Keep it on an
+encrypted device, never forward it, and delete it when you no longer need it.
+本压缩包含有你所支持学生的敏感记录。请保存在加密设备上，不要转发，用完请删除。
+
+Each .csv file is UTF-8 with a BOM (Excel opens Chinese text correctly).
+Times are in {tz}. Rows of other files name their client by client_number and client_name.
+每个 .csv 文件均为带 BOM 的 UTF-8 编码；时间为 {tz} 时区。
+
+{files}
+"""
+
+
+def export(db: Database, actor: Counsellor, now: datetime) -> Export:
+    """The counsellor's whole caseload as a .zip of CSV files plus README.txt."""
+    tz = ZoneInfo(actor.timezone)
+    with db.uow(write=False) as uow:
+        sheets = uow.caseload_of(actor.id).export()
+    local = now.astimezone(tz)
+    buffer = io.BytesIO()
+    files = []
+    stamp = (local.year, local.month, local.day, local.hour, local.minute, local.second)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for sheet in sheets:
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow(sheet.columns)
+            for row in sheet.rows:
+                writer.writerow([_cell(v, tz) for v in row])
+            archive.writestr(zipfile.ZipInfo(f"{sheet.name}.csv", stamp), out.getvalue().encode("utf-8-sig"))
+            files.append(f"{sheet.name}.csv ({len(sheet.rows)} rows): " + ", ".join(sheet.columns))
+        readme = README.format(name=actor.display_name, stamp=local.strftime("%Y-%m-%d %H:%M"), tz=actor.timezone,
+                               files="\n".join(files))
+        archive.writestr(zipfile.ZipInfo("README.txt", stamp), readme.encode("utf-8-sig"))
+    return Export(
+        filename=f"caremap-export-{local.strftime('%Y-%m-%d')}.zip",
+        data=buffer.getvalue(),
+        counts={s.name: len(s.rows) for s in sheets},
+    )
+
+
+# --- /forget ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForgetAsk:
+    pending_id: int
+    client: Client
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    client: Client
+    counts: dict[str, int]
+
+
+def ask_forget(db: Database, actor: Counsellor, args: str, now: datetime) -> ForgetAsk:
+    """`/forget <client>`: nothing is deleted yet; the confirmation waits as a parked input.
+    An ambiguous reference is refused with suggestions (a deletion needs one exact client)."""
+    from services.core import _resolve  # services.core imports this module
+
+    ref = grammar.parse_client_only(args, "forget")
+    with db.uow(write=True) as uow:
+        client = _resolve(uow, actor, ref, park=None, now=now)
+        counts = uow.caseload_of(actor.id).counts(client.id)
+        pending_id = uow.pending.add(
+            counsellor_id=actor.id, kind="forget", payload={"client_id": client.id}, now=now,
+            expires_at=now + FORGET_TTL,
+        )
+        return ForgetAsk(pending_id=pending_id, client=client, counts=counts)
+
+
+def _take(uow: Any, actor: Counsellor, pending_id: int, now: datetime) -> Any:
+    pending = uow.pending.get(pending_id, actor.id, now=now)
+    if pending is None or pending.kind != "forget":
+        return None
+    return uow.pending.consume(pending_id, actor.id, now=now)
+
+
+def confirm_forget(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> Forgotten | None:
+    """Delete the client and everything of it, in one transaction. None when the button is
+    not this counsellor's, was already used, expired, or the client is already gone."""
+    with db.uow(write=True) as uow:
+        pending = _take(uow, actor, pending_id, now)
+        if pending is None:
+            return None
+        repo = uow.clients_of(actor.id)
+        client = repo.get(int(pending.payload["client_id"]))
+        if client is None:
+            return None
+        counts = uow.caseload_of(actor.id).counts(client.id)
+        if not repo.delete(client.id):
+            return None
+        # undo entries hold ids of the client's rows: drop them with it
+        uow.pending.discard(actor.id, "undo")
+    db.scrub()
+    return Forgotten(client=client, counts=counts)
+
+
+def cancel_forget(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> bool:
+    with db.uow(write=True) as uow:
+        return _take(uow, actor, pending_id, now) is not None

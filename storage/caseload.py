@@ -1,0 +1,233 @@
+"""Whole-caseload storage for /find, /export, /forget and /undo, scoped to one counsellor.
+
+Every query joins (or filters) on `clients.counsellor_id`, so another counsellor's rows are
+never read, counted, changed or deleted. Free text is decrypted in memory only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select, update
+
+from domain.model import Risk
+from storage.orm import (
+    AlertRow,
+    ClientRow,
+    ClientTagRow,
+    InteractionRow,
+    NeedRow,
+    OutboxRow,
+    PlanItemRow,
+    ReferralRow,
+    ScreeningRow,
+    StatusChangeRow,
+    TierChangeRow,
+)
+from storage.repositories import _aware, _Repo
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
+# export file name → table; each child table's rows carry the client's number and name
+EXPORT_TABLES: tuple[tuple[str, Any], ...] = (
+    ("interactions", InteractionRow),
+    ("needs", NeedRow),
+    ("plan", PlanItemRow),
+    ("status_history", StatusChangeRow),
+    ("screenings", ScreeningRow),
+    ("tier_history", TierChangeRow),
+    ("referrals", ReferralRow),
+)
+
+# what /forget counts before it deletes (all go by ON DELETE CASCADE from clients)
+COUNTED: tuple[tuple[str, Any], ...] = (
+    ("interactions", InteractionRow),
+    ("needs", NeedRow),
+    ("plan", PlanItemRow),
+    ("status", StatusChangeRow),
+    ("screenings", ScreeningRow),
+    ("tiers", TierChangeRow),
+    ("alerts", AlertRow),
+    ("referrals", ReferralRow),
+    ("reminders", OutboxRow),
+)
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """One decrypted piece of free text of a client, for /find."""
+
+    client_id: int
+    kind: str  # "note" | "need" | "plan"
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class CaseloadStore(_Repo):
+    def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
+        super().__init__(uow)
+        self.counsellor_id = counsellor_id
+
+    def _mine(self, column: Any) -> Any:
+        return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))
+
+    def _owned(self, client_id: int) -> bool:
+        return self._s.scalar(
+            select(ClientRow.id).where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+        ) is not None
+
+    # -- /find -------------------------------------------------------------------------
+
+    def texts(self) -> list[TextHit]:
+        """Every note, need and plan item of the caseload, decrypted, latest first."""
+        out: list[TextHit] = []
+        for kind, row, at, col in (
+            ("note", InteractionRow, InteractionRow.at, InteractionRow.notes_enc),
+            ("need", NeedRow, NeedRow.created_at, NeedRow.text_enc),
+            ("plan", PlanItemRow, PlanItemRow.created_at, PlanItemRow.text_enc),
+        ):
+            for client_id, when, token in self._s.execute(
+                select(row.client_id, at, col).where(self._mine(row.client_id))
+            ):
+                out.append(TextHit(client_id, kind, when, self._dec(token)))
+        out.sort(key=lambda h: h.at, reverse=True)
+        return out
+
+    # -- /export -----------------------------------------------------------------------
+
+    def export(self) -> list[Sheet]:
+        """The whole caseload as sheets: clients first, then one per child table. Columns
+        ending in `_enc` are decrypted (and lose the suffix)."""
+        clients = list(
+            self._s.scalars(
+                select(ClientRow).where(ClientRow.counsellor_id == self.counsellor_id).order_by(ClientRow.number)
+            )
+        )
+        by_id = {c.id: c for c in clients}
+        client_cols = [c.name for c in ClientRow.__table__.columns if c.name != "counsellor_id"]
+        sheets = [
+            Sheet(
+                "clients",
+                [*client_cols, "tags"],
+                [[getattr(c, col) for col in client_cols] + [" ".join(t.tag for t in c.tags)] for c in clients],
+            )
+        ]
+        for name, model in EXPORT_TABLES:
+            table = model.__table__
+            cols = [c for c in table.columns if c.name != "client_id"]
+            header = ["client_number", "client_name"] + [c.name.removesuffix("_enc") for c in cols]
+            order = [table.c.client_id, table.c.id]
+            rows = []
+            for r in self._s.execute(select(table).where(self._mine(table.c.client_id)).order_by(*order)).mappings():
+                client = by_id.get(r["client_id"])
+                if client is None:
+                    continue
+                values = [self._dec(r[c.name]) if c.name.endswith("_enc") and r[c.name] else r[c.name] for c in cols]
+                rows.append([client.number, client.name, *values])
+            sheets.append(Sheet(name, header, rows))
+        return sheets
+
+    # -- /forget -----------------------------------------------------------------------
+
+    def counts(self, client_id: int) -> dict[str, int]:
+        """How many rows of each kind hang off the client (zeros if not this counsellor's)."""
+        if not self._owned(client_id):
+            return {name: 0 for name, _ in COUNTED}
+        return {
+            name: int(self._s.scalar(select(func.count()).select_from(model).where(model.client_id == client_id)) or 0)
+            for name, model in COUNTED
+        }
+
+    # -- /undo -------------------------------------------------------------------------
+
+    def has_records(self, client_id: int) -> bool:
+        """Anything recorded for the client besides the client row itself."""
+        return any(n for k, n in self.counts(client_id).items() if k not in ("tiers", "alerts", "reminders"))
+
+    def delete_children(self, model: Any, ids: Iterable[int], client_id: int) -> int:
+        ids = [int(i) for i in ids]
+        if not ids or not self._owned(client_id):
+            return 0
+        result = self._s.execute(
+            delete(model)
+            .where(model.id.in_(ids), model.client_id == client_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount
+
+    def revert_status(self, client_id: int, changes: Sequence[dict[str, Any]]) -> int:
+        """Put back the old values of the given status changes (latest first) and remove
+        them from the history. A field changed again since is left alone."""
+        row = self._s.scalars(
+            select(ClientRow).where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+        ).one_or_none()
+        if row is None:
+            return 0
+        done = 0
+        for ch in reversed(list(changes)):
+            field, old, new = ch["field"], ch.get("old"), ch.get("new")
+            if field == "tag":
+                have = {t.tag for t in row.tags}
+                if new is not None and new in have:
+                    row.tags = [t for t in row.tags if t.tag != new]
+                if old is not None and old not in have:
+                    row.tags.append(ClientTagRow(tag=old))
+            elif field in ("trust", "satisfaction", "risk"):
+                current = getattr(row, field)
+                if (None if current is None else str(current)) != new:
+                    continue
+                if field == "risk":
+                    setattr(row, field, Risk(old or "low").value)
+                else:
+                    setattr(row, field, None if old is None else int(old))
+            else:
+                continue
+            done += 1
+        ids = [int(ch["id"]) for ch in changes if ch.get("id") is not None]
+        if ids:
+            self._s.execute(
+                delete(StatusChangeRow)
+                .where(StatusChangeRow.id.in_(ids), StatusChangeRow.client_id == client_id)
+                .execution_options(synchronize_session="fetch")
+            )
+        self._s.flush()
+        return done
+
+    def refresh_last_contact(self, client_id: int) -> None:
+        """last_contact_at = the latest remaining interaction (None if none)."""
+        latest = self._s.scalar(select(func.max(InteractionRow.at)).where(InteractionRow.client_id == client_id))
+        self._s.execute(
+            update(ClientRow)
+            .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            .values(last_contact_at=latest)
+            .execution_options(synchronize_session="fetch")
+        )
+
+    def drop_alerts_since(self, client_id: int, since: datetime) -> list[int]:
+        """Unacknowledged alerts of the client raised at or after `since`: deleted, ids returned."""
+        ids = list(
+            self._s.scalars(
+                select(AlertRow.id).where(
+                    AlertRow.client_id == client_id,
+                    AlertRow.counsellor_id == self.counsellor_id,
+                    AlertRow.acknowledged_at.is_(None),
+                    AlertRow.raised_at >= _aware(since, "since"),
+                )
+            )
+        )
+        if ids:
+            self._s.execute(
+                delete(AlertRow).where(AlertRow.id.in_(ids)).execution_options(synchronize_session="fetch")
+            )
+        return ids

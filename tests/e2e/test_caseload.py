@@ -1,0 +1,305 @@
+"""End to end: /find, /export, /forget, /undo through the real Application and the fake Bot API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback, table_counts
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def say(user, text: str):
+    await user.send(text)
+    return await user.expect_message()
+
+
+async def second_in_chinese(env, admin):
+    second, _ = await invite_second(env, admin)
+    await say(second, "/lang zh")
+    return second
+
+
+# --- /find ---------------------------------------------------------------------------------
+
+
+async def test_find_searches_names_tags_and_decrypted_notes(bot_env):
+    admin = await admin_ready(bot_env)
+    await say(admin, "/new 王芳 #贫困生 sid=2025001 major=Marketing")
+    await say(admin, "/new 李雷 major=CS")
+    await say(admin, "/log 王芳 worried about the scholarship <deadline> & rent #助学金")
+    bot_env.clock.advance(minutes=5)
+    await say(admin, "/log 李雷 asked about the SCHOLARSHIP interview")
+    msg = await say(admin, "/find scholarship")
+    assert "2 clients" in msg.text
+    # latest hit first, the hit in bold, the note's HTML characters escaped
+    assert msg.text.index("#2 李雷") < msg.text.index("#1 王芳")
+    assert "<b>SCHOLARSHIP</b>" in msg.html and "<b>scholarship</b>" in msg.html
+    assert "&lt;deadline&gt; &amp; rent" in msg.html
+    # pinyin initials, tags, student numbers, majors
+    assert "#1 王芳" in (await say(admin, "/find wf")).text
+    assert "#1 王芳" in (await say(admin, "/find 贫困")).text
+    hit = await say(admin, "/find 2025001")
+    assert "#1 王芳" in hit.text and "student no." in hit.text
+    assert "#2 李雷" in (await say(admin, "/find cs")).text
+    assert "Nothing in your caseload matches" in (await say(admin, "/find volcano")).text
+    usage = await say(admin, "/find")
+    assert "/find" in usage.text and "searches your own caseload" in usage.text
+    assert "too long" in (await say(admin, "/find " + "x" * 300)).text
+
+
+async def test_find_is_scoped_and_works_in_chinese(bot_env):
+    admin = await admin_ready(bot_env)
+    second = await second_in_chinese(bot_env, admin)
+    await say(admin, "/new 王芳 sid=2025001")
+    await say(admin, "/log 王芳 家里的事情很私密")
+    for query in ("王芳", "wf", "2025001", "私密", "1"):
+        msg = await say(second, f"/find {query}")
+        assert "没有与" in msg.text and "私密" not in msg.text.split("”")[-1]
+    await say(second, "/new 张三")
+    await say(second, "/log 张三 私密的谈话")
+    msg = await say(second, "/find 私密")
+    assert "#1 张三" in msg.text and "王芳" not in msg.text and "最近的在前" in msg.text
+
+
+async def test_find_reply_fits_one_message(bot_env):
+    admin = await admin_ready(bot_env)
+    for i in range(70):
+        await say(admin, f"/new 学生{i:02d}")
+        await say(admin, f"/log 学生{i:02d} needle " + "long words " * 20)
+    msg = await say(admin, "/find needle")
+    assert len(msg.text) <= 4096 and "more — narrow the search" in msg.text
+
+
+# --- /export -------------------------------------------------------------------------------
+
+
+def read_csv(archive: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
+    raw = archive.read(name)
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{name} has no UTF-8 BOM"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
+    admin = await admin_ready(bot_env)
+    second, _ = await invite_second(bot_env, admin)
+    await say(second, "/new 别人的学生")
+    await say(second, "/log 别人的学生 secret of the other counsellor")
+    await say(admin, "/new 王芳 #贫困生 sid=2025001")
+    await say(admin, "/log 王芳 挂科 3 门,周末打工 #学业辅导 trust=2 risk=high next=1w")
+    await say(admin, "/goal 王芳 考研")
+    await say(admin, "/phq9 王芳 1 1 1 1 0 0 0 0 0")
+    await admin.send("/export")
+    doc = await admin.expect_message(contains="sensitive", skip_others=True)
+    assert doc.file_name == "caremap-export-2026-11-28.zip"
+    archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
+    names = set(archive.namelist())
+    assert names == {f"{n}.csv" for n in ("clients", "interactions", "needs", "plan", "status_history",
+                                           "screenings", "tier_history", "referrals")} | {"README.txt"}
+    [client] = read_csv(archive, "clients.csv")
+    assert (client["name"], client["sid"], client["tags"]) == ("王芳", "2025001", "贫困生")
+    [note] = read_csv(archive, "interactions.csv")
+    assert note["notes"] == "挂科 3 门,周末打工" and note["client_name"] == "王芳"
+    assert read_csv(archive, "needs.csv")[0]["text"] == "学业辅导"
+    assert {p["text"] for p in read_csv(archive, "plan.csv")} >= {"考研"}
+    assert {(s["field"], s["new"]) for s in read_csv(archive, "status_history.csv")} >= {("trust", "2"), ("risk", "high")}
+    assert read_csv(archive, "screenings.csv")[0]["total"] == "4"
+    assert read_csv(archive, "tier_history.csv")
+    readme = archive.read("README.txt").decode("utf-8-sig")
+    assert "interactions.csv" in readme and "notes" in readme and "sensitive" in readme
+    everything = b"".join(archive.read(n) for n in names).decode("utf-8-sig")
+    assert "别人的学生" not in everything and "secret of the other" not in everything
+    # the other counsellor's export has only their own client
+    await second.send("/export")
+    theirs = await second.expect_message(contains="sensitive", skip_others=True)
+    other = zipfile.ZipFile(io.BytesIO(theirs.file_bytes))
+    assert [c["name"] for c in read_csv(other, "clients.csv")] == ["别人的学生"]
+    assert "王芳" not in b"".join(other.read(n) for n in other.namelist()).decode("utf-8-sig")
+
+
+async def test_export_in_chinese_and_with_stray_arguments(bot_env):
+    admin = await admin_ready(bot_env, lang="zh")
+    msg = await say(admin, "/export all")
+    assert "不需要写内容" in msg.text and msg.document is None
+    await admin.send("/export")
+    doc = await admin.expect_message(contains="敏感", skip_others=True)
+    archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
+    assert read_csv(archive, "clients.csv") == []
+
+
+# --- /forget -------------------------------------------------------------------------------
+
+
+def raw_bytes(db_path: Path) -> bytes:
+    out = b""
+    for suffix in ("", "-wal"):
+        p = Path(str(db_path) + suffix)
+        if p.exists():
+            out += p.read_bytes()
+    return out
+
+
+async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
+    admin = await admin_ready(bot_env)
+    await say(admin, "/new 独特名字Zyxwvut sid=9988776655 #贫困生")
+    await say(admin, "/new 留下的学生")
+    await say(admin, "/log 1 UniqueSecretNoteQwerty #UniqueNeedAsdfgh risk=crisis next=1d")
+    await say(admin, "/phq9 1 3 3 3 3 3 3 3 3 3")
+    await say(admin, "/goal 1 UniqueGoalZxcvbn")
+    con = sqlite3.connect(bot_env.db_path)
+    cipher_text = con.execute("SELECT notes_enc FROM interactions").fetchone()[0]
+    con.close()
+    before = table_counts(bot_env.db_path)
+    assert before["alerts"] >= 1 and before["screenings"] == 1
+    ask = await say(admin, "/forget 独特")
+    assert "Delete" in ask.text and "独特名字Zyxwvut" in ask.text and "1 conversation" in ask.text
+    assert ask.button_texts == ["🗑 Delete forever", "Cancel"]
+    data = ask.buttons[0][0][1]
+    await admin.tap(ask, "🗑 Delete forever")
+    done = await admin.expect_edit(ask)
+    assert "has been deleted" in done.text and "1 conversation" in done.text and "1 screening" in done.text
+    after = table_counts(bot_env.db_path)
+    assert after["clients"] == 1 and after["pending_inputs"] == 0
+    con = sqlite3.connect(bot_env.db_path)
+    for table in ("interactions", "needs", "plan_items", "screenings", "tier_changes", "alerts", "client_grades",
+                  "status_changes", "client_tags", "referrals", "outbox"):
+        assert con.execute(f"SELECT count(*) FROM {table} WHERE client_id = 1").fetchone()[0] == 0, table
+    con.close()
+    # a double tap is harmless
+    qid = await replay_callback(bot_env.server, admin, ask, data)
+    assert "already been used" in (await admin.expect_callback_answer(qid)).text
+    assert table_counts(bot_env.db_path) == after
+    blob = raw_bytes(bot_env.db_path)
+    for secret in ("独特名字Zyxwvut", "Zyxwvut", "9988776655", "UniqueSecretNoteQwerty", "UniqueNeedAsdfgh",
+                   "UniqueGoalZxcvbn"):
+        assert secret.encode() not in blob, secret
+    assert cipher_text.encode() not in blob
+    assert "留下的学生".encode() in blob
+    assert "couldn't find" in (await say(admin, "/map 独特")).text
+
+
+async def test_forget_cancel_ambiguity_and_bad_input(bot_env):
+    admin = await admin_ready(bot_env)
+    await say(admin, "/new 王芳")
+    await say(admin, "/new 王伟")
+    before = table_counts(bot_env.db_path)
+    ambiguous = await say(admin, "/forget 王")
+    assert "couldn't find" in ambiguous.text and "王芳" in ambiguous.text and not ambiguous.buttons
+    assert "Which client" in (await say(admin, "/forget")).text
+    assert "couldn't find" in (await say(admin, "/forget 99")).text
+    ask = await say(admin, "/forget 1")
+    await admin.tap(ask, "Cancel")
+    assert "nothing was deleted" in (await admin.expect_edit(ask)).text
+    qid = await replay_callback(bot_env.server, admin, ask, ask.buttons[0][0][1])
+    assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
+    for data in ("fg:abc:y", "fg:1", "fg:1:z", "fg:99999999999999999999999:y", "fg::y"):
+        qid = await replay_callback(bot_env.server, admin, ask, data)
+        assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
+    # a forged fg: on another kind of parked input neither deletes nor consumes it
+    await admin.send("a plain note")
+    note = await admin.expect_message()
+    note_pending = note.buttons[0][0][1].split(":")[1]
+    qid = await replay_callback(bot_env.server, admin, note, f"fg:{note_pending}:y")
+    assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
+    await admin.tap(note, "#2 王伟")
+    assert "Logged for #2 王伟" in (await admin.expect_edit(note)).text
+    after = table_counts(bot_env.db_path)
+    assert after["clients"] == before["clients"] == 2
+
+
+async def test_forget_is_scoped_to_the_counsellor(bot_env):
+    admin = await admin_ready(bot_env)
+    second = await second_in_chinese(bot_env, admin)
+    await say(admin, "/new 王芳 sid=2025001")
+    await say(admin, "/log 王芳 private")
+    for ref in ("王芳", "1", "wf", "2025001"):
+        msg = await say(second, f"/forget {ref}")
+        assert "找不到" in msg.text or "没有" in msg.text, msg.text
+        assert not msg.buttons
+    ask = await say(admin, "/forget 1")
+    data = ask.buttons[0][0][1]
+    await say(second, "/new 张三")
+    ask2 = await say(second, "/forget 张三")
+    assert "永久删除" in ask2.text and ask2.button_texts[0] == "🗑 永久删除"
+    qid = await replay_callback(bot_env.server, second, ask2, data)
+    assert "不属于你" in (await second.expect_callback_answer(qid)).text
+    assert table_counts(bot_env.db_path)["clients"] == 2
+    await second.tap(ask2, "🗑 永久删除")
+    assert "已删除 #1 张三" in (await second.expect_edit(ask2)).text
+    assert "#1 王芳" in (await say(admin, "/map 1")).text
+
+
+# --- /undo ---------------------------------------------------------------------------------
+
+
+async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
+    admin = await admin_ready(bot_env)
+    await say(admin, "/new 王芳")
+    await say(admin, "/log 王芳 first talk trust=3")
+    bot_env.clock.advance(minutes=1)
+    before = table_counts(bot_env.db_path)
+    await say(admin, "/log 王芳 bad week #tutoring #?recognition trust=1 risk=high next=1w")
+    msg = await say(admin, "/undo")
+    assert "Undone: the conversation logged for #1 王芳" in msg.text and "2 needs" in msg.text
+    assert "trust back to 3" in msg.text and "risk back to low" in msg.text
+    after = table_counts(bot_env.db_path)
+    for table in ("interactions", "needs", "plan_items", "status_changes", "alerts"):
+        assert after[table] == before[table], table
+    status = await say(admin, "/status 王芳")
+    assert "3/5" in status.text
+    view = await say(admin, "/map 王芳")
+    assert "bad week" not in view.text and "first talk" in view.text
+    # the next /undo takes back the earlier log, then the /new
+    assert "conversation logged" in (await say(admin, "/undo")).text
+    assert "no longer in your caseload" in (await say(admin, "/undo")).text
+    assert "nothing to undo" in (await say(admin, "/undo")).text
+    assert table_counts(bot_env.db_path)["clients"] == 0
+
+
+async def test_undo_status_goal_plan_and_the_window(bot_env):
+    admin = await admin_ready(bot_env, lang="zh")
+    await say(admin, "/new 王芳 #挂科")
+    await say(admin, "/log 王芳 谈话")
+    await say(admin, "/status 王芳 trust=4 -#挂科 #班干部")
+    msg = await say(admin, "/undo")
+    assert "已撤销" in msg.text and "状态变更" in msg.text
+    view = await say(admin, "/map 王芳")
+    assert "挂科" in view.text and "班干部" not in view.text
+    await say(admin, "/goal 王芳 考研")
+    assert "添加的目标" in (await say(admin, "/undo")).text
+    await say(admin, "/plan 王芳 明天 回访")
+    bot_env.clock.advance(minutes=16)
+    assert "没有可以撤销" in (await say(admin, "/undo")).text
+    assert "回访" in (await say(admin, "/map 王芳")).text
+    # /undo with words after it changes nothing
+    await say(admin, "/plan 王芳 明天 再次回访")
+    assert "不需要写内容" in (await say(admin, "/undo 王芳")).text
+    assert "安排的跟进" in (await say(admin, "/undo")).text
+    view = await say(admin, "/map 王芳")
+    assert "再次回访" not in view.text and "回访" in view.text
+
+
+async def test_undo_new_is_refused_once_something_was_recorded(bot_env):
+    admin = await admin_ready(bot_env)
+    await say(admin, "/new 王芳")
+    await say(admin, "/phq9 王芳 000000000")  # not undoable itself, but recorded for the client
+    msg = await say(admin, "/undo")
+    assert "can't undo adding #1 王芳" in msg.text and "/forget 1" in msg.text
+    assert table_counts(bot_env.db_path)["clients"] == 1
+
+
+async def test_undo_is_scoped_to_the_counsellor(bot_env):
+    admin = await admin_ready(bot_env)
+    second, _ = await invite_second(bot_env, admin)
+    await say(admin, "/new 王芳")
+    await say(admin, "/log 王芳 private talk trust=2")
+    before = table_counts(bot_env.db_path)
+    assert "nothing to undo" in (await say(second, "/undo")).text
+    assert table_counts(bot_env.db_path) == before
+    assert "conversation logged" in (await say(admin, "/undo")).text
