@@ -633,28 +633,40 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.warning("could not tell the user about the error")
 
 
+def command(name: str, callback: Callable[..., Awaitable[None]]) -> CommandHandler:
+    """A command handler for new messages only: an edited /log must not log twice."""
+    return CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE)
+
+
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
-    application.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, _group_refusal))
-    application.add_handler(CommandHandler("start", start))
-    application.add_handler(CommandHandler("help", help_))
-    application.add_handler(CommandHandler("invite", invite))
-    application.add_handler(CommandHandler("lang", lang))
-    application.add_handler(CommandHandler("new", new))
-    application.add_handler(CommandHandler("log", log_))
-    application.add_handler(CommandHandler("map", map_))
-    application.add_handler(CommandHandler("clients", clients))
-    application.add_handler(CommandHandler("status", status))
-    application.add_handler(CommandHandler("goal", goal))
-    application.add_handler(CommandHandler("plan", plan))
-    application.add_handler(CommandHandler("phq9", phq9))
-    application.add_handler(CommandHandler("gad7", gad7))
-    application.add_handler(CommandHandler("today", today))
-    application.add_handler(CommandHandler("tz", tz))
-    application.add_handler(CommandHandler("settings", settings))
-    from bot import handlers_referrals; handlers_referrals.register(application)  # noqa: E702, I001
-    from bot import handlers_caseload; handlers_caseload.register(application)  # noqa: E702, I001
-    application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    application.add_handler(
+        MessageHandler(filters.ChatType.GROUPS & filters.COMMAND & filters.UpdateType.MESSAGE, _group_refusal)
+    )
+    application.add_handler(command("start", start))
+    application.add_handler(command("help", help_))
+    application.add_handler(command("invite", invite))
+    application.add_handler(command("lang", lang))
+    application.add_handler(command("new", new))
+    application.add_handler(command("log", log_))
+    application.add_handler(command("map", map_))
+    application.add_handler(command("clients", clients))
+    application.add_handler(command("status", status))
+    application.add_handler(command("goal", goal))
+    application.add_handler(command("plan", plan))
+    application.add_handler(command("phq9", phq9))
+    application.add_handler(command("gad7", gad7))
+    application.add_handler(command("today", today))
+    application.add_handler(command("tz", tz))
+    application.add_handler(command("settings", settings))
+    # Further command groups live in their own modules (they import this one).
+    from bot import handlers_caseload, handlers_referrals
+
+    handlers_referrals.register(application)
+    handlers_caseload.register(application)
+    application.add_handler(
+        MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
+    )
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
     )

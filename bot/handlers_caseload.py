@@ -12,9 +12,9 @@ import io
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import Turn, _args_text, _edit, _guard, _run
+from bot.handlers import Turn, _args_text, _edit, _guard, _run, command
 from domain.errors import CommandError
 from services import caseload, core
 
@@ -95,8 +95,8 @@ async def undo(turn: Turn) -> None:
 
 
 def register(application: Application) -> None:
-    application.add_handler(CommandHandler("find", find))
-    application.add_handler(CommandHandler("export", export))
-    application.add_handler(CommandHandler("forget", forget))
-    application.add_handler(CommandHandler("undo", undo))
+    application.add_handler(command("find", find))
+    application.add_handler(command("export", export))
+    application.add_handler(command("forget", forget))
+    application.add_handler(command("undo", undo))
     application.add_handler(CallbackQueryHandler(on_forget, pattern=r"^fg:"))

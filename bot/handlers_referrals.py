@@ -10,10 +10,9 @@ scoped repository or pending inputs):
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import Turn, _args_text, _clip_param, _edit, _guard, _run
-from domain.resources import resource_label
+from bot.handlers import Turn, _args_text, _clip_param, _edit, _guard, _run, command
 from services import core
 from services import referrals as rf
 
@@ -129,9 +128,8 @@ async def on_client_choice(turn: Turn) -> None:
 def register(application: Application) -> None:
     """Called from bot.handlers.register, before the catch-all handlers."""
     # /map section 4 names catalogue resources in the reader's language.
-    application.bot_data["ctx"].renderer.env.globals["resource_label"] = resource_label
-    application.add_handler(CommandHandler("resources", resources))
-    application.add_handler(CommandHandler("refer", refer))
+    application.add_handler(command("resources", resources))
+    application.add_handler(command("refer", refer))
     application.add_handler(CallbackQueryHandler(on_status, pattern=r"^rf:"))
     application.add_handler(CallbackQueryHandler(on_suggestion, pattern=r"^rr:"))
     application.add_handler(CallbackQueryHandler(on_client_choice, pattern=r"^rp:"))

@@ -65,9 +65,11 @@ class Renderer:
         self.env.filters["oneline"] = _oneline
         self.env.filters["local"] = _local
         self.env.filters["localdate"] = _localdate
+        from domain.resources import resource_label
         from domain.vocab import channel_label
 
         self.env.globals["channel_label"] = channel_label
+        self.env.globals["resource_label"] = resource_label
 
     def exists(self, lang: str, name: str) -> bool:
         return (TEMPLATE_DIR / lang / f"{name}.j2").is_file()

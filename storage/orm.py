@@ -188,7 +188,7 @@ class ReferralRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    resource: Mapped[str] = mapped_column(String(200))
+    resource_enc: Mapped[str] = mapped_column(Text)  # a catalogue code or free text, encrypted
     status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]

@@ -240,11 +240,11 @@ def _status(row: StatusChangeRow) -> StatusChange:
     )
 
 
-def _referral(row: ReferralRow) -> Referral:
+def _referral(row: ReferralRow, dec: Any) -> Referral:
     return Referral(
         id=row.id,
         client_id=row.client_id,
-        resource=row.resource,
+        resource=dec(row.resource_enc),
         status=row.status,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -747,13 +747,13 @@ class ClientRepo(_Repo):
         row = self._need_row(client_id)
         item = ReferralRow(
             client_id=row.id,
-            resource=_text(resource, 200, "resource", required=True),
+            resource_enc=self._enc(_text(resource, 200, "resource", required=True)),
             status=_text(status, 32, "status", required=True),
             created_at=_aware(now, "now"),
         )
         self._s.add(item)
         self._s.flush()
-        return _referral(item)
+        return _referral(item, self._dec)
 
     def referrals(self, client_id: int) -> list[Referral]:
         """The client's referrals, latest first (empty for an unknown or another's client)."""
@@ -762,7 +762,7 @@ class ClientRepo(_Repo):
             .where(ReferralRow.client_id == client_id, self._owned(client_id))
             .order_by(ReferralRow.created_at.desc(), ReferralRow.id.desc())
         )
-        return [_referral(r) for r in rows]
+        return [_referral(r, self._dec) for r in rows]
 
     def _referral_row(self, referral_id: int) -> ReferralRow | None:
         return self._s.scalars(
@@ -774,7 +774,7 @@ class ClientRepo(_Repo):
     def referral(self, referral_id: int) -> Referral | None:
         """One referral by id, if it is about one of this counsellor's clients."""
         row = self._referral_row(referral_id)
-        return _referral(row) if row is not None else None
+        return _referral(row, self._dec) if row is not None else None
 
     def set_referral_status(self, referral_id: int, status: str, now: datetime) -> Referral | None:
         """Record what became of a referral; None if it is not this counsellor's. Setting the
@@ -787,7 +787,7 @@ class ClientRepo(_Repo):
             row.status = clean
             row.updated_at = _aware(now, "now")
             self._s.flush()
-        return _referral(row)
+        return _referral(row, self._dec)
 
     def delete(self, client_id: int) -> bool:
         """Forget the client completely (needs, interactions, plan, history, tags,

@@ -291,3 +291,17 @@ async def replay_callback(server, user, own_message, data):
     chat = server._chats[user.id]
     stored = chat.messages[own_message.message_id]
     return await server._enqueue_callback(chat, user, stored, {"callback_data": data})
+
+
+async def test_an_edited_command_is_not_handled_again(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    sent = await admin.send("/log 王芳 first version")
+    await admin.expect_message()
+    edited = dict(sent, text="/log 王芳 edited version", edit_date=sent["date"] + 5)
+    await bot_env.server.enqueue_update({"edited_message": edited})
+    await bot_env.server.idle(timeout=3)
+    await admin.send("/map 王芳")
+    m = (await admin.expect_message()).text
+    assert "(1 in all" in m and "edited version" not in m

@@ -16,12 +16,16 @@ async def say(user, text):
     return await user.expect_message()
 
 
-def referral_rows(db_path):
-    con = sqlite3.connect(db_path)
+def referral_rows(env):
+    """Referrals as stored; the resource is encrypted at rest, so decrypt it to compare."""
+    con = sqlite3.connect(env.db_path)
     try:
-        return con.execute("SELECT resource, status, updated_at IS NOT NULL FROM referrals ORDER BY id").fetchall()
+        rows = con.execute(
+            "SELECT resource_enc, status, updated_at IS NOT NULL FROM referrals ORDER BY id"
+        ).fetchall()
     finally:
         con.close()
+    return [(env.db.cipher.decrypt(r), s, u) for r, s, u in rows]
 
 
 async def test_resources_in_both_languages(bot_env):
@@ -49,7 +53,7 @@ async def test_refer_buttons_double_tap_and_map(bot_env):
     assert "Counselling centre" in by_zh.text
     free = await say(admin, "/refer wf Prof. Li's <reading> group & co")
     assert "Prof. Li's <reading> group & co" in free.text and "not in the catalogue" in free.text
-    assert [r[:2] for r in referral_rows(bot_env.db_path)] == [
+    assert [r[:2] for r in referral_rows(bot_env)] == [
         ("tutoring", "referred"), ("counselling_centre", "referred"), ("Prof. Li's <reading> group & co", "referred"),
     ]
     # Accepted → Completed, each tap edits the message.
@@ -66,7 +70,7 @@ async def test_refer_buttons_double_tap_and_map(bot_env):
     edited = await admin.expect_edit(msg)
     assert "completed" in edited.text and "updated 2026-12-03" in edited.text
     await admin.expect_callback_answer(qid)
-    assert referral_rows(bot_env.db_path)[0] == ("tutoring", "completed", 1)
+    assert referral_rows(bot_env)[0] == ("tutoring", "completed", 1)
     # The map lists them latest first, in the counsellor's language, with status and dates.
     m = (await say(admin, "/map 王芳")).text
     section = m[m.index("4 · Resources matched"):m.index("5 · Relationship status")]
@@ -92,7 +96,7 @@ async def test_another_counsellor_cannot_use_the_buttons(bot_env):
     for forged in (data, "rf:abc:a", "rf:1:z", "rf:1", "rf:99999999999999999999:a", "rr:1:tutoring", "rp:1:1"):
         qid = await replay_callback(bot_env.server, second, mine, forged)
         assert "isn't yours" in (await second.expect_callback_answer(qid)).text
-    assert [r[1] for r in referral_rows(bot_env.db_path)] == ["referred", "referred"]
+    assert [r[1] for r in referral_rows(bot_env)] == ["referred", "referred"]
     # Nor can they refer someone else's client.
     assert "couldn't find" in (await say(second, "/refer 王芳 tutoring")).text
 
@@ -131,13 +135,13 @@ async def test_needs_suggest_resources(bot_env):
     # A second tap on the old suggestion cannot refer twice.
     qid = await replay_callback(bot_env.server, admin, msg, msg.buttons[0][0][1])
     assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
-    assert referral_rows(bot_env.db_path) == [("work_study", "referred", 0)]
+    assert referral_rows(bot_env) == [("work_study", "referred", 0)]
     # Already referred resources are not suggested again; Cancel saves nothing.
     msg = await say(admin, "/refer 1")
     assert "Work-study post" not in msg.button_texts
     await admin.tap(msg, "Cancel")
     assert "nothing was saved" in (await admin.expect_edit(msg)).text
-    assert len(referral_rows(bot_env.db_path)) == 1
+    assert len(referral_rows(bot_env)) == 1
 
 
 async def test_ambiguous_client_is_chosen_with_buttons(bot_env):
@@ -152,4 +156,4 @@ async def test_ambiguous_client_is_chosen_with_buttons(bot_env):
     await admin.expect_callback_answer(qid)
     qid = await replay_callback(bot_env.server, admin, ask, ask.buttons[0][0][1])
     assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
-    assert referral_rows(bot_env.db_path) == [("internship", "referred", 0)]
+    assert referral_rows(bot_env) == [("internship", "referred", 0)]

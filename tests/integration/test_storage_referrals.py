@@ -65,3 +65,25 @@ def test_referrals_go_with_a_forgotten_client(db: Database, now):
         assert uow.clients_of(a.id).delete(ca.id)
     with db.uow(write=False) as uow:
         assert uow.clients_of(a.id).referral(ref.id) is None
+
+
+def test_referral_resources_are_encrypted_at_rest(tmp_path, cipher, now):
+    import sqlite3
+
+    from storage import Database
+
+    path = tmp_path / "r.db"
+    db = Database(f"sqlite:///{path}", cipher)
+    db.migrate()
+    with db.uow(write=True) as uow:
+        counsellor = uow.counsellors.add(telegram_id=1, display_name="Li", is_admin=False, now=now)
+        repo = uow.clients_of(counsellor.id)
+        client = repo.add(name="王芳", tags=(), sid=None, major=None, grade=None, now=now)
+        repo.add_referral(client.id, "精神科门诊 Dr. Zhou", "referred", now)
+    with db.uow(write=False) as uow:
+        assert [r.resource for r in uow.clients_of(counsellor.id).referrals(client.id)] == ["精神科门诊 Dr. Zhou"]
+    db.dispose()
+    con = sqlite3.connect(path)
+    raw = con.execute("select resource_enc from referrals").fetchone()[0]
+    con.close()
+    assert "精神科" not in raw and "Zhou" not in raw

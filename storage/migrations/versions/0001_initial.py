@@ -205,7 +205,7 @@ def upgrade() -> None:
         "referrals",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
-        sa.Column("resource", sa.String(200), nullable=False),
+        sa.Column("resource_enc", sa.Text(), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=True),
