@@ -257,16 +257,22 @@ async def _choose(turn: Turn, choice: core.Choice) -> None:
                      candidates=choice.candidates)
 
 
-@_guard
-async def log_(turn: Turn) -> None:
+async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str, **kw: Any) -> None:
+    """/log, /status, /goal, /plan: run the use case on the arguments; an ambiguous client
+    gets choice buttons (the command waits, parked); a repeated update does nothing."""
     args = _args_text(turn.update.effective_message)
-    result = await _run(core.log_conversation, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, rules=turn.app.rules)
+    result = await _run(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
         await _choose(turn, result)
         return
-    await _show_logged(turn, result)
+    await turn.reply(template, r=result)
+
+
+@_guard
+async def log_(turn: Turn) -> None:
+    await _write_command(turn, core.log_conversation, "logged", rules=turn.app.rules)
 
 
 async def _show_map(turn: Turn, view: core.MapView) -> None:
@@ -311,38 +317,17 @@ async def clients(turn: Turn) -> None:
 
 @_guard
 async def status(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
-    result = await _run(core.set_status, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, rules=turn.app.rules)
-    if isinstance(result, core.AlreadyHandled):
-        return
-    if isinstance(result, core.Choice):
-        await _choose(turn, result)
-        return
-    await turn.reply("status", r=result)
+    await _write_command(turn, core.set_status, "status", rules=turn.app.rules)
 
 
 @_guard
 async def goal(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
-    result = await _run(core.add_goal, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
-    if isinstance(result, core.AlreadyHandled):
-        return
-    if isinstance(result, core.Choice):
-        await _choose(turn, result)
-        return
-    await turn.reply("goal_added", r=result)
+    await _write_command(turn, core.add_goal, "goal_added")
 
 
 @_guard
 async def plan(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
-    result = await _run(core.add_plan, turn.app.db, turn.counsellor, args, turn.now, turn.update_id)
-    if isinstance(result, core.AlreadyHandled):
-        return
-    if isinstance(result, core.Choice):
-        await _choose(turn, result)
-        return
-    await turn.reply("plan_added", r=result)
+    await _write_command(turn, core.add_plan, "plan_added")
 
 
 # --- screenings: by arguments or one item per step in one edited message -----------------
