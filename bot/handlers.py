@@ -38,6 +38,7 @@ from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
+from reminders.compose import render_agenda
 from services import core
 from services import reminders as rem
 
@@ -408,7 +409,8 @@ async def on_questionnaire(turn: Turn) -> None:
 @_guard
 async def today(turn: Turn) -> None:
     data = await _run(rem.today, turn.app.db, turn.counsellor, turn.now)
-    await turn.reply("today", a=data, pushed=False, now=turn.now)
+    await turn.send_text(render_agenda(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
+                                       now=turn.now, pushed=False))
 
 
 @_guard

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render import Renderer, pick_language
+from bot.render import MAX_MESSAGE, Renderer, pick_language, visible_length
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours, local_day
 
@@ -52,6 +52,20 @@ def agenda_data(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, An
     }
 
 
+def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
+                  pushed: bool) -> str:
+    """The agenda in one message: lists are shortened (most urgent first) until it fits."""
+    data = dict(data)
+    while True:
+        text = renderer.render(lang, "today", a=data, pushed=pushed, tz=tz, now=now)
+        if visible_length(text) <= MAX_MESSAGE:
+            return text
+        longest = max(("plan", "contact", "reviews", "alerts"), key=lambda k: len(data[k]))
+        if not data[longest]:
+            return text[:MAX_MESSAGE]  # cannot happen with the template's fixed text
+        data[longest] = data[longest][: len(data[longest]) // 2]
+
+
 def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
     recipient = uow.counsellors.get(item.counsellor_id)
     if recipient is None:
@@ -66,7 +80,7 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
     kind = item.kind
     if kind == "agenda":
         data = agenda_data(uow, recipient, now)
-        text = render("today", a=data, pushed=True)
+        text = render_agenda(renderer, lang, data, tz=tz, now=now, pushed=True)
         return Envelope(recipient.telegram_id, text, recipient=recipient)
 
     owner_id = payload.get("from", recipient.id) if kind == "escalation" else recipient.id

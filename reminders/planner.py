@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due
@@ -49,6 +50,14 @@ def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
             count += 1
     uow.scan.update_alert(alert.id, escalated_at=now)
     return count
+
+
+def _joined_after_agenda(counsellor: Counsellor, day: Any) -> bool:
+    """A counsellor who joined after that day's agenda time gets their first one tomorrow."""
+    if counsellor.created_at is None or counsellor.agenda_at is None:
+        return False
+    joined = counsellor.created_at.astimezone(ZoneInfo(counsellor.timezone))
+    return joined.date() == day and joined.strftime("%H:%M") > counsellor.agenda_at
 
 
 def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
@@ -113,7 +122,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
 
         for counsellor in uow.scan.counsellors_with_agenda():
             day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
-            if day is None:
+            if day is None or _joined_after_agenda(counsellor, day):
                 continue
             if outbox.enqueue(
                 counsellor_id=counsellor.id, kind="agenda", dedupe_key=f"agenda:{counsellor.id}:{day.isoformat()}",

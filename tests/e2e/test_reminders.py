@@ -165,12 +165,30 @@ async def test_today_and_daily_agenda(bot_env):
     await admin.send("/today")
     today = await admin.expect_message()
     assert "Agenda for 2026-11-28" in today.text and "check in after the exam" in today.text
-    await tick(bot_env)  # 10:00 local, agenda time 08:00: today's agenda is pushed once
+    # Joined at 10:00, after today's 08:00 agenda time: the first agenda comes tomorrow.
+    await tick(bot_env)
+    await settle(bot_env)
+    assert not [m for m in admin.messages if "Daily agenda" in m.text]
+    bot_env.clock.advance(days=1)
+    await tick(bot_env)
     pushed = await admin.expect_message(contains="Daily agenda", skip_others=True)
-    assert "check in after the exam" in pushed.text
+    assert "2026-11-29" in pushed.text and "check in after the exam" in pushed.text
     await tick(bot_env)
     await settle(bot_env)
     assert sum("Daily agenda" in m.text for m in admin.messages) == 1
+
+
+async def test_a_long_agenda_fits_one_message(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/new 王芳")
+    await admin.expect_message()
+    for i in range(45):
+        await admin.send(f"/plan 王芳 1h follow-up number {i} " + "长" * 70)
+        await admin.expect_message()
+    await admin.send("/today")
+    msg = await admin.expect_message()
+    assert len(msg.text.encode("utf-16-le")) // 2 <= 4096
+    assert "more" in msg.text and "follow-up number" in msg.text
 
 
 async def test_settings_and_tz(bot_env):
