@@ -220,3 +220,38 @@ async def test_pushed_reminders_follow_the_counsellors_telegram_language(bot_env
     msg = await admin.expect_message()
     assert "跟进提醒" in msg.text and "给家长回电话" in msg.text
     assert msg.button_texts[0] == "✓ 完成"
+
+
+async def test_tier_review_confirm_or_lower(bot_env):
+    admin = await quiet_admin(bot_env)
+    for name in ("王芳", "李雷"):
+        await admin.send(f"/new {name}")
+        await admin.expect_message()
+        await admin.send(f"/status {name} risk=high")
+        await admin.expect_message()
+    bot_env.clock.advance(days=7, hours=1)  # high: review after 7 days
+    await tick(bot_env)
+    await settle(bot_env)
+    reviews = [m for m in admin.messages if "Tier review" in m.text]
+    assert len(reviews) == 2
+    wang = next(m for m in reviews if "王芳" in m.text)
+    li = next(m for m in reviews if "李雷" in m.text)
+    assert wang.button_texts == ["Confirm tier", "Lower it"]
+    await admin.tap(wang, "Lower it")
+    assert "is now medium risk" in (await admin.expect_edit(wang)).text
+    await admin.tap(li, "Confirm tier")
+    confirmed = (await admin.expect_edit(li)).text
+    assert "Confirmed" in confirmed and "high risk" in confirmed
+    await admin.send("/map 王芳")
+    m = (await admin.expect_message(contains="Relationship map", skip_others=True)).text
+    assert "Risk: 🟡 medium" in m and "your risk setting medium" in m
+    # A confirmed review is not asked again before the next review date (7 days on).
+    before = len(admin.messages)
+    bot_env.clock.advance(days=1)
+    await tick(bot_env)
+    await settle(bot_env)
+    assert not [m for m in admin.messages[before:] if "Tier review" in m.text]
+    bot_env.clock.advance(days=7)
+    await tick(bot_env)
+    again = await admin.expect_message(contains="Tier review", skip_others=True)
+    assert "李雷" in again.text
