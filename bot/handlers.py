@@ -248,12 +248,15 @@ async def _show_logged(turn: Turn, result: core.Logged) -> None:
     await turn.reply("logged", r=result)
 
 
-async def _choose(turn: Turn, choice: core.Choice) -> None:
+async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
+    """Buttons to pick one of several matching clients for a parked command
+    (`<prefix>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{choice.pending_id}:{c.id}")]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"{prefix}:{choice.pending_id}:{c.id}")]
         for c in choice.candidates[:8]
     ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{choice.pending_id}:x")])
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"),
+                                      callback_data=f"{prefix}:{choice.pending_id}:x")])
     await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
                      candidates=choice.candidates)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import Turn, _args_text, _clip_param, _edit, _guard, _run, command
+from bot.handlers import Turn, _args_text, _choose, _edit, _guard, _run, command
 from services import core
 from services import referrals as rf
 
@@ -39,16 +39,6 @@ def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMark
     return turn.render("referral_suggest", s=s), InlineKeyboardMarkup(rows)
 
 
-async def _choose(turn: Turn, choice: core.Choice) -> None:
-    rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"rp:{choice.pending_id}:{c.id}")]
-        for c in choice.candidates[:8]
-    ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"rp:{choice.pending_id}:x")])
-    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
-                     candidates=choice.candidates)
-
-
 @_guard
 async def resources(turn: Turn) -> None:
     await turn.reply("resources", groups=rf.catalogue().by_kind())
@@ -62,7 +52,7 @@ async def refer(turn: Turn) -> None:
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
-        await _choose(turn, result)
+        await _choose(turn, result, prefix="rp")
         return
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
     await turn.send_text(text, markup)
