@@ -390,7 +390,7 @@ async def on_questionnaire(turn: Turn) -> None:
         raise core.NotYours()
     pending_id = int(parts[1])
     if parts[2] == "x":
-        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
@@ -510,7 +510,7 @@ async def plain_text(turn: Turn) -> None:
     text = (message.text or "").strip()
     if not text:
         return
-    waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor)
+    waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
         result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
@@ -556,7 +556,7 @@ async def on_choice(turn: Turn) -> None:
     pending_id = int(parts[1])
     target = parts[2]
     if target == "x":
-        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return

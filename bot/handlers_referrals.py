@@ -80,7 +80,7 @@ async def on_status(turn: Turn) -> None:
 
 async def _cancel(turn: Turn, pending_id: int) -> None:
     query = turn.update.callback_query
-    if not await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id):
+    if not await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
         raise core.NotYours()
     await query.answer()
     await _edit(query, turn.render("cancelled"))

@@ -359,7 +359,7 @@ def resume_pending(
     Raises NotYours when the pending item is not this counsellor's, already used or expired.
     """
     with db.uow(write=True) as uow:
-        pending = uow.pending.consume(pending_id, actor.id)
+        pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None:
             raise NotYours()
         payload = pending.payload
@@ -406,10 +406,10 @@ def resume_pending(
         raise NotYours()
 
 
-def pending_new_client_note(db: Database, actor: Counsellor) -> int | None:
+def pending_new_client_note(db: Database, actor: Counsellor, now: datetime) -> int | None:
     """The id of a parked note waiting for a new client's name, if any."""
     with db.uow(write=False) as uow:
-        pending = uow.pending.latest(actor.id, "note_new")
+        pending = uow.pending.latest(actor.id, "note_new", now)
         return pending.id if pending is not None else None
 
 
@@ -420,7 +420,7 @@ def new_client_with_note(
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
             return AlreadyHandled()
-        pending = uow.pending.consume(pending_id, actor.id)
+        pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None:
             raise NotYours()
         repo = uow.clients_of(actor.id)
@@ -431,9 +431,9 @@ def new_client_with_note(
         return ClientAdded(client=client), logged
 
 
-def cancel_pending(db: Database, actor: Counsellor, pending_id: int) -> bool:
+def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> bool:
     with db.uow(write=True) as uow:
-        return uow.pending.consume(pending_id, actor.id) is not None
+        return uow.pending.consume(pending_id, actor.id, now) is not None
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def resume_choice(
     """A client button of a parked /refer was tapped: run it, exactly once."""
     cat = cat or catalogue()
     with db.uow(write=True) as uow:
-        pending = uow.pending.consume(pending_id, actor.id)
+        pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None or pending.kind != "choose" or pending.payload.get("cmd") != "refer":
             raise NotYours()
         client = _get_owned(uow, actor, client_id)
@@ -162,7 +162,7 @@ def pick_suggestion(
     if resource is None:
         raise NotYours()
     with db.uow(write=True) as uow:
-        pending = uow.pending.consume(pending_id, actor.id)
+        pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None or pending.kind != "refer_pick":
             raise NotYours()
         client = _get_owned(uow, actor, int(pending.payload["client_id"]))

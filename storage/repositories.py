@@ -1148,10 +1148,6 @@ class ClientRepo(_Repo):
 # -- pending input ---------------------------------------------------------------------
 
 
-def _now_or(now: datetime | None) -> datetime:
-    return datetime.now(UTC) if now is None else _aware(now, "now")
-
-
 class PendingRepo(_Repo):
     """Input parked until a button tap. The payload (JSON) is encrypted at rest."""
 
@@ -1187,24 +1183,20 @@ class PendingRepo(_Repo):
         self._s.flush()
         return row.id
 
-    def get(
-        self, pending_id: int, counsellor_id: int, now: datetime | None = None
-    ) -> Pending | None:
+    def get(self, pending_id: int, counsellor_id: int, now: datetime) -> Pending | None:
         row = self._s.scalars(
             select(PendingRow).where(
                 PendingRow.id == pending_id,
                 PendingRow.counsellor_id == counsellor_id,
-                PendingRow.expires_at > _now_or(now),
+                PendingRow.expires_at > _aware(now, "now"),
             )
         ).one_or_none()
         return self._pending(row) if row else None
 
-    def consume(
-        self, pending_id: int, counsellor_id: int, now: datetime | None = None
-    ) -> Pending | None:
+    def consume(self, pending_id: int, counsellor_id: int, now: datetime) -> Pending | None:
         """Delete-and-return in one statement: a second consume (a double tap) gets None.
         An expired entry is deleted too, and None is returned."""
-        now = _now_or(now)
+        now = _aware(now, "now")
         row = self._s.execute(
             delete(PendingRow)
             .where(PendingRow.id == pending_id, PendingRow.counsellor_id == counsellor_id)
@@ -1222,13 +1214,13 @@ class PendingRepo(_Repo):
             return None
         return self._pending(row)
 
-    def latest(self, counsellor_id: int, kind: str, now: datetime | None = None) -> Pending | None:
+    def latest(self, counsellor_id: int, kind: str, now: datetime) -> Pending | None:
         row = self._s.scalars(
             select(PendingRow)
             .where(
                 PendingRow.counsellor_id == counsellor_id,
                 PendingRow.kind == kind,
-                PendingRow.expires_at > _now_or(now),
+                PendingRow.expires_at > _aware(now, "now"),
             )
             .order_by(PendingRow.created_at.desc(), PendingRow.id.desc())
             .limit(1)

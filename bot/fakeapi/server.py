@@ -112,6 +112,10 @@ _BOT_COMMAND_AT_START = re.compile(r"/[a-zA-Z0-9_]{1,64}(?:@[a-zA-Z0-9_]{1,64})?
 _URL_RE = re.compile(r"(?:https?|tg)://[^\s]+", re.IGNORECASE)
 
 
+# How long the test helpers wait for an event by default. Waits end as soon as the event
+# happens, so a generous deadline costs nothing on a quick machine and spares a busy one.
+WAIT = 30.0
+
 class ApiError(Exception):
     """An error answered to the bot as ``{"ok": false, ...}``."""
 
@@ -418,7 +422,7 @@ class _ChatHandle:
 
     # ---- waiting
     async def expect_message(
-        self, timeout: float = 5.0, contains: str | None = None, skip_others: bool = False
+        self, timeout: float = WAIT, contains: str | None = None, skip_others: bool = False
     ) -> MessageView:
         """Wait for the next bot message in this chat not yet returned by this method.
 
@@ -445,7 +449,7 @@ class _ChatHandle:
         )
         return await self._server.wait_for(check, timeout, what)
 
-    async def expect_edit(self, message: MessageView | int, timeout: float = 5.0) -> MessageView:
+    async def expect_edit(self, message: MessageView | int, timeout: float = WAIT) -> MessageView:
         """Wait for the next edit of ``message``; returns the edited version."""
         chat = self._chat
         mid = _mid(message)
@@ -462,7 +466,7 @@ class _ChatHandle:
 
         return await self._server.wait_for(check, timeout, f"an edit of message {mid}")
 
-    async def expect_deleted(self, message: MessageView | int, timeout: float = 5.0) -> None:
+    async def expect_deleted(self, message: MessageView | int, timeout: float = WAIT) -> None:
         mid = _mid(message)
 
         def check() -> bool | None:
@@ -471,7 +475,7 @@ class _ChatHandle:
 
         await self._server.wait_for(check, timeout, f"deletion of message {mid}")
 
-    async def expect_callback_answer(self, query_id: str, timeout: float = 5.0) -> CallbackAnswer:
+    async def expect_callback_answer(self, query_id: str, timeout: float = WAIT) -> CallbackAnswer:
         return await self._server.expect_callback_answer(query_id, timeout)
 
     # ---- acting
@@ -971,7 +975,7 @@ class FakeTelegramServer:
             f"\n  recent errors: {errs}"
         )
 
-    async def expect_callback_answer(self, query_id: str, timeout: float = 5.0) -> CallbackAnswer:
+    async def expect_callback_answer(self, query_id: str, timeout: float = WAIT) -> CallbackAnswer:
         return await self.wait_for(
             lambda: self._answers.get(query_id), timeout, f"answerCallbackQuery({query_id})"
         )
@@ -979,7 +983,7 @@ class FakeTelegramServer:
     def _undelivered(self) -> list[dict[str, Any]]:
         return [u for u in self._updates if u["update_id"] > self._max_delivered_update_id]
 
-    async def idle(self, timeout: float = 5.0, quiet: float = 0.25) -> None:
+    async def idle(self, timeout: float = WAIT, quiet: float = 0.25) -> None:
         """Wait until every update was fetched by the bot, no request is being handled, and
         no request (other than an idle long poll) arrived for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout

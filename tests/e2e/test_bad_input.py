@@ -74,7 +74,7 @@ async def test_reply_survives_a_429(bot_env):
     admin = await admin_ready(bot_env)
     bot_env.server.fail_next(1, retry_after=1)
     await admin.send("/clients")
-    reply = await admin.expect_message(timeout=10)
+    reply = await admin.expect_message(timeout=30)
     assert "no clients yet" in reply.text
     refused = [c for c in bot_env.server.calls if c.status == 429]
     assert len(refused) == 1

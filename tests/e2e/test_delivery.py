@@ -60,18 +60,18 @@ async def test_restart_delivers_what_came_due_while_down_once(fake_api, tmp_path
     app1 = build_application(settings, db, clock=clock)  # jobs on, as in production
     async with running_bot(app1, fake_api):
         jobs_first = sorted(j.name for j in app1.job_queue.jobs())
-        await fake_api.idle(timeout=3, quiet=1.5)  # the tick ran: nothing is due yet
+        await fake_api.idle(timeout=30, quiet=1.5)  # the tick ran: nothing is due yet
         assert not [m for m in admin.messages if "Follow-up" in m.text]
     # Down for two hours; the reminder came due meanwhile.
     clock.advance(hours=2)
     app2 = build_application(settings, db, clock=clock)
     async with running_bot(app2, fake_api):
-        msg = await admin.expect_message(timeout=10, contains="Follow-up", skip_others=True)
+        msg = await admin.expect_message(timeout=30, contains="Follow-up", skip_others=True)
         assert "scholarship form" in msg.text
         assert sorted(j.name for j in app2.job_queue.jobs()) == jobs_first  # no growth
         assert len(jobs_first) == 2
         await run_once(app2)
-        await fake_api.idle(timeout=3, quiet=1.2)
+        await fake_api.idle(timeout=30, quiet=1.2)
     assert sum("scholarship form" in m.text for m in admin.messages) == 1
     db.dispose()
 
@@ -100,14 +100,14 @@ async def test_crash_between_send_and_mark_repeats_at_most_that_one(fake_api, tm
                               crash_after_send=crash_on_second)
         with pytest.raises(SimulatedCrash):
             await deliverer.run()
-        await fake_api.idle(timeout=3)
+        await fake_api.idle(timeout=30)
         # The process "restarts": a stale 'sending' row is claimed again after 5 minutes.
         fresh = Deliverer(db, app.bot, default_renderer(), clock, SendLimiter(), worker="w2")
         assert (await fresh.run()).sent == 0  # not stale yet: nothing is sent twice early
         clock.advance(minutes=6)
         stats = await fresh.run()
         assert stats.sent == 1
-        await fake_api.idle(timeout=3)
+        await fake_api.idle(timeout=30)
     texts = [m.text for m in admin.messages]
     assert sum("first follow-up" in t for t in texts) == 1
     assert sum("second follow-up" in t for t in texts) == 2  # the one that crashed, at most twice

@@ -26,7 +26,7 @@ async def test_python_m_bot_runs_on_the_sqlite_default(fake_api, tmp_path):
         welcome = await admin.expect_message(timeout=30)
         assert "欢迎" in welcome.text
         await admin.send("/new 王芳 #班干部")
-        assert "#1 王芳" in (await admin.expect_message(timeout=10)).text
+        assert "#1 王芳" in (await admin.expect_message(timeout=30)).text
         assert fake_api.commands(language_code="zh", scope="all_private_chats")
     finally:
         proc.send_signal(signal.SIGINT)
