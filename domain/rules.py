@@ -62,13 +62,16 @@ class _Model(BaseModel):
 
 class Thresholds(_Model):
     phq9_item9_crisis: Annotated[int, Field(strict=True, ge=1, le=3)] = 1
-    phq9_high: Score27 = 20
+    phq9_high: Score27 = 15  # 15–19 "moderately severe" is already high (as GAD-7 >= 15)
     gad7_high: Score21 = 15
     phq9_medium: Score27 = 10
     gad7_medium: Score21 = 10
     screening_valid_days: PosInt = 90
     worsening_points: PosInt = 5
     worsening_min_tier: Risk = Risk.MEDIUM
+    # No logged contact for longer than factor × the tier's cadence: the counsellor's contact
+    # is long overdue (the names are kept for existing rule files; this is not "失联", which
+    # is a state the counsellor sets with the lost_contact tag).
     lost_contact_factor: PosFloat = 2.0
     lost_contact_min_tier: Risk = Risk.MEDIUM
 
@@ -83,10 +86,24 @@ class Thresholds(_Model):
 
 class TierStandard(_Model):
     respond_within_hours: PosFloat
-    contact_every_days: PosFloat
+    contact_every_days: PosFloat  # the ideal next contact: this long after the last one
     review_after_days: PosFloat
     realert_minutes: PosInt | None = None  # None: no re-alert
     escalate_minutes: PosInt | None = None  # None: no escalation
+    contact_latest_days: PosFloat | None = None  # the latest next contact; None: 1.5 × every
+
+    @model_validator(mode="after")
+    def _latest_after_ideal(self) -> TierStandard:
+        if self.contact_latest_days is not None and self.contact_latest_days < self.contact_every_days:
+            raise ValueError(
+                f"contact_latest_days ({_num(self.contact_latest_days)}) must be >= "
+                f"contact_every_days ({_num(self.contact_every_days)})"
+            )
+        return self
+
+    @property
+    def latest_days(self) -> float:
+        return self.contact_latest_days if self.contact_latest_days is not None else self.contact_every_days * 1.5
 
 
 class Tiers(_Model):
@@ -125,6 +142,16 @@ class RiskTag(_Model):
     zh: Text
     aliases: list[Text] = []
     min_tier: Risk = Risk.LOW
+
+
+class IdentityTag(_Model):
+    """A tag that describes a person (班干部, 贫困生, 留学生…): recorded and shown as who they
+    are, never as a risk, and it raises no tier."""
+
+    code: Code
+    en: Text
+    zh: Text
+    aliases: list[Text] = []
 
 
 class NeedCategory(_Model):
@@ -250,6 +277,7 @@ class RuleBase(_Model):
     tiers: Tiers
     frequency: Frequency = Field(default_factory=Frequency)
     risk_tags: list[RiskTag] = []
+    identity_tags: list[IdentityTag] = []
     needs: Needs = Field(default_factory=Needs)
     value: Value = Field(default_factory=Value)
     _source: str = PrivateAttr(default="rules.toml")
@@ -260,15 +288,25 @@ class RuleBase(_Model):
         dup = _first_duplicate([t.code for t in self.risk_tags])
         if dup is not None:
             raise ValueError(f"risk_tags: code {dup!r} is used twice")
+        dup = _first_duplicate([t.code for t in self.identity_tags])
+        if dup is not None:
+            raise ValueError(f"identity_tags: code {dup!r} is used twice")
         owner: dict[str, str] = {}
-        for tag in self.risk_tags:
-            for name in {tag.code, tag.en, tag.zh, *tag.aliases}:
-                key = _norm(name)
-                if owner.get(key, tag.code) != tag.code:
-                    raise ValueError(
-                        f"risk_tags: {name!r} names both {owner[key]!r} and {tag.code!r}"
-                    )
-                owner[key] = tag.code
+        for kind, tags in (("risk_tags", self.risk_tags), ("identity_tags", self.identity_tags)):
+            for tag in tags:
+                me = f"{kind}.{tag.code}"
+                for name in {tag.code, tag.en, tag.zh, *tag.aliases}:
+                    key = _norm(name)
+                    if owner.get(key, me) != me:
+                        if owner[key].split(".")[0] != kind:
+                            raise ValueError(
+                                f"{name!r} is both a risk tag and an identity tag "
+                                f"({owner[key]} and {me}): identity tags never raise risk"
+                            )
+                        raise ValueError(
+                            f"{kind}: {name!r} names both {owner[key].split('.', 1)[1]!r} and {tag.code!r}"
+                        )
+                    owner[key] = me
         return self
 
     def model_post_init(self, context: Any) -> None:
@@ -314,6 +352,14 @@ class RuleBase(_Model):
         index = self.compiled.tag_index
         found = index.get(text)
         return found if found is not None else index.get(_norm(text))
+
+    def identity_tag(self, text: str) -> IdentityTag | None:
+        """An identity tag by its code, zh/en label or an alias (any case); None if unknown."""
+        key = _norm(text)
+        for tag in self.identity_tags:
+            if key in {_norm(n) for n in (tag.code, tag.en, tag.zh, *tag.aliases)}:
+                return tag
+        return None
 
     def need_category(self, code: str) -> NeedCategory | None:
         return next((c for c in self.needs.categories if c.code == code), None)

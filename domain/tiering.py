@@ -4,8 +4,13 @@ No clock reads and no I/O: `now` and the rules are arguments; the results are de
 (tiers with reasons, an alert to raise, due times) that the caller stores and renders.
 
 - risk tier crisis/high/medium/low: max of the counsellor's setting (never lowered), the
-  screenings (PHQ-9 item 9 → crisis; PHQ-9/GAD-7 totals), their trend, the risk tags and the
-  contact recency (no contact for longer than factor × the tier's cadence → lost contact);
+  screenings (PHQ-9 item 9 → crisis; PHQ-9/GAD-7 totals), their trend, the risk tags (identity
+  tags such as 班干部 or 贫困生 never count) and the contact recency (no logged contact for
+  longer than factor × the tier's cadence: the counsellor's contact is long overdue — not
+  "失联", which is a tag the counsellor sets);
+- contact dates: the ideal and the latest next contact from the tier's cadence, counted from
+  the last contact (a conversation, a screening, a safety check) or from the moment the tier
+  was set, whichever is later;
 - frequency tier (S/A/B/C) measured from the interactions, and the one the risk tier's
   standard requires;
 - need-urgency tier A/B/C from the needs' categories;
@@ -39,7 +44,7 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "screening_worsening": ("instrument", "previous", "total", "points", "tier"),
     "screening_improving": ("instrument", "previous", "total", "points"),
     "risk_tag": ("tag", "en", "zh", "tier"),
-    "lost_contact": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
+    "contact_gap": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
     "never_contacted": ("days", "cadence_days", "limit_days", "since", "tier"),
     "no_risk_factors": (),
     # frequency
@@ -48,6 +53,7 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "frequency_below_standard": ("actual", "required"),
     "contact_overdue": ("days", "due", "cadence_days"),
     "first_contact_due": ("due", "hours"),
+    "next_contact": ("ideal", "latest"),
     # needs
     "need_category": ("category", "en", "zh", "urgency", "text", "explicit"),
     "need_unclassified": ("text", "urgency", "explicit"),
@@ -84,6 +90,9 @@ class ClientFacts:
     risk_tags: tuple[str, ...] = ()  # codes, labels or aliases; unknown tags are ignored
     needs: tuple[NeedFact | str, ...] = ()  # a str is a need text or a category code
     interactions: tuple[datetime, ...] = ()  # contact times, any order; future ones ignored
+    # other contacts (screenings, safety checks): one within CONTACT_MERGE of an interaction
+    # is the same meeting and is not counted twice
+    other_contacts: tuple[datetime, ...] = ()
     last_contact_at: datetime | None = None  # if the caller passes only recent interactions
     phq9: ScreeningResult | None = None  # latest; `at` should be set (None → taken now)
     gad7: ScreeningResult | None = None
@@ -92,6 +101,8 @@ class ClientFacts:
     created_at: datetime | None = None
     tier_set_at: datetime | None = None  # when the risk tier last changed (review clock)
     value: ValueInfo | None = None
+    standing_risk: Risk | None = None  # the tier graded before (None: never graded)
+    tier_since: datetime | None = None  # since when the standing tier's contact standard runs
 
 
 class Grades(NamedTuple):
@@ -116,10 +127,17 @@ class Grades(NamedTuple):
     next_contact_due: datetime | None
     overdue_days: int  # whole days past next_contact_due, 0 if not past
     review_due_at: datetime | None
+    # (added later: defaults keep older stored grades readable)
+    contact_latest_at: datetime | None = None  # the latest next contact under the standard
+    tier_since: datetime | None = None  # when the current tier's contact standard began
 
     @property
     def overdue(self) -> bool:
         return self.next_contact_due is not None and self.graded_at > self.next_contact_due
+
+    def past_latest(self, now: datetime) -> bool:
+        """Past the latest next-contact date at `now` (the counsellor's contact is late)."""
+        return self.contact_latest_at is not None and now > self.contact_latest_at
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -202,7 +220,7 @@ class _Ctx:
         )
         self.below = rules.frequency.below
         factor = rules.thresholds.lost_contact_factor
-        # per risk rank: (cadence days, cadence, lost-contact limit, review, respond, standard)
+        # per risk rank: (cadence days, cadence, lost-contact limit, review, respond, latest)
         self.std = tuple(
             (
                 _n(s.contact_every_days),
@@ -210,7 +228,7 @@ class _Ctx:
                 timedelta(days=s.contact_every_days * factor),
                 timedelta(days=s.review_after_days),
                 timedelta(hours=s.respond_within_hours),
-                s,
+                timedelta(days=s.latest_days),
             )
             for s in (rules.standard(r) for r in _BY_RANK)
         )
@@ -352,29 +370,49 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
 
     # contact recency, against the cadence of the tier so far
     last = f.last_contact_at
-    times = sorted(f.interactions)
+    times = sorted(f.interactions) if not f.other_contacts else _merge_contacts(f.interactions, f.other_contacts)
     hi = bisect_right(times, now)  # later ones are planned, not contacts
     if hi and (last is None or times[hi - 1] > last):
         last = times[hi - 1]
     counts = [hi - bisect_left(times, lv[3], 0, hi) for lv in c.levels]
     cadence_days, cadence, limit, _, _, _ = c.std[current]
     lost_rank = c.lost_rank
-    since = last if last is not None else f.created_at
+    # The standard of a tier counts from the moment the tier was set: a tier raised now is
+    # not "overdue" for contacts its (stricter) standard never asked for before.
+    standing = f.standing_risk
+    if standing is None:
+        start = None
+    elif current > _RANK[standing]:
+        start = now
+    elif current == _RANK[standing]:
+        start = f.tier_since
+    else:
+        start = None  # a looser standard than before: the last contact alone counts
+    seen_at = last if last is not None else f.created_at
+    since = seen_at
+    if start is not None and (since is None or start > since):
+        since = start
+    gap_raised = False
     if since is not None and now - since > limit:
         params = {
-            "days": (now - since).days, "cadence_days": cadence_days,
+            "days": (now - (seen_at or since)).days, "cadence_days": cadence_days,
             "limit_days": _n(limit.total_seconds() / 86400), "tier": _NAMES[lost_rank],
         }
         if last is not None:
             params["last_contact"] = c.date(last)
-            rr.append((lost_rank, Reason("lost_contact", params)))
+            rr.append((lost_rank, Reason("contact_gap", params)))
         else:
-            params["since"] = c.date(since)
+            params["since"] = c.date(seen_at or since)
             rr.append((lost_rank, Reason("never_contacted", params)))
         if lost_rank > floor:
             floor = lost_rank
         if lost_rank > current:
             current = lost_rank
+            gap_raised = True
+    if standing is None or _RANK[standing] != current:
+        tier_since = now
+    else:
+        tier_since = f.tier_since
 
     if not rr:
         rr.append((0, Reason("no_risk_factors", {})))
@@ -382,7 +420,7 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     risk = _BY_RANK[current]
 
     # frequency
-    cadence_days, cadence, _, review, respond, _ = c.std[current]
+    cadence_days, cadence, _, review, respond, latest_after = c.std[current]
     actual = c.below
     fr: list[Reason] = []
     for i, (code, min_contacts, window_days, _) in enumerate(c.levels):
@@ -400,16 +438,25 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     if not frequency_met:
         fr.append(Reason("frequency_below_standard", {"actual": actual, "required": required}))
     overdue_days = 0
+    # a tier raised by the contact gap itself does not restart the clock it measures
+    start = tier_since if not gap_raised and standing is not None else None
     if last is not None:
-        due = last + cadence
+        base = last if start is None or last >= start else start
+        due = base + cadence
+        latest = base + latest_after
         if now > due:
             overdue_days = (now - due).days
             fr.append(Reason("contact_overdue", {"days": overdue_days, "due": c.date(due), "cadence_days": cadence_days}))
     else:
-        due = (f.created_at or now) + respond
+        base = f.created_at or now
+        if start is not None and start > base:
+            base = start
+        due = base + respond
+        latest = base + latest_after
         fr.append(Reason("first_contact_due", {"due": c.date(due), "hours": _n(respond.total_seconds() / 3600)}))
         if now > due:
             overdue_days = (now - due).days
+    fr.append(Reason("next_contact", {"ideal": c.date(due), "latest": c.date(latest)}))
 
     # needs
     need_urgency, need_categories, nr = _needs(f.needs, c) if f.needs else (None, (), _NO_NEEDS)
@@ -440,7 +487,26 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         due,
         overdue_days,
         set_at + review if set_at is not None else None,
+        latest,
+        tier_since,
     )
+
+
+CONTACT_MERGE = timedelta(hours=6)
+
+
+def _merge_contacts(interactions: Iterable[datetime], others: Iterable[datetime]) -> list[datetime]:
+    """Interactions plus the other contacts (screenings, safety checks) that are not part of
+    the same meeting as an interaction (within CONTACT_MERGE), sorted."""
+    times = sorted(interactions)
+    out = list(times)
+    for t in sorted(others):
+        i = bisect_left(times, t - CONTACT_MERGE)
+        if i < len(times) and times[i] <= t + CONTACT_MERGE:
+            continue
+        out.append(t)
+    out.sort()
+    return out
 
 
 _NO_NEEDS = (Reason("no_needs", {}),)

@@ -127,6 +127,7 @@ def lower_tier(
         if not lowered:
             due = now + timedelta(days=(rules or default_rules()).standard(after.risk).review_after_days)
             repo.confirm_review(client_id, now, due)
+            after = repo.grades(client_id) or after  # with the new review date, never a past one
         return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
                              floor_kept=not lowered)
 

@@ -883,8 +883,18 @@ class ClientRepo(_Repo):
             )
             latest[inst] = self._screening(rows[0]) if rows else None
             previous[inst] = rows[1].total if len(rows) > 1 else None
-        tier_set_at = s.scalar(
-            select(ClientGradeRow.tier_set_at).where(ClientGradeRow.client_id == client_id)
+        stored = s.execute(
+            select(ClientGradeRow.tier_set_at, ClientGradeRow.data_enc).where(
+                ClientGradeRow.client_id == client_id
+            )
+        ).one_or_none()
+        tier_set_at, standing = (None, None)
+        if stored is not None:
+            tier_set_at = stored[0]
+            standing = decode_grades(self._dec(stored[1]))
+        # a screening is a contact too (the domain does not count one twice in one meeting)
+        other_contacts = tuple(
+            s.scalars(select(ScreeningRow.at).where(ScreeningRow.client_id == client_id))
         )
         return ClientFacts(
             client_id=row.id,
@@ -899,6 +909,9 @@ class ClientRepo(_Repo):
             previous_gad7_total=previous[Instrument.GAD7],
             created_at=row.created_at,
             tier_set_at=tier_set_at,
+            other_contacts=other_contacts,
+            standing_risk=standing.risk if standing is not None else None,
+            tier_since=standing.tier_since if standing is not None else None,
         )
 
     def grades(self, client_id: int) -> Grades | None:

@@ -117,6 +117,8 @@ def grades_to_dict(g: Grades) -> dict[str, Any]:
         "next_contact_due": _dt(g.next_contact_due),
         "overdue_days": int(g.overdue_days),
         "review_due_at": _dt(g.review_due_at),
+        "contact_latest_at": _dt(g.contact_latest_at),
+        "tier_since": _dt(g.tier_since),
     }
 
 
@@ -142,6 +144,9 @@ def grades_from_dict(d: dict[str, Any]) -> Grades:
         next_contact_due=_parse_dt(d["next_contact_due"]),
         overdue_days=d["overdue_days"],
         review_due_at=_parse_dt(d["review_due_at"]),
+        # added by issue 11; grades stored before lack them
+        contact_latest_at=_parse_dt(d.get("contact_latest_at")),
+        tier_since=_parse_dt(d.get("tier_since")),
     )
 
 
