@@ -18,8 +18,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from domain.model import Risk
+from domain.phrases import Phrase, PhraseMatcher
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
+DEFAULT_PHRASES_PATH = Path(__file__).with_name("default_phrases.toml")
 
 RISKS_DESC: tuple[Risk, ...] = (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM, Risk.LOW)
 URGENCIES = ("A", "B", "C")  # A = crisis intervention, B = problem-focused, C = growth
@@ -154,6 +156,41 @@ class IdentityTag(_Model):
     aliases: list[Text] = []
 
 
+class RiskPhrase(_Model):
+    text: Text
+    kind: Literal["ideation", "means", "farewell", "self_harm"] = "ideation"
+    unless: list[Text] = []
+
+
+class PhraseFile(_Model):
+    """An extra phrase file (`phrases_file` in the rule file): only [[risk_phrases]]."""
+
+    risk_phrases: list[RiskPhrase] = []
+
+
+SafetyItem = Literal["wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"]
+
+
+class SafetyCheckRules(_Model):
+    """Triage of the safety check (domain/safety.py): the result is the highest tier any "yes"
+    maps to. An item may appear in one list only; items in no list raise nothing."""
+
+    crisis: list[SafetyItem] = ["intent", "plan", "behaviour_recent"]
+    high: list[SafetyItem] = ["method", "behaviour"]
+    medium: list[SafetyItem] = ["wish", "thoughts"]
+    valid_days: PosInt = 30  # a check raises the tier this long; a tier it raised is held anyway
+
+    @model_validator(mode="after")
+    def _once(self) -> SafetyCheckRules:
+        dup = _first_duplicate([*self.crisis, *self.high, *self.medium])
+        if dup is not None:
+            raise ValueError(f"safety check item {dup!r} is listed under more than one tier")
+        return self
+
+    def levels(self) -> dict[Risk, tuple[str, ...]]:
+        return {Risk.CRISIS: tuple(self.crisis), Risk.HIGH: tuple(self.high), Risk.MEDIUM: tuple(self.medium)}
+
+
 class NeedCategory(_Model):
     code: Code
     en: Text
@@ -267,6 +304,7 @@ class Compiled:
 
     tag_index: dict[str, RiskTag]
     needs: NeedClassifier
+    phrases: PhraseMatcher
     required_frequency: dict[Risk, str]
     frequency_rank: dict[str, int]
 
@@ -278,10 +316,16 @@ class RuleBase(_Model):
     frequency: Frequency = Field(default_factory=Frequency)
     risk_tags: list[RiskTag] = []
     identity_tags: list[IdentityTag] = []
+    safety_check: SafetyCheckRules = Field(default_factory=SafetyCheckRules)
+    # risk phrases added to the shipped list (domain/default_phrases.toml), here or in an extra
+    # file (a path relative to this rule file)
+    risk_phrases: list[RiskPhrase] = []
+    phrases_file: Text | None = None
     needs: Needs = Field(default_factory=Needs)
     value: Value = Field(default_factory=Value)
     _source: str = PrivateAttr(default="rules.toml")
     _compiled: Compiled | None = PrivateAttr(default=None)
+    _extra_phrases: tuple[RiskPhrase, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RuleBase:
@@ -328,9 +372,18 @@ class RuleBase(_Model):
         self._compiled = Compiled(
             tag_index=tag_index,
             needs=NeedClassifier(self.needs.categories),
+            phrases=self._matcher(),
             required_frequency=required,
             frequency_rank=rank,
         )
+
+    def _matcher(self) -> PhraseMatcher:
+        entries = (*default_phrases(), *self.risk_phrases, *self._extra_phrases)
+        return PhraseMatcher(Phrase(p.text, p.kind, tuple(p.unless)) for p in entries)
+
+    def find_phrases(self, text: str) -> tuple[Any, ...]:
+        """The risk phrases in `text` (domain.phrases.Match), each once, in order."""
+        return self.compiled.phrases.find(text)
 
     @property
     def source(self) -> str:
@@ -404,7 +457,8 @@ _TOML_POS = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)")
 
 
 def load_rules(path: str | Path | None = None) -> RuleBase:
-    """The rule base in `path`; None → the shipped default (cached: it never changes)."""
+    """The rule base in `path`; None → the shipped default (cached: it never changes).
+    A `phrases_file` it names (relative to it) is read and its phrases added."""
     if path is None:
         return _default_rules()
     p = Path(path)
@@ -412,7 +466,34 @@ def load_rules(path: str | Path | None = None) -> RuleBase:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(f"{p}: cannot read the rule file: {exc}") from None
-    return parse_rules(text, source=str(p))
+    rules = parse_rules(text, source=str(p))
+    if rules.phrases_file:
+        extra = Path(rules.phrases_file)
+        if not extra.is_absolute():
+            extra = p.parent / extra
+        rules._extra_phrases = _read_phrase_file(extra)
+        rules.model_post_init(None)  # compile again with the extra phrases
+    return rules
+
+
+def _read_phrase_file(path: Path) -> tuple[RiskPhrase, ...]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read the phrase file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: TOML syntax error: {exc}") from None
+    try:
+        return tuple(PhraseFile.model_validate(data).risk_phrases)
+    except ValidationError as exc:
+        problems = [(_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        raise RulesError("\n".join(f"{path}: {k}: {m}" for k, m in problems), problems) from None
+
+
+@lru_cache(maxsize=1)
+def default_phrases() -> tuple[RiskPhrase, ...]:
+    """The shipped risk phrases (domain/default_phrases.toml)."""
+    return _read_phrase_file(DEFAULT_PHRASES_PATH)
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,9 @@ No clock reads and no I/O: `now` and the rules are arguments; the results are de
   tags such as 班干部 or 贫困生 never count) and the contact recency (no logged contact for
   longer than factor × the tier's cadence: the counsellor's contact is long overdue — not
   "失联", which is a tag the counsellor sets);
+- no silent downgrade: crisis (and high from a safety check) is *held*: it leaves only
+  through the counsellor's review with a reason, never by a newer score or the passage of time
+  alone; when the facts no longer support a held tier, the review is asked for at once;
 - contact dates: the ideal and the latest next contact from the tier's cadence, counted from
   the last contact (a conversation, a screening, a safety check) or from the moment the tier
   was set, whichever is later;
@@ -32,6 +35,7 @@ from typing import Any, NamedTuple
 
 from domain.model import Risk
 from domain.rules import RuleBase, Value
+from domain.safety import SafetyCheck
 from domain.screening import SPECS, Instrument, ScreeningResult
 
 # Every reason code this module emits → the names of its params (templates rely on them).
@@ -47,6 +51,9 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "contact_gap": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
     "never_contacted": ("days", "cadence_days", "limit_days", "since", "tier"),
     "no_risk_factors": (),
+    "held_until_review": ("tier", "since"),
+    "safety_check": ("date", "tier", "items"),
+    "safety_check_stale": ("date", "tier", "days", "valid_days"),
     # frequency
     "contacts_counted": ("count", "window_days", "tier"),
     "frequency_required": ("risk", "cadence_days", "tier"),
@@ -62,6 +69,14 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "value_payment": ("capacity", "payer", "tier"),
     "value_unknown": (),
 }
+
+
+# Reasons recorded by the services with an event, not emitted by `grade` (templates render
+# them too): the counsellor's review that lowered a held tier, with its reason code.
+EVENT_REASON_PARAMS: dict[str, tuple[str, ...]] = {
+    "counsellor_review": ("reason", "old", "new"),
+}
+REVIEW_REASONS = ("no_risk", "improved", "in_care", "mistake")
 
 
 class Reason(NamedTuple):
@@ -103,6 +118,9 @@ class ClientFacts:
     value: ValueInfo | None = None
     standing_risk: Risk | None = None  # the tier graded before (None: never graded)
     tier_since: datetime | None = None  # since when the standing tier's contact standard runs
+    held: Risk | None = None  # a tier only the counsellor's review may lower (from the last grades)
+    held_since: datetime | None = None
+    safety_check: SafetyCheck | None = None  # the latest; `at` should be set (None → taken now)
 
 
 class Grades(NamedTuple):
@@ -130,6 +148,9 @@ class Grades(NamedTuple):
     # (added later: defaults keep older stored grades readable)
     contact_latest_at: datetime | None = None  # the latest next contact under the standard
     tier_since: datetime | None = None  # when the current tier's contact standard began
+    held: Risk | None = None  # crisis (or high from a safety check): only a review lowers it
+    held_since: datetime | None = None
+    review_requested: bool = False  # the facts no longer support the held tier: review it now
 
     @property
     def overdue(self) -> bool:
@@ -204,7 +225,7 @@ _URGENCY_RANK = {"A": 0, "B": 1, "C": 2}
 class _Ctx:
     __slots__ = (
         "rules", "now", "tz", "levels", "below", "std", "screen_cutoff", "t", "required",
-        "freq_rank", "tags", "classify", "unclassified", "value", "lost_rank",
+        "freq_rank", "tags", "classify", "unclassified", "value", "lost_rank", "check_cutoff",
     )
 
     def __init__(self, rules: RuleBase, now: datetime, tz: tzinfo | None) -> None:
@@ -233,6 +254,7 @@ class _Ctx:
             for s in (rules.standard(r) for r in _BY_RANK)
         )
         self.screen_cutoff = now - timedelta(days=rules.thresholds.screening_valid_days)
+        self.check_cutoff = now - timedelta(days=rules.safety_check.valid_days)
         self.required = tuple(rules.required_frequency(r) for r in _BY_RANK)
         compiled = rules.compiled
         self.freq_rank = compiled.frequency_rank
@@ -362,11 +384,47 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
                 "tag": tag.code, "en": tag.en, "zh": tag.zh, "tier": _NAMES[rank],
             })))
 
+    # the latest safety check
+    held_by_check = False
+    sc = f.safety_check
+    if sc is not None:
+        at = sc.at or now
+        rank = _RANK[sc.result]
+        if at < c.check_cutoff:
+            rr.append((-1, Reason("safety_check_stale", {
+                "date": c.date(at), "tier": sc.result.value, "days": (now - at).days,
+                "valid_days": c.rules.safety_check.valid_days,
+            })))
+        else:
+            if rank > floor:
+                floor = rank
+            held_by_check = rank >= 2
+            rr.append((rank, Reason("safety_check", {
+                "date": c.date(at), "tier": sc.result.value, "items": ",".join(sc.deciding),
+            })))
+
     # the counsellor's setting is never lowered
     set_rank = 0 if f.counsellor_risk is Risk.LOW else _RANK[f.counsellor_risk]
     if set_rank:
         rr.append((set_rank, Reason("counsellor_set", {"tier": _NAMES[set_rank]})))
     current = set_rank if set_rank > floor else floor
+
+    # no silent downgrade: a held tier stays until the counsellor's review
+    held = f.held
+    held_since = f.held_since
+    review_requested = False
+    if held is not None:
+        held_rank = _RANK[held]
+        if held_rank > current:
+            current = held_rank
+            review_requested = True
+            rr.append((held_rank, Reason("held_until_review", {
+                "tier": held.value, "since": c.date(held_since) if held_since is not None else "",
+            })))
+    if current >= 3 and (held is None or _RANK[held] < 3):
+        held, held_since = Risk.CRISIS, now
+    elif current >= 2 and held_by_check and (held is None or _RANK[held] < 2):
+        held, held_since = Risk.HIGH, now
 
     # contact recency, against the cadence of the tier so far
     last = f.last_contact_at
@@ -489,6 +547,9 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         set_at + review if set_at is not None else None,
         latest,
         tier_since,
+        held,
+        held_since if held is not None else None,
+        review_requested,
     )
 
 
@@ -605,6 +666,16 @@ def regrade(
     risk_changed = old_risk is None or old_risk is not grades.risk
     if risk_changed and (old_risk is not None or facts.tier_set_at is None):
         grades = grades._replace(review_due_at=review_due_at(now, grades.risk, rules))
+    if grades.review_requested:
+        # the facts no longer support the held tier: the review is due now (and stays at the
+        # moment it was first asked for, so the reminder is not sent again on every re-grade)
+        due = grades.review_due_at
+        asked = previous.review_due_at if previous is not None and previous.review_requested else None
+        if asked is not None and asked <= now:
+            due = asked if due is None or asked < due else due
+        elif due is None or due > now:
+            due = now
+        grades = grades._replace(review_due_at=due)
     alert = None
     base = _RANK[old_risk] if old_risk is not None else 0
     new_rank = _RANK[grades.risk]

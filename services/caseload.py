@@ -112,7 +112,8 @@ def _undo_one(
         _cancel_alerts(uow, store, client.id, since)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
-    regrade_client(uow, actor, client.id, now, rules)
+    # what is undone never happened: a crisis it raised is not held (issue 11)
+    regrade_client(uow, actor, client.id, now, rules, release_hold_after=since)
     return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
 
 

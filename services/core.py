@@ -24,6 +24,7 @@ from domain.screening import ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import Grades, RegradeDecision, TierChange
 from services.caseload import record_undo, status_payload
+from services.crisis import record_signal
 from services.grading import regrade_client
 from storage.db import Database
 
@@ -66,6 +67,7 @@ class Logged:
     plan: PlanItem | None
     interaction_count: int
     grading: RegradeDecision | None = None
+    risk_signal: Any = None  # storage.crisis.RiskSignal: a risk phrase was found (issue 11)
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,14 @@ class MapView:
     grades: Grades | None
     screenings: list[ScreeningResult]
     tier_history: list[TierChange]
+    safety_checks: list[Any] = field(default_factory=list)  # storage.crisis.StoredCheck, latest first
 
 
 @dataclass(frozen=True)
 class PlanAdded:
     client: Client
     item: PlanItem
+    risk_signal: Any = None  # storage.crisis.RiskSignal: a risk phrase in a goal (issue 11)
 
 
 @dataclass(frozen=True)
@@ -316,11 +320,13 @@ def _write_log(
     record_undo(uow, actor, "log", {"client_id": client.id, "interaction_id": interaction.id, "need_ids": need_ids,
                                     "changes": status_payload(changes), "plan_id": plan.id if plan else None}, now)
     grading = regrade_client(uow, actor, client.id, now, rules)
+    signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
+                           now, rules)
     fresh = repo.get(client.id)
     view = repo.relationship_map(client.id, interactions_limit=1)
     return Logged(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
-        interaction_count=view.interaction_count if view else 1, grading=grading,
+        interaction_count=view.interaction_count if view else 1, grading=grading, risk_signal=signal,
     )
 
 
@@ -390,7 +396,8 @@ def resume_pending(
             g = grammar.parse_goal(args)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
             record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
-            return Resumed("goal", PlanAdded(client=client, item=item))
+            signal = record_signal(uow, actor, client.id, [("goal", g.text)], now, rules)
+            return Resumed("goal", PlanAdded(client=client, item=item, risk_signal=signal))
         if cmd == "plan":
             p = grammar.parse_plan(args, then, tz)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
@@ -447,6 +454,7 @@ def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
     return MapView(
         map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
         tier_history=repo.tier_history(client_id, limit=8),
+        safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
     )
 
 
@@ -524,7 +532,8 @@ def set_status(
 
 
 def add_goal(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
 ) -> PlanAdded | Choice | AlreadyHandled:
     spec = grammar.parse_goal(args)
     with db.uow(write=True) as uow:
@@ -536,7 +545,8 @@ def add_goal(
             return found
         item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
         record_undo(uow, actor, "goal", {"client_id": found.id, "plan_id": item.id}, now)
-        return PlanAdded(client=found, item=item)
+        signal = record_signal(uow, actor, found.id, [("goal", spec.text)], now, rules)
+        return PlanAdded(client=found, item=item, risk_signal=signal)
 
 
 def add_plan(

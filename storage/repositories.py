@@ -31,6 +31,7 @@ from domain.model import (
     Risk,
     StatusChange,
 )
+from domain.safety import SafetyCheck
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange
@@ -49,6 +50,7 @@ from storage.orm import (
     PlanItemRow,
     ProcessedUpdateRow,
     ReferralRow,
+    SafetyCheckRow,
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
@@ -892,10 +894,23 @@ class ClientRepo(_Repo):
         if stored is not None:
             tier_set_at = stored[0]
             standing = decode_grades(self._dec(stored[1]))
-        # a screening is a contact too (the domain does not count one twice in one meeting)
-        other_contacts = tuple(
-            s.scalars(select(ScreeningRow.at).where(ScreeningRow.client_id == client_id))
+        # a screening or a safety check is a contact too (the domain does not count one
+        # twice in one meeting)
+        other_contacts = (
+            *s.scalars(select(ScreeningRow.at).where(ScreeningRow.client_id == client_id)),
+            *s.scalars(select(SafetyCheckRow.at).where(SafetyCheckRow.client_id == client_id)),
         )
+        check_row = s.scalars(
+            select(SafetyCheckRow)
+            .where(SafetyCheckRow.client_id == client_id)
+            .order_by(SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
+            .limit(1)
+        ).one_or_none()
+        check = None
+        if check_row is not None:
+            data = json.loads(self._dec(check_row.answers_enc))
+            check = SafetyCheck(answers=dict(data["answers"]), result=Risk(check_row.result),
+                                deciding=tuple(data.get("deciding", ())), at=check_row.at)
         return ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
@@ -912,6 +927,9 @@ class ClientRepo(_Repo):
             other_contacts=other_contacts,
             standing_risk=standing.risk if standing is not None else None,
             tier_since=standing.tier_since if standing is not None else None,
+            held=standing.held if standing is not None else None,
+            held_since=standing.held_since if standing is not None else None,
+            safety_check=check,
         )
 
     def grades(self, client_id: int) -> Grades | None:
@@ -934,6 +952,7 @@ class ClientRepo(_Repo):
             "tier_set_at": _aware(tier_set_at, "tier_set_at"),
             "review_due_at": _aware_opt(grades.review_due_at, "review_due_at"),
             "next_contact_due": _aware_opt(grades.next_contact_due, "next_contact_due"),
+            "contact_latest_at": _aware_opt(grades.contact_latest_at, "contact_latest_at"),
         }
         table = ClientGradeRow.__table__
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert

@@ -75,3 +75,44 @@ def test_raising_the_tier_restarts_the_standard_and_a_log_resets_the_dates(tmp_p
     g3 = logged.grading.grades
     assert g3.next_contact_due == NOW + 12 * DAY and g3.contact_latest_at == NOW + 15 * DAY
     db.dispose()
+
+
+def test_item9_then_zero_and_100_days_stays_crisis_until_a_review_with_a_reason(tmp_path):
+    db, admin, client = _setup(tmp_path)
+    first = core.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 1", NOW, update_id=2)
+    assert first.grading.grades.risk is Risk.CRISIS and first.grading.alert is not None
+    second = core.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3)
+    assert second.grading.grades.risk is Risk.CRISIS and second.grading.grades.review_requested
+    t = NOW + 107 * DAY
+    regrade_everyone(db, t)
+    with db.uow(write=False) as uow:
+        g = uow.clients_of(admin.id).grades(client.id)
+        due = uow.scan.reviews_due(t)
+    assert g.risk is Risk.CRISIS and g.held is Risk.CRISIS
+    assert [(c, d) for _, c, d in due] == [(client.id, g.review_due_at)]  # the review is asked for
+    # /status risk=low is the counsellor's setting, not a review: the crisis stays
+    res = core.set_status(db, admin, "王芳 risk=medium", t, update_id=4)
+    assert res.grading.grades.risk is Risk.CRISIS
+    out = rem.lower_tier(db, admin, client.id, t, reason="no_risk")
+    assert out.lowered and out.grades.risk is Risk.HIGH and out.grades.held is None
+    with db.uow(write=False) as uow:
+        history = uow.clients_of(admin.id).tier_history(client.id)
+    last = next(h for h in history if h.dimension == "risk")
+    assert (last.old, last.new) == ("crisis", "high")
+    assert last.reasons[0].code == "counsellor_review"
+    assert last.reasons[0].params == {"reason": "no_risk", "old": "crisis", "new": "high"}
+    db.dispose()
+
+
+def test_undo_of_the_log_that_raised_a_crisis_lets_it_go(tmp_path):
+    from services.caseload import undo
+
+    db, admin, client = _setup(tmp_path)
+    core.log_conversation(db, admin, "王芳 聊了聊 risk=crisis", NOW, update_id=2)
+    with db.uow(write=False) as uow:
+        assert uow.clients_of(admin.id).grades(client.id).held is Risk.CRISIS
+    undo(db, admin, NOW + timedelta(minutes=2))
+    with db.uow(write=False) as uow:
+        g = uow.clients_of(admin.id).grades(client.id)
+    assert g.risk is Risk.LOW and g.held is None
+    db.dispose()

@@ -373,6 +373,12 @@ def _varied_facts():
     yield RULES, facts(interactions=(), created_at=NOW)
     yield private, facts(value=ValueInfo(3, "self"))
     yield private, facts()
+    from domain.safety import triage
+    check = triage({"wish": True, "thoughts": True, "method": False, "intent": True, "plan": False,
+                    "behaviour": False, "behaviour_recent": None}, RULES.safety_check.levels())
+    yield RULES, facts(safety_check=replace(check, at=NOW - DAY))
+    yield RULES, facts(held=Risk.CRISIS, held_since=NOW - 9 * DAY)
+    yield RULES, facts(safety_check=replace(check, at=NOW - 60 * DAY))
 
 
 def test_emitted_params_match_the_registry():
@@ -393,6 +399,7 @@ SAMPLE = {
     "window_days": 30, "actual": "B", "required": "S", "due": "2025-11-20", "hours": 24,
     "category": "academic", "urgency": "B", "text": "挂科 <3 门 & a<b", "explicit": False,
     "capacity": 4, "payer": "self", "ideal": "2025-11-25", "latest": "2025-11-30",
+    "items": "intent,plan",
 }
 
 
