@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from domain.model import Risk
 from domain.phrases import Phrase, PhraseMatcher
+from domain.when import DayTimes
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 DEFAULT_PHRASES_PATH = Path(__file__).with_name("default_phrases.toml")
@@ -309,6 +311,27 @@ class Compiled:
     frequency_rank: dict[str, int]
 
 
+_CLOCK = Annotated[str, Field(strict=True, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")]
+
+
+class Times(_Model):
+    """Where day-sized words land (`明天`, `3天后`, `下午`…), local clock "HH:MM"."""
+
+    default: _CLOCK = "09:00"
+    morning: _CLOCK = "09:00"
+    noon: _CLOCK = "12:00"
+    afternoon: _CLOCK = "15:00"
+    evening: _CLOCK = "19:00"
+
+    def day_times(self) -> DayTimes:
+        def t(v: str) -> time:
+            h, m = v.split(":")
+            return time(int(h), int(m))
+
+        return DayTimes(default=t(self.default), morning=t(self.morning), noon=t(self.noon),
+                        afternoon=t(self.afternoon), evening=t(self.evening))
+
+
 class RuleBase(_Model):
     version: Literal[1] = 1
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -323,6 +346,7 @@ class RuleBase(_Model):
     phrases_file: Text | None = None
     needs: Needs = Field(default_factory=Needs)
     value: Value = Field(default_factory=Value)
+    times: Times = Field(default_factory=Times)
     _source: str = PrivateAttr(default="rules.toml")
     _compiled: Compiled | None = PrivateAttr(default=None)
     _extra_phrases: tuple[RiskPhrase, ...] = PrivateAttr(default=())
@@ -384,6 +408,11 @@ class RuleBase(_Model):
     def find_phrases(self, text: str) -> tuple[Any, ...]:
         """The risk phrases in `text` (domain.phrases.Match), each once, in order."""
         return self.compiled.phrases.find(text)
+
+    @property
+    def day_times(self) -> DayTimes:
+        """The clock times `<when>` words land on (`明天` → default, `下午` → afternoon…)."""
+        return self.times.day_times()
 
     @property
     def source(self) -> str:

@@ -42,6 +42,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+class MetaRow(Base):
+    """Database-wide facts (migration 0004). `key_check`: a known text encrypted under the
+    key, so a start with another key is refused before anything is written with it."""
+
+    __tablename__ = "meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class CounsellorRow(Base):
     __tablename__ = "counsellors"
 
@@ -247,7 +257,7 @@ class ClientGradeRow(Base):
         # reminders (migration 0003): cadence and review scans
         Index("ix_client_grades_next_contact_due", "next_contact_due"),
         Index("ix_client_grades_review_due_at", "review_due_at"),
-        Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0004
+        Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0005
     )
 
     client_id: Mapped[int] = mapped_column(
@@ -260,11 +270,11 @@ class ClientGradeRow(Base):
     tier_set_at: Mapped[datetime]  # when the risk tier last changed (review clock)
     review_due_at: Mapped[datetime | None]
     next_contact_due: Mapped[datetime | None]  # the ideal next contact
-    contact_latest_at: Mapped[datetime | None]  # the latest next contact (migration 0004)
+    contact_latest_at: Mapped[datetime | None]  # the latest next contact (migration 0005)
 
 
 class SafetyCheckRow(Base):
-    """A safety check (issue 11, migration 0004): answers encrypted, result tier in clear."""
+    """A safety check (issue 11, migration 0005): answers encrypted, result tier in clear."""
 
     __tablename__ = "safety_checks"
     __table_args__ = (Index("ix_safety_checks_client_id_at", "client_id", "at"),)
@@ -279,7 +289,7 @@ class SafetyCheckRow(Base):
 
 
 class RiskSignalRow(Base):
-    """A risk phrase found in a note, need or goal (migration 0004), and what the counsellor
+    """A risk phrase found in a note, need or goal (migration 0005), and what the counsellor
     made of it: open → safety_check | phq9 | dismissed (with a reason)."""
 
     __tablename__ = "risk_signals"
