@@ -23,6 +23,8 @@ from storage.orm import (
     OutboxRow,
     PlanItemRow,
     ReferralRow,
+    RiskSignalRow,
+    SafetyCheckRow,
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
@@ -41,6 +43,8 @@ EXPORT_TABLES: tuple[tuple[str, Any], ...] = (
     ("screenings", ScreeningRow),
     ("tier_history", TierChangeRow),
     ("referrals", ReferralRow),
+    ("safety_checks", SafetyCheckRow),  # issue 11
+    ("risk_signals", RiskSignalRow),
 )
 
 # what /forget counts before it deletes (all go by ON DELETE CASCADE from clients)
@@ -54,6 +58,8 @@ COUNTED: tuple[tuple[str, Any], ...] = (
     ("alerts", AlertRow),
     ("referrals", ReferralRow),
     ("reminders", OutboxRow),
+    ("safety_checks", SafetyCheckRow),  # issue 11
+    ("risk_signals", RiskSignalRow),
 )
 
 
