@@ -670,8 +670,9 @@ def regrade(
         # the facts no longer support the held tier: the review is due now (and stays at the
         # moment it was first asked for, so the reminder is not sent again on every re-grade)
         due = grades.review_due_at
-        asked = previous.review_due_at if previous is not None and previous.review_requested else None
-        if asked is not None and asked <= now:
+        if previous is not None and previous.review_requested and previous.review_due_at is not None:
+            # asked before (or confirmed at a review since): keep that date
+            asked = previous.review_due_at
             due = asked if due is None or asked < due else due
         elif due is None or due > now:
             due = now

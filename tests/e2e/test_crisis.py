@@ -79,7 +79,7 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert rows(bot_env, "select tier, previous, status from alerts") == [("crisis", "low", "pending")]
     # the map shows the check, its date and answers, and the reasons name it
     await admin.send("/map 学生X")
-    m = await admin.expect_message(contains="学生X", skip_others=True)
+    m = await admin.expect_message(contains="🗺", skip_others=True)
     assert "安全评估:" in m.text and "有行动的意图" in m.text
     assert "的安全评估:希望自己死去、有自杀的想法" not in m.text  # the deciding items only in the reason
     assert "的安全评估:有行动的意图,至少为危机" in m.text
@@ -90,7 +90,7 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert rows(bot_env, "select count(*) from safety_checks") == [(1,)]
     # the alert is pushed by the tick
     await run_once(bot_env.app)
-    alert = await admin.expect_message(skip_others=True, contains="学生X")
+    alert = await admin.expect_message(skip_others=True, contains="预警")
     _show("bot (alert)", alert)
 
 
@@ -180,7 +180,7 @@ async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_
     history = rows(bot_env, "select old, new, reasons_enc from tier_changes where dimension='risk' order by id")
     assert [(o, n) for o, n, _ in history][-1] == ("crisis", "high")
     await admin.send("/map Chen")
-    m = await admin.expect_message(contains="Chen", skip_others=True)
+    m = await admin.expect_message(contains="🗺", skip_others=True)
     assert "Risk: 🟠 high" in m.text
 
 

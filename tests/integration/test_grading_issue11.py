@@ -116,3 +116,20 @@ def test_undo_of_the_log_that_raised_a_crisis_lets_it_go(tmp_path):
         g = uow.clients_of(admin.id).grades(client.id)
     assert g.risk is Risk.LOW and g.held is None
     db.dispose()
+
+
+def test_confirming_a_held_crisis_is_not_asked_again_before_the_next_review(tmp_path):
+    db, admin, client = _setup(tmp_path)
+    core.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 1", NOW, update_id=2)
+    core.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3)
+    t = NOW + 8 * DAY
+    out = rem.confirm_review(db, admin, client.id, t)
+    assert out.grades.risk is Risk.CRISIS and out.grades.review_due_at == t + 3 * DAY
+    regrade_everyone(db, t + DAY)
+    with db.uow(write=False) as uow:
+        assert uow.scan.reviews_due(t + DAY) == []
+        assert uow.clients_of(admin.id).grades(client.id).review_due_at == t + 3 * DAY
+    regrade_everyone(db, t + 3 * DAY)
+    with db.uow(write=False) as uow:
+        assert [c for _, c, _ in uow.scan.reviews_due(t + 3 * DAY)] == [client.id]
+    db.dispose()
