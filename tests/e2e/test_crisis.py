@@ -63,7 +63,9 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     _show("bot (edited)", q)
     assert "第 1 题" in q.text and "一睡不醒" in q.text
     # wish yes, thoughts yes, method no, intent yes, plan no, behaviour no
+    last_data = None
     for answer in ("是", "是", "否", "是", "否", "否"):
+        last_data = dict(q.buttons[0])[answer]
         await admin.tap(prompt, answer)
         TRANSCRIPT.append(f"辅导员: [{answer}]")
         q = await admin.expect_edit(prompt)
@@ -85,8 +87,9 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert "的安全评估:有行动的意图,至少为危机" in m.text
     assert m.button_texts == ["🛟 现在做安全评估"]
     # a double tap on the last answer stores nothing more
-    qid = await replay_callback(bot_env.server, admin, prompt, q.buttons[0][0][1] if q.buttons else "sk:1:yyny")
-    await admin.expect_callback_answer(qid)
+    assert last_data.startswith("sk:") and last_data.endswith(":yynynn")
+    qid = await replay_callback(bot_env.server, admin, prompt, last_data)
+    assert "已经用过了" in (await admin.expect_callback_answer(qid)).text
     assert rows(bot_env, "select count(*) from safety_checks") == [(1,)]
     # the alert is pushed by the tick
     await run_once(bot_env.app)
@@ -182,6 +185,27 @@ async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_
     await admin.send("/map Chen")
     m = await admin.expect_message(contains="🗺", skip_others=True)
     assert "Risk: 🟠 high" in m.text
+
+
+async def test_risk_crisis_offers_a_check_on_the_reply_and_the_map_has_the_button(bot_env):
+    admin = await _quiet(bot_env, "en")
+    await admin.send("/new Zhao")
+    await admin.expect_message()
+    await admin.send("/status Zhao risk=crisis")
+    reply = await admin.expect_message()
+    assert "crisis" in reply.text and reply.button_texts == ["🛟 Safety check now"]
+    await admin.send("/log Zhao talked about exams risk=high")
+    plain = await admin.expect_message()
+    assert plain.button_texts == []  # only crisis (or item 9) offers it on the reply
+    await admin.tap(reply, "🛟 Safety check now")
+    q = await admin.expect_message()
+    assert "Safety check" in q.text and q.button_texts[:2] == ["Yes", "No"]
+    await admin.tap(q, "Cancel")
+    assert "nothing was saved" in (await admin.expect_edit(q)).text
+    assert rows(bot_env, "select count(*) from safety_checks") == [(0,)]
+    await admin.send("/map Zhao")
+    m = await admin.expect_message(contains="🗺", skip_others=True)
+    assert m.button_texts == ["🛟 Safety check now"]
 
 
 @pytest.fixture(autouse=True, scope="module")
