@@ -884,21 +884,24 @@ class ClientRepo(_Repo):
                 .order_by(InteractionRow.at, InteractionRow.id)
             )
         )
-        latest: dict[Instrument, ScreeningResult | None] = {}
-        previous: dict[Instrument, int | None] = {}
-        for inst in Instrument:
-            rows = list(
-                s.scalars(
-                    select(ScreeningRow)
-                    .where(
-                        ScreeningRow.client_id == client_id, ScreeningRow.instrument == inst.value
-                    )
-                    .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
-                    .limit(2)
-                )
-            )
-            latest[inst] = self._screening(rows[0]) if rows else None
-            previous[inst] = rows[1].total if len(rows) > 1 else None
+        # every screening in one query (latest first): the latest and the previous total per
+        # instrument, and their times (a screening is a contact too)
+        latest: dict[Instrument, ScreeningResult | None] = {inst: None for inst in Instrument}
+        previous: dict[Instrument, int | None] = {inst: None for inst in Instrument}
+        seen: dict[str, int] = {}
+        screening_times: list[datetime] = []
+        for item in s.scalars(
+            select(ScreeningRow)
+            .where(ScreeningRow.client_id == client_id)
+            .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
+        ):
+            screening_times.append(item.at)
+            n = seen.get(item.instrument, 0)
+            seen[item.instrument] = n + 1
+            if n == 0:
+                latest[Instrument(item.instrument)] = self._screening(item)
+            elif n == 1:
+                previous[Instrument(item.instrument)] = item.total
         stored = s.execute(
             select(ClientGradeRow.tier_set_at, ClientGradeRow.data_enc).where(
                 ClientGradeRow.client_id == client_id
@@ -908,23 +911,21 @@ class ClientRepo(_Repo):
         if stored is not None:
             tier_set_at = stored[0]
             standing = decode_grades(self._dec(stored[1]))
-        # a screening or a safety check is a contact too (the domain does not count one
-        # twice in one meeting)
-        other_contacts = (
-            *s.scalars(select(ScreeningRow.at).where(ScreeningRow.client_id == client_id)),
-            *s.scalars(select(SafetyCheckRow.at).where(SafetyCheckRow.client_id == client_id)),
-        )
-        check_row = s.scalars(
+        # safety checks (issue 11): the latest one grades, every one is a contact (the domain
+        # does not count a screening or a check twice in one meeting)
+        check = None
+        check_times: list[datetime] = []
+        for item in s.scalars(
             select(SafetyCheckRow)
             .where(SafetyCheckRow.client_id == client_id)
             .order_by(SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
-            .limit(1)
-        ).one_or_none()
-        check = None
-        if check_row is not None:
-            data = json.loads(self._dec(check_row.answers_enc))
-            check = SafetyCheck(answers=dict(data["answers"]), result=Risk(check_row.result),
-                                deciding=tuple(data.get("deciding", ())), at=check_row.at)
+        ):
+            check_times.append(item.at)
+            if check is None:
+                data = json.loads(self._dec(item.answers_enc))
+                check = SafetyCheck(answers=dict(data["answers"]), result=Risk(item.result),
+                                    deciding=tuple(data.get("deciding", ())), at=item.at)
+        other_contacts = (*screening_times, *check_times)
         return ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
