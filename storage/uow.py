@@ -14,6 +14,7 @@ from storage.repositories import (
     PendingRepo,
     UpdateRepo,
 )
+from storage.team import TeamRepo
 
 
 class UnitOfWork:
@@ -22,7 +23,8 @@ class UnitOfWork:
     `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates`,
     `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
     `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
-    cross-counsellor reads; never used by handlers).
+    cross-counsellor reads; never used by handlers), `uow.team` (an alert's copies, the
+    admins' team overview, the supervisor digest).
     """
 
     def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
@@ -35,6 +37,7 @@ class UnitOfWork:
         self.updates = UpdateRepo(self)
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
+        self.team = TeamRepo(self)  # supervision reads (issue 11)
 
     @property
     def session(self) -> Session:
