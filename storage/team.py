@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
 from domain.model import Counsellor
+from storage import outbox_keys as keys
 from storage.orm import AlertRow, ClientGradeRow, ClientRow, CounsellorRow, OutboxRow
 from storage.repositories import _aware, _counsellor, _Repo
 
@@ -51,11 +52,9 @@ class CounsellorLoad:
 
 
 def _alert_keys(alert_id: int) -> Any:
-    return or_(
-        _T.c.dedupe_key == f"alert:{alert_id}",
-        _T.c.dedupe_key.startswith(f"realert:{alert_id}:", autoescape=True),
-        _T.c.dedupe_key.startswith(f"escalation:{alert_id}:", autoescape=True),
-    )
+    exact, *prefixes = keys.alert_family(alert_id)
+    return or_(_T.c.dedupe_key == exact,
+               *(_T.c.dedupe_key.startswith(p, autoescape=True) for p in prefixes))
 
 
 class TeamRepo(_Repo):
@@ -69,14 +68,6 @@ class TeamRepo(_Repo):
             .order_by(_T.c.id)
         ).all()
         return [AlertCopy(r.id, r.kind, r.counsellor_id, int(r.message_id), json.loads(r.payload)) for r in rows]
-
-    def cancel_alert_rows(self, alert_id: int) -> int:
-        """Cancel the pending first push, repeats and escalations of exactly this alert
-        (`alert:12` is not a prefix match of `alert:1`)."""
-        result = self._s.execute(
-            update(_T).where(_alert_keys(alert_id), _T.c.status == "pending").values(status="cancelled")
-        )
-        return int(result.rowcount)
 
     # -- the team overview ------------------------------------------------------------------
 
