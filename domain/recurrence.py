@@ -28,6 +28,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from domain.errors import CommandError
 from domain.model import Risk
@@ -210,17 +211,18 @@ def parse_every(words: list[str]) -> tuple[Recurrence, int] | None:
     return _check(Recurrence(_UNITS[m["u"]], int(m["n"] or 1)), shown), used
 
 
-def _try_when(words: list[str], now: datetime, tz: tzinfo) -> tuple[datetime, int] | None:
+def _try_when(words: list[str], now: datetime, tz: tzinfo, times: Any = None
+              ) -> tuple[datetime, int] | None:
     """A `<when>` of two words or one at the start of `words`."""
     if len(words) >= 2:
         try:
-            return parse_when(f"{words[0]} {words[1]}", now, tz), 2
+            return parse_when(f"{words[0]} {words[1]}", now, tz, times), 2
         except CommandError as e:
             if e.code == "past_when":
                 raise
     if words:
         try:
-            return parse_when(words[0], now, tz), 1
+            return parse_when(words[0], now, tz, times), 1
         except CommandError as e:
             if e.code == "past_when":
                 raise
@@ -233,7 +235,7 @@ def _end_of_local_day(instant: datetime, tz: tzinfo) -> datetime:
 
 
 def parse_recurring_plan(
-    args: str, now: datetime, tz: tzinfo
+    args: str, now: datetime, tz: tzinfo, times: Any = None
 ) -> RecurringPlanSpec | StopSpec | None:
     """`/plan` arguments with an interval (see the module doc) or `stop`; None when the
     arguments are an ordinary one-off plan (the caller parses those)."""
@@ -255,7 +257,7 @@ def parse_recurring_plan(
             if len(words) > take:
                 later = parse_every(words[take:])
                 if later is not None:
-                    hit = _try_when(words[:take], now, tz)
+                    hit = _try_when(words[:take], now, tz, times)
                     if hit is not None and hit[1] == take:
                         first_due = hit[0]
                         i = take
@@ -266,7 +268,7 @@ def parse_recurring_plan(
     every, used = found
     i += used
     if first_due is None:
-        hit = _try_when(words[i:], now, tz) if len(words) > i + 1 else None
+        hit = _try_when(words[i:], now, tz, times) if len(words) > i + 1 else None
         if hit is not None:
             first_due, took = hit
             i += took
@@ -281,7 +283,7 @@ def parse_recurring_plan(
         if nw.startswith(("until=", "until＝")) or nw in _UNTIL_WORDS or glued:
             if nw in _UNTIL_WORDS:
                 after = text_words[j + 1:]
-                hit = _try_when(after, now, tz) if after else None
+                hit = _try_when(after, now, tz, times) if after else None
                 if hit is None:
                     raise CommandError("bad_until", value=" ".join(text_words[j:j + 2]))
                 until, took = hit
@@ -291,7 +293,7 @@ def parse_recurring_plan(
                 value = w.split("=", 1)[1] if "=" in w else (
                     w.split("＝", 1)[1] if "＝" in w else w[len(glued or ""):])
                 try:
-                    until = parse_when(value, now, tz)
+                    until = parse_when(value, now, tz, times)
                 except CommandError:
                     raise CommandError("bad_until", value=w) from None
                 until_text = value
