@@ -121,6 +121,9 @@ class ClientFacts:
     held: Risk | None = None  # a tier only the counsellor's review may lower (from the last grades)
     held_since: datetime | None = None
     safety_check: SafetyCheck | None = None  # the latest; `at` should be set (None → taken now)
+    # the latest contacts in a row logged `outcome=unreached` (issue 15): the data for
+    # "失联 after N failed attempts"; unreached attempts are not in `interactions`
+    unreached_streak: int = 0
 
 
 class Grades(NamedTuple):
