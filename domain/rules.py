@@ -78,6 +78,9 @@ class Thresholds(_Model):
     # is a state the counsellor sets with the lost_contact tag).
     lost_contact_factor: PosFloat = 2.0
     lost_contact_min_tier: Risk = Risk.MEDIUM
+    # this many attempts in a row logged `outcome=unreached` (and no contact since): 失联
+    # (unreachable), graded like the #失联 tag (its min_tier; high by default)
+    unreached_attempts: PosInt = 3
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

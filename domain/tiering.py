@@ -48,6 +48,7 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "screening_worsening": ("instrument", "previous", "total", "points", "tier"),
     "screening_improving": ("instrument", "previous", "total", "points"),
     "risk_tag": ("tag", "en", "zh", "tier"),
+    "unreached_attempts": ("count", "tier"),
     "contact_gap": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
     "never_contacted": ("days", "cadence_days", "limit_days", "since", "tier"),
     "no_risk_factors": (),
@@ -386,6 +387,14 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
             rr.append((rank, Reason("risk_tag", {
                 "tag": tag.code, "en": tag.en, "zh": tag.zh, "tier": _NAMES[rank],
             })))
+
+    # 失联 after N attempts in a row that did not reach the client (as the #失联 tag)
+    if f.unreached_streak and f.unreached_streak >= t.unreached_attempts:
+        lost = c.tags.get("lost_contact")
+        rank = _RANK[lost.min_tier] if lost is not None else 2
+        if rank > floor:
+            floor = rank
+        rr.append((rank, Reason("unreached_attempts", {"count": f.unreached_streak, "tier": _NAMES[rank]})))
 
     # the latest safety check
     held_by_check = False

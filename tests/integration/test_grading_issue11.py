@@ -133,3 +133,17 @@ def test_confirming_a_held_crisis_is_not_asked_again_before_the_next_review(tmp_
     with db.uow(write=False) as uow:
         assert [c for _, c, _ in uow.scan.reviews_due(t + 3 * DAY)] == [client.id]
     db.dispose()
+
+
+def test_three_unreached_attempts_in_a_row_make_the_client_unreachable(tmp_path):
+    db, admin, client = _setup(tmp_path)
+    core.log_conversation(db, admin, "王芳 聊了聊", NOW - 10 * DAY, update_id=2)
+    for i in range(3):
+        res = core.log_conversation(db, admin, "王芳 打电话没接 outcome=unreached", NOW + i * DAY, update_id=10 + i)
+    g = res.grading.grades
+    assert g.risk is Risk.HIGH and g.risk_reasons[0].code == "unreached_attempts"
+    assert res.grading.alert is not None
+    # the next contact that reaches the client ends the streak (the high tier itself is not held)
+    reached = core.log_conversation(db, admin, "王芳 终于联系上了", NOW + 4 * DAY, update_id=20)
+    assert "unreached_attempts" not in [r.code for r in reached.grading.grades.risk_reasons]
+    db.dispose()

@@ -378,6 +378,7 @@ def _varied_facts():
                     "behaviour": False, "behaviour_recent": None}, RULES.safety_check.levels())
     yield RULES, facts(safety_check=replace(check, at=NOW - DAY))
     yield RULES, facts(held=Risk.CRISIS, held_since=NOW - 9 * DAY)
+    yield RULES, facts(unreached_streak=3)
     yield RULES, facts(safety_check=replace(check, at=NOW - 60 * DAY))
 
 
