@@ -478,7 +478,9 @@ async def tz(turn: Turn) -> None:
 async def _show_settings(turn: Turn, changed: bool) -> None:
     """The settings; for an admin also who has no supervisor (and where their alerts go)."""
     unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
-    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised)
+    mine = await _run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised,
+                     mine=mine)
 
 
 @_guard
