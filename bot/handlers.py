@@ -823,6 +823,7 @@ def register(application: Application) -> None:
     from bot import (
         handlers_caseload,
         handlers_crisis,
+        handlers_overview,
         handlers_referrals,
         handlers_roster,
         handlers_team,
@@ -832,6 +833,7 @@ def register(application: Application) -> None:
     handlers_caseload.register(application)
     handlers_team.register(application)
     handlers_roster.register(application)
+    handlers_overview.register(application)
     handlers_crisis.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
