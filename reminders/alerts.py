@@ -25,11 +25,10 @@ Buttons = list[list[tuple[str, str]]]
 
 
 def safety_check_data(alert: Any) -> str | None:
-    """HOOK for the safety check (issue 11, branch i11a): the callback data of its button
-    for this alert's client, or None while that flow is not on main. When it lands, return
-    its callback data here (≤ 64 bytes) and the button appears on every unacknowledged
-    alert and repeat; acknowledging strips it with the other buttons."""
-    return None
+    """The safety check's button for this alert's client (bot/handlers_crisis `sc:` with the
+    "al" trigger: started from an alert). On every unacknowledged crisis/high alert and
+    repeat; acknowledging strips it with the other buttons."""
+    return f"sc:{alert.client_id}:al"
 
 
 def crisis_resources() -> list[Resource]:

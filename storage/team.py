@@ -102,7 +102,7 @@ class TeamRepo(_Repo):
         for cid, client_id, risk in self._s.execute(
             select(ClientRow.counsellor_id, ClientRow.id, ClientGradeRow.risk)
             .join(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
-            .where(ClientRow.counsellor_id.in_(ids), ClientGradeRow.next_contact_due <= now)
+            .where(ClientRow.counsellor_id.in_(ids), ClientGradeRow.contact_latest_at <= now)
         ):
             past[cid] = past.get(cid, 0) + 1
             if risk in ("high", "crisis"):

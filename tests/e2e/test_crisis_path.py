@@ -68,7 +68,7 @@ async def test_alert_tells_what_to_do_and_whom_it_escalates_to(bot_env):
     assert "ambulance 120" in text
     # no supervisor: the escalation goes to the admins, and the alert says so by name
     assert "If it is not acknowledged by 2026-11-28 10:30, it goes to Li." in text
-    assert alert.button_texts == ["✅ Acknowledge"]
+    assert alert.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
 
 
 async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
@@ -80,7 +80,7 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
     bot_env.clock.advance(minutes=16)
     await tick(bot_env)
     repeat = await second.expect_message(contains="Reminder 1", skip_others=True)
-    assert repeat.button_texts == ["✅ Acknowledge"]
+    assert repeat.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
     bot_env.clock.advance(minutes=15)  # 10:31: past escalate_at (10:30)
     await tick(bot_env)
     escalation = await admin.expect_message(contains="Escalation", skip_others=True)
@@ -88,7 +88,7 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
     assert "respond within 1 h" in escalation.text and "Crisis hotline" in escalation.text
     await settle(bot_env)
     mine = [m for m in second.messages if "CRISIS" in m.text]
-    assert len(mine) == 3 and all(m.button_texts == ["✅ Acknowledge"] for m in mine)
+    assert len(mine) == 3 and all(m.button_texts == ["✅ Acknowledge", "🛟 Safety check"] for m in mine)
 
     # Acknowledge from the SECOND repeat: every copy is edited, none keeps a button.
     bot_env.clock.advance(minutes=2)  # 10:33 local
@@ -156,7 +156,7 @@ async def test_lone_admin_without_supervisor_is_told_nobody_will_be_escalated_to
     # The escalation step is not silent: the counsellor is told there is nobody, with a button.
     notice = await admin.expect_message(contains="Still unacknowledged", skip_others=True)
     assert "nobody to escalate it to" in notice.text and "学生C" in notice.text
-    assert notice.button_texts == ["✅ Acknowledge"]
+    assert notice.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
     await settle(bot_env)
     copies = [m for m in admin.messages if "CRISIS" in m.text or "Still unacknowledged" in m.text]
     assert len(copies) == 4  # the alert, two repeats, the notice
@@ -195,3 +195,20 @@ async def test_lone_admin_who_blocked_the_bot_is_logged_not_silent(bot_env, capl
         await tick(bot_env)
     assert any("nobody to escalate to" in r.getMessage() for r in caplog.records)
     assert not any("学生D" in r.getMessage() for r in caplog.records)  # no client data in logs
+
+
+async def test_safety_check_from_the_alert_then_acknowledge_strips_both_buttons(bot_env):
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    second, _ = await invite_second(bot_env, admin)
+    await agenda_off(second)
+    alert = await crisis_alert(bot_env, second)
+    await second.tap(alert, "🛟 Safety check")
+    check = await second.expect_message(contains="Safety check", skip_others=True)
+    assert "学生C" in check.text and "question 1" in check.text
+    assert "Yes" in " ".join(check.button_texts)
+    # the alert itself is untouched until it is acknowledged
+    assert second.current(alert).button_texts == ["✅ Acknowledge", "🛟 Safety check"]
+    await second.tap(alert, "✅ Acknowledge")
+    edited = await second.expect_edit(alert)
+    assert no_buttons(edited) and "Acknowledged at" in edited.text
