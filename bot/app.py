@@ -81,6 +81,9 @@ def build_application(
         rules=rules or default_rules(),
     )
     handlers.register(application)
+    from reminders.tick import install_urgent_path
+
+    install_urgent_path(application, db)  # a new crisis/high alert is sent at once
     if jobs and application.job_queue is not None:
         # The passage of time changes tiers (lost contact, stale screenings): re-grade
         # everyone soon after start and then every few hours. The grades live in the
