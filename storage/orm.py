@@ -43,6 +43,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+class MetaRow(Base):
+    """Database-wide facts (migration 0004). `key_check`: a known text encrypted under the
+    key, so a start with another key is refused before anything is written with it."""
+
+    __tablename__ = "meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class CounsellorRow(Base):
     __tablename__ = "counsellors"
 
@@ -339,12 +349,12 @@ class OutboxRow(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
-    # migration 0004: the claim's lease (the worker renews it while it sends)
+    # migration 0005: the claim's lease (the worker renews it while it sends)
     lease_until: Mapped[datetime | None]
 
 
 class SendSlotRow(Base):
-    """The shared send budget (migration 0004): per rate-limit key ("all", "chat:<id>")
+    """The shared send budget (migration 0005): per rate-limit key ("all", "chat:<id>")
     the theoretical arrival time (epoch seconds, database clock) of the next send — a
     GCRA bucket every process on PostgreSQL reserves its slots from."""
 
