@@ -65,6 +65,7 @@ _PENDING: ContextVar[_Pending | None] = ContextVar("caremap_urgent_pending", def
 #: at the latest this long after the commit, a new alert goes out even if the handler
 #: has not finished (the reply normally goes first, then the alert)
 FALLBACK_SECONDS = 1.0
+URGENT_SETTLE_SECONDS = 10.0
 
 
 def install_urgent_path(application: Any, db: Any) -> None:
@@ -138,6 +139,10 @@ async def run_once(application: Any) -> dict[str, int]:
     lock = application.bot_data.setdefault(_LOCK_KEY, asyncio.Lock())
     async with lock:  # a slow tick and the next one never overlap
         await take_back_once(application)
+        try:  # alerts being sent at once are marked first (bounded: a 429 may hold one)
+            await asyncio.wait_for(urgent_settled(application), URGENT_SETTLE_SECONDS)
+        except TimeoutError:
+            pass
         ctx = application.bot_data["ctx"]
         planned = await asyncio.to_thread(plan_due_work, ctx.db, ctx.clock())
         stats = await deliverer_for(application).run()
