@@ -98,6 +98,7 @@ class Deliverer:
         self._on_sent = on_sent  # tests and benchmarks observe each send
         # rows this worker holds → the monotonic time until which their lease surely holds
         self._held: dict[int, float] = {}
+        self._on_wire: set[int] = set()  # rows whose send has started (may have reached Telegram)
         self._renewer: asyncio.Task[None] | None = None
         self.window = min(MAX_WINDOW, max(PER_COUNSELLOR, int(self.limiter.rate * HORIZON_SECONDS)))
         # marks get a thread of their own: a sent message is marked at once, never queued
@@ -221,6 +222,16 @@ class Deliverer:
                         errors.append(task.exception())
                 if errors:
                     break
+        except asyncio.CancelledError:  # stopping: what is not on the wire yet goes back
+            unsent = [item.id for item in tasks.values() if item.id not in self._on_wire]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            tasks.clear()
+            if unsent:
+                await asyncio.shield(asyncio.to_thread(
+                    self._write, lambda uow: uow.outbox.release(self.worker, unsent)))
+            raise
         finally:
             if tasks:  # an error: let the others finish (they were claimed; most are sent)
                 results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -242,6 +253,7 @@ class Deliverer:
         try:
             await self._deliver_one(item, stats)
         finally:
+            self._on_wire.discard(item.id)
             self._let_go(item)
 
     async def _deliver_one(self, item: Any, stats: DeliveryStats) -> None:
@@ -268,6 +280,7 @@ class Deliverer:
                 # our lease may have run out (a long stall): another worker may own the row
                 log.warning("reminder %s: lease not renewed in time; left to whoever holds it", item.id)
                 return
+            self._on_wire.add(item.id)
             try:
                 message = await self.bot.send_message(
                     envelope.chat_id, envelope.text, parse_mode=ParseMode.HTML, reply_markup=markup,

@@ -21,8 +21,12 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any, Protocol
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
 
 #: priorities at or below this are urgent (crisis/high alerts, repeats, escalations)
 URGENT = 1
@@ -145,6 +149,16 @@ class SendLimiter:
 
         await self._run(hold)
 
+    async def charge(self, chat_id: int) -> None:
+        """Count a message already sent to this chat (a reply) against its budget, without
+        waiting: the pushes that follow keep their distance."""
+        await self._reserve(f"chat:{chat_id}", self._chat)
+
+    async def acquire_overall(self, priority: int = REPLY) -> None:
+        """Wait for a slot of the overall budget only (a reply to the counsellor's own
+        message: never held back by the chat's pace, never ahead of an alert)."""
+        await self._acquire_overall(priority)
+
     async def acquire(self, chat_id: int, priority: int = 5) -> None:
         """Wait for a slot of this chat and of the overall budget, most urgent first."""
         gate = self._chats.get(chat_id)
@@ -200,3 +214,64 @@ async def _inline(fn: Callable[[], float]) -> float:
 
 async def _in_thread(fn: Callable[[], float]) -> float:
     return await asyncio.to_thread(fn)
+
+
+def limiter_for(db: object, **kwargs: float) -> SendLimiter:
+    """The limiter every process builds: on PostgreSQL its budget lives in the database
+    (shared by the bot and every worker); on SQLite (one process) in memory."""
+    if getattr(db, "dialect", None) == "postgresql":
+        from storage.sendslots import PgSlots
+
+        return SendLimiter(store=PgSlots(db), **kwargs)
+    return SendLimiter(**kwargs)
+
+
+class ReplyRateLimiter(BaseRateLimiter[int]):
+    """python-telegram-bot's rate limiter for the bot's replies, drawing on the SAME budget
+    as the pushed reminders and alerts (and, on PostgreSQL, as every worker): a reply waits
+    for an overall slot at REPLY priority (behind alerts, ahead of follow-ups), is then
+    counted against its chat, and a 429 holds the chat back for everyone."""
+
+    def __init__(self, limiter: SendLimiter, max_retries: int = 5) -> None:
+        self.limiter = limiter
+        self.max_retries = max_retries
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        chat_id: Any = data.get("chat_id")
+        try:
+            chat_id = int(chat_id) if chat_id is not None else None
+        except (TypeError, ValueError):
+            chat_id = None
+        retries = self.max_retries if rate_limit_args is None else rate_limit_args
+        for attempt in range(retries + 1):
+            if chat_id is not None:
+                await self.limiter.acquire_overall(REPLY)
+            try:
+                result = await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt >= retries:
+                    raise
+                value = exc.retry_after
+                seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+                if chat_id is not None:
+                    await self.limiter.hold(chat_id, seconds)
+                await asyncio.sleep(seconds + 0.1)
+                continue
+            if chat_id is not None:
+                await self.limiter.charge(chat_id)
+            return result
+        raise AssertionError("unreachable")

@@ -15,7 +15,7 @@ from typing import Any
 
 from reminders.delivery import Deliverer
 from reminders.planner import plan_due_work
-from reminders.ratelimit import SendLimiter
+from reminders.ratelimit import limiter_for
 from reminders.worker import new_worker_id
 
 log = logging.getLogger("caremap.reminders")
@@ -33,7 +33,7 @@ def deliverer_for(application: Any) -> Deliverer:
     deliverer = application.bot_data.get(_DELIVERER_KEY)
     if deliverer is None:
         ctx = application.bot_data["ctx"]
-        limiter = application.bot_data.get(LIMITER_KEY) or SendLimiter()
+        limiter = application.bot_data.get(LIMITER_KEY) or limiter_for(ctx.db)
         deliverer = Deliverer(ctx.db, application.bot, ctx.renderer, ctx.clock, limiter,
                               worker=new_worker_id("bot"))
         application.bot_data[_DELIVERER_KEY] = deliverer
