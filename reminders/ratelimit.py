@@ -22,6 +22,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -124,11 +125,21 @@ class SendLimiter:
         self._all = (1.0 / overall_per_second, max(1, int(overall_burst)))
         self._chat = (1.0 / per_chat_rate, max(1, int(per_chat_burst)))
         self.store: SlotStore = store or MemorySlots()
-        # a shared store talks to the database: off the event loop
-        self._run = run or (_in_thread if getattr(self.store, "shared", False) else _inline)
+        # a shared store talks to the database: off the event loop, on threads of its own
+        # (never queued behind the composing of messages in the default executor)
+        if run is not None:
+            self._run = run
+        elif getattr(self.store, "shared", False):
+            self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="caremap-slots")
+            self._run = self._in_threads
+        else:
+            self._run = _inline
         self._overall = _Gate()
         self._chats: dict[int, _Gate] = {}
         self.reserved = 0  # slots taken (for tests and benchmarks)
+
+    async def _in_threads(self, fn: Callable[[], float]) -> float:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
 
     @property
     def shared(self) -> bool:
@@ -211,9 +222,6 @@ class SendLimiter:
 async def _inline(fn: Callable[[], float]) -> float:
     return fn()
 
-
-async def _in_thread(fn: Callable[[], float]) -> float:
-    return await asyncio.to_thread(fn)
 
 
 def limiter_for(db: object, **kwargs: float) -> SendLimiter:
