@@ -1,4 +1,4 @@
-"""The send budget shared by every process on PostgreSQL (table `send_slots`, migration 0005).
+"""The send budget shared by every process on PostgreSQL (table `send_slots`, migration 0006).
 
 One row per rate-limit key ("all", "chat:<id>") holds the bucket's theoretical arrival
 time (GCRA), in epoch seconds of the DATABASE's clock, so processes on several hosts agree.
