@@ -26,6 +26,7 @@ from domain.screening import score as score_screening
 from domain.tiering import Grades, RegradeDecision, TierChange
 from services.caseload import record_undo, status_payload
 from services.grading import regrade_client
+from storage import outbox_keys
 from storage.db import Database
 
 INVITE_TTL = timedelta(days=7)
@@ -646,7 +647,7 @@ def _write_plan(uow: Any, actor: Counsellor, client: Client, spec: Any, now: dat
         ended = []
         for series in store.of_client(client.id, active_only=True):
             for plan_id in store.end(series.id, now, "stopped"):
-                uow.outbox.cancel(f"plan:{plan_id}:")
+                uow.outbox.cancel(outbox_keys.plan_family(plan_id))
             ended.append(store.get(series.id) or series)
         return SeriesStopped(client=client, series=ended)
     if isinstance(spec, recurrence.RecurringPlanSpec):
