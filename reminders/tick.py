@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from reminders.delivery import Deliverer
+from reminders.delivery import Deliverer, DeliveryStats
 from reminders.planner import plan_due_work
 from reminders.ratelimit import limiter_for
 from reminders.worker import new_worker_id
@@ -124,13 +124,15 @@ async def urgent_settled(application: Any) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _send_now(application: Any, ids: list[int]) -> None:
+async def _send_now(application: Any, ids: list[int]) -> DeliveryStats | None:
     try:
         stats = await deliverer_for(application).send_now(ids)
-        if stats.sent:
-            log.info("alert sent at once: %s", stats.as_dict())
     except Exception:  # noqa: BLE001 - the rows stay due; the tick sends them
         log.exception("sending a new alert at once failed; the tick will retry")
+        return None
+    if stats.sent:
+        log.info("alert sent at once: %s", stats.as_dict())
+    return stats
 
 
 async def run_once(application: Any) -> dict[str, int]:
@@ -145,7 +147,15 @@ async def run_once(application: Any) -> dict[str, int]:
             pass
         ctx = application.bot_data["ctx"]
         planned = await asyncio.to_thread(plan_due_work, ctx.db, ctx.clock())
+        # repeats and escalations this planning queued are being sent at once (the urgent
+        # path); the tick returns when they are done too, and counts them
+        urgent = list(application.bot_data.get(_URGENT_TASKS, ()))
         stats = await deliverer_for(application).run()
+        if urgent:
+            done, _ = await asyncio.wait(urgent, timeout=URGENT_SETTLE_SECONDS)
+            for task in done:
+                if not task.cancelled() and isinstance(task.result(), DeliveryStats):
+                    stats.add(task.result())
         counts = {**{f"planned_{k}": v for k, v in planned.items() if v}, **stats.as_dict()}
         if stats.sent or stats.failed:
             log.info("reminders tick: %s", counts)
