@@ -22,7 +22,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -38,8 +38,9 @@ from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
+from reminders import alerts
 from reminders.compose import render_agenda
-from services import core
+from services import core, supervision
 from services import reminders as rem
 
 log = logging.getLogger("caremap.bot")
@@ -213,11 +214,15 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             core.redeem_invite, app.db, code, user.id, _display_name(user), app.clock(), app.settings.timezone
         )
         fresh = counsellor is not None
+        if fresh and user.language_code:  # pushed alerts follow it from the first one on
+            counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+                                    pick_language(None, user.language_code))
     if counsellor is None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
-    await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+    unsupervised = await _run(supervision.unsupervised, app.db, counsellor, app.clock())
+    await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
 
 
 @_guard
@@ -463,12 +468,17 @@ async def today(turn: Turn) -> None:
 async def tz(turn: Turn) -> None:
     args = turn.args_text
     if not args:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
     change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
+
+
+async def _show_settings(turn: Turn, changed: bool) -> None:
+    """The settings; for an admin also who has no supervisor (and where their alerts go)."""
+    unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised)
 
 
 @_guard
@@ -480,11 +490,10 @@ async def settings(turn: Turn) -> None:
         return
     change = schedule.parse_settings(args)
     if change.is_empty:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
 
 
 async def _supervisor(turn: Turn, words: list[str]) -> None:
@@ -532,7 +541,7 @@ async def on_reminder(turn: Turn) -> None:
     elif kind == "ak" and len(parts) == 2:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
-        await _edit(query, turn.render("alert_acknowledged", o=out))
+        await _acknowledge_copies(turn, query, out)
     elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
         fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
         out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
@@ -540,6 +549,24 @@ async def on_reminder(turn: Turn) -> None:
         await _edit(query, turn.render("review_done", o=out))
     else:
         raise core.NotYours()
+
+
+async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOutcome) -> None:
+    """Every copy of the alert (the tapped one, the repeats, the escalations a supervisor or
+    the admins received) keeps its text, says when it was acknowledged and loses its buttons."""
+    tapped = query.message.message_id if query.message is not None else None
+    views = alerts.acknowledged_views(out, tapped)
+    edits = alerts.acknowledged_edits(turn.app.renderer, views, out.alert.acknowledged_at, turn.now)
+    for edit in edits:
+        try:
+            await turn.context.bot.edit_message_text(
+                edit.text, chat_id=edit.chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=None, disable_web_page_preview=True)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("could not update a copy of alert %s: %s", out.alert.id, type(exc).__name__)
+        except Forbidden:
+            log.warning("could not update a copy of alert %s: the recipient blocked the bot", out.alert.id)
 
 
 def _dispatch(turn: Turn) -> dict[str, Handler]:
@@ -760,10 +787,11 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals
+    from bot import handlers_caseload, handlers_referrals, handlers_team
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
+    handlers_team.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

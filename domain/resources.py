@@ -11,6 +11,7 @@ means the counsellor named a resource that is not in the catalogue (kept as free
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,6 +58,17 @@ class Resource(_Model):
     # words: a client's need whose category or text matches is a hint to suggest it.
     needs: list[Code] = []
     keywords: list[Text] = []
+    # Crisis resources (issue 11) are named on every crisis/high alert with how to reach them:
+    # the operator fills in contact_zh / contact_en (a phone number, a room, opening hours).
+    # An empty contact is shown as "not set yet" so a placeholder is never mistaken for data.
+    crisis: bool = False
+    contact_zh: str = ""
+    contact_en: str = ""
+
+    def contact(self, lang: str) -> str:
+        """How to reach it in the reader's language ("" when not set yet)."""
+        own = self.contact_zh if lang == "zh" else self.contact_en
+        return (own or self.contact_en or self.contact_zh).strip()
 
     def name(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
@@ -124,14 +136,33 @@ class Catalogue(_Model):
         r = self.get(stored)
         return r.name(lang) if r is not None else stored
 
+    def crisis_resources(self) -> list[Resource]:
+        """The resources marked `crisis = true`, in file order (named on every alert)."""
+        return [r for r in self.resources if r.crisis]
+
     def for_needs(self, categories: set[str], texts: list[str]) -> list[Resource]:
-        """Resources answering any of the need categories, or whose keywords occur in a need."""
+        """Resources answering any of the need categories, or whose keywords, names or aliases
+        occur in a need (a need written "勤工助学" is offered the work-study post). Resources
+        named in a need come first, then the others in catalogue order."""
         low = [norm(t) for t in texts]
-        out = []
+        named, other = [], []
         for r in self.resources:
-            if categories & set(r.needs) or any(norm(k) in t for k in r.keywords for t in low):
-                out.append(r)
-        return out
+            if any(_mentions(t, n) for n in (r.zh, r.en, *r.aliases) for t in low):
+                named.append(r)
+            elif categories & set(r.needs) or any(norm(k) in t for k in r.keywords for t in low):
+                other.append(r)
+        return named + other
+
+
+def _mentions(text: str, name: str) -> bool:
+    """`name` occurs in `text`: a Chinese name of two characters or more as a substring, a
+    Latin one as whole words (so "lab" is not found in "collaborate")."""
+    n = norm(name)
+    if len(n) < 2:
+        return False
+    if not n.isascii():
+        return n in text
+    return re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text) is not None
 
 
 def _cross_checks(cat: Catalogue) -> list[tuple[str, str]]:

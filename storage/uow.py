@@ -15,6 +15,7 @@ from storage.repositories import (
     UpdateRepo,
 )
 from storage.series import SeriesRepo, SeriesScan
+from storage.team import TeamRepo
 
 
 class UnitOfWork:
@@ -23,7 +24,8 @@ class UnitOfWork:
     `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates`,
     `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
     `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
-    cross-counsellor reads; never used by handlers).
+    cross-counsellor reads; never used by handlers), `uow.team` (an alert's copies, the
+    admins' team overview, the supervisor digest).
     """
 
     def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
@@ -39,6 +41,7 @@ class UnitOfWork:
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
         self.series_scan = SeriesScan(self)
+        self.team = TeamRepo(self)  # supervision reads (issue 11)
 
     @property
     def session(self) -> Session:

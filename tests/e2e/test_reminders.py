@@ -97,7 +97,7 @@ async def test_crisis_alert_repeats_then_escalates_and_ack_stops_it(bot_env):
     await second.send("/phq9 学生C 1 1 1 1 1 1 1 1 2")
     assert "crisis" in (await second.expect_message()).text.lower()
     alert = await second.expect_message()  # sent at once, right after the reply, no tick needed
-    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond by" in alert.text
+    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond within 1 h, by 2026-11-28 11:00" in alert.text
     assert alert.button_texts == ["✅ Acknowledge"]
     # Crisis standard: re-alert after 15 min, escalate after 30 min (default rule file).
     bot_env.clock.advance(minutes=16)
