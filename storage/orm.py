@@ -426,12 +426,12 @@ class OutboxRow(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
-    # migration 0006: the claim's lease (the worker renews it while it sends)
+    # migration 0007: the claim's lease (the worker renews it while it sends)
     lease_until: Mapped[datetime | None]
 
 
 class SendSlotRow(Base):
-    """The shared send budget (migration 0006): per rate-limit key ("all", "chat:<id>")
+    """The shared send budget (migration 0007): per rate-limit key ("all", "chat:<id>")
     the theoretical arrival time (epoch seconds, database clock) of the next send — a
     GCRA bucket every process on PostgreSQL reserves its slots from."""
 

@@ -1,5 +1,5 @@
 """Reminders storage: the outbox (due work as rows) and the scheduler's cross-counsellor
-scans (migrations 0003, 0006).
+scans (migrations 0003, 0007).
 
 The reminders tick works in three steps, each its own unit of work:
 
@@ -9,7 +9,7 @@ The reminders tick works in three steps, each its own unit of work:
    before sending, so a slow Telegram call holds no lock;
 3. after sending: `mark_sent` / `retry` / `defer` / `fail`, one small unit of work each.
 
-A claim is a lease (migration 0006): the row is the worker's until `lease_until`, and the
+A claim is a lease (migration 0007): the row is the worker's until `lease_until`, and the
 worker renews the lease while it sends. A worker that dies leaves its rows in "sending";
 they are claimed again once the lease has run out, or at once by the next life of the same
 process (`sending_workers` + `release`). At-least-once: a duplicate is possible only for a
@@ -52,7 +52,7 @@ ALERT_STATUSES = frozenset({"pending", "sent", "acknowledged"})
 _FINAL = ("sent", "failed", "cancelled")
 #: a claim's lease unless the worker says otherwise; the worker renews it while it sends
 DEFAULT_LEASE = timedelta(seconds=30)
-#: rows claimed before migration 0006 (no lease_until) count as abandoned after this
+#: rows claimed before migration 0007 (no lease_until) count as abandoned after this
 LEGACY_STALE = timedelta(minutes=5)
 #: priorities at or below this (crisis and high alerts, repeats, escalations) are urgent
 URGENT_PRIORITY = 1

@@ -1,4 +1,4 @@
-"""The send budget shared by every process on PostgreSQL (table `send_slots`, migration 0006).
+"""The send budget shared by every process on PostgreSQL (table `send_slots`, migration 0007).
 
 One row per rate-limit key ("all", "chat:<id>") holds the bucket's theoretical arrival
 time (GCRA), in epoch seconds of the DATABASE's clock, so processes on several hosts agree.

@@ -1,4 +1,4 @@
-"""Leased claims (migration 0006): a claim is a lease the worker renews while it sends; a
+"""Leased claims (migration 0007): a claim is a lease the worker renews while it sends; a
 dead worker's rows are taken back; small claims that never let one recipient's queue hold
 back another's; the announcement of new urgent rows after commit."""
 

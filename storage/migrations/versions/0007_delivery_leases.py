@@ -3,8 +3,8 @@ to its worker until then; the worker renews it while it sends) and send_slots (o
 rate-limit key — "all" and "chat:<id>" — holding the theoretical arrival time of the next
 send, shared by every process on PostgreSQL)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
