@@ -5,21 +5,39 @@ Side by side in one run, the same workload (300 due reminders over 50 private ch
   B. PTB's AIORateLimiter() with its defaults (30/s overall, no per-private-chat limit,
      max_retries=0), as a bot gets it out of the box.
 For each: sends/s achieved, 429s received, messages lost. Then the real-time lateness of
-reminders due while the tick runs every second (p50/p99). Not a test: run it by hand.
+reminders due while the tick runs every second (p50/p99).
 
-    /work/venv/bin/python benchmarks/bench_delivery.py
+Then, as an operator runs it (real `python -m bot` / `python -m reminders` processes):
+  C. crisis behind a backlog: 1,000 follow-ups being delivered, then PHQ-9s with item 9 > 0
+     from 10 counsellors who have follow-ups of their own queued: the latency of each crisis
+     alert (from the /phq9 message to the alert reaching Telegram) and how many follow-ups
+     went out before it — one process (the bot alone, SQLite), beside bot + 2 workers
+     (PostgreSQL) when CAREMAP_TEST_POSTGRES_URL or DATABASE_URL names a PostgreSQL;
+  D. 500 due reminders on PostgreSQL: the bot alone, beside the bot + 2 workers: sends/s,
+     429s, lost, repeated.
+Not a test: run it by hand (C and D take a few minutes).
+
+    .venv/bin/python benchmarks/bench_delivery.py [--quick]   # --quick: A and B only
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import sys
 import tempfile
 import time
+import uuid
 import warnings
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
 
@@ -29,7 +47,7 @@ from domain.model import PlanKind
 from reminders.delivery import Deliverer, percentile
 from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
-from storage import Cipher, Database
+from storage import Cipher, Database, normalize_database_url
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 logging.getLogger("telegram").setLevel(logging.CRITICAL)
@@ -122,6 +140,145 @@ def ptb_default_bot(server):
     return ExtBot(server.token, base_url=server.base_url, rate_limiter=AIORateLimiter())
 
 
+# --- C and D: real processes ---------------------------------------------------------------
+
+
+def _pg_url() -> str | None:
+    for name in ("CAREMAP_TEST_POSTGRES_URL", "DATABASE_URL"):
+        url = os.environ.get(name, "")
+        if url.startswith(("postgresql", "postgres")):
+            return normalize_database_url(url)
+    return None
+
+
+@contextlib.contextmanager
+def _pg_schema(base: str):
+    schema = f"caremap_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _labels_sent(server: FakeTelegramServer, labels: set[str]) -> Counter:
+    counts: Counter = Counter()
+    for call in server.calls:
+        if call.method == "sendMessage" and call.status == 200:
+            for word in str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split():
+                if word in labels:
+                    counts[word] += 1
+    return counts
+
+
+def _seed_due(db: Database, server: FakeTelegramServer, chats: int, per_chat: int, first_tid: int,
+              prefix: str) -> set[str]:
+    labels = set()
+    due = clock() - timedelta(minutes=1)
+    with db.uow(write=True) as uow:
+        for n in range(chats):
+            server.user(first_tid + n, f"C{n}", started=True)
+            c = uow.counsellors.add(telegram_id=first_tid + n, display_name=f"C{n}", is_admin=False, now=due)
+            uow.counsellors.set_settings(c.id, agenda_at=None)
+            repo = uow.clients_of(c.id)
+            client = repo.add(name=f"{prefix}{n}", tags=(), sid=None, major=None, grade=None, now=due)
+            for k in range(per_chat):
+                label = f"{prefix}-{n}-{k}-end"
+                repo.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
+                labels.add(label)
+    return labels
+
+
+@contextlib.asynccontextmanager
+async def _processes(server: FakeTelegramServer, db_url: str, key: str, workers: int, tmp: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
+    env.update(TELEGRAM_BOT_TOKEN=server.token, TELEGRAM_API_BASE_URL=server.base_url, DATABASE_URL=db_url,
+               CAREMAP_SECRET_KEY=key, CAREMAP_TICK_SECONDS="1", CAREMAP_ADMIN_IDS="1")
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = str(root)
+    procs = []
+    for module in ["bot"] + ["reminders"] * workers:
+        procs.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, cwd=tmp, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+    try:
+        await server.wait_for(lambda: True if len(server.calls_to("getMe")) >= 1 + workers else None, 120,
+                              "the processes up")
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+
+
+async def crisis_behind_backlog(db_url: str, workers: int, crises: int = 10) -> dict:
+    """C: 1,000 follow-ups under way, then `crises` PHQ-9s with item 9 > 0, one at a time."""
+    key = Cipher.generate_key()
+    with tempfile.TemporaryDirectory() as tmp:
+        if db_url.startswith("sqlite"):
+            db_url = f"sqlite:///{Path(tmp) / 'c.db'}"
+        db = Database(db_url, Cipher(key))
+        db.migrate()
+        async with FakeTelegramServer() as server:
+            server.enable_rate_limits()
+            async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
+                backlog = _seed_due(db, server, 100, 10, 40_000, "backlog")
+                _seed_due(db, server, crises, 5, 50_000, "危机")  # their own follow-ups queue too
+                await server.wait_for(lambda: True if len(_labels_sent(server, backlog)) >= 20 else None, 120,
+                                      "the backlog under way")
+                latencies, behind = [], []
+                for n in range(crises):
+                    user = server.user(50_000 + n, f"C{n}", started=True)
+                    before = sum(_labels_sent(server, backlog).values())
+                    start = time.monotonic()
+                    await user.send(f"/phq9 危机{n} 1 1 1 1 1 1 1 1 2")
+
+                    def alert(tid: int = 50_000 + n):
+                        return next((c for c in server.calls if c.method == "sendMessage" and c.status == 200
+                                     and c.params.get("chat_id") in (tid, str(tid))
+                                     and "CRISIS" in str(c.params.get("text", ""))), None)
+
+                    call = await server.wait_for(alert, 60, "the crisis alert")
+                    latencies.append(call.t - start)
+                    behind.append(sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 200
+                                      and "backlog-" in str(c.params.get("text", "")) and c.t < call.t) - before)
+        db.dispose()
+    return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "max": max(latencies),
+            "behind_max": max(behind)}
+
+
+async def processes_burst(db_url: str, workers: int, due: int = 500) -> dict:
+    """D: `due` reminders over 100 chats, delivered by the bot and `workers` workers."""
+    key = Cipher.generate_key()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(db_url, Cipher(key))
+        db.migrate()
+        async with FakeTelegramServer() as server:
+            server.enable_rate_limits()
+            async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
+                labels = _seed_due(db, server, 100, due // 100, 30_000, "due")
+                start = time.monotonic()
+                await server.wait_for(lambda: True if set(_labels_sent(server, labels)) == labels else None, 300,
+                                      "everything delivered")
+                elapsed = time.monotonic() - start
+                await server.idle(timeout=60, quiet=2.0)
+            sent = _labels_sent(server, labels)
+            refused = sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 429)
+        db.dispose()
+    return {"per_second": len(labels) / elapsed, "seconds": elapsed, "refused_429": refused,
+            "lost": len(labels - set(sent)), "repeated": sum(n - 1 for n in sent.values())}
+
+
 async def main() -> None:
     unlimited = SendLimiter(overall_per_second=10_000, per_chat_rate=10_000, per_chat_burst=10_000)
     ours = await burst("caremap", plain_bot, SendLimiter())
@@ -133,6 +290,26 @@ async def main() -> None:
     late = await lateness()
     print(f"lateness (real time, tick every 1 s, {late['count']} reminders): p50 {late['p50']:.2f} s, "
           f"p99 {late['p99']:.2f} s, max {late['max']:.2f} s")
+    if "--quick" in sys.argv:
+        return
+    pg = _pg_url()
+    one = await crisis_behind_backlog("sqlite", workers=0)
+    line = (f"crisis alert behind 1,000 follow-ups: one process (SQLite) p50 {one['p50']:.2f} s, "
+            f"p99 {one['p99']:.2f} s, max {one['max']:.2f} s, ≤ {one['behind_max']} follow-ups before it")
+    if pg is None:
+        print(line + "; bot + 2 workers: needs CAREMAP_TEST_POSTGRES_URL")
+        return
+    with _pg_schema(pg) as url:
+        many = await crisis_behind_backlog(url, workers=2)
+    print(line + f" | bot + 2 workers (PostgreSQL) p50 {many['p50']:.2f} s, p99 {many['p99']:.2f} s, "
+          f"max {many['max']:.2f} s, ≤ {many['behind_max']} follow-ups before it")
+    with _pg_schema(pg) as url:
+        alone = await processes_burst(url, workers=0)
+    with _pg_schema(pg) as url:
+        three = await processes_burst(url, workers=2)
+    print(f"500 due on PostgreSQL: the bot alone {alone['per_second']:.1f} sends/s, 429s {alone['refused_429']}, "
+          f"lost {alone['lost']}, repeated {alone['repeated']} | bot + 2 workers {three['per_second']:.1f} sends/s, "
+          f"429s {three['refused_429']}, lost {three['lost']}, repeated {three['repeated']}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.render import LANGS, Renderer, default_renderer
 from bot.settings import Settings
@@ -44,18 +44,6 @@ def file_url_for(base_url: str) -> str:
     return base_url.rstrip("/") + "/file/bot"
 
 
-def make_rate_limiter() -> AIORateLimiter:
-    # Telegram: ~30 messages/s overall, ~1/s per chat (short bursts allowed), 20/min per group.
-    # PTB's defaults retry nothing; a reply that meets a 429 waits retry_after and tries again.
-    return AIORateLimiter(
-        overall_max_rate=25,
-        overall_time_period=1,
-        group_max_rate=20,
-        group_time_period=60,
-        max_retries=5,
-    )
-
-
 def build_application(
     settings: Settings,
     db: Database,
@@ -66,13 +54,18 @@ def build_application(
     jobs: bool = True,
 ) -> Application:
     from bot import handlers
+    from reminders.ratelimit import ReplyRateLimiter, limiter_for
+    from reminders.tick import LIMITER_KEY, install_urgent_path
 
+    # ONE send budget for replies, reminders and alerts (on PostgreSQL shared with the
+    # `python -m reminders` workers through the database)
+    limiter = limiter_for(db)
     application = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.api_base_url)
         .base_file_url(file_url_for(settings.api_base_url))
-        .rate_limiter(make_rate_limiter())
+        .rate_limiter(ReplyRateLimiter(limiter))
         .post_init(_post_init)
         .build()
     )
@@ -80,7 +73,9 @@ def build_application(
         settings=settings, db=db, clock=clock or system_clock, renderer=renderer or default_renderer(),
         rules=practice_rules(rules or default_rules()) if settings.mode == "practice" else (rules or default_rules()),
     )
+    application.bot_data[LIMITER_KEY] = limiter
     handlers.register(application)
+    install_urgent_path(application, db)  # a new crisis/high alert is sent at once
     if jobs and application.job_queue is not None:
         # The passage of time changes tiers (lost contact, stale screenings): re-grade
         # everyone soon after start and then every few hours. The grades live in the

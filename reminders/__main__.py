@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
 import sys
 
 
@@ -22,17 +20,19 @@ async def _serve(settings, db, rules) -> None:  # noqa: ANN001
     from bot.render import default_renderer
     from reminders.delivery import Deliverer
     from reminders.planner import plan_due_work
-    from reminders.ratelimit import SendLimiter
+    from reminders.ratelimit import limiter_for
+    from reminders.worker import new_worker_id
 
     log = logging.getLogger("caremap.reminders")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = new_worker_id("worker")
     async with Bot(settings.token, base_url=settings.api_base_url,
                    base_file_url=file_url_for(settings.api_base_url)) as bot:
-        deliverer = Deliverer(db, bot, default_renderer(), system_clock, SendLimiter(), worker=worker)
+        deliverer = Deliverer(db, bot, default_renderer(), system_clock, limiter_for(db), worker=worker)
+        await asyncio.to_thread(deliverer.take_back)
         log.info("reminders worker %s started (tick %.0f s)", worker, settings.tick_seconds)
         while not stop.is_set():
             try:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.escalation import escalation_targets as domain_escalation_targets
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due
+from services.grading import enqueue_alert_push
 from storage import outbox_keys as keys
 
 # How far back a cadence or review reminder may still be worth sending after downtime is
@@ -93,10 +94,9 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
                 break
 
         for alert in uow.scan.alerts_to_send(limit=500):
-            if outbox.enqueue(
-                counsellor_id=alert.counsellor_id, kind="alert", dedupe_key=keys.alert(alert.id),
-                due_at=alert.raised_at, priority=_alert_priority(alert.tier),
-                payload={"alert_id": alert.id, "client_id": alert.client_id}, now=now, client_id=alert.client_id,
+            if enqueue_alert_push(
+                uow, alert_id=alert.id, counsellor_id=alert.counsellor_id, client_id=alert.client_id,
+                tier=alert.tier, raised_at=alert.raised_at, now=now,
             ) is not None:
                 counts["alert"] += 1
 

@@ -27,6 +27,7 @@ from domain.tiering import Grades, RegradeDecision, TierChange
 from services.caseload import record_undo, status_payload
 from services.crisis import record_signal
 from services.grading import default_rules, regrade_client
+from storage import outbox_keys
 from storage.db import Database
 
 INVITE_TTL = timedelta(days=7)
@@ -669,7 +670,7 @@ def _write_plan(uow: Any, actor: Counsellor, client: Client, spec: Any, now: dat
         ended = []
         for series in store.of_client(client.id, active_only=True):
             for plan_id in store.end(series.id, now, "stopped"):
-                uow.outbox.cancel(f"plan:{plan_id}:")
+                uow.outbox.cancel(outbox_keys.plan_family(plan_id))
             ended.append(store.get(series.id) or series)
         return SeriesStopped(client=client, series=ended)
     if isinstance(spec, recurrence.RecurringPlanSpec):

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from domain import tiering
 from domain.model import Counsellor
 from domain.rules import RuleBase, load_rules
+from domain.schedule import PRIORITY
+from storage import outbox_keys
 
 
 @lru_cache(maxsize=1)
@@ -61,8 +63,26 @@ def regrade_client(
             change = replace(change, reasons=(note, *change.reasons))
         repo.add_tier_change(change, by_counsellor_id=actor.id)
     if decision.alert is not None:
-        repo.add_alert(decision.alert)
+        alert_id = repo.add_alert(decision.alert)
+        # the push is queued in the same transaction; after the commit the bot sends it at
+        # once (Database.on_urgent), ahead of any backlog, instead of at the next tick
+        enqueue_alert_push(uow, alert_id=alert_id, counsellor_id=actor.id,
+                           client_id=decision.alert.client_id, tier=decision.alert.tier,
+                           raised_at=decision.alert.raised_at, now=now)
     return decision
+
+
+def enqueue_alert_push(
+    uow: Any, *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime,
+    now: datetime,
+) -> int | None:
+    """Queue the first push of an alert (idempotent: one per alert, by its dedupe key)."""
+    priority = PRIORITY["alert_crisis"] if getattr(tier, "value", tier) == "crisis" else PRIORITY["alert_high"]
+    return uow.outbox.enqueue(
+        counsellor_id=counsellor_id, kind="alert", dedupe_key=outbox_keys.alert(alert_id),
+        due_at=raised_at, priority=priority, payload={"alert_id": alert_id, "client_id": client_id},
+        now=now, client_id=client_id,
+    )
 
 
 def regrade_everyone(db: Any, now: datetime, rules: RuleBase | None = None) -> dict[str, int]:

@@ -75,7 +75,7 @@ def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) ->
         if series is None:
             raise NotYours()
         for removed in store.end(series.id, now, "stopped"):
-            uow.outbox.cancel(f"plan:{removed}:")
+            uow.outbox.cancel(keys.plan_family(removed))
         return SeriesStopped(client=repo.get(plan.client_id), series=[store.get(series.id) or series])
 
 

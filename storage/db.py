@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from sqlalchemy.pool import StaticPool
 
 from storage.crypto import Cipher
 from storage.uow import UnitOfWork
+
+log = logging.getLogger("caremap.storage")
 
 __all__ = ["Database", "validate_database_url", "normalize_database_url"]
 
@@ -130,6 +133,7 @@ class Database:
             self._write_engine = engine
             self._read_engine = engine.execution_options(postgresql_readonly=True)
         self.engine = engine
+        self._urgent_listeners: list[Callable[[list[int]], None]] = []
 
     # -- migrations -------------------------------------------------------------------
 
@@ -168,6 +172,8 @@ class Database:
                 yield unit
                 if write:
                     session.commit()
+                    if unit.urgent_outbox_ids and self._urgent_listeners:
+                        self._announce_urgent(list(unit.urgent_outbox_ids))
                 else:
                     session.rollback()
             except BaseException:
@@ -175,6 +181,25 @@ class Database:
                 raise
             finally:
                 unit._close()
+
+    def on_urgent(self, listener: Callable[[list[int]], None]) -> Callable[[], None]:
+        """Call `listener(outbox_ids)` after every commit that enqueued urgent outbox rows
+        (a crisis or high alert), from the committing thread; returns an unsubscribe
+        function. The bot uses it to send a new alert at once, ahead of the queue."""
+        self._urgent_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._urgent_listeners:
+                self._urgent_listeners.remove(listener)
+
+        return unsubscribe
+
+    def _announce_urgent(self, ids: list[int]) -> None:
+        for listener in list(self._urgent_listeners):
+            try:
+                listener(ids)
+            except Exception:  # noqa: BLE001 - the committed rows go out on the next tick anyway
+                log.exception("an urgent-delivery listener failed; the tick will send the rows")
 
     def scrub(self) -> None:
         """SQLite: copy the write-ahead log into the database and truncate it, so frames

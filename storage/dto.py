@@ -83,3 +83,4 @@ class OutboxItem:
     last_error: str | None
     created_at: datetime
     failed_at: datetime | None = None
+    lease_until: datetime | None = None

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -425,3 +426,16 @@ class OutboxRow(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # migration 0007: the claim's lease (the worker renews it while it sends)
+    lease_until: Mapped[datetime | None]
+
+
+class SendSlotRow(Base):
+    """The shared send budget (migration 0007): per rate-limit key ("all", "chat:<id>")
+    the theoretical arrival time (epoch seconds, database clock) of the next send — a
+    GCRA bucket every process on PostgreSQL reserves its slots from."""
+
+    __tablename__ = "send_slots"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float(precision=53))

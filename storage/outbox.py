@@ -1,5 +1,5 @@
 """Reminders storage: the outbox (due work as rows) and the scheduler's cross-counsellor
-scans (migration 0003).
+scans (migrations 0003, 0007).
 
 The reminders tick works in three steps, each its own unit of work:
 
@@ -9,13 +9,21 @@ The reminders tick works in three steps, each its own unit of work:
    before sending, so a slow Telegram call holds no lock;
 3. after sending: `mark_sent` / `retry` / `defer` / `fail`, one small unit of work each.
 
-A worker that dies between send and mark leaves its rows in "sending"; after
-`stale_after` they are claimed again (at-least-once; a duplicate is possible only then).
+A claim is a lease (migration 0007): the row is the worker's until `lease_until`, and the
+worker renews the lease while it sends. A worker that dies leaves its rows in "sending";
+they are claimed again once the lease has run out, or at once by the next life of the same
+process (`sending_workers` + `release`). At-least-once: a duplicate is possible only for a
+message that was in flight when the worker died.
+
+A new urgent row (priority ≤ URGENT_PRIORITY: a crisis or high alert) is remembered by the
+unit of work; after its commit the Database tells its listeners, so the bot can send it at
+once instead of at the next tick (`Database.on_urgent`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +50,12 @@ OUTBOX_KINDS = frozenset({"plan", "cadence", "alert", "realert", "escalation", "
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 ALERT_STATUSES = frozenset({"pending", "sent", "acknowledged"})
 _FINAL = ("sent", "failed", "cancelled")
+#: a claim's lease unless the worker says otherwise; the worker renews it while it sends
+DEFAULT_LEASE = timedelta(seconds=30)
+#: rows claimed before migration 0007 (no lease_until) count as abandoned after this
+LEGACY_STALE = timedelta(minutes=5)
+#: priorities at or below this (crisis and high alerts, repeats, escalations) are urgent
+URGENT_PRIORITY = 1
 _T = OutboxRow.__table__
 _MAX_KEY = 200
 
@@ -84,6 +98,7 @@ def _item(row: Row[Any]) -> OutboxItem:
         last_error=row.last_error,
         created_at=row.created_at,
         failed_at=row.failed_at,
+        lease_until=row.lease_until,
     )
 
 
@@ -144,40 +159,27 @@ class OutboxRepo(_Repo):
             .returning(_T.c.id)
         )
         # RETURNING yields a row only when inserted (rowcount of an INSERT is -1 on psycopg)
-        return self._s.execute(stmt).scalar_one_or_none()
+        new_id = self._s.execute(stmt).scalar_one_or_none()
+        if new_id is not None and priority <= URGENT_PRIORITY:
+            self._uow.urgent_outbox_ids.append(new_id)
+        return new_id
 
-    def claim(
-        self,
-        now: datetime,
-        *,
-        limit: int,
-        worker: str,
-        stale_after: timedelta = timedelta(minutes=5),
-    ) -> list[OutboxItem]:
-        """Take up to `limit` rows to send: "pending" ones with not_before <= now, and
-        "sending" ones claimed before now - stale_after (their worker died). They become
-        "sending" (claimed_at=now, claimed_by=worker, attempts+1) and are returned by
-        priority, not_before, id. Commit the unit of work before sending.
-
-        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers never take the
-        same row. SQLite: the write unit of work holds the write lock (BEGIN IMMEDIATE)."""
-        now = _aware(now, "now")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError("limit must be a whole number ≥ 1")
-        worker = _text(worker, 64, "worker", required=True)
-        due = or_(
+    def _due(self, now: datetime) -> Any:
+        """Claimable: pending and due, or "sending" under a lease that has run out (its
+        worker died or stalled). Rows claimed before leases existed (lease_until NULL)
+        count as expired LEGACY_STALE after their claim."""
+        return or_(
             and_(_T.c.status == "pending", _T.c.not_before <= now),
-            and_(_T.c.status == "sending", _T.c.claimed_at < now - stale_after),
+            and_(
+                _T.c.status == "sending",
+                or_(
+                    _T.c.lease_until < now,
+                    and_(_T.c.lease_until.is_(None), _T.c.claimed_at < now - LEGACY_STALE),
+                ),
+            ),
         )
-        pick = (
-            select(_T.c.id)
-            .where(due)
-            .order_by(_T.c.priority, _T.c.not_before, _T.c.id)
-            .limit(limit)
-        )
-        if self._uow.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        ids = list(self._s.scalars(pick))
+
+    def _take(self, ids: list[int], now: datetime, worker: str, lease: timedelta) -> list[OutboxItem]:
         if not ids:
             return []
         rows = self._s.execute(
@@ -187,48 +189,165 @@ class OutboxRepo(_Repo):
                 status="sending",
                 claimed_at=now,
                 claimed_by=worker,
+                lease_until=now + lease,
                 attempts=_T.c.attempts + 1,
             )
             .returning(*_T.c)
         ).all()
         return sorted((_item(r) for r in rows), key=_order_key)
 
-    def _settle(self, item_id: int, **values: Any) -> bool:
+    def claim(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        worker: str,
+        lease: timedelta = DEFAULT_LEASE,
+        per_counsellor: int | None = None,
+        busy_counsellors: Iterable[int] = (),
+        max_priority: int | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to `limit` rows to send, most urgent first: "pending" ones with
+        not_before <= now, and "sending" ones whose lease ran out (their worker died).
+        They become "sending" under a lease until now + `lease` (claimed_by=worker,
+        attempts+1; the worker renews the lease while it sends) and are returned by
+        priority, not_before, id. Commit the unit of work before sending.
+
+        Claim only what can be sent in the next few seconds (the rate × a few seconds).
+        `per_counsellor` caps the rows taken for one recipient in this claim, and rows of
+        `busy_counsellors` (whose messages this worker is still sending) are left for a
+        later claim — except urgent ones (priority ≤ URGENT_PRIORITY), so one counsellor's
+        long queue never holds back another's messages or an alert. `max_priority` takes
+        only rows at least that urgent.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers never take the
+        same row. SQLite: the write unit of work holds the write lock (BEGIN IMMEDIATE)."""
+        now = _aware(now, "now")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be a whole number ≥ 1")
+        worker = _text(worker, 64, "worker", required=True)
+        due = self._due(now)
+        if max_priority is not None:
+            due = and_(due, _T.c.priority <= max_priority)
+        busy = sorted({int(c) for c in busy_counsellors})
+        if busy:
+            due = and_(due, or_(_T.c.priority <= URGENT_PRIORITY, _T.c.counsellor_id.not_in(busy)))
+        order = (_T.c.priority, _T.c.not_before, _T.c.id)
+        pick = select(_T.c.id).where(due)
+        if per_counsellor is not None:
+            ranked = (
+                select(
+                    _T.c.id,
+                    func.row_number().over(partition_by=_T.c.counsellor_id, order_by=order).label("rn"),
+                )
+                .where(due)
+                .subquery()
+            )
+            pick = pick.where(_T.c.id.in_(select(ranked.c.id).where(ranked.c.rn <= per_counsellor)))
+        pick = pick.order_by(*order).limit(limit)
+        if self._uow.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        return self._take(list(self._s.scalars(pick)), now, worker, lease)
+
+    def claim_ids(
+        self, ids: Iterable[int], now: datetime, *, worker: str, lease: timedelta = DEFAULT_LEASE
+    ) -> list[OutboxItem]:
+        """Claim these rows if they are still pending and due (the short path of a new
+        alert: the bot sends it right after the commit that created it). A row another
+        worker already took is skipped, so it is never sent twice."""
+        now = _aware(now, "now")
+        worker = _text(worker, 64, "worker", required=True)
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return []
+        pick = select(_T.c.id).where(
+            _T.c.id.in_(wanted), _T.c.status == "pending", _T.c.not_before <= now
+        )
+        if self._uow.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        return self._take(list(self._s.scalars(pick)), now, worker, lease)
+
+    def renew(
+        self, worker: str, now: datetime, *, lease: timedelta = DEFAULT_LEASE,
+        ids: Iterable[int] | None = None,
+    ) -> set[int]:
+        """Extend the lease of the rows `worker` is sending (all of them, or `ids`) to
+        now + `lease`; returns the ids it still holds (a row another worker took back
+        after an expired lease is no longer this worker's to send)."""
+        now = _aware(now, "now")
+        stmt = update(_T).where(_T.c.status == "sending", _T.c.claimed_by == worker)
+        if ids is not None:
+            wanted = sorted({int(i) for i in ids})
+            if not wanted:
+                return set()
+            stmt = stmt.where(_T.c.id.in_(wanted))
+        rows = self._s.execute(stmt.values(lease_until=now + lease).returning(_T.c.id)).all()
+        return {r.id for r in rows}
+
+    def release(self, worker: str, ids: Iterable[int] | None = None) -> int:
+        """Give rows `worker` holds in "sending" back as "pending" (due at once), e.g. what
+        a dead earlier life of this process left behind, or what a stopping worker has not
+        sent yet. Attempts stay counted."""
+        stmt = update(_T).where(_T.c.status == "sending", _T.c.claimed_by == worker)
+        if ids is not None:
+            wanted = sorted({int(i) for i in ids})
+            if not wanted:
+                return 0
+            stmt = stmt.where(_T.c.id.in_(wanted))
+        return int(self._s.execute(stmt.values(status="pending", lease_until=None)).rowcount)
+
+    def sending_workers(self) -> list[str]:
+        """The workers that hold rows in "sending", by name."""
+        stmt = (
+            select(_T.c.claimed_by)
+            .where(_T.c.status == "sending", _T.c.claimed_by.is_not(None))
+            .distinct()
+            .order_by(_T.c.claimed_by)
+        )
+        return list(self._s.scalars(stmt))
+
+    def _settle(self, item_id: int, worker: str | None = None, **values: Any) -> bool:
         """Update a row that is being sent; False if it is not "sending" (e.g. already
-        settled by a worker that reclaimed it)."""
-        result = self._s.execute(
-            update(_T).where(_T.c.id == item_id, _T.c.status == "sending").values(**values)
-        )
-        return result.rowcount == 1
+        settled by a worker that reclaimed it), or, with `worker`, not that worker's."""
+        stmt = update(_T).where(_T.c.id == item_id, _T.c.status == "sending")
+        if worker is not None:
+            stmt = stmt.where(_T.c.claimed_by == worker)
+        return self._s.execute(stmt.values(lease_until=None, **values)).rowcount == 1
 
-    def mark_sent(self, item_id: int, *, message_id: int | None, now: datetime) -> bool:
+    def mark_sent(
+        self, item_id: int, *, message_id: int | None, now: datetime, worker: str | None = None
+    ) -> bool:
         return self._settle(
-            item_id, status="sent", sent_at=_aware(now, "now"), message_id=message_id
+            item_id, worker, status="sent", sent_at=_aware(now, "now"), message_id=message_id
         )
 
-    def retry(self, item_id: int, *, not_before: datetime, error: str) -> bool:
+    def retry(
+        self, item_id: int, *, not_before: datetime, error: str, worker: str | None = None
+    ) -> bool:
         """Back to "pending" after a transient failure; attempts stay counted."""
         return self._settle(
             item_id,
+            worker,
             status="pending",
             not_before=_aware(not_before, "not_before"),
             last_error=_error(error),
         )
 
-    def defer(self, item_id: int, *, not_before: datetime) -> bool:
+    def defer(self, item_id: int, *, not_before: datetime, worker: str | None = None) -> bool:
         """Back to "pending" until `not_before` without counting an attempt (quiet hours
         are not a failure)."""
         return self._settle(
             item_id,
+            worker,
             status="pending",
             not_before=_aware(not_before, "not_before"),
             attempts=case((_T.c.attempts > 0, _T.c.attempts - 1), else_=0),
         )
 
-    def fail(self, item_id: int, *, error: str, now: datetime) -> bool:
+    def fail(self, item_id: int, *, error: str, now: datetime, worker: str | None = None) -> bool:
         """Give up on the row (status "failed", failed_at = now)."""
         return self._settle(
-            item_id, status="failed", last_error=_error(error), failed_at=_aware(now, "now")
+            item_id, worker, status="failed", last_error=_error(error), failed_at=_aware(now, "now")
         )
 
     def cancel(self, *keys: str) -> int:

@@ -33,6 +33,8 @@ class UnitOfWork:
         self._session: Session | None = session
         self.cipher = cipher
         self.dialect = dialect
+        # urgent outbox rows enqueued in this unit of work: announced after its commit
+        self.urgent_outbox_ids: list[int] = []
         self.counsellors = CounsellorRepo(self)
         self.invites = InviteRepo(self)
         self.pending = PendingRepo(self)

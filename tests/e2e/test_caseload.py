@@ -151,6 +151,7 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     await say(admin, "/new 独特名字Zyxwvut sid=9988776655 #贫困生")
     await say(admin, "/new 留下的学生")
     await say(admin, "/log 1 UniqueSecretNoteQwerty #UniqueNeedAsdfgh risk=crisis next=1d")
+    assert "CRISIS" in (await admin.expect_message()).text  # the alert follows the reply at once
     await say(admin, "/phq9 1 3 3 3 3 3 3 3 3 3")
     await say(admin, "/goal 1 UniqueGoalZxcvbn")
     await say(admin, "/plan 1 every 1w UniqueSeriesPoiuyt")  # a recurring follow-up (issue 15)
@@ -248,6 +249,7 @@ async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
     bot_env.clock.advance(minutes=1)
     before = table_counts(bot_env.db_path)
     await say(admin, "/log 王芳 bad week #tutoring #?recognition trust=1 risk=high next=1w")
+    assert "HIGH RISK" in (await admin.expect_message()).text  # the alert follows the reply at once
     msg = await say(admin, "/undo")
     assert "Undone: the conversation logged for #1 王芳" in msg.text and "2 needs" in msg.text
     assert "trust back to 3" in msg.text and "risk back to low" in msg.text

@@ -122,6 +122,7 @@ async def test_every_command_round_trip(bot_env):
     assert "Logged for #1 王芳" in msg.text
     assert "tutoring" in msg.text and "recognition (implicit)" in msg.text
     assert "risk: low → high" in msg.text and "Follow-up on 2026-12-05" in msg.text
+    assert "HIGH RISK" in (await admin.expect_message()).text  # the alert follows the reply at once
     await admin.send("/goal 1 Postgraduate exam in marketing")
     assert "Long-term goal added" in (await admin.expect_message()).text
     await admin.send("/plan 王芳 下周一 15:00 check the tutoring plan")

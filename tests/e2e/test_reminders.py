@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from reminders.tick import run_once
+from reminders.tick import run_once, urgent_settled
 from tests.conftest import ADMIN_ID
 from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback
 
@@ -96,8 +96,7 @@ async def test_crisis_alert_repeats_then_escalates_and_ack_stops_it(bot_env):
     await second.expect_message()
     await second.send("/phq9 学生C 1 1 1 1 1 1 1 1 2")
     assert "crisis" in (await second.expect_message()).text.lower()
-    await tick(bot_env)
-    alert = await second.expect_message()
+    alert = await second.expect_message()  # sent at once, right after the reply, no tick needed
     assert "CRISIS" in alert.text and "学生C" in alert.text and "respond within 1 h, by 2026-11-28 11:00" in alert.text
     assert alert.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
     # Crisis standard: re-alert after 15 min, escalate after 30 min (default rule file).
@@ -131,6 +130,7 @@ async def test_blocked_counsellor_escalates_at_once(bot_env):
     await tick(bot_env)
     escalation = await admin.expect_message(contains="Escalation", skip_others=True)
     assert "could not be delivered" in escalation.text
+    await urgent_settled(bot_env.app)  # the escalation went out at once; its mark follows the send
     assert ("escalation", "sent") in {(k, s) for k, s, _ in outbox_rows(bot_env)}
 
 
@@ -229,6 +229,7 @@ async def test_tier_review_confirm_or_lower(bot_env):
         await admin.expect_message()
         await admin.send(f"/status {name} risk=high")
         await admin.expect_message()
+        assert "HIGH RISK" in (await admin.expect_message()).text  # the alert, at once after the reply
     bot_env.clock.advance(days=7, hours=1)  # high: review after 7 days
     await tick(bot_env)
     await settle(bot_env)

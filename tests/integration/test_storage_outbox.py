@@ -221,13 +221,13 @@ def test_claim_order_limit_and_not_before(db: Database, now):
         _enqueue(uow, a.id, "future", now - H, not_before=now + M)  # due, but not yet
         _enqueue(uow, a.id, "later", now + H)
     with db.uow() as uow:
-        got = uow.outbox.claim(now, limit=3, worker="w1")
+        got = uow.outbox.claim(now, limit=3, worker="w1", lease=H)
     assert [i.id for i in got] == [urgent, early, tie]
     assert all(
         (i.status, i.claimed_at, i.claimed_by, i.attempts) == ("sending", now, "w1", 1) for i in got
     )
     with db.uow() as uow:
-        assert [i.id for i in uow.outbox.claim(now, limit=10, worker="w2")] == [late]
+        assert [i.id for i in uow.outbox.claim(now, limit=10, worker="w2", lease=H)] == [late]
         assert uow.outbox.claim(now, limit=10, worker="w2") == []
         assert [i.dedupe_key for i in uow.outbox.claim(now + M, limit=10, worker="w2")] == ["future"]
         with pytest.raises(ValueError):
@@ -241,31 +241,32 @@ def test_claim_order_limit_and_not_before(db: Database, now):
 
 def test_stale_sending_row_is_reclaimed_exactly(db: Database, now):
     """A worker claims two rows, sends one, marks it, and dies before marking the other:
-    after stale_after that one row, and only it, is claimed again."""
+    once its lease has run out that one row, and only it, is claimed again."""
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         x = _enqueue(uow, a.id, "x", now)
         y = _enqueue(uow, a.id, "y", now)
         _enqueue(uow, a.id, "z", now + 10 * M)
     with db.uow() as uow:
-        assert [i.id for i in uow.outbox.claim(now, limit=2, worker="dead")] == [x, y]
+        assert [i.id for i in uow.outbox.claim(now, limit=2, worker="dead", lease=5 * M)] == [x, y]
     with db.uow() as uow:
         assert uow.outbox.mark_sent(x, message_id=1, now=now)
     # ... crash. Not stale yet at +4 min:
     with db.uow() as uow:
         assert uow.outbox.claim(now + 4 * M, limit=10, worker="w2") == []
     with db.uow() as uow:
-        [again] = uow.outbox.claim(now + 6 * M, limit=10, worker="w2")
+        [again] = uow.outbox.claim(now + 6 * M, limit=10, worker="w2", lease=5 * M)
     assert (again.id, again.claimed_by, again.attempts) == (y, "w2", 2)
-    assert again.claimed_at == now + 6 * M
+    assert again.claimed_at == now + 6 * M and again.lease_until == now + 11 * M
     with db.uow() as uow:
         assert uow.outbox.claim(now + 6 * M, limit=10, worker="w3") == []  # fresh claim
-        assert [i.dedupe_key for i in uow.outbox.claim(now + 10 * M, limit=10, worker="w3")] == [
+        assert [i.dedupe_key for i in uow.outbox.claim(now + 10 * M, limit=10, worker="w3", lease=H)] == [
             "z"
         ]
-        # a custom stale_after
-        assert [i.id for i in uow.outbox.claim(now + 8 * M, limit=10, worker="w4",
-                                               stale_after=timedelta(minutes=1))] == [y]
+        # w2 stalls: its lease runs out at +11 min, and w4 may take the row
+        assert uow.outbox.claim(now + 10 * M, limit=10, worker="w4") == []
+        assert [i.id for i in uow.outbox.claim(now + 12 * M, limit=10, worker="w4")] == [y]
+        assert not uow.outbox.mark_sent(y, message_id=2, now=now + 12 * M, worker="w2")  # not w2's
     with db.uow(write=False) as uow:
         assert uow.outbox.get(x).status == "sent" and uow.outbox.get(x).attempts == 1
 

@@ -1,0 +1,71 @@
+"""One send budget for all processes: the GCRA slots in `send_slots` (PostgreSQL), and the
+same arithmetic in memory (SQLite, one process)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from reminders.ratelimit import MemorySlots, SendLimiter, limiter_for
+from storage import Cipher, Database
+from storage.sendslots import PgSlots
+
+
+def _check_gcra(a, b) -> None:
+    """Two stores (two processes) over one budget: a burst of 3, then one every 10 s (long
+    enough that the time the calls themselves take does not matter)."""
+    waits = [a.reserve("chat:7", 10, 3), b.reserve("chat:7", 10, 3), a.reserve("chat:7", 10, 3)]
+    assert waits == [0.0, 0.0, 0.0], waits  # the burst
+    fourth, fifth = b.reserve("chat:7", 10, 3), a.reserve("chat:7", 10, 3)
+    assert 9 < fourth <= 10 and 19 < fifth <= 20, (fourth, fifth)
+    assert a.reserve("chat:8", 10, 3) == 0.0  # another chat has its own budget
+    a.hold("chat:8", 50.0, 10, 3)  # a 429 seen by one process holds the others back too
+    assert 49 < b.reserve("chat:8", 10, 3) <= 50
+
+
+@pytest.mark.postgres
+def test_the_postgres_budget_is_shared_between_processes(pg_schema_url):
+    key = Cipher.generate_key()
+    one, two = Database(pg_schema_url, Cipher(key)), Database(pg_schema_url, Cipher(key))
+    one.migrate()
+    try:
+        _check_gcra(PgSlots(one), PgSlots(two))
+        assert limiter_for(one).shared
+    finally:
+        one.dispose()
+        two.dispose()
+
+
+def test_the_memory_budget_does_the_same_in_one_process(tmp_path):
+    store = MemorySlots()
+    _check_gcra(store, store)
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", Cipher(Cipher.generate_key()))
+    assert not limiter_for(db).shared
+    with pytest.raises(ValueError):
+        PgSlots(db)
+    db.dispose()
+
+
+async def test_an_alert_goes_ahead_of_queued_follow_ups_and_takes_a_waiting_slot():
+    """20 follow-ups for one chat queue at ~10/s; an alert for the same chat arriving later
+    is sent at the next free slot, not after the twenty."""
+    limiter = SendLimiter(overall_per_second=100, per_chat_rate=10, per_chat_burst=1)
+    order: list[str] = []
+
+    async def send(name: str, priority: int) -> None:
+        await limiter.acquire(42, priority)
+        order.append(name)
+
+    follow_ups = [asyncio.create_task(send(f"f{i}", 5)) for i in range(20)]
+    await asyncio.sleep(0)  # they queue (event-driven: the first takes the slot at once)
+    while len(order) < 3:
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await send("alert", 0)
+    took = time.monotonic() - started
+    await asyncio.gather(*follow_ups)
+    assert order.index("alert") <= 4, order
+    assert took < 0.25, took
+    assert sorted(order) == sorted([*(f"f{i}" for i in range(20)), "alert"])  # nobody lost
