@@ -33,6 +33,14 @@ from telegram.ext import BaseRateLimiter
 URGENT = 1
 #: priority of a reply to a counsellor (ahead of pushed follow-ups, behind alerts)
 REPLY = 2
+#: the calls that put a new message in a chat, the ones Telegram's per-chat pace counts;
+#: edits and answers to button taps do not (charging them held a crisis alert back
+#: behind the edits of a safety check, by a second per tap)
+NEW_MESSAGE_METHODS = frozenset({
+    "sendMessage", "sendDocument", "sendPhoto", "sendMediaGroup", "sendAudio", "sendVideo",
+    "sendVoice", "sendAnimation", "sendSticker", "sendLocation", "sendContact", "copyMessage",
+    "forwardMessage",
+})
 
 
 class SlotStore(Protocol):
@@ -279,7 +287,7 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
                     await self.limiter.hold(chat_id, seconds)
                 await asyncio.sleep(seconds + 0.1)
                 continue
-            if chat_id is not None:
+            if chat_id is not None and endpoint in NEW_MESSAGE_METHODS:
                 await self.limiter.charge(chat_id)
             return result
         raise AssertionError("unreachable")

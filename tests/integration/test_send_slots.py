@@ -69,3 +69,24 @@ async def test_an_alert_goes_ahead_of_queued_follow_ups_and_takes_a_waiting_slot
     assert order.index("alert") <= 4, order
     assert took < 0.25, took
     assert sorted(order) == sorted([*(f"f{i}" for i in range(20)), "alert"])  # nobody lost
+
+
+async def test_replies_count_against_the_chat_only_when_they_add_a_message():
+    """Edits and answers to button taps are not messages Telegram paces per chat: charging
+    them held a crisis alert back by a second per tap of a safety check."""
+    from reminders.ratelimit import ReplyRateLimiter
+
+    limiter = SendLimiter(overall_per_second=1000, per_chat_rate=1.0, per_chat_burst=3)
+    replies = ReplyRateLimiter(limiter)
+
+    async def call():
+        return True
+
+    for endpoint in ["editMessageText", "answerCallbackQuery", "editMessageReplyMarkup"] * 5:
+        await replies.process_request(call, (), {}, endpoint, {"chat_id": 7}, None)
+    started = time.monotonic()
+    await limiter.acquire(7, priority=0)  # 15 edits and taps later, the alert goes at once
+    assert time.monotonic() - started < 0.5
+    for _ in range(3):
+        await replies.process_request(call, (), {}, "sendMessage", {"chat_id": 8}, None)
+    assert limiter.store.reserve("chat:8", 1.0, 3) > 0.5  # three new messages do count
