@@ -19,6 +19,13 @@ def escalation_targets(counsellor: Counsellor, supervisor: Counsellor | None,
     return [a for a in admins if a.id != counsellor.id]
 
 
+def fallback_targets(counsellor: Counsellor, unreachable: Counsellor,
+                     admins: Iterable[Counsellor]) -> list[Counsellor]:
+    """Who receives the escalation instead when `unreachable` cannot be (they blocked the
+    bot): every admin but the counsellor and the unreachable one."""
+    return [a for a in admins if a.id not in (counsellor.id, unreachable.id)]
+
+
 def supervisees(recipient: Counsellor, everyone: Iterable[Counsellor]) -> list[Counsellor]:
     """The counsellors whose unacknowledged alerts go to `recipient` (by id)."""
     people = list(everyone)
@@ -32,4 +39,4 @@ def supervisees(recipient: Counsellor, everyone: Iterable[Counsellor]) -> list[C
     return out
 
 
-__all__ = ["escalation_targets", "supervisees"]
+__all__ = ["escalation_targets", "fallback_targets", "supervisees"]

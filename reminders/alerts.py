@@ -56,6 +56,7 @@ class AlertCopyView:
     reason: str = "unacknowledged"  # escalation: unacknowledged | blocked | nobody
     escalate_to: tuple[Counsellor, ...] | None = None  # None: no escalation step pending
     message_id: int | None = None
+    unreachable: Counsellor | None = None  # escalation: sent instead of them (they blocked the bot)
 
 
 def alert_view(uow: Any, kind: str, payload: dict[str, Any], recipient: Counsellor, alert: Any,
@@ -65,9 +66,12 @@ def alert_view(uow: Any, kind: str, payload: dict[str, Any], recipient: Counsell
     escalate_to: tuple[Counsellor, ...] | None = None
     if kind in ("alert", "realert") and alert.escalate_at is not None and alert.escalated_at is None:
         escalate_to = tuple(escalation_targets(uow, owner))
+    unreachable = None
+    if kind == "escalation" and payload.get("unreachable") is not None:
+        unreachable = uow.counsellors.get(int(payload["unreachable"]))
     return AlertCopyView(kind=kind, client=client, alert=alert, owner=owner, recipient=recipient,
                          n=int(payload.get("n", 0) or 0), reason=str(payload.get("reason", "unacknowledged")),
-                         escalate_to=escalate_to, message_id=message_id)
+                         escalate_to=escalate_to, message_id=message_id, unreachable=unreachable)
 
 
 def render_copy(renderer: Renderer, view: AlertCopyView, now: datetime,
@@ -80,7 +84,8 @@ def render_copy(renderer: Renderer, view: AlertCopyView, now: datetime,
                   within_minutes=int(within.total_seconds() // 60))
     if view.kind == "escalation":
         return renderer.render(lang, "escalation", counsellor=view.owner, reason=view.reason,
-                               self_notice=view.owner.id == view.recipient.id, **common)
+                               self_notice=view.owner.id == view.recipient.id,
+                               unreachable=view.unreachable, **common)
     return renderer.render(lang, "alert", again=view.kind == "realert", n=view.n,
                            escalate_to=view.escalate_to, owner=view.owner, **common)
 
@@ -113,6 +118,11 @@ def acknowledged_edits(renderer: Renderer, views: list[AlertCopyView], acknowled
             for v in views if v.message_id is not None]
 
 
+def _unreachable(outcome: Any, copy: Any) -> Counsellor | None:
+    other = copy.payload.get("unreachable") if copy.kind == "escalation" else None
+    return outcome.recipients.get(int(other)) if other is not None else None
+
+
 def acknowledged_views(outcome: Any, tapped_message_id: int | None = None) -> list[AlertCopyView]:
     """The copies of an acknowledged alert (from `services.reminders.AlertOutcome`), and the
     tapped message itself when no sent row records it (a copy still being marked)."""
@@ -124,7 +134,7 @@ def acknowledged_views(outcome: Any, tapped_message_id: int | None = None) -> li
         views.append(AlertCopyView(kind=copy.kind, client=outcome.client, alert=outcome.alert,
                                    owner=outcome.owner, recipient=recipient, n=int(copy.payload.get("n", 0) or 0),
                                    reason=str(copy.payload.get("reason", "unacknowledged")),
-                                   message_id=copy.message_id))
+                                   message_id=copy.message_id, unreachable=_unreachable(outcome, copy)))
     mine = {v.message_id for v in views if v.recipient.id == outcome.owner.id}
     if tapped_message_id is not None and tapped_message_id not in mine:
         views.append(AlertCopyView(kind="alert", client=outcome.client, alert=outcome.alert, owner=outcome.owner,

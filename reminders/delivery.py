@@ -341,7 +341,8 @@ class Deliverer:
             uow.scan.update_alert(int(item.payload["alert_id"]), status="sent", message_id=message_id, sent_at=now)
 
     async def _forbidden(self, item: Any, stats: DeliveryStats) -> None:
-        """The counsellor blocked the bot: an alert escalates at once; other rows fail."""
+        """The recipient blocked the bot: an alert escalates at once, an escalation goes to
+        the other admins instead; other rows fail."""
         now = self.clock()
 
         def write(uow: Any) -> None:
@@ -350,6 +351,14 @@ class Deliverer:
                 with_alert = uow.clients_of(item.counsellor_id).alert(int(item.payload["alert_id"]))
                 if with_alert is not None and with_alert.escalated_at is None:
                     enqueue_escalation(uow, with_alert, now, "blocked")
+            elif item.kind == "escalation":
+                # the supervisor (or an admin) blocked the bot: the other admins get it instead
+                owner = int(item.payload.get("from", item.counsellor_id))
+                with_alert = uow.clients_of(owner).alert(int(item.payload["alert_id"]))
+                unreachable = uow.counsellors.get(item.counsellor_id)
+                if with_alert is not None and with_alert.acknowledged_at is None and unreachable is not None:
+                    enqueue_escalation(uow, with_alert, now, str(item.payload.get("reason", "unacknowledged")),
+                                       unreachable=unreachable)
 
         await self._settle(write)
         stats.failed += 1

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.escalation import escalation_targets as domain_escalation_targets
+from domain.escalation import fallback_targets as domain_fallback_targets
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due
 from services.grading import enqueue_alert_push
@@ -38,25 +39,34 @@ def escalation_targets(uow: Any, counsellor: Counsellor) -> list[Counsellor]:
     return domain_escalation_targets(counsellor, supervisor, uow.counsellors.list_admins())
 
 
-def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
+def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str,
+                       unreachable: Counsellor | None = None) -> int:
+    """Queue the escalation copies of an alert. `unreachable`: a target whose copy Telegram
+    refused (they blocked the bot); the copy then goes to the other admins instead, and
+    when there is nobody left the counsellor is told so: there is always someone."""
     counsellor = uow.counsellors.get(alert.counsellor_id)
     if counsellor is None:
         return 0
     count = 0
-    targets = escalation_targets(uow, counsellor)
-    if not targets and reason != "blocked":
-        # Nobody to escalate to (a lone admin without a supervisor): the counsellor is told
-        # so in their own chat, instead of the escalation silently going nowhere.
+    payload_extra: dict[str, Any] = {}
+    if unreachable is None:
+        targets = escalation_targets(uow, counsellor)
+    else:
+        targets = domain_fallback_targets(counsellor, unreachable, uow.counsellors.list_admins())
+        payload_extra["unreachable"] = unreachable.id
+    if not targets and reason != "blocked" and (unreachable is None or unreachable.id != counsellor.id):
+        # Nobody to escalate to (a lone admin without a supervisor, or every admin has blocked
+        # the bot): the counsellor is told so in their own chat, never silently nowhere.
         targets, reason = [counsellor], "nobody"
     if not targets:
         log.warning("alert %s: the counsellor has blocked the bot and there is nobody to escalate to "
-                    "(no supervisor, no other admin)", alert.id)
+                    "(no supervisor, no other admin who can be reached)", alert.id)
     for target in targets:
         if uow.outbox.enqueue(
             counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
             due_at=now, priority=PRIORITY["escalation"],
             payload={"alert_id": alert.id, "client_id": alert.client_id, "from": counsellor.id,
-                     "reason": reason},
+                     "reason": reason, **payload_extra},
             now=now,
         ) is not None:
             count += 1

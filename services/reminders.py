@@ -101,6 +101,10 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
         uow.outbox.cancel(*keys.alert_family(alert_id))
         copies = tuple(uow.team.alert_copies(alert_id))
         recipients = {c.recipient_id: uow.counsellors.get(c.recipient_id) for c in copies}
+        for c in copies:  # an escalation sent instead of someone unreachable names them
+            other = c.payload.get("unreachable") if c.kind == "escalation" else None
+            if other is not None and int(other) not in recipients:
+                recipients[int(other)] = uow.counsellors.get(int(other))
         return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
                             copies=copies, recipients={k: v for k, v in recipients.items() if v is not None},
                             owner=actor)

@@ -141,6 +141,31 @@ async def test_escalation_goes_to_the_supervisor_when_one_is_set(bot_env):
     assert "Acknowledged by Zhang" in (await third.expect_edit(escalation)).text
 
 
+async def test_a_supervisor_who_blocked_the_bot_is_replaced_by_the_admins(bot_env):
+    """There is always someone: the supervisor's copy is refused (403), so the admins get
+    the escalation instead, told whom it was meant for; acknowledging edits their copy."""
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    second, _ = await invite_second(bot_env, admin)
+    await agenda_off(second)
+    third = await invite_third(bot_env, admin)
+    await agenda_off(third)
+    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    await admin.expect_message()
+    await third.block()
+    alert = await crisis_alert(bot_env, second)
+    bot_env.clock.advance(minutes=31)
+    await tick(bot_env)
+    escalation = await admin.expect_message(contains="Escalation", skip_others=True)
+    assert "Zhang's client #1 学生C" in escalation.text
+    assert "Wang should have received this but has blocked the bot" in escalation.text
+    assert not [m for m in third.messages if "Escalation" in m.text]
+    await second.tap(alert, "✅ Acknowledge")
+    assert no_buttons(await second.expect_edit(alert))
+    edited = await admin.expect_edit(escalation)
+    assert "Acknowledged by Zhang" in edited.text and "Wang should have received" in edited.text
+
+
 async def test_lone_admin_without_supervisor_is_told_nobody_will_be_escalated_to(bot_env):
     admin = await admin_ready(bot_env)
     await agenda_off(admin)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.escalation import escalation_targets, supervisees
+from domain.escalation import escalation_targets, fallback_targets, supervisees
 from domain.model import Counsellor
 
 
@@ -36,3 +36,12 @@ def test_supervisees_are_those_whose_alerts_come_to_me():
     assert ids(supervisees(sup, everyone)) == [3, 5]
     assert ids(supervisees(admin, everyone)) == [2, 4]  # the unsupervised ones (not itself)
     assert supervisees(a, everyone) == []
+
+
+def test_when_a_target_cannot_be_reached_the_other_admins_are_next():
+    admin, other_admin, sup = person(1, admin=True), person(2, admin=True), person(3)
+    c = person(4, supervisor=3)
+    assert ids(fallback_targets(c, sup, [admin, other_admin])) == [1, 2]
+    # an admin who blocked the bot is skipped, and so is the counsellor themself
+    assert ids(fallback_targets(admin, other_admin, [admin, other_admin])) == []
+    assert ids(fallback_targets(c, admin, [admin, other_admin])) == [2]
