@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class Channel:
+class Term:
+    """One word of a vocabulary: its code, its labels and the words that mean it."""
+
     code: str
     zh: str
     en: str
@@ -18,6 +20,12 @@ class Channel:
 
     def label(self, lang: str) -> str:
         return self.zh if lang.startswith("zh") else self.en
+
+
+#: an interaction channel (面谈, 电话 …)
+Channel = Term
+#: the outcome of a contact (联系上, 未联系上 …)
+Outcome = Term
 
 
 _CHANNEL_LIST: tuple[Channel, ...] = (
@@ -51,18 +59,30 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().replace("_", "-").split())
 
 
-_ALIASES: dict[str, str] = {}
-for _c in _CHANNEL_LIST:
-    for _a in (_c.code, _c.zh, _c.en, *_c.aliases):
-        _ALIASES.setdefault(_norm(_a), _c.code)
-        _ALIASES.setdefault(_norm(_a).replace(" ", ""), _c.code)
-        _ALIASES.setdefault(_norm(_a).replace(" ", "-"), _c.code)
+def _alias_index(terms: tuple[Term, ...], *, dashed: bool = False) -> dict[str, str]:
+    """Every spelling of every term (normalised; without spaces; with dashes) → its code."""
+    index: dict[str, str] = {}
+    for term in terms:
+        for alias in (term.code, term.zh, term.en, *term.aliases):
+            key = _norm(alias)
+            index.setdefault(key, term.code)
+            index.setdefault(key.replace(" ", ""), term.code)
+            if dashed:
+                index.setdefault(key.replace(" ", "-"), term.code)
+    return index
+
+
+def _lookup(index: dict[str, str], text: str) -> str | None:
+    key = _norm(text)
+    return index.get(key) or index.get(key.replace(" ", ""))
+
+
+_ALIASES = _alias_index(_CHANNEL_LIST, dashed=True)
 
 
 def parse_channel(text: str) -> str | None:
     """`face`, `面谈`, `WeChat`, `dorm-visit` … → the channel code; None if unknown."""
-    key = _norm(text)
-    return _ALIASES.get(key) or _ALIASES.get(key.replace(" ", ""))
+    return _lookup(_ALIASES, text)
 
 
 def channel_label(code: str | None, lang: str) -> str:
@@ -88,17 +108,6 @@ def source_label(source: str | None, lang: str) -> str:
 # --- the outcome of a contact (沟通反馈和结果): `/log … outcome=…` -------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    code: str
-    zh: str
-    en: str
-    aliases: tuple[str, ...] = ()
-
-    def label(self, lang: str) -> str:
-        return self.zh if lang.startswith("zh") else self.en
-
-
 _OUTCOME_LIST: tuple[Outcome, ...] = (
     Outcome("reached", "联系上", "reached",
             ("联系上", "已联系上", "联系上了", "已联系", "见到", "见到了", "谈了", "已沟通", "沟通了",
@@ -118,17 +127,12 @@ _OUTCOME_LIST: tuple[Outcome, ...] = (
 )
 
 OUTCOMES: dict[str, Outcome] = {o.code: o for o in _OUTCOME_LIST}
-_OUTCOME_ALIASES: dict[str, str] = {}
-for _o in _OUTCOME_LIST:
-    for _a in (_o.code, _o.zh, _o.en, *_o.aliases):
-        _OUTCOME_ALIASES.setdefault(_norm(_a), _o.code)
-        _OUTCOME_ALIASES.setdefault(_norm(_a).replace(" ", ""), _o.code)
+_OUTCOME_ALIASES = _alias_index(_OUTCOME_LIST)
 
 
 def parse_outcome(text: str) -> str | None:
     """`reached`, `未联系上`, `not reached`, `已转介` … → the outcome code; None if unknown."""
-    key = _norm(text)
-    return _OUTCOME_ALIASES.get(key) or _OUTCOME_ALIASES.get(key.replace(" ", ""))
+    return _lookup(_OUTCOME_ALIASES, text)
 
 
 def outcome_label(code: str | None, lang: str) -> str:
