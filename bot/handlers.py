@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from bot.app import BotContext
-from bot.render import pick_language
+from bot.render import fit_message, pick_language
 from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
@@ -74,6 +74,10 @@ class Turn:
     app: BotContext
     counsellor: Counsellor
     lang: str
+    # Set once a use case has committed something for this update: from then on a failure
+    # (a reply Telegram refuses, a network error) must not be reported as "nothing saved".
+    saved: bool = False
+    saved_client: Any = None
 
     @property
     def now(self):
@@ -94,9 +98,39 @@ class Turn:
     async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         chat_id = self.update.effective_chat.id
         return await self.context.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            chat_id, fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
             disable_web_page_preview=True,
         )
+
+    async def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a use case that writes (one unit of work); once it has returned, what it
+        stored is committed, and the turn remembers so (see `_answering`)."""
+        result = await _run(fn, *args, **kwargs)
+        if _stored_something(result):
+            self.mark_saved(getattr(result, "client", None))
+        return result
+
+    def mark_saved(self, client: Any = None) -> None:
+        self.saved = True
+        if client is not None and hasattr(client, "number"):
+            self.saved_client = client
+
+
+def _stored_something(result: Any) -> bool:
+    from services.core import AlreadyHandled, Choice, Questionnaire, Resumed
+    from services.referrals import Suggestions
+
+    if result is None or result is False or isinstance(
+        result, (AlreadyHandled, Choice, Questionnaire, Suggestions)
+    ):
+        return False
+    if isinstance(result, Resumed):
+        return result.command in SAVING_RESUMES
+    return bool(getattr(result, "changed", True))
+
+
+# a parked command resumed by a button: these store something; the others only show or ask
+SAVING_RESUMES = frozenset({"log", "status", "goal", "plan", "screening"})
 
 
 def _args_text(message: Message) -> str:
@@ -167,6 +201,32 @@ def _clip_param(value: object, limit: int = 120) -> object:
 
 async def _answering(turn: Turn, fn: Handler) -> None:
     try:
+        await _answering_inner(turn, fn)
+    except Exception as exc:
+        if not turn.saved:
+            raise  # rolled back: on_error says so
+        # The transaction committed; only the reply failed. Say so, or the counsellor
+        # sends it again and it is stored twice.
+        log.error("reply failed after a committed change: %s", type(exc).__name__,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        await _tell_saved(turn)
+
+
+async def _tell_saved(turn: Turn) -> None:
+    query = turn.update.callback_query
+    if query is not None:
+        try:
+            await query.answer(turn.render("saved_toast")[:190])
+        except Exception:  # noqa: BLE001 - already answered, or gone: the message below says it
+            pass
+    try:
+        await turn.send_text(turn.render("saved_reply_failed", client=turn.saved_client))
+    except Exception:  # noqa: BLE001 - the error path must not raise
+        log.warning("could not tell the user that the change was saved")
+
+
+async def _answering_inner(turn: Turn, fn: Handler) -> None:
+    try:
         await fn(turn)
     except CommandError as exc:
         # Echoed input is clipped, so a reply about a 4000-character word still fits.
@@ -206,7 +266,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
-    await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+    if fresh:
+        turn.mark_saved()
+
+    async def welcome(turn: Turn) -> None:
+        await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+
+    await _answering(turn, welcome)
 
 
 @_guard
@@ -216,7 +282,7 @@ async def help_(turn: Turn) -> None:
 
 @_guard
 async def invite(turn: Turn) -> None:
-    code, expires = await _run(core.create_invite, turn.app.db, turn.counsellor, turn.now)
+    code, expires = await turn.write(core.create_invite, turn.app.db, turn.counsellor, turn.now)
     username = turn.context.bot.username
     await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
 
@@ -227,7 +293,8 @@ async def lang(turn: Turn) -> None:
     if choice is None:  # no argument: show the current language and how to change it
         await turn.reply("lang_usage", current=turn.lang)
         return
-    await _run(core.set_language, turn.app.db, turn.counsellor, choice)
+    await turn.write(core.set_language, turn.app.db, turn.counsellor, choice)
+    turn.mark_saved()
     turn.lang = choice
     await turn.reply("lang_set")
 
@@ -238,7 +305,7 @@ async def lang(turn: Turn) -> None:
 @_guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(_args_text(turn.update.effective_message))
-    result = await _run(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
+    result = await turn.write(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
     await turn.reply("client_added", client=result.client, same_name=result.same_name)
@@ -265,7 +332,7 @@ async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str
     """/log, /status, /goal, /plan: run the use case on the arguments; an ambiguous client
     gets choice buttons (the command waits, parked); a repeated update does nothing."""
     args = _args_text(turn.update.effective_message)
-    result = await _run(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
+    result = await turn.write(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -359,7 +426,7 @@ def _question(
 
 async def _screening(turn: Turn, instrument: str) -> None:
     args = _args_text(turn.update.effective_message)
-    result = await _run(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
+    result = await turn.write(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
                         turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
@@ -396,7 +463,7 @@ async def on_questionnaire(turn: Turn) -> None:
             return
         raise core.NotYours()
     answers = tuple(int(ch) for ch in parts[2])
-    step = await _run(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
+    step = await turn.write(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
                       rules=turn.app.rules)
     await query.answer()
     if isinstance(step, core.Questionnaire):
@@ -423,7 +490,7 @@ async def tz(turn: Turn) -> None:
         await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
         return
     change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    counsellor = await turn.write(rem.update_settings, turn.app.db, turn.counsellor, change)
     turn.counsellor = counsellor
     await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
 
@@ -439,7 +506,7 @@ async def settings(turn: Turn) -> None:
     if change.is_empty:
         await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
         return
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    counsellor = await turn.write(rem.update_settings, turn.app.db, turn.counsellor, change)
     turn.counsellor = counsellor
     await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
 
@@ -453,7 +520,7 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
         return
     counsellor_tid = int(ids[0])
     supervisor_tid = int(ids[1]) if len(ids) == 2 else None
-    result = await _run(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
+    result = await turn.write(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
     if result is None:
         await turn.reply("supervisor_unknown")
         return
@@ -475,20 +542,20 @@ async def on_reminder(turn: Turn) -> None:
     parts = (query.data or "").split(":")
     kind = parts[0]
     if kind == "rd" and len(parts) == 2:
-        out = await _run(rem.complete_plan, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_done", o=out))
     elif kind == "rs" and len(parts) == 3:
-        out = await _run(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
+        out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
         await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_snoozed", o=out))
     elif kind == "ak" and len(parts) == 2:
-        out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
         await _edit(query, turn.render("alert_acknowledged", o=out))
     elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
         fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
-        out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
+        out = await turn.write(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
         await query.answer()
         await _edit(query, turn.render("review_done", o=out))
     else:
@@ -513,11 +580,12 @@ async def plain_text(turn: Turn) -> None:
     waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
-        result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
+        result = await turn.write(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
                             turn.now, turn.update_id, rules=turn.app.rules)
         if isinstance(result, core.AlreadyHandled):
             return
         added, logged = result
+        turn.mark_saved(added.client)
         await turn.reply("client_added", client=added.client, same_name=[])
         await _show_logged(turn, logged)
         return
@@ -540,7 +608,7 @@ async def plain_text(turn: Turn) -> None:
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+        await query.edit_message_text(fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
                                       disable_web_page_preview=True)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -564,7 +632,7 @@ async def on_choice(turn: Turn) -> None:
     client_id = None if target == "n" else int(target) if target.isdigit() else -1
     if client_id == -1:
         raise core.NotYours()
-    resumed = await _run(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
+    resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
     if resumed.command == "ask_name":
         await _edit(query, turn.render("ask_new_client_name"))

@@ -77,7 +77,7 @@ async def on_forget(turn: Turn) -> None:
         await query.answer()
         await _edit(query, turn.render("forget_cancelled"))
         return
-    done = await _run(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
+    done = await turn.write(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
     if done is None:
         raise core.NotYours()
     await query.answer()
@@ -87,7 +87,7 @@ async def on_forget(turn: Turn) -> None:
 @_guard
 async def undo(turn: Turn) -> None:
     _no_args(turn, "undo")
-    result = await _run(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
+    result = await turn.write(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
     if result is None:
         await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
         return

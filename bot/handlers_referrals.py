@@ -47,7 +47,7 @@ async def resources(turn: Turn) -> None:
 @_guard
 async def refer(turn: Turn) -> None:
     args = _args_text(turn.update.effective_message)
-    result = await _run(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
+    result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
                         rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
@@ -72,7 +72,7 @@ async def on_status(turn: Turn) -> None:
     referral_id, action = _ids(query.data, "rf")
     if action not in rf.ACTIONS:
         raise core.NotYours()
-    result = await _run(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
+    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -93,7 +93,7 @@ async def on_suggestion(turn: Turn) -> None:
     if code == "-":
         await _cancel(turn, pending_id)
         return
-    result = await _run(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
+    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
     await query.answer()
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -108,7 +108,7 @@ async def on_client_choice(turn: Turn) -> None:
         return
     if not (target.isascii() and target.isdigit()) or int(target) > MAX_ID:
         raise core.NotYours()
-    result = await _run(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, int(target), turn.now,
+    result = await turn.write(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, int(target), turn.now,
                         rules=turn.app.rules)
     await query.answer()
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)

@@ -694,6 +694,7 @@ class FakeTelegramServer:
         self._last_activity = time.monotonic()
         # 429 policies
         self._fail_queue: list[tuple[int, frozenset[str]]] = []
+        self._error_queue: list[tuple[ApiError, frozenset[str]]] = []
         self._fraction: tuple[float, int, frozenset[str], random.Random] | None = None
         self._limits: dict[str, Any] | None = None
         self._global_bucket: _Bucket | None = None
@@ -907,6 +908,14 @@ class FakeTelegramServer:
         ms = frozenset(methods) if methods is not None else SEND_METHODS
         self._fail_queue.extend([(retry_after, ms)] * n)
 
+    def fail_next_with(
+        self, code: int, description: str, n: int = 1, methods: Iterable[str] | None = None
+    ) -> None:
+        """Refuse the next ``n`` calls of ``methods`` (default: SEND_METHODS) with an
+        arbitrary error, e.g. ``fail_next_with(400, "Bad Request: chat not found")``."""
+        ms = frozenset(methods) if methods is not None else SEND_METHODS
+        self._error_queue.extend([(ApiError(code, description), ms)] * n)
+
     def flood_fraction(
         self,
         fraction: float,
@@ -941,6 +950,7 @@ class FakeTelegramServer:
         self._limits = None
         self._global_bucket = None
         self._fail_queue.clear()
+        self._error_queue.clear()
         self._fraction = None
 
     # waiting --------------------------------------------------------------
@@ -1139,6 +1149,10 @@ class FakeTelegramServer:
                 429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
             )
 
+        for index, (error, methods) in enumerate(self._error_queue):
+            if method in methods:
+                del self._error_queue[index]
+                raise error
         for index, (retry_after, methods) in enumerate(self._fail_queue):
             if method in methods:
                 del self._fail_queue[index]
