@@ -34,13 +34,14 @@ from telegram.ext import (
 
 from bot.app import BotContext
 from bot.render import fit_message, pick_language
-from domain import grammar, schedule
+from domain import buttons, grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders.compose import render_agenda
 from services import core
 from services import reminders as rem
+from storage.errors import AlreadyProcessed
 
 log = logging.getLogger("caremap.bot")
 
@@ -102,10 +103,22 @@ class Turn:
             disable_web_page_preview=True,
         )
 
+    async def once(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a use case that writes, once per Telegram update: its first write unit of
+        work records the update id in the same transaction, so a redelivered or replayed
+        update raises `AlreadyProcessed` (answered in `_answering`) and writes nothing."""
+        db, update_id, now = self.app.db, self.update_id, self.now
+
+        def once() -> Any:
+            with db.once(update_id, now):
+                return fn(*args, **kwargs)
+
+        return await _run(once)
+
     async def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run a use case that writes (one unit of work); once it has returned, what it
-        stored is committed, and the turn remembers so (see `_answering`)."""
-        result = await _run(fn, *args, **kwargs)
+        """`once`, for a use case that stores the counsellor's data: when it has returned,
+        that is committed, and the turn remembers so (see `_answering`)."""
+        result = await self.once(fn, *args, **kwargs)
         if _stored_something(result):
             self.mark_saved(getattr(result, "client", None))
         return result
@@ -234,6 +247,17 @@ async def _answering_inner(turn: Turn, fn: Handler) -> None:
         await turn.reply(f"errors/{exc.code}", **params)
     except core.ClientNotFound as exc:
         await turn.reply("client_not_found", ref=_clip_param(exc.ref), suggestions=exc.suggestions)
+    except buttons.BadButton:
+        await _stale_button(turn.update, turn.app, turn.lang)
+    except AlreadyProcessed:
+        # The same update again (Telegram redelivered it, or it is replayed from the inbox
+        # after a restart): it was handled and committed before; do nothing twice.
+        log.info("update %s was handled before; skipped", turn.update_id)
+        if turn.update.callback_query is not None:
+            try:
+                await turn.update.callback_query.answer(turn.render("toast_already")[:190])
+            except Exception:  # noqa: BLE001 - an old query may no longer be answerable
+                pass
     except core.NotYours:
         if turn.update.callback_query is not None:
             await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
@@ -319,11 +343,11 @@ async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
     """Buttons to pick one of several matching clients for a parked command
     (`<prefix>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"{prefix}:{choice.pending_id}:{c.id}")]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data(prefix, choice.pending_id, c.id))]
         for c in choice.candidates[:8]
     ]
     rows.append([InlineKeyboardButton(turn.render("button_cancel"),
-                                      callback_data=f"{prefix}:{choice.pending_id}:x")])
+                                      callback_data=buttons.data(prefix, choice.pending_id, "x"))])
     await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
                      candidates=choice.candidates)
 
@@ -371,12 +395,12 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
     text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
                        start=page * PAGE_SIZE, now=turn.now)
-    buttons = []
+    nav = []
     if page > 0:
-        buttons.append(InlineKeyboardButton("‹", callback_data=f"cl:{page - 1}"))
+        nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("cl", page - 1)))
     if page < pages - 1:
-        buttons.append(InlineKeyboardButton("›", callback_data=f"cl:{page + 1}"))
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+        nav.append(InlineKeyboardButton("›", callback_data=buttons.data("cl", page + 1)))
+    return text, InlineKeyboardMarkup([nav]) if nav else None
 
 
 @_guard
@@ -411,15 +435,15 @@ def _question(
     index = len(answers)
     text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
                        item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
-    done = "".join(str(a) for a in answers)
     rows = [
-        [InlineKeyboardButton(f"{value} · {label}", callback_data=f"s:{q.pending_id}:{done}{value}")]
+        [InlineKeyboardButton(f"{value} · {label}", callback_data=buttons.data("s", q.pending_id, (*answers, value)))]
         for value, label in enumerate(ANSWER_LABELS[turn.lang])
     ]
     nav = []
     if answers:
-        nav.append(InlineKeyboardButton(turn.render("button_back"), callback_data=f"s:{q.pending_id}:{done[:-1]}"))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"s:{q.pending_id}:x"))
+        nav.append(InlineKeyboardButton(turn.render("button_back"),
+                                        callback_data=buttons.data("s", q.pending_id, answers[:-1])))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("s", q.pending_id, "x")))
     rows.append(nav)
     return text, InlineKeyboardMarkup(rows)
 
@@ -452,17 +476,13 @@ async def gad7(turn: Turn) -> None:
 @_guard
 async def on_questionnaire(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not (parts[2] == "x" or set(parts[2]) <= set("0123")):
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "x":
+    pending_id, answers = buttons.fields(query.data, "s")
+    if answers == "x":
         if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
-    answers = tuple(int(ch) for ch in parts[2])
     step = await turn.write(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
                       rules=turn.app.rules)
     await query.answer()
@@ -528,38 +548,31 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
     await turn.reply("supervisor_set", counsellor=counsellor, supervisor=supervisor)
 
 
-def _int(text: str) -> int:
-    if not text.isdigit():
-        raise core.NotYours()
-    return int(text)
-
-
 @_guard
 async def on_reminder(turn: Turn) -> None:
     """Done (rd:<plan>), Snooze (rs:<plan>:<1h|1d|1w>), Acknowledge (ak:<alert>),
     tier review Confirm (rv:c:<client>) / Lower (rv:l:<client>)."""
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    kind = parts[0]
-    if kind == "rd" and len(parts) == 2:
-        out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+    kind, parts = buttons.parse(query.data)
+    if kind == "rd":
+        out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, parts[0], turn.now)
         await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_done", o=out))
-    elif kind == "rs" and len(parts) == 3:
-        out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
+    elif kind == "rs":
+        out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, parts[0], parts[1], turn.now)
         await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_snoozed", o=out))
-    elif kind == "ak" and len(parts) == 2:
-        out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+    elif kind == "ak":
+        out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, parts[0], turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
         await _edit(query, turn.render("alert_acknowledged", o=out))
-    elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
-        fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
-        out = await turn.write(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
+    elif kind == "rv":
+        fn = rem.confirm_review if parts[0] == "c" else rem.lower_tier
+        out = await turn.write(fn, turn.app.db, turn.counsellor, parts[1], turn.now, rules=turn.app.rules)
         await query.answer()
         await _edit(query, turn.render("review_done", o=out))
     else:
-        raise core.NotYours()
+        raise buttons.BadButton(kind)
 
 
 @_guard
@@ -591,14 +604,14 @@ async def plain_text(turn: Turn) -> None:
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
-    parked = await _run(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
+    parked = await turn.once(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{parked.pending_id}:{c.id}")]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data("p", parked.pending_id, c.id))]
         for c in parked.recent
     ]
     rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=f"p:{parked.pending_id}:n"),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{parked.pending_id}:x"),
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=buttons.data("p", parked.pending_id, "n")),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("p", parked.pending_id, "x")),
     ])
     await turn.reply("which_client", markup=InlineKeyboardMarkup(rows), recent=parked.recent)
 
@@ -618,20 +631,14 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 @_guard
 async def on_choice(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    target = parts[2]
+    pending_id, target = buttons.fields(query.data, "p")
     if target == "x":
         if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
-    client_id = None if target == "n" else int(target) if target.isdigit() else -1
-    if client_id == -1:
-        raise core.NotYours()
+    client_id = None if target == "n" else target
     resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
     if resumed.command == "ask_name":
@@ -659,8 +666,7 @@ async def on_choice(turn: Turn) -> None:
 @_guard
 async def on_clients_page(turn: Turn) -> None:
     query = turn.update.callback_query
-    raw = (query.data or "").partition(":")[2]
-    page = int(raw) if raw.isdigit() else 0
+    (page,) = buttons.fields(query.data, "cl")
     caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, page)
     await query.answer()
@@ -669,7 +675,12 @@ async def on_clients_page(turn: Turn) -> None:
 
 @_guard
 async def on_unknown_button(turn: Turn) -> None:
-    raise core.NotYours()
+    raise buttons.BadButton(turn.update.callback_query.data or "")
+
+
+async def _stale_button(update: Update, app: BotContext, lang: str) -> None:
+    """A button whose data is not (or no longer) one of ours: answered, never an error."""
+    await update.callback_query.answer(app.renderer.render(lang, "button_stale")[:190], show_alert=True)
 
 
 # --- errors ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers import Turn, _args_text, _edit, _guard, _run, command
+from domain import buttons
 from domain.errors import CommandError
 from services import caseload, core
 
@@ -56,10 +57,10 @@ async def export(turn: Turn) -> None:
 @_guard
 async def forget(turn: Turn) -> None:
     args = _args_text(turn.update.effective_message)
-    ask = await _run(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
+    ask = await turn.once(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
     markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_forget"), callback_data=f"fg:{ask.pending_id}:y")],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"fg:{ask.pending_id}:n")],
+        [InlineKeyboardButton(turn.render("button_forget"), callback_data=buttons.data("fg", ask.pending_id, "y"))],
+        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("fg", ask.pending_id, "n"))],
     ])
     await turn.reply("forget_confirm", markup=markup, client=ask.client, counts=ask.counts)
 
@@ -67,11 +68,8 @@ async def forget(turn: Turn) -> None:
 @_guard
 async def on_forget(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("y", "n") or len(parts[1]) > 18:
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "n":
+    pending_id, answer = buttons.fields(query.data, "fg")
+    if answer == "n":
         if not await _run(caseload.cancel_forget, turn.app.db, turn.counsellor, pending_id, turn.now):
             raise core.NotYours()
         await query.answer()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from storage.crypto import Cipher
+from storage.errors import AlreadyProcessed
+from storage.once import ONCE, Once
 from storage.uow import UnitOfWork
 
 __all__ = ["Database", "validate_database_url", "normalize_database_url"]
@@ -28,6 +31,7 @@ _SUPPORTED = "use sqlite:///path/to/file.db or postgresql+psycopg://user:passwor
 
 # execution option read by the SQLite "begin" hook: which BEGIN to emit
 _BEGIN_OPTION = "caremap_sqlite_begin"
+
 
 
 def _parse(url: str) -> URL:
@@ -151,6 +155,18 @@ class Database:
     # -- units of work ----------------------------------------------------------------
 
     @contextmanager
+    def once(self, update_id: int, now: datetime) -> Iterator[None]:
+        """Make the work inside idempotent for one Telegram update: the first write unit
+        of work opened inside records `update_id` as processed in its own transaction, or,
+        if it already was, rolls back and raises `AlreadyProcessed`. Use it around a use
+        case that does not claim the update itself (a contextvar: same thread or task)."""
+        token = ONCE.set(Once(update_id, now))
+        try:
+            yield
+        finally:
+            ONCE.reset(token)
+
+    @contextmanager
     def uow(self, write: bool = True) -> Iterator[UnitOfWork]:
         """One Session, one transaction. A write unit commits on normal exit; any
         exception rolls the whole unit back. A read unit (`write=False`) never commits
@@ -159,6 +175,11 @@ class Database:
         with Session(engine, expire_on_commit=False, autoflush=True) as session:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
             try:
+                once = ONCE.get() if write else None
+                if once is not None and once.claimed_by is None:
+                    if not unit.updates.claim(once.update_id, once.now):
+                        raise AlreadyProcessed(once.update_id)
+                    once.claimed_by = unit
                 yield unit
                 if write:
                     session.commit()

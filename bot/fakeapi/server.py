@@ -679,6 +679,8 @@ class FakeTelegramServer:
         self._users: dict[int, FakeUser] = {}
         self._groups: dict[int, FakeGroup] = {}
         self._updates: list[dict[str, Any]] = []
+        self._replays: list[dict[str, Any]] = []  # redelivered as they are, whatever the offset
+        self.sent_updates: list[dict[str, Any]] = []  # every update ever enqueued, in order
         self._next_update_id = 700_000_001
         self._max_delivered_update_id = 0
         self._allowed_updates: list[str] | None = None
@@ -1000,7 +1002,7 @@ class FakeTelegramServer:
         while True:
             event = self._changed
             now = time.monotonic()
-            busy = self._inflight > 0 or bool(self._undelivered())
+            busy = self._inflight > 0 or bool(self._undelivered()) or bool(self._replays)
             if not busy:
                 left = self._last_activity + quiet - now
                 if left <= 0:
@@ -1022,10 +1024,19 @@ class FakeTelegramServer:
         update = {"update_id": self._next_update_id, **payload}
         self._next_update_id += 1
         self._updates.append(update)
+        self.sent_updates.append(update)
         self._last_activity = time.monotonic()
         self._notify()
         await asyncio.sleep(0)
         return update
+
+    async def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again, with its original update_id, on the next getUpdates
+        whatever the offset — as Telegram does when the bot died before confirming it."""
+        self._replays.append(update)
+        self._last_activity = time.monotonic()
+        self._notify()
+        await asyncio.sleep(0)
 
     async def _enqueue_callback(
         self, chat: _Chat, from_user: FakeUser, stored: _StoredMessage, button: dict[str, Any]
@@ -1409,7 +1420,7 @@ class FakeTelegramServer:
             self._updates = [u for u in self._updates if self._is_allowed(u)]
             if generation != self._poll_generation:
                 raise ApiError(409, CONFLICT)
-            if self._updates or self.closed:
+            if self._updates or self._replays or self.closed:
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -1418,6 +1429,9 @@ class FakeTelegramServer:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 pass
+        if self._replays:
+            replays, self._replays = self._replays[:limit], self._replays[limit:]
+            return replays
         return self._updates[:limit]
 
     def _is_allowed(self, update: dict[str, Any]) -> bool:
