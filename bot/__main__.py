@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 
 
@@ -12,6 +14,20 @@ class _StartupNoise(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+async def _serve(application, db) -> None:
+    """Poll Telegram through the inbox (bot/inbox.py) until SIGINT or SIGTERM."""
+    from bot.inbox import serving
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ctx = application.bot_data["ctx"]
+    async with serving(application, db, ctx.clock) as inbox:
+        await inbox.until(stop)
+    logging.getLogger("caremap").info("CareMap stopped")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"])
+        asyncio.run(_serve(application, db))
     except InvalidToken:
         print("caremap: TELEGRAM_BOT_TOKEN was rejected by the Bot API: check the token from @BotFather",
               file=sys.stderr)

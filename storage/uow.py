@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from storage.caseload import CaseloadStore
 from storage.crypto import Cipher
+from storage.inbox import InboxRepo
 from storage.outbox import OutboxRepo, ScanRepo
 from storage.repositories import (
     ClientRepo,
@@ -33,6 +34,7 @@ class UnitOfWork:
         self.invites = InviteRepo(self)
         self.pending = PendingRepo(self)
         self.updates = UpdateRepo(self)
+        self.inbox = InboxRepo(self)
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
 

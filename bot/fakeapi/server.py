@@ -231,7 +231,9 @@ class ServerEvent:
     ``kind``: ``"message"`` (a new message, from the bot or from a user: see ``from_bot``),
     ``"edit"`` (``message`` is the new version), ``"delete"``, ``"callback_answer"``
     (``answer`` is set, ``message`` is the message whose button was tapped) or
-    ``"commands"`` (setMyCommands/deleteMyCommands changed the command menus).
+    ``"commands"`` (setMyCommands/deleteMyCommands changed the command menus) or
+    ``"poll"`` (a getUpdates arrived; ``offset`` is its offset: every update below it is
+    confirmed from now on).
     """
 
     kind: str
@@ -239,6 +241,7 @@ class ServerEvent:
     message: MessageView | None = None
     from_bot: bool = False
     answer: CallbackAnswer | None = None
+    offset: int | None = None
 
 
 @dataclass
@@ -1401,6 +1404,7 @@ class FakeTelegramServer:
         limit = _int_value(params, "limit")
         limit = 100 if limit is None else max(1, min(100, limit))
         timeout = _int_value(params, "timeout") or 0
+        self._emit(ServerEvent("poll", offset=offset))
         if params.get("allowed_updates") not in (None, ""):
             allowed = _json_value(params, "allowed_updates", "allowed updates")
             if not isinstance(allowed, list):
