@@ -42,6 +42,7 @@ from reminders.compose import render_agenda
 from services import core
 from services import reminders as rem
 from storage.errors import AlreadyProcessed
+from storage.once import Once
 
 log = logging.getLogger("caremap.bot")
 
@@ -75,10 +76,19 @@ class Turn:
     app: BotContext
     counsellor: Counsellor
     lang: str
+    args: str | None = None  # set when the command came from `／log …` text or a button
     # Set once a use case has committed something for this update: from then on a failure
     # (a reply Telegram refuses, a network error) must not be reported as "nothing saved".
     saved: bool = False
     saved_client: Any = None
+    _once: Once | None = None  # this handling's claim of the update id (see `once`)
+
+    @property
+    def args_text(self) -> str:
+        """The command's arguments, exactly as typed."""
+        if self.args is not None:
+            return self.args
+        return _args_text(self.update.effective_message)
 
     @property
     def now(self):
@@ -108,9 +118,12 @@ class Turn:
         work records the update id in the same transaction, so a redelivered or replayed
         update raises `AlreadyProcessed` (answered in `_answering`) and writes nothing."""
         db, update_id, now = self.app.db, self.update_id, self.now
+        if self._once is None:
+            self._once = Once(update_id, now)
+        state = self._once
 
         def once() -> Any:
-            with db.once(update_id, now):
+            with db.once(update_id, now, state=state):
                 return fn(*args, **kwargs)
 
         return await _run(once)
@@ -152,6 +165,9 @@ def _args_text(message: Message) -> str:
     for entity in message.entities or ():
         if entity.type == "bot_command" and entity.offset == 0:
             return text[entity.length:].strip()
+    typed = grammar.split_command(text.strip())  # `／log …`: Telegram marks no command
+    if typed is not None:
+        return typed[1]
     return text.strip()
 
 
@@ -313,7 +329,7 @@ async def invite(turn: Turn) -> None:
 
 @_guard
 async def lang(turn: Turn) -> None:
-    choice = grammar.parse_lang(_args_text(turn.update.effective_message))
+    choice = grammar.parse_lang(turn.args_text)
     if choice is None:  # no argument: show the current language and how to change it
         await turn.reply("lang_usage", current=turn.lang)
         return
@@ -328,7 +344,7 @@ async def lang(turn: Turn) -> None:
 
 @_guard
 async def new(turn: Turn) -> None:
-    spec = grammar.parse_new(_args_text(turn.update.effective_message))
+    spec = grammar.parse_new(turn.args_text)
     result = await turn.write(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
@@ -355,14 +371,44 @@ async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
 async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str, **kw: Any) -> None:
     """/log, /status, /goal, /plan: run the use case on the arguments; an ambiguous client
     gets choice buttons (the command waits, parked); a repeated update does nothing."""
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     result = await turn.write(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
         await _choose(turn, result)
         return
-    await turn.reply(template, r=result)
+    await turn.reply(template, r=result, markup=_logged_markup(turn, result))
+
+
+def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
+    """Under a log whose `next=` date could not be read: 明天 / 下周一 / 两周后 / no follow-up."""
+    pending_id = getattr(result, "next_pending_id", None)
+    if not isinstance(result, core.Logged) or pending_id is None:
+        return None
+    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=buttons.data("nx", pending_id, key))
+           for key in core.FOLLOW_UP_CHOICES]
+    return InlineKeyboardMarkup([row, [InlineKeyboardButton(turn.render("button_no_follow_up"),
+                                                            callback_data=buttons.data("nx", pending_id, "x"))]])
+
+
+@_guard
+async def on_follow_up_date(turn: Turn) -> None:
+    """`nx:<pending>:<t|m|2w|x>`: the date for a log whose `next=` could not be read."""
+    query = turn.update.callback_query
+    pending_id, choice = buttons.fields(query.data, "nx")
+    added = await turn.write(core.set_follow_up, turn.app.db, turn.counsellor, pending_id, choice, turn.now,
+                             rules=turn.app.rules)
+    await query.answer()
+    try:  # the log stays as it was; only the question's buttons go
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+    if added is None:
+        await turn.reply("follow_up_skipped")
+    else:
+        await turn.reply("plan_added", r=added)
 
 
 @_guard
@@ -381,7 +427,7 @@ async def _show_map(turn: Turn, view: core.MapView) -> None:
 
 @_guard
 async def map_(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     result = await _run(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
     if isinstance(result, core.Choice):
         await _choose(turn, result)
@@ -422,7 +468,7 @@ async def goal(turn: Turn) -> None:
 
 @_guard
 async def plan(turn: Turn) -> None:
-    await _write_command(turn, core.add_plan, "plan_added")
+    await _write_command(turn, core.add_plan, "plan_added", rules=turn.app.rules)
 
 
 # --- screenings: by arguments or one item per step in one edited message -----------------
@@ -449,7 +495,7 @@ def _question(
 
 
 async def _screening(turn: Turn, instrument: str) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     result = await turn.write(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
                         turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
@@ -505,7 +551,7 @@ async def today(turn: Turn) -> None:
 
 @_guard
 async def tz(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     if not args:
         await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
         return
@@ -517,7 +563,7 @@ async def tz(turn: Turn) -> None:
 
 @_guard
 async def settings(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     words = args.split()
     if words and words[0].lower() in ("supervisor", "督导"):
         await _supervisor(turn, words[1:])
@@ -575,10 +621,69 @@ async def on_reminder(turn: Turn) -> None:
         raise buttons.BadButton(kind)
 
 
+def _dispatch(turn: Turn) -> dict[str, Handler]:
+    """Command name → the guarded handler's inner function (filled by `register`)."""
+    return turn.context.application.bot_data.get("dispatch", {})
+
+
 @_guard
 async def unknown_command(turn: Turn) -> None:
-    text = turn.update.effective_message.text or ""
-    await turn.reply("unknown_command", command=text.split()[0][:40] if text.split() else "")
+    text = (turn.update.effective_message.text or "").strip()
+    typed = grammar.split_command(text)
+    if typed is None:
+        await turn.reply("unknown_command", command=text.split()[0][:40] if text.split() else "", meant=None)
+        return
+    await _unknown(turn, typed[0], typed[1], text.split()[0][:40])
+
+
+async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
+    """`/lgo 学生B …`: "did you mean /log?" with a button that runs it on the same text."""
+    meant = grammar.suggest_command(name, sorted(_dispatch(turn)))
+    if meant is None:
+        await turn.reply("unknown_command", command=shown, meant=None)
+        return
+    pending_id = await turn.once(core.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=buttons.data("rc", pending_id, "y")),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("rc", pending_id, "x")),
+    ]])
+    await turn.reply("unknown_command", markup=markup, command=shown, meant=meant, args=_clip_param(args, 60))
+
+
+@_guard
+async def on_run_suggested(turn: Turn) -> None:
+    """`rc:<pending>:y|x`: run (or drop) the command a typo was taken for, on the same text."""
+    query = turn.update.callback_query
+    pending_id, answer = buttons.fields(query.data, "rc")
+    command, args = await turn.once(core.take_parked_command, turn.app.db, turn.counsellor, pending_id, turn.now)
+    await query.answer()
+    if answer == "x":
+        await _edit(query, turn.render("cancelled"))
+        return
+    await _edit(query, turn.render("running", command=command))
+    handler = _dispatch(turn).get(command)
+    if handler is None:
+        raise core.NotYours()
+    turn.args = args
+    await handler(turn)
+
+
+async def _typed_command(turn: Turn, text: str) -> bool:
+    """`／log 学生B …`, `／ｍａｐ 学生B`, `、log …`: a command typed with a full-width slash.
+    True when handled as a command (run, or answered with "did you mean")."""
+    typed = grammar.split_command(text)
+    if typed is None:
+        return False
+    name, args, _ = typed
+    handler = _dispatch(turn).get(name)
+    if handler is not None:
+        turn.args = args
+        await handler(turn)
+        return True
+    if text[0] == "、":  # "、" starts ordinary Chinese text far more often than a command
+        return False
+    await _unknown(turn, name, args, text.split()[0][:40])
+    return True
 
 
 # --- plain text: one message, one tap ---------------------------------------------------
@@ -589,6 +694,8 @@ async def plain_text(turn: Turn) -> None:
     message = turn.update.effective_message
     text = (message.text or "").strip()
     if not text:
+        return
+    if await _typed_command(turn, text):
         return
     waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
@@ -645,7 +752,7 @@ async def on_choice(turn: Turn) -> None:
         await _edit(query, turn.render("ask_new_client_name"))
         return
     if resumed.command == "log":
-        await _edit(query, turn.render("logged", r=resumed.result))
+        await _edit(query, turn.render("logged", r=resumed.result), _logged_markup(turn, resumed.result))
     elif resumed.command == "status":
         await _edit(query, turn.render("status", r=resumed.result))
     elif resumed.command == "goal":
@@ -743,8 +850,20 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|ak|rv):"))
+    application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
+    application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
+    # `／log …` typed with a full-width slash, and "did you mean /log?" buttons, run the same
+    # handlers: name → the guarded function's body (the guard already ran for that update).
+    dispatch: dict[str, Handler] = {}
+    for group in application.handlers.values():
+        for handler in group:
+            inner = getattr(handler.callback, "__wrapped__", None)
+            if isinstance(handler, CommandHandler) and inner is not None:
+                for name in handler.commands:
+                    dispatch.setdefault(name, inner)
+    application.bot_data["dispatch"] = dispatch
 
 
 async def _group_refusal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

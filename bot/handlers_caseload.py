@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import Turn, _args_text, _edit, _guard, _run, command
+from bot.handlers import Turn, _edit, _guard, _run, command
 from domain import buttons
 from domain.errors import CommandError
 from services import caseload, core
@@ -22,7 +22,7 @@ from services import caseload, core
 
 @_guard
 async def find(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     if not args.strip():
         await turn.reply("find_usage", too_long=False, max=caseload.FIND_MAX)
         return
@@ -38,7 +38,7 @@ async def find(turn: Turn) -> None:
 
 
 def _no_args(turn: Turn, command: str) -> None:
-    if _args_text(turn.update.effective_message):
+    if turn.args_text:
         raise CommandError("no_args", command=command)
 
 
@@ -56,7 +56,7 @@ async def export(turn: Turn) -> None:
 
 @_guard
 async def forget(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     ask = await turn.once(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(turn.render("button_forget"), callback_data=buttons.data("fg", ask.pending_id, "y"))],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import Turn, _args_text, _choose, _edit, _guard, _run, command
+from bot.handlers import Turn, _choose, _edit, _guard, _run, command
 from domain import buttons
 from services import core
 from services import referrals as rf
@@ -45,7 +45,7 @@ async def resources(turn: Turn) -> None:
 
 @_guard
 async def refer(turn: Turn) -> None:
-    args = _args_text(turn.update.effective_message)
+    args = turn.args_text
     result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
                         rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):

@@ -90,6 +90,8 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "fg": (_id, _one_of("y", "n")),  # /forget: confirm / cancel
     "rf": (_id, _one_of("a", "c", "d")),  # referral: accepted / completed / declined
     "rr": (_id, _code),  # referral suggestion
+    "nx": (_id, _one_of("t", "m", "2w", "x")),  # follow-up date for a log whose next= was unclear
+    "rc": (_id, _one_of("y", "x")),  # run the command a typo was taken for
 }
 
 

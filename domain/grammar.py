@@ -19,10 +19,10 @@ from datetime import datetime, tzinfo
 from domain.errors import CommandError
 from domain.model import Risk
 from domain.vocab import CHANNELS, parse_channel
-from domain.when import parse_when
+from domain.when import DayTimes, parse_when
 
 __all__ = [
-    "CHANNELS", "ClientRef", "Goal", "LogEntry", "NeedSpec", "NewClient", "PlanSpec",
+    "CHANNELS", "ClientRef", "InputWarning", "split_command", "suggest_command", "Goal", "LogEntry", "NeedSpec", "NewClient", "PlanSpec",
     "ScreeningSpec", "StatusUpdate", "parse_client_only", "parse_client_ref", "parse_goal",
     "parse_lang", "parse_log", "parse_new", "parse_plan", "parse_scores", "parse_screening",
     "parse_status",
@@ -62,6 +62,19 @@ class NeedSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class InputWarning:
+    """Something typed that the bot did not take as an option: said back, never silent.
+
+    `unknown_option`: `text` (e.g. `trsut=4`) stayed in the notes; `hint` is the option the
+    counsellor probably meant (`trust`), or "".
+    """
+
+    code: str
+    text: str
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LogEntry:
     client_ref: ClientRef
     notes: str
@@ -72,6 +85,11 @@ class LogEntry:
     risk: Risk | None = None
     next_due: datetime | None = None  # UTC
     next_text: str | None = None
+    # `next=` whose date could not be read (`next=过几天`): the note is still saved and the
+    # bot asks for the date with buttons. `next_error` is "bad_when" or "past_when".
+    next_unread: str | None = None
+    next_error: str | None = None
+    warnings: tuple[InputWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +228,12 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
-def _split_kv(tok: _Tok) -> tuple[str, str] | None:
-    """`key=value` (also `＝`): (normalised key, value with quotes removed); else None."""
+def _split_kv(tok: _Tok, colon: bool = False) -> tuple[str, str] | None:
+    """`key=value` (also `＝`, and with `colon` also `key：value` / `key:value`):
+    (normalised key, value with quotes removed); else None."""
     if tok.raw[:1] in _PAIRS:
         return None
-    m = re.match(r"([^=＝]+)[=＝]", tok.value)
+    m = re.match(r"([^=＝:：]+)[=＝:：]" if colon else r"([^=＝]+)[=＝]", tok.value)
     if not m:
         return None
     value = tok.value[m.end():].strip()
@@ -261,6 +280,107 @@ _STATUS_KEYS = {"trust": "trust", "信任": "trust", "信任度": "trust",
 _LOG_KEYS = {**_STATUS_KEYS, "via": "channel", "channel": "channel", "渠道": "channel",
              "方式": "channel", "途径": "channel", "next": "next", "下次": "next"}
 _ALL_KEYS = {**_NEW_KEYS, **_LOG_KEYS}
+
+
+_ASCII_KEYS = ("via", "trust", "sat", "risk", "next", "sid", "major", "grade", "channel",
+               "satisfaction")
+
+
+def _option(tok: _Tok, keys: dict[str, str]) -> tuple[str, str] | None:
+    """A known option written `key=value`, `key＝value`, `key：value` or `key:value`."""
+    kv = _split_kv(tok)
+    if kv is not None and kv[0] in keys:
+        return kv
+    kv = _split_kv(tok, colon=True)
+    if kv is not None and kv[0] in keys:
+        return kv
+    return None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, swaps."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _closest(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    """The one candidate within a typo of `word` (1 edit for short words, 2 for longer)."""
+    word = word.casefold()
+    if not word or len(word) > 20:
+        return None
+    limit = 1 if len(word) <= 4 else 2
+    scored = sorted((_edit_distance(word, c), c) for c in candidates)
+    if not scored or scored[0][0] == 0 or scored[0][0] > limit:
+        return None
+    if len(scored) > 1 and scored[1][0] == scored[0][0]:
+        return None  # two equally close: guessing would be worse than asking
+    return scored[0][1]
+
+
+_OPTIONISH_KEY = re.compile(r"[a-z_]{2,14}|[\u4e00-\u9fff]{1,4}")
+
+
+def _unread_option(tok: _Tok) -> InputWarning | None:
+    """`trsut=4`, `nxet：周五`, `心情=好`: looks like an option the bot does not know."""
+    kv = _split_kv(tok)
+    colon = False
+    if kv is None:
+        kv = _split_kv(tok, colon=True)
+        colon = True
+    if kv is None or not kv[1]:
+        return None
+    key = kv[0]
+    hint = _closest(key, _ASCII_KEYS) if key.isascii() else None
+    if colon and hint is None:
+        return None  # `原因：家里的事` is prose, not an option
+    if hint is None and not _OPTIONISH_KEY.fullmatch(key):
+        return None  # `1+1=2`, a URL: text
+    return InputWarning("unknown_option", tok.raw, hint or "")
+
+
+# Command names people mean when they type `／log`, `/lgo`, `、log`.
+def split_command(text: str) -> tuple[str, str, bool] | None:
+    """`／log 学生B …` / `/ｌｏｇ …` / `、log …` → ("log", "学生B …", ascii_slash).
+
+    A leading slash (ASCII `/`, full-width `／`, or `、`, which a Chinese keyboard types for
+    `/`) followed by a name (full-width letters allowed, `@botname` dropped). The arguments
+    come back exactly as typed. `ascii_slash` is False for `／`/`、`, so the caller can ignore
+    an unknown name after `、` (it is more likely text). None when `text` is no command.
+    """
+    if not text or text[0] not in "/／、":
+        return None
+    name: list[str] = []
+    i = 1
+    while i < len(text) and len(name) < 32:
+        ch = unicodedata.normalize("NFKC", text[i])
+        if len(ch) == 1 and (ch.isascii() and (ch.isalnum() or ch == "_")):
+            name.append(ch.lower())
+            i += 1
+            continue
+        break
+    if not name:
+        return None
+    if i < len(text) and unicodedata.normalize("NFKC", text[i]) == "@":
+        j = i + 1
+        while j < len(text) and not text[j].isspace():
+            j += 1
+        i = j
+    return "".join(name), text[i:].strip(), text[0] == "/"
+
+
+def suggest_command(name: str, known: tuple[str, ...] | list[str]) -> str | None:
+    """`lgo` → `log`, `clinets` → `clients`: the one known command a typo away, else None."""
+    return _closest(name, list(known))
 
 
 def _client_param(ref: ClientRef) -> str:
@@ -362,7 +482,7 @@ def parse_new(args: str) -> NewClient:
             if t not in tags:
                 tags.append(t)
             continue
-        kv = _split_kv(tok)
+        kv = _option(tok, _NEW_KEYS) or _split_kv(tok)
         if kv is not None:
             key, value = kv
             field = _NEW_KEYS.get(key)
@@ -413,17 +533,23 @@ def _channel(value: str) -> str:
 # ---------------------------------------------------------------- /log
 
 
-def parse_log(args: str, now: datetime, tz: tzinfo) -> LogEntry:
+def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = None) -> LogEntry:
     """`<client> <notes…> [#need…] [#?implicit…] [via=…] [trust=1-5] [sat=1-5] [risk=…] [next=<when>]`.
 
-    Options may stand anywhere after the client; only the known keys are options, any other
-    `x=y` stays in the notes. `next=` takes one or two tokens (`next=12-01 14:30`) or a quote.
+    Options may stand anywhere after the client, written `key=v`, `key＝v`, `key：v` or
+    `key:v` (a value after a space is fine too). Only the known keys are options; any other
+    `x=y` stays in the notes and comes back as a warning (with the option probably meant).
+    `next=` takes one or two tokens (`next=12-01 14:30`) or a quote; a date that cannot be
+    read does not refuse the log: `next_unread` asks the bot to ask for it.
     """
     ref, rest = parse_client_ref(args, command="log")
     toks = _tokenize(args, rest)
     spans: list[tuple[int, int]] = []
     needs: list[NeedSpec] = []
     opts: dict[str, object] = {}
+    warnings: list[InputWarning] = []
+    next_unread: str | None = None
+    next_error: str | None = None
     i = 0
     while i < len(toks):
         tok = toks[i]
@@ -438,37 +564,49 @@ def parse_log(args: str, now: datetime, tz: tzinfo) -> LogEntry:
                 needs.append(need)
             spans.append((tok.start, tok.end))
             continue
-        kv = _split_kv(tok)
-        if kv is None or kv[0] not in _LOG_KEYS:
+        kv = _option(tok, _LOG_KEYS)
+        if kv is None:
+            warning = _unread_option(tok)
+            if warning is not None:
+                warnings.append(warning)
             continue
         key, value = kv
         field = _LOG_KEYS[key]
-        if field in opts:
+        if field in opts or (field == "next" and next_unread is not None):
             raise CommandError("duplicate_option", key=key)
+        end = tok.end
+        nxt = toks[i] if i < len(toks) else None
+        if not value and nxt is not None and not nxt.quoted and not _is_tag(nxt) \
+                and _option(nxt, _LOG_KEYS) is None:
+            value = nxt.raw.rstrip(_VALUE_TRAIL)  # `trust： 4`: the value after a space
+            end = nxt.end
+            i += 1
+            nxt = toks[i] if i < len(toks) else None
         if not value:
             raise CommandError("empty_value", key=key, command="log")
-        end = tok.end
         if field in ("trust", "satisfaction"):
             opts[field] = _score(field, value)
         elif field == "risk":
             opts[field] = _risk(value)
         elif field == "channel":
             opts[field] = _channel(value)
-        else:  # next
+        else:  # next: a date we cannot read never sinks the note; the bot asks for it
             due = None
-            nxt = toks[i] if i < len(toks) else None
             if (not tok.quoted and nxt is not None and not nxt.quoted and not _is_tag(nxt)
-                    and _split_kv(nxt) is None):
+                    and _split_kv(nxt) is None and _option(nxt, _LOG_KEYS) is None):
                 try:
-                    due = parse_when(f"{value} {nxt.raw}", now, tz)
+                    due = parse_when(f"{value} {nxt.raw}", now, tz, times)
                     end = nxt.end
                     i += 1
-                except CommandError as e:
-                    if e.code == "past_when":
-                        raise
+                except CommandError:
+                    pass
             if due is None:
-                due = parse_when(value, now, tz)
-            opts[field] = due
+                try:
+                    due = parse_when(value, now, tz, times)
+                except CommandError as e:
+                    next_unread, next_error = value, e.code
+            if due is not None:
+                opts[field] = due
         spans.append((tok.start, end))
     notes = _strip_without(args, spans, rest)
     if not notes:
@@ -485,6 +623,9 @@ def parse_log(args: str, now: datetime, tz: tzinfo) -> LogEntry:
         risk=opts.get("risk"),  # type: ignore[arg-type]
         next_due=opts.get("next"),  # type: ignore[arg-type]
         next_text=None,
+        next_unread=next_unread,
+        next_error=next_error,
+        warnings=tuple(warnings),
     )
 
 
@@ -513,7 +654,7 @@ def parse_status(args: str) -> StatusUpdate:
             if len(add) > TAGS_PER_CLIENT_MAX:
                 raise CommandError("too_many_tags", max=TAGS_PER_CLIENT_MAX, have=len(add))
             continue
-        kv = _split_kv(tok)
+        kv = _option(tok, _STATUS_KEYS) or _split_kv(tok)
         if kv is None:
             extra.append(tok.raw)
             continue
@@ -547,7 +688,7 @@ def parse_goal(args: str) -> Goal:
     return Goal(ref, text)
 
 
-def parse_plan(args: str, now: datetime, tz: tzinfo) -> PlanSpec:
+def parse_plan(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = None) -> PlanSpec:
     """`<client> <when> <what>`; `<when>` is one token or two (`12-01 14:30`, `下周一 15:00`)."""
     ref, rest = parse_client_ref(args, command="plan")
     toks = _tokenize(args, rest)
@@ -558,13 +699,13 @@ def parse_plan(args: str, now: datetime, tz: tzinfo) -> PlanSpec:
     end = t1.end
     if len(toks) > 1 and not t1.quoted and not toks[1].quoted:
         try:
-            due = parse_when(f"{t1.raw} {toks[1].raw}", now, tz)
+            due = parse_when(f"{t1.raw} {toks[1].raw}", now, tz, times)
             end = toks[1].end
         except CommandError as e:
             if e.code == "past_when":
                 raise
     if due is None:
-        due = parse_when(t1.value, now, tz)
+        due = parse_when(t1.value, now, tz, times)
     text = args[end:].strip()
     if not text:
         raise CommandError("plan_needs_text", client=_client_param(ref),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from domain.model import Risk
+from domain.when import DayTimes
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 
@@ -244,6 +246,27 @@ class Compiled:
     frequency_rank: dict[str, int]
 
 
+_CLOCK = Annotated[str, Field(strict=True, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")]
+
+
+class Times(_Model):
+    """Where day-sized words land (`明天`, `3天后`, `下午`…), local clock "HH:MM"."""
+
+    default: _CLOCK = "09:00"
+    morning: _CLOCK = "09:00"
+    noon: _CLOCK = "12:00"
+    afternoon: _CLOCK = "15:00"
+    evening: _CLOCK = "19:00"
+
+    def day_times(self) -> DayTimes:
+        def t(v: str) -> time:
+            h, m = v.split(":")
+            return time(int(h), int(m))
+
+        return DayTimes(default=t(self.default), morning=t(self.morning), noon=t(self.noon),
+                        afternoon=t(self.afternoon), evening=t(self.evening))
+
+
 class RuleBase(_Model):
     version: Literal[1] = 1
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -252,6 +275,7 @@ class RuleBase(_Model):
     risk_tags: list[RiskTag] = []
     needs: Needs = Field(default_factory=Needs)
     value: Value = Field(default_factory=Value)
+    times: Times = Field(default_factory=Times)
     _source: str = PrivateAttr(default="rules.toml")
     _compiled: Compiled | None = PrivateAttr(default=None)
 
@@ -293,6 +317,11 @@ class RuleBase(_Model):
             required_frequency=required,
             frequency_rank=rank,
         )
+
+    @property
+    def day_times(self) -> DayTimes:
+        """The clock times `<when>` words land on (`明天` → default, `下午` → afternoon…)."""
+        return self.times.day_times()
 
     @property
     def source(self) -> str:

@@ -4,12 +4,14 @@ Pure: `now` is passed in (aware), the counsellor's zone `tz` decides what "tomor
 "14:30" mean; the result is converted to UTC. Rules:
 
 * durations `30m` `2h` `1.5h` `半小时` `2小时(后)` are exact elapsed time from now;
-* day offsets `3d` `1w` `3天(后)` `两周后` keep now's local wall-clock time (or take a time:
-  `3天后 15:00`), across DST changes;
-* dates and date words (`2026-12-01`, `12-01`, `12/01`, `12月1日`, `tomorrow`, `明天`, `后天`,
-  `mon`, `周三`, `下周一`) take an optional time (`14:30`, `9am`, `9点半`, `下午3点`) and
-  default to 09:00 local;
-* a lone time is today if still ahead, else tomorrow;
+* everything day-sized follows ONE rule: day offsets `3d` `1w` `3天(后)` `两周后`, dates and
+  date words (`2026-12-01`, `12-01`, `12/01`, `12月1日`, `tomorrow`, `明天`, `后天`, `mon`,
+  `周三`, `下周一`, `下周`) take an optional time (`14:30`, `9am`, `9点半`, `下午3点`) or a part
+  of the day (`上午` 09:00, `中午` 12:00, `下午` 15:00, `晚上` 19:00 — `DayTimes`, which the
+  rule file may change) and otherwise land at the default hour (09:00 local);
+* `下周` / `next week` alone is the Monday of next week; `今晚` `明早` `明晚` are today's
+  evening, tomorrow's morning, tomorrow's evening;
+* a lone time or part of the day is today if still ahead, else tomorrow;
 * a month-day without a year is this year, or next year if that day is already before today
   (today's own date stays today, so `11-28` at 10:00 on 11-28 is in the past);
 * a weekday name is the next such day (today's name means a week ahead); `下周X` is day X of
@@ -21,12 +23,39 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from domain.errors import CommandError
 
 DEFAULT_TIME = time(9, 0)
 MAX_YEARS_AHEAD = 20
+
+
+@dataclass(frozen=True, slots=True)
+class DayTimes:
+    """The clock times that day-sized words land on (the rule file's `[times]` may change them)."""
+
+    default: time = DEFAULT_TIME  # `明天`, `3天后`, `12-01`, `下周一` with no time
+    morning: time = time(9, 0)  # 上午 早上 morning
+    noon: time = time(12, 0)  # 中午 noon
+    afternoon: time = time(15, 0)  # 下午 afternoon
+    evening: time = time(19, 0)  # 晚上 傍晚 evening tonight
+
+
+DEFAULT_DAY_TIMES = DayTimes()
+
+_PERIODS = {
+    "上午": "morning", "早上": "morning", "早晨": "morning", "清晨": "morning", "早": "morning",
+    "morning": "morning", "am": "morning",
+    "中午": "noon", "noon": "noon", "midday": "noon",
+    "下午": "afternoon", "afternoon": "afternoon", "pm": "afternoon",
+    "傍晚": "evening", "晚上": "evening", "夜里": "evening", "晚": "evening", "evening": "evening",
+    "night": "evening", "tonight": "evening",
+}
+# shorthands people type: 今晚 = 今天晚上, 明早 = 明天早上 …
+_SHORTHANDS = (("今晚", "今天晚上"), ("明早", "明天早上"), ("明晚", "明天晚上"), ("明晨", "明天早上"),
+               ("tonight", "today evening"))
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
@@ -149,6 +178,13 @@ def _parse_time(s: str) -> time | None:
     return time(h, minute)
 
 
+def _period(s: str, times: DayTimes) -> time | None:
+    """`下午`, `晚上`, `morning`, `in the afternoon` → that part of the day's clock time."""
+    s = s.removeprefix("in the ").removeprefix("the ").strip()
+    name = _PERIODS.get(s)
+    return getattr(times, name) if name else None
+
+
 def _local(d: date, t: time, tz: tzinfo) -> datetime:
     return datetime.combine(d, t).replace(tzinfo=tz).astimezone(UTC)
 
@@ -173,17 +209,23 @@ def _date_of(m_: int, d_: int, y: int | None, today: date, text: str) -> date:
         raise _bad(text) from None
 
 
-def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime:
+def parse_when(text: str, now: datetime, tz: tzinfo, times: DayTimes | None = None) -> datetime:
     """Parse `<when>` relative to `now` in the counsellor's zone; return an aware UTC datetime.
 
+    `times`: where day-sized words land (`DEFAULT_DAY_TIMES` when None).
     Raises CommandError("bad_when", text=…) or CommandError("past_when", text=…, when=…).
     """
     if now.tzinfo is None:
         raise TypeError("now must be timezone-aware")
+    times = times or DEFAULT_DAY_TIMES
     shown = " ".join(text.split())
     s = _norm(text)
     if not s:
         raise _bad(shown)
+    for short, full in _SHORTHANDS:
+        if s.startswith(short):
+            s = full + " " + s[len(short):]
+            s = s.strip()
     now_utc = now.astimezone(UTC)
     local_now = now.astimezone(tz)
     today = local_now.date()
@@ -208,8 +250,10 @@ def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime:
             raise _bad(shown)
         return _check_future(now_utc + timedelta(minutes=int(minutes)), now_utc, shown, tz)
 
-    # 2. a lone time of day
+    # 2. a lone time of day, or a part of the day (`下午`)
     t = _parse_time(s)
+    if t is None:
+        t = _period(s, times)
     if t is not None:
         result = _local(today, t, tz)
         if result <= now_utc:
@@ -218,28 +262,33 @@ def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime:
 
     # 3. a date part, then optionally a time
     for matcher in (_match_days, _match_ymd, _match_md, _match_dayword, _match_en_weekday,
-                    _match_cn_weekday):
+                    _match_cn_weekday, _match_next_week):
         hit = matcher(s, today, shown)
         if hit is None:
             continue
-        day, end, keep_clock = hit
+        day, end = hit
         rest = s[end:].strip()
         if rest.startswith(("at ", "@")):
             rest = rest.removeprefix("at ").removeprefix("@").strip()
         if rest:
-            t = _parse_time(rest)
+            t = _parse_time(rest) or _period(rest, times) or _period_then_time(rest, times)
             if t is None:
                 raise _bad(shown)
-        elif keep_clock:
-            naive = datetime.combine(day, local_now.time().replace(second=0, microsecond=0))
-            return _check_future(naive.replace(tzinfo=tz).astimezone(UTC), now_utc, shown, tz)
         else:
-            t = DEFAULT_TIME
+            t = times.default  # one rule for every day-sized word: `明天`, `3天后`, `2d`, `12-01`
         return _check_future(_local(day, t, tz), now_utc, shown, tz)
     raise _bad(shown)
 
 
-_Hit = tuple[date, int, bool] | None  # (local date, end of the date part, keep now's clock)
+def _period_then_time(rest: str, times: DayTimes) -> time | None:
+    """`下午 3点` / `晚上 8:00` (a space between the part of the day and the clock)."""
+    head, _, tail = rest.partition(" ")
+    if not tail or _period(head, times) is None:
+        return None
+    return _parse_time(head + tail.strip())
+
+
+_Hit = tuple[date, int] | None  # (local date, end of the date part)
 
 
 def _match_days(s: str, today: date, shown: str) -> _Hit:
@@ -250,21 +299,21 @@ def _match_days(s: str, today: date, shown: str) -> _Hit:
     if n is None or n > 3660:
         raise _bad(shown)
     days = n * 7 if m.group("unit") in ("weeks", "week", "wks", "wk", "w", "周", "星期", "礼拜") else n
-    return today + timedelta(days=days), m.end(), True
+    return today + timedelta(days=days), m.end()
 
 
 def _match_ymd(s: str, today: date, shown: str) -> _Hit:
     m = _YMD_RE.match(s)
     if not m:
         return None
-    return _date_of(int(m["m"]), int(m["d"]), int(m["y"]), today, shown), m.end(), False
+    return _date_of(int(m["m"]), int(m["d"]), int(m["y"]), today, shown), m.end()
 
 
 def _match_md(s: str, today: date, shown: str) -> _Hit:
     m = _MD_RE.match(s)
     if not m:
         return None
-    return _date_of(int(m["m"]), int(m["d"]), None, today, shown), m.end(), False
+    return _date_of(int(m["m"]), int(m["d"]), None, today, shown), m.end()
 
 
 _DAYWORD_OFFSET = {"today": 0, "tod": 0, "今天": 0, "今日": 0, "tomorrow": 1, "tmrw": 1, "tmr": 1,
@@ -275,7 +324,7 @@ def _match_dayword(s: str, today: date, shown: str) -> _Hit:
     m = _DAYWORD_RE.match(s)
     if not m:
         return None
-    return today + timedelta(days=_DAYWORD_OFFSET[m["w"]]), m.end(), False
+    return today + timedelta(days=_DAYWORD_OFFSET[m["w"]]), m.end()
 
 
 def _match_en_weekday(s: str, today: date, shown: str) -> _Hit:
@@ -283,7 +332,7 @@ def _match_en_weekday(s: str, today: date, shown: str) -> _Hit:
     if not m:
         return None
     ahead = (_EN_DAYS[m["d"]] - today.weekday()) % 7 or 7
-    return today + timedelta(days=ahead), m.end(), False
+    return today + timedelta(days=ahead), m.end()
 
 
 def _match_cn_weekday(s: str, today: date, shown: str) -> _Hit:
@@ -299,4 +348,16 @@ def _match_cn_weekday(s: str, today: date, shown: str) -> _Hit:
         days = target - wd
     else:  # the next such day; today's name means a week ahead
         days = (target - wd) % 7 or 7
-    return today + timedelta(days=days), m.end(), False
+    return today + timedelta(days=days), m.end()
+
+
+_NEXT_WEEK_RE = re.compile(r"(?:(?P<p>下下个?|下个?)(?:周|星期|礼拜)|(?P<en>next\s*week))(?![一二三四五六日天1-7])")
+
+
+def _match_next_week(s: str, today: date, shown: str) -> _Hit:
+    """`下周` / `next week` with no day: the Monday of next week (`下下周`: the week after)."""
+    m = _NEXT_WEEK_RE.match(s)
+    if not m:
+        return None
+    weeks = 2 if (m["p"] or "").startswith("下下") else 1
+    return today + timedelta(days=7 * weeks - today.weekday()), m.end()

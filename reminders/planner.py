@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due
+from storage import outbox_keys as keys
 
 # How far back a cadence or review reminder may still be worth sending after downtime is
 # not limited: a reminder that was due while the bot was down is sent at start.
@@ -41,7 +42,7 @@ def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
     count = 0
     for target in escalation_targets(uow, counsellor):
         if uow.outbox.enqueue(
-            counsellor_id=target.id, kind="escalation", dedupe_key=f"escalation:{alert.id}:{target.id}",
+            counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
             due_at=now, priority=PRIORITY["escalation"],
             payload={"alert_id": alert.id, "client_id": alert.client_id, "from": counsellor.id,
                      "reason": reason},
@@ -70,7 +71,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
             for counsellor_id, item in due:
                 if outbox.enqueue(
                     counsellor_id=counsellor_id, kind="plan",
-                    dedupe_key=f"plan:{item.id}:{item.due_at.isoformat()}", due_at=item.due_at,
+                    dedupe_key=keys.plan(item.id, item.due_at), due_at=item.due_at,
                     priority=PRIORITY["plan"], payload={"plan_id": item.id, "client_id": item.client_id},
                     now=now, client_id=item.client_id,
                 ) is not None:
@@ -81,7 +82,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
 
         for alert in uow.scan.alerts_to_send(limit=500):
             if outbox.enqueue(
-                counsellor_id=alert.counsellor_id, kind="alert", dedupe_key=f"alert:{alert.id}",
+                counsellor_id=alert.counsellor_id, kind="alert", dedupe_key=keys.alert(alert.id),
                 due_at=alert.raised_at, priority=_alert_priority(alert.tier),
                 payload={"alert_id": alert.id, "client_id": alert.client_id}, now=now, client_id=alert.client_id,
             ) is not None:
@@ -90,7 +91,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
         for alert in uow.scan.alerts_to_realert(now):
             n = alert.realert_count + 1
             if outbox.enqueue(
-                counsellor_id=alert.counsellor_id, kind="realert", dedupe_key=f"realert:{alert.id}:{n}",
+                counsellor_id=alert.counsellor_id, kind="realert", dedupe_key=keys.realert(alert.id, n),
                 due_at=now, priority=PRIORITY["realert"],
                 payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n}, now=now,
                 client_id=alert.client_id,
@@ -106,7 +107,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
 
         for counsellor_id, client_id, due in uow.scan.cadence_due(now):
             if outbox.enqueue(
-                counsellor_id=counsellor_id, kind="cadence", dedupe_key=f"cadence:{client_id}:{due.date().isoformat()}",
+                counsellor_id=counsellor_id, kind="cadence", dedupe_key=keys.cadence(client_id, due.date()),
                 due_at=due, priority=PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
                 client_id=client_id,
             ) is not None:
@@ -114,7 +115,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
 
         for counsellor_id, client_id, due in uow.scan.reviews_due(now):
             if outbox.enqueue(
-                counsellor_id=counsellor_id, kind="review", dedupe_key=f"review:{client_id}:{due.isoformat()}",
+                counsellor_id=counsellor_id, kind="review", dedupe_key=keys.review(client_id, due),
                 due_at=due, priority=PRIORITY["review"], payload={"client_id": client_id}, now=now,
                 client_id=client_id,
             ) is not None:
@@ -125,7 +126,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
             if day is None or _joined_after_agenda(counsellor, day):
                 continue
             if outbox.enqueue(
-                counsellor_id=counsellor.id, kind="agenda", dedupe_key=f"agenda:{counsellor.id}:{day.isoformat()}",
+                counsellor_id=counsellor.id, kind="agenda", dedupe_key=keys.agenda(counsellor.id, day),
                 due_at=now, priority=PRIORITY["agenda"], payload={"date": day.isoformat()}, now=now,
             ) is not None:
                 counts["agenda"] += 1

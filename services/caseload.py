@@ -25,6 +25,7 @@ from domain.matching import match_client
 from domain.model import Client, Counsellor
 from domain.rules import RuleBase
 from services.grading import regrade_client
+from storage import outbox_keys as keys
 from storage.db import Database
 from storage.orm import InteractionRow, NeedRow, PlanItemRow
 
@@ -118,15 +119,14 @@ def _undo_one(
 def _drop_plan(uow: Any, store: Any, client_id: int, plan_id: int) -> int:
     removed = store.delete_children(PlanItemRow, [plan_id], client_id)
     if removed:
-        uow.outbox.cancel(f"plan:{plan_id}:")
+        uow.outbox.cancel(keys.plan_family(plan_id))
     return removed
 
 
 def _cancel_alerts(uow: Any, store: Any, client_id: int, since: datetime) -> None:
     """An alert the undone change raised (and not yet acknowledged) goes with it."""
     for alert_id in store.drop_alerts_since(client_id, since):
-        for prefix in (f"alert:{alert_id}", f"realert:{alert_id}:", f"escalation:{alert_id}:"):
-            uow.outbox.cancel(prefix)
+        uow.outbox.cancel(*keys.alert_family(alert_id))
 
 
 # --- /find --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ counsellor-scoped repository, so another counsellor's client is simply "not foun
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,12 @@ class Logged:
     plan: PlanItem | None
     interaction_count: int
     grading: RegradeDecision | None = None
+    # options typed but not read (said back, never silently kept), and a `next=` date that
+    # could not be read: the note is saved, `next_pending_id` keys the date buttons
+    warnings: tuple[grammar.InputWarning, ...] = ()
+    next_unread: str | None = None
+    next_error: str | None = None
+    next_pending_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,7 @@ def log_conversation(
 ) -> Logged | Choice | AlreadyHandled:
     """`/log <client> <notes…> [options]`; `client_id` is set when a choice button resolved it."""
     tz = ZoneInfo(actor.timezone)
-    entry = grammar.parse_log(args, now, tz)
+    entry = grammar.parse_log(args, now, tz, _day_times(rules))
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
             return AlreadyHandled()
@@ -278,7 +285,15 @@ def log_conversation(
                 return found
             client = found
         return _write_log(uow, actor, client, entry.notes, entry.channel, entry.needs, entry.trust,
-                          entry.satisfaction, entry.risk, entry.next_due, entry.next_text, now, rules)
+                          entry.satisfaction, entry.risk, entry.next_due, entry.next_text, now, rules,
+                          entry=entry)
+
+
+def _day_times(rules: RuleBase | None):
+    """Where `明天`, `下午`… land: the rule file's `[times]` (the shipped defaults when None)."""
+    from services.grading import default_rules
+
+    return (rules or default_rules()).day_times
 
 
 def _write_log(
@@ -295,6 +310,7 @@ def _write_log(
     next_text: str | None,
     now: datetime,
     rules: RuleBase | None = None,
+    entry: grammar.LogEntry | None = None,
 ) -> Logged:
     repo = uow.clients_of(actor.id)
     interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
@@ -318,15 +334,80 @@ def _write_log(
     grading = regrade_client(uow, actor, client.id, now, rules)
     fresh = repo.get(client.id)
     view = repo.relationship_map(client.id, interactions_limit=1)
+    next_pending_id = None
+    if entry is not None and entry.next_unread is not None:
+        next_pending_id = uow.pending.add(
+            counsellor_id=actor.id, kind="next",
+            payload={"client_id": client.id, "text": _follow_up_text(notes)},
+            now=now, expires_at=now + PENDING_TTL,
+        )
     return Logged(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
         interaction_count=view.interaction_count if view else 1, grading=grading,
+        warnings=entry.warnings if entry is not None else (),
+        next_unread=entry.next_unread if entry is not None else None,
+        next_error=entry.next_error if entry is not None else None,
+        next_pending_id=next_pending_id,
     )
 
 
+FOLLOW_UP_MAX = 80
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?:\s|$)|\n")
+
+
 def _follow_up_text(notes: str) -> str:
-    first = " ".join(notes.split())
-    return first if len(first) <= 80 else first[:79] + "…"
+    """A follow-up's text: the note's first sentence, on one line, at most 80 characters."""
+    m = _SENTENCE_END.search(notes.strip())
+    first = notes.strip()[: m.start()] if m and m.start() >= 4 else notes
+    first = " ".join(first.split()) or " ".join(notes.split())
+    return first if len(first) <= FOLLOW_UP_MAX else first[: FOLLOW_UP_MAX - 1] + "…"
+
+
+FOLLOW_UP_CHOICES = {"t": "明天", "m": "下周一", "2w": "两周后"}
+
+
+def set_follow_up(
+    db: Database, actor: Counsellor, pending_id: int, choice: str, now: datetime,
+    rules: RuleBase | None = None,
+) -> PlanAdded | None:
+    """A date button under a log whose `next=` could not be read: add the follow-up once.
+
+    `choice` is a key of FOLLOW_UP_CHOICES, or "x" for no follow-up (returns None).
+    Raises NotYours for someone else's, a used or an expired button.
+    """
+    if choice != "x" and choice not in FOLLOW_UP_CHOICES:
+        raise NotYours()
+    with db.uow(write=True) as uow:
+        pending = uow.pending.consume(pending_id, actor.id, now)
+        if pending is None or pending.kind != "next":
+            raise NotYours()
+        if choice == "x":
+            return None
+        client = _get_owned(uow, actor, int(pending.payload["client_id"]))
+        from domain.when import parse_when
+
+        due = parse_when(FOLLOW_UP_CHOICES[choice], now, ZoneInfo(actor.timezone), _day_times(rules))
+        item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
+                                                 due_at=due, now=now)
+        record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
+        return PlanAdded(client=client, item=item)
+
+
+def park_command(db: Database, actor: Counsellor, command: str, args: str, now: datetime) -> int:
+    """`/lgo 学生B …`: keep the text (encrypted) while the counsellor is asked "/log?"."""
+    with db.uow(write=True) as uow:
+        return uow.pending.add(counsellor_id=actor.id, kind="command",
+                               payload={"cmd": command, "args": args}, now=now,
+                               expires_at=now + PENDING_TTL)
+
+
+def take_parked_command(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> tuple[str, str]:
+    """The suggested command was tapped (or cancelled): hand back (command, args) once."""
+    with db.uow(write=True) as uow:
+        pending = uow.pending.consume(pending_id, actor.id, now)
+        if pending is None or pending.kind != "command":
+            raise NotYours()
+        return str(pending.payload["cmd"]), str(pending.payload["args"])
 
 
 def park_note(db: Database, actor: Counsellor, text: str, now: datetime) -> ParkedNote:
@@ -380,9 +461,10 @@ def resume_pending(
         args = payload.get("args", "")
         tz = ZoneInfo(actor.timezone)
         if cmd == "log":
-            e = grammar.parse_log(args, then, tz)
+            e = grammar.parse_log(args, then, tz, _day_times(rules))
             return Resumed("log", _write_log(uow, actor, client, e.notes, e.channel, e.needs, e.trust,
-                                             e.satisfaction, e.risk, e.next_due, e.next_text, now, rules))
+                                             e.satisfaction, e.risk, e.next_due, e.next_text, now, rules,
+                                             entry=e))
         if cmd == "status":
             s = grammar.parse_status(args)
             return Resumed("status", _write_status(uow, actor, client, s, now, rules))
@@ -392,7 +474,7 @@ def resume_pending(
             record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
             return Resumed("goal", PlanAdded(client=client, item=item))
         if cmd == "plan":
-            p = grammar.parse_plan(args, then, tz)
+            p = grammar.parse_plan(args, then, tz, _day_times(rules))
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
             record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
             return Resumed("plan", PlanAdded(client=client, item=item))
@@ -545,9 +627,10 @@ def add_goal(
 
 
 def add_plan(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
 ) -> PlanAdded | Choice | AlreadyHandled:
-    spec = grammar.parse_plan(args, now, ZoneInfo(actor.timezone))
+    spec = grammar.parse_plan(args, now, ZoneInfo(actor.timezone), _day_times(rules))
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
             return AlreadyHandled()

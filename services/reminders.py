@@ -15,6 +15,7 @@ from domain.model import Client, Counsellor, PlanItem, Risk
 from domain.rules import RuleBase
 from services.core import NotYours, _write_status
 from services.grading import default_rules, regrade_client
+from storage import outbox_keys as keys
 from storage.db import Database
 
 
@@ -34,7 +35,7 @@ def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) 
             raise NotYours()
         client = repo.get(plan.client_id)
         changed = repo.complete_plan(plan_id, now)
-        uow.outbox.cancel(f"plan:{plan_id}:")
+        uow.outbox.cancel(keys.plan_family(plan_id))
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=changed)
 
 
@@ -71,9 +72,7 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
         if alert is None:
             raise NotYours()
         changed = repo.acknowledge_alert(alert_id, now)
-        uow.outbox.cancel(f"realert:{alert_id}:")
-        uow.outbox.cancel(f"escalation:{alert_id}:")
-        uow.outbox.cancel(f"alert:{alert_id}")
+        uow.outbox.cancel(*keys.alert_family(alert_id))
         return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed)
 
 

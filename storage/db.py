@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -108,6 +109,7 @@ class Database:
         self.display_url = parsed.render_as_string(hide_password=True)  # safe to log
         self.cipher = cipher
         self.dialect = parsed.get_backend_name()
+        self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
             memory = not parsed.database or parsed.database == ":memory:"
             kwargs: dict[str, Any] = {
@@ -116,9 +118,13 @@ class Database:
             if memory:
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
             else:
-                Path(parsed.database).expanduser().resolve().parent.mkdir(
-                    parents=True, exist_ok=True
-                )
+                path = Path(parsed.database).expanduser().resolve()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    # owner-only from the first byte; SQLite gives the -wal and -shm
+                    # files the database file's permissions
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                self.sqlite_path = path
             engine = create_engine(parsed, echo=echo, hide_parameters=True, **kwargs)
             _install_sqlite_hooks(engine)
             self._write_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
@@ -155,14 +161,20 @@ class Database:
     # -- units of work ----------------------------------------------------------------
 
     @contextmanager
-    def once(self, update_id: int, now: datetime) -> Iterator[None]:
+    def once(self, update_id: int, now: datetime, *, state: Once | None = None) -> Iterator[Once]:
         """Make the work inside idempotent for one Telegram update: the first write unit
         of work opened inside records `update_id` as processed in its own transaction, or,
-        if it already was, rolls back and raises `AlreadyProcessed`. Use it around a use
-        case that does not claim the update itself (a contextvar: same thread or task)."""
-        token = ONCE.set(Once(update_id, now))
+        if it already was, rolls back and raises `AlreadyProcessed`. A use case that claims
+        the update itself (`uow.updates.claim`) inside is fine: the claim is this handling's.
+        Pass the same `state` to several blocks of one handling (a contextvar: same thread
+        or task)."""
+        if state is None:
+            state = Once(update_id, now)
+        elif state.update_id != update_id:
+            raise ValueError("a Once state belongs to one update")
+        token = ONCE.set(state)
         try:
-            yield
+            yield state
         finally:
             ONCE.reset(token)
 
@@ -176,17 +188,21 @@ class Database:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
             try:
                 once = ONCE.get() if write else None
-                if once is not None and once.claimed_by is None:
+                if once is not None and not once.committed and once.pending is None:
                     if not unit.updates.claim(once.update_id, once.now):
                         raise AlreadyProcessed(once.update_id)
-                    once.claimed_by = unit
+                    once.pending = unit
                 yield unit
                 if write:
                     session.commit()
+                    if once is not None and once.pending is unit:
+                        once.committed, once.pending = True, None
                 else:
                     session.rollback()
             except BaseException:
                 session.rollback()
+                if once is not None and once.pending is unit:
+                    once.pending = None  # the claim went with the rollback
                 raise
             finally:
                 unit._close()
@@ -202,6 +218,26 @@ class Database:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             raw.close()
+
+    def tighten_files(self) -> list[Path]:
+        """SQLite: make the database, -wal and -shm files owner-only where they are not;
+        returns the files changed (a database created before this check, or copied in)."""
+        if self.sqlite_path is None:
+            return []
+        changed = []
+        for path in (
+            self.sqlite_path,
+            self.sqlite_path.with_name(self.sqlite_path.name + "-wal"),
+            self.sqlite_path.with_name(self.sqlite_path.name + "-shm"),
+        ):
+            try:
+                mode = path.stat().st_mode & 0o777
+                if mode & 0o077:
+                    os.chmod(path, mode & 0o700)
+                    changed.append(path)
+            except FileNotFoundError:
+                continue
+        return changed
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import Counsellor, PlanItem, PlanKind
+from storage import outbox_keys
 from storage.dto import Alert, OutboxItem
 from storage.orm import (
     AlertRow,
@@ -230,19 +231,24 @@ class OutboxRepo(_Repo):
             item_id, status="failed", last_error=_error(error), failed_at=_aware(now, "now")
         )
 
-    def cancel(self, dedupe_prefix: str) -> int:
-        """Cancel the PENDING rows whose dedupe key starts with `dedupe_prefix` (e.g.
-        "plan:42:" once plan item 42 is done); returns how many. Rows already being
-        sent are left alone. `%` and `_` in the prefix are literal."""
-        if not isinstance(dedupe_prefix, str) or not dedupe_prefix:
-            raise ValueError("cancel needs a non-empty dedupe key prefix")
+    def cancel(self, *keys: str) -> int:
+        """Cancel the PENDING rows matching any of `keys` (built by `storage.outbox_keys`);
+        returns how many. A key ending with the separator ":" is a prefix ("plan:42:" —
+        every reminder of plan item 42, never of 420); any other key is matched exactly
+        ("alert:1" is alert 1 only, never alert 10). Rows already being sent are left
+        alone. `%` and `_` are literal."""
+        if not keys:
+            raise ValueError("cancel needs at least one dedupe key")
+        conditions = []
+        for key in keys:
+            if not isinstance(key, str) or not key or key == outbox_keys.SEP:
+                raise ValueError("cancel needs non-empty dedupe keys")
+            if outbox_keys.is_prefix(key):
+                conditions.append(_T.c.dedupe_key.startswith(key, autoescape=True))
+            else:
+                conditions.append(_T.c.dedupe_key == key)
         result = self._s.execute(
-            update(_T)
-            .where(
-                _T.c.status == "pending",
-                _T.c.dedupe_key.startswith(dedupe_prefix, autoescape=True),
-            )
-            .values(status="cancelled")
+            update(_T).where(_T.c.status == "pending", or_(*conditions)).values(status="cancelled")
         )
         return int(result.rowcount)
 

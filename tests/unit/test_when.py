@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.errors import CommandError
-from domain.when import cn_number, parse_when
+from domain.when import DayTimes, cn_number, parse_when
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -63,18 +63,18 @@ FORMS = [
     ("两小时后", local(2026, 11, 28, 12, 0)),
     ("半小时", local(2026, 11, 28, 10, 30)),
     ("in 2h", local(2026, 11, 28, 12, 0)),
-    # day offsets keep the wall-clock time
-    ("3d", local(2026, 12, 1, 10, 0)),
-    ("3天", local(2026, 12, 1, 10, 0)),
-    ("3天后", local(2026, 12, 1, 10, 0)),
-    ("三天后", local(2026, 12, 1, 10, 0)),
-    ("十天后", local(2026, 12, 8, 10, 0)),
+    # day offsets follow the one day-sized rule: the default hour (09:00), like 明天
+    ("3d", local(2026, 12, 1, 9, 0)),
+    ("3天", local(2026, 12, 1, 9, 0)),
+    ("3天后", local(2026, 12, 1, 9, 0)),
+    ("三天后", local(2026, 12, 1, 9, 0)),
+    ("十天后", local(2026, 12, 8, 9, 0)),
     ("3天后 15:00", local(2026, 12, 1, 15, 0)),
-    ("1w", local(2026, 12, 5, 10, 0)),
-    ("1周", local(2026, 12, 5, 10, 0)),
-    ("两周后", local(2026, 12, 12, 10, 0)),
-    ("2个星期后", local(2026, 12, 12, 10, 0)),
-    ("in 3 days", local(2026, 12, 1, 10, 0)),
+    ("1w", local(2026, 12, 5, 9, 0)),
+    ("1周", local(2026, 12, 5, 9, 0)),
+    ("两周后", local(2026, 12, 12, 9, 0)),
+    ("2个星期后", local(2026, 12, 12, 9, 0)),
+    ("in 3 days", local(2026, 12, 1, 9, 0)),
     # day words
     ("today 15:00", local(2026, 11, 28, 15, 0)),
     ("今天 下午3点", local(2026, 11, 28, 15, 0)),
@@ -136,7 +136,7 @@ def test_chinese_next_week_from_a_monday() -> None:
 def test_month_ends() -> None:
     jan31 = datetime(2026, 1, 31, 20, 0, tzinfo=SH)
     assert parse_when("tomorrow", jan31, SH) == local(2026, 2, 1, 9, 0)
-    assert parse_when("1d", jan31, SH) == local(2026, 2, 1, 20, 0)
+    assert parse_when("1d", jan31, SH) == local(2026, 2, 1, 9, 0)
     assert parse_when("02-01", jan31, SH) == local(2026, 2, 1, 9, 0)
     assert parse_when("01-31 23:00", jan31, SH) == local(2026, 1, 31, 23, 0)
     feb = datetime(2026, 2, 15, 10, 0, tzinfo=SH)
@@ -164,7 +164,7 @@ def test_year_end() -> None:
     assert parse_when("2h", dec31, SH) == local(2026, 12, 31, 20, 0)
     assert parse_when("8h", dec31, SH) == local(2027, 1, 1, 2, 0)
     assert parse_when("fri", dec31, SH) == local(2027, 1, 1, 9, 0)
-    assert parse_when("1w", dec31, SH) == local(2027, 1, 7, 18, 0)
+    assert parse_when("1w", dec31, SH) == local(2027, 1, 7, 9, 0)
 
 
 def test_feb_29() -> None:
@@ -174,14 +174,14 @@ def test_feb_29() -> None:
     assert parse_when("2月29日", jan, SH) == local(2028, 2, 29, 9, 0)
     feb28 = datetime(2028, 2, 28, 10, 0, tzinfo=SH)
     assert parse_when("明天", feb28, SH) == local(2028, 2, 29, 9, 0)
-    assert parse_when("2d", feb28, SH) == local(2028, 3, 1, 10, 0)
+    assert parse_when("2d", feb28, SH) == local(2028, 3, 1, 9, 0)
 
 
 def test_dst_new_york_spring_forward() -> None:
     sat = datetime(2026, 3, 7, 10, 0, tzinfo=NY)  # EST, UTC-5
     # Sunday 2026-03-08 02:00 → 03:00 EDT
     assert parse_when("tomorrow", sat, NY) == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)  # 09:00 EDT
-    assert parse_when("1d", sat, NY) == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)  # 10:00 EDT
+    assert parse_when("1d", sat, NY) == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)  # 09:00 EDT
     assert parse_when("24h", sat, NY) == datetime(2026, 3, 8, 15, 0, tzinfo=UTC)  # 11:00 EDT
     assert parse_when("03-08 01:30", sat, NY) == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)
     assert parse_when("03-08 12:00", sat, NY) == datetime(2026, 3, 8, 16, 0, tzinfo=UTC)
@@ -192,7 +192,7 @@ def test_dst_new_york_fall_back() -> None:
     sat = datetime(2026, 10, 31, 10, 0, tzinfo=NY)  # EDT, UTC-4
     # Sunday 2026-11-01 02:00 EDT → 01:00 EST
     assert parse_when("tomorrow", sat, NY) == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # 09:00 EST
-    assert parse_when("1d", sat, NY) == datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
+    assert parse_when("1d", sat, NY) == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
     assert parse_when("24h", sat, NY) == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # 09:00 EST
     assert parse_when("11-01 01:30", sat, NY) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 1st
     assert parse_when("明天 12:00", sat, NY) == datetime(2026, 11, 1, 17, 0, tzinfo=UTC)
@@ -224,7 +224,7 @@ BAD = [
     ("today 8:00", "past_when", {"text": "today 8:00", "when": "2026-11-28 08:00"}),
     ("本周五", "past_when", {"text": "本周五", "when": "2026-11-27 09:00"}),
     ("0m", "past_when", {"text": "0m", "when": "2026-11-28 10:00"}),
-    ("0天后", "past_when", {"text": "0天后", "when": "2026-11-28 10:00"}),
+    ("0天后", "past_when", {"text": "0天后", "when": "2026-11-28 09:00"}),
 ]
 
 
@@ -248,3 +248,67 @@ def test_naive_now_is_a_programming_error() -> None:
 )
 def test_cn_number(text: str, n: int | None) -> None:
     assert cn_number(text) == n
+
+
+# Everyday words (issue 13): parts of the day, 下周 alone, shorthands. NOW is Sat 2026-11-28 10:00.
+EVERYDAY = [
+    ("下周", local(2026, 11, 30, 9, 0)),  # the Monday of next week
+    ("下下周", local(2026, 12, 7, 9, 0)),
+    ("next week", local(2026, 11, 30, 9, 0)),
+    ("明天下午", local(2026, 11, 29, 15, 0)),
+    ("明天 下午", local(2026, 11, 29, 15, 0)),
+    ("明天上午", local(2026, 11, 29, 9, 0)),
+    ("明天中午", local(2026, 11, 29, 12, 0)),
+    ("明天晚上", local(2026, 11, 29, 19, 0)),
+    ("明天 下午 3点", local(2026, 11, 29, 15, 0)),
+    ("下周三上午", local(2026, 12, 2, 9, 0)),
+    ("下周三 上午", local(2026, 12, 2, 9, 0)),
+    ("周五晚上", local(2026, 12, 4, 19, 0)),
+    ("星期五晚上", local(2026, 12, 4, 19, 0)),
+    ("下周 下午", local(2026, 11, 30, 15, 0)),
+    ("今晚", local(2026, 11, 28, 19, 0)),
+    ("明早", local(2026, 11, 29, 9, 0)),
+    ("明早8点", local(2026, 11, 29, 8, 0)),
+    ("明晚", local(2026, 11, 29, 19, 0)),
+    ("下午", local(2026, 11, 28, 15, 0)),  # a lone part of the day: today if still ahead
+    ("上午", local(2026, 11, 29, 9, 0)),  # … else tomorrow
+    ("tomorrow afternoon", local(2026, 11, 29, 15, 0)),
+    ("fri evening", local(2026, 12, 4, 19, 0)),
+    # one rule for every day-sized offset: the same hour as 明天
+    ("3天后", local(2026, 12, 1, 9, 0)),
+    ("2d", local(2026, 11, 30, 9, 0)),
+    ("明天", local(2026, 11, 29, 9, 0)),
+    ("３天后", local(2026, 12, 1, 9, 0)),  # full-width digits
+    ("１２－０１ １４：３０", local(2026, 12, 1, 14, 30)),
+    ("3天后下午", local(2026, 12, 1, 15, 0)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EVERYDAY)
+def test_everyday_words(text: str, expected: datetime) -> None:
+    assert parse_when(text, NOW, SH) == expected
+
+
+def test_day_sized_offsets_share_one_hour_whatever_the_clock() -> None:
+    """At 08:24 `3天后`, `2d`, `1w` and `明天` all land at the same default hour."""
+    early = datetime(2026, 11, 28, 8, 24, tzinfo=SH)
+    hours = {parse_when(w, early, SH).astimezone(SH).time() for w in ("3天后", "2d", "1w", "明天", "下周一")}
+    assert hours == {time(9, 0)}
+
+
+def test_day_times_from_the_rule_file() -> None:
+    times = DayTimes(default=time(8, 30), morning=time(8, 0), afternoon=time(14, 0), evening=time(20, 0))
+    assert parse_when("明天", NOW, SH, times) == local(2026, 11, 29, 8, 30)
+    assert parse_when("2d", NOW, SH, times) == local(2026, 11, 30, 8, 30)
+    assert parse_when("明天下午", NOW, SH, times) == local(2026, 11, 29, 14, 0)
+    assert parse_when("周五晚上", NOW, SH, times) == local(2026, 12, 4, 20, 0)
+    assert parse_when("下周三上午", NOW, SH, times) == local(2026, 12, 2, 8, 0)
+    assert parse_when("明天下午4点", NOW, SH, times) == local(2026, 11, 29, 16, 0)  # a clock wins
+
+
+def test_parts_of_the_day_in_the_past_are_refused() -> None:
+    evening = datetime(2026, 11, 28, 21, 0, tzinfo=SH)
+    with pytest.raises(CommandError) as e:
+        parse_when("今天下午", evening, SH)
+    assert e.value.code == "past_when"
+    assert parse_when("今晚", datetime(2026, 11, 28, 18, 0, tzinfo=SH), SH) == local(2026, 11, 28, 19, 0)
