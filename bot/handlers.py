@@ -836,10 +836,11 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals
+    from bot import handlers_caseload, handlers_media, handlers_referrals
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
+    handlers_media.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

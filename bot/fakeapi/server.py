@@ -535,6 +535,9 @@ class _ChatHandle:
         return await self._server._enqueue_callback(self._chat, from_user, stored, found)
 
 
+_MEDIA_IDS = itertools.count(1)
+
+
 def _mid(message: MessageView | int | dict[str, Any]) -> int:
     if isinstance(message, MessageView):
         return message.message_id
@@ -617,6 +620,33 @@ class FakeUser(_ChatHandle):
     async def tap(self, message: MessageView | int, button: str) -> str:
         """Tap the inline button (by text, else by callback_data); returns the query id."""
         return await self._tap_from(self, message, button)
+
+    async def send_media(self, kind: str, caption: str | None = None) -> dict[str, Any]:
+        """The user sends a photo, voice message, document, sticker or location (``kind``),
+        optionally with a caption (a leading /command gets its bot_command entity)."""
+        n = next(_MEDIA_IDS)
+        file = {"file_id": f"FAKE-{kind}-{n}", "file_unique_id": f"u{kind}{n}"}
+        payloads: dict[str, Any] = {
+            "photo": [{**file, "width": 90, "height": 90, "file_size": 1200}],
+            "voice": {**file, "duration": 3, "mime_type": "audio/ogg"},
+            "document": {**file, "file_name": "名单.xlsx", "mime_type": "application/vnd.ms-excel"},
+            "sticker": {**file, "type": "regular", "width": 512, "height": 512,
+                        "is_animated": False, "is_video": False},
+            "location": {"latitude": 31.2304, "longitude": 121.4737},
+        }
+        if kind not in payloads:
+            raise ValueError(f"send_media: one of {sorted(payloads)}, not {kind!r}")
+        fields: dict[str, Any] = {kind: payloads[kind]}
+        if caption is not None:
+            fields["caption"] = caption
+            m = _BOT_COMMAND_AT_START.match(caption)
+            if m:
+                fields["caption_entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": utf16_len(m.group(0))}
+                ]
+        message = self._new_user_message(self, **fields)
+        await self._server.enqueue_update({"message": message})
+        return message
 
     async def forward(
         self,
