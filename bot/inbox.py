@@ -12,17 +12,24 @@ it has fetched it, so a crash loses whatever was fetched and not yet handled. He
 3. **restart** — rows a previous life left unhandled are fed again first, oldest first.
    The update id makes a second handling harmless: every write claims it in the same
    transaction as its effects (`Turn.write` → `Database.once`).
+
+Webhook mode (`CAREMAP_WEBHOOK_URL`): instead of step 1, Telegram POSTs each update to a
+small aiohttp endpoint that answers 200 only after the row is committed (anything else and
+Telegram sends it again); steps 2 and 3 are the same. Several bot processes may share one
+PostgreSQL behind a load balancer: the update id keeps a second handling harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -105,16 +112,20 @@ class Inbox:
         )
         if not updates:
             return 0
-        batch = [(u.update_id, u.to_json()) for u in updates]
-        fresh = set(await asyncio.to_thread(self._store, batch))
+        await self.accept([(u, u.to_json()) for u in updates])
         # stored (committed): the next getUpdates may confirm them
         self._offset = max(u.update_id for u in updates) + 1
-        for u in updates:
+        return len(updates)
+
+    async def accept(self, updates: list[tuple[Update, str]]) -> None:
+        """Store `(update, json)` pairs in one transaction, then queue the new ones.
+        Raises if the insert fails: the caller must not confirm them then."""
+        fresh = set(await asyncio.to_thread(self._store, [(u.update_id, raw) for u, raw in updates]))
+        for u, _raw in updates:
             self.fetched[u.update_id] = self.fetched.get(u.update_id, 0) + 1
             if u.update_id in fresh:
                 self._queue.put_nowait(u)
         self._notify()
-        return len(updates)
 
     async def handle_next(self) -> int:
         update = await self._queue.get()
@@ -186,13 +197,21 @@ class Inbox:
                 await asyncio.wait_for(event.wait(), left)
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Inbox]:
+    async def running(self, webhook: Webhook | None = None) -> AsyncIterator[Inbox]:
         await self.refeed()
-        with contextlib.suppress(TelegramError):
-            # a bot that ran in webhook mode before would get 409 from getUpdates
-            await self.application.bot.delete_webhook(drop_pending_updates=False)
         worker = asyncio.create_task(self._handle_forever(), name="caremap-inbox-handle")
-        fetcher = self._fetcher = asyncio.create_task(self._fetch_forever(), name="caremap-inbox-fetch")
+        if webhook is None:
+            with contextlib.suppress(TelegramError):
+                # a bot that ran in webhook mode before would get 409 from getUpdates
+                await self.application.bot.delete_webhook(drop_pending_updates=False)
+            fetcher = asyncio.create_task(self._fetch_forever(), name="caremap-inbox-fetch")
+        else:
+            fetcher = asyncio.create_task(webhook.serve(self), name="caremap-inbox-webhook")
+            ready = asyncio.create_task(webhook.ready.wait())
+            # listening and registered with Telegram (or failed) before we go on
+            await asyncio.wait({ready, fetcher}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+        self._fetcher = fetcher
         failed: list[BaseException] = []
 
         def _died(task: asyncio.Task) -> None:
@@ -214,8 +233,65 @@ class Inbox:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await worker
-        if failed and isinstance(failed[0], InvalidToken):
+        if failed:  # a revoked token, a refused webhook: the caller reports it
             raise failed[0]
+
+
+class Webhook:
+    """Telegram POSTs updates here; 200 only once the update is in the inbox."""
+
+    def __init__(self, url: str, listen: tuple[str, int], secret: str) -> None:
+        self.url = url
+        self.listen = listen
+        self.secret = secret
+        self.path = urlsplit(url).path or "/"
+        self.port: int | None = None  # the port actually bound (listen port 0: any free one)
+        self.ready = asyncio.Event()
+
+    async def serve(self, inbox: Inbox) -> None:
+        from aiohttp import web
+
+        async def receive(request: web.Request) -> web.Response:
+            if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.secret:
+                return web.Response(status=403)
+            try:
+                data = await request.json()
+                update = Update.de_json(data, inbox.application.bot)
+            except Exception:  # noqa: BLE001 - not an update: refuse it, log nothing of it
+                return web.Response(status=400)
+            if update is None or not isinstance(data, dict):
+                return web.Response(status=400)
+            try:
+                await inbox.accept([(update, json.dumps(data, ensure_ascii=False))])
+            except Exception:  # noqa: BLE001 - not stored: Telegram must send it again
+                log.exception("inbox: could not store update %s; answering 500", update.update_id)
+                return web.Response(status=500)
+            return web.Response(status=200)
+
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post(self.path, receive)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.listen[0], self.listen[1])
+            await site.start()
+            self.port = runner.addresses[0][1]
+            await inbox.application.bot.set_webhook(
+                self.url, secret_token=self.secret, allowed_updates=inbox.allowed_updates,
+                drop_pending_updates=False,
+            )
+            log.info("webhook mode: listening on %s:%s%s", self.listen[0], self.port, self.path)
+            self.ready.set()
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await runner.cleanup()
+
+
+def webhook_secret(settings_secret: str | None, token: str) -> str:
+    """CAREMAP_WEBHOOK_SECRET, or one derived from the bot token (never the token itself)."""
+    if settings_secret:
+        return settings_secret
+    return hashlib.sha256(("caremap-webhook:" + token).encode()).hexdigest()
 
 
 def _seconds(value: Any) -> float:
@@ -224,7 +300,8 @@ def _seconds(value: Any) -> float:
 
 @contextlib.asynccontextmanager
 async def serving(
-    application: Application, db: Database, clock: Clock, *, poll_timeout: float = 25.0
+    application: Application, db: Database, clock: Clock, *, poll_timeout: float = 25.0,
+    webhook: Webhook | None = None,
 ) -> AsyncIterator[Inbox]:
     """The whole bot: initialize (getMe: a bad token raises InvalidToken here), post_init
     (the command menu), start (handlers, JobQueue), the inbox loops; and back down again."""
@@ -235,7 +312,7 @@ async def serving(
         await application.start()
         try:
             inbox = Inbox(application, db, clock, poll_timeout=poll_timeout)
-            async with inbox.running():
+            async with inbox.running(webhook):
                 yield inbox
         finally:
             if application.running:

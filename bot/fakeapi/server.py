@@ -713,6 +713,10 @@ class FakeTelegramServer:
         self._groups: dict[int, FakeGroup] = {}
         self._updates: list[dict[str, Any]] = []
         self._replays: list[dict[str, Any]] = []  # redelivered as they are, whatever the offset
+        # webhook mode (setWebhook): updates are POSTed to the bot instead of fetched
+        self._webhook: dict[str, Any] | None = None
+        self._pusher: asyncio.Task[None] | None = None
+        self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status) per POST
         self.sent_updates: list[dict[str, Any]] = []  # every update ever enqueued, in order
         self._next_update_id = 700_000_001
         self._max_delivered_update_id = 0
@@ -743,6 +747,7 @@ class FakeTelegramServer:
                 "getUpdates",
                 "deleteWebhook",
                 "getWebhookInfo",
+                "setWebhook",
                 "setMyCommands",
                 "getMyCommands",
                 "deleteMyCommands",
@@ -778,6 +783,9 @@ class FakeTelegramServer:
         """Stop serving. Pending long polls return immediately."""
         self.closed = True
         self._notify()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            self._pusher = None
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -1434,6 +1442,9 @@ class FakeTelegramServer:
         limit = _int_value(params, "limit")
         limit = 100 if limit is None else max(1, min(100, limit))
         timeout = _int_value(params, "timeout") or 0
+        if self._webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         self._emit(ServerEvent("poll", offset=offset))
         if params.get("allowed_updates") not in (None, ""):
             allowed = _json_value(params, "allowed_updates", "allowed updates")
@@ -1477,14 +1488,72 @@ class FakeTelegramServer:
     async def _m_deleteWebhook(self, params: dict[str, Any], files: Any) -> Any:
         if _bool_value(params, "drop_pending_updates"):
             self._updates.clear()
+        self._webhook = None
+        if self._pusher is not None:
+            self._pusher.cancel()
+            self._pusher = None
         return True
 
     async def _m_getWebhookInfo(self, params: dict[str, Any], files: Any) -> Any:
         return {
-            "url": "",
+            "url": (self._webhook or {}).get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+
+    async def _m_setWebhook(self, params: dict[str, Any], files: Any) -> Any:
+        url = _str_value(params, "url") or ""
+        if not url:
+            return await self._m_deleteWebhook(params, files)
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = _str_value(params, "secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        if params.get("allowed_updates") not in (None, ""):
+            allowed = _json_value(params, "allowed_updates", "allowed updates")
+            self._allowed_updates = allowed or None
+        if _bool_value(params, "drop_pending_updates"):
+            self._updates.clear()
+        self._webhook = {"url": url, "secret": secret}
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.get_running_loop().create_task(self._push_forever())
+        return True
+
+    async def _push_forever(self) -> None:
+        """Webhook mode: POST each pending update, in order, until the bot answers 200
+        (anything else, or no answer, is retried shortly, as Telegram does)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while self._webhook is not None and not self.closed:
+                event = self._changed
+                self._updates = [u for u in self._updates if self._is_allowed(u)]
+                if not self._updates:
+                    await event.wait()
+                    continue
+                update = self._updates[0]
+                hook = self._webhook
+                headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret"]} if hook["secret"] else {}
+                self._inflight += 1
+                try:
+                    async with session.post(hook["url"], json=update, headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=30)) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                finally:
+                    self._inflight -= 1
+                    self._last_activity = time.monotonic()
+                self.webhook_posts.append((update["update_id"], status))
+                if status == 200:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    self._max_delivered_update_id = max(self._max_delivered_update_id, update["update_id"])
+                    self._notify()
+                else:
+                    self._notify()
+                    await asyncio.sleep(0.2)
 
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = _json_value(params, "scope", "bot command scope") if params.get("scope") else None
