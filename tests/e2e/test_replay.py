@@ -81,6 +81,8 @@ class Replayer:
         if write:  # a read-only command may show its answer again; it changes nothing
             assert screen(self.user) == seen, kind
         self.kinds.append(kind)
+        for _ in self.user.unread:  # what the original handling sent is read now
+            await self.user.expect_message()
 
     async def send(self, text: str, kind: str, write: bool = True):
         count = len(self.user.messages)
@@ -157,6 +159,20 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     confirm, _ = await r.send("/forget 学生C", "/forget")
     await r.tap(confirm, "🗑 Delete forever", "forget button")
     assert len(rows(bot_env, "SELECT id FROM clients")) == 1
+    # a log whose next= could not be read: the date buttons
+    logged, _ = await r.send("/log 学生B 又谈了一次 next=等她考完", "/log (next= unread)")
+    await r.tap(logged, "Tomorrow", "follow-up date button")
+    # a typo: "did you mean /log?" and its Run button
+    typo, _ = await r.send("/lgo 学生B 食堂碰到", "/lgo (typo)")
+    await r.tap(typo, "▶️ Run /log", "run-the-suggested-command button")
+    # a photo whose caption is a command; a sticker
+    await r.user.send_media("photo", caption="/log 学生B 看了她的作业照片")
+    await r.user.expect_message()
+    await r.check("photo with a /log caption")
+    await r.user.send_media("sticker")
+    await r.user.expect_message()
+    await r.check("sticker", write=False)
+    assert len(rows(bot_env, "SELECT id FROM interactions")) == 5  # 学生C's went with /forget
     # read-only commands and pages are harmless to repeat, and still not repeated
     await r.send("/clients", "/clients", write=False)
     await r.send("/map 学生B", "/map", write=False)
