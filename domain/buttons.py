@@ -85,6 +85,7 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "s": (_id, _answers),  # questionnaire step
     "rd": (_id,),  # plan done
     "rs": (_id, _one_of("1h", "1d", "1w")),  # plan snooze
+    "rx": (_id,),  # stop a repeating follow-up
     "ak": (_id,),  # acknowledge alert
     "rv": (_one_of("c", "l"), _id),  # tier review: confirm / lower
     "fg": (_id, _one_of("y", "n")),  # /forget: confirm / cancel
