@@ -93,6 +93,7 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "rr": (_id, _code),  # referral suggestion
     "nx": (_id, _one_of("t", "m", "2w", "x")),  # follow-up date for a log whose next= was unclear
     "rc": (_id, _one_of("y", "x")),  # run the command a typo was taken for
+    "im": (_id, _one_of("y", "n")),  # roster import: confirm / cancel
 }
 
 

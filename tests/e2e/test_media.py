@@ -78,6 +78,6 @@ async def test_documents_go_to_the_document_handlers_first(bot_env, monkeypatch)
     admin = await admin_ready(bot_env)
     await admin.send_media("document")
     assert (await admin.expect_message()).text == "roster received"
-    assert taken == ["名单.xlsx"]
+    assert taken == ["谈话记录.pdf"]
     await admin.send_media("photo")  # other kinds are not offered to them
     assert "I can't keep photos" in (await admin.expect_message()).text
