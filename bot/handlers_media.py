@@ -55,6 +55,10 @@ async def on_media(turn: Turn) -> None:
         for take in DOCUMENT_HANDLERS:
             if await take(turn):
                 return
+        if DOCUMENT_HANDLERS and turn.app.renderer.exists(turn.lang, "import_not_a_roster"):
+            # files the bot can read exist (class rosters): say which
+            await turn.reply("import_not_a_roster")
+            return
     await turn.reply("media_unsupported", kind=kind, caption=bool(caption))
 
 

@@ -13,8 +13,7 @@ from tests.e2e.test_core_loop import admin_ready, table_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-WORDS = {"photo": "photos", "voice": "voice messages", "document": "files", "sticker": "stickers",
-         "location": "locations"}
+WORDS = {"photo": "photos", "voice": "voice messages", "sticker": "stickers", "location": "locations"}
 
 
 def interactions(env) -> list[str]:
@@ -36,6 +35,9 @@ async def test_non_text_messages_get_a_short_reply_and_store_nothing(bot_env):
         assert f"I can't keep {word}" in reply.text, kind
         assert "/log" in reply.text and "/help" in reply.text
         assert "went wrong" not in reply.text
+    # a file that is no class roster: which files the bot reads
+    await admin.send_media("document")
+    assert "class rosters" in (await admin.expect_message()).text
     # a caption that is not a command: said so, still nothing stored
     await admin.send_media("photo", caption="食堂碰到她")
     reply = await admin.expect_message()
