@@ -872,6 +872,7 @@ def register(application: Application) -> None:
     from bot import (
         handlers_caseload,
         handlers_media,
+        handlers_overview,
         handlers_referrals,
         handlers_roster,
         handlers_team,
@@ -882,6 +883,7 @@ def register(application: Application) -> None:
     handlers_team.register(application)
     handlers_roster.register(application)
     handlers_media.register(application)  # after the roster: a roster file is taken there
+    handlers_overview.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

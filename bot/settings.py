@@ -34,6 +34,7 @@ class Settings:
     webhook_url: str | None = None
     webhook_listen: tuple[str, int] = ("0.0.0.0", 8080)
     webhook_secret: str | None = None
+    mode: str = "campus"  # CAREMAP_MODE: campus | practice (value tiers on)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -142,8 +143,12 @@ def load_settings(
     webhook_secret = get("CAREMAP_WEBHOOK_SECRET")
     if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
         raise ConfigError("CAREMAP_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
+    mode = (get("CAREMAP_MODE") or "campus").strip().lower()
+    if mode not in ("campus", "practice"):
+        raise ConfigError(f"CAREMAP_MODE must be campus or practice (got {mode!r})")
 
     return Settings(
+        mode=mode,
         token=token,
         api_base_url=base_url,
         database_url=database_url,
