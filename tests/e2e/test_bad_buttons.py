@@ -23,6 +23,9 @@ def forged_data() -> list[str]:
             out.append(f"{kind}:{bad}:1" if kind not in ("rd", "ak", "cl") else f"{kind}:{bad}")
             if kind in ("p", "rp", "rv"):
                 out.append(f"{kind}:1:{bad}" if kind != "rv" else f"rv:c:{bad}")
+    # the crisis path (issue 11): wrong shapes, triggers, reasons and safety check answers
+    out += ["rv:l", "rv:r:1", "rv:r:1:because", "rv:r:1:improved:x", "sc:1", "sc:1:zz", "sc:1:al:x",
+            "sg:1:z", "sk:1:q", "sk:1:-", "sk:1:nny", "sk:1:yyyyyyyy", f"rv:r:1:{HUGE[0]}"]
     return [d for d in out if len(d.encode()) <= 64]
 
 
