@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 from telegram import Update
 
+from reminders.tick import urgent_settled
 from tests.e2e.test_core_loop import admin_ready, replay_callback
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -66,6 +67,7 @@ class Replayer:
         server, app = self.env.server, self.env.app
         update = server.sent_updates[-1]
         await self.handled(update["update_id"], 1)
+        await urgent_settled(app)  # an alert it raised goes out right after the reply
         await server.idle()
         before, seen = snapshot(self.env.db_path), screen(self.user)
         await server.redeliver(update)
@@ -76,6 +78,7 @@ class Replayer:
         await server.idle()
         # … and handled again all the same (a row re-fed after a crash), it changes nothing
         await app.process_update(Update.de_json(update, app.bot))
+        await urgent_settled(app)
         await server.idle()
         assert snapshot(self.env.db_path) == before, kind
         if write:  # a read-only command may show its answer again; it changes nothing
@@ -91,9 +94,9 @@ class Replayer:
         await self.check(kind, write)
         return reply, count
 
-    async def tap(self, message, button: str, kind: str):
+    async def tap(self, message, button: str, kind: str, write: bool = True):
         await self.user.tap(message, button)
-        await self.check(kind)
+        await self.check(kind, write)
 
 
 def rows(env, sql: str) -> list:
@@ -154,7 +157,36 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     await r.check("done button")
     lower = await replay_callback(bot_env.server, admin, ask, "rv:l:1")
     await admin.expect_callback_answer(lower)
-    await r.check("tier review button")
+    await r.check("tier review: Lower asks why")  # shows the reasons, once
+    reason = await replay_callback(bot_env.server, admin, ask, "rv:r:1:improved")
+    await admin.expect_callback_answer(reason)
+    await r.check("tier review: lower, with a reason")
+    keep = await replay_callback(bot_env.server, admin, ask, "rv:c:1")
+    await admin.expect_callback_answer(keep)
+    await r.check("tier review: confirm")
+    # the crisis path (issue 11): a risk phrase's prompt, "not a risk" with a reason …
+    await r.user.send("/log 学生B said the exam made him want to kill myself lol, quoting a meme")
+    await r.user.expect_message()
+    prompt = await r.user.expect_message()
+    await r.check("/log with a risk phrase")
+    await r.tap(prompt, "Not a risk…", "risk phrase: not a risk… (asks why)")
+    await r.tap(prompt, "A joke", "risk phrase: the reason")
+    assert rows(bot_env, "SELECT outcome, reason FROM risk_signals") == [("dismissed", "joke")]
+    # … or a safety check from the prompt, step by step, stored once
+    await r.user.send("/log 学生B said everyone is better off without me")
+    await r.user.expect_message()
+    prompt = await r.user.expect_message()
+    await r.check("/log with a risk phrase (second)")
+    await r.tap(prompt, "🛟 Safety check now", "risk phrase: safety check now")
+    for step, answer in enumerate(("No", "No", "No")):  # wish, thoughts, behaviour
+        await r.tap(prompt, answer, f"safety check step {step + 1}")
+    assert len(rows(bot_env, "SELECT id FROM safety_checks")) == 1
+    # the safety check button under /map, then Cancel
+    mapped, _ = await r.send("/map 学生B", "/map (with the safety check button)", write=False)
+    await r.tap(mapped, "🛟 Safety check now", "/map: safety check button")
+    check = r.user.messages[-1]
+    await r.tap(check, "Cancel", "safety check: cancel")
+    assert len(rows(bot_env, "SELECT id FROM safety_checks")) == 1
     # /forget: the question, then the confirmation
     confirm, _ = await r.send("/forget 学生C", "/forget")
     await r.tap(confirm, "🗑 Delete forever", "forget button")
@@ -172,7 +204,7 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     await r.user.send_media("sticker")
     await r.user.expect_message()
     await r.check("sticker", write=False)
-    assert len(rows(bot_env, "SELECT id FROM interactions")) == 5  # 学生C's went with /forget
+    assert len(rows(bot_env, "SELECT id FROM interactions")) == 7  # 学生C's went with /forget
     # read-only commands and pages are harmless to repeat, and still not repeated
     await r.send("/clients", "/clients", write=False)
     await r.send("/map 学生B", "/map", write=False)
