@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import sys
 
 
@@ -13,6 +15,28 @@ class _StartupNoise(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+async def _serve(application, db) -> None:
+    """Poll Telegram (or take its webhook POSTs) through the inbox (bot/inbox.py) until
+    SIGINT or SIGTERM."""
+    from bot.inbox import serving
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ctx = application.bot_data["ctx"]
+    settings = ctx.settings
+    webhook = None
+    if settings.webhook_url:
+        from bot.inbox import Webhook, webhook_secret
+
+        webhook = Webhook(settings.webhook_url, settings.webhook_listen,
+                          webhook_secret(settings.webhook_secret, settings.token))
+    async with serving(application, db, ctx.clock, webhook=webhook) as inbox:
+        await inbox.until(stop)
+    logging.getLogger("caremap").info("CareMap stopped")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
     application = build_application(settings, db, rules=rules)
     log.info("CareMap starting (database: %s)", db.display_url)
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import InvalidToken, NetworkError, TelegramError
 
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"])
+        asyncio.run(_serve(application, db))
     except InvalidToken:
         print("caremap: TELEGRAM_BOT_TOKEN was rejected by the Bot API: check the token from @BotFather",
               file=sys.stderr)
@@ -82,6 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     except NetworkError as exc:
         print(f"caremap: cannot reach the Telegram Bot API at {settings.api_base_url} ({exc}); "
               "check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
+        return 1
+    except TelegramError as exc:
+        print(f"caremap: the Telegram Bot API refused: {exc}"
+              + (" (check CAREMAP_WEBHOOK_URL)" if settings.webhook_url else ""), file=sys.stderr)
+        return 1
+    except OSError as exc:  # the webhook's port is taken, …
+        if not settings.webhook_url:
+            raise
+        print(f"caremap: cannot listen for the webhook on {settings.webhook_listen[0]}:"
+              f"{settings.webhook_listen[1]} ({exc.strerror or exc}); check CAREMAP_WEBHOOK_LISTEN",
+              file=sys.stderr)
         return 1
     finally:
         db.dispose()

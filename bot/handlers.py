@@ -33,8 +33,8 @@ from telegram.ext import (
 )
 
 from bot.app import BotContext
-from bot.render import pick_language
-from domain import grammar, schedule
+from bot.render import fit_message, pick_language
+from domain import buttons, grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
@@ -42,6 +42,8 @@ from reminders import alerts
 from reminders.compose import render_agenda
 from services import core, supervision
 from services import reminders as rem
+from storage.errors import AlreadyProcessed
+from storage.once import Once
 
 log = logging.getLogger("caremap.bot")
 
@@ -76,6 +78,11 @@ class Turn:
     counsellor: Counsellor
     lang: str
     args: str | None = None  # set when the command came from `／log …` text or a button
+    # Set once a use case has committed something for this update: from then on a failure
+    # (a reply Telegram refuses, a network error) must not be reported as "nothing saved".
+    saved: bool = False
+    saved_client: Any = None
+    _once: Once | None = None  # this handling's claim of the update id (see `once`)
 
     @property
     def args_text(self) -> str:
@@ -103,9 +110,65 @@ class Turn:
     async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         chat_id = self.update.effective_chat.id
         return await self.context.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            chat_id, fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
             disable_web_page_preview=True,
         )
+
+    async def once(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a use case that writes, once per Telegram update: its first write unit of
+        work records the update id in the same transaction, so a redelivered or replayed
+        update raises `AlreadyProcessed` (answered in `_answering`) and writes nothing."""
+        db, update_id, now = self.app.db, self.update_id, self.now
+        if self._once is None:
+            self._once = Once(update_id, now)
+        state = self._once
+
+        def once() -> Any:
+            with db.once(update_id, now, state=state):
+                return fn(*args, **kwargs)
+
+        return await _run(once)
+
+    async def claim(self) -> None:
+        """Record this update as handled, for a button that only shows something (a question
+        with its choices): handled again, it is answered "already done" like a write, rather
+        than answering a query Telegram no longer takes and reporting an error."""
+        await self.once(_claim_only, self.app.db)
+
+    async def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """`once`, for a use case that stores the counsellor's data: when it has returned,
+        that is committed, and the turn remembers so (see `_answering`)."""
+        result = await self.once(fn, *args, **kwargs)
+        if _stored_something(result):
+            self.mark_saved(getattr(result, "client", None))
+        return result
+
+    def mark_saved(self, client: Any = None) -> None:
+        self.saved = True
+        if client is not None and hasattr(client, "number"):
+            self.saved_client = client
+
+
+def _claim_only(db: Any) -> None:
+    with db.uow(write=True):  # inside `Database.once`: records the update id, nothing else
+        pass
+
+
+def _stored_something(result: Any) -> bool:
+    from services.core import AlreadyHandled, Choice, Questionnaire, Resumed
+    from services.referrals import Suggestions
+
+    if result is None or result is False or isinstance(
+        result, (AlreadyHandled, Choice, Questionnaire, Suggestions)
+    ):
+        return False
+    if isinstance(result, Resumed):
+        return result.command in SAVING_RESUMES
+    return bool(getattr(result, "changed", True))
+
+
+# a parked command resumed by a button: these store something; the others only show or ask
+SAVING_RESUMES = frozenset({"log", "status", "goal", "plan", "screening"})
 
 
 def _args_text(message: Message) -> str:
@@ -179,6 +242,32 @@ def _clip_param(value: object, limit: int = 120) -> object:
 
 async def _answering(turn: Turn, fn: Handler) -> None:
     try:
+        await _answering_inner(turn, fn)
+    except Exception as exc:
+        if not turn.saved:
+            raise  # rolled back: on_error says so
+        # The transaction committed; only the reply failed. Say so, or the counsellor
+        # sends it again and it is stored twice.
+        log.error("reply failed after a committed change: %s", type(exc).__name__,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        await _tell_saved(turn)
+
+
+async def _tell_saved(turn: Turn) -> None:
+    query = turn.update.callback_query
+    if query is not None:
+        try:
+            await query.answer(turn.render("saved_toast")[:190])
+        except Exception:  # noqa: BLE001 - already answered, or gone: the message below says it
+            pass
+    try:
+        await turn.send_text(turn.render("saved_reply_failed", client=turn.saved_client))
+    except Exception:  # noqa: BLE001 - the error path must not raise
+        log.warning("could not tell the user that the change was saved")
+
+
+async def _answering_inner(turn: Turn, fn: Handler) -> None:
+    try:
         await fn(turn)
     except CommandError as exc:
         # Echoed input is clipped, so a reply about a 4000-character word still fits.
@@ -186,6 +275,17 @@ async def _answering(turn: Turn, fn: Handler) -> None:
         await turn.reply(f"errors/{exc.code}", **params)
     except core.ClientNotFound as exc:
         await turn.reply("client_not_found", ref=_clip_param(exc.ref), suggestions=exc.suggestions)
+    except buttons.BadButton:
+        await _stale_button(turn.update, turn.app, turn.lang)
+    except AlreadyProcessed:
+        # The same update again (Telegram redelivered it, or it is replayed from the inbox
+        # after a restart): it was handled and committed before; do nothing twice.
+        log.info("update %s was handled before; skipped", turn.update_id)
+        if turn.update.callback_query is not None:
+            try:
+                await turn.update.callback_query.answer(turn.render("toast_already")[:190])
+            except Exception:  # noqa: BLE001 - an old query may no longer be answerable
+                pass
     except core.NotYours:
         if turn.update.callback_query is not None:
             await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
@@ -221,8 +321,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
+    if fresh:
+        turn.mark_saved()
     unsupervised = await _run(supervision.unsupervised, app.db, counsellor, app.clock())
-    await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
+
+    async def welcome(turn: Turn) -> None:
+        await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
+
+    await _answering(turn, welcome)
 
 
 @_guard
@@ -232,7 +338,7 @@ async def help_(turn: Turn) -> None:
 
 @_guard
 async def invite(turn: Turn) -> None:
-    code, expires = await _run(core.create_invite, turn.app.db, turn.counsellor, turn.now)
+    code, expires = await turn.write(core.create_invite, turn.app.db, turn.counsellor, turn.now)
     username = turn.context.bot.username
     await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
 
@@ -243,7 +349,8 @@ async def lang(turn: Turn) -> None:
     if choice is None:  # no argument: show the current language and how to change it
         await turn.reply("lang_usage", current=turn.lang)
         return
-    await _run(core.set_language, turn.app.db, turn.counsellor, choice)
+    await turn.write(core.set_language, turn.app.db, turn.counsellor, choice)
+    turn.mark_saved()
     turn.lang = choice
     await turn.reply("lang_set")
 
@@ -254,7 +361,7 @@ async def lang(turn: Turn) -> None:
 @_guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(turn.args_text)
-    result = await _run(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
+    result = await turn.write(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
     await turn.reply("client_added", client=result.client, same_name=result.same_name)
@@ -283,11 +390,11 @@ async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
     """Buttons to pick one of several matching clients for a parked command
     (`<prefix>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"{prefix}:{choice.pending_id}:{c.id}")]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data(prefix, choice.pending_id, c.id))]
         for c in choice.candidates[:8]
     ]
     rows.append([InlineKeyboardButton(turn.render("button_cancel"),
-                                      callback_data=f"{prefix}:{choice.pending_id}:x")])
+                                      callback_data=buttons.data(prefix, choice.pending_id, "x"))])
     await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
                      candidates=choice.candidates)
 
@@ -296,7 +403,7 @@ async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str
     """/log, /status, /goal, /plan: run the use case on the arguments; an ambiguous client
     gets choice buttons (the command waits, parked); a repeated update does nothing."""
     args = turn.args_text
-    result = await _run(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
+    result = await turn.write(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -317,21 +424,19 @@ def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
     pending_id = getattr(result, "next_pending_id", None)
     if not isinstance(result, core.Logged) or pending_id is None:
         return None
-    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=f"nx:{pending_id}:{key}")
+    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=buttons.data("nx", pending_id, key))
            for key in core.FOLLOW_UP_CHOICES]
     return InlineKeyboardMarkup([row, [InlineKeyboardButton(turn.render("button_no_follow_up"),
-                                                            callback_data=f"nx:{pending_id}:x")]])
+                                                            callback_data=buttons.data("nx", pending_id, "x"))]])
 
 
 @_guard
 async def on_follow_up_date(turn: Turn) -> None:
     """`nx:<pending>:<t|m|2w|x>`: the date for a log whose `next=` could not be read."""
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 18:
-        raise core.NotYours()
-    added = await _run(core.set_follow_up, turn.app.db, turn.counsellor, int(parts[1]), parts[2], turn.now,
-                       rules=turn.app.rules)
+    pending_id, choice = buttons.fields(query.data, "nx")
+    added = await turn.write(core.set_follow_up, turn.app.db, turn.counsellor, pending_id, choice, turn.now,
+                             rules=turn.app.rules)
     await query.answer()
     try:  # the log stays as it was; only the question's buttons go
         await query.edit_message_reply_markup(reply_markup=None)
@@ -382,12 +487,12 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
     text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
                        start=page * PAGE_SIZE, now=turn.now)
-    buttons = []
+    nav = []
     if page > 0:
-        buttons.append(InlineKeyboardButton("‹", callback_data=f"cl:{page - 1}"))
+        nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("cl", page - 1)))
     if page < pages - 1:
-        buttons.append(InlineKeyboardButton("›", callback_data=f"cl:{page + 1}"))
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+        nav.append(InlineKeyboardButton("›", callback_data=buttons.data("cl", page + 1)))
+    return text, InlineKeyboardMarkup([nav]) if nav else None
 
 
 @_guard
@@ -422,22 +527,22 @@ def _question(
     index = len(answers)
     text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
                        item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
-    done = "".join(str(a) for a in answers)
     rows = [
-        [InlineKeyboardButton(f"{value} · {label}", callback_data=f"s:{q.pending_id}:{done}{value}")]
+        [InlineKeyboardButton(f"{value} · {label}", callback_data=buttons.data("s", q.pending_id, (*answers, value)))]
         for value, label in enumerate(ANSWER_LABELS[turn.lang])
     ]
     nav = []
     if answers:
-        nav.append(InlineKeyboardButton(turn.render("button_back"), callback_data=f"s:{q.pending_id}:{done[:-1]}"))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"s:{q.pending_id}:x"))
+        nav.append(InlineKeyboardButton(turn.render("button_back"),
+                                        callback_data=buttons.data("s", q.pending_id, answers[:-1])))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("s", q.pending_id, "x")))
     rows.append(nav)
     return text, InlineKeyboardMarkup(rows)
 
 
 async def _screening(turn: Turn, instrument: str) -> None:
     args = turn.args_text
-    result = await _run(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
+    result = await turn.write(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
                         turn.update_id, rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
@@ -463,18 +568,14 @@ async def gad7(turn: Turn) -> None:
 @_guard
 async def on_questionnaire(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not (parts[2] == "x" or set(parts[2]) <= set("0123")):
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "x":
+    pending_id, answers = buttons.fields(query.data, "s")
+    if answers == "x":
         if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
-    answers = tuple(int(ch) for ch in parts[2])
-    step = await _run(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
+    step = await turn.write(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
                       rules=turn.app.rules)
     await query.answer()
     if isinstance(step, core.Questionnaire):
@@ -501,7 +602,7 @@ async def tz(turn: Turn) -> None:
         await _show_settings(turn, changed=False)
         return
     change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
-    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    turn.counsellor = await turn.write(rem.update_settings, turn.app.db, turn.counsellor, change)
     await _show_settings(turn, changed=True)
 
 
@@ -524,7 +625,7 @@ async def settings(turn: Turn) -> None:
     if change.is_empty:
         await _show_settings(turn, changed=False)
         return
-    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    turn.counsellor = await turn.write(rem.update_settings, turn.app.db, turn.counsellor, change)
     await _show_settings(turn, changed=True)
 
 
@@ -537,7 +638,7 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
         return
     counsellor_tid = int(ids[0])
     supervisor_tid = int(ids[1]) if len(ids) == 2 else None
-    result = await _run(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
+    result = await turn.write(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
     if result is None:
         await turn.reply("supervisor_unknown")
         return
@@ -545,46 +646,39 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
     await turn.reply("supervisor_set", counsellor=counsellor, supervisor=supervisor)
 
 
-def _int(text: str) -> int:
-    if not text.isdigit():
-        raise core.NotYours()
-    return int(text)
-
-
 @_guard
 async def on_reminder(turn: Turn) -> None:
     """Done (rd:<plan>), Snooze (rs:<plan>:<1h|1d|1w>), Acknowledge (ak:<alert>),
-    tier review Confirm (rv:c:<client>) / Lower (rv:l:<client>)."""
+    tier review Confirm (rv:c:<client>) / Lower (rv:l:<client>, then rv:r:<client>:<reason>)."""
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    kind = parts[0]
-    if kind == "rd" and len(parts) == 2:
-        out = await _run(rem.complete_plan, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+    kind, parts = buttons.parse(query.data)
+    if kind == "rd":
+        out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, parts[0], turn.now)
         await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_done", o=out))
-    elif kind == "rs" and len(parts) == 3:
-        out = await _run(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
+    elif kind == "rs":
+        out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, parts[0], parts[1], turn.now)
         await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_snoozed", o=out))
-    elif kind == "rx" and len(parts) == 2:
-        out = await _run(rem.stop_series, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+    elif kind == "rx":
+        out = await turn.write(rem.stop_series, turn.app.db, turn.counsellor, parts[0], turn.now)
         await query.answer(turn.render("toast_stopped"))
         await _edit(query, turn.render("plan_added", r=out))
-    elif kind == "ak" and len(parts) == 2:
-        out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+    elif kind == "ak":
+        out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, parts[0], turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
         await _acknowledge_copies(turn, query, out)
-    elif kind == "rv" and len(parts) == 3 and parts[1] == "c":
-        out = await _run(rem.confirm_review, turn.app.db, turn.counsellor, _int(parts[2]), turn.now,
-                         rules=turn.app.rules)
+    elif kind == "rv" and parts[0] == "c":
+        out = await turn.write(rem.confirm_review, turn.app.db, turn.counsellor, parts[1], turn.now,
+                               rules=turn.app.rules)
         await query.answer()
         await _edit(query, turn.render("review_done", o=out))
-    elif kind == "rv" and len(parts) in (3, 4) and parts[1] in ("l", "r"):
+    elif kind in ("rv", "rv:r"):
         from bot.handlers_crisis import on_review  # Lower asks why, then lowers (issue 11)
 
-        await on_review(turn, parts)
+        await on_review(turn, kind, parts)
     else:
-        raise core.NotYours()
+        raise buttons.BadButton(kind)
 
 
 async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOutcome) -> None:
@@ -626,10 +720,10 @@ async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
     if meant is None:
         await turn.reply("unknown_command", command=shown, meant=None)
         return
-    pending_id = await _run(core.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
+    pending_id = await turn.once(core.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=f"rc:{pending_id}:y"),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"rc:{pending_id}:x"),
+        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=buttons.data("rc", pending_id, "y")),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("rc", pending_id, "x")),
     ]])
     await turn.reply("unknown_command", markup=markup, command=shown, meant=meant, args=_clip_param(args, 60))
 
@@ -638,12 +732,10 @@ async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
 async def on_run_suggested(turn: Turn) -> None:
     """`rc:<pending>:y|x`: run (or drop) the command a typo was taken for, on the same text."""
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 18 or parts[2] not in ("y", "x"):
-        raise core.NotYours()
-    command, args = await _run(core.take_parked_command, turn.app.db, turn.counsellor, int(parts[1]), turn.now)
+    pending_id, answer = buttons.fields(query.data, "rc")
+    command, args = await turn.once(core.take_parked_command, turn.app.db, turn.counsellor, pending_id, turn.now)
     await query.answer()
-    if parts[2] == "x":
+    if answer == "x":
         await _edit(query, turn.render("cancelled"))
         return
     await _edit(query, turn.render("running", command=command))
@@ -686,24 +778,25 @@ async def plain_text(turn: Turn) -> None:
     waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
-        result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
+        result = await turn.write(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
                             turn.now, turn.update_id, rules=turn.app.rules)
         if isinstance(result, core.AlreadyHandled):
             return
         added, logged = result
+        turn.mark_saved(added.client)
         await turn.reply("client_added", client=added.client, same_name=[])
         await _show_logged(turn, logged)
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
-    parked = await _run(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
+    parked = await turn.once(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{parked.pending_id}:{c.id}")]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data("p", parked.pending_id, c.id))]
         for c in parked.recent
     ]
     rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=f"p:{parked.pending_id}:n"),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{parked.pending_id}:x"),
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=buttons.data("p", parked.pending_id, "n")),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("p", parked.pending_id, "x")),
     ])
     await turn.reply("which_client", markup=InlineKeyboardMarkup(rows), recent=parked.recent)
 
@@ -713,7 +806,7 @@ async def plain_text(turn: Turn) -> None:
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+        await query.edit_message_text(fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
                                       disable_web_page_preview=True)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -723,21 +816,15 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 @_guard
 async def on_choice(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    target = parts[2]
+    pending_id, target = buttons.fields(query.data, "p")
     if target == "x":
         if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
-    client_id = None if target == "n" else int(target) if target.isdigit() else -1
-    if client_id == -1:
-        raise core.NotYours()
-    resumed = await _run(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
+    client_id = None if target == "n" else target
+    resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
     if resumed.command == "ask_name":
         await _edit(query, turn.render("ask_new_client_name"))
@@ -767,8 +854,7 @@ async def on_choice(turn: Turn) -> None:
 @_guard
 async def on_clients_page(turn: Turn) -> None:
     query = turn.update.callback_query
-    raw = (query.data or "").partition(":")[2]
-    page = int(raw) if raw.isdigit() else 0
+    (page,) = buttons.fields(query.data, "cl")
     caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, page)
     await query.answer()
@@ -777,7 +863,12 @@ async def on_clients_page(turn: Turn) -> None:
 
 @_guard
 async def on_unknown_button(turn: Turn) -> None:
-    raise core.NotYours()
+    raise buttons.BadButton(turn.update.callback_query.data or "")
+
+
+async def _stale_button(update: Update, app: BotContext, lang: str) -> None:
+    """A button whose data is not (or no longer) one of ours: answered, never an error."""
+    await update.callback_query.answer(app.renderer.render(lang, "button_stale")[:190], show_alert=True)
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -829,6 +920,7 @@ def register(application: Application) -> None:
     from bot import (
         handlers_caseload,
         handlers_crisis,
+        handlers_media,
         handlers_overview,
         handlers_referrals,
         handlers_roster,
@@ -839,6 +931,7 @@ def register(application: Application) -> None:
     handlers_caseload.register(application)
     handlers_team.register(application)
     handlers_roster.register(application)
+    handlers_media.register(application)  # after the roster: a roster file is taken there
     handlers_overview.register(application)
     handlers_crisis.register(application)
     application.add_handler(

@@ -16,6 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers import Turn, _edit, _guard, _run, command
+from domain import buttons
 from domain.errors import CommandError
 from services import caseload, core
 
@@ -79,10 +80,10 @@ async def _export_xlsx(turn: Turn) -> None:
 @_guard
 async def forget(turn: Turn) -> None:
     args = turn.args_text
-    ask = await _run(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
+    ask = await turn.once(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
     markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_forget"), callback_data=f"fg:{ask.pending_id}:y")],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"fg:{ask.pending_id}:n")],
+        [InlineKeyboardButton(turn.render("button_forget"), callback_data=buttons.data("fg", ask.pending_id, "y"))],
+        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("fg", ask.pending_id, "n"))],
     ])
     await turn.reply("forget_confirm", markup=markup, client=ask.client, counts=ask.counts)
 
@@ -90,17 +91,14 @@ async def forget(turn: Turn) -> None:
 @_guard
 async def on_forget(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("y", "n") or len(parts[1]) > 18:
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "n":
+    pending_id, answer = buttons.fields(query.data, "fg")
+    if answer == "n":
         if not await _run(caseload.cancel_forget, turn.app.db, turn.counsellor, pending_id, turn.now):
             raise core.NotYours()
         await query.answer()
         await _edit(query, turn.render("forget_cancelled"))
         return
-    done = await _run(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
+    done = await turn.write(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
     if done is None:
         raise core.NotYours()
     await query.answer()
@@ -110,7 +108,7 @@ async def on_forget(turn: Turn) -> None:
 @_guard
 async def undo(turn: Turn) -> None:
     _no_args(turn, "undo")
-    result = await _run(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
+    result = await turn.write(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
     if result is None:
         await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
         return

@@ -13,15 +13,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers import Turn, _choose, _edit, _guard, _run, command
+from domain import buttons
 from services import core
 from services import referrals as rf
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; anything larger is forged
 
 
 def _status_markup(turn: Turn, referral_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=f"rf:{referral_id}:{code}")
+        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=buttons.data("rf", referral_id, code))
         for code, status in rf.ACTIONS.items()
     ]])
 
@@ -32,10 +31,10 @@ def _referred(turn: Turn, result: rf.Referred) -> tuple[str, InlineKeyboardMarku
 
 def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
-        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=f"rr:{s.pending_id}:{r.code}")]
+        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=buttons.data("rr", s.pending_id, r.code))]
         for r in s.resources
     ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"rr:{s.pending_id}:-")])
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("rr", s.pending_id, "-"))])
     return turn.render("referral_suggest", s=s), InlineKeyboardMarkup(rows)
 
 
@@ -47,7 +46,7 @@ async def resources(turn: Turn) -> None:
 @_guard
 async def refer(turn: Turn) -> None:
     args = turn.args_text
-    result = await _run(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
+    result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
                         rules=turn.app.rules)
     if isinstance(result, core.AlreadyHandled):
         return
@@ -58,21 +57,13 @@ async def refer(turn: Turn) -> None:
     await turn.send_text(text, markup)
 
 
-def _ids(data: str | None, prefix: str) -> tuple[int, str]:
-    parts = (data or "").split(":")
-    if (len(parts) != 3 or parts[0] != prefix or not parts[1].isascii() or not parts[1].isdigit()
-            or int(parts[1]) > MAX_ID or not parts[2]):
-        raise core.NotYours()
-    return int(parts[1]), parts[2]
-
-
 @_guard
 async def on_status(turn: Turn) -> None:
     query = turn.update.callback_query
-    referral_id, action = _ids(query.data, "rf")
+    referral_id, action = buttons.fields(query.data, "rf")
     if action not in rf.ACTIONS:
-        raise core.NotYours()
-    result = await _run(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
+        raise buttons.BadButton(action)
+    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -89,11 +80,11 @@ async def _cancel(turn: Turn, pending_id: int) -> None:
 @_guard
 async def on_suggestion(turn: Turn) -> None:
     query = turn.update.callback_query
-    pending_id, code = _ids(query.data, "rr")
+    pending_id, code = buttons.fields(query.data, "rr")
     if code == "-":
         await _cancel(turn, pending_id)
         return
-    result = await _run(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
+    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
     await query.answer()
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -102,13 +93,11 @@ async def on_suggestion(turn: Turn) -> None:
 @_guard
 async def on_client_choice(turn: Turn) -> None:
     query = turn.update.callback_query
-    pending_id, target = _ids(query.data, "rp")
+    pending_id, target = buttons.fields(query.data, "rp")
     if target == "x":
         await _cancel(turn, pending_id)
         return
-    if not (target.isascii() and target.isdigit()) or int(target) > MAX_ID:
-        raise core.NotYours()
-    result = await _run(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, int(target), turn.now,
+    result = await turn.write(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, target, turn.now,
                         rules=turn.app.rules)
     await query.answer()
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)

@@ -16,6 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.handlers import Turn, _edit, _guard, _run, command
+from domain import buttons
 from domain.errors import CommandError
 from services import core, roster
 
@@ -41,13 +42,14 @@ async def take_roster(turn: Turn) -> bool:
     await turn.context.bot.send_chat_action(turn.update.effective_chat.id, ChatAction.TYPING)
     file = await doc.get_file()
     data = bytes(await file.download_as_bytearray())
-    result = await _run(roster.preview, turn.app.db, turn.counsellor, doc.file_name, data, turn.now)
+    result = await turn.once(roster.preview, turn.app.db, turn.counsellor, doc.file_name, data, turn.now)
     markup = None
     if result.pending_id is not None:
         markup = InlineKeyboardMarkup([
             [InlineKeyboardButton(turn.render("button_import", n=len(result.plan.to_add)),
-                                  callback_data=f"im:{result.pending_id}:y")],
-            [InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"im:{result.pending_id}:n")],
+                                  callback_data=buttons.data("im", result.pending_id, "y"))],
+            [InlineKeyboardButton(turn.render("button_cancel"),
+                                  callback_data=buttons.data("im", result.pending_id, "n"))],
         ])
     await turn.reply("import_preview", markup=markup, p=result.plan, file_name=result.file_name,
                      listed=MAX_LISTED)
@@ -63,18 +65,15 @@ async def on_document(turn: Turn) -> None:
 @_guard
 async def on_import(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 18 or parts[2] not in ("y", "n"):
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "n":
+    pending_id, answer = buttons.fields(query.data, "im")
+    if answer == "n":
         if not await _run(roster.cancel, turn.app.db, turn.counsellor, pending_id, turn.now):
             raise core.NotYours()
         await query.answer()
         await _edit(query, turn.render("cancelled"))
         return
-    done = await _run(roster.confirm, turn.app.db, turn.counsellor, pending_id, turn.now,
-                      rules=turn.app.rules)
+    done = await turn.write(roster.confirm, turn.app.db, turn.counsellor, pending_id, turn.now,
+                            rules=turn.app.rules)
     if done is None:
         raise core.NotYours()
     await query.answer()

@@ -39,6 +39,50 @@ def visible_length(html_text: str) -> int:
     return len(plain.encode("utf-16-le")) // 2
 
 
+_TOKEN_RE = re.compile(r"<(/?)([a-zA-Z0-9-]+)[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+ELLIPSIS = "…"
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_message(html_text: str, limit: int = MAX_MESSAGE) -> str:
+    """The message as Telegram will take it: at most `limit` visible characters (UTF-16
+    units, as Telegram counts). A longer text is cut at a character boundary (never inside a
+    tag or an entity), ends in "…", and every tag left open is closed again, so the HTML
+    stays valid. The safety net under every reply; templates shorten their lists first."""
+    if visible_length(html_text) <= limit:
+        return html_text
+    budget = limit - _units(ELLIPSIS)
+    out: list[str] = []
+    open_tags: list[str] = []
+    used = 0
+    for match in _TOKEN_RE.finditer(html_text):
+        token = match.group(0)
+        if match.group(2) is not None:  # a tag: costs nothing visible
+            name = match.group(2).lower()
+            if match.group(1):
+                if name in open_tags:
+                    del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name)]
+            else:
+                open_tags.append(name)
+            out.append(token)
+            continue
+        visible = html.unescape(token) if token.startswith("&") else token
+        cost = _units(visible)
+        if used + cost > budget:
+            break
+        used += cost
+        out.append(token)
+    text = "".join(out).rstrip()
+    # drop tags opened right at the cut (an empty <b></b> is refused by Telegram)
+    while open_tags and text.endswith(">") and re.search(r"<" + re.escape(open_tags[-1]) + r"\b[^>]*>$", text):
+        text = re.sub(r"<" + re.escape(open_tags[-1]) + r"\b[^>]*>$", "", text).rstrip()
+        open_tags.pop()
+    return text + ELLIPSIS + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
 def _clip(value: object, limit: int = 300) -> str:
     text = "" if value is None else str(value)
     if len(text) <= limit:

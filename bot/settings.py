@@ -7,6 +7,7 @@ directory). A missing or malformed one stops the bot with one line naming it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,10 @@ class Settings:
     secret_key: str | None = None
     rules_path: str | None = None
     tick_seconds: float = 30.0
+    # webhook mode: Telegram POSTs updates to this public URL (else: polling)
+    webhook_url: str | None = None
+    webhook_listen: tuple[str, int] = ("0.0.0.0", 8080)
+    webhook_secret: str | None = None
     mode: str = "campus"  # CAREMAP_MODE: campus | practice (value tiers on)
 
     @property
@@ -128,6 +133,16 @@ def load_settings(
     if not 1 <= tick <= 3600:
         raise ConfigError(f"CAREMAP_TICK_SECONDS must be between 1 and 3600 (got {raw_tick!r})")
 
+    webhook_url = get("CAREMAP_WEBHOOK_URL")
+    if webhook_url and not webhook_url.startswith(("https://", "http://")):
+        raise ConfigError(f"CAREMAP_WEBHOOK_URL must be an https:// URL Telegram can reach (got {webhook_url!r})")
+    raw_listen = get("CAREMAP_WEBHOOK_LISTEN") or "0.0.0.0:8080"
+    host, _, port = raw_listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"CAREMAP_WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080 (got {raw_listen!r})")
+    webhook_secret = get("CAREMAP_WEBHOOK_SECRET")
+    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+        raise ConfigError("CAREMAP_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
     mode = (get("CAREMAP_MODE") or "campus").strip().lower()
     if mode not in ("campus", "practice"):
         raise ConfigError(f"CAREMAP_MODE must be campus or practice (got {mode!r})")
@@ -142,4 +157,7 @@ def load_settings(
         secret_key=get("CAREMAP_SECRET_KEY"),
         rules_path=rules_path,
         tick_seconds=tick,
+        webhook_url=webhook_url,
+        webhook_listen=(host, int(port)),
+        webhook_secret=webhook_secret,
     )

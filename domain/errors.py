@@ -21,6 +21,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         "unknown_key",  # key, known, command
         "empty_tag",  # command
         "tag_too_long",  # tag, max
+        "too_many_tags",  # max, have
         "empty_value",  # key, command
         "duplicate_option",  # key
         "value_too_long",  # key, max

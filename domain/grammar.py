@@ -30,6 +30,7 @@ __all__ = [
 
 NAME_MAX = 64
 TAG_MAX = 32
+TAGS_PER_CLIENT_MAX = 20  # a client's tags stay readable in one line of /map and /clients
 NEED_MAX = 200
 FIELD_MAX = 64
 NOTES_MAX = 8000
@@ -511,6 +512,8 @@ def parse_new(args: str) -> NewClient:
         extra.append(tok.raw)
     if extra:
         raise CommandError("new_extra_words", name=name, extra=" ".join(extra))
+    if len(tags) > TAGS_PER_CLIENT_MAX:
+        raise CommandError("too_many_tags", max=TAGS_PER_CLIENT_MAX, have=len(tags))
     return NewClient(name, tuple(tags), fields.get("sid"), fields.get("major"),
                      fields.get("grade"))
 
@@ -680,6 +683,8 @@ def parse_status(args: str) -> StatusUpdate:
                 raise CommandError("tag_too_long", tag=tag, max=TAG_MAX)
             if tag not in target:
                 target.append(tag)
+            if len(add) > TAGS_PER_CLIENT_MAX:
+                raise CommandError("too_many_tags", max=TAGS_PER_CLIENT_MAX, have=len(add))
             continue
         kv = _option(tok, {**_STATUS_KEYS, **_VALUE_KEYS}) or _split_kv(tok)
         if kv is None:

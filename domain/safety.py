@@ -22,6 +22,10 @@ ITEMS: tuple[str, ...] = ("wish", "thoughts", "method", "intent", "plan", "behav
 ASKED_IF: dict[str, str] = {"method": "thoughts", "intent": "thoughts", "plan": "thoughts",
                             "behaviour_recent": "behaviour"}
 
+# What started a check, as its button says it (`sc:<client>:<code>`) → the trigger stored
+TRIGGERS: dict[str, str] = {"i9": "item9", "cr": "crisis", "ph": "phrase", "mp": "map", "cm": "command",
+                            "al": "crisis", "rv": "review"}
+
 _RANK = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRISIS: 3}
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.render import Renderer, pick_language
+from domain.buttons import data as button_data
 from domain.model import Client, Counsellor
 from domain.resources import Resource, load_resources
 from reminders.planner import escalation_targets
@@ -28,7 +29,7 @@ def safety_check_data(alert: Any) -> str | None:
     """The safety check's button for this alert's client (bot/handlers_crisis `sc:` with the
     "al" trigger: started from an alert). On every unacknowledged crisis/high alert and
     repeat; acknowledging strips it with the other buttons."""
-    return f"sc:{alert.client_id}:al"
+    return button_data("sc", alert.client_id, "al")
 
 
 def crisis_resources() -> list[Resource]:
@@ -95,7 +96,7 @@ def alert_buttons(renderer: Renderer, view: AlertCopyView) -> Buttons:
     if view.kind == "escalation" and view.owner.id != view.recipient.id:
         return []
     lang = _lang(view.recipient)
-    rows: Buttons = [[(renderer.render(lang, "button_ack"), f"ak:{view.alert.id}")]]
+    rows: Buttons = [[(renderer.render(lang, "button_ack"), button_data("ak", view.alert.id))]]
     safety = safety_check_data(view.alert)
     if safety is not None and _tier(view.alert) in ("crisis", "high"):
         rows[0].append((renderer.render(lang, "button_safety_check"), safety))

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import MAX_MESSAGE, Renderer, pick_language, visible_length
+from domain.buttons import data as button_data
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours, local_day
 from reminders.alerts import alert_buttons, alert_view, render_copy
@@ -105,13 +106,13 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
             return None
         pid = plan.id
         buttons = [
-            [(render("button_done"), f"rd:{pid}")],
-            [(render("button_snooze_1h"), f"rs:{pid}:1h"), (render("button_snooze_1d"), f"rs:{pid}:1d"),
-             (render("button_snooze_1w"), f"rs:{pid}:1w")],
+            [(render("button_done"), button_data("rd", pid))],
+            [(render("button_snooze_1h"), button_data("rs", pid, "1h")), (render("button_snooze_1d"), button_data("rs", pid, "1d")),
+             (render("button_snooze_1w"), button_data("rs", pid, "1w"))],
         ]
         series = uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
         if series is not None and series.active:
-            buttons[0].append((render("button_stop_series"), f"rx:{pid}"))
+            buttons[0].append((render("button_stop_series"), button_data("rx", pid)))
         return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan, series=series),
                         buttons, recipient=recipient)
 
@@ -140,9 +141,9 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         grades = repo.grades(client.id)
         if grades is None or grades.review_due_at is None or grades.review_due_at > now:
             return None
-        buttons = [[(render("button_confirm"), f"rv:c:{client.id}")]]
+        buttons = [[(render("button_confirm"), button_data("rv", "c", client.id))]]
         if grades.risk.value != "low":
-            buttons[0].append((render("button_lower"), f"rv:l:{client.id}"))
+            buttons[0].append((render("button_lower"), button_data("rv", "l", client.id)))
         return Envelope(recipient.telegram_id, render("reminder_review", client=client, g=grades), buttons,
                         recipient=recipient)
     return None

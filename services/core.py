@@ -614,6 +614,11 @@ def _write_status(
             client.id, by_counsellor_id=actor.id, now=now,
             trust=spec.trust, satisfaction=spec.satisfaction, risk=spec.risk,
         )
+    if spec.add_tags:
+        kept = set(client.tags) - set(spec.remove_tags)
+        total = len(kept | set(spec.add_tags))
+        if total > grammar.TAGS_PER_CLIENT_MAX:
+            raise CommandError("too_many_tags", max=grammar.TAGS_PER_CLIENT_MAX, have=total)
     if spec.add_tags or spec.remove_tags:
         changes += repo.change_tags(client.id, add=spec.add_tags, remove=spec.remove_tags,
                                     by_counsellor_id=actor.id, now=now)

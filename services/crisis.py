@@ -25,8 +25,7 @@ from storage.crisis import DISMISS_REASONS, RiskSignal, StoredCheck
 
 CHECK_TTL = timedelta(days=2)
 # short trigger codes in button data → stored trigger names
-TRIGGERS = {"i9": "item9", "cr": "crisis", "ph": "phrase", "mp": "map", "cm": "command", "al": "crisis",
-            "rv": "review"}
+TRIGGERS = safety.TRIGGERS
 
 
 def _not_yours() -> Exception:

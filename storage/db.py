@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from storage.crypto import Cipher
+from storage.errors import AlreadyProcessed
+from storage.once import ONCE, Once
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("caremap.storage")
@@ -32,6 +35,7 @@ _SUPPORTED = "use sqlite:///path/to/file.db or postgresql+psycopg://user:passwor
 
 # execution option read by the SQLite "begin" hook: which BEGIN to emit
 _BEGIN_OPTION = "caremap_sqlite_begin"
+
 
 
 def _parse(url: str) -> URL:
@@ -161,6 +165,24 @@ class Database:
     # -- units of work ----------------------------------------------------------------
 
     @contextmanager
+    def once(self, update_id: int, now: datetime, *, state: Once | None = None) -> Iterator[Once]:
+        """Make the work inside idempotent for one Telegram update: the first write unit
+        of work opened inside records `update_id` as processed in its own transaction, or,
+        if it already was, rolls back and raises `AlreadyProcessed`. A use case that claims
+        the update itself (`uow.updates.claim`) inside is fine: the claim is this handling's.
+        Pass the same `state` to several blocks of one handling (a contextvar: same thread
+        or task)."""
+        if state is None:
+            state = Once(update_id, now)
+        elif state.update_id != update_id:
+            raise ValueError("a Once state belongs to one update")
+        token = ONCE.set(state)
+        try:
+            yield state
+        finally:
+            ONCE.reset(token)
+
+    @contextmanager
     def uow(self, write: bool = True) -> Iterator[UnitOfWork]:
         """One Session, one transaction. A write unit commits on normal exit; any
         exception rolls the whole unit back. A read unit (`write=False`) never commits
@@ -169,15 +191,24 @@ class Database:
         with Session(engine, expire_on_commit=False, autoflush=True) as session:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
             try:
+                once = ONCE.get() if write else None
+                if once is not None and not once.committed and once.pending is None:
+                    if not unit.updates.claim(once.update_id, once.now):
+                        raise AlreadyProcessed(once.update_id)
+                    once.pending = unit
                 yield unit
                 if write:
                     session.commit()
+                    if once is not None and once.pending is unit:
+                        once.committed, once.pending = True, None
                     if unit.urgent_outbox_ids and self._urgent_listeners:
                         self._announce_urgent(list(unit.urgent_outbox_ids))
                 else:
                     session.rollback()
             except BaseException:
                 session.rollback()
+                if once is not None and once.pending is unit:
+                    once.pending = None  # the claim went with the rollback
                 raise
             finally:
                 unit._close()

@@ -21,3 +21,8 @@ class ClientNotFound(StorageError, LookupError):
 
 class AlreadyExists(StorageError, ValueError):
     """A unique value (e.g. a counsellor's telegram_id) is already taken."""
+
+
+class AlreadyProcessed(StorageError):
+    """The Telegram update this unit of work belongs to was handled before (a redelivery
+    or a replay after a crash): nothing was written. See `Database.once`."""

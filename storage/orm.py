@@ -269,6 +269,18 @@ class ProcessedUpdateRow(Base):
     processed_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class InboxRow(Base):
+    """An update fetched from Telegram (the `inbox` migration): stored before its offset is
+    confirmed, handled from here, its payload cleared once handled."""
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None] = mapped_column(index=True, nullable=True)
+
+
 # -- tiering (migration 0002) ----------------------------------------------------------
 #
 # Reasons carry snippets of need texts and screening answers, so every JSON column that

@@ -38,6 +38,7 @@ from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange
 from domain.vocab import is_strength, unreached_streak
 from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
+from storage.once import ONCE
 from storage.orm import (
     AlertRow,
     ClientDetailsRow,
@@ -1324,6 +1325,9 @@ class UpdateRepo(_Repo):
     def claim(self, update_id: int, now: datetime) -> bool:
         """Record the update as processed; False if it already was. Do it in the same
         unit of work as the update's effects, so a redelivered update is harmless."""
+        once = ONCE.get()
+        if once is not None and once.update_id == update_id and once.owns(self._uow):
+            return True  # this handling recorded it (Database.once): ours to use
         table = ProcessedUpdateRow.__table__
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = (

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from storage.caseload import CaseloadStore
 from storage.crisis import CrisisRepo
 from storage.crypto import Cipher
+from storage.inbox import InboxRepo
 from storage.outbox import OutboxRepo, ScanRepo
 from storage.repositories import (
     ClientRepo,
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.invites = InviteRepo(self)
         self.pending = PendingRepo(self)
         self.updates = UpdateRepo(self)
+        self.inbox = InboxRepo(self)
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
         self.series_scan = SeriesScan(self)

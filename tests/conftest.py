@@ -52,9 +52,9 @@ class BotEnv:
 @pytest_asyncio.fixture
 async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotEnv]:  # noqa: F811
     from bot.app import build_application
+    from bot.inbox import serving
     from bot.runtime import open_database
     from bot.settings import Settings
-    from tests.e2e.harness import running_bot
 
     db_path = tmp_path / "caremap.db"
     settings = Settings(
@@ -70,11 +70,9 @@ async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock
     app = build_application(settings, db, clock=clock, jobs=False)
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
-        async with running_bot(app, fake_api):
-            # run_polling() would call post_init (the command menu); the harness starts
-            # the Application piecewise, so do the same here.
-            if app.post_init is not None:
-                await app.post_init(app)
+        # as `python -m bot` runs: our own getUpdates loop through the inbox table
+        async with serving(app, db, clock, poll_timeout=1.0) as inbox:
+            env.extra["inbox"] = inbox
             yield env
     finally:
         db.dispose()

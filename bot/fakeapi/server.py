@@ -232,7 +232,9 @@ class ServerEvent:
     ``kind``: ``"message"`` (a new message, from the bot or from a user: see ``from_bot``),
     ``"edit"`` (``message`` is the new version), ``"delete"``, ``"callback_answer"``
     (``answer`` is set, ``message`` is the message whose button was tapped) or
-    ``"commands"`` (setMyCommands/deleteMyCommands changed the command menus).
+    ``"commands"`` (setMyCommands/deleteMyCommands changed the command menus) or
+    ``"poll"`` (a getUpdates arrived; ``offset`` is its offset: every update below it is
+    confirmed from now on).
     """
 
     kind: str
@@ -240,6 +242,7 @@ class ServerEvent:
     message: MessageView | None = None
     from_bot: bool = False
     answer: CallbackAnswer | None = None
+    offset: int | None = None
 
 
 @dataclass
@@ -533,6 +536,9 @@ class _ChatHandle:
         return await self._server._enqueue_callback(self._chat, from_user, stored, found)
 
 
+_MEDIA_IDS = itertools.count(1)
+
+
 def _mid(message: MessageView | int | dict[str, Any]) -> int:
     if isinstance(message, MessageView):
         return message.message_id
@@ -616,6 +622,33 @@ class FakeUser(_ChatHandle):
         """Tap the inline button (by text, else by callback_data); returns the query id."""
         return await self._tap_from(self, message, button)
 
+    async def send_media(self, kind: str, caption: str | None = None) -> dict[str, Any]:
+        """The user sends a photo, voice message, document, sticker or location (``kind``),
+        optionally with a caption (a leading /command gets its bot_command entity)."""
+        n = next(_MEDIA_IDS)
+        file = {"file_id": f"FAKE-{kind}-{n}", "file_unique_id": f"u{kind}{n}"}
+        payloads: dict[str, Any] = {
+            "photo": [{**file, "width": 90, "height": 90, "file_size": 1200}],
+            "voice": {**file, "duration": 3, "mime_type": "audio/ogg"},
+            "document": {**file, "file_name": "谈话记录.pdf", "mime_type": "application/pdf"},
+            "sticker": {**file, "type": "regular", "width": 512, "height": 512,
+                        "is_animated": False, "is_video": False},
+            "location": {"latitude": 31.2304, "longitude": 121.4737},
+        }
+        if kind not in payloads:
+            raise ValueError(f"send_media: one of {sorted(payloads)}, not {kind!r}")
+        fields: dict[str, Any] = {kind: payloads[kind]}
+        if caption is not None:
+            fields["caption"] = caption
+            m = _BOT_COMMAND_AT_START.match(caption)
+            if m:
+                fields["caption_entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": utf16_len(m.group(0))}
+                ]
+        message = self._new_user_message(self, **fields)
+        await self._server.enqueue_update({"message": message})
+        return message
+
     async def send_document(
         self, data: bytes, file_name: str, mime_type: str | None = None,
         caption: str | None = None,
@@ -688,6 +721,12 @@ class FakeTelegramServer:
         self._users: dict[int, FakeUser] = {}
         self._groups: dict[int, FakeGroup] = {}
         self._updates: list[dict[str, Any]] = []
+        self._replays: list[dict[str, Any]] = []  # redelivered as they are, whatever the offset
+        # webhook mode (setWebhook): updates are POSTed to the bot instead of fetched
+        self._webhook: dict[str, Any] | None = None
+        self._pusher: asyncio.Task[None] | None = None
+        self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status) per POST
+        self.sent_updates: list[dict[str, Any]] = []  # every update ever enqueued, in order
         self._next_update_id = 700_000_001
         self._max_delivered_update_id = 0
         self._allowed_updates: list[str] | None = None
@@ -703,6 +742,7 @@ class FakeTelegramServer:
         self._last_activity = time.monotonic()
         # 429 policies
         self._fail_queue: list[tuple[int, frozenset[str]]] = []
+        self._error_queue: list[tuple[ApiError, frozenset[str]]] = []
         self._fraction: tuple[float, int, frozenset[str], random.Random] | None = None
         self._limits: dict[str, Any] | None = None
         self._global_bucket: _Bucket | None = None
@@ -716,6 +756,7 @@ class FakeTelegramServer:
                 "getUpdates",
                 "deleteWebhook",
                 "getWebhookInfo",
+                "setWebhook",
                 "setMyCommands",
                 "getMyCommands",
                 "deleteMyCommands",
@@ -752,6 +793,9 @@ class FakeTelegramServer:
         """Stop serving. Pending long polls return immediately."""
         self.closed = True
         self._notify()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            self._pusher = None
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -917,6 +961,14 @@ class FakeTelegramServer:
         ms = frozenset(methods) if methods is not None else SEND_METHODS
         self._fail_queue.extend([(retry_after, ms)] * n)
 
+    def fail_next_with(
+        self, code: int, description: str, n: int = 1, methods: Iterable[str] | None = None
+    ) -> None:
+        """Refuse the next ``n`` calls of ``methods`` (default: SEND_METHODS) with an
+        arbitrary error, e.g. ``fail_next_with(400, "Bad Request: chat not found")``."""
+        ms = frozenset(methods) if methods is not None else SEND_METHODS
+        self._error_queue.extend([(ApiError(code, description), ms)] * n)
+
     def flood_fraction(
         self,
         fraction: float,
@@ -951,6 +1003,7 @@ class FakeTelegramServer:
         self._limits = None
         self._global_bucket = None
         self._fail_queue.clear()
+        self._error_queue.clear()
         self._fraction = None
 
     # waiting --------------------------------------------------------------
@@ -1000,7 +1053,7 @@ class FakeTelegramServer:
         while True:
             event = self._changed
             now = time.monotonic()
-            busy = self._inflight > 0 or bool(self._undelivered())
+            busy = self._inflight > 0 or bool(self._undelivered()) or bool(self._replays)
             if not busy:
                 left = self._last_activity + quiet - now
                 if left <= 0:
@@ -1022,10 +1075,19 @@ class FakeTelegramServer:
         update = {"update_id": self._next_update_id, **payload}
         self._next_update_id += 1
         self._updates.append(update)
+        self.sent_updates.append(update)
         self._last_activity = time.monotonic()
         self._notify()
         await asyncio.sleep(0)
         return update
+
+    async def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again, with its original update_id, on the next getUpdates
+        whatever the offset — as Telegram does when the bot died before confirming it."""
+        self._replays.append(update)
+        self._last_activity = time.monotonic()
+        self._notify()
+        await asyncio.sleep(0)
 
     async def _enqueue_callback(
         self, chat: _Chat, from_user: FakeUser, stored: _StoredMessage, button: dict[str, Any]
@@ -1149,6 +1211,10 @@ class FakeTelegramServer:
                 429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
             )
 
+        for index, (error, methods) in enumerate(self._error_queue):
+            if method in methods:
+                del self._error_queue[index]
+                raise error
         for index, (retry_after, methods) in enumerate(self._fail_queue):
             if method in methods:
                 del self._fail_queue[index]
@@ -1391,6 +1457,10 @@ class FakeTelegramServer:
         limit = _int_value(params, "limit")
         limit = 100 if limit is None else max(1, min(100, limit))
         timeout = _int_value(params, "timeout") or 0
+        if self._webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
+        self._emit(ServerEvent("poll", offset=offset))
         if params.get("allowed_updates") not in (None, ""):
             allowed = _json_value(params, "allowed_updates", "allowed updates")
             if not isinstance(allowed, list):
@@ -1410,7 +1480,7 @@ class FakeTelegramServer:
             self._updates = [u for u in self._updates if self._is_allowed(u)]
             if generation != self._poll_generation:
                 raise ApiError(409, CONFLICT)
-            if self._updates or self.closed:
+            if self._updates or self._replays or self.closed:
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -1419,6 +1489,9 @@ class FakeTelegramServer:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 pass
+        if self._replays:
+            replays, self._replays = self._replays[:limit], self._replays[limit:]
+            return replays
         return self._updates[:limit]
 
     def _is_allowed(self, update: dict[str, Any]) -> bool:
@@ -1430,14 +1503,72 @@ class FakeTelegramServer:
     async def _m_deleteWebhook(self, params: dict[str, Any], files: Any) -> Any:
         if _bool_value(params, "drop_pending_updates"):
             self._updates.clear()
+        self._webhook = None
+        if self._pusher is not None:
+            self._pusher.cancel()
+            self._pusher = None
         return True
 
     async def _m_getWebhookInfo(self, params: dict[str, Any], files: Any) -> Any:
         return {
-            "url": "",
+            "url": (self._webhook or {}).get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+
+    async def _m_setWebhook(self, params: dict[str, Any], files: Any) -> Any:
+        url = _str_value(params, "url") or ""
+        if not url:
+            return await self._m_deleteWebhook(params, files)
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = _str_value(params, "secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        if params.get("allowed_updates") not in (None, ""):
+            allowed = _json_value(params, "allowed_updates", "allowed updates")
+            self._allowed_updates = allowed or None
+        if _bool_value(params, "drop_pending_updates"):
+            self._updates.clear()
+        self._webhook = {"url": url, "secret": secret}
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.get_running_loop().create_task(self._push_forever())
+        return True
+
+    async def _push_forever(self) -> None:
+        """Webhook mode: POST each pending update, in order, until the bot answers 200
+        (anything else, or no answer, is retried shortly, as Telegram does)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while self._webhook is not None and not self.closed:
+                event = self._changed
+                self._updates = [u for u in self._updates if self._is_allowed(u)]
+                if not self._updates:
+                    await event.wait()
+                    continue
+                update = self._updates[0]
+                hook = self._webhook
+                headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret"]} if hook["secret"] else {}
+                self._inflight += 1
+                try:
+                    async with session.post(hook["url"], json=update, headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=30)) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                finally:
+                    self._inflight -= 1
+                    self._last_activity = time.monotonic()
+                self.webhook_posts.append((update["update_id"], status))
+                if status == 200:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    self._max_delivered_update_id = max(self._max_delivered_update_id, update["update_id"])
+                    self._notify()
+                else:
+                    self._notify()
+                    await asyncio.sleep(0.2)
 
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = _json_value(params, "scope", "bot command scope") if params.get("scope") else None

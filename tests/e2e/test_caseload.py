@@ -204,7 +204,7 @@ async def test_forget_cancel_ambiguity_and_bad_input(bot_env):
     assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
     for data in ("fg:abc:y", "fg:1", "fg:1:z", "fg:99999999999999999999999:y", "fg::y"):
         qid = await replay_callback(bot_env.server, admin, ask, data)
-        assert "isn't yours" in (await admin.expect_callback_answer(qid)).text
+        assert "no longer works" in (await admin.expect_callback_answer(qid)).text
     # a forged fg: on another kind of parked input neither deletes nor consumes it
     await admin.send("a plain note")
     note = await admin.expect_message()

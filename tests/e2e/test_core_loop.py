@@ -16,7 +16,7 @@ def table_counts(db_path) -> dict[str, int]:
     try:
         names = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT IN ('alembic_version', 'processed_updates')"
+            "AND name NOT IN ('alembic_version', 'processed_updates', 'inbox')"
         )]
         return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
     finally:
@@ -89,6 +89,15 @@ async def test_stranger_refused_and_nothing_stored(bot_env):
         msg = await stranger.expect_message()
         assert "受邀" in msg.text or "邀请码无效" in msg.text
     assert table_counts(bot_env.db_path) == before
+    # the inbox keeps an update only until it is handled: then just its id remains
+    inbox = bot_env.extra["inbox"]
+    ids = [u["update_id"] for u in bot_env.server.sent_updates]
+    await bot_env.server.wait_for(lambda: set(ids) <= inbox.handled or None, 30, "all handled")
+    con = sqlite3.connect(bot_env.db_path)
+    try:
+        assert con.execute("SELECT count(*) FROM inbox WHERE payload_enc IS NOT NULL").fetchone()[0] == 0
+    finally:
+        con.close()
     raw = bot_env.db_path.read_bytes()
     for secret in (b"Mallory", b"mallory_x", "今天心情不好".encode()):
         assert secret not in raw

@@ -93,9 +93,12 @@ async def test_another_counsellor_cannot_use_the_buttons(bot_env):
     data = msg.buttons[0][2][1]
     await say(second, "/new 张三")
     mine = await say(second, "/refer 张三 internship")
-    for forged in (data, "rf:abc:a", "rf:1:z", "rf:1", "rf:99999999999999999999:a", "rr:1:tutoring", "rp:1:1"):
+    for forged in (data, "rr:1:tutoring", "rp:1:1"):  # well formed, not theirs
         qid = await replay_callback(bot_env.server, second, mine, forged)
         assert "isn't yours" in (await second.expect_callback_answer(qid)).text
+    for forged in ("rf:abc:a", "rf:1:z", "rf:1", "rf:99999999999999999999:a"):  # malformed
+        qid = await replay_callback(bot_env.server, second, mine, forged)
+        assert "no longer works" in (await second.expect_callback_answer(qid)).text
     assert [r[1] for r in referral_rows(bot_env)] == ["referred", "referred"]
     # Nor can they refer someone else's client.
     assert "couldn't find" in (await say(second, "/refer 王芳 tutoring")).text

@@ -297,6 +297,8 @@ BAD: list[tuple[str, str, str, dict[str, object]]] = [
     ("log", "王芳 hi #?", "empty_tag", {"command": "log"}),
     ("new", "王芳 #" + "长" * 33, "tag_too_long", {"tag": "长" * 32 + "…", "max": 32}),
     ("log", "王芳 hi #" + "x" * 201, "tag_too_long", {"tag": "x" * 32 + "…", "max": 200}),
+    ("new", "王芳 " + " ".join(f"#t{i}" for i in range(21)), "too_many_tags", {"max": 20, "have": 21}),
+    ("status", "王芳 " + " ".join(f"#t{i}" for i in range(300)), "too_many_tags", {"max": 20, "have": 21}),
     ("new", "王芳 sid=", "empty_value", {"key": "sid", "command": "new"}),
     ("log", "王芳 hi trust=", "empty_value", {"key": "trust", "command": "log"}),
     ("log", "王芳 hi next=", "empty_value", {"key": "next", "command": "log"}),

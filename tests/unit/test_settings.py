@@ -90,3 +90,19 @@ def test_python_m_reminders_refuses_sqlite_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert "PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "caremap.db").exists()
+
+
+def test_webhook_settings():
+    s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN}, dotenv=None)
+    assert s.webhook_url is None and s.webhook_listen == ("0.0.0.0", 8080)
+    s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "CAREMAP_WEBHOOK_URL": "https://bot.example.edu/hook",
+                       "CAREMAP_WEBHOOK_LISTEN": "127.0.0.1:8443", "CAREMAP_WEBHOOK_SECRET": "s3cr-et_"},
+                      dotenv=None)
+    assert s.webhook_url == "https://bot.example.edu/hook" and s.webhook_listen == ("127.0.0.1", 8443)
+    assert s.webhook_secret == "s3cr-et_"
+    for env, variable in (({"CAREMAP_WEBHOOK_URL": "ftp://x"}, "CAREMAP_WEBHOOK_URL"),
+                          ({"CAREMAP_WEBHOOK_LISTEN": "8080"}, "CAREMAP_WEBHOOK_LISTEN"),
+                          ({"CAREMAP_WEBHOOK_LISTEN": "0.0.0.0:99999"}, "CAREMAP_WEBHOOK_LISTEN"),
+                          ({"CAREMAP_WEBHOOK_SECRET": "has space"}, "CAREMAP_WEBHOOK_SECRET")):
+        with pytest.raises(ConfigError, match=variable):
+            load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, **env}, dotenv=None)

@@ -1,0 +1,71 @@
+"""The inbox: updates fetched from Telegram, stored before their offset is confirmed.
+
+`store` inserts a batch (an update already there is left alone and not returned), `mark_
+handled` clears the payload once the Application has handled the update, `unhandled`
+lists what a previous life left, oldest first, and `prune` forgets old handled rows. The
+payload is the update's JSON, encrypted like every other free text (it may hold notes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.orm import InboxRow
+from storage.repositories import _aware, _Repo
+
+
+class InboxRepo(_Repo):
+    def store(self, updates: Iterable[tuple[int, str]], now: datetime) -> list[int]:
+        """Insert `(update_id, json)` pairs; returns the ids that were new, in order."""
+        table = InboxRow.__table__
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        received = _aware(now, "now")
+        fresh: list[int] = []
+        for update_id, payload in updates:
+            stmt = (
+                insert(table)
+                .values(update_id=update_id, payload_enc=self._enc(payload), received_at=received)
+                .on_conflict_do_nothing(index_elements=["update_id"])
+                .returning(table.c.update_id)
+            )
+            if self._s.execute(stmt).first() is not None:
+                fresh.append(update_id)
+        return fresh
+
+    def mark_handled(self, update_ids: Iterable[int], now: datetime) -> None:
+        ids = list(update_ids)
+        if not ids:
+            return
+        self._s.execute(
+            update(InboxRow)
+            .where(InboxRow.update_id.in_(ids), InboxRow.handled_at.is_(None))
+            .values(handled_at=_aware(now, "now"), payload_enc=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def unhandled(self, limit: int = 1000) -> list[tuple[int, str]]:
+        rows = self._s.execute(
+            select(InboxRow.update_id, InboxRow.payload_enc)
+            .where(InboxRow.handled_at.is_(None))
+            .order_by(InboxRow.update_id)
+            .limit(limit)
+        ).all()
+        return [(update_id, self._dec(payload)) for update_id, payload in rows if payload is not None]
+
+    def is_handled(self, update_id: int) -> bool | None:
+        """True handled, False waiting, None never seen."""
+        row = self._s.get(InboxRow, update_id)
+        return None if row is None else row.handled_at is not None
+
+    def prune(self, before: datetime) -> int:
+        result = self._s.execute(
+            delete(InboxRow)
+            .where(InboxRow.handled_at.is_not(None), InboxRow.handled_at < _aware(before, "before"))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
