@@ -570,7 +570,7 @@ async def on_questionnaire(turn: Turn) -> None:
     query = turn.update.callback_query
     pending_id, answers = buttons.fields(query.data, "s")
     if answers == "x":
-        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
@@ -818,7 +818,7 @@ async def on_choice(turn: Turn) -> None:
     query = turn.update.callback_query
     pending_id, target = buttons.fields(query.data, "p")
     if target == "x":
-        if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
@@ -855,6 +855,7 @@ async def on_choice(turn: Turn) -> None:
 async def on_clients_page(turn: Turn) -> None:
     query = turn.update.callback_query
     (page,) = buttons.fields(query.data, "cl")
+    await turn.claim()  # handled twice: "already done", never an error on the old query
     caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, page)
     await query.answer()

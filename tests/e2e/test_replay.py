@@ -143,6 +143,8 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     # ambiguous client: choice buttons
     choose, _ = await r.send("/log 学生 又聊了一次", "/log (ambiguous)")
     await r.tap(choose, "#2 学生C", "choice button")
+    cancel, _ = await r.send("/log 学生 再聊一次", "/log (ambiguous, then cancelled)")
+    await r.tap(cancel, [t for t in cancel.button_texts if "Cancel" in t][0], "choice: cancel")
     assert len(rows(bot_env, "SELECT id FROM interactions")) == 3
     # reminder buttons (as the tick sends them): snooze, done; tier review
     plan_id = rows(bot_env, "SELECT id FROM plan_items WHERE done_at IS NULL AND kind != 'long'")[0][0]
