@@ -50,6 +50,18 @@ async def crisis_alert(env, user, name="学生C"):
     return await user.expect_message(contains="CRISIS", skip_others=True)
 
 
+async def supervised_team(env):
+    """An admin; Zhang (second), whose supervisor is Wang (third); daily agendas off."""
+    admin = await admin_ready(env)
+    await agenda_off(admin)
+    second, _ = await invite_second(env, admin)
+    await agenda_off(second)
+    third = await invite_third(env, admin)
+    await agenda_off(third)
+    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    return admin, second, third
+
+
 def no_buttons(view) -> bool:
     return not view.buttons
 
@@ -120,13 +132,7 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
 
 
 async def test_escalation_goes_to_the_supervisor_when_one_is_set(bot_env):
-    admin = await admin_ready(bot_env)
-    await agenda_off(admin)
-    second, _ = await invite_second(bot_env, admin)
-    await agenda_off(second)
-    third = await invite_third(bot_env, admin)
-    await agenda_off(third)
-    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    admin, second, third = await supervised_team(bot_env)
     assert "Wang now receives Zhang's" in (await admin.expect_message()).text
     alert = await crisis_alert(bot_env, second)
     assert "it goes to Wang." in alert.text
@@ -144,13 +150,7 @@ async def test_escalation_goes_to_the_supervisor_when_one_is_set(bot_env):
 async def test_a_supervisor_who_blocked_the_bot_is_replaced_by_the_admins(bot_env):
     """There is always someone: the supervisor's copy is refused (403), so the admins get
     the escalation instead, told whom it was meant for; acknowledging edits their copy."""
-    admin = await admin_ready(bot_env)
-    await agenda_off(admin)
-    second, _ = await invite_second(bot_env, admin)
-    await agenda_off(second)
-    third = await invite_third(bot_env, admin)
-    await agenda_off(third)
-    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    admin, second, third = await supervised_team(bot_env)
     await admin.expect_message()
     await third.block()
     alert = await crisis_alert(bot_env, second)
