@@ -30,14 +30,11 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
 
@@ -48,6 +45,7 @@ from reminders.delivery import Deliverer, percentile
 from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
 from storage import Cipher, Database, normalize_database_url
+from tests.seeding import scratch_schema, seed_due_followups
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 logging.getLogger("telegram").setLevel(logging.CRITICAL)
@@ -151,19 +149,8 @@ def _pg_url() -> str | None:
     return None
 
 
-@contextlib.contextmanager
 def _pg_schema(base: str):
-    schema = f"caremap_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    return scratch_schema(base, prefix="caremap_bench")
 
 
 def _labels_sent(server: FakeTelegramServer, labels: set[str]) -> Counter:
@@ -178,20 +165,8 @@ def _labels_sent(server: FakeTelegramServer, labels: set[str]) -> Counter:
 
 def _seed_due(db: Database, server: FakeTelegramServer, chats: int, per_chat: int, first_tid: int,
               prefix: str) -> set[str]:
-    labels = set()
-    due = clock() - timedelta(minutes=1)
-    with db.uow(write=True) as uow:
-        for n in range(chats):
-            server.user(first_tid + n, f"C{n}", started=True)
-            c = uow.counsellors.add(telegram_id=first_tid + n, display_name=f"C{n}", is_admin=False, now=due)
-            uow.counsellors.set_settings(c.id, agenda_at=None)
-            repo = uow.clients_of(c.id)
-            client = repo.add(name=f"{prefix}{n}", tags=(), sid=None, major=None, grade=None, now=due)
-            for k in range(per_chat):
-                label = f"{prefix}-{n}-{k}-end"
-                repo.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
-                labels.add(label)
-    return labels
+    return set(seed_due_followups(db, server, chats=chats, per_chat=per_chat, first_tid=first_tid, prefix=prefix,
+                                  due=clock() - timedelta(minutes=1), client_prefix=prefix).values())
 
 
 @contextlib.asynccontextmanager

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.model import PlanKind
 from storage import Cipher, Database
+from tests.seeding import seed_due_followups
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -34,21 +34,8 @@ KILLS = 5
 
 def _seed(db: Database, server) -> dict[int, str]:
     """300 follow-ups already due, 6 for each of 50 counsellors; plan id → its label."""
-    labels = {}
-    due = datetime.now(UTC) - timedelta(minutes=5)
-    with db.uow(write=True) as uow:
-        for n in range(CHATS):
-            tid = 60_000 + n
-            server.user(tid, f"C{n}", started=True)
-            counsellor = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=due)
-            uow.counsellors.set_settings(counsellor.id, agenda_at=None)
-            repo = uow.clients_of(counsellor.id)
-            client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=due)
-            for k in range(PER_CHAT):
-                label = f"burst-{n}-{k}-end"
-                item = repo.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
-                labels[item.id] = label
-    return labels
+    return seed_due_followups(db, server, chats=CHATS, per_chat=PER_CHAT, first_tid=60_000, prefix="burst",
+                              due=datetime.now(UTC) - timedelta(minutes=5))
 
 
 def _delivered(server, labels: dict[int, str]) -> Counter:

@@ -4,15 +4,13 @@ CAREMAP_TEST_POSTGRES_URL is set, on PostgreSQL in a fresh schema of its own."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from storage import Cipher, Database, normalize_database_url
+from tests.seeding import scratch_schema
 
 PG_ENV = "CAREMAP_TEST_POSTGRES_URL"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -39,17 +37,8 @@ def pg_schema_url() -> Iterator[str]:
     base = postgres_base_url()
     if base is None:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://user@host/db)")
-    schema = f"caremap_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with scratch_schema(base) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

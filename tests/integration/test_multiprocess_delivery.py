@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from domain.model import PlanKind
 from storage import Cipher, Database
+from tests.seeding import seed_due_followups
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -31,21 +31,8 @@ PER_CHAT = 5  # 500 due
 
 
 def _seed(db: Database, server) -> set[str]:
-    labels = set()
-    due = datetime.now(UTC) - timedelta(minutes=1)
-    with db.uow(write=True) as uow:
-        for n in range(CHATS):
-            tid = 90_000 + n
-            server.user(tid, f"C{n}", started=True)
-            c = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=due)
-            uow.counsellors.set_settings(c.id, agenda_at=None)
-            repo = uow.clients_of(c.id)
-            client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=due)
-            for k in range(PER_CHAT):
-                label = f"mp-{n}-{k}-end"
-                repo.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
-                labels.add(label)
-    return labels
+    return set(seed_due_followups(db, server, chats=CHATS, per_chat=PER_CHAT, first_tid=90_000, prefix="mp",
+                                  due=datetime.now(UTC) - timedelta(minutes=1)).values())
 
 
 def _delivered(server, labels: set[str]) -> Counter:
