@@ -74,8 +74,13 @@ def open_database(settings: Settings, log: logging.Logger | None = None) -> Data
         raise ConfigError(_db_line(exc)) from None
     try:
         _check_key(db, settings, log)
+        before = db.current_revision()
         db.migrate()
         ensure_key_check(db)
+        if before is not None and before < "0005":
+            # 0005 replaced clear identifying columns by encrypted ones: rebuild the file
+            # so no page of the clear values survives (secure_delete covers the rest)
+            db.vacuum()
     except KeyMismatch:
         db.dispose()
         raise ConfigError(_mismatch_line(settings)) from None

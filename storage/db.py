@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from storage.crypto import Cipher
+from storage.sqltypes import reset_cipher, set_cipher
 from storage.uow import UnitOfWork
 
 __all__ = ["Database", "validate_database_url", "normalize_database_url"]
@@ -137,6 +138,7 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["connection"] = connection
+        cfg.attributes["cipher"] = self.cipher  # data migrations that encrypt rows
         return cfg
 
     def migrate(self, revision: str = "head") -> None:
@@ -164,6 +166,7 @@ class Database:
         engine = self._write_engine if write else self._read_engine
         with Session(engine, expire_on_commit=False, autoflush=True) as session:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
+            scope = set_cipher(self.cipher)  # the encrypted column types use it
             try:
                 yield unit
                 if write:
@@ -174,6 +177,7 @@ class Database:
                 session.rollback()
                 raise
             finally:
+                reset_cipher(scope)
                 unit._close()
 
     def scrub(self) -> None:
@@ -207,6 +211,18 @@ class Database:
             except FileNotFoundError:
                 continue
         return changed
+
+    def vacuum(self) -> None:
+        """SQLite: rebuild the file (after a migration that replaced clear columns by
+        encrypted ones, so no clear page survives) and truncate the log."""
+        if self.dialect != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("VACUUM")
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
