@@ -525,6 +525,10 @@ async def on_reminder(turn: Turn) -> None:
         out = await _run(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
         await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_snoozed", o=out))
+    elif kind == "rx" and len(parts) == 2:
+        out = await _run(rem.stop_series, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        await query.answer(turn.render("toast_stopped"))
+        await _edit(query, turn.render("plan_added", r=out))
     elif kind == "ak" and len(parts) == 2:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
@@ -769,7 +773,7 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
     application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
-    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|ak|rv):"))
+    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|rx|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
     application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))

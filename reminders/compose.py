@@ -99,8 +99,11 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
             [(render("button_snooze_1h"), f"rs:{pid}:1h"), (render("button_snooze_1d"), f"rs:{pid}:1d"),
              (render("button_snooze_1w"), f"rs:{pid}:1w")],
         ]
-        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan), buttons,
-                        recipient=recipient)
+        series = uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
+        if series is not None and series.active:
+            buttons[0].append((render("button_stop_series"), f"rx:{pid}"))
+        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan, series=series),
+                        buttons, recipient=recipient)
 
     if kind in ("alert", "realert", "escalation"):
         alert = repo.alert(int(payload["alert_id"]))

@@ -77,6 +77,8 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
                 ) is not None:
                     counts["plan"] += 1
                 uow.scan.mark_plan_reminded(item.id, item.due_at)
+                if item.series_id is not None:  # a recurring follow-up: make the next one
+                    uow.series_scan.advance(item, now)
             if len(due) < PLAN_BATCH:
                 break
 

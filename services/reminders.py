@@ -58,6 +58,26 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
 
 
+def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> Any:
+    """The "Stop series" button of an occurrence: the recurring follow-up ends (no further
+    occurrences; ones not yet due are removed with their reminders). A double tap finds it
+    ended already and changes nothing."""
+    from services.core import SeriesStopped
+
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        plan = repo.plan_item(plan_id)
+        if plan is None or plan.series_id is None:
+            raise NotYours()
+        store = uow.series_of(actor.id)
+        series = store.get(plan.series_id)
+        if series is None:
+            raise NotYours()
+        for removed in store.end(series.id, now, "stopped"):
+            uow.outbox.cancel(f"plan:{removed}:")
+        return SeriesStopped(client=repo.get(plan.client_id), series=[store.get(series.id) or series])
+
+
 @dataclass(frozen=True)
 class AlertOutcome:
     client: Client

@@ -14,6 +14,7 @@ from storage.repositories import (
     PendingRepo,
     UpdateRepo,
 )
+from storage.series import SeriesRepo, SeriesScan
 
 
 class UnitOfWork:
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.updates = UpdateRepo(self)
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
+        self.series_scan = SeriesScan(self)
 
     @property
     def session(self) -> Session:
@@ -46,6 +48,10 @@ class UnitOfWork:
 
     def clients_of(self, counsellor_id: int) -> ClientRepo:
         return ClientRepo(self, counsellor_id)
+
+    def series_of(self, counsellor_id: int) -> SeriesRepo:
+        """Recurring follow-ups (storage/series.py), scoped to one counsellor."""
+        return SeriesRepo(self, counsellor_id)
 
     def caseload_of(self, counsellor_id: int) -> CaseloadStore:
         """Whole-caseload reads and the undo/forget helpers, scoped to one counsellor."""
