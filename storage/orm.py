@@ -1,7 +1,7 @@
 """SQLAlchemy ORM models (storage-internal: never returned to callers).
 
 Encrypted columns end in `_enc` and hold Fernet tokens: free text (decrypted by the
-repositories) and, since migration 0005, every identifying or sensitive fact (names,
+repositories) and, since migration 0006, every identifying or sensitive fact (names,
 student numbers, majors, grades, tags, trust and satisfaction, screening results, status
 history), whose ORM attributes keep their plain names and use the `EncryptedText` /
 `EncryptedInt` types. What stays clear is listed in README's Privacy section. Every table that belongs to a counsellor's caseload hangs off `clients`
@@ -99,7 +99,7 @@ class ClientRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    # encrypted (migration 0005); nullable at the SQL level (SQLite cannot add a NOT NULL
+    # encrypted (migration 0006); nullable at the SQL level (SQLite cannot add a NOT NULL
     # column to a table with rows), required by the repository
     name: Mapped[str] = mapped_column("name_enc", EncryptedText, nullable=True)
     sid: Mapped[str | None] = mapped_column("sid_enc", EncryptedText)

@@ -37,8 +37,12 @@ CLEAR = {
     "clients": {"id", "counsellor_id", "number", "risk", "created_at", "last_contact_at"},
     "client_tags": {"id", "client_id"},
     "needs": {"id", "client_id", "explicit", "source", "created_at"},
-    "interactions": {"id", "client_id", "at", "channel", "created_at"},
-    "plan_items": {"id", "client_id", "kind", "due_at", "done_at", "created_at", "reminded_due_at"},
+    "interactions": {"id", "client_id", "at", "channel", "created_at", "outcome"},
+    "plan_items": {"id", "client_id", "kind", "due_at", "done_at", "created_at", "reminded_due_at",
+                   "series_id", "seq"},
+    "plan_series": {"id", "client_id", "every", "first_due", "until_at", "stop_below", "created_at",
+                    "ended_at", "end_reason"},
+    "client_details": {"client_id", "payer", "pay_capacity"},  # issue 15: value tier inputs
     "status_changes": {"id", "client_id", "counsellor_id", "at", "field"},
     "referrals": {"id", "client_id", "status", "created_at", "updated_at"},
     "pending_inputs": {"id", "counsellor_id", "kind", "created_at", "expires_at"},
@@ -144,14 +148,14 @@ def test_pg_dump_holds_no_identifying_fact(pg_schema_url):
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_migration_0005_encrypts_existing_rows_and_0005_down_restores_them(dialect, tmp_path, request):
+def test_migration_0006_encrypts_existing_rows_and_0006_down_restores_them(dialect, tmp_path, request):
     url = f"sqlite:///{tmp_path / 'caremap.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_schema_url")
     cipher = Cipher(Cipher.generate_key())
     db = Database(url, cipher)
     try:
-        db.migrate("0004")
+        db.migrate("0005")
         ts = NOW if dialect == "postgresql" else NOW.replace(tzinfo=None)
-        with db.engine.begin() as conn:  # rows as a 0004 database holds them: in clear
+        with db.engine.begin() as conn:  # rows as a 0005 database holds them: in clear
             cid = conn.execute(text(
                 "INSERT INTO counsellors (telegram_id, display_name, is_admin, timezone, client_seq, created_at) "
                 "VALUES (1001, 'Li', true, 'Asia/Shanghai', 1, :t) RETURNING id"), {"t": ts}).scalar_one()
@@ -169,7 +173,7 @@ def test_migration_0005_encrypts_existing_rows_and_0005_down_restores_them(diale
                 "INSERT INTO status_changes (client_id, counsellor_id, at, field, old, new) "
                 "VALUES (:c, :k, :t, 'tag', '贫困生', NULL)"), {"c": client_id, "k": cid, "t": ts})
         db.migrate()
-        assert db.current_revision() == "0005"
+        assert db.current_revision() == "0006"
         _assert_every_other_column_is_a_token(db)
         with db.uow() as uow:
             repo = uow.clients_of(cid)
@@ -177,7 +181,7 @@ def test_migration_0005_encrypts_existing_rows_and_0005_down_restores_them(diale
             assert (client.name, client.sid, client.trust, client.tags) == (NAME, SID, 2, TAGS)
             assert repo.screenings(client_id)[0].item9 == 1
             repo.add_tags(client_id, ["新标签"])  # ids continue after the copied rows (PG sequence)
-        db.downgrade("0004")
+        db.downgrade("0005")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT name, sid, trust FROM clients")).one() == (NAME, SID, 2)
             assert [r[0] for r in conn.execute(text("SELECT tag FROM client_tags ORDER BY id"))] == [*TAGS, "新标签"]

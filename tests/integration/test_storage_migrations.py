@@ -8,7 +8,7 @@ from storage import Database
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0005"
+HEAD = "0006"
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
@@ -75,7 +75,7 @@ def test_expected_indexes_exist(db: Database):
         idx = {i["name"]: i for t in APP_TABLES for i in insp.get_indexes(t)}
         uniques = {u["name"] for u in insp.get_unique_constraints("clients")}
     assert "uq_clients_counsellor_id_number" in uniques
-    assert "ix_clients_counsellor_id_name" not in idx  # names are encrypted (0005): no index
+    assert "ix_clients_counsellor_id_name" not in idx  # names are encrypted (0006): no index
     assert idx["ix_client_tags_client_id"]["column_names"] == ["client_id"]
     assert idx["ix_interactions_client_id_at"]["column_names"] == ["client_id", "at"]
     assert idx["ix_plan_items_client_id_due_at"]["column_names"] == ["client_id", "due_at"]
@@ -114,6 +114,6 @@ def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     bare_db.downgrade("0001")
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)
-    with bare_db.engine.connect() as conn:  # back in clear (0005 down), the 0001 schema
+    with bare_db.engine.connect() as conn:  # back in clear (0006 down), the 0001 schema
         assert conn.execute(text("SELECT name FROM clients WHERE id = :i"), {"i": client_id}).scalar() == "Li"
         assert conn.execute(text("SELECT tag FROM client_tags")).scalar() == "贫困生"
