@@ -75,6 +75,8 @@ class CounsellorRow(Base):
     agenda_at: Mapped[str | None] = mapped_column(String(5), server_default="08:00")
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
     telegram_language: Mapped[str | None] = mapped_column(String(2))
+    # issue 14 (migration 0006): a counsellor who left; every command is refused
+    deactivated_at: Mapped[datetime | None]
 
 
 class InviteRow(Base):
@@ -392,3 +394,25 @@ class OutboxRow(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+# -- counsellors who come and go (migration 0006) -----------------------------------------
+
+
+class AuditRow(Base):
+    """The audit trail: who (actor), what (an action code), when, and which client number or
+    counsellor it was about. Never any text a counsellor wrote."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_id_at", "actor_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[int | None] = mapped_column(Integer)  # no FK: kept after /forget
+    client_number: Mapped[int | None] = mapped_column(Integer)
+    target_id: Mapped[int | None] = mapped_column(Integer)  # a counsellor id, for admin actions

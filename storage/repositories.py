@@ -172,6 +172,7 @@ def _counsellor(row: CounsellorRow) -> Counsellor:
         agenda_at=row.agenda_at,
         quiet_hours=row.quiet_hours,
         telegram_language=row.telegram_language,
+        deactivated_at=row.deactivated_at,
     )
 
 
@@ -392,6 +393,8 @@ class CounsellorRepo(_Repo):
         revoked: list[int] = []
         for row in self._s.scalars(select(CounsellorRow).order_by(CounsellorRow.id)):
             should = row.telegram_id in wanted
+            if should and row.deactivated_at is not None:
+                row.deactivated_at = None  # a listed admin always has access
             if bool(row.is_admin) != should:
                 row.is_admin = should
                 (granted if should else revoked).append(row.id)
@@ -400,7 +403,9 @@ class CounsellorRepo(_Repo):
 
     def list_admins(self) -> list[Counsellor]:
         rows = self._s.scalars(
-            select(CounsellorRow).where(CounsellorRow.is_admin.is_(True)).order_by(CounsellorRow.id)
+            select(CounsellorRow)
+            .where(CounsellorRow.is_admin.is_(True), CounsellorRow.deactivated_at.is_(None))
+            .order_by(CounsellorRow.id)
         )
         return [_counsellor(r) for r in rows]
 

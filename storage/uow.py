@@ -15,6 +15,7 @@ from storage.repositories import (
     UpdateRepo,
 )
 from storage.series import SeriesRepo, SeriesScan
+from storage.staff import StaffRepo
 
 
 class UnitOfWork:
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
         self.series_scan = SeriesScan(self)
+        self.staff = StaffRepo(self)
 
     @property
     def session(self) -> Session:

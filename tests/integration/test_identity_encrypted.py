@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from domain.screening import score
 from storage import Cipher, Database
+from tests.integration.test_storage_migrations import HEAD
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 NAME, SID, MAJOR, GRADE = "欧阳慧敏", "2025099173", "临床心理学", "2025级"
@@ -32,7 +33,8 @@ CLEAR = {
     "meta": {"name"},  # value is the key check token
     "counsellors": {"id", "telegram_id", "display_name", "is_admin", "language", "timezone",
                     "supervisor_id", "client_seq", "created_at", "agenda_at", "quiet_hours",
-                    "telegram_language"},
+                    "telegram_language", "deactivated_at"},
+    "audit_log": {"id", "at", "actor_id", "action", "client_id", "client_number", "target_id"},
     "invites": {"id", "code_hash", "created_by", "created_at", "expires_at", "used_at", "used_by"},
     "clients": {"id", "counsellor_id", "number", "risk", "created_at", "last_contact_at"},
     "client_tags": {"id", "client_id"},
@@ -173,7 +175,7 @@ def test_migration_0006_encrypts_existing_rows_and_0006_down_restores_them(diale
                 "INSERT INTO status_changes (client_id, counsellor_id, at, field, old, new) "
                 "VALUES (:c, :k, :t, 'tag', '贫困生', NULL)"), {"c": client_id, "k": cid, "t": ts})
         db.migrate()
-        assert db.current_revision() == "0006"
+        assert db.current_revision() == HEAD
         _assert_every_other_column_is_a_token(db)
         with db.uow() as uow:
             repo = uow.clients_of(cid)
