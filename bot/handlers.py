@@ -22,7 +22,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -38,6 +38,7 @@ from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
+from reminders import alerts
 from reminders.compose import render_agenda
 from services import core
 from services import reminders as rem
@@ -540,7 +541,7 @@ async def on_reminder(turn: Turn) -> None:
     elif kind == "ak" and len(parts) == 2:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
-        await _edit(query, turn.render("alert_acknowledged", o=out))
+        await _acknowledge_copies(turn, query, out)
     elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
         fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
         out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
@@ -548,6 +549,24 @@ async def on_reminder(turn: Turn) -> None:
         await _edit(query, turn.render("review_done", o=out))
     else:
         raise core.NotYours()
+
+
+async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOutcome) -> None:
+    """Every copy of the alert (the tapped one, the repeats, the escalations a supervisor or
+    the admins received) keeps its text, says when it was acknowledged and loses its buttons."""
+    tapped = query.message.message_id if query.message is not None else None
+    views = alerts.acknowledged_views(out, tapped)
+    edits = alerts.acknowledged_edits(turn.app.renderer, views, out.alert.acknowledged_at, turn.now)
+    for edit in edits:
+        try:
+            await turn.context.bot.edit_message_text(
+                edit.text, chat_id=edit.chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=None, disable_web_page_preview=True)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("could not update a copy of alert %s: %s", out.alert.id, type(exc).__name__)
+        except Forbidden:
+            log.warning("could not update a copy of alert %s: the recipient blocked the bot", out.alert.id)
 
 
 def _dispatch(turn: Turn) -> dict[str, Handler]:

@@ -40,7 +40,12 @@ def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
     if counsellor is None:
         return 0
     count = 0
-    for target in escalation_targets(uow, counsellor):
+    targets = escalation_targets(uow, counsellor)
+    if not targets and reason != "blocked":
+        # Nobody to escalate to (a lone admin without a supervisor): the counsellor is told
+        # so in their own chat, instead of the escalation silently going nowhere.
+        targets, reason = [counsellor], "nobody"
+    for target in targets:
         if uow.outbox.enqueue(
             counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
             due_at=now, priority=PRIORITY["escalation"],
