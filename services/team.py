@@ -192,11 +192,13 @@ def revoke_invite(db: Database, actor: Counsellor, invite_id: int, now: datetime
         return done
 
 
-def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int]]:
-    """Every counsellor with their caseload size (admins only)."""
+def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Counsellor | None]]:
+    """Every counsellor with their caseload size and supervisor (admins only)."""
     _admin(actor)
     with db.uow(write=False) as uow:
-        return [(c, uow.staff.caseload_counts(c.id)[0]) for c in uow.counsellors.list_all()]
+        everyone = uow.counsellors.list_all()
+        by_id = {c.id: c for c in everyone}
+        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id)) for c in everyone]
 
 
 # --- the audit trail ------------------------------------------------------------------------

@@ -75,6 +75,13 @@ class StaffRepo(_Repo):
                 delete(PendingRow).where(PendingRow.counsellor_id == counsellor_id)
                 .execution_options(synchronize_session=False)
             )
+            # nothing more is sent to them (an agenda already queued, an escalation)
+            self._s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.counsellor_id == counsellor_id, OutboxRow.status == "pending")
+                .values(status="cancelled")
+                .execution_options(synchronize_session=False)
+            )
         return result.rowcount == 1
 
     def caseload_counts(self, counsellor_id: int) -> tuple[int, int, int]:

@@ -87,8 +87,10 @@ async def test_deactivate_needs_an_empty_caseload_and_a_confirmation(bot_env):
     assert "No counsellor has the Telegram id" in (await say(admin, "/team deactivate 555")).text
     assert "Team administration" in (await say(admin, "/team frobnicate")).text
     assert "Team administration" in (await say(admin, "/team deactivate")).text
+    await say(admin, f"/settings supervisor {SECOND_ID} 1001")
     team = await say(admin, "/team")
-    assert "Zhang" in team.text and "1 client" in team.text
+    assert "Zhang (id <code>" not in team.text  # entities are parsed: plain text below
+    assert "Zhang (id 2002) · 1 client · supervisor Li" in team.text
     # an empty caseload can simply be deactivated, and reactivated
     await say(second, "/forget 王芳")
     forget = second.last
