@@ -40,7 +40,7 @@ from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders import alerts
 from reminders.compose import render_agenda
-from services import core
+from services import core, supervision
 from services import reminders as rem
 
 log = logging.getLogger("caremap.bot")
@@ -219,6 +219,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             core.redeem_invite, app.db, code, user.id, _display_name(user), app.clock(), app.settings.timezone
         )
         fresh = counsellor is not None
+        if fresh and user.language_code:  # pushed alerts follow it from the first one on
+            counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+                                    pick_language(None, user.language_code))
     if counsellor is None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
@@ -226,7 +229,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _refuse(update, app, "deactivated")
         return
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
-    await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+    unsupervised = await _run(supervision.unsupervised, app.db, counsellor, app.clock())
+    await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
 
 
 @_guard
@@ -472,12 +476,17 @@ async def today(turn: Turn) -> None:
 async def tz(turn: Turn) -> None:
     args = turn.args_text
     if not args:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
     change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
+
+
+async def _show_settings(turn: Turn, changed: bool) -> None:
+    """The settings; for an admin also who has no supervisor (and where their alerts go)."""
+    unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised)
 
 
 @_guard
@@ -489,11 +498,10 @@ async def settings(turn: Turn) -> None:
         return
     change = schedule.parse_settings(args)
     if change.is_empty:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
 
 
 async def _supervisor(turn: Turn, words: list[str]) -> None:

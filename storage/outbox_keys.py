@@ -19,7 +19,7 @@ SEP = ":"
 
 __all__ = [
     "SEP", "agenda", "alert", "alert_family", "cadence", "escalation", "escalations_of",
-    "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
+    "digest", "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
 ]
 
 
@@ -87,3 +87,8 @@ def review(client_id: int, due_at: datetime) -> str:
 
 def agenda(counsellor_id: int, day: date) -> str:
     return f"agenda{SEP}{_id(counsellor_id)}{SEP}{day.isoformat()}"
+
+
+def digest(counsellor_id: int, day: date) -> str:
+    """The supervisor digest of one recipient for one local day (issue 11)."""
+    return f"digest{SEP}{_id(counsellor_id)}{SEP}{day.isoformat()}"

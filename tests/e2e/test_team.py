@@ -1,123 +1,116 @@
-"""Counsellors who come and go (issue 14): an admin deactivates a counsellor (every command
-refused at once) and hands a caseload over (maps, plans, open alerts) in one command with a
-confirmation; invites are listed and revocable; every admin action is in the audit trail."""
+"""End to end (issue 11): the admins' /team, the "no supervisor" notice at /start and in
+/settings, and the supervisor digest at the supervisor's agenda hour (sent once)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reminders.tick import run_once
 from tests.conftest import SECOND_ID
-from tests.e2e.test_caseload import say
-from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback
+from tests.e2e.test_core_loop import admin_ready, invite_second
+from tests.e2e.test_crisis_path import (
+    THIRD_ID,
+    agenda_off,
+    crisis_alert,
+    invite_third,
+    settle,
+    tick,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-async def _drain(user):
-    """Every bot message already delivered to this chat and not yet read."""
-    return [await user.expect_message() for _ in user.unread]
-
-
-async def _two_counsellors(env):
-    admin = await admin_ready(env)
-    second, _ = await invite_second(env, admin)
-    return admin, second
-
-
-async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(bot_env):
-    admin, second = await _two_counsellors(bot_env)
-    await say(admin, "/new 李雷")  # the admin's own client keeps #1
-    await say(second, "/new 王芳 #贫困生 sid=2025001")
-    await say(second, "/new 韩梅梅")
-    await say(second, "/log 王芳 挂科 3 门, 周末打工 risk=high next=3d")
-    await say(second, "/phq9 王芳 3 3 3 3 3 3 3 3 1")  # item 9 > 0: crisis, an alert
-    await run_once(bot_env.app)
-    alerts = await _drain(second)
-    assert alerts and all("王芳" in a.text for a in alerts)
-    open_alerts = len(alerts)
-
-    # a non-admin cannot touch the team
-    assert "Only admins" in (await say(second, f"/team handover {SECOND_ID} 1001")).text
-
-    ask = await say(admin, f"/team handover {SECOND_ID} 1001")
-    assert "Hand over Zhang's caseload to Li" in ask.text
-    assert "2 clients" in ask.text and f"{open_alerts} unacknowledged alert" in ask.text
-    # the leaver can still work until the admin confirms
-    assert "韩梅梅" in (await say(second, "/clients")).text
-    await admin.tap(ask, "✅ Yes, do it")
-    done = await admin.expect_edit(ask)
-    assert "2 clients handed over to Li (now #2–#3)" in done.text and "Zhang no longer has access" in done.text
-
-    # the leaver: every command, plain text and button refused, nothing shown
-    for text in ("/clients", "/map 王芳", "/start", "今天见了王芳"):
-        reply = await say(second, text)
-        assert "access to CareMap has ended" in reply.text, text
-        assert "王芳" not in reply.text
-    # the new counsellor: the whole map, with the new numbers
-    view = await say(admin, "/map 王芳")
-    assert "#2 王芳" in view.text and "2025001" in view.text and "挂科 3 门" in view.text
-    assert "3 韩梅梅" in (await say(admin, "/clients")).text
-    # the open alerts now go to them, under the client's new number
-    await run_once(bot_env.app)
-    pushed = await _drain(admin)
-    assert len(pushed) == open_alerts and all("#2 王芳" in p.text for p in pushed)
-    assert any("CRISIS" in p.text.upper() for p in pushed)
-    assert not await _drain(second)  # and nothing more to the leaver
-    # a double tap on the old confirmation does nothing
-    qid = await replay_callback(bot_env.server, admin, ask, ask.buttons[0][0][1])
-    await admin.expect_callback_answer(qid)
-    assert "韩梅梅" in (await say(admin, "/clients")).text
-    audit = await say(admin, "/audit")
-    assert "Team activity" in audit.text and "Li handed over the caseload of Zhang" in audit.text
-    assert "Li ended the access of Zhang" in audit.text and "Zhang read the map of client #1" not in audit.text
-
-
-async def test_deactivate_needs_an_empty_caseload_and_a_confirmation(bot_env):
-    admin, second = await _two_counsellors(bot_env)
-    await say(second, "/new 王芳")
-    refused = await say(admin, f"/team deactivate {SECOND_ID}")
-    assert "still looks after 1 client" in refused.text and f"/team handover {SECOND_ID}" in refused.text
-    third_ask = await say(admin, f"/team handover {SECOND_ID} 1001")
-    await admin.tap(third_ask, "Cancel")
-    assert "Cancelled" in (await admin.expect_edit(third_ask)).text
-    assert "王芳" in (await say(second, "/clients")).text  # nothing happened
-    # yourself, an admin, an unknown id: clear refusals
-    assert "your own" in (await say(admin, "/team deactivate 1001")).text
-    assert "No counsellor has the Telegram id" in (await say(admin, "/team deactivate 555")).text
-    assert "Team administration" in (await say(admin, "/team frobnicate")).text
-    assert "Team administration" in (await say(admin, "/team deactivate")).text
-    await say(admin, f"/settings supervisor {SECOND_ID} 1001")
-    team = await say(admin, "/team")
-    assert "Zhang (id <code>" not in team.text  # entities are parsed: plain text below
-    assert "Zhang (id 2002) · 1 client · supervisor Li" in team.text
-    # an empty caseload can simply be deactivated, and reactivated
-    await say(second, "/forget 王芳")
-    forget = second.last
-    await second.tap(forget, "🗑 Delete forever")
-    await second.expect_edit(forget)
-    ask = await say(admin, f"/team deactivate {SECOND_ID}")
-    assert "End Zhang's access" in ask.text
-    await admin.tap(ask, "✅ Yes, do it")
-    assert "Zhang no longer has access" in (await admin.expect_edit(ask)).text
-    assert "access to CareMap has ended" in (await say(second, "/new 李雷")).text
-    assert "Zhang can use CareMap again" in (await say(admin, f"/team reactivate {SECOND_ID}")).text
-    assert "no clients yet" in (await say(second, "/clients")).text
-    # the counsellor's own audit trail: their own actions only
-    mine = await say(second, "/audit")
-    assert "Your activity" in mine.text and "deleted client #1" in mine.text and "Li" not in mine.text
-
-
-async def test_invites_are_listed_and_revocable(bot_env):
+async def test_admin_is_told_who_has_no_supervisor_at_start_and_in_settings(bot_env):
     admin = await admin_ready(bot_env)
-    await say(admin, "/invite")
-    msg = await say(admin, "/invite")
-    code = msg.text.split("start=")[1].split()[0]
-    listed = await say(admin, "/team invites")
-    assert "1. made by Li" in listed.text and "2. made by Li" in listed.text
-    assert "Invite 2 no longer works" in (await say(admin, "/team revoke 2")).text
-    newcomer = bot_env.server.user(4004, "Wu", language_code="en")
-    await newcomer.send(f"/start {code}")
-    assert "not valid" in (await newcomer.expect_message()).text
-    assert "2." not in (await say(admin, "/team invites")).text
-    assert "no open invite number 2" in (await say(admin, "/team revoke 2")).text
+    await agenda_off(admin)
+    await admin.send("/start")
+    alone = (await admin.expect_message()).text
+    # the lone admin: nobody receives their own escalations, and the welcome says so
+    assert "No supervisor set" in alone and "Li (id 1001) → ⚠️ nobody" in alone
+    second, _ = await invite_second(bot_env, admin)
+    await admin.send("/settings")
+    text = (await admin.expect_message()).text
+    assert "Zhang (id 2002) → Li" in text and "Li (id 1001) → ⚠️ nobody" in text
+    assert "/settings supervisor <counsellor id> <supervisor id>" in text
+    third = await invite_third(bot_env, admin)
+    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    await admin.expect_message()
+    await admin.send("/start")
+    text = (await admin.expect_message()).text
+    assert "Zhang" not in text  # supervised now
+    assert "Wang (id 4004) → Li" in text and "Li (id 1001) → Wang" not in text
+    # a counsellor who is not an admin is not told about the team
+    await second.send("/settings")
+    assert "No supervisor set" not in (await second.expect_message()).text
+    await third.send("/start")
+    assert "No supervisor set" not in (await third.expect_message()).text
+
+
+async def test_team_lists_supervisors_open_crisis_alerts_and_overdue_contact(bot_env):
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    second, _ = await invite_second(bot_env, admin)
+    await agenda_off(second)
+    await invite_third(bot_env, admin)
+    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    await admin.expect_message()
+    await crisis_alert(bot_env, second)
+    await admin.send("/team")
+    text = (await admin.expect_message()).text
+    assert "Team — 3 counsellors" in text
+    zhang = text[text.index("Zhang"):text.index("Wang (")] if "Wang (" in text else text[text.index("Zhang"):]
+    assert "Supervisor: Wang" in zhang and "Open crisis alerts: 🔴 1" in zhang
+    li = text[text.index("Li (admin)"):text.index("Zhang")]
+    assert "Supervisor: none · unacknowledged alerts go to ⚠️ nobody" in li
+    assert "Open crisis alerts: 0" in li
+    assert "学生C" not in text  # counts only, no client names in /team
+    # a counsellor's past-contact count moves with the clock (crisis: contact every 2 days)
+    bot_env.clock.advance(days=3)
+    await admin.send("/team")
+    text = (await admin.expect_message(contains="Team —", skip_others=True)).text
+    zhang = text[text.index("Zhang"):]
+    assert "clients past latest contact: 1" in zhang.split("\n\n")[0]
+    # not for counsellors
+    await second.send("/team")
+    assert "Only admins can see the team" in (await second.expect_message(contains="admins", skip_others=True)).text
+
+
+async def test_supervisor_digest_at_the_agenda_hour_once(bot_env):
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    second, _ = await invite_second(bot_env, admin)
+    await agenda_off(second)
+    third = await invite_third(bot_env, admin)  # Wang: agenda at 08:00 (the default)
+    await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
+    await admin.expect_message()
+    await second.send("/new 学生L")  # a low-risk client: never named in a digest
+    await second.expect_message()
+    await crisis_alert(bot_env, second)  # left unacknowledged
+    bot_env.clock.advance(hours=21, minutes=50)  # 07:50 the next day: not yet
+    await tick(bot_env)
+    await settle(bot_env)
+    assert not [m for m in third.messages if "Supervision digest" in m.text]
+    bot_env.clock.advance(minutes=10)  # 08:00 local, Wang's agenda hour
+    await tick(bot_env)
+    digest = await third.expect_message(contains="Supervision digest", skip_others=True)
+    assert "2026-11-29" in digest.text and "Zhang" in digest.text
+    assert "1 unacknowledged crisis alert" in digest.text and "Crisis: 学生C" in digest.text
+    assert "学生L" not in digest.text
+    bot_env.clock.advance(minutes=30)
+    await tick(bot_env)
+    await settle(bot_env)
+    assert sum("Supervision digest" in m.text for m in third.messages) == 1  # once a day
+    assert not [m for m in admin.messages if "Supervision digest" in m.text]  # Zhang has a supervisor
+    assert not [m for m in second.messages if "Supervision digest" in m.text]
+
+
+async def test_no_digest_when_nothing_needs_the_supervisor(bot_env):
+    admin = await admin_ready(bot_env)  # Li receives Zhang's escalations (no supervisor set)
+    second, _ = await invite_second(bot_env, admin)
+    await agenda_off(second)
+    await second.send("/new 学生L")
+    await second.expect_message()
+    bot_env.clock.advance(days=1)
+    await tick(bot_env)
+    await admin.expect_message(contains="Daily agenda", skip_others=True)
+    await settle(bot_env)
+    assert not [m for m in admin.messages if "Supervision digest" in m.text]
