@@ -486,7 +486,9 @@ async def tz(turn: Turn) -> None:
 async def _show_settings(turn: Turn, changed: bool) -> None:
     """The settings; for an admin also who has no supervisor (and where their alerts go)."""
     unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
-    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised)
+    mine = await _run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised,
+                     mine=mine)
 
 
 @_guard
@@ -795,11 +797,12 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals, handlers_team
+    from bot import handlers_caseload, handlers_referrals, handlers_roster, handlers_team
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
     handlers_team.register(application)
+    handlers_roster.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

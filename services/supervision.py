@@ -57,6 +57,13 @@ def unsupervised(db: Database, actor: Counsellor, now: datetime) -> list[TeamLin
         return _lines(uow, now, ids) if ids else []
 
 
+def escalation_of(db: Database, actor: Counsellor, now: datetime) -> TeamLine | None:
+    """Who receives the actor's own unacknowledged alerts (shown in their /settings)."""
+    with db.uow(write=False) as uow:
+        lines = _lines(uow, now, [actor.id])
+        return lines[0] if lines else None
+
+
 @dataclass(frozen=True)
 class Digest:
     """What a supervisor's daily digest says: the supervised counsellors that have an
@@ -75,4 +82,4 @@ def digest_for(uow, recipient: Counsellor, now: datetime) -> Digest:
     return Digest(tuple(ld for ld in loads if ld.open_crisis or ld.high_past_contact))
 
 
-__all__ = ["Digest", "TeamLine", "digest_for", "team", "unsupervised"]
+__all__ = ["Digest", "TeamLine", "digest_for", "escalation_of", "team", "unsupervised"]

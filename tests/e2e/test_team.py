@@ -30,6 +30,7 @@ async def test_admin_is_told_who_has_no_supervisor_at_start_and_in_settings(bot_
     await admin.send("/settings")
     text = (await admin.expect_message()).text
     assert "Zhang (id 2002) → Li" in text and "Li (id 1001) → ⚠️ nobody" in text
+    assert "Your unacknowledged crisis alerts go to: ⚠️ nobody — set a supervisor: /settings supervisor 1001" in text
     assert "/settings supervisor <counsellor id> <supervisor id>" in text
     third = await invite_third(bot_env, admin)
     await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
@@ -38,9 +39,13 @@ async def test_admin_is_told_who_has_no_supervisor_at_start_and_in_settings(bot_
     text = (await admin.expect_message()).text
     assert "Zhang" not in text  # supervised now
     assert "Wang (id 4004) → Li" in text and "Li (id 1001) → Wang" not in text
-    # a counsellor who is not an admin is not told about the team
+    # a counsellor who is not an admin is not told about the team, only where their own go
     await second.send("/settings")
-    assert "No supervisor set" not in (await second.expect_message()).text
+    mine = (await second.expect_message()).text
+    assert "No supervisor set" not in mine
+    assert "Your unacknowledged crisis alerts go to: Wang (your supervisor)" in mine
+    await third.send("/settings")
+    assert "Your unacknowledged crisis alerts go to: the admins (Li)" in (await third.expect_message()).text
     await third.send("/start")
     assert "No supervisor set" not in (await third.expect_message()).text
 
