@@ -797,12 +797,19 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals, handlers_roster, handlers_team
+    from bot import (
+        handlers_caseload,
+        handlers_overview,
+        handlers_referrals,
+        handlers_roster,
+        handlers_team,
+    )
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
     handlers_team.register(application)
     handlers_roster.register(application)
+    handlers_overview.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )
