@@ -92,3 +92,46 @@ def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
+
+
+def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
+    """`/map <client> chart`: PHQ-9 and GAD-7 totals over time with the published band lines,
+    and trust (1–5) over time."""
+    from zoneinfo import ZoneInfo
+
+    from matplotlib.dates import DateFormatter
+
+    L = _labels(renderer, lang)
+    zone = ZoneInfo(tz)
+    font = cjk_font()
+    fig = Figure(figsize=(10, 7), dpi=DPI)
+    family = [font[0]] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False, "timezone": tz}):
+        ax1 = fig.add_subplot(2, 1, 1)
+        ax2 = fig.add_subplot(2, 1, 2, sharex=ax1)
+        fig.suptitle(L["chart_title"].format(name=data.client.name), fontsize=15)
+        for series, label, colour in ((data.phq9, "PHQ-9", "#c0392b"), (data.gad7, "GAD-7", "#2e86c1")):
+            if series:
+                ax1.plot([t.astimezone(zone) for t, _ in series], [v for _, v in series], marker="o",
+                         label=label, color=colour)
+        for y in (5, 10, 15, 20):
+            ax1.axhline(y, color="#bbbbbb", linewidth=0.8, linestyle="--")
+        ax1.set_ylim(0, 27)
+        ax1.set_title(L["chart_scores"])
+        if data.phq9 or data.gad7:
+            ax1.legend(loc="upper left")
+        else:
+            ax1.text(0.5, 0.5, L["chart_none"], ha="center", va="center", transform=ax1.transAxes)
+        if data.trust:
+            ax2.step([t.astimezone(zone) for t, _ in data.trust], [v for _, v in data.trust], where="post",
+                     marker="o", color="#27ae60")
+        else:
+            ax2.text(0.5, 0.5, L["chart_none"], ha="center", va="center", transform=ax2.transAxes)
+        ax2.set_ylim(0.5, 5.5)
+        ax2.set_yticks([1, 2, 3, 4, 5])
+        ax2.set_title(L["chart_trust"])
+        ax2.xaxis.set_major_formatter(DateFormatter("%m-%d", tz=zone))
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()

@@ -347,6 +347,12 @@ async def _show_map(turn: Turn, view: core.MapView) -> None:
 @_guard
 async def map_(turn: Turn) -> None:
     args = turn.args_text
+    words = args.split()
+    if len(words) > 1 and words[-1].lower() in ("chart", "图", "图表", "趋势"):  # issue 15
+        from bot.handlers_overview import client_chart
+
+        await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
+        return
     result = await _run(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
     if isinstance(result, core.Choice):
         await _choose(turn, result)

@@ -29,3 +29,23 @@ async def overview(turn: Turn) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(command("overview", overview))
+
+
+async def client_chart(turn: Turn, args: str) -> None:
+    """`/map <client> chart` (called by bot.handlers.map_, already guarded)."""
+    from bot.charts import client_png
+    from bot.handlers import _choose
+    from services import core
+    from services.overview import client_chart as chart_data
+
+    result = await _run(chart_data, turn.app.db, turn.counsellor, args, turn.now)
+    if isinstance(result, core.Choice):
+        await _choose(turn, result)
+        return
+    chat_id = turn.update.effective_chat.id
+    await turn.context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+    png = await _run(client_png, turn.app.renderer, turn.lang, turn.counsellor.timezone, result)
+    await turn.context.bot.send_photo(
+        chat_id, photo=InputFile(io.BytesIO(png), filename="chart.png"),
+        caption=turn.render("chart_caption", c=result), parse_mode=ParseMode.HTML,
+    )

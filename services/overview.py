@@ -52,3 +52,32 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
     return Overview(clients=len(graded), by_risk_trust=by, week_starts=[d.isoformat() for d in starts],
                     contacts_per_week=contacts, overdue_contact=overdue, overdue_follow_ups=follow_ups)
 
+
+
+@dataclass(frozen=True)
+class ClientChart:
+    client: object  # domain.model.Client
+    phq9: list[tuple[datetime, int]]  # (when, total), oldest first
+    gad7: list[tuple[datetime, int]]
+    trust: list[tuple[datetime, int]]  # (when, trust) from the status history, oldest first
+
+
+def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> ClientChart | object:
+    """`/map <client> chart`: the client's PHQ-9 and GAD-7 totals and trust over time (a
+    `core.Choice` when the name fits several clients)."""
+    from domain import grammar
+    from services.core import Choice, _resolve
+
+    ref = grammar.parse_client_only(args, "map")
+    with db.uow(write=True) as uow:
+        found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        repo = uow.clients_of(actor.id)
+        screenings = repo.screenings(found.id, limit=500)
+        by = {"phq9": [], "gad7": []}
+        for s in sorted(screenings, key=lambda s: s.at):
+            by[s.instrument.value].append((s.at, s.total))
+        trust = [(h.at, int(h.new)) for h in sorted(repo.history(found.id), key=lambda h: h.at)
+                 if h.field == "trust" and h.new and h.new.isdigit()]
+        return ClientChart(found, by["phq9"], by["gad7"], trust)

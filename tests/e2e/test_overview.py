@@ -46,3 +46,23 @@ async def test_overview_picture(bot_env):
     assert "学生A" not in photo.caption  # counts only, no names
     actions = [c for c in bot_env.server.calls if c.method == "sendChatAction"]
     assert actions and actions[-1].params.get("action") == "upload_photo"
+
+
+async def test_client_chart(bot_env):
+    admin = await admin_ready(bot_env)
+    await admin.send("/new 学生B")
+    await admin.expect_message()
+    for phq, gad, trust in (("2 2 1 1 0 0 1 0 0", "1 1 1 1 1 1 1", 2), ("1 1 1 0 0 0 0 0 0", "1 0 0 1 0 0 0", 3)):
+        await admin.send(f"/phq9 学生B {phq}")
+        await admin.expect_message()
+        await admin.send(f"/gad7 学生B {gad}")
+        await admin.expect_message()
+        await admin.send(f"/status 学生B trust={trust}")
+        await admin.expect_message()
+        bot_env.clock.advance(days=7)
+    await admin.send("/map 学生B chart")
+    photo = await admin.expect_message(contains="PHQ-9", skip_others=True)
+    assert photo.photo is not None and png_size(photo.file_bytes) == (1000, 700)
+    assert "2 PHQ-9, 2 GAD-7, 2 trust records" in photo.caption and "学生B" in photo.caption
+    await admin.send("/map 学生B")  # without "chart" the map is text, as before
+    assert "Relationship map" in (await admin.expect_message()).text
