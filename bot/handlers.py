@@ -269,7 +269,22 @@ async def new(turn: Turn) -> None:
 
 
 async def _show_logged(turn: Turn, result: core.Logged) -> None:
-    await turn.reply("logged", r=result)
+    await turn.reply("logged", r=result, markup=_offer(turn, result))
+    await _after_write(turn, result)
+
+
+async def _after_write(turn: Turn, result: Any) -> None:
+    """A risk phrase → its prompt, in a message of its own (issue 11)."""
+    from bot.handlers_crisis import after_write
+
+    await after_write(turn, result)
+
+
+def _offer(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
+    """Item 9 > 0 or risk=crisis → a safety check button on the reply (issue 11)."""
+    from bot.handlers_crisis import offer_markup
+
+    return offer_markup(turn, result)
 
 
 async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
@@ -295,7 +310,14 @@ async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str
     if isinstance(result, core.Choice):
         await _choose(turn, result)
         return
-    await turn.reply(template, r=result, markup=_logged_markup(turn, result))
+    await turn.reply(template, r=result, markup=_join(_logged_markup(turn, result), _offer(turn, result)))
+    await _after_write(turn, result)
+
+
+def _join(*markups: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """The rows of several keyboards under one message (None when there are none)."""
+    rows = [list(row) for m in markups if m is not None for row in m.inline_keyboard]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
@@ -336,12 +358,14 @@ async def log_(turn: Turn) -> None:
 
 
 async def _show_map(turn: Turn, view: core.MapView) -> None:
+    from bot.handlers_crisis import map_markup
+
     interactions = list(view.map.interactions)
     text = turn.app.renderer.render_fitting(
         turn.lang, "map", "interactions", interactions, m=view.map, v=view, tz=turn.counsellor.timezone,
         now=turn.now,
     )
-    await turn.send_text(text)
+    await turn.send_text(text, map_markup(turn, view.map.client.id))
 
 
 @_guard
@@ -388,7 +412,7 @@ async def status(turn: Turn) -> None:
 
 @_guard
 async def goal(turn: Turn) -> None:
-    await _write_command(turn, core.add_goal, "goal_added")
+    await _write_command(turn, core.add_goal, "goal_added", rules=turn.app.rules)
 
 
 @_guard
@@ -431,7 +455,7 @@ async def _screening(turn: Turn, instrument: str) -> None:
         text, markup = _question(turn, result, ())
         await turn.send_text(text, markup)
     else:
-        await turn.reply("screening_saved", r=result)
+        await turn.reply("screening_saved", r=result, markup=_offer(turn, result))
 
 
 @_guard
@@ -465,7 +489,7 @@ async def on_questionnaire(turn: Turn) -> None:
         text, markup = _question(turn, step, answers)
         await _edit(query, text, markup)
     else:
-        await _edit(query, turn.render("screening_saved", r=step))
+        await _edit(query, turn.render("screening_saved", r=step), _offer(turn, step))
 
 
 # --- reminders, alerts, agenda, settings ---------------------------------------------------
@@ -558,11 +582,15 @@ async def on_reminder(turn: Turn) -> None:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
         await _acknowledge_copies(turn, query, out)
-    elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
-        fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
-        out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
+    elif kind == "rv" and len(parts) == 3 and parts[1] == "c":
+        out = await _run(rem.confirm_review, turn.app.db, turn.counsellor, _int(parts[2]), turn.now,
+                         rules=turn.app.rules)
         await query.answer()
         await _edit(query, turn.render("review_done", o=out))
+    elif kind == "rv" and len(parts) in (3, 4) and parts[1] in ("l", "r"):
+        from bot.handlers_crisis import on_review  # Lower asks why, then lowers (issue 11)
+
+        await on_review(turn, parts)
     else:
         raise core.NotYours()
 
@@ -723,18 +751,21 @@ async def on_choice(turn: Turn) -> None:
         await _edit(query, turn.render("ask_new_client_name"))
         return
     if resumed.command == "log":
-        await _edit(query, turn.render("logged", r=resumed.result), _logged_markup(turn, resumed.result))
+        await _edit(query, turn.render("logged", r=resumed.result),
+                    _join(_logged_markup(turn, resumed.result), _offer(turn, resumed.result)))
+        await _after_write(turn, resumed.result)
     elif resumed.command == "status":
-        await _edit(query, turn.render("status", r=resumed.result))
+        await _edit(query, turn.render("status", r=resumed.result), _offer(turn, resumed.result))
     elif resumed.command == "goal":
         await _edit(query, turn.render("goal_added", r=resumed.result))
+        await _after_write(turn, resumed.result)
     elif resumed.command == "plan":
         await _edit(query, turn.render("plan_added", r=resumed.result))
     elif resumed.command == "map":
         await _edit(query, turn.render("chosen", client=resumed.result.map.client))
         await _show_map(turn, resumed.result)
     elif resumed.command == "screening":
-        await _edit(query, turn.render("screening_saved", r=resumed.result))
+        await _edit(query, turn.render("screening_saved", r=resumed.result), _offer(turn, resumed.result))
     elif resumed.command == "ask_screening":
         await _edit(query, turn.render("chosen", client=resumed.result.client))
         text, markup = _question(turn, resumed.result, ())
@@ -805,6 +836,7 @@ def register(application: Application) -> None:
     # Further command groups live in their own modules (they import this one).
     from bot import (
         handlers_caseload,
+        handlers_crisis,
         handlers_overview,
         handlers_referrals,
         handlers_roster,
@@ -816,6 +848,7 @@ def register(application: Application) -> None:
     handlers_team.register(application)
     handlers_roster.register(application)
     handlers_overview.register(application)
+    handlers_crisis.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

@@ -77,8 +77,8 @@ def open_database(settings: Settings, log: logging.Logger | None = None) -> Data
         before = db.current_revision()
         db.migrate()
         ensure_key_check(db)
-        if before is not None and before < "0006":
-            # 0006 replaced clear identifying columns by encrypted ones: rebuild the file
+        if before is not None and before < "0007":
+            # 0007 replaced clear identifying columns by encrypted ones: rebuild the file
             # so no page of the clear values survives (secure_delete covers the rest)
             db.vacuum()
     except KeyMismatch:

@@ -19,9 +19,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from domain.model import Risk
+from domain.phrases import Phrase, PhraseMatcher
 from domain.when import DayTimes
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
+DEFAULT_PHRASES_PATH = Path(__file__).with_name("default_phrases.toml")
 
 RISKS_DESC: tuple[Risk, ...] = (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM, Risk.LOW)
 URGENCIES = ("A", "B", "C")  # A = crisis intervention, B = problem-focused, C = growth
@@ -64,15 +66,21 @@ class _Model(BaseModel):
 
 class Thresholds(_Model):
     phq9_item9_crisis: Annotated[int, Field(strict=True, ge=1, le=3)] = 1
-    phq9_high: Score27 = 20
+    phq9_high: Score27 = 15  # 15–19 "moderately severe" is already high (as GAD-7 >= 15)
     gad7_high: Score21 = 15
     phq9_medium: Score27 = 10
     gad7_medium: Score21 = 10
     screening_valid_days: PosInt = 90
     worsening_points: PosInt = 5
     worsening_min_tier: Risk = Risk.MEDIUM
+    # No logged contact for longer than factor × the tier's cadence: the counsellor's contact
+    # is long overdue (the names are kept for existing rule files; this is not "失联", which
+    # is a state the counsellor sets with the lost_contact tag).
     lost_contact_factor: PosFloat = 2.0
     lost_contact_min_tier: Risk = Risk.MEDIUM
+    # this many attempts in a row logged `outcome=unreached` (and no contact since): 失联
+    # (unreachable), graded like the #失联 tag (its min_tier; high by default)
+    unreached_attempts: PosInt = 3
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -85,10 +93,24 @@ class Thresholds(_Model):
 
 class TierStandard(_Model):
     respond_within_hours: PosFloat
-    contact_every_days: PosFloat
+    contact_every_days: PosFloat  # the ideal next contact: this long after the last one
     review_after_days: PosFloat
     realert_minutes: PosInt | None = None  # None: no re-alert
     escalate_minutes: PosInt | None = None  # None: no escalation
+    contact_latest_days: PosFloat | None = None  # the latest next contact; None: 1.5 × every
+
+    @model_validator(mode="after")
+    def _latest_after_ideal(self) -> TierStandard:
+        if self.contact_latest_days is not None and self.contact_latest_days < self.contact_every_days:
+            raise ValueError(
+                f"contact_latest_days ({_num(self.contact_latest_days)}) must be >= "
+                f"contact_every_days ({_num(self.contact_every_days)})"
+            )
+        return self
+
+    @property
+    def latest_days(self) -> float:
+        return self.contact_latest_days if self.contact_latest_days is not None else self.contact_every_days * 1.5
 
 
 class Tiers(_Model):
@@ -127,6 +149,51 @@ class RiskTag(_Model):
     zh: Text
     aliases: list[Text] = []
     min_tier: Risk = Risk.LOW
+
+
+class IdentityTag(_Model):
+    """A tag that describes a person (班干部, 贫困生, 留学生…): recorded and shown as who they
+    are, never as a risk, and it raises no tier."""
+
+    code: Code
+    en: Text
+    zh: Text
+    aliases: list[Text] = []
+
+
+class RiskPhrase(_Model):
+    text: Text
+    kind: Literal["ideation", "means", "farewell", "self_harm"] = "ideation"
+    unless: list[Text] = []
+
+
+class PhraseFile(_Model):
+    """An extra phrase file (`phrases_file` in the rule file): only [[risk_phrases]]."""
+
+    risk_phrases: list[RiskPhrase] = []
+
+
+SafetyItem = Literal["wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"]
+
+
+class SafetyCheckRules(_Model):
+    """Triage of the safety check (domain/safety.py): the result is the highest tier any "yes"
+    maps to. An item may appear in one list only; items in no list raise nothing."""
+
+    crisis: list[SafetyItem] = ["intent", "plan", "behaviour_recent"]
+    high: list[SafetyItem] = ["method", "behaviour"]
+    medium: list[SafetyItem] = ["wish", "thoughts"]
+    valid_days: PosInt = 30  # a check raises the tier this long; a tier it raised is held anyway
+
+    @model_validator(mode="after")
+    def _once(self) -> SafetyCheckRules:
+        dup = _first_duplicate([*self.crisis, *self.high, *self.medium])
+        if dup is not None:
+            raise ValueError(f"safety check item {dup!r} is listed under more than one tier")
+        return self
+
+    def levels(self) -> dict[Risk, tuple[str, ...]]:
+        return {Risk.CRISIS: tuple(self.crisis), Risk.HIGH: tuple(self.high), Risk.MEDIUM: tuple(self.medium)}
 
 
 class NeedCategory(_Model):
@@ -242,6 +309,7 @@ class Compiled:
 
     tag_index: dict[str, RiskTag]
     needs: NeedClassifier
+    phrases: PhraseMatcher
     required_frequency: dict[Risk, str]
     frequency_rank: dict[str, int]
 
@@ -273,26 +341,43 @@ class RuleBase(_Model):
     tiers: Tiers
     frequency: Frequency = Field(default_factory=Frequency)
     risk_tags: list[RiskTag] = []
+    identity_tags: list[IdentityTag] = []
+    safety_check: SafetyCheckRules = Field(default_factory=SafetyCheckRules)
+    # risk phrases added to the shipped list (domain/default_phrases.toml), here or in an extra
+    # file (a path relative to this rule file)
+    risk_phrases: list[RiskPhrase] = []
+    phrases_file: Text | None = None
     needs: Needs = Field(default_factory=Needs)
     value: Value = Field(default_factory=Value)
     times: Times = Field(default_factory=Times)
     _source: str = PrivateAttr(default="rules.toml")
     _compiled: Compiled | None = PrivateAttr(default=None)
+    _extra_phrases: tuple[RiskPhrase, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RuleBase:
         dup = _first_duplicate([t.code for t in self.risk_tags])
         if dup is not None:
             raise ValueError(f"risk_tags: code {dup!r} is used twice")
+        dup = _first_duplicate([t.code for t in self.identity_tags])
+        if dup is not None:
+            raise ValueError(f"identity_tags: code {dup!r} is used twice")
         owner: dict[str, str] = {}
-        for tag in self.risk_tags:
-            for name in {tag.code, tag.en, tag.zh, *tag.aliases}:
-                key = _norm(name)
-                if owner.get(key, tag.code) != tag.code:
-                    raise ValueError(
-                        f"risk_tags: {name!r} names both {owner[key]!r} and {tag.code!r}"
-                    )
-                owner[key] = tag.code
+        for kind, tags in (("risk_tags", self.risk_tags), ("identity_tags", self.identity_tags)):
+            for tag in tags:
+                me = f"{kind}.{tag.code}"
+                for name in {tag.code, tag.en, tag.zh, *tag.aliases}:
+                    key = _norm(name)
+                    if owner.get(key, me) != me:
+                        if owner[key].split(".")[0] != kind:
+                            raise ValueError(
+                                f"{name!r} is both a risk tag and an identity tag "
+                                f"({owner[key]} and {me}): identity tags never raise risk"
+                            )
+                        raise ValueError(
+                            f"{kind}: {name!r} names both {owner[key].split('.', 1)[1]!r} and {tag.code!r}"
+                        )
+                    owner[key] = me
         return self
 
     def model_post_init(self, context: Any) -> None:
@@ -314,9 +399,18 @@ class RuleBase(_Model):
         self._compiled = Compiled(
             tag_index=tag_index,
             needs=NeedClassifier(self.needs.categories),
+            phrases=self._matcher(),
             required_frequency=required,
             frequency_rank=rank,
         )
+
+    def _matcher(self) -> PhraseMatcher:
+        entries = (*default_phrases(), *self.risk_phrases, *self._extra_phrases)
+        return PhraseMatcher(Phrase(p.text, p.kind, tuple(p.unless)) for p in entries)
+
+    def find_phrases(self, text: str) -> tuple[Any, ...]:
+        """The risk phrases in `text` (domain.phrases.Match), each once, in order."""
+        return self.compiled.phrases.find(text)
 
     @property
     def day_times(self) -> DayTimes:
@@ -343,6 +437,14 @@ class RuleBase(_Model):
         index = self.compiled.tag_index
         found = index.get(text)
         return found if found is not None else index.get(_norm(text))
+
+    def identity_tag(self, text: str) -> IdentityTag | None:
+        """An identity tag by its code, zh/en label or an alias (any case); None if unknown."""
+        key = _norm(text)
+        for tag in self.identity_tags:
+            if key in {_norm(n) for n in (tag.code, tag.en, tag.zh, *tag.aliases)}:
+                return tag
+        return None
 
     def need_category(self, code: str) -> NeedCategory | None:
         return next((c for c in self.needs.categories if c.code == code), None)
@@ -387,7 +489,8 @@ _TOML_POS = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)")
 
 
 def load_rules(path: str | Path | None = None) -> RuleBase:
-    """The rule base in `path`; None → the shipped default (cached: it never changes)."""
+    """The rule base in `path`; None → the shipped default (cached: it never changes).
+    A `phrases_file` it names (relative to it) is read and its phrases added."""
     if path is None:
         return _default_rules()
     p = Path(path)
@@ -395,7 +498,34 @@ def load_rules(path: str | Path | None = None) -> RuleBase:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(f"{p}: cannot read the rule file: {exc}") from None
-    return parse_rules(text, source=str(p))
+    rules = parse_rules(text, source=str(p))
+    if rules.phrases_file:
+        extra = Path(rules.phrases_file)
+        if not extra.is_absolute():
+            extra = p.parent / extra
+        rules._extra_phrases = _read_phrase_file(extra)
+        rules.model_post_init(None)  # compile again with the extra phrases
+    return rules
+
+
+def _read_phrase_file(path: Path) -> tuple[RiskPhrase, ...]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read the phrase file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: TOML syntax error: {exc}") from None
+    try:
+        return tuple(PhraseFile.model_validate(data).risk_phrases)
+    except ValidationError as exc:
+        problems = [(_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        raise RulesError("\n".join(f"{path}: {k}: {m}" for k, m in problems), problems) from None
+
+
+@lru_cache(maxsize=1)
+def default_phrases() -> tuple[RiskPhrase, ...]:
+    """The shipped risk phrases (domain/default_phrases.toml)."""
+    return _read_phrase_file(DEFAULT_PHRASES_PATH)
 
 
 @lru_cache(maxsize=1)

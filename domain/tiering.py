@@ -4,8 +4,16 @@ No clock reads and no I/O: `now` and the rules are arguments; the results are de
 (tiers with reasons, an alert to raise, due times) that the caller stores and renders.
 
 - risk tier crisis/high/medium/low: max of the counsellor's setting (never lowered), the
-  screenings (PHQ-9 item 9 → crisis; PHQ-9/GAD-7 totals), their trend, the risk tags and the
-  contact recency (no contact for longer than factor × the tier's cadence → lost contact);
+  screenings (PHQ-9 item 9 → crisis; PHQ-9/GAD-7 totals), their trend, the risk tags (identity
+  tags such as 班干部 or 贫困生 never count) and the contact recency (no logged contact for
+  longer than factor × the tier's cadence: the counsellor's contact is long overdue — not
+  "失联", which is a tag the counsellor sets);
+- no silent downgrade: crisis (and high from a safety check) is *held*: it leaves only
+  through the counsellor's review with a reason, never by a newer score or the passage of time
+  alone; when the facts no longer support a held tier, the review is asked for at once;
+- contact dates: the ideal and the latest next contact from the tier's cadence, counted from
+  the last contact (a conversation, a screening, a safety check) or from the moment the tier
+  was set, whichever is later;
 - frequency tier (S/A/B/C) measured from the interactions, and the one the risk tier's
   standard requires;
 - need-urgency tier A/B/C from the needs' categories;
@@ -27,6 +35,7 @@ from typing import Any, NamedTuple
 
 from domain.model import Risk
 from domain.rules import RuleBase, Value
+from domain.safety import SafetyCheck
 from domain.screening import SPECS, Instrument, ScreeningResult
 
 # Every reason code this module emits → the names of its params (templates rely on them).
@@ -39,15 +48,20 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "screening_worsening": ("instrument", "previous", "total", "points", "tier"),
     "screening_improving": ("instrument", "previous", "total", "points"),
     "risk_tag": ("tag", "en", "zh", "tier"),
-    "lost_contact": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
+    "unreached_attempts": ("count", "tier"),
+    "contact_gap": ("days", "cadence_days", "limit_days", "last_contact", "tier"),
     "never_contacted": ("days", "cadence_days", "limit_days", "since", "tier"),
     "no_risk_factors": (),
+    "held_until_review": ("tier", "since"),
+    "safety_check": ("date", "tier", "items"),
+    "safety_check_stale": ("date", "tier", "days", "valid_days"),
     # frequency
     "contacts_counted": ("count", "window_days", "tier"),
     "frequency_required": ("risk", "cadence_days", "tier"),
     "frequency_below_standard": ("actual", "required"),
     "contact_overdue": ("days", "due", "cadence_days"),
     "first_contact_due": ("due", "hours"),
+    "next_contact": ("ideal", "latest"),
     # needs
     "need_category": ("category", "en", "zh", "urgency", "text", "explicit"),
     "need_unclassified": ("text", "urgency", "explicit"),
@@ -56,6 +70,14 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "value_payment": ("capacity", "payer", "tier"),
     "value_unknown": (),
 }
+
+
+# Reasons recorded by the services with an event, not emitted by `grade` (templates render
+# them too): the counsellor's review that lowered a held tier, with its reason code.
+EVENT_REASON_PARAMS: dict[str, tuple[str, ...]] = {
+    "counsellor_review": ("reason", "old", "new"),
+}
+REVIEW_REASONS = ("no_risk", "improved", "in_care", "mistake")
 
 
 class Reason(NamedTuple):
@@ -84,6 +106,9 @@ class ClientFacts:
     risk_tags: tuple[str, ...] = ()  # codes, labels or aliases; unknown tags are ignored
     needs: tuple[NeedFact | str, ...] = ()  # a str is a need text or a category code
     interactions: tuple[datetime, ...] = ()  # contact times, any order; future ones ignored
+    # other contacts (screenings, safety checks): one within CONTACT_MERGE of an interaction
+    # is the same meeting and is not counted twice
+    other_contacts: tuple[datetime, ...] = ()
     last_contact_at: datetime | None = None  # if the caller passes only recent interactions
     phq9: ScreeningResult | None = None  # latest; `at` should be set (None → taken now)
     gad7: ScreeningResult | None = None
@@ -92,6 +117,11 @@ class ClientFacts:
     created_at: datetime | None = None
     tier_set_at: datetime | None = None  # when the risk tier last changed (review clock)
     value: ValueInfo | None = None
+    standing_risk: Risk | None = None  # the tier graded before (None: never graded)
+    tier_since: datetime | None = None  # since when the standing tier's contact standard runs
+    held: Risk | None = None  # a tier only the counsellor's review may lower (from the last grades)
+    held_since: datetime | None = None
+    safety_check: SafetyCheck | None = None  # the latest; `at` should be set (None → taken now)
     # the latest contacts in a row logged `outcome=unreached` (issue 15): the data for
     # "失联 after N failed attempts"; unreached attempts are not in `interactions`
     unreached_streak: int = 0
@@ -119,10 +149,20 @@ class Grades(NamedTuple):
     next_contact_due: datetime | None
     overdue_days: int  # whole days past next_contact_due, 0 if not past
     review_due_at: datetime | None
+    # (added later: defaults keep older stored grades readable)
+    contact_latest_at: datetime | None = None  # the latest next contact under the standard
+    tier_since: datetime | None = None  # when the current tier's contact standard began
+    held: Risk | None = None  # crisis (or high from a safety check): only a review lowers it
+    held_since: datetime | None = None
+    review_requested: bool = False  # the facts no longer support the held tier: review it now
 
     @property
     def overdue(self) -> bool:
         return self.next_contact_due is not None and self.graded_at > self.next_contact_due
+
+    def past_latest(self, now: datetime) -> bool:
+        """Past the latest next-contact date at `now` (the counsellor's contact is late)."""
+        return self.contact_latest_at is not None and now > self.contact_latest_at
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -189,7 +229,7 @@ _URGENCY_RANK = {"A": 0, "B": 1, "C": 2}
 class _Ctx:
     __slots__ = (
         "rules", "now", "tz", "levels", "below", "std", "screen_cutoff", "t", "required",
-        "freq_rank", "tags", "classify", "unclassified", "value", "lost_rank",
+        "freq_rank", "tags", "classify", "unclassified", "value", "lost_rank", "check_cutoff",
     )
 
     def __init__(self, rules: RuleBase, now: datetime, tz: tzinfo | None) -> None:
@@ -205,7 +245,7 @@ class _Ctx:
         )
         self.below = rules.frequency.below
         factor = rules.thresholds.lost_contact_factor
-        # per risk rank: (cadence days, cadence, lost-contact limit, review, respond, standard)
+        # per risk rank: (cadence days, cadence, lost-contact limit, review, respond, latest)
         self.std = tuple(
             (
                 _n(s.contact_every_days),
@@ -213,11 +253,12 @@ class _Ctx:
                 timedelta(days=s.contact_every_days * factor),
                 timedelta(days=s.review_after_days),
                 timedelta(hours=s.respond_within_hours),
-                s,
+                timedelta(days=s.latest_days),
             )
             for s in (rules.standard(r) for r in _BY_RANK)
         )
         self.screen_cutoff = now - timedelta(days=rules.thresholds.screening_valid_days)
+        self.check_cutoff = now - timedelta(days=rules.safety_check.valid_days)
         self.required = tuple(rules.required_frequency(r) for r in _BY_RANK)
         compiled = rules.compiled
         self.freq_rank = compiled.frequency_rank
@@ -347,37 +388,101 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
                 "tag": tag.code, "en": tag.en, "zh": tag.zh, "tier": _NAMES[rank],
             })))
 
+    # 失联 after N attempts in a row that did not reach the client (as the #失联 tag)
+    if f.unreached_streak and f.unreached_streak >= t.unreached_attempts:
+        lost = c.tags.get("lost_contact")
+        rank = _RANK[lost.min_tier] if lost is not None else 2
+        if rank > floor:
+            floor = rank
+        rr.append((rank, Reason("unreached_attempts", {"count": f.unreached_streak, "tier": _NAMES[rank]})))
+
+    # the latest safety check
+    held_by_check = False
+    sc = f.safety_check
+    if sc is not None:
+        at = sc.at or now
+        rank = _RANK[sc.result]
+        if at < c.check_cutoff:
+            rr.append((-1, Reason("safety_check_stale", {
+                "date": c.date(at), "tier": sc.result.value, "days": (now - at).days,
+                "valid_days": c.rules.safety_check.valid_days,
+            })))
+        else:
+            if rank > floor:
+                floor = rank
+            held_by_check = rank >= 2
+            rr.append((rank, Reason("safety_check", {
+                "date": c.date(at), "tier": sc.result.value, "items": ",".join(sc.deciding),
+            })))
+
     # the counsellor's setting is never lowered
     set_rank = 0 if f.counsellor_risk is Risk.LOW else _RANK[f.counsellor_risk]
     if set_rank:
         rr.append((set_rank, Reason("counsellor_set", {"tier": _NAMES[set_rank]})))
     current = set_rank if set_rank > floor else floor
 
+    # no silent downgrade: a held tier stays until the counsellor's review
+    held = f.held
+    held_since = f.held_since
+    review_requested = False
+    if held is not None:
+        held_rank = _RANK[held]
+        if held_rank > current:
+            current = held_rank
+            review_requested = True
+            rr.append((held_rank, Reason("held_until_review", {
+                "tier": held.value, "since": c.date(held_since) if held_since is not None else "",
+            })))
+    if current >= 3 and (held is None or _RANK[held] < 3):
+        held, held_since = Risk.CRISIS, now
+    elif current >= 2 and held_by_check and (held is None or _RANK[held] < 2):
+        held, held_since = Risk.HIGH, now
+
     # contact recency, against the cadence of the tier so far
     last = f.last_contact_at
-    times = sorted(f.interactions)
+    times = sorted(f.interactions) if not f.other_contacts else _merge_contacts(f.interactions, f.other_contacts)
     hi = bisect_right(times, now)  # later ones are planned, not contacts
     if hi and (last is None or times[hi - 1] > last):
         last = times[hi - 1]
     counts = [hi - bisect_left(times, lv[3], 0, hi) for lv in c.levels]
     cadence_days, cadence, limit, _, _, _ = c.std[current]
     lost_rank = c.lost_rank
-    since = last if last is not None else f.created_at
+    # The standard of a tier counts from the moment the tier was set: a tier raised now is
+    # not "overdue" for contacts its (stricter) standard never asked for before.
+    standing = f.standing_risk
+    if standing is None:
+        start = None
+    elif current > _RANK[standing]:
+        start = now
+    elif current == _RANK[standing]:
+        start = f.tier_since
+    else:
+        start = None  # a looser standard than before: the last contact alone counts
+    seen_at = last if last is not None else f.created_at
+    since = seen_at
+    if start is not None and (since is None or start > since):
+        since = start
+    gap_raised = False
     if since is not None and now - since > limit:
         params = {
-            "days": (now - since).days, "cadence_days": cadence_days,
+            "days": (now - (seen_at or since)).days, "cadence_days": cadence_days,
             "limit_days": _n(limit.total_seconds() / 86400), "tier": _NAMES[lost_rank],
         }
         if last is not None:
             params["last_contact"] = c.date(last)
-            rr.append((lost_rank, Reason("lost_contact", params)))
+            rr.append((lost_rank, Reason("contact_gap", params)))
         else:
-            params["since"] = c.date(since)
+            params["since"] = c.date(seen_at or since)
             rr.append((lost_rank, Reason("never_contacted", params)))
         if lost_rank > floor:
             floor = lost_rank
         if lost_rank > current:
             current = lost_rank
+            gap_raised = True
+    if standing is None or _RANK[standing] != current:
+        tier_since = now
+    else:
+        tier_since = f.tier_since
 
     if not rr:
         rr.append((0, Reason("no_risk_factors", {})))
@@ -385,7 +490,7 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     risk = _BY_RANK[current]
 
     # frequency
-    cadence_days, cadence, _, review, respond, _ = c.std[current]
+    cadence_days, cadence, _, review, respond, latest_after = c.std[current]
     actual = c.below
     fr: list[Reason] = []
     for i, (code, min_contacts, window_days, _) in enumerate(c.levels):
@@ -403,16 +508,25 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     if not frequency_met:
         fr.append(Reason("frequency_below_standard", {"actual": actual, "required": required}))
     overdue_days = 0
+    # a tier raised by the contact gap itself does not restart the clock it measures
+    start = tier_since if not gap_raised and standing is not None else None
     if last is not None:
-        due = last + cadence
+        base = last if start is None or last >= start else start
+        due = base + cadence
+        latest = base + latest_after
         if now > due:
             overdue_days = (now - due).days
             fr.append(Reason("contact_overdue", {"days": overdue_days, "due": c.date(due), "cadence_days": cadence_days}))
     else:
-        due = (f.created_at or now) + respond
+        base = f.created_at or now
+        if start is not None and start > base:
+            base = start
+        due = base + respond
+        latest = base + latest_after
         fr.append(Reason("first_contact_due", {"due": c.date(due), "hours": _n(respond.total_seconds() / 3600)}))
         if now > due:
             overdue_days = (now - due).days
+    fr.append(Reason("next_contact", {"ideal": c.date(due), "latest": c.date(latest)}))
 
     # needs
     need_urgency, need_categories, nr = _needs(f.needs, c) if f.needs else (None, (), _NO_NEEDS)
@@ -443,7 +557,29 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         due,
         overdue_days,
         set_at + review if set_at is not None else None,
+        latest,
+        tier_since,
+        held,
+        held_since if held is not None else None,
+        review_requested,
     )
+
+
+CONTACT_MERGE = timedelta(hours=6)
+
+
+def _merge_contacts(interactions: Iterable[datetime], others: Iterable[datetime]) -> list[datetime]:
+    """Interactions plus the other contacts (screenings, safety checks) that are not part of
+    the same meeting as an interaction (within CONTACT_MERGE), sorted."""
+    times = sorted(interactions)
+    out = list(times)
+    for t in sorted(others):
+        i = bisect_left(times, t - CONTACT_MERGE)
+        if i < len(times) and times[i] <= t + CONTACT_MERGE:
+            continue
+        out.append(t)
+    out.sort()
+    return out
 
 
 _NO_NEEDS = (Reason("no_needs", {}),)
@@ -542,6 +678,17 @@ def regrade(
     risk_changed = old_risk is None or old_risk is not grades.risk
     if risk_changed and (old_risk is not None or facts.tier_set_at is None):
         grades = grades._replace(review_due_at=review_due_at(now, grades.risk, rules))
+    if grades.review_requested:
+        # the facts no longer support the held tier: the review is due now (and stays at the
+        # moment it was first asked for, so the reminder is not sent again on every re-grade)
+        due = grades.review_due_at
+        if previous is not None and previous.review_requested and previous.review_due_at is not None:
+            # asked before (or confirmed at a review since): keep that date
+            asked = previous.review_due_at
+            due = asked if due is None or asked < due else due
+        elif due is None or due > now:
+            due = now
+        grades = grades._replace(review_due_at=due)
     alert = None
     base = _RANK[old_risk] if old_risk is not None else 0
     new_rank = _RANK[grades.risk]

@@ -114,7 +114,8 @@ def _undo_one(
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
         if p.get("series_id") is not None:  # a new recurring follow-up: the whole series
             uow.series_of(actor.id).delete(int(p["series_id"]))
-    regrade_client(uow, actor, client.id, now, rules)
+    # what is undone never happened: a crisis it raised is not held (issue 11)
+    regrade_client(uow, actor, client.id, now, rules, release_hold_after=since)
     return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
 
 

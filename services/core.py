@@ -25,6 +25,7 @@ from domain.screening import ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import Grades, RegradeDecision, TierChange
 from services.caseload import record_undo, status_payload
+from services.crisis import record_signal
 from services.grading import default_rules, regrade_client
 from storage.db import Database
 
@@ -67,6 +68,7 @@ class Logged:
     plan: PlanItem | None
     interaction_count: int
     grading: RegradeDecision | None = None
+    risk_signal: Any = None  # storage.crisis.RiskSignal: a risk phrase was found (issue 11)
     # options typed but not read (said back, never silently kept), and a `next=` date that
     # could not be read: the note is saved, `next_pending_id` keys the date buttons
     warnings: tuple[grammar.InputWarning, ...] = ()
@@ -109,6 +111,7 @@ class MapView:
     screenings: list[ScreeningResult]
     tier_history: list[TierChange]
     series: list[Any] = field(default_factory=list)  # recurring follow-ups, active first
+    safety_checks: list[Any] = field(default_factory=list)  # storage.crisis.StoredCheck, latest first
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class PlanAdded:
     item: PlanItem
     series: Any = None  # storage.series.PlanSeries for a recurring follow-up
     stopped: bool = False
+    risk_signal: Any = None  # storage.crisis.RiskSignal: a risk phrase in a goal (issue 11)
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,8 @@ def _write_log(
     record_undo(uow, actor, "log", {"client_id": client.id, "interaction_id": interaction.id, "need_ids": need_ids,
                                     "changes": status_payload(changes), "plan_id": plan.id if plan else None}, now)
     grading = regrade_client(uow, actor, client.id, now, rules)
+    signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
+                           now, rules)
     fresh = repo.get(client.id)
     view = repo.relationship_map(client.id, interactions_limit=1)
     next_pending_id = None
@@ -362,7 +368,7 @@ def _write_log(
         )
     return Logged(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
-        interaction_count=view.interaction_count if view else 1, grading=grading,
+        interaction_count=view.interaction_count if view else 1, grading=grading, risk_signal=signal,
         warnings=entry.warnings if entry is not None else (),
         outcome=outcome, strengths=entry.strengths if entry is not None else (),
         next_unread=entry.next_unread if entry is not None else None,
@@ -492,7 +498,8 @@ def resume_pending(
             g = grammar.parse_goal(args)
             item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
             record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
-            return Resumed("goal", PlanAdded(client=client, item=item))
+            signal = record_signal(uow, actor, client.id, [("goal", g.text)], now, rules)
+            return Resumed("goal", PlanAdded(client=client, item=item, risk_signal=signal))
         if cmd == "plan":
             return Resumed("plan", _write_plan(uow, actor, client,
                                                _parse_plan(args, then, tz, _day_times(rules)), now))
@@ -550,6 +557,7 @@ def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
         map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
         tier_history=repo.tier_history(client_id, limit=8),
         series=sorted(series, key=lambda s: not s.active),
+        safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
     )
 
 
@@ -634,7 +642,8 @@ def set_status(
 
 
 def add_goal(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None
+    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
 ) -> PlanAdded | Choice | AlreadyHandled:
     spec = grammar.parse_goal(args)
     with db.uow(write=True) as uow:
@@ -646,7 +655,8 @@ def add_goal(
             return found
         item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
         record_undo(uow, actor, "goal", {"client_id": found.id, "plan_id": item.id}, now)
-        return PlanAdded(client=found, item=item)
+        signal = record_signal(uow, actor, found.id, [("goal", spec.text)], now, rules)
+        return PlanAdded(client=found, item=item, risk_signal=signal)
 
 
 def _parse_plan(args: str, now: datetime, tz: ZoneInfo, times: Any = None) -> Any:

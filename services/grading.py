@@ -7,6 +7,7 @@ history and any alert row are committed (or rolled back) together with it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -30,18 +31,34 @@ def practice_rules(rules: RuleBase) -> RuleBase:
 
 
 def regrade_client(
-    uow: Any, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
+    uow: Any, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None,
+    *, release_hold: bool = False, release_hold_after: datetime | None = None,
+    note: tiering.Reason | None = None,
 ) -> tiering.RegradeDecision | None:
+    """Grade the client again and store the grades, the tier history and any alert.
+
+    A held tier (crisis, or high from a safety check) is only let go by the counsellor's
+    review (`release_hold`, with the review's reason as `note`, kept first in the tier
+    history's reasons) or by /undo of what raised it (`release_hold_after`: the undone
+    action's time)."""
     repo = uow.clients_of(actor.id)
     facts = repo.facts(client_id)
     if facts is None:
         return None
+    if facts.held is not None and (
+        release_hold
+        or (release_hold_after is not None and facts.held_since is not None
+            and facts.held_since >= release_hold_after)
+    ):
+        facts = replace(facts, held=None, held_since=None)
     previous = repo.grades(client_id)
     decision = tiering.regrade(previous, facts, rules or default_rules(), now, ZoneInfo(actor.timezone))
     risk_changed = previous is None or previous.risk is not decision.grades.risk
     tier_set_at = now if risk_changed else (facts.tier_set_at or now)
     repo.save_grades(decision.grades, tier_set_at)
     for change in decision.changes:
+        if note is not None and change.dimension == "risk":
+            change = replace(change, reasons=(note, *change.reasons))
         repo.add_tier_change(change, by_counsellor_id=actor.id)
     if decision.alert is not None:
         repo.add_alert(decision.alert)

@@ -13,7 +13,8 @@ from typing import Any
 from domain import schedule
 from domain.model import Client, Counsellor, PlanItem, Risk
 from domain.rules import RuleBase
-from services.core import NotYours, _write_status
+from domain.tiering import REVIEW_REASONS, Reason
+from services.core import NotYours
 from services.grading import default_rules, regrade_client
 from storage import outbox_keys as keys
 from storage.db import Database
@@ -129,13 +130,35 @@ def confirm_review(
                              floor_kept=False)
 
 
-def lower_tier(
-    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
-) -> ReviewOutcome:
-    """At a review, the counsellor lowers the tier one step: their own setting goes down, and
-    the tier follows unless the facts (screenings, tags, contact) still support it."""
-    from domain import grammar
+@dataclass(frozen=True)
+class ReviewSubject:
+    client: Client
+    grades: Any
 
+
+def review_subject(db: Database, actor: Counsellor, client_id: int) -> ReviewSubject:
+    with db.uow(write=False) as uow:
+        repo = uow.clients_of(actor.id)
+        client = repo.get(client_id)
+        grades = repo.grades(client_id) if client is not None else None
+        if client is None or grades is None:
+            raise NotYours()
+        return ReviewSubject(client=client, grades=grades)
+
+
+def lower_tier(
+    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None,
+    reason: str = "improved",
+) -> ReviewOutcome:
+    """At a review, the counsellor lowers the tier one step, with a reason (REVIEW_REASONS)
+    kept first in the tier history. This is the only way a held tier (crisis, or high from a
+    safety check) comes down: the hold is let go and the counsellor's own setting becomes the
+    lower tier (so it steps down, crisis → high → …, one review at a time). When the facts
+    (a current screening, a tag, a safety check) still support the tier, it is kept and the
+    review clock restarts instead."""
+    if reason not in REVIEW_REASONS:
+        raise NotYours()
+    rules = rules or default_rules()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
         client = repo.get(client_id)
@@ -144,17 +167,21 @@ def lower_tier(
             raise NotYours()
         order = [Risk.LOW, Risk.MEDIUM, Risk.HIGH, Risk.CRISIS]
         target = order[max(0, order.index(grades.risk) - 1)]
-        spec = grammar.StatusUpdate(client_ref=grammar.ClientRef(client.name), trust=None, satisfaction=None,
-                                    risk=target)
-        if client.risk.rank > target.rank:
-            _write_status(uow, actor, client, spec, now, rules)
-        else:
-            regrade_client(uow, actor, client_id, now, rules)
+        if grades.risk is Risk.LOW or grades.risk_floor.rank >= grades.risk.rank:
+            due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
+            repo.confirm_review(client_id, now, due)
+            after = repo.grades(client_id) or grades
+            return ReviewOutcome(client=client, grades=after, lowered=False, floor_kept=True)
+        if client.risk is not target:
+            repo.set_status(client_id, by_counsellor_id=actor.id, now=now, risk=target)
+        note = Reason("counsellor_review", {"reason": reason, "old": grades.risk.value, "new": target.value})
+        regrade_client(uow, actor, client_id, now, rules, release_hold=True, note=note)
         after = repo.grades(client_id) or grades
         lowered = after.risk.rank < grades.risk.rank
         if not lowered:
-            due = now + timedelta(days=(rules or default_rules()).standard(after.risk).review_after_days)
+            due = now + timedelta(days=rules.standard(after.risk).review_after_days)
             repo.confirm_review(client_id, now, due)
+            after = repo.grades(client_id) or after  # with the new review date, never a past one
         return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
                              floor_kept=not lowered)
 

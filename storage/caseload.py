@@ -25,6 +25,8 @@ from storage.orm import (
     PlanItemRow,
     PlanSeriesRow,
     ReferralRow,
+    RiskSignalRow,
+    SafetyCheckRow,
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
@@ -46,6 +48,8 @@ EXPORT_TABLES: tuple[tuple[str, Any], ...] = (
     ("screenings", ScreeningRow),
     ("tier_history", TierChangeRow),
     ("referrals", ReferralRow),
+    ("safety_checks", SafetyCheckRow),  # issue 11
+    ("risk_signals", RiskSignalRow),
     ("recurring_plans", PlanSeriesRow),  # issue 15
     ("client_details", ClientDetailsRow),  # issue 15: dorm, phone, payer, payment capacity
 )
@@ -61,6 +65,8 @@ COUNTED: tuple[tuple[str, Any], ...] = (
     ("alerts", AlertRow),
     ("referrals", ReferralRow),
     ("reminders", OutboxRow),
+    ("safety_checks", SafetyCheckRow),  # issue 11
+    ("risk_signals", RiskSignalRow),
 )
 
 

@@ -303,6 +303,7 @@ class ClientGradeRow(Base):
         # reminders (migration 0003): cadence and review scans
         Index("ix_client_grades_next_contact_due", "next_contact_due"),
         Index("ix_client_grades_review_due_at", "review_due_at"),
+        Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0006
     )
 
     client_id: Mapped[int] = mapped_column(
@@ -314,7 +315,41 @@ class ClientGradeRow(Base):
     graded_at: Mapped[datetime]
     tier_set_at: Mapped[datetime]  # when the risk tier last changed (review clock)
     review_due_at: Mapped[datetime | None]
-    next_contact_due: Mapped[datetime | None]
+    next_contact_due: Mapped[datetime | None]  # the ideal next contact
+    contact_latest_at: Mapped[datetime | None]  # the latest next contact (migration 0006)
+
+
+class SafetyCheckRow(Base):
+    """A safety check (issue 11, migration 0006): answers encrypted, result tier in clear."""
+
+    __tablename__ = "safety_checks"
+    __table_args__ = (Index("ix_safety_checks_client_id_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    answers_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON {item: true|false|null}
+    result: Mapped[str] = mapped_column(String(16))  # low | medium | high | crisis
+    trigger: Mapped[str] = mapped_column(String(16))  # item9 | crisis | phrase | map | command
+
+
+class RiskSignalRow(Base):
+    """A risk phrase found in a note, need or goal (migration 0006), and what the counsellor
+    made of it: open → safety_check | phq9 | dismissed (with a reason)."""
+
+    __tablename__ = "risk_signals"
+    __table_args__ = (Index("ix_risk_signals_client_id_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))  # note | need | goal
+    phrases_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of the phrases found
+    outcome: Mapped[str] = mapped_column(String(16), server_default="open")
+    reason: Mapped[str | None] = mapped_column(String(16))  # joke | quote | handled
+    resolved_at: Mapped[datetime | None]
 
 
 class TierChangeRow(Base):

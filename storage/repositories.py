@@ -31,6 +31,7 @@ from domain.model import (
     Risk,
     StatusChange,
 )
+from domain.safety import SafetyCheck
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange, ValueInfo
@@ -51,6 +52,7 @@ from storage.orm import (
     PlanItemRow,
     ProcessedUpdateRow,
     ReferralRow,
+    SafetyCheckRow,
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
@@ -934,24 +936,48 @@ class ClientRepo(_Repo):
         # an attempt logged outcome=unreached is not a contact; a run of them is a fact
         interactions = tuple(at for at, outcome in contacts if outcome != "unreached")
         streak = unreached_streak([outcome for _, outcome in reversed(contacts)])
-        latest: dict[Instrument, ScreeningResult | None] = {}
-        previous: dict[Instrument, int | None] = {}
-        for inst in Instrument:
-            rows = list(
-                s.scalars(
-                    select(ScreeningRow)
-                    .where(
-                        ScreeningRow.client_id == client_id, ScreeningRow.instrument == inst.value
-                    )
-                    .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
-                    .limit(2)
-                )
+        # every screening in one query (latest first): the latest and the previous total per
+        # instrument, and their times (a screening is a contact too)
+        latest: dict[Instrument, ScreeningResult | None] = {inst: None for inst in Instrument}
+        previous: dict[Instrument, int | None] = {inst: None for inst in Instrument}
+        seen: dict[str, int] = {}
+        screening_times: list[datetime] = []
+        for item in s.scalars(
+            select(ScreeningRow)
+            .where(ScreeningRow.client_id == client_id)
+            .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
+        ):
+            screening_times.append(item.at)
+            n = seen.get(item.instrument, 0)
+            seen[item.instrument] = n + 1
+            if n == 0:
+                latest[Instrument(item.instrument)] = self._screening(item)
+            elif n == 1:
+                previous[Instrument(item.instrument)] = item.total
+        stored = s.execute(
+            select(ClientGradeRow.tier_set_at, ClientGradeRow.data_enc).where(
+                ClientGradeRow.client_id == client_id
             )
-            latest[inst] = self._screening(rows[0]) if rows else None
-            previous[inst] = rows[1].total if len(rows) > 1 else None
-        tier_set_at = s.scalar(
-            select(ClientGradeRow.tier_set_at).where(ClientGradeRow.client_id == client_id)
-        )
+        ).one_or_none()
+        tier_set_at, standing = (None, None)
+        if stored is not None:
+            tier_set_at = stored[0]
+            standing = decode_grades(self._dec(stored[1]))
+        # safety checks (issue 11): the latest one grades, every one is a contact (the domain
+        # does not count a screening or a check twice in one meeting)
+        check = None
+        check_times: list[datetime] = []
+        for item in s.scalars(
+            select(SafetyCheckRow)
+            .where(SafetyCheckRow.client_id == client_id)
+            .order_by(SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
+        ):
+            check_times.append(item.at)
+            if check is None:
+                data = json.loads(self._dec(item.answers_enc))
+                check = SafetyCheck(answers=dict(data["answers"]), result=Risk(item.result),
+                                    deciding=tuple(data.get("deciding", ())), at=item.at)
+        other_contacts = (*screening_times, *check_times)
         return ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
@@ -965,6 +991,12 @@ class ClientRepo(_Repo):
             previous_gad7_total=previous[Instrument.GAD7],
             created_at=row.created_at,
             tier_set_at=tier_set_at,
+            other_contacts=other_contacts,
+            standing_risk=standing.risk if standing is not None else None,
+            tier_since=standing.tier_since if standing is not None else None,
+            held=standing.held if standing is not None else None,
+            held_since=standing.held_since if standing is not None else None,
+            safety_check=check,
             unreached_streak=streak,
             value=self._value_info(client_id),
         )
@@ -999,6 +1031,7 @@ class ClientRepo(_Repo):
             "tier_set_at": _aware(tier_set_at, "tier_set_at"),
             "review_due_at": _aware_opt(grades.review_due_at, "review_due_at"),
             "next_contact_due": _aware_opt(grades.next_contact_due, "next_contact_due"),
+            "contact_latest_at": _aware_opt(grades.contact_latest_at, "contact_latest_at"),
         }
         table = ClientGradeRow.__table__
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert

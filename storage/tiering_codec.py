@@ -117,6 +117,11 @@ def grades_to_dict(g: Grades) -> dict[str, Any]:
         "next_contact_due": _dt(g.next_contact_due),
         "overdue_days": int(g.overdue_days),
         "review_due_at": _dt(g.review_due_at),
+        "contact_latest_at": _dt(g.contact_latest_at),
+        "tier_since": _dt(g.tier_since),
+        "held": None if g.held is None else Risk(g.held).value,
+        "held_since": _dt(g.held_since),
+        "review_requested": bool(g.review_requested),
     }
 
 
@@ -142,6 +147,12 @@ def grades_from_dict(d: dict[str, Any]) -> Grades:
         next_contact_due=_parse_dt(d["next_contact_due"]),
         overdue_days=d["overdue_days"],
         review_due_at=_parse_dt(d["review_due_at"]),
+        # added by issue 11; grades stored before lack them
+        contact_latest_at=_parse_dt(d.get("contact_latest_at")),
+        tier_since=_parse_dt(d.get("tier_since")),
+        held=Risk(d["held"]) if d.get("held") else None,
+        held_since=_parse_dt(d.get("held_since")),
+        review_requested=bool(d.get("review_requested", False)),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from storage.caseload import CaseloadStore
+from storage.crisis import CrisisRepo
 from storage.crypto import Cipher
 from storage.outbox import OutboxRepo, ScanRepo
 from storage.repositories import (
@@ -66,6 +67,10 @@ class UnitOfWork:
     def caseload_of(self, counsellor_id: int) -> CaseloadStore:
         """Whole-caseload reads and the undo/forget helpers, scoped to one counsellor."""
         return CaseloadStore(self, counsellor_id)
+
+    def crisis_of(self, counsellor_id: int) -> CrisisRepo:
+        """Safety checks and risk-phrase signals, scoped to one counsellor (issue 11)."""
+        return CrisisRepo(self, counsellor_id)
 
     def flush(self) -> None:
         self.session.flush()

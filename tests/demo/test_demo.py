@@ -137,7 +137,7 @@ async def test_page_socket_pushes_state_and_chat_events(tmp_path: Path):
                 await ws.send_json({"type": "reset"})  # ↺: everything seeded again
                 kinds = []
                 while not kinds or kinds[-1] != "state":
-                    kinds.append((await ws.receive_json(timeout=15))["type"])
+                    kinds.append((await ws.receive_json(timeout=30))["type"])
                 assert kinds[0] == "resetting"
                 assert demo.runtime.user(seed.STRANGER_ID).history == []
                 assert demo.runtime.user(seed.STRANGER_ID).language_code == "zh"  # kept

@@ -101,8 +101,8 @@ async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
     names = set(archive.namelist())
     assert names == {f"{n}.csv" for n in ("clients", "interactions", "needs", "plan", "status_history",
-                                           "screenings", "tier_history", "referrals", "recurring_plans",
-                                           "client_details")} | {"README.txt"}
+                                           "screenings", "tier_history", "referrals", "safety_checks",
+                                           "risk_signals", "recurring_plans", "client_details")} | {"README.txt"}
     [client] = read_csv(archive, "clients.csv")
     assert (client["name"], client["sid"], client["tags"]) == ("王芳", "2025001", "贫困生")
     [note] = read_csv(archive, "interactions.csv")
@@ -170,7 +170,8 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     assert after["clients"] == 1 and after["pending_inputs"] == 0
     con = sqlite3.connect(bot_env.db_path)
     for table in ("interactions", "needs", "plan_items", "screenings", "tier_changes", "alerts", "client_grades",
-                  "status_changes", "client_tags", "referrals", "outbox", "plan_series", "client_details"):
+                  "status_changes", "client_tags", "referrals", "outbox", "safety_checks", "risk_signals",
+                  "plan_series", "client_details"):
         assert con.execute(f"SELECT count(*) FROM {table} WHERE client_id = 1").fetchone()[0] == 0, table
     con.close()
     # a double tap is harmless

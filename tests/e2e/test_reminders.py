@@ -238,6 +238,9 @@ async def test_tier_review_confirm_or_lower(bot_env):
     li = next(m for m in reviews if "李雷" in m.text)
     assert wang.button_texts == ["Confirm tier", "Lower it"]
     await admin.tap(wang, "Lower it")
+    why = await admin.expect_edit(wang)  # issue 11: lowering asks for the reason, kept on record
+    assert "why?" in why.text and "Keep the tier" in why.button_texts
+    await admin.tap(wang, "Improved and stable")
     assert "is now medium risk" in (await admin.expect_edit(wang)).text
     await admin.tap(li, "Confirm tier")
     confirmed = (await admin.expect_edit(li)).text

@@ -11,7 +11,7 @@ from services import caseload, core
 from storage import Database
 
 CHILD_TABLES = ("client_tags", "interactions", "needs", "plan_items", "status_changes", "referrals",
-                "screenings", "client_grades", "tier_changes", "alerts", "outbox")
+                "screenings", "client_grades", "tier_changes", "alerts", "outbox", "safety_checks", "risk_signals")
 
 
 def _counsellor(db: Database, telegram_id: int, now):
@@ -22,8 +22,13 @@ def _counsellor(db: Database, telegram_id: int, now):
 def _full_client(db: Database, actor, name: str, now) -> int:
     added = core.add_client(db, actor, grammar.parse_new(f"{name} #贫困生 sid=1"), now, None)
     cid = added.client.id
-    core.log_conversation(db, actor, f"{name} notes about family #tutoring trust=2 risk=crisis next=1d", now, None)
+    core.log_conversation(db, actor, f"{name} notes about family, 不想活 #tutoring trust=2 risk=crisis next=1d",
+                          now, None)
     core.screening(db, actor, "phq9", f"{name} 3 3 3 3 3 3 3 3 3", now, None)
+    from services import crisis
+
+    prompt = crisis.start_check(db, actor, cid, "cr", now)
+    assert isinstance(crisis.check_step(db, actor, prompt.pending_id, "yyyyyyy", now), crisis.SafetyDone)
     core.add_goal(db, actor, f"{name} graduate", now, None)
     with db.uow() as uow:
         uow.clients_of(actor.id).add_referral(cid, "counselling centre", "suggested", now)

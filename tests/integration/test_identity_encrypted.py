@@ -51,7 +51,10 @@ CLEAR = {
     "processed_updates": {"update_id", "processed_at"},
     "screenings": {"id", "client_id", "instrument", "at"},
     "client_grades": {"client_id", "risk", "risk_rank", "graded_at", "tier_set_at", "review_due_at",
-                      "next_contact_due"},
+                      "next_contact_due", "contact_latest_at"},
+    # issue 11: safety checks and risk-phrase signals (answers and phrases encrypted)
+    "safety_checks": {"id", "client_id", "counsellor_id", "at", "result", "trigger"},
+    "risk_signals": {"id", "client_id", "counsellor_id", "at", "source", "outcome", "reason", "resolved_at"},
     "tier_changes": {"id", "client_id", "at", "dimension", "old", "new", "by_counsellor_id"},
     "alerts": {"id", "client_id", "counsellor_id", "tier", "previous", "raised_at", "respond_by",
                "realert_minutes", "escalate_minutes", "realert_at", "escalate_at", "acknowledged_at",
@@ -150,14 +153,14 @@ def test_pg_dump_holds_no_identifying_fact(pg_schema_url):
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_migration_0006_encrypts_existing_rows_and_0006_down_restores_them(dialect, tmp_path, request):
+def test_migration_0007_encrypts_existing_rows_and_0007_down_restores_them(dialect, tmp_path, request):
     url = f"sqlite:///{tmp_path / 'caremap.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_schema_url")
     cipher = Cipher(Cipher.generate_key())
     db = Database(url, cipher)
     try:
-        db.migrate("0005")
+        db.migrate("0006")
         ts = NOW if dialect == "postgresql" else NOW.replace(tzinfo=None)
-        with db.engine.begin() as conn:  # rows as a 0005 database holds them: in clear
+        with db.engine.begin() as conn:  # rows as a 0006 database holds them: in clear
             cid = conn.execute(text(
                 "INSERT INTO counsellors (telegram_id, display_name, is_admin, timezone, client_seq, created_at) "
                 "VALUES (1001, 'Li', true, 'Asia/Shanghai', 1, :t) RETURNING id"), {"t": ts}).scalar_one()
@@ -183,7 +186,7 @@ def test_migration_0006_encrypts_existing_rows_and_0006_down_restores_them(diale
             assert (client.name, client.sid, client.trust, client.tags) == (NAME, SID, 2, TAGS)
             assert repo.screenings(client_id)[0].item9 == 1
             repo.add_tags(client_id, ["新标签"])  # ids continue after the copied rows (PG sequence)
-        db.downgrade("0005")
+        db.downgrade("0006")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT name, sid, trust FROM clients")).one() == (NAME, SID, 2)
             assert [r[0] for r in conn.execute(text("SELECT tag FROM client_tags ORDER BY id"))] == [*TAGS, "新标签"]

@@ -20,7 +20,7 @@ def make_db(tmp_path) -> Database:
     return db
 
 
-def test_lost_contact_raises_tier_over_time_and_is_kept_in_history(tmp_path):
+def test_contact_gap_raises_tier_over_time_and_is_kept_in_history(tmp_path):
     db = make_db(tmp_path)
     admin = core.ensure_admin(db, 1, "Li", NOW, "Asia/Shanghai")
     added = core.add_client(db, admin, grammar.parse_new("王芳"), NOW, update_id=1)
@@ -29,7 +29,7 @@ def test_lost_contact_raises_tier_over_time_and_is_kept_in_history(tmp_path):
         assert uow.clients_of(admin.id).grades(added.client.id).risk is Risk.LOW
     first = regrade_everyone(db, NOW + timedelta(days=1))
     assert first == {"clients": 1, "changed": 0, "alerts": 0}
-    # Low tier: contact every 60 days; lost contact after 2x that → at least medium.
+    # Low tier: contact every 60 days; the contact is long overdue after 2x that → at least medium.
     later = NOW + timedelta(days=125)
     counts = regrade_everyone(db, later)
     assert counts["clients"] == 1 and counts["changed"] == 1
@@ -38,7 +38,7 @@ def test_lost_contact_raises_tier_over_time_and_is_kept_in_history(tmp_path):
         grades = repo.grades(added.client.id)
         history = repo.tier_history(added.client.id)
     assert grades.risk is Risk.MEDIUM
-    assert any(r.code == "lost_contact" for r in grades.risk_reasons)
+    assert any(r.code == "contact_gap" for r in grades.risk_reasons)
     assert history[0].dimension in {"risk", "frequency"}
     assert any(h.dimension == "risk" and h.old == "low" and h.new == "medium" for h in history)
     db.dispose()

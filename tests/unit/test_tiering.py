@@ -67,7 +67,8 @@ def codes(reasons):
 
 @pytest.mark.parametrize(
     ("total", "expected"),
-    [(0, Risk.LOW), (9, Risk.LOW), (10, Risk.MEDIUM), (19, Risk.MEDIUM), (20, Risk.HIGH), (24, Risk.HIGH)],
+    [(0, Risk.LOW), (9, Risk.LOW), (10, Risk.MEDIUM), (14, Risk.MEDIUM), (15, Risk.HIGH), (19, Risk.HIGH),
+     (20, Risk.HIGH), (24, Risk.HIGH)],
 )
 def test_phq9_total_thresholds(total, expected):
     g = grade(facts(phq9=phq9(spread(9, total, keep_last_zero=True))), RULES, NOW)
@@ -112,14 +113,14 @@ def test_no_risk_factors_still_gives_a_reason():
 def test_lost_contact_against_the_cadence_of_the_current_tier():
     # medium (failing courses): every 14 days, lost after 28
     g = grade(facts(risk_tags=("挂科",), interactions=(NOW - 41 * DAY,)), RULES, NOW)
-    lost = next(r for r in g.risk_reasons if r.code == "lost_contact")
+    lost = next(r for r in g.risk_reasons if r.code == "contact_gap")
     assert lost.params == {
         "days": 41, "cadence_days": 14, "limit_days": 28, "tier": "medium", "last_contact": "2025-10-13",
     }
     # low: every 60 days, lost after 120
     assert grade(facts(interactions=(NOW - 119 * DAY,)), RULES, NOW).risk is Risk.LOW
     g = grade(facts(interactions=(NOW - 121 * DAY,)), RULES, NOW)
-    assert g.risk is Risk.MEDIUM and g.risk_reasons[0].code == "lost_contact"
+    assert g.risk is Risk.MEDIUM and g.risk_reasons[0].code == "contact_gap"
 
 
 def test_never_contacted_counts_from_creation():
@@ -133,7 +134,7 @@ def test_never_contacted_counts_from_creation():
 def test_last_contact_at_from_the_caller_counts():
     g = grade(facts(interactions=(), last_contact_at=NOW - 3 * DAY), RULES, NOW)
     assert g.last_contact_at == NOW - 3 * DAY
-    assert "lost_contact" not in codes(g.risk_reasons)
+    assert "contact_gap" not in codes(g.risk_reasons)
 
 
 def test_stale_screening_no_longer_raises():
@@ -372,6 +373,13 @@ def _varied_facts():
     yield RULES, facts(interactions=(), created_at=NOW)
     yield private, facts(value=ValueInfo(3, "self"))
     yield private, facts()
+    from domain.safety import triage
+    check = triage({"wish": True, "thoughts": True, "method": False, "intent": True, "plan": False,
+                    "behaviour": False, "behaviour_recent": None}, RULES.safety_check.levels())
+    yield RULES, facts(safety_check=replace(check, at=NOW - DAY))
+    yield RULES, facts(held=Risk.CRISIS, held_since=NOW - 9 * DAY)
+    yield RULES, facts(unreached_streak=3)
+    yield RULES, facts(safety_check=replace(check, at=NOW - 60 * DAY))
 
 
 def test_emitted_params_match_the_registry():
@@ -391,7 +399,8 @@ SAMPLE = {
     "limit_days": 28, "last_contact": "2025-10-13", "since": "2025-06-01", "count": 3,
     "window_days": 30, "actual": "B", "required": "S", "due": "2025-11-20", "hours": 24,
     "category": "academic", "urgency": "B", "text": "挂科 <3 门 & a<b", "explicit": False,
-    "capacity": 4, "payer": "self",
+    "capacity": 4, "payer": "self", "ideal": "2025-11-25", "latest": "2025-11-30",
+    "items": "intent,plan",
 }
 
 

@@ -2,8 +2,8 @@
 trust and satisfaction; tags; screening totals, bands and item 9; status history values.
 Existing rows are encrypted with the database's key (checked before migrating).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -46,7 +46,7 @@ def _cipher(needed: bool):  # noqa: ANN202
     cipher = context.config.attributes.get("cipher")
     if cipher is None and needed:
         raise RuntimeError(
-            "migration 0006 encrypts existing rows and needs the key: run it through "
+            "migration 0007 encrypts existing rows and needs the key: run it through "
             "`python -m bot` (Database.migrate), not the bare alembic command"
         )
     return cipher

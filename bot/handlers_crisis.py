@@ -1,0 +1,186 @@
+"""The crisis path (issue 11): risk-phrase prompts, the safety check, the review's reasons.
+
+Callback data (≤ 64 bytes, never trusted: every id is looked up through the counsellor's
+scoped repositories or pending inputs):
+- `sg:<signal_id>:<c|q|n|j|u|h>` — a risk phrase: safety check now / PHQ-9 now / not a risk…,
+  then its reason: joke / quoting someone / already handled (kept on record)
+- `sc:<client_id>:<trigger>` — start a safety check (after item 9, risk=crisis, from /map …)
+- `sk:<pending_id>:<answers>` — one step of the safety check (answers y/n/- so far); `x` cancels
+- `rv:l:<client_id>` — Lower at a review: asks why; `rv:r:<client_id>:<reason>` lowers
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler
+
+from bot.handlers import Turn, _edit, _guard, _int, _question, _run
+from domain.model import Risk
+from domain.tiering import REVIEW_REASONS
+from services import core
+from services import crisis as cr
+from services import reminders as rem
+
+DISMISS = {"j": "joke", "u": "quote", "h": "handled"}
+
+
+def _label(turn: Turn, key: str) -> str:
+    return turn.render("crisis_label", key=key)
+
+
+def _button(turn: Turn, key: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(_label(turn, key), callback_data=data)
+
+
+# --- after a write: prompt on a risk phrase, offer a safety check after item 9 / crisis ---
+
+
+def _offer_trigger(result: Any) -> str | None:
+    item9 = getattr(getattr(result, "result", None), "item9", None)
+    if item9:
+        return "i9"
+    for ch in getattr(result, "changes", None) or ():
+        if getattr(ch, "field", None) == "risk" and ch.new == Risk.CRISIS.value:
+            return "cr"
+    return None
+
+
+async def after_write(turn: Turn, result: Any) -> None:
+    """Called after the reply to /log, a plain note, /goal or /status: a risk phrase gets its
+    own message naming it, with the three choices."""
+    signal = getattr(result, "risk_signal", None)
+    if signal is not None:
+        markup = InlineKeyboardMarkup([
+            [_button(turn, "safety_check", f"sg:{signal.id}:c"), _button(turn, "phq9_now", f"sg:{signal.id}:q")],
+            [_button(turn, "not_a_risk", f"sg:{signal.id}:n")],
+        ])
+        await turn.reply("risk_phrase_prompt", markup=markup, signal=signal, client=getattr(result, "client", None))
+
+
+def offer_markup(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
+    """After item 9 > 0 or risk=crisis: a safety check button on the reply itself."""
+    trigger = _offer_trigger(result)
+    client = getattr(result, "client", None)
+    if trigger is None or client is None:
+        return None
+    return InlineKeyboardMarkup([[_button(turn, "safety_check", f"sc:{client.id}:{trigger}")]])
+
+
+def map_markup(turn: Turn, client_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(turn, "safety_check", f"sc:{client_id}:mp")]])
+
+
+# --- the safety check, one edited message ------------------------------------------------
+
+
+def _check_message(turn: Turn, q: cr.SafetyPrompt) -> tuple[str, InlineKeyboardMarkup]:
+    rows = [[_button(turn, "yes", f"sk:{q.pending_id}:{q.yes_code}"),
+             _button(turn, "no", f"sk:{q.pending_id}:{q.no_code}")]]
+    nav = []
+    if q.code:
+        nav.append(InlineKeyboardButton(turn.render("button_back"),
+                                        callback_data=f"sk:{q.pending_id}:{cr.back_code(q.code)}"))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"sk:{q.pending_id}:x"))
+    rows.append(nav)
+    return turn.render("safety_item", q=q), InlineKeyboardMarkup(rows)
+
+
+@_guard
+async def on_start_check(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or parts[2] not in cr.TRIGGERS:
+        raise core.NotYours()
+    prompt = await _run(cr.start_check, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
+    await query.answer()
+    text, markup = _check_message(turn, prompt)
+    await turn.send_text(text, markup)
+
+
+@_guard
+async def on_check_step(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3:
+        raise core.NotYours()
+    pending_id = _int(parts[1])
+    if parts[2] == "x":
+        if await _run(cr.cancel_check, turn.app.db, turn.counsellor, pending_id, turn.now):
+            await query.answer()
+            await _edit(query, turn.render("cancelled"))
+            return
+        raise core.NotYours()
+    step = await _run(cr.check_step, turn.app.db, turn.counsellor, pending_id, parts[2], turn.now,
+                      rules=turn.app.rules)
+    await query.answer()
+    if isinstance(step, cr.SafetyPrompt):
+        text, markup = _check_message(turn, step)
+        await _edit(query, text, markup)
+    else:
+        await _edit(query, turn.render("safety_done", r=step))
+
+
+# --- risk-phrase prompts -----------------------------------------------------------------
+
+
+@_guard
+async def on_signal(turn: Turn) -> None:
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or parts[2] not in ("c", "q", "n", *DISMISS):
+        raise core.NotYours()
+    signal_id, action = _int(parts[1]), parts[2]
+    db, actor = turn.app.db, turn.counsellor
+    if action == "c":
+        prompt = await _run(cr.start_check, db, actor, 0, "ph", turn.now, signal_id=signal_id)
+        await query.answer()
+        text, markup = _check_message(turn, prompt)
+        await _edit(query, text, markup)
+    elif action == "q":
+        q = await _run(cr.signal_to_phq9, db, actor, signal_id, turn.now)
+        await query.answer()
+        text, markup = _question(turn, q, ())
+        await _edit(query, text, markup)
+    elif action == "n":
+        o = await _run(cr.signal_subject, db, actor, signal_id)
+        await query.answer()
+        rows = [[_button(turn, f"reason_{reason}", f"sg:{signal_id}:{code}")] for code, reason in DISMISS.items()]
+        rows.append([_button(turn, "safety_check", f"sg:{signal_id}:c")])
+        await _edit(query, turn.render("signal_why", client=o.client, signal=o.signal), InlineKeyboardMarkup(rows))
+    else:
+        o = await _run(cr.dismiss_signal, db, actor, signal_id, DISMISS[action], turn.now)
+        await query.answer()
+        await _edit(query, turn.render("signal_dismissed", o=o))
+
+
+# --- the review: Lower asks why ------------------------------------------------------------
+
+
+async def on_review(turn: Turn, parts: list[str]) -> None:
+    """`rv:l:<client>` asks for the reason, `rv:r:<client>:<reason>` lowers (from on_reminder)."""
+    query = turn.update.callback_query
+    client_id = _int(parts[2])
+    if parts[1] == "l" and len(parts) == 3:
+        subject = await _run(rem.review_subject, turn.app.db, turn.counsellor, client_id)
+        rows = [[_button(turn, f"review_{reason}", f"rv:r:{client_id}:{reason}")] for reason in REVIEW_REASONS]
+        rows.append([_button(turn, "keep", f"rv:c:{client_id}")])
+        await query.answer()
+        await _edit(query, turn.render("review_why", client=subject.client, g=subject.grades),
+                    InlineKeyboardMarkup(rows))
+        return
+    if parts[1] == "r" and len(parts) == 4 and parts[3] in REVIEW_REASONS:
+        out = await _run(rem.lower_tier, turn.app.db, turn.counsellor, client_id, turn.now,
+                         rules=turn.app.rules, reason=parts[3])
+        await query.answer()
+        await _edit(query, turn.render("review_done", o=out))
+        return
+    raise core.NotYours()
+
+
+def register(application: Application) -> None:
+    """Called from bot.handlers.register, before the catch-all handlers."""
+    application.add_handler(CallbackQueryHandler(on_signal, pattern=r"^sg:"))
+    application.add_handler(CallbackQueryHandler(on_start_check, pattern=r"^sc:"))
+    application.add_handler(CallbackQueryHandler(on_check_step, pattern=r"^sk:"))
