@@ -208,7 +208,7 @@ def update_settings(db: Database, actor: Counsellor, change: schedule.SettingsCh
 
 
 def set_supervisor(
-    db: Database, actor: Counsellor, counsellor_tid: int, supervisor_tid: int | None
+    db: Database, actor: Counsellor, counsellor_tid: int, supervisor_tid: int | None, now: datetime
 ) -> tuple[Counsellor, Counsellor | None] | None:
     """Admins only: who receives a counsellor's unacknowledged crisis alerts."""
     from domain.errors import CommandError
@@ -221,4 +221,5 @@ def set_supervisor(
         if counsellor is None or (supervisor_tid is not None and supervisor is None):
             return None
         uow.counsellors.set_supervisor(counsellor.id, supervisor.id if supervisor else None)
+        uow.staff.record(actor.id, "supervisor", now, target_id=counsellor.id)
         return uow.counsellors.get(counsellor.id), supervisor

@@ -552,7 +552,7 @@ class ScanRepo(_Repo):
         """Counsellors whose daily agenda is on (agenda_at set), by id."""
         rows = self._s.scalars(
             select(CounsellorRow)
-            .where(CounsellorRow.agenda_at.is_not(None))
+            .where(CounsellorRow.agenda_at.is_not(None), CounsellorRow.deactivated_at.is_(None))
             .order_by(CounsellorRow.id)
             .execution_options(populate_existing=True)
         )
