@@ -102,7 +102,9 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
         copies = tuple(uow.team.alert_copies(alert_id))
         recipients = {c.recipient_id: uow.counsellors.get(c.recipient_id) for c in copies}
         return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
-                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None},
+                            # a deactivated counsellor's chat is never written to again (a
+                            # leaver's copy of an alert handed over stays as it was)
+                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None and v.active},
                             owner=actor)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import CommandError
+from domain.escalation import escalation_targets
 from domain.model import Counsellor
 from domain.schedule import PRIORITY
 from storage import outbox_keys as keys
@@ -128,6 +129,9 @@ def confirm_team(db: Database, actor: Counsellor, pending_id: int, now: datetime
         _check_leaver(actor, who)
         to = None
         handover = None
+        # escalations of other counsellors' alerts still on their way to the leaver (their
+        # supervisor): they find the alert's new recipients once the leaver is gone
+        queued_to_leaver = uow.staff.escalations_to(who.id)
         if payload["action"] == "handover":
             to = uow.counsellors.get(int(payload["to"]))
             if to is None or to.deactivated_at is not None:
@@ -139,7 +143,48 @@ def confirm_team(db: Database, actor: Counsellor, pending_id: int, now: datetime
             raise CommandError("team_handover_first", id=who.telegram_id, clients=uow.staff.caseload_counts(who.id)[0])
         uow.staff.set_active(who.id, False, now)
         uow.staff.record(actor.id, "deactivate", now, target_id=who.id)
+        if handover is not None:
+            _escalate_moved(uow, who, handover, now)
+        _reroute_escalations(uow, who, queued_to_leaver, now)
         return TeamDone(payload["action"], uow.counsellors.get(who.id), to, handover)
+
+
+def _escalate(uow: Any, alert: Any, from_id: int, reason: str, now: datetime) -> None:
+    """Queue the escalation of `alert` to whoever receives its (current) owner's escalations
+    now; a recipient who already has it (same dedupe key) is skipped."""
+    owner = uow.counsellors.get(alert.counsellor_id)
+    if owner is None:
+        return
+    supervisor = uow.counsellors.get(owner.supervisor_id) if owner.supervisor_id is not None else None
+    for target in escalation_targets(owner, supervisor, uow.counsellors.list_admins()):
+        if not target.active:
+            continue
+        uow.outbox.enqueue(
+            counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
+            due_at=now, priority=PRIORITY["escalation"],
+            payload={"alert_id": alert.id, "client_id": alert.client_id, "from": from_id, "reason": reason},
+            now=now, client_id=alert.client_id,
+        )
+
+
+def _escalate_moved(uow: Any, leaver: Counsellor, handover: Handover, now: datetime) -> None:
+    """An alert the leaver's line had already been told about (escalated) is told to the new
+    counsellor's line too: escalations still queued to the old line are sent only to those
+    who also receive the new counsellor's (reminders.compose)."""
+    for alert_id in handover.open_alert_ids:
+        alert = uow.scan.alert(alert_id)
+        if alert is not None and alert.acknowledged_at is None and alert.escalated_at is not None:
+            _escalate(uow, alert, leaver.id, "unacknowledged", now)
+
+
+def _reroute_escalations(uow: Any, leaver: Counsellor, payloads: list[dict[str, Any]], now: datetime) -> None:
+    for payload in payloads:
+        if "alert_id" not in payload:
+            continue
+        alert = uow.scan.alert(int(payload["alert_id"]))
+        if alert is None or alert.acknowledged_at is not None or alert.counsellor_id == leaver.id:
+            continue
+        _escalate(uow, alert, int(payload.get("from", alert.counsellor_id)), str(payload.get("reason", "unacknowledged")), now)
 
 
 def _tell_new_owner(uow: Any, to: Counsellor, handover: Handover, now: datetime) -> None:

@@ -8,11 +8,14 @@ Nothing here reads a note.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from storage import outbox_keys
 from storage.dto import Invite
 from storage.orm import (
     AlertRow,
@@ -37,6 +40,7 @@ class Handover:
     reminders: int  # pending reminders and alerts moved to the new counsellor
     first_number: int | None  # the new numbers start here (None when no client moved)
     sent_alert_ids: tuple[int, ...] = ()  # unacknowledged alerts the leaver had been sent
+    open_alert_ids: tuple[int, ...] = ()  # every unacknowledged alert that moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,17 @@ class StaffRepo(_Repo):
             )
         return result.rowcount == 1
 
+    def escalations_to(self, counsellor_id: int) -> list[dict[str, Any]]:
+        """The payloads of escalations still queued (or being sent) to this counsellor, each
+        about another counsellor's alert: what must find another recipient when they leave."""
+        rows = self._s.scalars(
+            select(OutboxRow.payload)
+            .where(OutboxRow.counsellor_id == counsellor_id, OutboxRow.kind == "escalation",
+                   OutboxRow.status.in_(("pending", "sending")))
+            .order_by(OutboxRow.id)
+        )
+        return [json.loads(p) for p in rows]
+
     def caseload_counts(self, counsellor_id: int) -> tuple[int, int, int]:
         """(clients, open dated plan items, unacknowledged alerts) of one counsellor."""
         mine = select(ClientRow.id).where(ClientRow.counsellor_id == counsellor_id)
@@ -117,6 +132,7 @@ class StaffRepo(_Repo):
         )
         first = None
         sent: list[int] = []
+        open_ids: list[int] = []
         if ids:
             seq = self._s.execute(
                 update(CounsellorRow)
@@ -135,11 +151,20 @@ class StaffRepo(_Repo):
                     .values(counsellor_id=to_id, number=first + offset)
                     .execution_options(synchronize_session=False)
                 )
-            sent = list(self._s.scalars(
-                select(AlertRow.id)
-                .where(AlertRow.client_id.in_(ids), AlertRow.acknowledged_at.is_(None), AlertRow.status == "sent")
-                .order_by(AlertRow.raised_at, AlertRow.id)
+            # sent to the leaver, or being sent right now (a worker holds the first push under
+            # its lease and may already have composed it for the leaver's chat)
+            in_flight = set(self._s.scalars(
+                select(OutboxRow.dedupe_key)
+                .where(OutboxRow.client_id.in_(ids), OutboxRow.kind == "alert", OutboxRow.status == "sending")
             ))
+            open_alerts = self._s.execute(
+                select(AlertRow.id, AlertRow.status)
+                .where(AlertRow.client_id.in_(ids), AlertRow.acknowledged_at.is_(None))
+                .order_by(AlertRow.raised_at, AlertRow.id)
+            ).all()
+            open_ids = [alert_id for alert_id, _ in open_alerts]
+            sent = [alert_id for alert_id, status in open_alerts
+                    if status == "sent" or outbox_keys.alert(alert_id) in in_flight]
             # the leaver's message ids mean nothing in the new counsellor's chat
             self._s.execute(
                 update(AlertRow)
@@ -149,9 +174,12 @@ class StaffRepo(_Repo):
             )
         moved = 0
         if ids:
+            # queued (and claimed: a worker composes a claimed row for whoever the row names
+            # when it composes it, so a row claimed before this commit goes to the new
+            # counsellor; a retried one comes back pending for them)
             moved = self._s.execute(
                 update(OutboxRow)
-                .where(OutboxRow.counsellor_id == from_id, OutboxRow.status == "pending",
+                .where(OutboxRow.counsellor_id == from_id, OutboxRow.status.in_(("pending", "sending")),
                        OutboxRow.client_id.in_(ids),
                        OutboxRow.kind.in_(("plan", "cadence", "review", "alert", "realert")))
                 .values(counsellor_id=to_id)
@@ -165,7 +193,7 @@ class StaffRepo(_Repo):
         )
         self._s.flush()
         return Handover(clients=clients, open_plans=plans, open_alerts=alerts, reminders=moved,
-                        first_number=first, sent_alert_ids=tuple(sent))
+                        first_number=first, sent_alert_ids=tuple(sent), open_alert_ids=tuple(open_ids))
 
     # -- invites -----------------------------------------------------------------------
 

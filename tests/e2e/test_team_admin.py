@@ -49,6 +49,11 @@ async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(b
     await admin.tap(ask, "✅ Yes, do it")
     done = await admin.expect_edit(ask)
     assert "2 clients handed over to Li (now #2–#3)" in done.text and "Zhang no longer has access" in done.text
+    # the open alerts go to the new counsellor at once (issue 10's urgent path: right after
+    # the confirmation's answer, no tick needed), under the client's new number
+    pushed = [await admin.expect_message() for _ in range(open_alerts)]
+    assert all("#2 王芳" in p.text for p in pushed)
+    assert any("CRISIS" in p.text.upper() for p in pushed)
 
     # the leaver: every command, plain text and button refused, nothing shown
     for text in ("/clients", "/map 王芳", "/start", "今天见了王芳"):
@@ -59,12 +64,10 @@ async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(b
     view = await say(admin, "/map 王芳")
     assert "#2 王芳" in view.text and "2025001" in view.text and "挂科 3 门" in view.text
     assert "3 韩梅梅" in (await say(admin, "/clients")).text
-    # the open alerts now go to them, under the client's new number
+    # a tick sends nothing more: not to the new counsellor, nothing at all to the leaver
     await run_once(bot_env.app)
-    pushed = await _drain(admin)
-    assert len(pushed) == open_alerts and all("#2 王芳" in p.text for p in pushed)
-    assert any("CRISIS" in p.text.upper() for p in pushed)
-    assert not await _drain(second)  # and nothing more to the leaver
+    assert not await _drain(admin)
+    assert not await _drain(second)
     # a double tap on the old confirmation does nothing
     qid = await replay_callback(bot_env.server, admin, ask, ask.buttons[0][0][1])
     await admin.expect_callback_answer(qid)
