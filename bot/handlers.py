@@ -196,6 +196,8 @@ async def _refuse(update: Update, app: BotContext, name: str = "refusal") -> Non
 async def _identify(update: Update, app: BotContext) -> Counsellor | None:
     user = update.effective_user
     counsellor = await _run(core.find_counsellor, app.db, user.id)
+    if counsellor is not None and not counsellor.active:
+        return counsellor  # refused by the caller; nothing about them is written
     if counsellor is None and user.id in app.settings.admin_ids:
         counsellor = await _run(
             core.ensure_admin, app.db, user.id, _display_name(user), app.clock(), app.settings.timezone
@@ -226,6 +228,9 @@ def _guard(fn: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitab
         counsellor = await _identify(update, app)
         if counsellor is None:
             await _refuse(update, app)
+            return
+        if not counsellor.active:  # an admin ended their access (issue 14): nothing at all
+            await _refuse(update, app, "deactivated")
             return
         turn = Turn(update, context, app, counsellor,
                     pick_language(counsellor.language, update.effective_user.language_code))
@@ -319,6 +324,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                     pick_language(None, user.language_code))
     if counsellor is None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
+        return
+    if not counsellor.active:
+        await _refuse(update, app, "deactivated")
         return
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
     if fresh:
@@ -638,7 +646,8 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
         return
     counsellor_tid = int(ids[0])
     supervisor_tid = int(ids[1]) if len(ids) == 2 else None
-    result = await turn.write(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid)
+    result = await turn.write(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid,
+                              turn.now)
     if result is None:
         await turn.reply("supervisor_unknown")
         return

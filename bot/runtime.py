@@ -14,7 +14,7 @@ from storage.crypto import (
     resolve_secret_key,
     sqlite_database_path,
 )
-from storage.db import Database
+from storage.db import ENCRYPT_IDENTITY_REVISION, Database
 from storage.keycheck import KeyMismatch, check_key, ensure_key_check
 
 
@@ -74,8 +74,13 @@ def open_database(settings: Settings, log: logging.Logger | None = None) -> Data
         raise ConfigError(_db_line(exc)) from None
     try:
         _check_key(db, settings, log)
+        before = db.current_revision()
         db.migrate()
         ensure_key_check(db)
+        if before is not None and before < ENCRYPT_IDENTITY_REVISION:
+            # that migration replaced clear identifying columns by encrypted ones: rebuild the file
+            # so no page of the clear values survives (secure_delete covers the rest)
+            db.vacuum()
     except KeyMismatch:
         db.dispose()
         raise ConfigError(_mismatch_line(settings)) from None

@@ -55,6 +55,11 @@ class Counsellor:
     agenda_at: str | None = "08:00"  # local "HH:MM" for the daily agenda; None = off
     quiet_hours: str | None = None  # local "HH:MM-HH:MM" (may wrap midnight); None = none
     telegram_language: str | None = None  # "zh"/"en" as Telegram last reported it (for pushes)
+    deactivated_at: datetime | None = None  # set when an admin ended their access
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from domain.buttons import data as button_data
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours, local_day
 from reminders.alerts import alert_buttons, alert_view, render_copy
+from reminders.planner import escalation_targets
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,13 @@ def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: st
 
 
 def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
-    recipient = uow.counsellors.get(item.counsellor_id)
-    if recipient is None:
-        return None
+    # the row as it is now, not as it was claimed: a handover since the claim moved it to
+    # the new counsellor (storage.staff.hand_over), and it goes to them
+    current = uow.outbox.get(item.id)
+    counsellor_id = current.counsellor_id if current is not None else item.counsellor_id
+    recipient = uow.counsellors.get(counsellor_id)
+    if recipient is None or not recipient.active:
+        return None  # a deactivated counsellor gets nothing, whatever was queued for them
     lang = language_of(recipient)
     tz = recipient.timezone
 
@@ -95,6 +100,15 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
                         recipient=recipient)
 
     owner_id = payload.get("from", recipient.id) if kind == "escalation" else recipient.id
+    if kind == "escalation" and "alert_id" in payload:
+        # queued before a handover: the client is now in the new counsellor's caseload, and
+        # only those who receive the new counsellor's escalations may read about them
+        current_alert = uow.scan.alert(int(payload["alert_id"]))
+        if current_alert is not None and current_alert.counsellor_id != owner_id:
+            owner = uow.counsellors.get(current_alert.counsellor_id)
+            if owner is None or all(t.id != recipient.id for t in escalation_targets(uow, owner)):
+                return None
+            owner_id = owner.id
     repo = uow.clients_of(owner_id)
     client = repo.get(int(payload["client_id"])) if "client_id" in payload else None
     if client is None:

@@ -242,8 +242,9 @@ Times are in {tz}. Rows of other files name their client by client_number and cl
 def export(db: Database, actor: Counsellor, now: datetime) -> Export:
     """The counsellor's whole caseload as a .zip of CSV files plus README.txt."""
     tz = ZoneInfo(actor.timezone)
-    with db.uow(write=False) as uow:
+    with db.uow(write=True) as uow:
         sheets = uow.caseload_of(actor.id).export()
+        uow.staff.record(actor.id, "export", now)
     local = now.astimezone(tz)
     buffer = io.BytesIO()
     files = []
@@ -320,6 +321,7 @@ def confirm_forget(db: Database, actor: Counsellor, pending_id: int, now: dateti
         counts = uow.caseload_of(actor.id).counts(client.id)
         if not repo.delete(client.id):
             return None
+        uow.staff.record(actor.id, "forget", now, client_id=client.id, client_number=client.number)
         # undo entries hold ids of the client's rows: drop them with it
         uow.pending.discard(actor.id, "undo")
     db.scrub()

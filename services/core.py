@@ -181,6 +181,7 @@ def create_invite(db: Database, actor: Counsellor, now: datetime) -> tuple[str, 
     expires = now + INVITE_TTL
     with db.uow(write=True) as uow:
         uow.invites.create(code_hash=hash_code(code), created_by=actor.id, expires_at=expires, now=now)
+        uow.staff.record(actor.id, "invite", now)
     return code, expires
 
 
@@ -504,6 +505,7 @@ def resume_pending(
             return Resumed("plan", _write_plan(uow, actor, client,
                                                _parse_plan(args, then, tz, _day_times(rules)), now))
         if cmd == "map":
+            uow.staff.record(actor.id, "map", now, client_id=client.id, client_number=client.number)
             return Resumed("map", _map_view(uow, actor, client.id))
         if cmd in ("phq9", "gad7"):
             spec = grammar.parse_screening(args, 9 if cmd == "phq9" else 7, cmd)
@@ -568,6 +570,7 @@ def relationship_map(
         found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
         if isinstance(found, Choice):
             return found
+        uow.staff.record(actor.id, "map", now, client_id=found.id, client_number=found.number)
         return _map_view(uow, actor, found.id)
 
 

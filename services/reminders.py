@@ -106,7 +106,9 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
             if other is not None and int(other) not in recipients:
                 recipients[int(other)] = uow.counsellors.get(int(other))
         return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
-                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None},
+                            # a deactivated counsellor's chat is never written to again (a
+                            # leaver's copy of an alert handed over stays as it was)
+                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None and v.active},
                             owner=actor)
 
 
@@ -212,7 +214,7 @@ def update_settings(db: Database, actor: Counsellor, change: schedule.SettingsCh
 
 
 def set_supervisor(
-    db: Database, actor: Counsellor, counsellor_tid: int, supervisor_tid: int | None
+    db: Database, actor: Counsellor, counsellor_tid: int, supervisor_tid: int | None, now: datetime
 ) -> tuple[Counsellor, Counsellor | None] | None:
     """Admins only: who receives a counsellor's unacknowledged crisis alerts."""
     from domain.errors import CommandError
@@ -225,4 +227,5 @@ def set_supervisor(
         if counsellor is None or (supervisor_tid is not None and supervisor is None):
             return None
         uow.counsellors.set_supervisor(counsellor.id, supervisor.id if supervisor else None)
+        uow.staff.record(actor.id, "supervisor", now, target_id=counsellor.id)
         return uow.counsellors.get(counsellor.id), supervisor

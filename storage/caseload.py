@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, inspect, select, update
 
 from domain.model import Risk
 from storage.orm import (
@@ -32,6 +32,9 @@ from storage.orm import (
     TierChangeRow,
 )
 from storage.repositories import _aware, _Repo
+from storage.sqltypes import EncryptedInt, EncryptedText
+
+_ENCRYPTED = (EncryptedText, EncryptedInt)
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
@@ -125,12 +128,15 @@ class CaseloadStore(_Repo):
             )
         )
         by_id = {c.id: c for c in clients}
-        client_cols = [c.name for c in ClientRow.__table__.columns if c.name != "counsellor_id"]
+        mapper = inspect(ClientRow)
+        client_attrs = [
+            mapper.get_property_by_column(c).key for c in ClientRow.__table__.columns if c.name != "counsellor_id"
+        ]
         sheets = [
             Sheet(
                 "clients",
-                [*client_cols, "tags"],
-                [[getattr(c, col) for col in client_cols] + [" ".join(t.tag for t in c.tags)] for c in clients],
+                [*client_attrs, "tags"],
+                [[getattr(c, col) for col in client_attrs] + [" ".join(t.tag for t in c.tags)] for c in clients],
             )
         ]
         for name, model in EXPORT_TABLES:
@@ -143,7 +149,13 @@ class CaseloadStore(_Repo):
                 client = by_id.get(r["client_id"])
                 if client is None:
                     continue
-                values = [self._dec(r[c.name]) if c.name.endswith("_enc") and r[c.name] else r[c.name] for c in cols]
+                # `*_enc` columns of the Encrypted* types come back decrypted already
+                values = [
+                    self._dec(r[c.name])
+                    if c.name.endswith("_enc") and r[c.name] and not isinstance(c.type, _ENCRYPTED)
+                    else r[c.name]
+                    for c in cols
+                ]
                 rows.append([client.number, client.name, *values])
             sheets.append(Sheet(name, header, rows))
         return sheets

@@ -44,6 +44,7 @@ class Cipher:
                 # never echo the key itself
                 raise ValueError(f"invalid encryption key: {_KEY_HELP}") from None
         self._fernet = MultiFernet(fernets)
+        self._memo: dict[str, str] = {}
 
     @staticmethod
     def generate_key() -> str:
@@ -62,6 +63,21 @@ class Cipher:
                 "could not decrypt a stored field: the data was written with a different "
                 "CAREMAP_SECRET_KEY (or the key file beside the database was replaced)"
             ) from None
+
+    _MEMO_LIMIT = 200_000
+
+    def decrypt_cached(self, token: str) -> str:
+        """`decrypt`, remembered by token, for the short identifying fields read on every
+        lookup (names, tags…). A token is never rewritten in place (a new value is a new
+        random token), so the memo cannot go stale; it only saves the HMAC and AES work
+        for a caseload read again and again. Bounded: cleared when full."""
+        plain = self._memo.get(token)
+        if plain is None:
+            plain = self.decrypt(token)
+            if len(self._memo) >= self._MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[token] = plain
+        return plain
 
     def __repr__(self) -> str:  # never show key material
         return "Cipher(<hidden>)"

@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from storage.crypto import Cipher
 from storage.errors import AlreadyProcessed
 from storage.once import ONCE, Once
+from storage.sqltypes import reset_cipher, set_cipher
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("caremap.storage")
@@ -28,6 +29,13 @@ log = logging.getLogger("caremap.storage")
 __all__ = ["Database", "validate_database_url", "normalize_database_url"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: The migration that replaced the clear identifying columns by encrypted ones (issue 14,
+#: versions/*_encrypt_identity.py). The only place outside that file naming its number: a
+#: database upgraded from before it is vacuumed (bot/runtime.py); tests migrate to the
+#: revision just before it (`revision_before`). Renumbering: change the file and this line
+#: (tests/integration/test_storage_migrations.py checks they agree).
+ENCRYPT_IDENTITY_REVISION = "0009"
 
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _PG_REWRITE = {"postgresql", "postgres", "postgresql+psycopg"}
@@ -145,6 +153,7 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["connection"] = connection
+        cfg.attributes["cipher"] = self.cipher  # data migrations that encrypt rows
         return cfg
 
     def migrate(self, revision: str = "head") -> None:
@@ -161,6 +170,19 @@ class Database:
 
         with self._read_engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def revision_before(revision: str) -> str | None:
+        """The revision `revision` follows in the migration chain (its down_revision)."""
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        script = ScriptDirectory.from_config(cfg).get_revision(revision)
+        if script is None:
+            raise ValueError(f"no migration {revision!r}")
+        down = script.down_revision
+        return down if isinstance(down, str) or down is None else down[0]
 
     # -- units of work ----------------------------------------------------------------
 
@@ -190,6 +212,7 @@ class Database:
         engine = self._write_engine if write else self._read_engine
         with Session(engine, expire_on_commit=False, autoflush=True) as session:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
+            scope = set_cipher(self.cipher)  # the encrypted column types use it
             try:
                 once = ONCE.get() if write else None
                 if once is not None and not once.committed and once.pending is None:
@@ -211,6 +234,7 @@ class Database:
                     once.pending = None  # the claim went with the rollback
                 raise
             finally:
+                reset_cipher(scope)
                 unit._close()
 
     def on_urgent(self, listener: Callable[[list[int]], None]) -> Callable[[], None]:
@@ -263,6 +287,18 @@ class Database:
             except FileNotFoundError:
                 continue
         return changed
+
+    def vacuum(self) -> None:
+        """SQLite: rebuild the file (after a migration that replaced clear columns by
+        encrypted ones, so no clear page survives) and truncate the log."""
+        if self.dialect != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("VACUUM")
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

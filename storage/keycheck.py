@@ -173,20 +173,21 @@ def rotate_key(db: Database, new: Cipher) -> Rotation:
         if token is None or not _matches(old, token, legacy=False):
             raise KeyMismatch("the key check failed")
         for name, pk, enc in encrypted_columns():
-            table = Base.metadata.tables[name]
-            rows = session.execute(select(*[table.c[c] for c in pk + enc])).all()
+            # raw SQL: the tokens as stored, past the Encrypted* column types
+            cols = ", ".join(pk + enc)
+            rows = session.execute(text(f"SELECT {cols} FROM {name}")).all()
             if rows:
                 tables += 1
+            setter = ", ".join(f"{c} = :{c}" for c in enc)
+            where = " AND ".join(f"{c} = :{c}" for c in pk)
+            stmt = text(f"UPDATE {name} SET {setter} WHERE {where}")
             for row in rows:
-                values = {}
+                values = dict(zip(pk + enc, row, strict=True))
                 for col in enc:
-                    value = getattr(row, col)
-                    if value is not None:
-                        values[col] = new.encrypt(old.decrypt(value))
-                if values:
-                    fields += len(values)
-                    cond = [table.c[c] == getattr(row, c) for c in pk]
-                    session.execute(update(table).where(*cond).values(**values))
+                    if values[col] is not None:
+                        values[col] = new.encrypt(old.decrypt(values[col]))
+                        fields += 1
+                session.execute(stmt, values)
         session.execute(
             update(MetaRow.__table__)
             .where(MetaRow.__table__.c.name == KEY_CHECK)

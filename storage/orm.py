@@ -1,7 +1,10 @@
 """SQLAlchemy ORM models (storage-internal: never returned to callers).
 
-Free-text columns end in `_enc` and hold Fernet tokens; names, tags and numbers are
-clear text. Every table that belongs to a counsellor's caseload hangs off `clients`
+Encrypted columns end in `_enc` and hold Fernet tokens: free text (decrypted by the
+repositories) and, since the encrypt_identity migration, every identifying or sensitive fact (names,
+student numbers, majors, grades, tags, trust and satisfaction, screening results, status
+history), whose ORM attributes keep their plain names and use the `EncryptedText` /
+`EncryptedInt` types. What stays clear is listed in README's Privacy section. Every table that belongs to a counsellor's caseload hangs off `clients`
 with ON DELETE CASCADE, so forgetting a client removes everything of it.
 
 The schema is created by the Alembic migrations in `storage/migrations/`; this module
@@ -27,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.sqltypes import UTCDateTime
+from storage.sqltypes import EncryptedInt, EncryptedText, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +76,8 @@ class CounsellorRow(Base):
     agenda_at: Mapped[str | None] = mapped_column(String(5), server_default="08:00")
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
     telegram_language: Mapped[str | None] = mapped_column(String(2))
+    # issue 14 (the staff migration): a counsellor who left; every command is refused
+    deactivated_at: Mapped[datetime | None]
 
 
 class InviteRow(Base):
@@ -91,19 +96,20 @@ class ClientRow(Base):
     __tablename__ = "clients"
     __table_args__ = (
         UniqueConstraint("counsellor_id", "number"),
-        Index("ix_clients_counsellor_id_name", "counsellor_id", "name"),
         Index("ix_clients_counsellor_id_last_contact_at", "counsellor_id", "last_contact_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
-    sid: Mapped[str | None] = mapped_column(String(64))
-    major: Mapped[str | None] = mapped_column(String(200))
-    grade: Mapped[str | None] = mapped_column(String(64))
-    trust: Mapped[int | None] = mapped_column(Integer)
-    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    # encrypted (the encrypt_identity migration); nullable at the SQL level (SQLite cannot add a NOT NULL
+    # column to a table with rows), required by the repository
+    name: Mapped[str] = mapped_column("name_enc", EncryptedText, nullable=True)
+    sid: Mapped[str | None] = mapped_column("sid_enc", EncryptedText)
+    major: Mapped[str | None] = mapped_column("major_enc", EncryptedText)
+    grade: Mapped[str | None] = mapped_column("grade_enc", EncryptedText)
+    trust: Mapped[int | None] = mapped_column("trust_enc", EncryptedInt)
+    satisfaction: Mapped[int | None] = mapped_column("satisfaction_enc", EncryptedInt)
     risk: Mapped[str] = mapped_column(String(16), server_default="low")
     created_at: Mapped[datetime]
     last_contact_at: Mapped[datetime | None]
@@ -133,14 +139,12 @@ class ClientDetailsRow(Base):
 
 class ClientTagRow(Base):
     __tablename__ = "client_tags"
-    __table_args__ = (
-        UniqueConstraint("client_id", "tag"),
-        Index("ix_client_tags_tag", "tag"),
-    )
+    # one tag once per client is kept by the repository (tokens are random: no UNIQUE)
+    __table_args__ = (Index("ix_client_tags_client_id", "client_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    tag: Mapped[str] = mapped_column(String(64))
+    tag: Mapped[str] = mapped_column("tag_enc", EncryptedText)
 
 
 class NeedRow(Base):
@@ -229,8 +233,8 @@ class StatusChangeRow(Base):
     )
     at: Mapped[datetime]
     field: Mapped[str] = mapped_column(String(32))
-    old: Mapped[str | None] = mapped_column(String(32))
-    new: Mapped[str | None] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column("old_enc", EncryptedText)
+    new: Mapped[str | None] = mapped_column("new_enc", EncryptedText)
 
 
 class ReferralRow(Base):
@@ -298,9 +302,9 @@ class ScreeningRow(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     instrument: Mapped[str] = mapped_column(String(8))  # "phq9" | "gad7"
     answers_enc: Mapped[str] = mapped_column(Text)  # encrypted JSON list of 0–3 answers
-    total: Mapped[int] = mapped_column(Integer)
-    band: Mapped[str] = mapped_column(String(32))
-    item9: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column("total_enc", EncryptedInt, nullable=True)
+    band: Mapped[str] = mapped_column("band_enc", EncryptedText, nullable=True)
+    item9: Mapped[int | None] = mapped_column("item9_enc", EncryptedInt)
     at: Mapped[datetime]
 
 
@@ -451,3 +455,25 @@ class SendSlotRow(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     tat: Mapped[float] = mapped_column(Float(precision=53))
+
+
+# -- counsellors who come and go (migration 0009) -----------------------------------------
+
+
+class AuditRow(Base):
+    """The audit trail: who (actor), what (an action code), when, and which client number or
+    counsellor it was about. Never any text a counsellor wrote."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_id_at", "actor_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[int | None] = mapped_column(Integer)  # no FK: kept after /forget
+    client_number: Mapped[int | None] = mapped_column(Integer)
+    target_id: Mapped[int | None] = mapped_column(Integer)  # a counsellor id, for admin actions

@@ -468,6 +468,12 @@ class ScanRepo(_Repo):
             stmt = stmt.limit(limit)
         return [_alert(r, self._dec) for r in self._s.scalars(stmt)]
 
+    def alert(self, alert_id: int) -> Alert | None:
+        """One alert whoever owns it now (a delivery worker composing an escalation queued
+        before a handover: the client is looked up in the current owner's caseload)."""
+        found = self._alerts(AlertRow.id == alert_id)
+        return found[0] if found else None
+
     def alerts_to_send(self, limit: int = 100) -> list[Alert]:
         """Alerts not yet pushed (status "pending"), oldest first."""
         return self._alerts(AlertRow.status == "pending", limit=limit)
@@ -552,7 +558,7 @@ class ScanRepo(_Repo):
         """Counsellors whose daily agenda is on (agenda_at set), by id."""
         rows = self._s.scalars(
             select(CounsellorRow)
-            .where(CounsellorRow.agenda_at.is_not(None))
+            .where(CounsellorRow.agenda_at.is_not(None), CounsellorRow.deactivated_at.is_(None))
             .order_by(CounsellorRow.id)
             .execution_options(populate_existing=True)
         )

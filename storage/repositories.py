@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -177,6 +177,7 @@ def _counsellor(row: CounsellorRow) -> Counsellor:
         agenda_at=row.agenda_at,
         quiet_hours=row.quiet_hours,
         telegram_language=row.telegram_language,
+        deactivated_at=row.deactivated_at,
     )
 
 
@@ -268,6 +269,25 @@ def _invite(row: InviteRow) -> Invite:
         used_at=row.used_at,
         used_by=row.used_by,
     )
+
+
+_LIST_CLIENTS = text(
+    "SELECT id, number, name_enc, sid_enc, major_enc, grade_enc, trust_enc, satisfaction_enc, "
+    "risk, created_at, last_contact_at FROM clients WHERE counsellor_id = :c ORDER BY number"
+)
+_LIST_TAGS = text(
+    "SELECT t.client_id, t.tag_enc FROM client_tags t JOIN clients c ON c.id = t.client_id "
+    "WHERE c.counsellor_id = :c ORDER BY t.id"
+)
+
+
+def _raw_utc(value: Any) -> datetime | None:
+    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _Repo:
@@ -378,6 +398,8 @@ class CounsellorRepo(_Repo):
         revoked: list[int] = []
         for row in self._s.scalars(select(CounsellorRow).order_by(CounsellorRow.id)):
             should = row.telegram_id in wanted
+            if should and row.deactivated_at is not None:
+                row.deactivated_at = None  # a listed admin always has access
             if bool(row.is_admin) != should:
                 row.is_admin = should
                 (granted if should else revoked).append(row.id)
@@ -386,7 +408,9 @@ class CounsellorRepo(_Repo):
 
     def list_admins(self) -> list[Counsellor]:
         rows = self._s.scalars(
-            select(CounsellorRow).where(CounsellorRow.is_admin.is_(True)).order_by(CounsellorRow.id)
+            select(CounsellorRow)
+            .where(CounsellorRow.is_admin.is_(True), CounsellorRow.deactivated_at.is_(None))
+            .order_by(CounsellorRow.id)
         )
         return [_counsellor(r) for r in rows]
 
@@ -480,12 +504,29 @@ class ClientRepo(_Repo):
         return _client(row) if row else None
 
     def list(self) -> list[Client]:
-        rows = self._s.scalars(
-            select(ClientRow)
-            .where(ClientRow.counsellor_id == self.counsellor_id)
-            .order_by(ClientRow.number)
-        )
-        return [_client(r) for r in rows]
+        """The whole caseload by number. Every lookup by name, prefix, pinyin or initials
+        matches in memory over this list (the names are encrypted: SQL cannot), so it is
+        read as plain rows (two `text()` queries, no ORM objects, no per-column type
+        processing) and the tokens go through the cipher's memo: a token is never rewritten
+        in place, so the memo cannot go stale, and a write shows at the next read."""
+        dec = self._uow.cipher.decrypt_cached
+        params = {"c": self.counsellor_id}
+        tags: dict[int, list[str]] = {}
+        for client_id, token in self._s.execute(_LIST_TAGS, params):
+            tags.setdefault(client_id, []).append(dec(token))
+        out = []
+        for r in self._s.execute(_LIST_CLIENTS, params):
+            out.append(Client(
+                id=r[0], counsellor_id=self.counsellor_id, number=r[1], name=dec(r[2]),
+                tags=tuple(tags.get(r[0], ())),
+                sid=None if r[3] is None else dec(r[3]),
+                major=None if r[4] is None else dec(r[4]),
+                grade=None if r[5] is None else dec(r[5]),
+                trust=None if r[6] is None else int(dec(r[6])),
+                satisfaction=None if r[7] is None else int(dec(r[7])),
+                risk=Risk(r[8]), created_at=_raw_utc(r[9]), last_contact_at=_raw_utc(r[10]),
+            ))
+        return out
 
     def recent(self, limit: int = 6) -> list[Client]:
         """Most recently contacted first, then the newest created."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -44,3 +45,67 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# -- encrypted columns (issue 14) --------------------------------------------------------
+#
+# Identifying and sensitive facts (names, student numbers, majors, grades, tags, trust and
+# satisfaction, screening results, status history) are Fernet tokens at rest. The cipher
+# is the unit of work's: `Database.uow()` puts it in this context variable for its
+# duration, so these types encrypt on the way in and decrypt on the way out without every
+# repository method doing it by hand. Outside a unit of work they refuse to work rather
+# than write clear text. Tokens are random: these columns can never be compared, sorted or
+# indexed in SQL; matching happens in memory over the counsellor's own caseload.
+
+_CIPHER: ContextVar[Any] = ContextVar("caremap_cipher", default=None)
+
+
+def set_cipher(cipher: Any) -> Token[Any]:
+    return _CIPHER.set(cipher)
+
+
+def reset_cipher(token: Token[Any]) -> None:
+    _CIPHER.reset(token)
+
+
+def _cipher() -> Any:
+    cipher = _CIPHER.get()
+    if cipher is None:
+        raise RuntimeError("an encrypted column was used outside a unit of work (no cipher)")
+    return cipher
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A string stored as a Fernet token (TEXT)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return _cipher().encrypt(str(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return _cipher().decrypt_cached(value)
+
+
+class EncryptedInt(TypeDecorator[int]):
+    """A whole number stored as a Fernet token (TEXT)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"EncryptedInt expects an int, got {type(value).__name__}")
+        return _cipher().encrypt(str(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return int(_cipher().decrypt_cached(value))

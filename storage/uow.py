@@ -17,6 +17,7 @@ from storage.repositories import (
     UpdateRepo,
 )
 from storage.series import DetailsRepo, SeriesRepo, SeriesScan
+from storage.staff import StaffRepo
 from storage.team import TeamRepo
 
 
@@ -27,7 +28,8 @@ class UnitOfWork:
     `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
     `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
     cross-counsellor reads; never used by handlers), `uow.team` (an alert's copies, the
-    admins' team overview, the supervisor digest).
+    admins' team overview, the supervisor digest), `uow.staff` (deactivation, caseload
+    handover, invites and the audit trail; admin paths only).
     """
 
     def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.scan = ScanRepo(self)
         self.series_scan = SeriesScan(self)
         self.team = TeamRepo(self)  # supervision reads (issue 11)
+        self.staff = StaffRepo(self)  # deactivation, handover, invites, audit (issue 14)
 
     @property
     def session(self) -> Session:

@@ -184,7 +184,11 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
                    "UniqueGoalZxcvbn", "UniqueSeriesPoiuyt"):
         assert secret.encode() not in blob, secret
     assert cipher_text.encode() not in blob
-    assert "留下的学生".encode() in blob
+    # the control: the remaining client is still on disk (its name encrypted, issue 14)
+    con = sqlite3.connect(bot_env.db_path)
+    [(kept_token,)] = con.execute("SELECT name_enc FROM clients").fetchall()
+    con.close()
+    assert kept_token.encode() in blob and "留下的学生".encode() not in blob
     assert "couldn't find" in (await say(admin, "/map 独特")).text
 
 

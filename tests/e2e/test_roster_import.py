@@ -33,9 +33,12 @@ def workbook(rows: list[list], title: str | None = None) -> bytes:
 def clients(env) -> list[tuple]:
     con = sqlite3.connect(env.db_path)
     try:
-        return con.execute("select number, name, sid, major from clients order by number").fetchall()
+        rows = con.execute("select number, name_enc, sid_enc, major_enc from clients order by number").fetchall()
     finally:
         con.close()
+    # identifying facts are encrypted at rest (issue 14): read them back with the key
+    dec = env.db.cipher.decrypt
+    return [(n, *(None if v is None else dec(v) for v in enc)) for n, *enc in rows]
 
 
 async def test_import_a_chinese_roster_on_one_tap(bot_env):

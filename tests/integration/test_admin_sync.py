@@ -44,7 +44,7 @@ def test_an_id_removed_from_the_setting_is_no_longer_admin_after_restart(tmp_pat
             core.create_invite(db, second, NOW)
         assert err.value.code == "admin_only"
         with pytest.raises(CommandError):
-            rem.set_supervisor(db, second, 2002, 1002)
+            rem.set_supervisor(db, second, 2002, 1002, NOW)
         with db.uow(write=False) as uow:
             assert [a.telegram_id for a in escalation_targets(uow, member)] == [1001]
     finally:

@@ -5,10 +5,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
 from storage import Database
+from storage.db import ENCRYPT_IDENTITY_REVISION
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0008"  # the one place tests name the newest revision
+HEAD = "0010"  # the one place tests name the newest revision
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
@@ -75,7 +76,8 @@ def test_expected_indexes_exist(db: Database):
         idx = {i["name"]: i for t in APP_TABLES for i in insp.get_indexes(t)}
         uniques = {u["name"] for u in insp.get_unique_constraints("clients")}
     assert "uq_clients_counsellor_id_number" in uniques
-    assert idx["ix_clients_counsellor_id_name"]["column_names"] == ["counsellor_id", "name"]
+    assert "ix_clients_counsellor_id_name" not in idx  # names are encrypted: no index
+    assert idx["ix_client_tags_client_id"]["column_names"] == ["client_id"]
     assert idx["ix_interactions_client_id_at"]["column_names"] == ["client_id", "at"]
     assert idx["ix_plan_items_client_id_due_at"]["column_names"] == ["client_id", "due_at"]
     assert idx["ix_plan_items_due_at_open"]["column_names"] == ["due_at"]
@@ -113,5 +115,21 @@ def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     bare_db.downgrade("0001")
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)
-    with bare_db.uow(write=False) as uow:
-        assert uow.clients_of(cid).get(client_id).name == "Li"
+    with bare_db.engine.connect() as conn:  # back in clear (encryption undone), the 0001 schema
+        assert conn.execute(text("SELECT name FROM clients WHERE id = :i"), {"i": client_id}).scalar() == "Li"
+        assert conn.execute(text("SELECT tag FROM client_tags")).scalar() == "贫困生"
+
+
+def test_the_encryption_revision_constant_names_the_encrypting_migration():
+    """bot/runtime.py vacuums a database upgraded from before ENCRYPT_IDENTITY_REVISION and the
+    encryption tests migrate to the revision before it: it must follow a renumbering."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from storage.db import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg).get_revision(ENCRYPT_IDENTITY_REVISION)
+    assert script.path.endswith(f"{ENCRYPT_IDENTITY_REVISION}_encrypt_identity.py")
+    assert Database.revision_before(ENCRYPT_IDENTITY_REVISION) == script.down_revision

@@ -77,9 +77,10 @@ def test_free_text_is_encrypted_at_rest(db: Database, now, tmp_path):
             assert values, sql
             raw.extend(values)
     assert all(marker not in v and "家庭" not in v for v in raw)
-    # clear-text identification stays queryable
+    # identification is encrypted too (issue 14)
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT name FROM clients")).scalar() == "Chen"
+        name, sid = conn.execute(text("SELECT name_enc, sid_enc FROM clients")).one()
+    assert "Chen" not in name and "20230001" not in sid and db.cipher.decrypt(name) == "Chen"
     if db.dialect == "sqlite":
         db.dispose()  # checkpoint the WAL, then look at every byte on disk
         blob = b"".join(p.read_bytes() for p in tmp_path.glob("caremap.db*"))

@@ -72,11 +72,13 @@ def test_screenings_round_trip_and_are_encrypted_at_rest(db: Database, now):
         assert got.answers == (3, 2, 1, 0, 3, 2, 1, 0, 2) and isinstance(got.answers, tuple)
         assert got.at.tzinfo is not None and got.at.utcoffset() == timedelta(0)
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT answers_enc, total, band FROM screenings")).all()
+        rows = conn.execute(text("SELECT answers_enc, total_enc, band_enc FROM screenings")).all()
     assert len(rows) == 2
     for enc, total, band in rows:
         assert "[" not in enc and "," not in enc  # no JSON list in clear
-        assert total in (14, 9) and band in ("moderate", "mild")
+        # results are encrypted too (issue 14): tokens, which the key reads back
+        assert total.startswith("gAAAAA") and band.startswith("gAAAAA")
+        assert int(db.cipher.decrypt(total)) in (14, 9) and db.cipher.decrypt(band) in ("moderate", "mild")
 
 
 def test_add_screening_refuses_bad_input(db: Database, now):
