@@ -39,11 +39,11 @@ from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.fakeapi.server import FakeTelegramServer
-from bot.render import default_renderer
 from domain.model import PlanKind
 from reminders.delivery import Deliverer, percentile
 from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
+from rendering.render import default_renderer
 from storage import Cipher, Database, normalize_database_url
 from tests.seeding import scratch_schema, seed_due_followups
 

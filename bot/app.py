@@ -11,9 +11,9 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.render import LANGS, Renderer, default_renderer
 from bot.settings import Settings
 from domain.rules import RuleBase
+from rendering.render import LANGS, Renderer, default_renderer
 from services.grading import default_rules, practice_rules
 from storage.db import Database
 

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bot.render import Renderer  # noqa: E402
+from rendering.render import Renderer  # noqa: E402
 from services.overview import RISKS, TRUST, Overview  # noqa: E402
 
 SIZE_INCHES = (12, 8)

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render import Renderer
 from domain.rules import load_rules
 from domain.vocab import channel_label, outcome_label
+from rendering.render import Renderer
 from services.export_data import ClientRecord
 
 _TAG = re.compile(r"<[^>]+>")

@@ -33,13 +33,13 @@ from telegram.ext import (
 )
 
 from bot.app import BotContext
-from bot.render import fit_message, pick_language
 from domain import buttons, grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders import alerts
 from reminders.compose import render_agenda
+from rendering.render import fit_message, pick_language
 from services import core, supervision
 from services import reminders as rem
 from storage.errors import AlreadyProcessed

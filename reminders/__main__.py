@@ -17,11 +17,11 @@ async def _serve(settings, db, rules) -> None:  # noqa: ANN001
     from telegram import Bot
 
     from bot.app import file_url_for, system_clock
-    from bot.render import default_renderer
     from reminders.delivery import Deliverer
     from reminders.planner import plan_due_work
     from reminders.ratelimit import limiter_for
     from reminders.worker import new_worker_id
+    from rendering.render import default_renderer
 
     log = logging.getLogger("caremap.reminders")
     stop = asyncio.Event()

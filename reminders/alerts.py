@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.render import Renderer, pick_language
 from domain.buttons import data as button_data
 from domain.model import Client, Counsellor
 from domain.resources import Resource, load_resources
 from reminders.planner import escalation_targets
+from rendering.render import Renderer, pick_language
 
 Buttons = list[list[tuple[str, str]]]
 

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render import MAX_MESSAGE, Renderer, pick_language, visible_length
 from domain.buttons import data as button_data
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours, local_day
 from reminders.alerts import alert_buttons, alert_view, render_copy
 from reminders.planner import escalation_targets
+from rendering.render import MAX_MESSAGE, Renderer, pick_language, visible_length
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,12 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.render import Renderer
 from domain.schedule import quiet_ends_at
 from reminders.compose import Envelope, compose, quiet_now
 from reminders.planner import enqueue_escalation
 from reminders.ratelimit import SendLimiter
 from reminders.worker import left_by_dead_process, new_worker_id
+from rendering.render import Renderer
 
 log = logging.getLogger("caremap.reminders")
 

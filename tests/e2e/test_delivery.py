@@ -7,7 +7,6 @@ import sqlite3
 import pytest
 
 from bot.app import build_application
-from bot.render import default_renderer
 from bot.runtime import open_database
 from bot.settings import Settings
 from domain import grammar
@@ -15,6 +14,7 @@ from reminders.delivery import Deliverer, SimulatedCrash
 from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
 from reminders.tick import run_once
+from rendering.render import default_renderer
 from services import core
 from tests.conftest import ADMIN_ID
 from tests.e2e.harness import running_bot

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bot.render import MAX_MESSAGE, visible_length
+from rendering.render import MAX_MESSAGE, visible_length
 from tests.e2e.test_core_loop import admin_ready, table_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

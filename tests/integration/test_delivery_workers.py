@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import Bot
 
-from bot.render import default_renderer
 from domain.model import PlanKind
 from reminders.delivery import Deliverer
 from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
+from rendering.render import default_renderer
 from storage import Cipher, Database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 from telegram import Bot
 
-from bot.render import default_renderer
 from domain.model import PlanKind, Risk
 from domain.rules import load_rules
 from domain.schedule import PRIORITY
 from domain.tiering import Reason, alert_for
 from reminders.delivery import Deliverer, DeliveryStats
 from reminders.ratelimit import SendLimiter
+from rendering.render import default_renderer
 from services.team import ask_deactivate, ask_handover, confirm_team
 from storage import Database
 from storage import outbox_keys as keys

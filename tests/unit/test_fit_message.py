@@ -1,10 +1,10 @@
-"""bot.render.fit_message: the safety net that keeps every reply within 4,096 characters."""
+"""rendering.render.fit_message: the safety net that keeps every reply within 4,096 characters."""
 
 from __future__ import annotations
 
 import re
 
-from bot.render import MAX_MESSAGE, fit_message, visible_length
+from rendering.render import MAX_MESSAGE, fit_message, visible_length
 
 
 def _balanced(html_text: str) -> bool:
