@@ -53,8 +53,8 @@ def main() -> None:
     parser.add_argument("--refs", default="wf,王芳,wangfang")
     args = parser.parse_args()
 
-    from bot.runtime import open_database
-    from bot.settings import Settings
+    from bootstrap.database import open_database
+    from bootstrap.settings import Settings
     from services import core
     from services.core import MapView
     from storage import Cipher

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(args[1:])
 
-    from bot.settings import ConfigError, load_settings
+    from bootstrap.settings import ConfigError, load_settings
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -78,22 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:
-        settings = load_settings()
-        from bot.runtime import open_database
-        from domain.rules import RulesError, load_rules
+        from bootstrap import bootstrap
 
-        try:
-            rules = load_rules(settings.rules_path)
-        except RulesError as exc:
-            raise ConfigError(f"CAREMAP_RULES: {exc}") from None
-        db = open_database(settings, log)
+        settings = load_settings()
+        container = bootstrap(settings, log=log)
     except ConfigError as exc:
         print(f"caremap: configuration error: {exc}", file=sys.stderr)
         return 2
 
     from bot.app import build_application
 
-    application = build_application(settings, db, rules=rules)
+    db = container.db
+    application = build_application(container)
     log.info("CareMap starting (database: %s)", db.display_url)
     from telegram.error import InvalidToken, NetworkError, TelegramError
 

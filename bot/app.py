@@ -1,29 +1,21 @@
-"""The composition root: builds the one python-telegram-bot Application."""
+"""The bot adapter's assembly: the one python-telegram-bot Application, from the parts the
+composition root (`bootstrap`) built."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.settings import Settings
+from bootstrap import Clock, Container, Settings, file_url_for
 from domain.rules import RuleBase
-from rendering.render import LANGS, Renderer, default_renderer
-from services.grading import default_rules, practice_rules
+from rendering.render import LANGS, Renderer
 from storage.db import Database
 
 log = logging.getLogger("caremap.bot")
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -37,28 +29,15 @@ class BotContext:
     rules: RuleBase
 
 
-def file_url_for(base_url: str) -> str:
-    """`https://api.telegram.org/bot` → `https://api.telegram.org/file/bot`."""
-    if base_url.endswith("/bot"):
-        return base_url[: -len("/bot")] + "/file/bot"
-    return base_url.rstrip("/") + "/file/bot"
-
-
-def build_application(
-    settings: Settings,
-    db: Database,
-    *,
-    clock: Clock | None = None,
-    renderer: Renderer | None = None,
-    rules: RuleBase | None = None,
-    jobs: bool = True,
-) -> Application:
+def build_application(container: Container, *, jobs: bool = True) -> Application:
+    """The one python-telegram-bot Application, from the composition root's parts."""
     from bot import handlers
     from reminders.ratelimit import ReplyRateLimiter, limiter_for
     from reminders.tick import LIMITER_KEY, install_urgent_path
 
     # ONE send budget for replies, reminders and alerts (on PostgreSQL shared with the
     # `python -m reminders` workers through the database)
+    settings, db = container.settings, container.db
     limiter = limiter_for(db)
     application = (
         ApplicationBuilder()
@@ -70,8 +49,7 @@ def build_application(
         .build()
     )
     application.bot_data["ctx"] = BotContext(
-        settings=settings, db=db, clock=clock or system_clock, renderer=renderer or default_renderer(),
-        rules=practice_rules(rules or default_rules()) if settings.mode == "practice" else (rules or default_rules()),
+        settings=settings, db=db, clock=container.clock, renderer=container.renderer, rules=container.rules,
     )
     application.bot_data[LIMITER_KEY] = limiter
     handlers.register(application)

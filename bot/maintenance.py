@@ -13,12 +13,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from bot.settings import ConfigError, load_settings
+from bootstrap.settings import ConfigError, load_settings
 from storage.crypto import Cipher, key_file_path, sqlite_database_path
 
 
 def _settings_and_db(log: logging.Logger):  # noqa: ANN202
-    from bot.runtime import open_database
+    from bootstrap.database import open_database
 
     settings = load_settings(require_token=False)
     return settings, open_database(settings, log)

@@ -13,17 +13,17 @@ import signal
 import sys
 
 
-async def _serve(settings, db, rules) -> None:  # noqa: ANN001
+async def _serve(container) -> None:  # noqa: ANN001
     from telegram import Bot
 
-    from bot.app import file_url_for, system_clock
+    from bootstrap import file_url_for
     from reminders.delivery import Deliverer
     from reminders.planner import plan_due_work
     from reminders.ratelimit import limiter_for
     from reminders.worker import new_worker_id
-    from rendering.render import default_renderer
 
     log = logging.getLogger("caremap.reminders")
+    settings, db, clock = container.settings, container.db, container.clock
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -31,12 +31,12 @@ async def _serve(settings, db, rules) -> None:  # noqa: ANN001
     worker = new_worker_id("worker")
     async with Bot(settings.token, base_url=settings.api_base_url,
                    base_file_url=file_url_for(settings.api_base_url)) as bot:
-        deliverer = Deliverer(db, bot, default_renderer(), system_clock, limiter_for(db), worker=worker)
+        deliverer = Deliverer(db, bot, container.renderer, clock, limiter_for(db), worker=worker)
         await asyncio.to_thread(deliverer.take_back)
         log.info("reminders worker %s started (tick %.0f s)", worker, settings.tick_seconds)
         while not stop.is_set():
             try:
-                await asyncio.to_thread(plan_due_work, db, system_clock())
+                await asyncio.to_thread(plan_due_work, db, clock())
                 stats = await deliverer.run()
                 if stats.sent or stats.failed:
                     log.info("delivered: %s", stats.as_dict())
@@ -50,9 +50,7 @@ async def _serve(settings, db, rules) -> None:  # noqa: ANN001
 
 
 def main() -> int:
-    from bot.runtime import open_database
-    from bot.settings import ConfigError, load_settings
-    from domain.rules import RulesError, load_rules
+    from bootstrap import ConfigError, bootstrap, load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
@@ -64,18 +62,14 @@ def main() -> int:
                 "DATABASE_URL: extra reminder workers need PostgreSQL; with SQLite the bot "
                 "(python -m bot) delivers reminders by itself"
             )
-        try:
-            rules = load_rules(settings.rules_path)
-        except RulesError as exc:
-            raise ConfigError(f"CAREMAP_RULES: {exc}") from None
-        db = open_database(settings)
+        container = bootstrap(settings)
     except ConfigError as exc:
         print(f"caremap-reminders: configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(settings, db, rules))
+        asyncio.run(_serve(container))
     finally:
-        db.dispose()
+        container.db.dispose()
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bootstrap import assemble
 from tests.fakeapi.fixtures import fake_api  # noqa: F401
 from tests.fakeapi.server import FakeTelegramServer
 
@@ -51,10 +52,10 @@ class BotEnv:
 
 @pytest_asyncio.fixture
 async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotEnv]:  # noqa: F811
+    from bootstrap.database import open_database
+    from bootstrap.settings import Settings
     from bot.app import build_application
     from bot.inbox import serving
-    from bot.runtime import open_database
-    from bot.settings import Settings
 
     db_path = tmp_path / "caremap.db"
     settings = Settings(
@@ -67,7 +68,7 @@ async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock
     db = open_database(settings)
     # The reminders tick is driven by the tests (reminders.tick.run_once) with the injected
     # clock, not by the JobQueue's real-time timer.
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         # as `python -m bot` runs: our own getUpdates loop through the inbox table

@@ -17,9 +17,9 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bootstrap.settings import Settings
 from bot.demo import seed
 from bot.fakeapi import FakeTelegramServer, FakeUser, ServerEvent
-from bot.settings import Settings
 
 log = logging.getLogger("caremap.demo")
 
@@ -79,8 +79,8 @@ class DemoRuntime:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
+        from bootstrap import bootstrap
         from bot.app import build_application
-        from bot.runtime import open_database
         from services import core
 
         server = FakeTelegramServer(bot_username="caremap_demo_bot", bot_first_name="CareMap")
@@ -100,11 +100,12 @@ class DemoRuntime:
             admin_ids=frozenset({seed.ADMIN_ID}),
             timezone=seed.TIMEZONE,
         )
-        self.db = await asyncio.to_thread(open_database, settings, log)
+        container = await asyncio.to_thread(lambda: bootstrap(settings, clock=self.clock, log=log))
+        self.db = container.db
         fresh = await asyncio.to_thread(core.find_counsellor, self.db, seed.ADMIN_ID) is None
         if fresh:
             await asyncio.to_thread(seed.seed_class, self.db, self.clock())
-        app = build_application(settings, self.db, clock=self.clock)
+        app = build_application(container)
         await app.initialize()
         if app.post_init is not None:
             await app.post_init(app)

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from bootstrap import assemble
+from bootstrap.database import open_database
+from bootstrap.settings import Settings
 from bot.app import build_application
-from bot.runtime import open_database
-from bot.settings import Settings
 from domain.model import PlanKind
 from reminders.delivery import percentile
 from reminders.planner import plan_due_work
@@ -75,7 +76,7 @@ async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_p
                 return c
         return None
 
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     latencies: list[float] = []
     behind: list[int] = []
     try:

@@ -6,9 +6,10 @@ import sqlite3
 
 import pytest
 
+from bootstrap import assemble
+from bootstrap.database import open_database
+from bootstrap.settings import Settings
 from bot.app import build_application
-from bot.runtime import open_database
-from bot.settings import Settings
 from domain import grammar
 from reminders.delivery import Deliverer, SimulatedCrash
 from reminders.planner import plan_due_work
@@ -57,14 +58,14 @@ async def test_restart_delivers_what_came_due_while_down_once(fake_api, tmp_path
     counsellor = _seed_counsellor(db, ADMIN_ID, clock())
     _plan(db, counsellor, "王芳", "1h", "call about the scholarship form", clock(), 1)
 
-    app1 = build_application(settings, db, clock=clock)  # jobs on, as in production
+    app1 = build_application(assemble(settings, db, clock=clock))  # jobs on, as in production
     async with running_bot(app1, fake_api):
         jobs_first = sorted(j.name for j in app1.job_queue.jobs())
         await fake_api.idle(timeout=30, quiet=1.5)  # the tick ran: nothing is due yet
         assert not [m for m in admin.messages if "Follow-up" in m.text]
     # Down for two hours; the reminder came due meanwhile.
     clock.advance(hours=2)
-    app2 = build_application(settings, db, clock=clock)
+    app2 = build_application(assemble(settings, db, clock=clock))
     async with running_bot(app2, fake_api):
         msg = await admin.expect_message(timeout=30, contains="Follow-up", skip_others=True)
         assert "scholarship form" in msg.text
@@ -86,7 +87,7 @@ async def test_crash_between_send_and_mark_repeats_at_most_that_one(fake_api, tm
         _plan(db, counsellor, "王芳", "30m", what, clock(), 10 + i)
     clock.advance(hours=1)
     plan_due_work(db, clock())
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     async with running_bot(app, fake_api):
         crashed = []
 
@@ -131,7 +132,7 @@ async def test_429_storm_loses_nothing_and_sends_nothing_twice(fake_api, tmp_pat
             _plan(db, counsellor, f"学生{n}", "10m", f"task {n}-{k}", clock(), None)
     clock.advance(minutes=20)
     fake_api.flood_fraction(0.1, retry_after=1, seed=7)
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     async with running_bot(app, fake_api):
         counts = await run_once(app)
         await fake_api.idle(timeout=5)

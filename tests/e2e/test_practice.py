@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import pytest_asyncio
 
+from bootstrap import assemble
 from tests.conftest import ADMIN_ID, BotEnv
 from tests.e2e.test_core_loop import admin_ready
 
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest_asyncio.fixture
 async def practice_env(fake_api, tmp_path, clock):
+    from bootstrap.database import open_database
+    from bootstrap.settings import Settings
     from bot.app import build_application
-    from bot.runtime import open_database
-    from bot.settings import Settings
     from tests.e2e.harness import running_bot
 
     db_path = tmp_path / "caremap.db"
@@ -28,7 +29,7 @@ async def practice_env(fake_api, tmp_path, clock):
                         timezone="Asia/Shanghai")
     settings = replace(settings, mode="practice")
     db = open_database(settings)
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         async with running_bot(app, fake_api):

@@ -10,6 +10,7 @@ import sqlite3
 import aiohttp
 import pytest
 
+from bootstrap import assemble
 from bot.inbox import Webhook, serving, webhook_secret
 from tests.conftest import ADMIN_ID
 
@@ -24,15 +25,15 @@ def free_port() -> int:
 
 @pytest.fixture
 async def webhook_bot(fake_api, tmp_path, clock):
+    from bootstrap.database import open_database
+    from bootstrap.settings import Settings
     from bot.app import build_application
-    from bot.runtime import open_database
-    from bot.settings import Settings
 
     db_path = tmp_path / "caremap.db"
     settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
                         database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}))
     db = open_database(settings)
-    app = build_application(settings, db, clock=clock, jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False)
     port = free_port()
     hook = Webhook(f"http://127.0.0.1:{port}/caremap/hook", ("127.0.0.1", port),
                    webhook_secret(None, fake_api.token))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.runtime import open_database
-from bot.settings import Settings
+from bootstrap.database import open_database
+from bootstrap.settings import Settings
 from domain.errors import CommandError
 from reminders.planner import escalation_targets
 from services import core

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import open_database
-from bot.settings import ConfigError, Settings
+from bootstrap.database import open_database
+from bootstrap.settings import ConfigError, Settings
 from storage import Cipher
 from storage.keycheck import KEY_CHECK
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "storage", "services", "reminders")
+PACKAGES = ("domain", "storage", "services", "reminders", "rendering")
 
 WALL_CLOCK = {
     ("datetime", "now"),
@@ -137,7 +137,7 @@ def test_core_packages_never_read_the_wall_clock(path: Path) -> None:
     reads = wall_clock_reads(source)
     assert not reads, (
         f"{path.relative_to(ROOT)} reads the wall clock at {reads}: take `now` as an "
-        "argument; the composition root (bot/app.py) owns the one real clock"
+        "argument; the composition root (bootstrap.system_clock) owns the one real clock"
     )
     defaults = defaulted_time_params(source)
     assert not defaults, (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import ConfigError, load_settings
+from bootstrap.settings import ConfigError, load_settings
 from domain import grammar as g
 from domain.errors import CommandError
 from services.grading import default_rules, practice_rules

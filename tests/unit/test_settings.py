@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, load_settings
+from bootstrap.settings import ConfigError, load_settings
 
 TOKEN = "123456:ABCdef"
 

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from bot.settings import ConfigError, Settings
+from bootstrap.settings import ConfigError, Settings
 from storage.crypto import (
     Cipher,
     key_file_path,
