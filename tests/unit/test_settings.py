@@ -32,6 +32,24 @@ def test_values_and_dotenv(tmp_path):
     assert s2.database_url.startswith("postgresql+psycopg://")
 
 
+def test_the_process_environment_and_dotenv(tmp_path, monkeypatch):
+    """The real path (pydantic-settings): the environment wins over .env, lists are not JSON."""
+    for name in [n for n in os.environ if n.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))]:
+        monkeypatch.delenv(name)
+    env_file = tmp_path / ".env"
+    env_file.write_text("TELEGRAM_BOT_TOKEN=123:fromfile\nCAREMAP_TIMEZONE=Europe/London\n")
+    monkeypatch.setenv("CAREMAP_ADMIN_IDS", " 1, 2;3 ")
+    monkeypatch.setenv("CAREMAP_TIMEZONE", "Asia/Tokyo")
+    monkeypatch.setenv("CAREMAP_WEBHOOK_LISTEN", "127.0.0.1:8443")
+    s = load_settings(dotenv=env_file)
+    assert s.token == "123:fromfile" and s.admin_ids == frozenset({1, 2, 3})
+    assert s.timezone == "Asia/Tokyo" and s.webhook_listen == ("127.0.0.1", 8443)
+    monkeypatch.setenv("CAREMAP_ADMIN_IDS", "12,abc")
+    with pytest.raises(ConfigError) as info:
+        load_settings(dotenv=env_file)
+    assert str(info.value).startswith("CAREMAP_ADMIN_IDS must be comma-separated")
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
