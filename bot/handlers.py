@@ -38,7 +38,7 @@ from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
-from reminders.compose import render_agenda
+from reminders.compose import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from services import core
 from services import reminders as rem
 
@@ -455,8 +455,56 @@ async def on_questionnaire(turn: Turn) -> None:
 @_guard
 async def today(turn: Turn) -> None:
     data = await _run(rem.today, turn.app.db, turn.counsellor, turn.now)
-    await turn.send_text(render_agenda(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
-                                       now=turn.now, pushed=False))
+    text, rows = agenda_message(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
+                                now=turn.now, pushed=False)
+    await turn.send_text(text, _markup(rows))
+
+
+def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
+
+
+@_guard
+async def on_agenda(turn: Turn) -> None:
+    """`ra`: confirm every quiet low-risk review of today; `al:<section>:<page>` (a new
+    message) / `alp:<section>:<page>` (that message, paged): a whole agenda list."""
+    query = turn.update.callback_query
+    data = query.data or ""
+    if data == "ra":
+        confirmed = await _run(rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now,
+                               rules=turn.app.rules)
+        await query.answer()
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        await turn.reply("reviews_confirmed", clients=confirmed)
+        return
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] not in ("al", "alp") or parts[1] not in AGENDA_SECTIONS \
+            or not parts[2].isdigit() or len(parts[2]) > 4:
+        raise core.NotYours()
+    section = AGENDA_SECTIONS[parts[1]]
+    lists = await _run(rem.agenda_lists, turn.app.db, turn.counsellor, turn.now)
+    rows = lists[section]
+    pages = max(1, -(-len(rows) // LIST_PAGE))
+    page = min(int(parts[2]), pages - 1)
+    text = turn.render("agenda_list", section=section, rows=rows[page * LIST_PAGE:(page + 1) * LIST_PAGE],
+                       total=len(rows), page=page, pages=pages, start=page * LIST_PAGE, now=turn.now)
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("‹", callback_data=f"alp:{parts[1]}:{page - 1}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("›", callback_data=f"alp:{parts[1]}:{page + 1}"))
+    markup = InlineKeyboardMarkup([nav]) if nav else None
+    await query.answer()
+    if parts[0] == "al":
+        await turn.send_text(text, markup)
+    else:
+        await _edit(query, text, markup)
 
 
 @_guard
@@ -771,6 +819,7 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
+    application.add_handler(CallbackQueryHandler(on_agenda, pattern=r"^(ra$|al:|alp:)"))
     application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)

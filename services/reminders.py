@@ -130,6 +130,31 @@ def lower_tier(
                              floor_kept=not lowered)
 
 
+def confirm_quiet_reviews(
+    db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None
+) -> list[Client]:
+    """"Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
+    together (each gets its next review date). Returns the clients confirmed."""
+    from reminders.compose import agenda_lists
+
+    rules = rules or default_rules()
+    with db.uow(write=True) as uow:
+        quiet = agenda_lists(uow, actor, now)["quiet"]
+        repo = uow.clients_of(actor.id)
+        for client, grades in quiet:
+            due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
+            repo.confirm_review(client.id, now, due)
+        return [c for c, _ in quiet]
+
+
+def agenda_lists(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
+    """Today's agenda lists in full (for "see all")."""
+    from reminders.compose import agenda_lists as lists
+
+    with db.uow(write=False) as uow:
+        return lists(uow, actor, now)
+
+
 def today(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
     from reminders.compose import agenda_data
 
