@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -16,6 +17,9 @@ class _StartupNoise(logging.Filter):
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # Everything this process creates (the database, its -wal, the key file, backups,
+    # exports) is owner-only.
+    os.umask(0o077)
     if args and args[0] == "demo":  # the local chat page; builds its own settings
         from bot.demo.__main__ import main as demo_main
 
@@ -38,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-h", "--help"):
         print("usage: python -m bot    (configuration from environment variables; see README.md)")
         print("       python -m bot demo [--port 8080]    (try it in a local chat page, no token)")
+        print("       python -m bot backup PATH    (a consistent copy of the SQLite database)")
+        print("       python -m bot rotate-key    (re-encrypt everything under a new key)")
         return 0
+    if args and args[0] in ("backup", "rotate-key"):
+        from bot.maintenance import main as maintenance_main
+
+        return maintenance_main(args)
     if args:
         print(f"caremap: unknown argument {args[0]!r}; usage: python -m bot", file=sys.stderr)
         return 2

@@ -55,9 +55,12 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 
 
 def load_settings(
-    environ: dict[str, str] | None = None, *, dotenv: Path | None = Path(".env")
+    environ: dict[str, str] | None = None, *, dotenv: Path | None = Path(".env"),
+    require_token: bool = True,
 ) -> Settings:
-    """Build Settings from the environment; raise ConfigError naming the bad variable."""
+    """Build Settings from the environment; raise ConfigError naming the bad variable.
+    `require_token=False` for maintenance commands (backup, rotate-key) that never talk
+    to Telegram."""
     env: dict[str, str] = {}
     if dotenv is not None:
         env.update(_read_dotenv(dotenv))
@@ -71,6 +74,8 @@ def load_settings(
         return value or None
 
     token = get("TELEGRAM_BOT_TOKEN")
+    if not token and not require_token:
+        token = "0:maintenance"
     if not token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it")
     if any(c.isspace() for c in token) or ":" not in token:

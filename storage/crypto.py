@@ -14,7 +14,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from storage.errors import DecryptionError
 
-__all__ = ["Cipher", "resolve_secret_key", "sqlite_database_path"]
+__all__ = [
+    "Cipher",
+    "key_file_path",
+    "key_file_warning",
+    "resolve_secret_key",
+    "sqlite_database_path",
+]
 
 _KEY_HELP = (
     "CAREMAP_SECRET_KEY must be a Fernet key: 32 url-safe base64-encoded bytes "
@@ -102,9 +108,18 @@ def resolve_secret_key(configured: str | None, database_url: str) -> tuple[str, 
     if db_path is None:
         return Cipher.generate_key(), None
 
-    key_path = db_path.with_name(db_path.name + ".key")
+    key_path = key_file_path(db_path)
     key_path.parent.mkdir(parents=True, exist_ok=True)
     if not key_path.exists():
+        from storage.keycheck import sqlite_file_has_data
+
+        if sqlite_file_has_data(db_path):
+            # never silently start a second key beside data written under the first
+            raise ValueError(
+                f"the key file {key_path} is missing but {db_path} holds data: restore the "
+                "key file from a backup (or set CAREMAP_SECRET_KEY to the key); a new key "
+                "could not read it"
+            )
         key = Cipher.generate_key()
         # write a private temp file, then link it into place: atomic, never half-written,
         # and if another process won the race we use its key instead.
@@ -135,3 +150,28 @@ def resolve_secret_key(configured: str | None, database_url: str) -> tuple[str, 
             "from a backup or set CAREMAP_SECRET_KEY"
         ) from None
     return existing, None
+
+
+def key_file_path(db_path: Path) -> Path:
+    """`caremap.db` → `caremap.db.key` (beside the database)."""
+    return db_path.with_name(db_path.name + ".key")
+
+
+def key_file_warning(configured: str | None, database_url: str) -> str | None:
+    """One line if the key file in use can be read by other users (group/other bits)."""
+    if configured is not None and configured.strip():
+        return None
+    db_path = sqlite_database_path(database_url)
+    if db_path is None:
+        return None
+    key_path = key_file_path(db_path)
+    try:
+        mode = key_path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (
+            f"the key file {key_path} is readable by other users (mode {mode:04o}); "
+            f"make it owner-only: chmod 600 {key_path}"
+        )
+    return None

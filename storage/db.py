@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +105,7 @@ class Database:
         self.display_url = parsed.render_as_string(hide_password=True)  # safe to log
         self.cipher = cipher
         self.dialect = parsed.get_backend_name()
+        self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
             memory = not parsed.database or parsed.database == ":memory:"
             kwargs: dict[str, Any] = {
@@ -112,9 +114,13 @@ class Database:
             if memory:
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
             else:
-                Path(parsed.database).expanduser().resolve().parent.mkdir(
-                    parents=True, exist_ok=True
-                )
+                path = Path(parsed.database).expanduser().resolve()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    # owner-only from the first byte; SQLite gives the -wal and -shm
+                    # files the database file's permissions
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                self.sqlite_path = path
             engine = create_engine(parsed, echo=echo, hide_parameters=True, **kwargs)
             _install_sqlite_hooks(engine)
             self._write_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
@@ -181,6 +187,26 @@ class Database:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             raw.close()
+
+    def tighten_files(self) -> list[Path]:
+        """SQLite: make the database, -wal and -shm files owner-only where they are not;
+        returns the files changed (a database created before this check, or copied in)."""
+        if self.sqlite_path is None:
+            return []
+        changed = []
+        for path in (
+            self.sqlite_path,
+            self.sqlite_path.with_name(self.sqlite_path.name + "-wal"),
+            self.sqlite_path.with_name(self.sqlite_path.name + "-shm"),
+        ):
+            try:
+                mode = path.stat().st_mode & 0o777
+                if mode & 0o077:
+                    os.chmod(path, mode & 0o700)
+                    changed.append(path)
+            except FileNotFoundError:
+                continue
+        return changed
 
     def dispose(self) -> None:
         self.engine.dispose()

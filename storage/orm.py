@@ -42,6 +42,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+class MetaRow(Base):
+    """Database-wide facts (migration 0004). `key_check`: a known text encrypted under the
+    key, so a start with another key is refused before anything is written with it."""
+
+    __tablename__ = "meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class CounsellorRow(Base):
     __tablename__ = "counsellors"
 

@@ -363,6 +363,20 @@ class CounsellorRepo(_Repo):
             raise ValueError("telegram language must be 'zh', 'en' or None")
         return self._update(counsellor_id, telegram_language=lang)
 
+    def sync_admins(self, admin_telegram_ids: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Make exactly the counsellors whose Telegram id is listed admins (CAREMAP_ADMIN_IDS
+        is the truth at every start). Returns the counsellor ids (granted, revoked)."""
+        wanted = {int(t) for t in admin_telegram_ids}
+        granted: list[int] = []
+        revoked: list[int] = []
+        for row in self._s.scalars(select(CounsellorRow).order_by(CounsellorRow.id)):
+            should = row.telegram_id in wanted
+            if bool(row.is_admin) != should:
+                row.is_admin = should
+                (granted if should else revoked).append(row.id)
+        self._s.flush()
+        return granted, revoked
+
     def list_admins(self) -> list[Counsellor]:
         rows = self._s.scalars(
             select(CounsellorRow).where(CounsellorRow.is_admin.is_(True)).order_by(CounsellorRow.id)

@@ -75,7 +75,7 @@ def test_0003_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
         ).scalar_one()
     with bare_db.engine.connect() as conn:
         assert "outbox" not in inspect(conn).get_table_names()
-    bare_db.migrate()
+    bare_db.migrate("0003")
     assert bare_db.current_revision() == "0003"
     with bare_db.uow() as uow:
         c = uow.counsellors.get(cid)
@@ -97,7 +97,7 @@ def test_0003_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
         assert conn.execute(text("SELECT count(*) FROM plan_items")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
         assert conn.execute(text("SELECT name FROM clients")).scalar() == "Li"
-    bare_db.migrate()
+    bare_db.migrate("0003")
     assert bare_db.current_revision() == "0003"
 
 
