@@ -22,7 +22,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -38,6 +38,7 @@ from domain import grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
+from reminders import alerts
 from reminders.compose import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from services import core
 from services import reminders as rem
@@ -573,10 +574,14 @@ async def on_reminder(turn: Turn) -> None:
         out = await _run(rem.snooze_plan, turn.app.db, turn.counsellor, _int(parts[1]), parts[2], turn.now)
         await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
         await _edit(query, turn.render("plan_snoozed", o=out))
+    elif kind == "rx" and len(parts) == 2:
+        out = await _run(rem.stop_series, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
+        await query.answer(turn.render("toast_stopped"))
+        await _edit(query, turn.render("plan_added", r=out))
     elif kind == "ak" and len(parts) == 2:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
         await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
-        await _edit(query, turn.render("alert_acknowledged", o=out))
+        await _acknowledge_copies(turn, query, out)
     elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
         fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier
         out = await _run(fn, turn.app.db, turn.counsellor, _int(parts[2]), turn.now, rules=turn.app.rules)
@@ -584,6 +589,24 @@ async def on_reminder(turn: Turn) -> None:
         await _edit(query, turn.render("review_done", o=out))
     else:
         raise core.NotYours()
+
+
+async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOutcome) -> None:
+    """Every copy of the alert (the tapped one, the repeats, the escalations a supervisor or
+    the admins received) keeps its text, says when it was acknowledged and loses its buttons."""
+    tapped = query.message.message_id if query.message is not None else None
+    views = alerts.acknowledged_views(out, tapped)
+    edits = alerts.acknowledged_edits(turn.app.renderer, views, out.alert.acknowledged_at, turn.now)
+    for edit in edits:
+        try:
+            await turn.context.bot.edit_message_text(
+                edit.text, chat_id=edit.chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=None, disable_web_page_preview=True)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("could not update a copy of alert %s: %s", out.alert.id, type(exc).__name__)
+        except Forbidden:
+            log.warning("could not update a copy of alert %s: the recipient blocked the bot", out.alert.id)
 
 
 def _dispatch(turn: Turn) -> dict[str, Handler]:
@@ -817,7 +840,7 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
     application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
-    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|ak|rv):"))
+    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|rx|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
     application.add_handler(CallbackQueryHandler(on_agenda, pattern=r"^(ra$|al:|alp:)"))
     application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))

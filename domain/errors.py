@@ -36,6 +36,10 @@ ERROR_CODES: frozenset[str] = frozenset(
         "text_too_long",  # length, max
         "plan_needs_when",  # client
         "plan_needs_text",  # client, when
+        # recurring /plan (domain.recurrence)
+        "bad_every",  # value
+        "bad_until",  # value
+        "until_before_start",  # until, first
         # <when>
         "bad_when",  # text
         "past_when",  # text, when

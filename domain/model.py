@@ -103,6 +103,8 @@ class PlanItem:
     due_at: datetime | None  # UTC; None for long-term goals
     done_at: datetime | None
     created_at: datetime
+    series_id: int | None = None  # an occurrence of a recurring follow-up (domain.recurrence)
+    seq: int | None = None  # which occurrence (0 = the first)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,17 @@ class Resource(_Model):
     # words: a client's need whose category or text matches is a hint to suggest it.
     needs: list[Code] = []
     keywords: list[Text] = []
+    # Crisis resources (issue 11) are named on every crisis/high alert with how to reach them:
+    # the operator fills in contact_zh / contact_en (a phone number, a room, opening hours).
+    # An empty contact is shown as "not set yet" so a placeholder is never mistaken for data.
+    crisis: bool = False
+    contact_zh: str = ""
+    contact_en: str = ""
+
+    def contact(self, lang: str) -> str:
+        """How to reach it in the reader's language ("" when not set yet)."""
+        own = self.contact_zh if lang == "zh" else self.contact_en
+        return (own or self.contact_en or self.contact_zh).strip()
 
     def name(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
@@ -123,6 +134,10 @@ class Catalogue(_Model):
         """How a referral's stored resource reads: the catalogue name, or the free text."""
         r = self.get(stored)
         return r.name(lang) if r is not None else stored
+
+    def crisis_resources(self) -> list[Resource]:
+        """The resources marked `crisis = true`, in file order (named on every alert)."""
+        return [r for r in self.resources if r.crisis]
 
     def for_needs(self, categories: set[str], texts: list[str]) -> list[Resource]:
         """Resources answering any of the need categories, or whose keywords occur in a need."""

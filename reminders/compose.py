@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.render import MAX_MESSAGE, Renderer, pick_language, visible_length
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours, local_day, quiet_review
+from reminders.alerts import alert_buttons, alert_view, render_copy
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,11 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
             [(render("button_snooze_1h"), f"rs:{pid}:1h"), (render("button_snooze_1d"), f"rs:{pid}:1d"),
              (render("button_snooze_1w"), f"rs:{pid}:1w")],
         ]
-        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan), buttons,
-                        recipient=recipient)
+        series = uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
+        if series is not None and series.active:
+            buttons[0].append((render("button_stop_series"), f"rx:{pid}"))
+        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan, series=series),
+                        buttons, recipient=recipient)
 
     if kind in ("alert", "realert", "escalation"):
         alert = repo.alert(int(payload["alert_id"]))
@@ -151,14 +155,12 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         if alert.acknowledged_at is not None:
             return None
         urgent = getattr(alert.tier, "value", alert.tier) == "crisis"
+        view = alert_view(uow, kind, payload, recipient, alert, client)
+        text = render_copy(renderer, view, now)
         if kind == "escalation":
-            counsellor = uow.counsellors.get(owner_id)
-            text = render("escalation", client=client, alert=alert, counsellor=counsellor,
-                          reason=payload.get("reason", "unacknowledged"))
-            return Envelope(recipient.telegram_id, text, urgent=True, recipient=recipient)
-        text = render("alert", client=client, alert=alert, again=kind == "realert", n=payload.get("n", 0))
-        buttons = [[(render("button_ack"), f"ak:{alert.id}")]]
-        return Envelope(recipient.telegram_id, text, buttons, urgent=urgent, recipient=recipient)
+            urgent = True
+        return Envelope(recipient.telegram_id, text, alert_buttons(renderer, view), urgent=urgent,
+                        recipient=recipient)
 
     if kind == "cadence":
         grades = repo.grades(client.id)

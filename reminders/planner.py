@@ -40,7 +40,12 @@ def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
     if counsellor is None:
         return 0
     count = 0
-    for target in escalation_targets(uow, counsellor):
+    targets = escalation_targets(uow, counsellor)
+    if not targets and reason != "blocked":
+        # Nobody to escalate to (a lone admin without a supervisor): the counsellor is told
+        # so in their own chat, instead of the escalation silently going nowhere.
+        targets, reason = [counsellor], "nobody"
+    for target in targets:
         if uow.outbox.enqueue(
             counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
             due_at=now, priority=PRIORITY["escalation"],
@@ -82,6 +87,8 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
                 ) is not None:
                     counts["plan"] += 1
                 uow.scan.mark_plan_reminded(item.id, item.due_at)
+                if item.series_id is not None:  # a recurring follow-up: make the next one
+                    uow.series_scan.advance(item, now)
             if len(due) < PLAN_BATCH:
                 break
 

@@ -112,6 +112,8 @@ def _undo_one(
         _cancel_alerts(uow, store, client.id, since)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
+        if p.get("series_id") is not None:  # a new recurring follow-up: the whole series
+            uow.series_of(actor.id).delete(int(p["series_id"]))
     regrade_client(uow, actor, client.id, now, rules)
     return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain import grammar
+from domain import grammar, recurrence
 from domain.errors import CommandError
 from domain.matching import match_client
 from domain.model import Client, Counsellor, PlanItem, PlanKind, RelationshipMap, Risk, StatusChange
@@ -106,12 +106,24 @@ class MapView:
     grades: Grades | None
     screenings: list[ScreeningResult]
     tier_history: list[TierChange]
+    series: list[Any] = field(default_factory=list)  # recurring follow-ups, active first
 
 
 @dataclass(frozen=True)
 class PlanAdded:
     client: Client
     item: PlanItem
+    series: Any = None  # storage.series.PlanSeries for a recurring follow-up
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class SeriesStopped:
+    """`/plan <client> stop`: the client's recurring follow-ups that were ended."""
+
+    client: Client
+    series: list[Any]
+    stopped: bool = True
 
 
 @dataclass(frozen=True)
@@ -474,10 +486,8 @@ def resume_pending(
             record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
             return Resumed("goal", PlanAdded(client=client, item=item))
         if cmd == "plan":
-            p = grammar.parse_plan(args, then, tz, _day_times(rules))
-            item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=p.text, due_at=p.due, now=now)
-            record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
-            return Resumed("plan", PlanAdded(client=client, item=item))
+            return Resumed("plan", _write_plan(uow, actor, client,
+                                               _parse_plan(args, then, tz, _day_times(rules)), now))
         if cmd == "map":
             return Resumed("map", _map_view(uow, actor, client.id))
         if cmd in ("phq9", "gad7"):
@@ -526,9 +536,11 @@ def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
     view = repo.relationship_map(client_id)
     if view is None:
         raise NotYours()
+    series = uow.series_of(actor.id).of_client(client_id)
     return MapView(
         map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
         tier_history=repo.tier_history(client_id, limit=8),
+        series=sorted(series, key=lambda s: not s.active),
     )
 
 
@@ -621,11 +633,45 @@ def add_goal(
         return PlanAdded(client=found, item=item)
 
 
+def _parse_plan(args: str, now: datetime, tz: ZoneInfo, times: Any = None) -> Any:
+    """A recurring plan, a stop, or (the common case) a one-off follow-up."""
+    return (recurrence.parse_recurring_plan(args, now, tz, times)
+            or grammar.parse_plan(args, now, tz, times))
+
+
+def _write_plan(uow: Any, actor: Counsellor, client: Client, spec: Any, now: datetime
+                ) -> PlanAdded | SeriesStopped:
+    if isinstance(spec, recurrence.StopSpec):
+        store = uow.series_of(actor.id)
+        ended = []
+        for series in store.of_client(client.id, active_only=True):
+            for plan_id in store.end(series.id, now, "stopped"):
+                uow.outbox.cancel(f"plan:{plan_id}:")
+            ended.append(store.get(series.id) or series)
+        return SeriesStopped(client=client, series=ended)
+    if isinstance(spec, recurrence.RecurringPlanSpec):
+        grades = uow.clients_of(actor.id).grades(client.id)
+        risk = grades.risk if grades is not None else client.risk
+        series, item = uow.series_of(actor.id).add(
+            client.id, spec.text, spec.every, spec.first_due, spec.until,
+            recurrence.stop_below_for(risk), now,
+        )
+        record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id,
+                                         "series_id": series.id}, now)
+        return PlanAdded(client=client, item=item, series=series)
+    item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
+                                             due_at=spec.due, now=now)
+    record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
+    return PlanAdded(client=client, item=item)
+
+
 def add_plan(
     db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
     rules: RuleBase | None = None,
-) -> PlanAdded | Choice | AlreadyHandled:
-    spec = grammar.parse_plan(args, now, ZoneInfo(actor.timezone), _day_times(rules))
+) -> PlanAdded | SeriesStopped | Choice | AlreadyHandled:
+    """`/plan <client> <when> <what>`; `/plan <client> every 1w <what> [until <date>]` (a
+    recurring follow-up, domain/recurrence.py); `/plan <client> stop` ends the recurring ones."""
+    spec = _parse_plan(args, now, ZoneInfo(actor.timezone), _day_times(rules))
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
             return AlreadyHandled()
@@ -633,9 +679,7 @@ def add_plan(
                          park={"cmd": "plan", "args": args, "now": now.isoformat()})
         if isinstance(found, Choice):
             return found
-        item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.SHORT, text=spec.text, due_at=spec.due, now=now)
-        record_undo(uow, actor, "plan", {"client_id": found.id, "plan_id": item.id}, now)
-        return PlanAdded(client=found, item=item)
+        return _write_plan(uow, actor, found, spec, now)
 
 
 # --- screenings --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ replayed or forged button of someone else's simply finds nothing (NotYours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,11 +58,36 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
 
 
+def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> Any:
+    """The "Stop series" button of an occurrence: the recurring follow-up ends (no further
+    occurrences; ones not yet due are removed with their reminders). A double tap finds it
+    ended already and changes nothing."""
+    from services.core import SeriesStopped
+
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        plan = repo.plan_item(plan_id)
+        if plan is None or plan.series_id is None:
+            raise NotYours()
+        store = uow.series_of(actor.id)
+        series = store.get(plan.series_id)
+        if series is None:
+            raise NotYours()
+        for removed in store.end(series.id, now, "stopped"):
+            uow.outbox.cancel(f"plan:{removed}:")
+        return SeriesStopped(client=repo.get(plan.client_id), series=[store.get(series.id) or series])
+
+
 @dataclass(frozen=True)
 class AlertOutcome:
     client: Client
     alert: Any
     changed: bool
+    # every sent copy of the alert (first push, repeats, escalations) and who received it:
+    # the handler edits each to keep its text, add "acknowledged at …" and drop the buttons
+    copies: tuple[Any, ...] = ()
+    recipients: dict[int, Counsellor] = field(default_factory=dict)
+    owner: Counsellor | None = None
 
 
 def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datetime) -> AlertOutcome:
@@ -73,7 +98,11 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
             raise NotYours()
         changed = repo.acknowledge_alert(alert_id, now)
         uow.outbox.cancel(*keys.alert_family(alert_id))
-        return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed)
+        copies = tuple(uow.team.alert_copies(alert_id))
+        recipients = {c.recipient_id: uow.counsellors.get(c.recipient_id) for c in copies}
+        return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
+                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None},
+                            owner=actor)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,21 @@ class ClientRow(Base):
     )
 
 
+class ClientDetailsRow(Base):
+    """Migration 0004: roster fields (encrypted) and private-practice value inputs; at most
+    one row per client, absent until something is set."""
+
+    __tablename__ = "client_details"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    dorm_enc: Mapped[str | None] = mapped_column(Text)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    payer: Mapped[str | None] = mapped_column(String(16))  # "self" | "insurance"
+    pay_capacity: Mapped[int | None] = mapped_column(Integer)  # 1–5
+
+
 class ClientTagRow(Base):
     __tablename__ = "client_tags"
     __table_args__ = (
@@ -149,6 +164,8 @@ class InteractionRow(Base):
     channel: Mapped[str | None] = mapped_column(String(32))
     notes_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # migration 0004: reached | unreached | refused | referred | rescheduled | other
+    outcome: Mapped[str | None] = mapped_column(String(16))
 
 
 class PlanItemRow(Base):
@@ -162,6 +179,8 @@ class PlanItemRow(Base):
             postgresql_where=text("done_at IS NULL"),
             sqlite_where=text("done_at IS NULL"),
         ),
+        # migration 0004: one row per occurrence of a recurring series
+        Index("ix_plan_items_series_id_seq", "series_id", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -173,6 +192,29 @@ class PlanItemRow(Base):
     created_at: Mapped[datetime]
     # the due_at for which a reminder was last enqueued (a snoozed item is reminded again)
     reminded_due_at: Mapped[datetime | None]
+    # migration 0004: the occurrence `seq` (0, 1, …) of a recurring series (plan_series.id;
+    # no foreign key: both hang off the client and go with it)
+    series_id: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class PlanSeriesRow(Base):
+    """A recurring follow-up (migration 0004): its occurrences are plan_items rows."""
+
+    __tablename__ = "plan_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    text_enc: Mapped[str] = mapped_column(Text)
+    every: Mapped[str] = mapped_column(String(8))  # "1w", "2w", "1m", "3d"
+    first_due: Mapped[datetime]
+    until_at: Mapped[datetime | None]
+    stop_below: Mapped[str | None] = mapped_column(String(16))  # ends when the risk drops below
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # until | stopped | tier
 
 
 class StatusChangeRow(Base):

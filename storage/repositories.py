@@ -207,6 +207,8 @@ def _plan_item(row: PlanItemRow, dec: Any) -> PlanItem:
         due_at=row.due_at,
         done_at=row.done_at,
         created_at=row.created_at,
+        series_id=row.series_id,
+        seq=row.seq,
     )
 
 

@@ -14,6 +14,8 @@ from storage.repositories import (
     PendingRepo,
     UpdateRepo,
 )
+from storage.series import SeriesRepo, SeriesScan
+from storage.team import TeamRepo
 
 
 class UnitOfWork:
@@ -22,7 +24,8 @@ class UnitOfWork:
     `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates`,
     `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
     `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
-    cross-counsellor reads; never used by handlers).
+    cross-counsellor reads; never used by handlers), `uow.team` (an alert's copies, the
+    admins' team overview, the supervisor digest).
     """
 
     def __init__(self, session: Session, cipher: Cipher, *, dialect: str) -> None:
@@ -35,6 +38,8 @@ class UnitOfWork:
         self.updates = UpdateRepo(self)
         self.outbox = OutboxRepo(self)
         self.scan = ScanRepo(self)
+        self.series_scan = SeriesScan(self)
+        self.team = TeamRepo(self)  # supervision reads (issue 11)
 
     @property
     def session(self) -> Session:
@@ -46,6 +51,10 @@ class UnitOfWork:
 
     def clients_of(self, counsellor_id: int) -> ClientRepo:
         return ClientRepo(self, counsellor_id)
+
+    def series_of(self, counsellor_id: int) -> SeriesRepo:
+        """Recurring follow-ups (storage/series.py), scoped to one counsellor."""
+        return SeriesRepo(self, counsellor_id)
 
     def caseload_of(self, counsellor_id: int) -> CaseloadStore:
         """Whole-caseload reads and the undo/forget helpers, scoped to one counsellor."""

@@ -98,7 +98,7 @@ async def test_crisis_alert_repeats_then_escalates_and_ack_stops_it(bot_env):
     assert "crisis" in (await second.expect_message()).text.lower()
     await tick(bot_env)
     alert = await second.expect_message()
-    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond by" in alert.text
+    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond within 1 h, by 2026-11-28 11:00" in alert.text
     assert alert.button_texts == ["✅ Acknowledge"]
     # Crisis standard: re-alert after 15 min, escalate after 30 min (default rule file).
     bot_env.clock.advance(minutes=16)

@@ -8,7 +8,7 @@ from storage import Database
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0004"
+HEAD = "0005"
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 

@@ -15,6 +15,7 @@ from domain.model import Counsellor, PlanKind, Risk
 from domain.rules import load_rules
 from domain.tiering import Reason, alert_for, grade
 from storage import Database, OutboxItem
+from tests.integration.test_storage_migrations import HEAD
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -75,8 +76,8 @@ def test_0003_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
         ).scalar_one()
     with bare_db.engine.connect() as conn:
         assert "outbox" not in inspect(conn).get_table_names()
-    bare_db.migrate("0003")
-    assert bare_db.current_revision() == "0003"
+    bare_db.migrate()
+    assert bare_db.current_revision() == HEAD
     with bare_db.uow() as uow:
         c = uow.counsellors.get(cid)
         assert (c.agenda_at, c.quiet_hours) == ("08:00", None)  # server default on old rows
@@ -97,8 +98,8 @@ def test_0003_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
         assert conn.execute(text("SELECT count(*) FROM plan_items")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
         assert conn.execute(text("SELECT name FROM clients")).scalar() == "Li"
-    bare_db.migrate("0003")
-    assert bare_db.current_revision() == "0003"
+    bare_db.migrate()
+    assert bare_db.current_revision() == HEAD
 
 
 def test_reminder_indexes_exist(db: Database):
