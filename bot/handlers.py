@@ -22,7 +22,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -45,7 +45,7 @@ from services import reminders as rem
 
 log = logging.getLogger("caremap.bot")
 
-PAGE_SIZE = 30
+PAGE_SIZE = 10
 
 COMMANDS = ("new", "log", "map", "clients", "status", "goal", "plan", "lang", "help", "invite")
 
@@ -217,8 +217,29 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if counsellor is None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
+    if fresh and user.language_code:
+        # from the very first /start, pushes (agendas, reminders) speak the colleague's language
+        counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+                                pick_language(None, user.language_code))
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
     await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+    if fresh:
+        await _tell_inviter(turn, counsellor)
+
+
+async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
+    """The admin who sent the invite hears that the colleague has joined."""
+    inviter = await _run(core.inviter_of, turn.app.db, colleague)
+    if inviter is None:
+        return
+    from reminders.compose import language_of
+
+    lang = language_of(inviter)
+    text = turn.app.renderer.render(lang, "colleague_joined", colleague=colleague, tz=inviter.timezone)
+    try:
+        await turn.context.bot.send_message(inviter.telegram_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError:
+        log.warning("could not tell the inviter that a colleague joined")
 
 
 @_guard
@@ -324,12 +345,61 @@ async def log_(turn: Turn) -> None:
 
 
 async def _show_map(turn: Turn, view: core.MapView) -> None:
-    interactions = list(view.map.interactions)
+    interactions = list(view.map.interactions)[:3]
     text = turn.app.renderer.render_fitting(
         turn.lang, "map", "interactions", interactions, m=view.map, v=view, tz=turn.counsellor.timezone,
         now=turn.now,
     )
-    await turn.send_text(text)
+    cid = view.map.client.id
+    rows = [[InlineKeyboardButton(turn.render("button_map_log"), callback_data=f"mx:l:{cid}"),
+             InlineKeyboardButton(turn.render("button_map_plan"), callback_data=f"mx:p:{cid}"),
+             InlineKeyboardButton(turn.render("button_map_screen"), callback_data=f"mx:s:{cid}")]]
+    if view.map.interaction_count > 3:
+        rows.append([InlineKeyboardButton(turn.render("button_map_more", n=view.map.interaction_count),
+                                          callback_data=f"mx:m:{cid}")])
+    await turn.send_text(text, InlineKeyboardMarkup(rows))
+
+
+@_guard
+async def on_map_button(turn: Turn) -> None:
+    """Buttons under a map and on /clients and reminders, for one client of the tapper:
+    `mp:<id>` the map; `mx:l|p:<id>` the next message is a log / a plan for them;
+    `mx:s:<id>` choose a screening, `mx:9|7:<id>` start it; `mx:m:<id>` all conversations."""
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if parts[0] == "mp" and len(parts) == 2 and parts[1].isdigit():
+        view = await _run(core.map_of, turn.app.db, turn.counsellor, int(parts[1]))
+        await query.answer()
+        await _show_map(turn, view)
+        return
+    if len(parts) != 3 or parts[0] != "mx" or not parts[2].isdigit() or len(parts[2]) > 18:
+        raise core.NotYours()
+    action, client_id = parts[1], int(parts[2])
+    if action in ("l", "p"):
+        client = await _run(core.await_text_for, turn.app.db, turn.counsellor, client_id,
+                            "log" if action == "l" else "plan", turn.now)
+        await query.answer()
+        await turn.reply("awaiting_text", client=client, command="log" if action == "l" else "plan")
+    elif action == "s":
+        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        await query.answer()
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=f"mx:9:{client.id}"),
+                                        InlineKeyboardButton("GAD-7", callback_data=f"mx:7:{client.id}")]])
+        await turn.reply("choose_screening", markup=markup, client=client)
+    elif action in ("9", "7"):
+        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        await query.answer()
+        turn.args = str(client.number)
+        await _screening(turn, "phq9" if action == "9" else "gad7")
+    elif action == "m":
+        view = await _run(core.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
+        await query.answer()
+        text = turn.app.renderer.render_fitting(
+            turn.lang, "interactions", "interactions", list(view.map.interactions), client=view.map.client,
+            total=view.map.interaction_count, tz=turn.counsellor.timezone)
+        await turn.send_text(text)
+    else:
+        raise core.NotYours()
 
 
 @_guard
@@ -348,12 +418,22 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
     text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
                        start=page * PAGE_SIZE, now=turn.now)
+    # each row opens the map with one tap (two to a line, short enough for a phone)
+    names = [InlineKeyboardButton(f"{_icon(row)} {row.client.number} {row.client.name}"[:40],
+                                  callback_data=f"mp:{row.client.id}") for row in chunk]
+    rows = [names[i:i + 2] for i in range(0, len(names), 2)]
     buttons = []
     if page > 0:
         buttons.append(InlineKeyboardButton("‹", callback_data=f"cl:{page - 1}"))
     if page < pages - 1:
         buttons.append(InlineKeyboardButton("›", callback_data=f"cl:{page + 1}"))
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+    if buttons:
+        rows.append(buttons)
+    return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+def _icon(row: core.CaseloadRow) -> str:
+    return {"crisis": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}.get(row.risk.value, "")
 
 
 @_guard
@@ -615,6 +695,18 @@ def _dispatch(turn: Turn) -> dict[str, Handler]:
 
 
 @_guard
+async def on_cadence_snooze(turn: Turn) -> None:
+    """`cz:<client>`: "该联系" put off by a day (a new reminder row, unless contacted meanwhile)."""
+    query = turn.update.callback_query
+    parts = (query.data or "").split(":")
+    if len(parts) != 2 or not parts[1].isdigit() or len(parts[1]) > 18:
+        raise core.NotYours()
+    client, until = await _run(rem.snooze_cadence, turn.app.db, turn.counsellor, int(parts[1]), turn.now)
+    await query.answer(turn.render("toast_snoozed"))
+    await _edit(query, turn.render("cadence_snoozed", client=client, until=until))
+
+
+@_guard
 async def unknown_command(turn: Turn) -> None:
     text = (turn.update.effective_message.text or "").strip()
     typed = grammar.split_command(text)
@@ -687,6 +779,14 @@ async def plain_text(turn: Turn) -> None:
         return
     if await _typed_command(turn, text):
         return
+    awaited = await _run(core.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
+    if awaited is not None:  # after 📝 记录 / ⏰ 计划 under a map or a reminder
+        command, number = awaited
+        handler = _dispatch(turn).get(command)
+        if handler is not None:
+            turn.args = f"{number} {text}"
+            await handler(turn)
+            return
     waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
@@ -842,6 +942,8 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|rx|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
+    application.add_handler(CallbackQueryHandler(on_map_button, pattern=r"^(mp|mx):"))
+    application.add_handler(CallbackQueryHandler(on_cadence_snooze, pattern=r"^cz:"))
     application.add_handler(CallbackQueryHandler(on_agenda, pattern=r"^(ra$|al:|alp:)"))
     application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))

@@ -8,6 +8,7 @@ counsellor who tapped, once.
 
 from __future__ import annotations
 
+import html
 import io
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
@@ -44,7 +45,12 @@ def _no_args(turn: Turn, command: str) -> None:
 @_guard
 async def export(turn: Turn) -> None:
     _no_args(turn, "export")
-    result = await _run(caseload.export, turn.app.db, turn.counsellor, turn.now)
+    renderer, lang = turn.app.renderer, turn.lang
+
+    def words(kind: str, value: object) -> str:  # codes and JSON → the counsellor's words
+        return html.unescape(renderer.render(lang, "export_word", kind=kind, value=value))
+
+    result = await _run(caseload.export, turn.app.db, turn.counsellor, turn.now, words)
     await turn.context.bot.send_document(
         turn.update.effective_chat.id,
         document=InputFile(io.BytesIO(result.data), filename=result.filename),

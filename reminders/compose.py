@@ -166,7 +166,8 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         grades = repo.grades(client.id)
         if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
             return None
-        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades),
+        buttons = [[(render("button_map_log"), f"mx:l:{client.id}"), (render("button_cadence_snooze"), f"cz:{client.id}")]]
+        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades), buttons,
                         recipient=recipient)
 
     if kind == "review":

@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from services.grading import regrade_client
 from storage import outbox_keys as keys
 from storage.db import Database
 from storage.orm import InteractionRow, NeedRow, PlanItemRow
+from storage.tiering_codec import decode_reasons
 
 UNDO_WINDOW = timedelta(minutes=15)
 FORGET_TTL = timedelta(hours=1)
@@ -238,11 +240,57 @@ Times are in {tz}. Rows of other files name their client by client_number and cl
 """
 
 
-def export(db: Database, actor: Counsellor, now: datetime) -> Export:
-    """The counsellor's whole caseload as a .zip of CSV files plus README.txt."""
+# (sheet, column) → the kind of word a value is, for `words` (the counsellor's language)
+_WORD_COLUMNS: dict[tuple[str, str], str] = {
+    ("clients", "risk"): "risk",
+    ("interactions", "channel"): "channel",
+    ("needs", "source"): "channel",
+    ("needs", "explicit"): "explicit",
+    ("plan", "kind"): "plan_kind",
+    ("status_history", "field"): "field",
+    ("screenings", "band"): "band",
+    ("tier_history", "dimension"): "dimension",
+    ("tier_history", "reasons"): "reasons",
+    ("referrals", "status"): "referral_status",
+}
+
+
+def _in_words(sheet: Any, words: Callable[[str, Any], str]) -> None:
+    """Codes and JSON become the counsellor's words (in place): `high` → 高风险, `face` →
+    面谈, the tier reasons' JSON → sentences. Column names stay (they are the file format)."""
+    cols = {name: i for i, name in enumerate(sheet.columns)}
+    keyed = {i: kind for (name, col), kind in _WORD_COLUMNS.items() if name == sheet.name and (i := cols.get(col)) is not None}
+    risky = None  # old/new are risk tiers when the row's field/dimension is "risk"
+    if sheet.name in ("status_history", "tier_history"):
+        risky = cols.get("field", cols.get("dimension"))
+    for row in sheet.rows:
+        if risky is not None and row[risky] == "risk":
+            for col in ("old", "new"):
+                i = cols[col]
+                if row[i]:
+                    row[i] = words("risk", row[i])
+        for i, kind in keyed.items():
+            value = row[i]
+            if value is None or value == "":
+                continue
+            if kind == "reasons":
+                try:
+                    value = decode_reasons(value)
+                except (ValueError, KeyError, TypeError):
+                    continue
+            row[i] = words(kind, value)
+
+
+def export(db: Database, actor: Counsellor, now: datetime,
+           words: Callable[[str, Any], str] | None = None) -> Export:
+    """The counsellor's whole caseload as a .zip of CSV files plus README.txt. `words(kind,
+    value)` puts codes into the counsellor's language (the bot passes its templates)."""
     tz = ZoneInfo(actor.timezone)
     with db.uow(write=False) as uow:
         sheets = uow.caseload_of(actor.id).export()
+    if words is not None:
+        for sheet in sheets:
+            _in_words(sheet, words)
     local = now.astimezone(tz)
     buffer = io.BytesIO()
     files = []

@@ -208,6 +208,15 @@ def _redeem(
         return counsellor
 
 
+def inviter_of(db: Database, counsellor: Counsellor) -> Counsellor | None:
+    """Who invited this counsellor (to tell them the colleague has joined)."""
+    with db.uow(write=False) as uow:
+        invite = uow.invites.redeemed_by(counsellor.id)
+        if invite is None or invite.created_by is None or invite.created_by == counsellor.id:
+            return None
+        return uow.counsellors.get(invite.created_by)
+
+
 class _Rollback(Exception):
     pass
 
@@ -531,9 +540,9 @@ def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: dateti
 # --- reading -----------------------------------------------------------------------------
 
 
-def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
+def _map_view(uow: Any, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
     repo = uow.clients_of(actor.id)
-    view = repo.relationship_map(client_id)
+    view = repo.relationship_map(client_id, interactions_limit=interactions)
     if view is None:
         raise NotYours()
     series = uow.series_of(actor.id).of_client(client_id)
@@ -542,6 +551,43 @@ def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
         tier_history=repo.tier_history(client_id, limit=8),
         series=sorted(series, key=lambda s: not s.active),
     )
+
+
+def map_of(db: Database, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
+    """The map of one of the actor's clients by id (a button); NotYours otherwise."""
+    with db.uow(write=False) as uow:
+        return _map_view(uow, actor, client_id, interactions)
+
+
+def client_of(db: Database, actor: Counsellor, client_id: int) -> Client:
+    with db.uow(write=False) as uow:
+        return _get_owned(uow, actor, client_id)
+
+
+AWAIT_TTL = timedelta(minutes=10)
+
+
+def await_text_for(db: Database, actor: Counsellor, client_id: int, command: str, now: datetime) -> Client:
+    """📝 记录 / ⏰ 计划 tapped: the counsellor's next plain message (within 10 minutes) is
+    that command for this client. A newer tap replaces an older one."""
+    with db.uow(write=True) as uow:
+        client = _get_owned(uow, actor, client_id)
+        uow.pending.discard(actor.id, "await_text")
+        uow.pending.add(counsellor_id=actor.id, kind="await_text",
+                        payload={"cmd": command, "client_id": client.id}, now=now, expires_at=now + AWAIT_TTL)
+        return client
+
+
+def take_awaited_text(db: Database, actor: Counsellor, now: datetime) -> tuple[str, int] | None:
+    """(command, client number) if a plain message is awaited for a client; used once."""
+    with db.uow(write=True) as uow:
+        pending = uow.pending.latest(actor.id, "await_text", now)
+        if pending is None or uow.pending.consume(pending.id, actor.id, now) is None:
+            return None
+        client = uow.clients_of(actor.id).get(int(pending.payload["client_id"]))
+        if client is None:
+            return None
+        return str(pending.payload["cmd"]), client.number
 
 
 def relationship_map(

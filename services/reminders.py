@@ -159,6 +159,24 @@ def lower_tier(
                              floor_kept=not lowered)
 
 
+CADENCE_SNOOZE = timedelta(days=1)
+
+
+def snooze_cadence(db: Database, actor: Counsellor, client_id: int, now: datetime) -> tuple[Client, datetime]:
+    """"该联系" 推迟: remind again in a day (skipped if contact is logged meanwhile)."""
+    until = now + CADENCE_SNOOZE
+    with db.uow(write=True) as uow:
+        client = uow.clients_of(actor.id).get(client_id)
+        if client is None:
+            raise NotYours()
+        uow.outbox.enqueue(
+            counsellor_id=actor.id, kind="cadence", dedupe_key=keys.cadence_snooze(client_id, until),
+            due_at=until, priority=schedule.PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
+            client_id=client_id,
+        )
+        return client, until
+
+
 def confirm_quiet_reviews(
     db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None
 ) -> list[Client]:

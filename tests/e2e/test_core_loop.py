@@ -38,6 +38,8 @@ async def invite_second(env, admin, lang="en"):
     await second.send(f"/start {code}")
     welcome = await second.expect_message()
     assert "You're now set up" in welcome.text
+    joined = await admin.expect_message()  # the inviter hears that the colleague joined
+    assert "Zhang" in joined.text and "joined" in joined.text, joined.text
     return second, code
 
 
@@ -182,7 +184,11 @@ async def test_notes_are_shown_as_typed_and_long_maps_fit(bot_env):
     m = await admin.expect_message()
     assert len(m.text.encode("utf-16-le")) // 2 <= 4096
     assert "session 24" in m.text  # latest first
-    assert "earlier not shown" in m.text
+    assert "24 earlier" in m.text  # the latest 3 on the map; "More" shows the rest
+    await admin.tap(m, "💬 More (27 conversations)")
+    more = await admin.expect_message()
+    assert len(more.text.encode("utf-16-le")) // 2 <= 4096
+    assert "session 24" in more.text and "earlier not shown" in more.text
     # The full note is stored (encrypted), not a shortened copy.
     from services import core
 
