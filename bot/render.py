@@ -66,10 +66,12 @@ class Renderer:
         self.env.filters["local"] = _local
         self.env.filters["localdate"] = _localdate
         from domain.resources import resource_label
-        from domain.vocab import channel_label
+        from domain.vocab import channel_label, outcome_label, unreached_streak
 
         self.env.globals["channel_label"] = channel_label
         self.env.globals["resource_label"] = resource_label
+        self.env.globals["outcome_label"] = outcome_label
+        self.env.globals["unreached_streak"] = unreached_streak
 
     def exists(self, lang: str, name: str) -> bool:
         return (TEMPLATE_DIR / lang / f"{name}.j2").is_file()

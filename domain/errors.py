@@ -28,6 +28,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         "bad_satisfaction",  # value
         "bad_risk",  # value
         "bad_channel",  # value
+        "bad_outcome",  # value (issue 15: /log outcome=)
         # /log, /status, /goal, /plan
         "log_needs_notes",  # client
         "notes_too_long",  # length, max

@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 
 from domain.errors import CommandError
 from domain.model import Risk
-from domain.vocab import CHANNELS, parse_channel
+from domain.vocab import CHANNELS, parse_channel, parse_outcome
 from domain.when import DayTimes, parse_when
 
 __all__ = [
@@ -89,6 +89,8 @@ class LogEntry:
     next_unread: str | None = None
     next_error: str | None = None
     warnings: tuple[InputWarning, ...] = ()
+    outcome: str | None = None  # `outcome=` (domain.vocab.OUTCOMES): reached, unreached, …
+    strengths: tuple[str, ...] = ()  # `#+编程强`: strengths, kept as client tags "+编程强"
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,12 +279,13 @@ _STATUS_KEYS = {"trust": "trust", "信任": "trust", "信任度": "trust",
                 "sat": "satisfaction", "satisfaction": "satisfaction", "满意": "satisfaction",
                 "满意度": "satisfaction", "risk": "risk", "风险": "risk"}
 _LOG_KEYS = {**_STATUS_KEYS, "via": "channel", "channel": "channel", "渠道": "channel",
-             "方式": "channel", "途径": "channel", "next": "next", "下次": "next"}
+             "方式": "channel", "途径": "channel", "next": "next", "下次": "next",
+             "outcome": "outcome", "结果": "outcome", "result": "outcome"}
 _ALL_KEYS = {**_NEW_KEYS, **_LOG_KEYS}
 
 
 _ASCII_KEYS = ("via", "trust", "sat", "risk", "next", "sid", "major", "grade", "channel",
-               "satisfaction")
+               "satisfaction", "outcome")
 
 
 def _option(tok: _Tok, keys: dict[str, str]) -> tuple[str, str] | None:
@@ -520,6 +523,13 @@ def _risk(value: str) -> Risk:
     return r
 
 
+def _outcome(value: str) -> str:
+    o = parse_outcome(value)
+    if o is None:
+        raise CommandError("bad_outcome", value=value)
+    return o
+
+
 def _channel(value: str) -> str:
     c = parse_channel(value)
     if c is None:
@@ -543,6 +553,7 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
     toks = _tokenize(args, rest)
     spans: list[tuple[int, int]] = []
     needs: list[NeedSpec] = []
+    strengths: list[str] = []
     opts: dict[str, object] = {}
     warnings: list[InputWarning] = []
     next_unread: str | None = None
@@ -554,6 +565,14 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
         if _is_tag(tok):
             need = _tag(tok, "log")
             if need is None:
+                continue
+            if need.explicit and need.text.startswith(("+", "＋")):  # `#+编程强`: a strength
+                strength = "+" + need.text[1:].strip()
+                if len(strength) > TAG_MAX:
+                    raise CommandError("tag_too_long", tag=strength[:TAG_MAX] + "…", max=TAG_MAX)
+                if len(strength) > 1 and strength not in strengths:
+                    strengths.append(strength)
+                spans.append((tok.start, tok.end))
                 continue
             if len(need.text) > NEED_MAX:
                 raise CommandError("tag_too_long", tag=need.text[:TAG_MAX] + "…", max=NEED_MAX)
@@ -587,6 +606,8 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
             opts[field] = _risk(value)
         elif field == "channel":
             opts[field] = _channel(value)
+        elif field == "outcome":
+            opts[field] = _outcome(value)
         else:  # next: a date we cannot read never sinks the note; the bot asks for it
             due = None
             if (not tok.quoted and nxt is not None and not nxt.quoted and not _is_tag(nxt)
@@ -623,6 +644,8 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
         next_unread=next_unread,
         next_error=next_error,
         warnings=tuple(warnings),
+        outcome=opts.get("outcome"),  # type: ignore[arg-type]
+        strengths=tuple(strengths),
     )
 
 

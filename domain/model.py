@@ -73,6 +73,16 @@ class Client:
     created_at: datetime | None = None
     last_contact_at: datetime | None = None
 
+    @property
+    def strengths(self) -> tuple[str, ...]:
+        """`#+编程强` tags without the "+": strengths and opportunities, never graded."""
+        return tuple(t[1:] for t in self.tags if t.startswith("+"))
+
+    @property
+    def plain_tags(self) -> tuple[str, ...]:
+        """The tags that are not strengths."""
+        return tuple(t for t in self.tags if not t.startswith("+"))
+
 
 @dataclass(frozen=True, slots=True)
 class Need:
@@ -92,6 +102,7 @@ class Interaction:
     channel: str | None  # a channel code (face, phone, chat, dorm, …)
     notes: str
     created_at: datetime
+    outcome: str | None = None  # domain.vocab.OUTCOMES code: reached, unreached, refused, …
 
 
 @dataclass(frozen=True, slots=True)

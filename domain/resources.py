@@ -11,6 +11,7 @@ means the counsellor named a resource that is not in the catalogue (kept as free
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -140,13 +141,28 @@ class Catalogue(_Model):
         return [r for r in self.resources if r.crisis]
 
     def for_needs(self, categories: set[str], texts: list[str]) -> list[Resource]:
-        """Resources answering any of the need categories, or whose keywords occur in a need."""
+        """Resources answering any of the need categories, or whose keywords, names or aliases
+        occur in a need (a need written "勤工助学" is offered the work-study post). Resources
+        named in a need come first, then the others in catalogue order."""
         low = [norm(t) for t in texts]
-        out = []
+        named, other = [], []
         for r in self.resources:
-            if categories & set(r.needs) or any(norm(k) in t for k in r.keywords for t in low):
-                out.append(r)
-        return out
+            if any(_mentions(t, n) for n in (r.zh, r.en, *r.aliases) for t in low):
+                named.append(r)
+            elif categories & set(r.needs) or any(norm(k) in t for k in r.keywords for t in low):
+                other.append(r)
+        return named + other
+
+
+def _mentions(text: str, name: str) -> bool:
+    """`name` occurs in `text`: a Chinese name of two characters or more as a substring, a
+    Latin one as whole words (so "lab" is not found in "collaborate")."""
+    n = norm(name)
+    if len(n) < 2:
+        return False
+    if not n.isascii():
+        return n in text
+    return re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text) is not None
 
 
 def _cross_checks(cat: Catalogue) -> list[tuple[str, str]]:

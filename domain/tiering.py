@@ -92,6 +92,9 @@ class ClientFacts:
     created_at: datetime | None = None
     tier_set_at: datetime | None = None  # when the risk tier last changed (review clock)
     value: ValueInfo | None = None
+    # the latest contacts in a row logged `outcome=unreached` (issue 15): the data for
+    # "失联 after N failed attempts"; unreached attempts are not in `interactions`
+    unreached_streak: int = 0
 
 
 class Grades(NamedTuple):

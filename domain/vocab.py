@@ -83,3 +83,72 @@ def need_source(channel: str | None) -> str | None:
 
 def source_label(source: str | None, lang: str) -> str:
     return channel_label(source, lang)
+
+
+# --- the outcome of a contact (沟通反馈和结果): `/log … outcome=…` -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    code: str
+    zh: str
+    en: str
+    aliases: tuple[str, ...] = ()
+
+    def label(self, lang: str) -> str:
+        return self.zh if lang.startswith("zh") else self.en
+
+
+_OUTCOME_LIST: tuple[Outcome, ...] = (
+    Outcome("reached", "联系上", "reached",
+            ("联系上", "已联系上", "联系上了", "已联系", "见到", "见到了", "谈了", "已沟通", "沟通了",
+             "成功", "接通", "回复了", "ok", "yes", "done", "talked", "met", "success")),
+    Outcome("unreached", "未联系上", "not reached",
+            ("未联系上", "没联系上", "联系不上", "没联系到", "未联系到", "未接", "没接", "未接通",
+             "没接通", "无人接听", "不回", "没回", "未回复", "不在", "爽约", "失约", "没来",
+             "not reached", "not-reached", "notreached", "unreachable", "no answer", "no-answer",
+             "noanswer", "no reply", "no-show", "noshow", "missed", "failed", "fail")),
+    Outcome("refused", "拒绝沟通", "refused",
+            ("拒绝", "拒绝沟通", "不愿沟通", "不愿意谈", "拒谈", "拒接", "refuse", "refused",
+             "declined", "decline")),
+    Outcome("referred", "已转介", "referred",
+            ("已转介", "转介", "转介了", "转诊", "已转诊", "refer", "referral", "referred")),
+    Outcome("rescheduled", "改约", "rescheduled",
+            ("改约", "改期", "另约", "再约", "reschedule", "rescheduled", "postponed")),
+)
+
+OUTCOMES: dict[str, Outcome] = {o.code: o for o in _OUTCOME_LIST}
+_OUTCOME_ALIASES: dict[str, str] = {}
+for _o in _OUTCOME_LIST:
+    for _a in (_o.code, _o.zh, _o.en, *_o.aliases):
+        _OUTCOME_ALIASES.setdefault(_norm(_a), _o.code)
+        _OUTCOME_ALIASES.setdefault(_norm(_a).replace(" ", ""), _o.code)
+
+
+def parse_outcome(text: str) -> str | None:
+    """`reached`, `未联系上`, `not reached`, `已转介` … → the outcome code; None if unknown."""
+    key = _norm(text)
+    return _OUTCOME_ALIASES.get(key) or _OUTCOME_ALIASES.get(key.replace(" ", ""))
+
+
+def outcome_label(code: str | None, lang: str) -> str:
+    if code is None:
+        return ""
+    o = OUTCOMES.get(code)
+    return o.label(lang) if o else code
+
+
+def unreached_streak(outcomes_latest_first: list[str | None]) -> int:
+    """How many of the latest contacts in a row were logged as not reached (a refusal or a
+    conversation ends the streak): the data behind "失联 after N failed attempts"."""
+    n = 0
+    for o in outcomes_latest_first:
+        if o != "unreached":
+            break
+        n += 1
+    return n
+
+
+def is_strength(tag: str) -> bool:
+    """A `#+编程强` tag: a strength or opportunity (潜力), shown on the map, never graded."""
+    return tag.startswith(("+", "＋"))

@@ -70,6 +70,8 @@ class Logged:
     # options typed but not read (said back, never silently kept), and a `next=` date that
     # could not be read: the note is saved, `next_pending_id` keys the date buttons
     warnings: tuple[grammar.InputWarning, ...] = ()
+    outcome: str | None = None  # reached | unreached | refused | referred | rescheduled
+    strengths: tuple[str, ...] = ()
     next_unread: str | None = None
     next_error: str | None = None
     next_pending_id: int | None = None
@@ -334,7 +336,9 @@ def _write_log(
     entry: grammar.LogEntry | None = None,
 ) -> Logged:
     repo = uow.clients_of(actor.id)
-    interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now)
+    outcome = entry.outcome if entry is not None else None
+    interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
+                                       outcome=outcome)
     need_list: list[tuple[str, bool]] = []
     need_ids: list[int] = []
     for need in needs:
@@ -345,6 +349,8 @@ def _write_log(
         changes = repo.set_status(
             client.id, by_counsellor_id=actor.id, now=now, trust=trust, satisfaction=satisfaction, risk=risk
         )
+    if entry is not None and entry.strengths:  # `#+编程强`: a strength, kept as a tag "+…"
+        changes += repo.change_tags(client.id, add=entry.strengths, by_counsellor_id=actor.id, now=now)
     plan = None
     if next_due is not None:
         plan = repo.add_plan(
@@ -366,6 +372,7 @@ def _write_log(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
         interaction_count=view.interaction_count if view else 1, grading=grading,
         warnings=entry.warnings if entry is not None else (),
+        outcome=outcome, strengths=entry.strengths if entry is not None else (),
         next_unread=entry.next_unread if entry is not None else None,
         next_error=entry.next_error if entry is not None else None,
         next_pending_id=next_pending_id,

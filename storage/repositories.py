@@ -34,6 +34,7 @@ from domain.model import (
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange
+from domain.vocab import is_strength, unreached_streak
 from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
 from storage.orm import (
@@ -702,8 +703,11 @@ class ClientRepo(_Repo):
         return [_status(c) for c in changed]
 
     def add_interaction(
-        self, client_id: int, at: datetime, channel: str | None, notes: str, now: datetime
+        self, client_id: int, at: datetime, channel: str | None, notes: str, now: datetime,
+        outcome: str | None = None,
     ) -> Interaction:
+        """A contact. `outcome="unreached"` (a call nobody answered) is kept in the history
+        but is not a contact: last_contact_at stays as it was."""
         row = self._need_row(client_id)
         at = _aware(at, "at")
         if not isinstance(notes, str):
@@ -714,9 +718,12 @@ class ClientRepo(_Repo):
             channel=_text(channel, 32, "channel"),
             notes_enc=self._enc(notes),
             created_at=_aware(now, "now"),
+            outcome=_text(outcome, 16, "outcome"),
         )
         self._s.add(item)
-        if row.last_contact_at is None or at > row.last_contact_at:
+        if outcome == "unreached":
+            pass
+        elif row.last_contact_at is None or at > row.last_contact_at:
             row.last_contact_at = at
         self._s.flush()
         return self._interaction(item)
@@ -884,13 +891,14 @@ class ClientRepo(_Repo):
                 .order_by(NeedRow.created_at, NeedRow.id)
             )
         )
-        interactions = tuple(
-            s.scalars(
-                select(InteractionRow.at)
-                .where(InteractionRow.client_id == client_id)
-                .order_by(InteractionRow.at, InteractionRow.id)
-            )
-        )
+        contacts = s.execute(
+            select(InteractionRow.at, InteractionRow.outcome)
+            .where(InteractionRow.client_id == client_id)
+            .order_by(InteractionRow.at, InteractionRow.id)
+        ).all()
+        # an attempt logged outcome=unreached is not a contact; a run of them is a fact
+        interactions = tuple(at for at, outcome in contacts if outcome != "unreached")
+        streak = unreached_streak([outcome for _, outcome in reversed(contacts)])
         latest: dict[Instrument, ScreeningResult | None] = {}
         previous: dict[Instrument, int | None] = {}
         for inst in Instrument:
@@ -912,7 +920,7 @@ class ClientRepo(_Repo):
         return ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
-            risk_tags=tuple(t.tag for t in row.tags),
+            risk_tags=tuple(t.tag for t in row.tags if not is_strength(t.tag)),  # never graded
             needs=needs,
             interactions=interactions,
             last_contact_at=row.last_contact_at,
@@ -922,6 +930,7 @@ class ClientRepo(_Repo):
             previous_gad7_total=previous[Instrument.GAD7],
             created_at=row.created_at,
             tier_set_at=tier_set_at,
+            unreached_streak=streak,
         )
 
     def grades(self, client_id: int) -> Grades | None:
@@ -1152,6 +1161,7 @@ class ClientRepo(_Repo):
             channel=item.channel,
             notes=self._dec(item.notes_enc),
             created_at=item.created_at,
+            outcome=item.outcome,
         )
 
     def _screening(self, item: ScreeningRow) -> ScreeningResult:
