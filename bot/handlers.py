@@ -791,25 +791,65 @@ async def plain_text(turn: Turn) -> None:
     if waiting is not None:
         spec = grammar.parse_new(text)
         result = await _run(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
-                            turn.now, turn.update_id, rules=turn.app.rules)
-        if isinstance(result, core.AlreadyHandled):
-            return
-        added, logged = result
-        await turn.reply("client_added", client=added.client, same_name=[])
-        await _show_logged(turn, logged)
+                            turn.now, turn.update_id, rules=turn.app.rules, new_args=text)
+        await _after_new_with_note(turn, result)
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
+    found = await _run(core.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
+    if found is not None:  # after 🔍: this message names the student of the parked note
+        note_id, clients_found = found
+        parked = core.ParkedNote(pending_id=note_id, recent=clients_found, named=clients_found)
+        await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
+                         named=parked.named, searched=text, same=_same_names(parked.recent))
+        return
     parked = await _run(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
-    rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=f"p:{parked.pending_id}:{c.id}")]
-        for c in parked.recent
-    ]
+    await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
+                     named=parked.named, searched=None, same=_same_names(parked.recent))
+
+
+async def _after_new_with_note(turn: Turn, result: object) -> None:
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.SameName):  # 周晓雯 exists: the same person, or a namesake?
+        rows = [[InlineKeyboardButton(_client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
+                                      callback_data=f"p:{result.pending_id}:{c.id}")] for c in result.existing]
+        rows.append([InlineKeyboardButton(turn.render("button_new_anyway", name=result.name),
+                                          callback_data=f"p:{result.pending_id}:N")])
+        await turn.reply("same_name_ask", markup=InlineKeyboardMarkup(rows), name=result.name,
+                         existing=result.existing)
+        return
+    added, logged = result
+    await turn.reply("client_added", client=added.client, same_name=added.same_name)
+    await _show_logged(turn, logged)
+
+
+def _same_names(clients: list) -> set[str]:
+    names = [c.name for c in clients]
+    return {n for n in names if names.count(n) > 1}
+
+
+def _client_label(c, same: set[str]) -> str:
+    """`#27 周晓雯`, or with the student number / major when two share the name."""
+    label = f"#{c.number} {c.name}"
+    if c.name in same:
+        label += f" · {c.sid or c.major or ''}".rstrip(" ·")
+    return label[:60]
+
+
+def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
+    """Who is this note about: the students named at its start first (⭐), recent ones, then
+    ➕ new / 🔍 search / cancel (which asks before throwing the note away)."""
+    pid = parked.pending_id
+    same = _same_names(parked.recent)
+    rows = [[InlineKeyboardButton(("⭐ " if c in parked.named else "") + _client_label(c, same),
+                                  callback_data=f"p:{pid}:{c.id}")] for c in parked.recent]
     rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=f"p:{parked.pending_id}:n"),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{parked.pending_id}:x"),
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=f"p:{pid}:n"),
+        InlineKeyboardButton(turn.render("button_search"), callback_data=f"p:{pid}:s"),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"p:{pid}:x"),
     ])
-    await turn.reply("which_client", markup=InlineKeyboardMarkup(rows), recent=parked.recent)
+    return InlineKeyboardMarkup(rows)
 
 
 # --- buttons -----------------------------------------------------------------------------
@@ -832,12 +872,39 @@ async def on_choice(turn: Turn) -> None:
         raise core.NotYours()
     pending_id = int(parts[1])
     target = parts[2]
-    if target == "x":
+    if target == "x" and await _run(core.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
+        target = "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
+    if target == "x":  # ask before a typed note is thrown away
+        await query.answer()
+        await _edit(query, turn.render("discard_confirm"), InlineKeyboardMarkup([[
+            InlineKeyboardButton(turn.render("button_discard"), callback_data=f"p:{pending_id}:xx"),
+            InlineKeyboardButton(turn.render("button_keep"), callback_data=f"p:{pending_id}:b"),
+        ]]))
+        return
+    if target == "xx":
         if await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
+    if target == "b":
+        parked = await _run(core.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await query.answer()
+        await _edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
+                                       same=_same_names(parked.recent)), _note_picker(turn, parked))
+        return
+    if target == "N":
+        result = await _run(core.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
+                            turn.update_id, rules=turn.app.rules)
+        await query.answer()
+        await _edit(query, turn.render("chosen_new"))
+        await _after_new_with_note(turn, result)
+        return
+    if target == "s":
+        await _run(core.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await query.answer()
+        await _edit(query, turn.render("search_prompt"))
+        return
     client_id = None if target == "n" else int(target) if target.isdigit() else -1
     if client_id == -1:
         raise core.NotYours()

@@ -37,7 +37,7 @@ FIND_MAX = 200
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 60
 
-UNDO_KINDS = ("new", "log", "status", "plan", "goal")
+UNDO_KINDS = ("new", "log", "status", "plan", "goal", "screening")
 
 
 # --- undo: the hook called by services/core.py --------------------------------------------
@@ -66,6 +66,7 @@ class Undone:
     needs: int = 0
     plan: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
+    instrument: str | None = None  # a screening: "phq9" | "gad7"
 
 
 def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None) -> Undone | None:
@@ -82,6 +83,46 @@ def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None 
             if client is None:  # forgotten meanwhile
                 continue
             return _undo_one(uow, actor, client, p, entry.created_at, now, rules)
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """What `/undo` would take back, shown before it does (the counsellor confirms)."""
+
+    entry_id: int
+    kind: str
+    client: Client
+    at: datetime
+    detail: dict[str, Any]
+
+
+def peek_undo(db: Database, actor: Counsellor, now: datetime) -> UndoPreview | None:
+    with db.uow(write=False) as uow:
+        entry = uow.pending.latest(actor.id, "undo", now)
+        while entry is not None:
+            client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
+            if client is not None:
+                p = entry.payload
+                detail = {"instrument": p.get("instrument"), "changes": list(p.get("changes", [])),
+                          "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None}
+                return UndoPreview(entry.id, p["kind"], client, entry.created_at, detail)
+            return None  # its client was forgotten: `undo` skips such entries
+        return None
+
+
+def undo_entry(db: Database, actor: Counsellor, entry_id: int, now: datetime,
+               rules: RuleBase | None = None) -> Undone | None:
+    """The confirmed /undo: take back exactly the entry that was shown, if it is still the
+    latest (None when it expired or something newer was recorded meanwhile)."""
+    with db.uow(write=True) as uow:
+        entry = uow.pending.latest(actor.id, "undo", now)
+        if entry is None or entry.id != entry_id:
+            return None
+        uow.pending.consume(entry.id, actor.id, now)
+        client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
+        if client is None:
+            return None
+        return _undo_one(uow, actor, client, entry.payload, entry.created_at, now, rules)
 
 
 def _undo_one(
@@ -112,12 +153,16 @@ def _undo_one(
         changes = list(p.get("changes", []))
         store.revert_status(client.id, changes)
         _cancel_alerts(uow, store, client.id, since)
+    elif kind == "screening":
+        store.delete_screening(client.id, p["instrument"], datetime.fromisoformat(p["at"]))
+        _cancel_alerts(uow, store, client.id, since)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
         if p.get("series_id") is not None:  # a new recurring follow-up: the whole series
             uow.series_of(actor.id).delete(int(p["series_id"]))
     regrade_client(uow, actor, client.id, now, rules)
-    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
+    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes,
+                  instrument=p.get("instrument"))
 
 
 def _drop_plan(uow: Any, store: Any, client_id: int, plan_id: int) -> int:

@@ -243,6 +243,9 @@ async def test_plain_text_new_client_flow_and_cancel(bot_env):
     await admin.send("a note I will cancel")
     ask2 = await admin.expect_message()
     await admin.tap(ask2, "Cancel")
+    sure = await admin.expect_edit(ask2)  # a typed note is not thrown away on one tap
+    assert "Throw this unsaved note away?" in sure.text
+    await admin.tap(ask2, "🗑 Discard")
     assert "nothing was saved" in (await admin.expect_edit(ask2)).text
     await admin.send("/map 陈静")
     assert "(1 in all" in (await admin.expect_message()).text

@@ -88,3 +88,61 @@ async def test_contact_reminder_has_log_and_snooze(bot_env):
     await run_once(bot_env.app)
     again = await admin.expect_message(contains="该联系", skip_others=True)
     assert "学生B" in again.text
+
+
+async def test_plain_note_offers_the_student_it_starts_with_then_search(bot_env):
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    for name in ("田欣怡", "王芳", "李雷", "韩梅梅", "张伟", "刘洋", "陈静", "周晓雯"):
+        await _say(admin, f"/new {name}")
+    for name in ("王芳", "李雷", "韩梅梅", "张伟", "刘洋", "陈静"):  # six recent ones, not 田欣怡
+        await _say(admin, f"/log {name} 例行谈话")
+    ask = await _say(admin, "田欣怡 今天来办公室问转专业的流程")
+    assert ask.button_texts[0] == "⭐ #1 田欣怡", ask.button_texts
+    ask_py = await _say(admin, "txy 又来问了一次")
+    assert ask_py.button_texts[0] == "⭐ #1 田欣怡"
+    await admin.tap(ask, "⭐ #1 田欣怡")
+    logged = await admin.expect_edit(ask)
+    assert "已记录" in logged.text and "转专业" in logged.text
+    # 🔍 search: the next message names the student
+    ask2 = await _say(admin, "在食堂碰到，聊了几句")
+    await admin.tap(ask2, "🔍 搜索")
+    await admin.expect_edit(ask2)
+    found = await _say(admin, "zxw")
+    assert found.button_texts[0] == "⭐ #8 周晓雯", found.button_texts
+    await admin.tap(found, "⭐ #8 周晓雯")
+    done = await admin.expect_edit(found)
+    assert "已记录" in done.text and "#8 周晓雯" in done.text and "在食堂碰到" in done.text
+    # cancel asks first; 返回 brings the buttons back, nothing lost
+    ask3 = await _say(admin, "一条要丢掉的记录")
+    await admin.tap(ask3, "取消")
+    sure = await admin.expect_edit(ask3)
+    assert "丢弃" in sure.text
+    await admin.tap(ask3, "‹ 返回")
+    back = await admin.expect_edit(ask3)
+    assert "🔍 搜索" in back.button_texts
+    assert bot_env.server.errors == []
+
+
+async def test_new_client_with_an_existing_name_is_asked_first(bot_env):
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    await _say(admin, "/new 周晓雯 sid=2026027 major=会计学")
+    ask = await _say(admin, "周末在图书馆碰到，在准备四级")
+    await admin.tap(ask, "➕ 新学生")
+    await admin.expect_edit(ask)
+    same = await _say(admin, "周晓雯")
+    assert "#1 周晓雯" in same.text and "2026027" in same.text, same.text
+    assert same.button_texts[0].startswith("#1 周晓雯")
+    await admin.tap(same, same.button_texts[0])  # the same person: logged to #1, no duplicate
+    logged = await admin.expect_edit(same)
+    assert "已记录" in logged.text and "#1 周晓雯" in logged.text
+    listing = await _say(admin, "/clients")
+    assert "共 1 位" in listing.text
+    # a real namesake can still be added
+    ask2 = await _say(admin, "新转来的同学，也叫周晓雯")
+    await admin.tap(ask2, "➕ 新学生")
+    await admin.expect_edit(ask2)
+    same2 = await _say(admin, "周晓雯 major=英语")
+    await admin.tap(same2, "➕ 仍然新建“周晓雯”")
+    added = await admin.expect_message(contains="已添加", skip_others=True)
+    assert "#2 周晓雯" in added.text and "同名" in added.text
+    assert bot_env.server.errors == []
