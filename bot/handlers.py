@@ -40,7 +40,7 @@ from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders import alerts
 from reminders.compose import AGENDA_SECTIONS, LIST_PAGE, agenda_message
-from services import core
+from services import core, supervision
 from services import reminders as rem
 
 log = logging.getLogger("caremap.bot")
@@ -214,6 +214,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             core.redeem_invite, app.db, code, user.id, _display_name(user), app.clock(), app.settings.timezone
         )
         fresh = counsellor is not None
+        if fresh and user.language_code:  # pushed alerts follow it from the first one on
+            counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+                                    pick_language(None, user.language_code))
     if counsellor is None:
         await _refuse(update, app, "invite_invalid" if code else "refusal")
         return
@@ -222,7 +225,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
                                 pick_language(None, user.language_code))
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
-    await turn.reply("welcome", counsellor=counsellor, fresh=fresh)
+    unsupervised = await _run(supervision.unsupervised, app.db, counsellor, app.clock())
+    await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
     if fresh:
         await _tell_inviter(turn, counsellor)
 
@@ -592,12 +596,19 @@ async def on_agenda(turn: Turn) -> None:
 async def tz(turn: Turn) -> None:
     args = turn.args_text
     if not args:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
     change = schedule.SettingsChange(timezone=schedule.parse_timezone(args))
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
+
+
+async def _show_settings(turn: Turn, changed: bool) -> None:
+    """The settings; for an admin also who has no supervisor (and where their alerts go)."""
+    unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
+    mine = await _run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
+    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised,
+                     mine=mine)
 
 
 @_guard
@@ -609,11 +620,10 @@ async def settings(turn: Turn) -> None:
         return
     change = schedule.parse_settings(args)
     if change.is_empty:
-        await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=False)
+        await _show_settings(turn, changed=False)
         return
-    counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
-    turn.counsellor = counsellor
-    await turn.reply("settings", c=counsellor, now=turn.now, changed=True)
+    turn.counsellor = await _run(rem.update_settings, turn.app.db, turn.counsellor, change)
+    await _show_settings(turn, changed=True)
 
 
 async def _supervisor(turn: Turn, words: list[str]) -> None:
@@ -994,10 +1004,12 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals
+    from bot import handlers_caseload, handlers_referrals, handlers_roster, handlers_team
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
+    handlers_team.register(application)
+    handlers_roster.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

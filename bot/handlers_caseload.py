@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import io
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers import Turn, _edit, _guard, _run, command
@@ -44,11 +45,17 @@ def _no_args(turn: Turn, command: str) -> None:
 
 @_guard
 async def export(turn: Turn) -> None:
-    _no_args(turn, "export")
+    """`/export`: an Excel workbook (one sheet per dimension); `/export csv`: the zip of CSVs."""
+    choice = turn.args_text.strip().lower()
+    if choice in ("", "xlsx", "excel"):
+        await _export_xlsx(turn)
+        return
+    if choice != "csv":
+        _no_args(turn, "export")
     renderer, lang = turn.app.renderer, turn.lang
 
     def words(kind: str, value: object) -> str:  # codes and JSON → the counsellor's words
-        return html.unescape(renderer.render(lang, "export_word", kind=kind, value=value))
+        return html.unescape(renderer.render(lang, "export_csv_word", kind=kind, value=value))
 
     result = await _run(caseload.export, turn.app.db, turn.counsellor, turn.now, words)
     await turn.context.bot.send_document(
@@ -56,6 +63,22 @@ async def export(turn: Turn) -> None:
         document=InputFile(io.BytesIO(result.data), filename=result.filename),
         caption=turn.render("export_caption", counts=result.counts),
         parse_mode=ParseMode.HTML,
+    )
+
+
+async def _export_xlsx(turn: Turn) -> None:
+    from bot.export_xlsx import build_workbook
+    from services.export_data import caseload_records
+
+    await turn.context.bot.send_chat_action(turn.update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
+    records = await _run(caseload_records, turn.app.db, turn.counsellor)
+    data, counts = await _run(build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone,
+                              records, turn.now)
+    local = turn.now.astimezone(ZoneInfo(turn.counsellor.timezone))
+    await turn.context.bot.send_document(
+        turn.update.effective_chat.id,
+        document=InputFile(io.BytesIO(data), filename=f"caremap-{local.strftime('%Y-%m-%d')}.xlsx"),
+        caption=turn.render("export_xlsx_caption", counts=counts), parse_mode=ParseMode.HTML,
     )
 
 

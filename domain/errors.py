@@ -29,6 +29,13 @@ ERROR_CODES: frozenset[str] = frozenset(
         "bad_risk",  # value
         "bad_channel",  # value
         "bad_outcome",  # value (issue 15: /log outcome=)
+        # roster import (domain.roster, services.roster)
+        "roster_no_header",  # (none)
+        "roster_empty",  # (none)
+        "roster_too_many",  # rows, max
+        "roster_too_big",  # max_mb
+        "roster_unreadable",  # (none)
+        "roster_not_a_table",  # name
         # /log, /status, /goal, /plan
         "log_needs_notes",  # client
         "notes_too_long",  # length, max

@@ -29,7 +29,7 @@ from domain.when import _parse_time
 # Outbox priorities: lower is sent first.
 PRIORITY: Final[dict[str, int]] = {
     "escalation": 0, "alert_crisis": 0, "realert": 0, "alert_high": 1,
-    "plan": 3, "cadence": 4, "review": 5, "agenda": 6,
+    "plan": 3, "cadence": 4, "review": 5, "agenda": 6, "digest": 6,
 }
 
 SNOOZE_CODES: Final[tuple[str, ...]] = ("1h", "1d", "1w")

@@ -126,6 +126,15 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         text, buttons = agenda_message(renderer, lang, data, tz=tz, now=now, pushed=True)
         return Envelope(recipient.telegram_id, text, buttons, recipient=recipient)
 
+    if kind == "digest":
+        from services.supervision import digest_for
+
+        digest = digest_for(uow, recipient, now)
+        if not digest:
+            return None  # everything was handled since it was planned
+        return Envelope(recipient.telegram_id, render("digest", d=digest, day=payload.get("date", "")),
+                        recipient=recipient)
+
     owner_id = payload.get("from", recipient.id) if kind == "escalation" else recipient.id
     repo = uow.clients_of(owner_id)
     client = repo.get(int(payload["client_id"])) if "client_id" in payload else None

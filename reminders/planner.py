@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.escalation import escalation_targets as domain_escalation_targets
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due, pushed_alone, urgent_priority
 from storage import outbox_keys as keys
@@ -27,12 +28,10 @@ def _alert_priority(tier: Any) -> int:
 
 
 def escalation_targets(uow: Any, counsellor: Counsellor) -> list[Counsellor]:
-    """The counsellor's supervisor; the admins when none is set (never the counsellor)."""
-    if counsellor.supervisor_id is not None:
-        supervisor = uow.counsellors.get(counsellor.supervisor_id)
-        if supervisor is not None and supervisor.id != counsellor.id:
-            return [supervisor]
-    return [a for a in uow.counsellors.list_admins() if a.id != counsellor.id]
+    """The counsellor's supervisor; the admins when none is set (never the counsellor);
+    empty for a lone admin without a supervisor (see domain.escalation)."""
+    supervisor = uow.counsellors.get(counsellor.supervisor_id) if counsellor.supervisor_id is not None else None
+    return domain_escalation_targets(counsellor, supervisor, uow.counsellors.list_admins())
 
 
 def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
@@ -73,7 +72,7 @@ def _risk_of(uow: Any, counsellor_id: int, client_id: int) -> Any:
 
 def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
     """One unit of work: enqueue everything that has come due. Returns counts per kind."""
-    counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0}
+    counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0, "digest": 0}
     with db.uow(write=True) as uow:
         outbox = uow.outbox
         while True:
@@ -150,4 +149,7 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
                 due_at=now, priority=PRIORITY["agenda"], payload={"date": day.isoformat()}, now=now,
             ) is not None:
                 counts["agenda"] += 1
+        from reminders.digest import plan_digests
+
+        counts["digest"] = plan_digests(uow, now)
     return counts

@@ -38,7 +38,7 @@ from storage.repositories import _alert, _aware, _aware_opt, _counsellor, _plan_
 
 __all__ = ["OutboxRepo", "ScanRepo", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ALERT_STATUSES"]
 
-OUTBOX_KINDS = frozenset({"plan", "cadence", "alert", "realert", "escalation", "review", "agenda"})
+OUTBOX_KINDS = frozenset({"plan", "cadence", "alert", "realert", "escalation", "review", "agenda", "digest"})
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 ALERT_STATUSES = frozenset({"pending", "sent", "acknowledged"})
 _FINAL = ("sent", "failed", "cancelled")

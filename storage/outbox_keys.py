@@ -19,7 +19,7 @@ SEP = ":"
 
 __all__ = [
     "SEP", "agenda", "alert", "alert_family", "cadence", "cadence_snooze", "escalation", "escalations_of",
-    "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
+    "digest", "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
 ]
 
 
@@ -92,3 +92,8 @@ def agenda(counsellor_id: int, day: date) -> str:
 def cadence_snooze(client_id: int, until: datetime) -> str:
     """A "该联系" reminder put off by the counsellor, due again at `until`."""
     return f"cadence-snooze{SEP}{_id(client_id)}{SEP}{until.isoformat()}"
+
+
+def digest(counsellor_id: int, day: date) -> str:
+    """The supervisor digest of one recipient for one local day (issue 11)."""
+    return f"digest{SEP}{_id(counsellor_id)}{SEP}{day.isoformat()}"

@@ -21,7 +21,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import PlanItem, PlanKind, Risk
 from domain.recurrence import Recurrence, next_occurrence
-from storage.orm import ClientGradeRow, ClientRow, CounsellorRow, PlanItemRow, PlanSeriesRow
+from storage.orm import (
+    ClientDetailsRow,
+    ClientGradeRow,
+    ClientRow,
+    CounsellorRow,
+    PlanItemRow,
+    PlanSeriesRow,
+)
 from storage.repositories import _aware, _aware_opt, _plan_item, _Repo, _text
 
 if TYPE_CHECKING:
@@ -227,3 +234,63 @@ class SeriesScan(_Repo):
     def series(self, series_id: int) -> PlanSeries | None:
         row = self._s.get(PlanSeriesRow, series_id, populate_existing=True)
         return _series(row, self._dec) if row else None
+
+
+# -- client details (migration 0005): roster fields and private-practice value inputs ----
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDetails:
+    client_id: int
+    dorm: str | None = None
+    phone: str | None = None
+    payer: str | None = None  # "self" | "insurance"
+    pay_capacity: int | None = None  # 1–5
+
+
+class DetailsRepo(_Repo):
+    """`uow.details_of(counsellor_id)`: dorm and phone (encrypted), payer and capacity."""
+
+    def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
+        super().__init__(uow)
+        self.counsellor_id = counsellor_id
+
+    def _owns(self, client_id: int) -> bool:
+        return self._s.scalar(select(ClientRow.id).where(
+            ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)) is not None
+
+    def get(self, client_id: int) -> ClientDetails | None:
+        if not self._owns(client_id):
+            return None
+        row = self._s.get(ClientDetailsRow, client_id, populate_existing=True)
+        if row is None:
+            return ClientDetails(client_id)
+        return ClientDetails(
+            client_id, dorm=self._dec(row.dorm_enc) if row.dorm_enc else None,
+            phone=self._dec(row.phone_enc) if row.phone_enc else None,
+            payer=row.payer, pay_capacity=row.pay_capacity,
+        )
+
+    def set(self, client_id: int, **values: object) -> ClientDetails:
+        """Set any of dorm, phone, payer, pay_capacity (None clears)."""
+        unknown = set(values) - {"dorm", "phone", "payer", "pay_capacity"}
+        if unknown:
+            raise TypeError(f"unknown detail(s) {sorted(unknown)}")
+        if not self._owns(client_id):
+            raise LookupError(f"client {client_id} not found")
+        row = self._s.get(ClientDetailsRow, client_id)
+        if row is None:
+            row = ClientDetailsRow(client_id=client_id)
+            self._s.add(row)
+        for key, value in values.items():
+            if key in ("dorm", "phone"):
+                text = _text(value, 64, key)  # type: ignore[arg-type]
+                setattr(row, f"{key}_enc", self._enc(text) if text else None)
+            elif key == "payer":
+                row.payer = _text(value, 16, key)  # type: ignore[arg-type]
+            else:
+                if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
+                    raise ValueError("pay_capacity must be 1–5")
+                row.pay_capacity = value  # type: ignore[assignment]
+        self._s.flush()
+        return self.get(client_id)  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from storage.repositories import (
     PendingRepo,
     UpdateRepo,
 )
-from storage.series import SeriesRepo, SeriesScan
+from storage.series import DetailsRepo, SeriesRepo, SeriesScan
 from storage.team import TeamRepo
 
 
@@ -55,6 +55,10 @@ class UnitOfWork:
     def series_of(self, counsellor_id: int) -> SeriesRepo:
         """Recurring follow-ups (storage/series.py), scoped to one counsellor."""
         return SeriesRepo(self, counsellor_id)
+
+    def details_of(self, counsellor_id: int) -> DetailsRepo:
+        """Roster fields and value-tier inputs (storage/series.py), scoped to one counsellor."""
+        return DetailsRepo(self, counsellor_id)
 
     def caseload_of(self, counsellor_id: int) -> CaseloadStore:
         """Whole-caseload reads and the undo/forget helpers, scoped to one counsellor."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from domain import grammar
 from domain.model import Counsellor
 from domain.rules import RuleBase
-from services import core
+from services import core, referrals
 from services import reminders as reminders_service
 from storage.db import Database
 
@@ -85,9 +85,11 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
         at = semester + timedelta(minutes=3 * i)
         numbers[name] = new(_new_args(name, i, rng), at)
     at += timedelta(minutes=3)
-    a = new("学生A #竞赛达人 sid=20260125 major=计算机科学与技术 grade=2026", at)
+    # 学生A: 男, 计算机专业, 入学成绩优异, 性格内向, 很少参加集体活动 (the seed's case 1)
+    a = new("学生A #+入学成绩优异 #+技术兴趣浓 sid=20260125 major=计算机科学与技术 grade=2026", at)
     at += timedelta(minutes=3)
-    b = new("学生B #贫困生 #挂科 sid=20260126 major=市场营销 grade=2026", at)
+    # 学生B: 女, 市场营销, 单亲家庭, 建档立卡贫困户, 期中多门挂科, 最近经常缺课 (case 2)
+    b = new("学生B #贫困生 #挂科 #单亲家庭 sid=20260126 major=市场营销 grade=2026", at)
     for i, name in enumerate(names[24:], start=24):
         at = semester + timedelta(minutes=3 * (i + 2))
         numbers[name] = new(_new_args(name, i, rng), at)
@@ -100,24 +102,45 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
         log(numbers[name], f"{notes} via={via} trust={rng.choice((3, 4))}",
             now - timedelta(days=days_ago, hours=rng.randint(0, 6)))
 
-    # 学生A: introverted CS freshman, two deep talks, the ACM team.
-    log(a, "第一次深谈: 性格内向, 很少和室友交流, 但说起算法眼睛都亮了; 想参加 ACM 但不敢报名 "
-        "#竞赛指导 #?被认可 #?社交支持 via=face trust=4 sat=4 risk=low", now - timedelta(days=40, hours=3))
-    log(a, "第二次深谈: 已通过选拔进入学院 ACM 集训队, 和队友一起刷题, 比以前开朗多了; "
-        "问了保研需要做哪些准备 #保研规划 via=face trust=5 sat=5", now - timedelta(days=12, hours=5))
-    core.add_goal(db, admin, f"{a} 保研: 计算机方向, 大二开始进实验室做项目", now - timedelta(days=12), None)
-    core.add_plan(db, admin, f"{a} 30d 了解 ACM 集训队的进展, 问问和队友的相处", now - timedelta(days=2), None)
+    def refer(number: int, resource: str, at: datetime, status: str | None = None) -> None:
+        done = referrals.refer(db, admin, f"{number} {resource}", at, None, rules=rules)
+        assert isinstance(done, referrals.Referred), done
+        if status is not None:
+            referrals.set_status(db, admin, done.referral.id, status, at + timedelta(days=3))
 
-    # 学生B: marketing, single-parent low-income family, failing courses, part-time work.
-    log(b, "课堂观察: 连续三周缺课, 任课老师反映作业没交 via=class risk=medium", now - timedelta(days=35))
-    log(b, "第一次面谈: 单亲家庭, 妈妈打零工; 她晚上和周末在奶茶店打工, 期中 3 门挂科; 话很少, "
-        "说不想让家里操心 #学业辅导 #勤工助学 #?被认可 via=face trust=2 sat=2 risk=high",
-        now - timedelta(days=28))
-    log(b, "电话跟进: 补交了两次作业, 还在打工, 说晚上太累 via=phone", now - timedelta(days=20))
-    log(b, "宿舍走访: 室友说她常常很晚回来, 最近情绪低落 #?情绪支持 via=dorm", now - timedelta(days=13))
-    log(b, "面谈: 介绍了图书馆勤工助学岗位, 愿意试试; 约好每周一次学业辅导 "
-        "via=face trust=2 sat=3 risk=high next=1w", now - timedelta(days=6, hours=2))
-    core.add_goal(db, admin, f"{b} 本学期补考全部通过, 打工时间减到每周 10 小时以内", now - timedelta(days=6), None)
+    # 学生A, exactly as the seed tells it: two deep talks (he trusts 小李 and shares what
+    # puzzles him), the ACM team and a senior study partner, a study plan with a review every
+    # two weeks, a check on the team in a month, and a goal for the end of term.
+    log(a, "第一次谈话: 渴望在技术领域有所建树, 但对大学的学习方式感到迷茫, 不知如何规划; 性格内向, "
+        "很少参加集体活动 #技术成长 #学习方式迷茫 #?团队协作经验 via=face trust=4 sat=4 risk=low "
+        "outcome=reached", now - timedelta(days=12, hours=3))
+    refer(a, "ACM竞赛队", now - timedelta(days=12, hours=2), "a")
+    refer(a, "高年级学习伙伴", now - timedelta(days=12, hours=2), "a")
+    core.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None)
+    refer(a, "学习计划", now - timedelta(days=3, hours=2), "a")
+    log(a, "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
+        "#+愿意分享 via=face trust=5 sat=5 outcome=reached", now - timedelta(days=3, hours=5))
+    core.add_plan(db, admin, f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20", now - timedelta(days=3, hours=4),
+                  None)
+    core.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None)
+
+    # 学生B, exactly as the seed tells it: one talk about the failed courses went badly (she
+    # was upset); the dorm visit and her roommates showed why (part-time work for money, and
+    # shame that keeps her from asking for help); 小李 started the academic-warning process,
+    # applied for one-to-one tutoring and the library work-study post, suggested the free
+    # counselling service; trust is low, risk high; a sincere, non-judgemental talk this
+    # week, then a weekly follow-up until she is back on track.
+    log(b, "因挂科来找我: 沟通不畅, 她情绪激动, 很快就走了 #学业帮扶 via=face trust=1 sat=1 risk=high "
+        "outcome=reached", now - timedelta(days=9))
+    log(b, "宿舍走访, 和室友沟通: 家庭经济压力大, 她需要大量时间做兼职, 精力不足; 感到自卑, 不敢向老师和"
+        "同学求助 #勤工助学 #?自卑不敢求助 #?被认可 via=dorm", now - timedelta(days=7))
+    refer(b, "学业辅导", now - timedelta(days=6))
+    refer(b, "勤工助学", now - timedelta(days=6), "a")
+    refer(b, "心理咨询中心", now - timedelta(days=6))
+    core.add_plan(db, admin, f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教", now - timedelta(hours=2),
+                  None)
+    core.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None)
+    core.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None)
 
     _settle_history(db, admin, now, rules)
     return Seeded(admin=admin, student_a=a, student_b=b, clients=len(names) + 2)

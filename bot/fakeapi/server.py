@@ -615,6 +615,14 @@ class FakeUser(_ChatHandle):
         """Tap the inline button (by text, else by callback_data); returns the query id."""
         return await self._tap_from(self, message, button)
 
+    async def send_document(
+        self, data: bytes, file_name: str, mime_type: str | None = None,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """The user sends a file (a roster spreadsheet…). Its bytes are kept like an upload,
+        so the bot can fetch them with getFile and the file URL, as from Telegram."""
+        return await self._server._user_document(self, data, file_name, mime_type, caption)
+
     async def forward(
         self,
         text: str,
@@ -1662,11 +1670,34 @@ class FakeTelegramServer:
             file_bytes=data,
         )
 
+    async def _user_document(
+        self, user: FakeUser, data: bytes, file_name: str, mime_type: str | None,
+        caption: str | None,
+    ) -> dict[str, Any]:
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise ValueError("send_document needs non-empty bytes")
+        mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        n = next(self._file_counter)
+        file_id = f"BQACAgIAAxkBAAI{n:08d}user"
+        ext = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
+        self._files[file_id] = (bytes(data), file_name, mime, f"documents/file_{n}.{ext}")
+        fields: dict[str, Any] = {"document": {
+            "file_id": file_id, "file_unique_id": "AgAD" + file_id[-12:],
+            "file_name": file_name, "mime_type": mime, "file_size": len(data),
+        }}
+        if caption is not None:
+            fields["caption"] = caption
+        message = user._new_user_message(user, **fields)
+        await self.enqueue_update({"message": message})
+        return message
+
     async def _m_getFile(self, params: dict[str, Any], files: Any) -> Any:
         file_id = _str_value(params, "file_id")
         if not file_id or file_id not in self._files:
             raise _bad("invalid file_id")
         data, _name, _mime, path = self._files[file_id]
+        if len(data) > 20 * 1024 * 1024:  # the Bot API serves bots files of 20 MB at most
+            raise _bad("file is too big")
         return {
             "file_id": file_id,
             "file_unique_id": "AgAD" + file_id[-12:],

@@ -37,14 +37,24 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
 
         a = core.relationship_map(db, admin, "学生A", now).map
         b = core.relationship_map(db, admin, "学生B", now).map
-        assert "竞赛达人" in a.client.tags and a.client.trust == 5 and a.client.risk.value == "low"
-        assert {"贫困生", "挂科"} <= set(b.client.tags) and b.client.trust == 2
+        # as the seed tells them (issue 15): A trusts 小李, has the ACM team, a senior study
+        # partner, a study plan with a fortnightly review and a check on the team in a month
+        assert "入学成绩优异" in a.client.strengths and a.client.trust == 5 and a.client.risk.value == "low"
+        assert {"贫困生", "挂科"} <= set(b.client.tags) and b.client.trust == 1
         assert b.client.risk.value == "high" and b.client.major == "市场营销"
-        assert a.interaction_count == 2 and b.interaction_count == 5
-        a_due = [p.due_at for p in a.plan if p.due_at is not None]
-        b_due = [p.due_at for p in b.plan if p.due_at is not None]
-        assert len(a_due) == 1 and timedelta(days=25) < a_due[0] - now < timedelta(days=31)
-        assert len(b_due) == 1 and timedelta(0) < b_due[0] - now <= timedelta(days=7)
+        assert a.interaction_count == 2 and b.interaction_count == 2  # B: one talk went badly
+        assert {r.resource for r in a.referrals} == {"competition_team", "study_partner", "study_plan"}
+        assert {r.resource for r in b.referrals} == {"tutoring", "work_study", "counselling_centre"}
+        a_due = sorted(p.due_at for p in a.plan if p.due_at is not None)
+        b_due = sorted(p.due_at for p in b.plan if p.due_at is not None)
+        assert len(a_due) == 2 and timedelta(days=10) < a_due[0] - now < timedelta(days=12)  # fortnightly
+        assert timedelta(days=17) < a_due[1] - now < timedelta(days=19)  # the team, a month on
+        assert len(b_due) == 2 and timedelta(0) < b_due[0] - now <= timedelta(days=4)  # this week's talk
+        assert timedelta(days=6) < b_due[1] - now <= timedelta(days=7)  # weekly
+        a_series = [s.every.code for s in core.relationship_map(db, admin, "学生A", now).series]
+        b_series = [s for s in core.relationship_map(db, admin, "学生B", now).series]
+        assert a_series == ["2w"] and [s.every.code for s in b_series] == ["1w"]
+        assert b_series[0].stop_below.value == "high"  # ends when she is back on track
 
         admin_chat = [m.text for m in runtime.user(seed.ADMIN_ID).history]
         assert admin_chat[0] == "/start" and admin_chat[2] == "/invite"

@@ -95,7 +95,7 @@ async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
     await say(admin, "/log 王芳 挂科 3 门,周末打工 #学业辅导 trust=2 risk=high next=1w")
     await say(admin, "/goal 王芳 考研")
     await say(admin, "/phq9 王芳 1 1 1 1 0 0 0 0 0")
-    await admin.send("/export")
+    await admin.send("/export csv")
     doc = await admin.expect_message(contains="sensitive", skip_others=True)
     assert doc.file_name == "caremap-export-2026-11-28.zip"
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
@@ -116,7 +116,7 @@ async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
     everything = b"".join(archive.read(n) for n in names).decode("utf-8-sig")
     assert "别人的学生" not in everything and "secret of the other" not in everything
     # the other counsellor's export has only their own client
-    await second.send("/export")
+    await second.send("/export csv")
     theirs = await second.expect_message(contains="sensitive", skip_others=True)
     other = zipfile.ZipFile(io.BytesIO(theirs.file_bytes))
     assert [c["name"] for c in read_csv(other, "clients.csv")] == ["别人的学生"]
@@ -127,7 +127,7 @@ async def test_export_in_chinese_and_with_stray_arguments(bot_env):
     admin = await admin_ready(bot_env, lang="zh")
     msg = await say(admin, "/export all")
     assert "不需要写内容" in msg.text and msg.document is None
-    await admin.send("/export")
+    await admin.send("/export csv")
     doc = await admin.expect_message(contains="敏感", skip_others=True)
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
     assert read_csv(archive, "clients.csv") == []

@@ -368,10 +368,12 @@ def test_bad_input(fn: str, args: str, code: str, params: dict[str, object]) -> 
 def test_every_code_is_raised_in_the_table() -> None:
     from tests.unit.test_outcome_strengths import OUTCOME_BAD  # /log outcome=
     from tests.unit.test_recurrence import BAD as RECURRENCE_BAD  # recurring /plan
+    from tests.unit.test_roster import ROSTER_BAD  # roster import
     from tests.unit.test_schedule import BAD as SCHEDULE_BAD  # /settings codes live there
 
     assert ({code for _, _, code, _ in BAD + SCHEDULE_BAD}
-            | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD}) == ERROR_CODES
+            | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD}
+            | {code for _, _, code in ROSTER_BAD}) == ERROR_CODES
 
 
 _ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,

@@ -411,7 +411,7 @@ def test_snooze_codes() -> None:
 
 def test_priority() -> None:
     assert s.PRIORITY == {"escalation": 0, "alert_crisis": 0, "realert": 0, "alert_high": 1,
-                          "plan": 3, "cadence": 4, "review": 5, "agenda": 6}
+                          "plan": 3, "cadence": 4, "review": 5, "agenda": 6, "digest": 6}
 
 
 def test_now_in_another_zone_is_accepted_and_result_is_utc() -> None:
