@@ -6,6 +6,7 @@ processes — enqueues each reminder once. Nothing here sends anything.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ from storage import outbox_keys as keys
 # How far back a cadence or review reminder may still be worth sending after downtime is
 # not limited: a reminder that was due while the bot was down is sent at start.
 
+
+log = logging.getLogger("caremap.reminders")
 
 PLAN_BATCH = 500
 
@@ -44,6 +47,9 @@ def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str) -> int:
         # Nobody to escalate to (a lone admin without a supervisor): the counsellor is told
         # so in their own chat, instead of the escalation silently going nowhere.
         targets, reason = [counsellor], "nobody"
+    if not targets:
+        log.warning("alert %s: the counsellor has blocked the bot and there is nobody to escalate to "
+                    "(no supervisor, no other admin)", alert.id)
     for target in targets:
         if uow.outbox.enqueue(
             counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),

@@ -182,3 +182,17 @@ async def test_alert_in_chinese_tells_the_same(bot_env):
     await admin.tap(alert, "✅ 确认")
     edited = await admin.expect_edit(alert)
     assert "已于 2026-11-28 10:00 确认" in edited.text and "服务标准" in edited.text and no_buttons(edited)
+
+
+async def test_lone_admin_who_blocked_the_bot_is_logged_not_silent(bot_env, caplog):
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    await admin.send("/new 学生D")
+    await admin.expect_message()
+    await admin.send("/status 学生D risk=crisis")
+    await admin.expect_message()
+    await admin.block()
+    with caplog.at_level("WARNING", logger="caremap.reminders"):
+        await tick(bot_env)
+    assert any("nobody to escalate to" in r.getMessage() for r in caplog.records)
+    assert not any("学生D" in r.getMessage() for r in caplog.records)  # no client data in logs
