@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.render import LANGS, Renderer, default_renderer
 from bot.settings import Settings
 from domain.rules import RuleBase
-from services.grading import default_rules
+from services.grading import default_rules, practice_rules
 from storage.db import Database
 
 log = logging.getLogger("caremap.bot")
@@ -78,7 +78,7 @@ def build_application(
     )
     application.bot_data["ctx"] = BotContext(
         settings=settings, db=db, clock=clock or system_clock, renderer=renderer or default_renderer(),
-        rules=rules or default_rules(),
+        rules=practice_rules(rules or default_rules()) if settings.mode == "practice" else (rules or default_rules()),
     )
     handlers.register(application)
     if jobs and application.job_queue is not None:

@@ -409,6 +409,12 @@ async def on_map_button(turn: Turn) -> None:
 @_guard
 async def map_(turn: Turn) -> None:
     args = turn.args_text
+    words = args.split()
+    if len(words) > 1 and words[-1].lower() in ("chart", "图", "图表", "趋势"):  # issue 15
+        from bot.handlers_overview import client_chart
+
+        await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
+        return
     result = await _run(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
     if isinstance(result, core.Choice):
         await _choose(turn, result)
@@ -1004,12 +1010,19 @@ def register(application: Application) -> None:
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
     # Further command groups live in their own modules (they import this one).
-    from bot import handlers_caseload, handlers_referrals, handlers_roster, handlers_team
+    from bot import (
+        handlers_caseload,
+        handlers_overview,
+        handlers_referrals,
+        handlers_roster,
+        handlers_team,
+    )
 
     handlers_referrals.register(application)
     handlers_caseload.register(application)
     handlers_team.register(application)
     handlers_roster.register(application)
+    handlers_overview.register(application)
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

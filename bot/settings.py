@@ -29,6 +29,7 @@ class Settings:
     secret_key: str | None = None
     rules_path: str | None = None
     tick_seconds: float = 30.0
+    mode: str = "campus"  # CAREMAP_MODE: campus | practice (value tiers on)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -127,7 +128,12 @@ def load_settings(
     if not 1 <= tick <= 3600:
         raise ConfigError(f"CAREMAP_TICK_SECONDS must be between 1 and 3600 (got {raw_tick!r})")
 
+    mode = (get("CAREMAP_MODE") or "campus").strip().lower()
+    if mode not in ("campus", "practice"):
+        raise ConfigError(f"CAREMAP_MODE must be campus or practice (got {mode!r})")
+
     return Settings(
+        mode=mode,
         token=token,
         api_base_url=base_url,
         database_url=database_url,

@@ -29,6 +29,9 @@ ERROR_CODES: frozenset[str] = frozenset(
         "bad_risk",  # value
         "bad_channel",  # value
         "bad_outcome",  # value (issue 15: /log outcome=)
+        "bad_payer",  # value (practice mode: /status pay=)
+        "bad_capacity",  # value (practice mode: /status capacity=)
+        "practice_only",  # (none): pay=/capacity= on campus
         # roster import (domain.roster, services.roster)
         "roster_no_header",  # (none)
         "roster_empty",  # (none)

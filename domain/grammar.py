@@ -101,12 +101,15 @@ class StatusUpdate:
     risk: Risk | None = None
     add_tags: tuple[str, ...] = ()  # `#tag`
     remove_tags: tuple[str, ...] = ()  # `-#tag`: clear a tag (e.g. a risk tag no longer true)
+    payer: str | None = None  # practice mode: `pay=self|insurance`
+    capacity: int | None = None  # practice mode: `capacity=1-5`
 
     @property
     def is_query(self) -> bool:
         """True when nothing is to change: show the status."""
         return (self.trust is None and self.satisfaction is None and self.risk is None
-                and not self.add_tags and not self.remove_tags)
+                and not self.add_tags and not self.remove_tags
+                and self.payer is None and self.capacity is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +281,12 @@ _NEW_KEYS = {"sid": "sid", "学号": "sid", "student_id": "sid", "major": "major
 _STATUS_KEYS = {"trust": "trust", "信任": "trust", "信任度": "trust",
                 "sat": "satisfaction", "satisfaction": "satisfaction", "满意": "satisfaction",
                 "满意度": "satisfaction", "risk": "risk", "风险": "risk"}
+# private practice only (value tiers): `/status … pay=self|insurance capacity=1-5`
+_VALUE_KEYS = {"pay": "payer", "payer": "payer", "付费": "payer", "付费方式": "payer",
+               "capacity": "capacity", "支付能力": "capacity", "付费能力": "capacity"}
+_PAYERS = {"self": "self", "self-pay": "self", "selfpay": "self", "自费": "self", "自付": "self",
+           "insurance": "insurance", "insured": "insurance", "医保": "insurance",
+           "保险": "insurance", "医保报销": "insurance"}
 _LOG_KEYS = {**_STATUS_KEYS, "via": "channel", "channel": "channel", "渠道": "channel",
              "方式": "channel", "途径": "channel", "next": "next", "下次": "next",
              "outcome": "outcome", "结果": "outcome", "result": "outcome"}
@@ -672,12 +681,12 @@ def parse_status(args: str) -> StatusUpdate:
             if tag not in target:
                 target.append(tag)
             continue
-        kv = _option(tok, _STATUS_KEYS) or _split_kv(tok)
+        kv = _option(tok, {**_STATUS_KEYS, **_VALUE_KEYS}) or _split_kv(tok)
         if kv is None:
             extra.append(tok.raw)
             continue
         key, value = kv
-        field = _STATUS_KEYS.get(key)
+        field = _STATUS_KEYS.get(key) or _VALUE_KEYS.get(key)
         if field is None:
             raise CommandError("unknown_key", key=key, known=_CMD_EXAMPLE_KEYS["status"],
                                command="status")
@@ -685,11 +694,23 @@ def parse_status(args: str) -> StatusUpdate:
             raise CommandError("duplicate_option", key=key)
         if not value:
             raise CommandError("empty_value", key=key, command="status")
-        opts[field] = _risk(value) if field == "risk" else _score(field, value)
+        if field == "payer":
+            payer = _PAYERS.get(_norm(value))
+            if payer is None:
+                raise CommandError("bad_payer", value=value)
+            opts[field] = payer
+        elif field == "capacity":
+            v = unicodedata.normalize("NFKC", value).strip()
+            if not (v.isascii() and v.isdigit() and 1 <= int(v) <= 5):
+                raise CommandError("bad_capacity", value=value)
+            opts[field] = int(v)
+        else:
+            opts[field] = _risk(value) if field == "risk" else _score(field, value)
     if extra:
         raise CommandError("status_extra_words", client=_client_param(ref), words=" ".join(extra))
     return StatusUpdate(ref, opts.get("trust"), opts.get("satisfaction"),  # type: ignore[arg-type]
-                        opts.get("risk"), tuple(add), tuple(remove))  # type: ignore[arg-type]
+                        opts.get("risk"), tuple(add), tuple(remove),  # type: ignore[arg-type]
+                        payer=opts.get("payer"), capacity=opts.get("capacity"))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- /goal, /plan

@@ -25,7 +25,7 @@ from domain.screening import ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import Grades, RegradeDecision, TierChange
 from services.caseload import record_undo, status_payload
-from services.grading import regrade_client
+from services.grading import default_rules, regrade_client
 from storage.db import Database
 
 INVITE_TTL = timedelta(days=7)
@@ -727,7 +727,13 @@ def _write_status(
     rules: RuleBase | None = None,
 ) -> StatusResult:
     repo = uow.clients_of(actor.id)
+    value_set = spec.payer is not None or spec.capacity is not None
+    if value_set and not (rules or default_rules()).value.enabled:
+        raise CommandError("practice_only")
     changes: list[StatusChange] = []
+    if value_set:  # private practice: the value tier's inputs (client_details)
+        values = {k: v for k, v in (("payer", spec.payer), ("pay_capacity", spec.capacity)) if v is not None}
+        uow.details_of(actor.id).set(client.id, **values)
     if spec.trust is not None or spec.satisfaction is not None or spec.risk is not None:
         changes = repo.set_status(
             client.id, by_counsellor_id=actor.id, now=now,
@@ -738,7 +744,7 @@ def _write_status(
                                     by_counsellor_id=actor.id, now=now)
     if changes:
         record_undo(uow, actor, "status", {"client_id": client.id, "changes": status_payload(changes)}, now)
-    grading = regrade_client(uow, actor, client.id, now, rules) if changes else None
+    grading = regrade_client(uow, actor, client.id, now, rules) if changes or value_set else None
     fresh = repo.get(client.id) or client
     return StatusResult(client=fresh, changes=changes, history=repo.history(client.id), grading=grading)
 

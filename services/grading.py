@@ -22,6 +22,13 @@ def default_rules() -> RuleBase:
     return load_rules(None)
 
 
+def practice_rules(rules: RuleBase) -> RuleBase:
+    """CAREMAP_MODE=practice: the same rules with the value tier (V1–V3) switched on."""
+    if rules.value.enabled:
+        return rules
+    return rules.model_copy(update={"value": rules.value.model_copy(update={"enabled": True})})
+
+
 def regrade_client(
     uow: Any, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
 ) -> tiering.RegradeDecision | None:

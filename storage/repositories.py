@@ -33,12 +33,13 @@ from domain.model import (
 )
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
-from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange
+from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange, ValueInfo
 from domain.vocab import is_strength, unreached_streak
 from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
 from storage.orm import (
     AlertRow,
+    ClientDetailsRow,
     ClientGradeRow,
     ClientRow,
     ClientTagRow,
@@ -931,7 +932,18 @@ class ClientRepo(_Repo):
             created_at=row.created_at,
             tier_set_at=tier_set_at,
             unreached_streak=streak,
+            value=self._value_info(client_id),
         )
+
+    def _value_info(self, client_id: int) -> ValueInfo | None:
+        """Practice mode's value-tier inputs (client_details), None when neither is set."""
+        row = self._s.execute(
+            select(ClientDetailsRow.payer, ClientDetailsRow.pay_capacity)
+            .where(ClientDetailsRow.client_id == client_id)
+        ).one_or_none()
+        if row is None or (row.payer is None and row.pay_capacity is None):
+            return None
+        return ValueInfo(payment_capacity=row.pay_capacity, payer=row.payer)
 
     def grades(self, client_id: int) -> Grades | None:
         """The grades last saved with `save_grades`, exactly; None if never graded."""

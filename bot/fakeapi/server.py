@@ -175,10 +175,11 @@ class MessageView:
     document: dict[str, Any] | None = None
     file_bytes: bytes | None = None
     reply_keyboard: dict[str, Any] | None = None  # keyboard/remove_keyboard/force_reply sent
+    photo: dict[str, Any] | None = None  # sendPhoto: the largest PhotoSize
 
     @property
     def caption(self) -> str | None:
-        return self.text if self.document is not None else None
+        return self.text if self.document is not None or self.photo is not None else None
 
     @property
     def file_name(self) -> str | None:
@@ -724,6 +725,7 @@ class FakeTelegramServer:
                 "deleteMessage",
                 "answerCallbackQuery",
                 "sendDocument",
+                "sendPhoto",
                 "getFile",
                 "sendChatAction",
                 "setChatMenuButton",
@@ -1306,6 +1308,7 @@ class FakeTelegramServer:
         params: dict[str, Any],
         document: dict[str, Any] | None = None,
         file_bytes: bytes | None = None,
+        photo: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         reply_to = self._reply_target(chat, params)
         message: dict[str, Any] = {
@@ -1316,8 +1319,11 @@ class FakeTelegramServer:
         }
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        if document is not None:
-            message["document"] = document
+        if document is not None or photo is not None:
+            if document is not None:
+                message["document"] = document
+            else:
+                message["photo"] = [photo]
             if text:
                 message["caption"] = text
             if entities:
@@ -1342,6 +1348,7 @@ class FakeTelegramServer:
             document=document,
             file_bytes=file_bytes,
             reply_keyboard=other,
+            photo=photo,
         )
         chat.messages[view.message_id] = _StoredMessage(view.message_id, True, [view])
         chat.bot_order.append(view.message_id)
@@ -1691,6 +1698,45 @@ class FakeTelegramServer:
         await self.enqueue_update({"message": message})
         return message
 
+    async def _m_sendPhoto(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        """A new photo upload (PNG or JPEG, at most 10 MB, width + height ≤ 10000, sides at
+        most 20:1, as Telegram requires); file ids and URLs are not supported here."""
+        chat = self._chat_for_write(params)
+        upload = files.get("photo")
+        value = params.get("photo")
+        if upload is None and isinstance(value, str) and value.startswith("attach://"):
+            upload = files.get(value[len("attach://") :])
+        if upload is None:
+            raise _bad("there is no photo in the request")
+        _name, data, _mime = upload
+        if not data:
+            raise _bad("file must be non-empty")
+        if len(data) > 10 * 1024 * 1024:
+            raise _bad("file is too big")
+        size = _image_size(data)
+        if size is None:
+            raise _bad("IMAGE_PROCESS_FAILED")
+        width, height = size
+        if width + height > 10000 or max(width, height) > 20 * min(width, height):
+            raise _bad("PHOTO_INVALID_DIMENSIONS")
+        n = next(self._file_counter)
+        file_id = f"AgACAgIAAxkDAAI{n:08d}photo"
+        png = data[:4] == b"\x89PNG"
+        self._files[file_id] = (data, None, "image/png" if png else "image/jpeg",
+                                f"photos/file_{n}.{'png' if png else 'jpg'}")
+        photo = {"file_id": file_id, "file_unique_id": "AQAD" + file_id[-12:], "width": width,
+                 "height": height, "file_size": len(data)}
+        raw_caption = params.get("caption")
+        parse_mode = _str_value(params, "parse_mode")
+        plain, entities = self._format(
+            raw_caption, parse_mode, params.get("caption_entities"), caption=True
+        )
+        inline, other = self._markup(params)
+        return self._store_bot_message(
+            chat, text=plain or None, html=raw_caption, parse_mode=parse_mode, entities=entities,
+            inline=inline, other=other, params=params, file_bytes=data, photo=photo,
+        )
+
     async def _m_getFile(self, params: dict[str, Any], files: Any) -> Any:
         file_id = _str_value(params, "file_id")
         if not file_id or file_id not in self._files:
@@ -1857,3 +1903,20 @@ def _canon_scope_loose(scope: Any) -> dict[str, Any]:
 
 def _scope_key(scope: dict[str, Any]) -> str:
     return json.dumps(scope, sort_keys=True)
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or JPEG, or None when it is neither."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            i += 2 + length
+    return None

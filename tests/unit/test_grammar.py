@@ -367,12 +367,14 @@ def test_bad_input(fn: str, args: str, code: str, params: dict[str, object]) -> 
 
 def test_every_code_is_raised_in_the_table() -> None:
     from tests.unit.test_outcome_strengths import OUTCOME_BAD  # /log outcome=
+    from tests.unit.test_practice_mode import VALUE_BAD  # practice mode /status
     from tests.unit.test_recurrence import BAD as RECURRENCE_BAD  # recurring /plan
     from tests.unit.test_roster import ROSTER_BAD  # roster import
     from tests.unit.test_schedule import BAD as SCHEDULE_BAD  # /settings codes live there
 
     assert ({code for _, _, code, _ in BAD + SCHEDULE_BAD}
-            | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD}
+            | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD + VALUE_BAD}
+            | {"practice_only"}  # raised by services.core on campus (tests/e2e/test_practice.py)
             | {code for _, _, code in ROSTER_BAD}) == ERROR_CODES
 
 

@@ -1,0 +1,83 @@
+"""`/overview`: the caseload at a glance, as numbers only (no names): clients by risk tier and
+trust, contacts per week over the last term, what is overdue. The bot draws the picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.model import Counsellor
+from storage.db import Database
+from storage.stats import contact_times
+
+WEEKS = 18  # about a term
+RISKS = ("crisis", "high", "medium", "low")
+TRUST = (1, 2, 3, 4, 5, None)
+
+
+@dataclass(frozen=True)
+class Overview:
+    clients: int
+    by_risk_trust: dict[str, dict[int | None, int]]  # risk → trust (None = not set) → count
+    week_starts: list[str]  # local Mondays, oldest first
+    contacts_per_week: list[int]
+    overdue_contact: int
+    overdue_follow_ups: int
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
+    tz = ZoneInfo(actor.timezone)
+    today = now.astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
+    with db.uow(write=False) as uow:
+        repo = uow.clients_of(actor.id)
+        graded = repo.list_graded()
+        by: dict[str, dict[int | None, int]] = {r: dict.fromkeys(TRUST, 0) for r in RISKS}
+        overdue = 0
+        for client, grades in graded:
+            risk = (grades.risk if grades is not None else client.risk).value
+            by[risk][client.trust] += 1
+            if grades is not None and grades.next_contact_due is not None and grades.next_contact_due < now:
+                overdue += 1
+        contacts = [0] * WEEKS
+        for at in contact_times(uow, actor.id, now - timedelta(weeks=WEEKS + 1)):
+            d = at.astimezone(tz).date()
+            week = (d - starts[0]).days // 7
+            if 0 <= week < WEEKS:
+                contacts[week] += 1
+        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)
+    return Overview(clients=len(graded), by_risk_trust=by, week_starts=[d.isoformat() for d in starts],
+                    contacts_per_week=contacts, overdue_contact=overdue, overdue_follow_ups=follow_ups)
+
+
+
+@dataclass(frozen=True)
+class ClientChart:
+    client: object  # domain.model.Client
+    phq9: list[tuple[datetime, int]]  # (when, total), oldest first
+    gad7: list[tuple[datetime, int]]
+    trust: list[tuple[datetime, int]]  # (when, trust) from the status history, oldest first
+
+
+def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> ClientChart | object:
+    """`/map <client> chart`: the client's PHQ-9 and GAD-7 totals and trust over time (a
+    `core.Choice` when the name fits several clients)."""
+    from domain import grammar
+    from services.core import Choice, _resolve
+
+    ref = grammar.parse_client_only(args, "map")
+    with db.uow(write=True) as uow:
+        found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
+        if isinstance(found, Choice):
+            return found
+        repo = uow.clients_of(actor.id)
+        screenings = repo.screenings(found.id, limit=500)
+        by = {"phq9": [], "gad7": []}
+        for s in sorted(screenings, key=lambda s: s.at):
+            by[s.instrument.value].append((s.at, s.total))
+        trust = [(h.at, int(h.new)) for h in sorted(repo.history(found.id), key=lambda h: h.at)
+                 if h.field == "trust" and h.new and h.new.isdigit()]
+        return ClientChart(found, by["phq9"], by["gad7"], trust)
