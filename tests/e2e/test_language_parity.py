@@ -105,8 +105,8 @@ async def _tour(env, lang_code: str) -> dict[str, list[str]]:
         for command in TOUR:
             await admin.send(command)
             await env.server.idle(timeout=10, quiet=0.2)
-        invite = admin.messages[-1].text
-        code = re.search(r"/start (\S+)", invite).group(1)
+        invite = await admin.expect_message(contains="start=", skip_others=True)  # the /invite link
+        code = re.search(r"start=([\w-]+)", invite.text).group(1)
         second = env.server.user(SECOND_ID, "王老师", language_code=lang_code)
         await second.send(f"/start {code}")
         await env.server.idle(timeout=10, quiet=0.2)
