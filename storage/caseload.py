@@ -16,12 +16,14 @@ from sqlalchemy import delete, func, select, update
 from domain.model import Risk
 from storage.orm import (
     AlertRow,
+    ClientDetailsRow,
     ClientRow,
     ClientTagRow,
     InteractionRow,
     NeedRow,
     OutboxRow,
     PlanItemRow,
+    PlanSeriesRow,
     ReferralRow,
     ScreeningRow,
     StatusChangeRow,
@@ -41,6 +43,8 @@ EXPORT_TABLES: tuple[tuple[str, Any], ...] = (
     ("screenings", ScreeningRow),
     ("tier_history", TierChangeRow),
     ("referrals", ReferralRow),
+    ("recurring_plans", PlanSeriesRow),  # issue 15
+    ("client_details", ClientDetailsRow),  # issue 15: dorm, phone, payer, payment capacity
 )
 
 # what /forget counts before it deletes (all go by ON DELETE CASCADE from clients)
@@ -127,7 +131,7 @@ class CaseloadStore(_Repo):
             table = model.__table__
             cols = [c for c in table.columns if c.name != "client_id"]
             header = ["client_number", "client_name"] + [c.name.removesuffix("_enc") for c in cols]
-            order = [table.c.client_id, table.c.id]
+            order = [table.c.client_id] + ([table.c.id] if "id" in table.c else [])
             rows = []
             for r in self._s.execute(select(table).where(self._mine(table.c.client_id)).order_by(*order)).mappings():
                 client = by_id.get(r["client_id"])

@@ -101,7 +101,8 @@ async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
     names = set(archive.namelist())
     assert names == {f"{n}.csv" for n in ("clients", "interactions", "needs", "plan", "status_history",
-                                           "screenings", "tier_history", "referrals")} | {"README.txt"}
+                                           "screenings", "tier_history", "referrals", "recurring_plans",
+                                           "client_details")} | {"README.txt"}
     [client] = read_csv(archive, "clients.csv")
     assert (client["name"], client["sid"], client["tags"]) == ("王芳", "2025001", "贫困生")
     [note] = read_csv(archive, "interactions.csv")
@@ -152,6 +153,7 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     await say(admin, "/log 1 UniqueSecretNoteQwerty #UniqueNeedAsdfgh risk=crisis next=1d")
     await say(admin, "/phq9 1 3 3 3 3 3 3 3 3 3")
     await say(admin, "/goal 1 UniqueGoalZxcvbn")
+    await say(admin, "/plan 1 every 1w UniqueSeriesPoiuyt")  # a recurring follow-up (issue 15)
     con = sqlite3.connect(bot_env.db_path)
     cipher_text = con.execute("SELECT notes_enc FROM interactions").fetchone()[0]
     con.close()
@@ -168,7 +170,7 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     assert after["clients"] == 1 and after["pending_inputs"] == 0
     con = sqlite3.connect(bot_env.db_path)
     for table in ("interactions", "needs", "plan_items", "screenings", "tier_changes", "alerts", "client_grades",
-                  "status_changes", "client_tags", "referrals", "outbox"):
+                  "status_changes", "client_tags", "referrals", "outbox", "plan_series", "client_details"):
         assert con.execute(f"SELECT count(*) FROM {table} WHERE client_id = 1").fetchone()[0] == 0, table
     con.close()
     # a double tap is harmless
@@ -177,7 +179,7 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     assert table_counts(bot_env.db_path) == after
     blob = raw_bytes(bot_env.db_path)
     for secret in ("独特名字Zyxwvut", "Zyxwvut", "9988776655", "UniqueSecretNoteQwerty", "UniqueNeedAsdfgh",
-                   "UniqueGoalZxcvbn"):
+                   "UniqueGoalZxcvbn", "UniqueSeriesPoiuyt"):
         assert secret.encode() not in blob, secret
     assert cipher_text.encode() not in blob
     assert "留下的学生".encode() in blob

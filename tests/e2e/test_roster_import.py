@@ -129,3 +129,27 @@ async def test_a_class_of_hundreds_in_seconds(bot_env, n):
     assert len(clients(bot_env)) == n
     assert elapsed < 30, elapsed  # "in seconds"; typically ~3 s here, generous for a busy CI
     print(f"\n{n}-row roster: upload, preview and import in {elapsed:.2f} s")
+
+
+async def test_forget_removes_the_roster_details(bot_env):
+    admin = await admin_ready(bot_env)
+    data = workbook([["姓名", "学号", "宿舍", "电话"], ["学生Q", 2025300, "南7-707", "13712345678"]])
+    await admin.send_document(data, "q.xlsx", XLSX)
+    preview = await admin.expect_message()
+    await admin.tap(preview, "📥 Import 1")
+    assert "Imported 1 student" in (await admin.expect_edit(preview)).text
+    con = sqlite3.connect(bot_env.db_path)
+    try:
+        assert con.execute("select count(*) from client_details").fetchone()[0] == 1
+    finally:
+        con.close()
+    await admin.send("/forget 学生Q")
+    ask = await admin.expect_message(contains="学生Q", skip_others=True)
+    await admin.tap(ask, "🗑 Delete forever")
+    assert "has been deleted" in (await admin.expect_edit(ask)).text
+    con = sqlite3.connect(bot_env.db_path)
+    try:
+        assert con.execute("select count(*) from client_details").fetchone()[0] == 0
+        assert con.execute("select count(*) from clients").fetchone()[0] == 0
+    finally:
+        con.close()
