@@ -676,7 +676,7 @@ async def on_reminder(turn: Turn) -> None:
         await _edit(query, turn.render("plan_added", r=out))
     elif kind == "ak" and len(parts) == 2:
         out = await _run(rem.acknowledge_alert, turn.app.db, turn.counsellor, _int(parts[1]), turn.now)
-        await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already"))
+        await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
         await _acknowledge_copies(turn, query, out)
     elif kind == "rv" and len(parts) == 3 and parts[1] in ("c", "l"):
         fn = rem.confirm_review if parts[1] == "c" else rem.lower_tier

@@ -109,7 +109,7 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
 
     # A double tap (a stale client replaying the old button): harmless, nothing comes back.
     qid = await replay_callback(bot_env.server, second, mine[0], mine[0].buttons[0][0][1])
-    assert (await second.expect_callback_answer(qid)).text == "Already done"
+    assert (await second.expect_callback_answer(qid)).text == "Already acknowledged"
     await settle(bot_env)
     assert all(no_buttons(second.current(m)) for m in mine)
     bot_env.clock.advance(hours=2)
