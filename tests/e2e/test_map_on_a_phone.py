@@ -25,6 +25,8 @@ async def test_map_puts_status_and_next_steps_first(bot_env):
     await _say(admin, "/new 学生B #贫困生 sid=2025102 major=市场营销")
     for i in range(5):
         await _say(admin, f"/log 学生B 第{i}次谈话，聊了学业 #学业辅导 via=面谈 trust=2 risk=high")
+        if i == 0:  # the high-risk alert follows the first reply at once (issue 10)
+            assert "高风险预警" in (await admin.expect_message()).text
     await _say(admin, "/plan 学生B 2h 打电话问补考")
     await _say(admin, "/plan 学生B 下周一 看辅导计划")
     bot_env.clock.advance(hours=3)  # the 2 h follow-up is now overdue
