@@ -23,7 +23,7 @@ async def test_phq9_by_arguments_item9_makes_crisis(bot_env):
     assert "PHQ-9" in msg.text and "6/27" in msg.text and "mild" in msg.text
     assert "Item 9" in msg.text and "crisis" in msg.text.lower()
     alert = await admin.expect_message()  # the crisis alert follows the reply at once
-    assert "CRISIS" in alert.text and alert.button_texts == ["✅ Acknowledge"]
+    assert "CRISIS" in alert.text and alert.button_texts == ["✅ Acknowledge", "🛟 Safety check"]  # issue 11: 🛟 on every alert
     await admin.send("/map 王芳")
     m = (await admin.expect_message()).text
     assert "Risk: 🔴 crisis" in m
