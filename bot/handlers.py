@@ -22,7 +22,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -38,7 +38,7 @@ from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders import alerts
-from reminders.compose import render_agenda
+from reminders.compose import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from rendering.render import fit_message, pick_language
 from services import core, supervision
 from services import reminders as rem
@@ -47,7 +47,7 @@ from storage.once import Once
 
 log = logging.getLogger("caremap.bot")
 
-PAGE_SIZE = 30
+PAGE_SIZE = 10
 
 COMMANDS = ("new", "log", "map", "clients", "status", "goal", "plan", "lang", "help", "invite")
 
@@ -328,6 +328,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not counsellor.active:
         await _refuse(update, app, "deactivated")
         return
+    if fresh and user.language_code:
+        # from the very first /start, pushes (agendas, reminders) speak the colleague's language
+        counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+                                pick_language(None, user.language_code))
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
     if fresh:
         turn.mark_saved()
@@ -335,8 +339,25 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     async def welcome(turn: Turn) -> None:
         await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
+        if fresh:
+            await _tell_inviter(turn, counsellor)
 
     await _answering(turn, welcome)
+
+
+async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
+    """The admin who sent the invite hears that the colleague has joined."""
+    inviter = await _run(core.inviter_of, turn.app.db, colleague)
+    if inviter is None:
+        return
+    from reminders.compose import language_of
+
+    lang = language_of(inviter)
+    text = turn.app.renderer.render(lang, "colleague_joined", colleague=colleague, tz=inviter.timezone)
+    try:
+        await turn.context.bot.send_message(inviter.telegram_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError:
+        log.warning("could not tell the inviter that a colleague joined")
 
 
 @_guard
@@ -463,14 +484,64 @@ async def log_(turn: Turn) -> None:
 
 
 async def _show_map(turn: Turn, view: core.MapView) -> None:
-    from bot.handlers_crisis import map_markup
+    from bot.handlers_crisis import safety_check_button
 
-    interactions = list(view.map.interactions)
+    interactions = list(view.map.interactions)[:3]
     text = turn.app.renderer.render_fitting(
         turn.lang, "map", "interactions", interactions, m=view.map, v=view, tz=turn.counsellor.timezone,
         now=turn.now,
     )
-    await turn.send_text(text, map_markup(turn, view.map.client.id))
+    cid = view.map.client.id
+    rows = [[InlineKeyboardButton(turn.render("button_map_log"), callback_data=buttons.data("mx", "l", cid)),
+             InlineKeyboardButton(turn.render("button_map_plan"), callback_data=buttons.data("mx", "p", cid)),
+             InlineKeyboardButton(turn.render("button_map_screen"), callback_data=buttons.data("mx", "s", cid))],
+            [safety_check_button(turn, cid)]]  # issue 11: a safety check from the map
+    if view.map.interaction_count > 3:
+        rows.append([InlineKeyboardButton(turn.render("button_map_more", n=view.map.interaction_count),
+                                          callback_data=buttons.data("mx", "m", cid))])
+    await turn.send_text(text, InlineKeyboardMarkup(rows))
+
+
+@_guard
+async def on_map_button(turn: Turn) -> None:
+    """Buttons under a map and on /clients and reminders, for one client of the tapper:
+    `mp:<id>` the map; `mx:l|p:<id>` the next message is a log / a plan for them;
+    `mx:s:<id>` choose a screening, `mx:9|7:<id>` start it; `mx:m:<id>` all conversations."""
+    query = turn.update.callback_query
+    kind, values = buttons.parse(query.data)
+    if kind == "mp":
+        view = await turn.once(core.map_of, turn.app.db, turn.counsellor, values[0])
+        await query.answer()
+        await _show_map(turn, view)
+        return
+    if kind != "mx":
+        raise buttons.BadButton(query.data or "")
+    action, client_id = values
+    if action in ("l", "p"):
+        client = await turn.once(core.await_text_for, turn.app.db, turn.counsellor, client_id,
+                                 "log" if action == "l" else "plan", turn.now)
+        await query.answer()
+        await turn.reply("awaiting_text", client=client, command="log" if action == "l" else "plan")
+    elif action == "s":
+        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        await query.answer()
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=buttons.data("mx", "9", client.id)),
+                                        InlineKeyboardButton("GAD-7", callback_data=buttons.data("mx", "7", client.id))]])
+        await turn.reply("choose_screening", markup=markup, client=client)
+    elif action in ("9", "7"):
+        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        await query.answer()
+        turn.args = str(client.number)
+        await _screening(turn, "phq9" if action == "9" else "gad7")
+    elif action == "m":
+        view = await _run(core.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
+        await query.answer()
+        text = turn.app.renderer.render_fitting(
+            turn.lang, "interactions", "interactions", list(view.map.interactions), client=view.map.client,
+            total=view.map.interaction_count, tz=turn.counsellor.timezone)
+        await turn.send_text(text)
+    else:
+        raise core.NotYours()
 
 
 @_guard
@@ -482,7 +553,7 @@ async def map_(turn: Turn) -> None:
 
         await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
         return
-    result = await _run(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
+    result = await turn.once(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
     if isinstance(result, core.Choice):
         await _choose(turn, result)
         return
@@ -495,12 +566,22 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
     text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
                        start=page * PAGE_SIZE, now=turn.now)
+    # each row opens the map with one tap (two to a line, short enough for a phone)
+    names = [InlineKeyboardButton(f"{_icon(row)} {row.client.number} {row.client.name}"[:40],
+                                  callback_data=buttons.data("mp", row.client.id)) for row in chunk]
+    rows = [names[i:i + 2] for i in range(0, len(names), 2)]
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("cl", page - 1)))
     if page < pages - 1:
         nav.append(InlineKeyboardButton("›", callback_data=buttons.data("cl", page + 1)))
-    return text, InlineKeyboardMarkup([nav]) if nav else None
+    if nav:
+        rows.append(nav)
+    return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+def _icon(row: core.CaseloadRow) -> str:
+    return {"crisis": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}.get(row.risk.value, "")
 
 
 @_guard
@@ -599,8 +680,55 @@ async def on_questionnaire(turn: Turn) -> None:
 @_guard
 async def today(turn: Turn) -> None:
     data = await _run(rem.today, turn.app.db, turn.counsellor, turn.now)
-    await turn.send_text(render_agenda(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
-                                       now=turn.now, pushed=False))
+    text, rows = agenda_message(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
+                                now=turn.now, pushed=False)
+    await turn.send_text(text, _markup(rows))
+
+
+def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
+
+
+@_guard
+async def on_agenda(turn: Turn) -> None:
+    """`ra`: confirm every quiet low-risk review of today; `al:<section>:<page>` (a new
+    message) / `alp:<section>:<page>` (that message, paged): a whole agenda list."""
+    query = turn.update.callback_query
+    data = query.data or ""
+    if data == "ra":
+        confirmed = await turn.write(rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now,
+                               rules=turn.app.rules)
+        await query.answer()
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        await turn.reply("reviews_confirmed", clients=confirmed)
+        return
+    kind, (code, asked) = buttons.parse(data)
+    if kind not in ("al", "alp"):
+        raise buttons.BadButton(data)
+    section = AGENDA_SECTIONS[code]
+    lists = await _run(rem.agenda_lists, turn.app.db, turn.counsellor, turn.now)
+    rows = lists[section]
+    pages = max(1, -(-len(rows) // LIST_PAGE))
+    page = min(asked, pages - 1)
+    text = turn.render("agenda_list", section=section, rows=rows[page * LIST_PAGE:(page + 1) * LIST_PAGE],
+                       total=len(rows), page=page, pages=pages, start=page * LIST_PAGE, now=turn.now)
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("alp", code, page - 1)))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("›", callback_data=buttons.data("alp", code, page + 1)))
+    markup = InlineKeyboardMarkup([nav]) if nav else None
+    await query.answer()
+    if kind == "al":
+        await turn.send_text(text, markup)
+    else:
+        await _edit(query, text, markup)
 
 
 @_guard
@@ -714,6 +842,16 @@ def _dispatch(turn: Turn) -> dict[str, Handler]:
 
 
 @_guard
+async def on_cadence_snooze(turn: Turn) -> None:
+    """`cz:<client>`: "该联系" put off by a day (a new reminder row, unless contacted meanwhile)."""
+    query = turn.update.callback_query
+    (client_id,) = buttons.fields(query.data, "cz")
+    client, until = await turn.write(rem.snooze_cadence, turn.app.db, turn.counsellor, client_id, turn.now)
+    await query.answer(turn.render("toast_snoozed"))
+    await _edit(query, turn.render("cadence_snoozed", client=client, until=until))
+
+
+@_guard
 async def unknown_command(turn: Turn) -> None:
     text = (turn.update.effective_message.text or "").strip()
     typed = grammar.split_command(text)
@@ -784,30 +922,79 @@ async def plain_text(turn: Turn) -> None:
         return
     if await _typed_command(turn, text):
         return
+    awaited = await _run(core.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
+    if awaited is not None:  # after 📝 记录 / ⏰ 计划 under a map or a reminder
+        command, number = awaited
+        handler = _dispatch(turn).get(command)
+        if handler is not None:
+            turn.args = f"{number} {text}"
+            await handler(turn)
+            return
     waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
         result = await turn.write(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
-                            turn.now, turn.update_id, rules=turn.app.rules)
-        if isinstance(result, core.AlreadyHandled):
-            return
-        added, logged = result
-        turn.mark_saved(added.client)
-        await turn.reply("client_added", client=added.client, same_name=[])
-        await _show_logged(turn, logged)
+                                  turn.now, turn.update_id, rules=turn.app.rules, new_args=text)
+        await _after_new_with_note(turn, result)
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
+    found = await _run(core.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
+    if found is not None:  # after 🔍: this message names the student of the parked note
+        await turn.claim()  # handled twice: the choice is not asked twice
+        note_id, clients_found = found
+        parked = core.ParkedNote(pending_id=note_id, recent=clients_found, named=clients_found)
+        await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
+                         named=parked.named, searched=text, same=_same_names(parked.recent))
+        return
     parked = await turn.once(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
-    rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data("p", parked.pending_id, c.id))]
-        for c in parked.recent
-    ]
+    await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
+                     named=parked.named, searched=None, same=_same_names(parked.recent))
+
+
+async def _after_new_with_note(turn: Turn, result: object) -> None:
+    if isinstance(result, core.AlreadyHandled):
+        return
+    if isinstance(result, core.SameName):  # 周晓雯 exists: the same person, or a namesake?
+        rows = [[InlineKeyboardButton(_client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
+                                      callback_data=buttons.data("p", result.pending_id, c.id))] for c in result.existing]
+        rows.append([InlineKeyboardButton(turn.render("button_new_anyway", name=result.name),
+                                          callback_data=buttons.data("p", result.pending_id, "N"))])
+        await turn.reply("same_name_ask", markup=InlineKeyboardMarkup(rows), name=result.name,
+                         existing=result.existing)
+        return
+    added, logged = result
+    turn.mark_saved(added.client)
+    await turn.reply("client_added", client=added.client, same_name=added.same_name)
+    await _show_logged(turn, logged)
+
+
+def _same_names(clients: list) -> set[str]:
+    names = [c.name for c in clients]
+    return {n for n in names if names.count(n) > 1}
+
+
+def _client_label(c, same: set[str]) -> str:
+    """`#27 周晓雯`, or with the student number / major when two share the name."""
+    label = f"#{c.number} {c.name}"
+    if c.name in same:
+        label += f" · {c.sid or c.major or ''}".rstrip(" ·")
+    return label[:60]
+
+
+def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
+    """Who is this note about: the students named at its start first (⭐), recent ones, then
+    ➕ new / 🔍 search / cancel (which asks before throwing the note away)."""
+    pid = parked.pending_id
+    same = _same_names(parked.recent)
+    rows = [[InlineKeyboardButton(("⭐ " if c in parked.named else "") + _client_label(c, same),
+                                  callback_data=buttons.data("p", pid, c.id))] for c in parked.recent]
     rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=buttons.data("p", parked.pending_id, "n")),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("p", parked.pending_id, "x")),
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=buttons.data("p", pid, "n")),
+        InlineKeyboardButton(turn.render("button_search"), callback_data=buttons.data("p", pid, "s")),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("p", pid, "x")),
     ])
-    await turn.reply("which_client", markup=InlineKeyboardMarkup(rows), recent=parked.recent)
+    return InlineKeyboardMarkup(rows)
 
 
 # --- buttons -----------------------------------------------------------------------------
@@ -826,12 +1013,40 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 async def on_choice(turn: Turn) -> None:
     query = turn.update.callback_query
     pending_id, target = buttons.fields(query.data, "p")
-    if target == "x":
+    if target == "x" and await _run(core.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
+        target = "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
+    if target == "x":  # ask before a typed note is thrown away
+        await query.answer()
+        await _edit(query, turn.render("discard_confirm"), InlineKeyboardMarkup([[
+            InlineKeyboardButton(turn.render("button_discard"), callback_data=buttons.data("p", pending_id, "xx")),
+            InlineKeyboardButton(turn.render("button_keep"), callback_data=buttons.data("p", pending_id, "b")),
+        ]]))
+        return
+    if target == "xx":
         if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await _edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
+    if target == "b":
+        await turn.claim()
+        parked = await _run(core.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await query.answer()
+        await _edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
+                                       same=_same_names(parked.recent)), _note_picker(turn, parked))
+        return
+    if target == "N":
+        result = await turn.write(core.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
+                                  turn.update_id, rules=turn.app.rules)
+        await query.answer()
+        await _edit(query, turn.render("chosen_new"))
+        await _after_new_with_note(turn, result)
+        return
+    if target == "s":
+        await turn.once(core.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await query.answer()
+        await _edit(query, turn.render("search_prompt"))
+        return
     client_id = None if target == "n" else target
     resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
@@ -955,6 +1170,9 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|rx|ak|rv):"))
     application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
+    application.add_handler(CallbackQueryHandler(on_map_button, pattern=r"^(mp|mx):"))
+    application.add_handler(CallbackQueryHandler(on_cadence_snooze, pattern=r"^cz:"))
+    application.add_handler(CallbackQueryHandler(on_agenda, pattern=r"^(ra$|al:|alp:)"))
     application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)

@@ -8,6 +8,7 @@ counsellor who tapped, once.
 
 from __future__ import annotations
 
+import html
 import io
 from zoneinfo import ZoneInfo
 
@@ -52,7 +53,12 @@ async def export(turn: Turn) -> None:
         return
     if choice != "csv":
         _no_args(turn, "export")
-    result = await _run(caseload.export, turn.app.db, turn.counsellor, turn.now)
+    renderer, lang = turn.app.renderer, turn.lang
+
+    def words(kind: str, value: object) -> str:  # codes and JSON → the counsellor's words
+        return html.unescape(renderer.render(lang, "export_csv_word", kind=kind, value=value))
+
+    result = await turn.once(caseload.export, turn.app.db, turn.counsellor, turn.now, words)
     await turn.context.bot.send_document(
         turn.update.effective_chat.id,
         document=InputFile(io.BytesIO(result.data), filename=result.filename),
@@ -107,12 +113,36 @@ async def on_forget(turn: Turn) -> None:
 
 @_guard
 async def undo(turn: Turn) -> None:
+    """`/undo`: say what would be taken back, and ask (↩️ 撤销 / 取消)."""
     _no_args(turn, "undo")
-    result = await turn.write(caseload.undo, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules)
-    if result is None:
+    await turn.claim()  # handled twice: asked once
+    preview = await _run(caseload.peek_undo, turn.app.db, turn.counsellor, turn.now)
+    if preview is None:
         await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
         return
-    await turn.reply("undone", u=result)
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.render("button_undo"), callback_data=buttons.data("ud", preview.entry_id)),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("ud", "x")),
+    ]])
+    await turn.reply("undo_confirm", markup=markup, p=preview)
+
+
+@_guard
+async def on_undo(turn: Turn) -> None:
+    query = turn.update.callback_query
+    (entry,) = buttons.fields(query.data, "ud")
+    if entry == "x":
+        await turn.claim()
+        await query.answer()
+        await _edit(query, turn.render("undo_kept"))
+        return
+    result = await turn.write(caseload.undo_entry, turn.app.db, turn.counsellor, entry, turn.now,
+                              rules=turn.app.rules)
+    await query.answer()
+    if result is None:
+        await _edit(query, turn.render("undo_gone"))
+        return
+    await _edit(query, turn.render("undone", u=result))
 
 
 def register(application: Application) -> None:
@@ -121,3 +151,4 @@ def register(application: Application) -> None:
     application.add_handler(command("forget", forget))
     application.add_handler(command("undo", undo))
     application.add_handler(CallbackQueryHandler(on_forget, pattern=r"^fg:"))
+    application.add_handler(CallbackQueryHandler(on_undo, pattern=r"^ud:"))

@@ -72,8 +72,9 @@ def offer_markup(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[_button(turn, "safety_check", "sc", client.id, trigger)]])
 
 
-def map_markup(turn: Turn, client_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(turn, "safety_check", "sc", client_id, "mp")]])
+def safety_check_button(turn: Turn, client_id: int) -> InlineKeyboardButton:
+    """🛟 under /map (with issue 13's 记录 / 计划 / 筛查 row)."""
+    return _button(turn, "safety_check", "sc", client_id, "mp")
 
 
 # --- the safety check, one edited message ------------------------------------------------

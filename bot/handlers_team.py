@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers import Turn, _edit, _guard, _run, command
+from domain import buttons, grammar
 from services import core, supervision
 from services import team as team_service
 
@@ -27,7 +28,7 @@ async def team_admin(turn: Turn, words: list[str]) -> bool:
     """`/team <sub-command> …`; False when `words` is not one (the caller shows the team)."""
     if not words:
         return False
-    sub = words[0].lower()
+    sub = grammar.team_subcommand(words[0]) or words[0].lower()
     ids = [_tid(w) for w in words[1:]]
     if any(i is None for i in ids):
         await turn.reply(_USAGE)
@@ -52,8 +53,8 @@ async def team_admin(turn: Turn, words: list[str]) -> bool:
         await turn.reply(_USAGE)
         return True
     markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_team_confirm"), callback_data=f"tm:{ask.pending_id}:y")],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=f"tm:{ask.pending_id}:n")],
+        [InlineKeyboardButton(turn.render("button_team_confirm"), callback_data=buttons.data("tm", ask.pending_id, "y"))],
+        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("tm", ask.pending_id, "n"))],
     ])
     await turn.reply("team_confirm", markup=markup, ask=ask)
     return True
@@ -62,17 +63,14 @@ async def team_admin(turn: Turn, words: list[str]) -> bool:
 @_guard
 async def on_team(turn: Turn) -> None:
     query = turn.update.callback_query
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("y", "n") or len(parts[1]) > 18:
-        raise core.NotYours()
-    pending_id = int(parts[1])
-    if parts[2] == "n":
-        if not await _run(team_service.cancel_team, turn.app.db, turn.counsellor, pending_id, turn.now):
+    pending_id, answer = buttons.fields(query.data, "tm")
+    if answer == "n":
+        if not await turn.once(team_service.cancel_team, turn.app.db, turn.counsellor, pending_id, turn.now):
             raise core.NotYours()
         await query.answer()
         await _edit(query, turn.render("cancelled"))
         return
-    done = await _run(team_service.confirm_team, turn.app.db, turn.counsellor, pending_id, turn.now)
+    done = await turn.write(team_service.confirm_team, turn.app.db, turn.counsellor, pending_id, turn.now)
     if done is None:
         raise core.NotYours()
     await query.answer()
@@ -84,7 +82,7 @@ async def team(turn: Turn) -> None:
     """`/team`: issue 11's overview (supervisors, where alerts go, open crisis alerts,
     overdue contact); `/team list` and the sub-commands above: counsellors who come and go."""
     words = turn.args_text.split()
-    if words and words[0].lower() == "list" and len(words) == 1:
+    if words and grammar.team_subcommand(words[0]) == "list" and len(words) == 1:
         rows = await _run(team_service.team_list, turn.app.db, turn.counsellor)
         await turn.send_text(turn.render("team_list", rows=rows) + "\n\n" + turn.render(_USAGE))
         return

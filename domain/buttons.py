@@ -98,8 +98,13 @@ SIGNAL_ACTIONS = ("c", "q", "n", "j", "u", "h")
 
 # kind → its fields, in order. A kind may have a sub-kind (`rv:r`): data that starts with
 # `<kind>:<sub>:` is read with that entry's fields when there is one.
+#: the agenda's lists (alerts, reviews, plan, contact): reminders.compose.AGENDA_SECTIONS' keys
+AGENDA_LISTS = ("a", "r", "p", "c")
+
 KINDS: dict[str, tuple[Field, ...]] = {
-    "p": (_id, _id_or("x", "n")),  # parked command/note: which client (x cancel, n new client)
+    # parked command/note: which client (x cancel → asks, xx discard, b back to the choice,
+    # n new client, N new client although the name exists, s search)
+    "p": (_id, _id_or("x", "xx", "b", "n", "N", "s")),
     "rp": (_id, _id_or("x")),  # parked /refer: which client
     "cl": (_page,),  # /clients page
     "s": (_id, _answers),  # questionnaire step
@@ -118,6 +123,15 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "sg": (_id, _one_of(*SIGNAL_ACTIONS)),  # a risk phrase's prompt (issue 11)
     "sc": (_id, _one_of(*safety.TRIGGERS)),  # start a safety check: client, what started it
     "sk": (_id, _check_answers),  # one step of the safety check: pending check, answers so far
+    # issue 13: one tap from a map, a list or a reminder
+    "mp": (_id,),  # open the map of this client
+    "mx": (_one_of("l", "p", "s", "9", "7", "m"), _id),  # log / plan / screening / PHQ-9 / GAD-7 / more
+    "cz": (_id,),  # "time to contact" put off by a day
+    "ra": (),  # confirm today's quiet reviews
+    "al": (_one_of(*AGENDA_LISTS), _page),  # a whole agenda list, as a new message
+    "alp": (_one_of(*AGENDA_LISTS), _page),  # … paged in that message
+    "ud": (_id_or("x"),),  # /undo: take this change back, or keep it
+    "tm": (_id, _one_of("y", "n")),  # /team handover or deactivation: confirm / cancel (issue 14)
 }
 
 

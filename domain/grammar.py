@@ -809,3 +809,19 @@ def parse_screening(args: str, n: int, command: str | None = None) -> ScreeningS
     command = command or _SCORE_COMMANDS.get(n, "phq9")
     ref, rest = parse_client_ref(args, command=command)
     return ScreeningSpec(ref, parse_scores(args[rest:], n, command))
+
+
+#: `/team` sub-commands, in either language (the zh help shows the Chinese words)
+TEAM_SUBCOMMANDS = {
+    "list": "list", "列表": "list", "名单": "list",
+    "handover": "handover", "移交": "handover",
+    "deactivate": "deactivate", "停用": "deactivate",
+    "reactivate": "reactivate", "恢复": "reactivate",
+    "invites": "invites", "邀请": "invites",
+    "revoke": "revoke", "作废": "revoke",
+}
+
+
+def team_subcommand(word: str) -> str | None:
+    """`列表` / `list` → "list"; None when the word is not a `/team` sub-command."""
+    return TEAM_SUBCOMMANDS.get(word.strip().lower())

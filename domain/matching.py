@@ -172,3 +172,26 @@ def _suggest(q: str, sq: str, clients: Sequence[Client]) -> list[Client]:
         for key in difflib.get_close_matches(sq, list(by_py), n=MAX_SUGGESTIONS, cutoff=0.75):
             add(by_py[key])
     return out
+
+
+def named_at_start(text: str, clients: Sequence[Client]) -> list[Client]:
+    """Clients a plain note starts with: `田欣怡 今天来办公室…` or `txy 今天…` / `tianxinyi …`.
+
+    A full name (two characters or more) at the very start, or a first word that is exactly
+    a client's full pinyin or pinyin initials (3+ letters). Longest name first, ≤ 8.
+    """
+    head = _fold(text)
+    if not head:
+        return []
+    by_name = [c for c in clients if len(_fold(c.name)) >= 2 and head.startswith(_fold(c.name))]
+    first = head.split(" ", 1)[0]
+    word = re.split(r"[,，:：。;；]", first)[0]
+    sq = _squash(word)
+    by_pinyin: list[Client] = []
+    if sq.isascii() and sq.isalpha() and len(sq) >= 3:
+        by_pinyin = [c for c in clients if _HAN.search(c.name) and (sq in _keys(c.name)[0] or sq in _keys(c.name)[1])]
+    out: list[Client] = []
+    for c in sorted(by_name, key=lambda c: -len(c.name)) + by_pinyin:
+        if c not in out:
+            out.append(c)
+    return out[:MAX_CANDIDATES]

@@ -297,3 +297,30 @@ def snooze_until(now: datetime, code: str, tz: str | tzinfo) -> datetime:
     zone = _zone(tz)
     local = now.astimezone(zone)
     return _at(local.date() + timedelta(days=days), local.time().replace(fold=0), zone)
+
+
+# ---------------------------------------------------------------- one digest, not a flood
+#
+# A class of 50 must not get 66 pushes in a week. Contact-cadence reminders and tier reviews
+# are pushed one by one only for students whose risk is urgent; everything else goes into the
+# one daily agenda, most urgent first, where low-risk reviews with no risk factor are
+# confirmed together in one tap.
+
+URGENT_RISKS: Final[frozenset[str]] = frozenset({"crisis", "high"})
+_NO_FACTOR_CODES: Final[frozenset[str]] = frozenset({"no_risk_factors", "screening_stale"})
+
+
+def pushed_alone(risk: object) -> bool:
+    """A cadence reminder or tier review for this risk tier is its own push (else: agenda)."""
+    return getattr(risk, "value", risk) in URGENT_RISKS
+
+
+def urgent_priority(kind: str, risk: object) -> int:
+    """Outbox priority of a cadence/review push: a crisis student's goes before the rest."""
+    base = PRIORITY[kind]
+    return base - 2 if getattr(risk, "value", risk) == "crisis" else base
+
+
+def quiet_review(risk: object, reason_codes: tuple[str, ...] | list[str]) -> bool:
+    """A low-risk review with no risk factor: confirmed with the others in one tap."""
+    return getattr(risk, "value", risk) == "low" and set(reason_codes) <= _NO_FACTOR_CODES

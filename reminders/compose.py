@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain.buttons import data as button_data
 from domain.model import Counsellor
-from domain.schedule import in_quiet_hours, local_day
+from domain.schedule import in_quiet_hours, local_day, quiet_review
 from reminders.alerts import alert_buttons, alert_view, render_copy
 from reminders.planner import escalation_targets
 from rendering.render import MAX_MESSAGE, Renderer, pick_language, visible_length
@@ -32,41 +32,84 @@ def language_of(counsellor: Counsellor) -> str:
     return pick_language(counsellor.language, getattr(counsellor, "telegram_language", None))
 
 
-def agenda_data(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
-    """Today's agenda for one counsellor: follow-ups due today or overdue, clients overdue
-    for contact, unacknowledged alerts, tier reviews due."""
+AGENDA_SHOWN = {"alerts": 10, "plan": 15, "contact": 10, "reviews": 10}
+
+
+def agenda_lists(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
+    """Everything on today's agenda, in full, each list most urgent first (crisis on top):
+    follow-ups due today or overdue, clients due for contact, unacknowledged alerts, tier
+    reviews (split: the low-risk ones with no risk factor are `quiet`, confirmed together)."""
     start, end = local_day(now, counsellor.timezone)
     repo = uow.clients_of(counsellor.id)
-    plan = repo.plan_between(start, end)
     graded = repo.list_graded()
-    overdue_contact = [(c, g) for c, g in graded if g is not None and g.next_contact_due and g.next_contact_due <= end]
+    rank = {c.id: (g.risk if g is not None else c.risk).rank for c, g in graded}
+
+    def urgent(c: Any) -> int:
+        return -rank.get(c.id, 0)
+
+    plan = sorted(repo.plan_between(start, end), key=lambda cp: (urgent(cp[0]), cp[1].due_at))
+    contact = [(c, g) for c, g in graded if g is not None and g.next_contact_due and g.next_contact_due <= end]
+    contact.sort(key=lambda cg: (urgent(cg[0]), cg[1].next_contact_due))
     reviews = [(c, g) for c, g in graded if g is not None and g.review_due_at and g.review_due_at <= end]
+    reviews.sort(key=lambda cg: (urgent(cg[0]), cg[1].review_due_at, cg[0].number))
+    quiet = [(c, g) for c, g in reviews if quiet_review(g.risk, [r.code for r in g.risk_reasons])]
+    reviews = [cg for cg in reviews if cg not in quiet]
     alerts = []
     for c, _ in graded:
         for a in repo.alerts(c.id):
             if a.acknowledged_at is None:
                 alerts.append((c, a))
-    overdue_contact.sort(key=lambda cg: cg[1].next_contact_due)
-    return {
-        "day": start.astimezone(ZoneInfo(counsellor.timezone)).date(),
-        "plan": plan[:40], "plan_total": len(plan),
-        "contact": overdue_contact[:30], "contact_total": len(overdue_contact),
-        "reviews": reviews[:20], "alerts": alerts[:20], "now": now,
-    }
+    alerts.sort(key=lambda ca: (-getattr(ca[1].tier, "rank", 0), ca[1].raised_at))
+    return {"day": start.astimezone(ZoneInfo(counsellor.timezone)).date(), "plan": plan,
+            "contact": contact, "reviews": reviews, "quiet": quiet, "alerts": alerts, "now": now}
 
 
-def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
-                  pushed: bool) -> str:
-    """The agenda in one message: lists are shortened (most urgent first) until it fits."""
+def agenda_data(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
+    """Today's agenda for one message: the head of each list, with each list's full count
+    (`<list>_total`) so that nothing is cut without saying how many more there are."""
+    full = agenda_lists(uow, counsellor, now)
+    data = dict(full)
+    for key, shown in AGENDA_SHOWN.items():
+        data[f"{key}_total"] = len(full[key])
+        data[key] = full[key][:shown]
+    data["quiet_total"] = len(full["quiet"])
+    data["quiet"] = full["quiet"][:5]
+    return data
+
+
+AGENDA_SECTIONS = {"a": "alerts", "r": "reviews", "p": "plan", "c": "contact"}
+LIST_PAGE = 20
+
+
+def agenda_message(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
+                   pushed: bool) -> tuple[str, list[list[tuple[str, str]]]]:
+    """The agenda in one message, and its buttons: "confirm all" for the quiet low-risk
+    reviews, and "see all N" under every list that does not show everyone. Lists are
+    shortened further (the longest first, most urgent kept) until the message fits."""
     data = dict(data)
     while True:
         text = renderer.render(lang, "today", a=data, pushed=pushed, tz=tz, now=now)
         if visible_length(text) <= MAX_MESSAGE:
-            return text
-        longest = max(("plan", "contact", "reviews", "alerts"), key=lambda k: len(data[k]))
+            break
+        longest = max(("plan", "contact", "reviews", "alerts", "quiet"), key=lambda k: len(data[k]))
         if not data[longest]:
-            return text[:MAX_MESSAGE]  # cannot happen with the template's fixed text
+            text = text[:MAX_MESSAGE]  # cannot happen with the template's fixed text
+            break
         data[longest] = data[longest][: len(data[longest]) // 2]
+    rows: list[list[tuple[str, str]]] = []
+    if data.get("quiet_total"):
+        rows.append([(renderer.render(lang, "button_confirm_all", n=data["quiet_total"]), button_data("ra"))])
+    for code, name in AGENDA_SECTIONS.items():
+        total = data.get(f"{name}_total", len(data[name]))
+        if total > len(data[name]):
+            rows.append([(renderer.render(lang, "button_see_all", section=name, n=total),
+                          button_data("al", code, 0))])
+    return text, rows
+
+
+def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
+                  pushed: bool) -> str:
+    return agenda_message(renderer, lang, data, tz=tz, now=now, pushed=pushed)[0]
 
 
 def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
@@ -87,8 +130,8 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
     kind = item.kind
     if kind == "agenda":
         data = agenda_data(uow, recipient, now)
-        text = render_agenda(renderer, lang, data, tz=tz, now=now, pushed=True)
-        return Envelope(recipient.telegram_id, text, recipient=recipient)
+        text, buttons = agenda_message(renderer, lang, data, tz=tz, now=now, pushed=True)
+        return Envelope(recipient.telegram_id, text, buttons, recipient=recipient)
 
     if kind == "digest":
         from services.supervision import digest_for
@@ -148,7 +191,9 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         grades = repo.grades(client.id)
         if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
             return None
-        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades),
+        keys = [[(render("button_map_log"), button_data("mx", "l", client.id)),
+                 (render("button_cadence_snooze"), button_data("cz", client.id))]]
+        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades), keys,
                         recipient=recipient)
 
     if kind == "review":
@@ -173,4 +218,4 @@ def today_for(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]
     return agenda_data(uow, counsellor, now)
 
 
-__all__ = ["Envelope", "agenda_data", "compose", "quiet_now", "today_for"]
+__all__ = ["Envelope", "agenda_data", "agenda_lists", "agenda_message", "compose", "quiet_now", "today_for"]

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.escalation import escalation_targets as domain_escalation_targets
 from domain.escalation import fallback_targets as domain_fallback_targets
 from domain.model import Counsellor
-from domain.schedule import PRIORITY, agenda_due
+from domain.schedule import PRIORITY, agenda_due, pushed_alone, urgent_priority
 from services.grading import enqueue_alert_push
 from storage import outbox_keys as keys
 
@@ -82,6 +82,11 @@ def _joined_after_agenda(counsellor: Counsellor, day: Any) -> bool:
     return joined.date() == day and joined.strftime("%H:%M") > counsellor.agenda_at
 
 
+def _risk_of(uow: Any, counsellor_id: int, client_id: int) -> Any:
+    grades = uow.clients_of(counsellor_id).grades(client_id)
+    return grades.risk if grades is not None else None
+
+
 def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
     """One unit of work: enqueue everything that has come due. Returns counts per kind."""
     counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0, "digest": 0}
@@ -127,18 +132,26 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
         for alert in uow.scan.alerts_to_escalate(now):
             counts["escalation"] += enqueue_escalation(uow, alert, now, "unacknowledged")
 
+        # Cadence reminders and tier reviews are pushed one by one only for crisis and high
+        # risk students (a crisis student's first); the rest wait in the daily agenda.
         for counsellor_id, client_id, due in uow.scan.cadence_due(now):
+            risk = _risk_of(uow, counsellor_id, client_id)
+            if risk is None or not pushed_alone(risk):
+                continue
             if outbox.enqueue(
                 counsellor_id=counsellor_id, kind="cadence", dedupe_key=keys.cadence(client_id, due.date()),
-                due_at=due, priority=PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
+                due_at=due, priority=urgent_priority("cadence", risk), payload={"client_id": client_id}, now=now,
                 client_id=client_id,
             ) is not None:
                 counts["cadence"] += 1
 
         for counsellor_id, client_id, due in uow.scan.reviews_due(now):
+            risk = _risk_of(uow, counsellor_id, client_id)
+            if risk is None or not pushed_alone(risk):
+                continue
             if outbox.enqueue(
                 counsellor_id=counsellor_id, kind="review", dedupe_key=keys.review(client_id, due),
-                due_at=due, priority=PRIORITY["review"], payload={"client_id": client_id}, now=now,
+                due_at=due, priority=urgent_priority("review", risk), payload={"client_id": client_id}, now=now,
                 client_id=client_id,
             ) is not None:
                 counts["review"] += 1

@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from services.grading import regrade_client
 from storage import outbox_keys as keys
 from storage.db import Database
 from storage.orm import InteractionRow, NeedRow, PlanItemRow
+from storage.tiering_codec import decode_reasons
 
 UNDO_WINDOW = timedelta(minutes=15)
 FORGET_TTL = timedelta(hours=1)
@@ -35,7 +37,7 @@ FIND_MAX = 200
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 60
 
-UNDO_KINDS = ("new", "log", "status", "plan", "goal")
+UNDO_KINDS = ("new", "log", "status", "plan", "goal", "screening")
 
 
 # --- undo: the hook called by services/core.py --------------------------------------------
@@ -64,6 +66,7 @@ class Undone:
     needs: int = 0
     plan: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
+    instrument: str | None = None  # a screening: "phq9" | "gad7"
 
 
 def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None) -> Undone | None:
@@ -80,6 +83,46 @@ def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None 
             if client is None:  # forgotten meanwhile
                 continue
             return _undo_one(uow, actor, client, p, entry.created_at, now, rules)
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """What `/undo` would take back, shown before it does (the counsellor confirms)."""
+
+    entry_id: int
+    kind: str
+    client: Client
+    at: datetime
+    detail: dict[str, Any]
+
+
+def peek_undo(db: Database, actor: Counsellor, now: datetime) -> UndoPreview | None:
+    with db.uow(write=False) as uow:
+        entry = uow.pending.latest(actor.id, "undo", now)
+        while entry is not None:
+            client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
+            if client is not None:
+                p = entry.payload
+                detail = {"instrument": p.get("instrument"), "changes": list(p.get("changes", [])),
+                          "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None}
+                return UndoPreview(entry.id, p["kind"], client, entry.created_at, detail)
+            return None  # its client was forgotten: `undo` skips such entries
+        return None
+
+
+def undo_entry(db: Database, actor: Counsellor, entry_id: int, now: datetime,
+               rules: RuleBase | None = None) -> Undone | None:
+    """The confirmed /undo: take back exactly the entry that was shown, if it is still the
+    latest (None when it expired or something newer was recorded meanwhile)."""
+    with db.uow(write=True) as uow:
+        entry = uow.pending.latest(actor.id, "undo", now)
+        if entry is None or entry.id != entry_id:
+            return None
+        uow.pending.consume(entry.id, actor.id, now)
+        client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
+        if client is None:
+            return None
+        return _undo_one(uow, actor, client, entry.payload, entry.created_at, now, rules)
 
 
 def _undo_one(
@@ -110,13 +153,17 @@ def _undo_one(
         changes = list(p.get("changes", []))
         store.revert_status(client.id, changes)
         _cancel_alerts(uow, store, client.id, since)
+    elif kind == "screening":
+        store.delete_screening(client.id, p["instrument"], datetime.fromisoformat(p["at"]))
+        _cancel_alerts(uow, store, client.id, since)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
         if p.get("series_id") is not None:  # a new recurring follow-up: the whole series
             uow.series_of(actor.id).delete(int(p["series_id"]))
     # what is undone never happened: a crisis it raised is not held (issue 11)
     regrade_client(uow, actor, client.id, now, rules, release_hold_after=since)
-    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes)
+    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes,
+                  instrument=p.get("instrument"))
 
 
 def _drop_plan(uow: Any, store: Any, client_id: int, plan_id: int) -> int:
@@ -239,12 +286,58 @@ Times are in {tz}. Rows of other files name their client by client_number and cl
 """
 
 
-def export(db: Database, actor: Counsellor, now: datetime) -> Export:
-    """The counsellor's whole caseload as a .zip of CSV files plus README.txt."""
+# (sheet, column) → the kind of word a value is, for `words` (the counsellor's language)
+_WORD_COLUMNS: dict[tuple[str, str], str] = {
+    ("clients", "risk"): "risk",
+    ("interactions", "channel"): "channel",
+    ("needs", "source"): "channel",
+    ("needs", "explicit"): "explicit",
+    ("plan", "kind"): "plan_kind",
+    ("status_history", "field"): "field",
+    ("screenings", "band"): "band",
+    ("tier_history", "dimension"): "dimension",
+    ("tier_history", "reasons"): "reasons",
+    ("referrals", "status"): "referral_status",
+}
+
+
+def _in_words(sheet: Any, words: Callable[[str, Any], str]) -> None:
+    """Codes and JSON become the counsellor's words (in place): `high` → 高风险, `face` →
+    面谈, the tier reasons' JSON → sentences. Column names stay (they are the file format)."""
+    cols = {name: i for i, name in enumerate(sheet.columns)}
+    keyed = {i: kind for (name, col), kind in _WORD_COLUMNS.items() if name == sheet.name and (i := cols.get(col)) is not None}
+    risky = None  # old/new are risk tiers when the row's field/dimension is "risk"
+    if sheet.name in ("status_history", "tier_history"):
+        risky = cols.get("field", cols.get("dimension"))
+    for row in sheet.rows:
+        if risky is not None and row[risky] == "risk":
+            for col in ("old", "new"):
+                i = cols[col]
+                if row[i]:
+                    row[i] = words("risk", row[i])
+        for i, kind in keyed.items():
+            value = row[i]
+            if value is None or value == "":
+                continue
+            if kind == "reasons":
+                try:
+                    value = decode_reasons(value)
+                except (ValueError, KeyError, TypeError):
+                    continue
+            row[i] = words(kind, value)
+
+
+def export(db: Database, actor: Counsellor, now: datetime,
+           words: Callable[[str, Any], str] | None = None) -> Export:
+    """The counsellor's whole caseload as a .zip of CSV files plus README.txt. `words(kind,
+    value)` puts codes into the counsellor's language (the bot passes its templates)."""
     tz = ZoneInfo(actor.timezone)
     with db.uow(write=True) as uow:
         sheets = uow.caseload_of(actor.id).export()
         uow.staff.record(actor.id, "export", now)
+    if words is not None:
+        for sheet in sheets:
+            _in_words(sheet, words)
     local = now.astimezone(tz)
     buffer = io.BytesIO()
     files = []

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from domain import grammar, recurrence
 from domain.errors import CommandError
-from domain.matching import match_client
+from domain.matching import match_client, named_at_start
 from domain.model import Client, Counsellor, PlanItem, PlanKind, RelationshipMap, Risk, StatusChange
 from domain.rules import RuleBase
 from domain.screening import ScreeningResult
@@ -136,7 +136,8 @@ class SeriesStopped:
 @dataclass(frozen=True)
 class ParkedNote:
     pending_id: int
-    recent: list[Client]
+    recent: list[Client]  # the buttons: students named at the note's start first, then recent ones
+    named: list[Client] = field(default_factory=list)
 
 
 # --- counsellors and invites -------------------------------------------------------------
@@ -214,6 +215,15 @@ def _redeem(
         if not uow.invites.mark_used(invite.id, counsellor.id, now):
             raise _Rollback()
         return counsellor
+
+
+def inviter_of(db: Database, counsellor: Counsellor) -> Counsellor | None:
+    """Who invited this counsellor (to tell them the colleague has joined)."""
+    with db.uow(write=False) as uow:
+        invite = uow.invites.redeemed_by(counsellor.id)
+        if invite is None or invite.created_by is None or invite.created_by == counsellor.id:
+            return None
+        return uow.counsellors.get(invite.created_by)
 
 
 class _Rollback(Exception):
@@ -444,8 +454,56 @@ def park_note(db: Database, actor: Counsellor, text: str, now: datetime) -> Park
             counsellor_id=actor.id, kind="note", payload={"text": text, "now": now.isoformat()},
             now=now, expires_at=now + PENDING_TTL,
         )
-        recent = uow.clients_of(actor.id).recent(limit=RECENT_BUTTONS)
-        return ParkedNote(pending_id=pending_id, recent=list(recent))
+        repo = uow.clients_of(actor.id)
+        named = named_at_start(text, repo.list())
+        recent = [c for c in repo.recent(limit=RECENT_BUTTONS) if c not in named]
+        return ParkedNote(pending_id=pending_id, recent=(named + recent)[:RECENT_BUTTONS + len(named)],
+                          named=named)
+
+
+def pending_kind(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> str | None:
+    with db.uow(write=False) as uow:
+        pending = uow.pending.get(pending_id, actor.id, now=now)
+        return pending.kind if pending is not None else None
+
+
+def parked_note(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> ParkedNote:
+    """The picker of a parked note again ("back" after "cancel?"); NotYours if it is gone."""
+    with db.uow(write=False) as uow:
+        pending = uow.pending.get(pending_id, actor.id, now=now)
+        if pending is None or pending.kind not in ("note", "note_find"):
+            raise NotYours()
+        repo = uow.clients_of(actor.id)
+        named = named_at_start(pending.payload["text"], repo.list())
+        recent = [c for c in repo.recent(limit=RECENT_BUTTONS) if c not in named]
+        return ParkedNote(pending_id=pending_id, recent=named + recent, named=named)
+
+
+def search_for_note(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> int:
+    """🔍 tapped under a parked note: the next plain message names the student."""
+    with db.uow(write=True) as uow:
+        pending = uow.pending.get(pending_id, actor.id, now=now)
+        if pending is None or pending.kind != "note":
+            raise NotYours()
+        uow.pending.discard(actor.id, "note_find")
+        uow.pending.add(counsellor_id=actor.id, kind="note_find", payload={"note_id": pending_id},
+                        now=now, expires_at=now + AWAIT_TTL)
+        return pending_id
+
+
+def find_for_note(db: Database, actor: Counsellor, text: str, now: datetime) -> tuple[int, list[Client]] | None:
+    """After 🔍: (the parked note's id, the clients `text` names) — None when no search waits."""
+    with db.uow(write=True) as uow:
+        waiting = uow.pending.latest(actor.id, "note_find", now)
+        if waiting is None:
+            return None
+        uow.pending.consume(waiting.id, actor.id, now)
+        note_id = int(waiting.payload["note_id"])
+        if uow.pending.get(note_id, actor.id, now=now) is None:
+            return None
+        match = match_client(text.strip(), uow.clients_of(actor.id).list())
+        found = [match.client] if match.client else (match.candidates or match.suggestions)
+        return note_id, list(found)
 
 
 @dataclass(frozen=True)
@@ -524,8 +582,9 @@ def pending_new_client_note(db: Database, actor: Counsellor, now: datetime) -> i
 
 def new_client_with_note(
     db: Database, actor: Counsellor, pending_id: int, spec: grammar.NewClient, now: datetime,
-    update_id: int | None, rules: RuleBase | None = None,
-) -> tuple[ClientAdded, Logged] | AlreadyHandled:
+    update_id: int | None, rules: RuleBase | None = None, *, allow_same_name: bool = False,
+    new_args: str | None = None,
+) -> tuple[ClientAdded, Logged] | SameName | AlreadyHandled:
     with db.uow(write=True) as uow:
         if update_id is not None and not uow.updates.claim(update_id, now):
             return AlreadyHandled()
@@ -533,11 +592,49 @@ def new_client_with_note(
         if pending is None:
             raise NotYours()
         repo = uow.clients_of(actor.id)
+        same = [c for c in repo.list() if c.name.casefold() == spec.name.casefold()]
+        if same and not allow_same_name:
+            # 周晓雯 is already #27: ask before a silent duplicate; the note waits (as a picker)
+            parked = uow.pending.add(
+                counsellor_id=actor.id, kind="note",
+                payload={**pending.payload, "new_args": new_args or spec.name}, now=now,
+                expires_at=now + PENDING_TTL,
+            )
+            return SameName(pending_id=parked, name=spec.name, existing=same)
         client = repo.add(name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major,
                           grade=spec.grade, now=now)
         logged = _write_log(uow, actor, client, pending.payload["text"], None, (), None, None, None, None,
                             None, now, rules)
-        return ClientAdded(client=client), logged
+        return ClientAdded(client=client, same_name=same), logged
+
+
+@dataclass(frozen=True)
+class SameName:
+    """A new client's name is already in the caseload: which one is meant?"""
+
+    pending_id: int
+    name: str
+    existing: list[Client]
+
+
+def new_anyway(
+    db: Database, actor: Counsellor, pending_id: int, now: datetime, update_id: int | None,
+    rules: RuleBase | None = None,
+) -> tuple[ClientAdded, Logged] | AlreadyHandled:
+    """"➕ 仍然新建" after the same-name question: add the namesake and log the note to them."""
+    with db.uow(write=False) as uow:
+        pending = uow.pending.get(pending_id, actor.id, now=now)
+        if pending is None or "new_args" not in pending.payload:
+            raise NotYours()
+        args = pending.payload["new_args"]
+    with db.uow(write=True) as uow:
+        if uow.pending.get(pending_id, actor.id, now=now) is None:
+            raise NotYours()
+        uow.pending.consume(pending_id, actor.id, now)
+        again = uow.pending.add(counsellor_id=actor.id, kind="note_new", payload=dict(pending.payload),
+                                now=now, expires_at=now + PENDING_TTL)
+    return new_client_with_note(db, actor, again, grammar.parse_new(args), now, update_id, rules,
+                                allow_same_name=True)
 
 
 def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> bool:
@@ -548,9 +645,9 @@ def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: dateti
 # --- reading -----------------------------------------------------------------------------
 
 
-def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
+def _map_view(uow: Any, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
     repo = uow.clients_of(actor.id)
-    view = repo.relationship_map(client_id)
+    view = repo.relationship_map(client_id, interactions_limit=interactions)
     if view is None:
         raise NotYours()
     series = uow.series_of(actor.id).of_client(client_id)
@@ -560,6 +657,43 @@ def _map_view(uow: Any, actor: Counsellor, client_id: int) -> MapView:
         series=sorted(series, key=lambda s: not s.active),
         safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
     )
+
+
+def map_of(db: Database, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
+    """The map of one of the actor's clients by id (a button); NotYours otherwise."""
+    with db.uow(write=False) as uow:
+        return _map_view(uow, actor, client_id, interactions)
+
+
+def client_of(db: Database, actor: Counsellor, client_id: int) -> Client:
+    with db.uow(write=False) as uow:
+        return _get_owned(uow, actor, client_id)
+
+
+AWAIT_TTL = timedelta(minutes=10)
+
+
+def await_text_for(db: Database, actor: Counsellor, client_id: int, command: str, now: datetime) -> Client:
+    """📝 记录 / ⏰ 计划 tapped: the counsellor's next plain message (within 10 minutes) is
+    that command for this client. A newer tap replaces an older one."""
+    with db.uow(write=True) as uow:
+        client = _get_owned(uow, actor, client_id)
+        uow.pending.discard(actor.id, "await_text")
+        uow.pending.add(counsellor_id=actor.id, kind="await_text",
+                        payload={"cmd": command, "client_id": client.id}, now=now, expires_at=now + AWAIT_TTL)
+        return client
+
+
+def take_awaited_text(db: Database, actor: Counsellor, now: datetime) -> tuple[str, int] | None:
+    """(command, client number) if a plain message is awaited for a client; used once."""
+    with db.uow(write=True) as uow:
+        pending = uow.pending.latest(actor.id, "await_text", now)
+        if pending is None or uow.pending.consume(pending.id, actor.id, now) is None:
+            return None
+        client = uow.clients_of(actor.id).get(int(pending.payload["client_id"]))
+        if client is None:
+            return None
+        return str(pending.payload["cmd"]), client.number
 
 
 def relationship_map(
@@ -724,6 +858,8 @@ def _save_screening(
     repo = uow.clients_of(actor.id)
     earlier = repo.screenings(client.id, instrument, limit=1)
     result = repo.add_screening(client.id, score_screening(instrument, answers, at=now), now)
+    record_undo(uow, actor, "screening", {"client_id": client.id, "instrument": str(getattr(instrument, "value", instrument)),
+                                          "at": result.at.isoformat()}, now)
     grading = regrade_client(uow, actor, client.id, now, rules)
     return ScreeningSaved(client=client, result=result, previous=earlier[0] if earlier else None,
                           grading=grading)

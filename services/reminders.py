@@ -192,6 +192,49 @@ def lower_tier(
                              floor_kept=not lowered)
 
 
+CADENCE_SNOOZE = timedelta(days=1)
+
+
+def snooze_cadence(db: Database, actor: Counsellor, client_id: int, now: datetime) -> tuple[Client, datetime]:
+    """"该联系" 推迟: remind again in a day (skipped if contact is logged meanwhile)."""
+    until = now + CADENCE_SNOOZE
+    with db.uow(write=True) as uow:
+        client = uow.clients_of(actor.id).get(client_id)
+        if client is None:
+            raise NotYours()
+        uow.outbox.enqueue(
+            counsellor_id=actor.id, kind="cadence", dedupe_key=keys.cadence_snooze(client_id, until),
+            due_at=until, priority=schedule.PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
+            client_id=client_id,
+        )
+        return client, until
+
+
+def confirm_quiet_reviews(
+    db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None
+) -> list[Client]:
+    """"Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
+    together (each gets its next review date). Returns the clients confirmed."""
+    from reminders.compose import agenda_lists
+
+    rules = rules or default_rules()
+    with db.uow(write=True) as uow:
+        quiet = agenda_lists(uow, actor, now)["quiet"]
+        repo = uow.clients_of(actor.id)
+        for client, grades in quiet:
+            due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
+            repo.confirm_review(client.id, now, due)
+        return [c for c, _ in quiet]
+
+
+def agenda_lists(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
+    """Today's agenda lists in full (for "see all")."""
+    from reminders.compose import agenda_lists as lists
+
+    with db.uow(write=False) as uow:
+        return lists(uow, actor, now)
+
+
 def today(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
     from reminders.compose import agenda_data
 

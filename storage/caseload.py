@@ -177,6 +177,18 @@ class CaseloadStore(_Repo):
         """Anything recorded for the client besides the client row itself."""
         return any(n for k, n in self.counts(client_id).items() if k not in ("tiers", "alerts", "reminders"))
 
+    def delete_screening(self, client_id: int, instrument: str, at: datetime) -> int:
+        """Remove the screening of `instrument` taken at `at` (an /undo)."""
+        if not self._owned(client_id):
+            return 0
+        result = self._s.execute(
+            delete(ScreeningRow)
+            .where(ScreeningRow.client_id == client_id, ScreeningRow.instrument == instrument,
+                   ScreeningRow.at == _aware(at, "at"))
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount
+
     def delete_children(self, model: Any, ids: Iterable[int], client_id: int) -> int:
         ids = [int(i) for i in ids]
         if not ids or not self._owned(client_id):

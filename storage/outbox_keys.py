@@ -18,7 +18,7 @@ from datetime import date, datetime
 SEP = ":"
 
 __all__ = [
-    "SEP", "agenda", "alert", "alert_family", "cadence", "escalation", "escalations_of",
+    "SEP", "agenda", "alert", "alert_family", "cadence", "cadence_snooze", "escalation", "escalations_of",
     "digest", "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
 ]
 
@@ -87,6 +87,11 @@ def review(client_id: int, due_at: datetime) -> str:
 
 def agenda(counsellor_id: int, day: date) -> str:
     return f"agenda{SEP}{_id(counsellor_id)}{SEP}{day.isoformat()}"
+
+
+def cadence_snooze(client_id: int, until: datetime) -> str:
+    """A "该联系" reminder put off by the counsellor, due again at `until`."""
+    return f"cadence-snooze{SEP}{_id(client_id)}{SEP}{until.isoformat()}"
 
 
 def digest(counsellor_id: int, day: date) -> str:

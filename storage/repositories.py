@@ -447,6 +447,13 @@ class InviteRepo(_Repo):
         ).one_or_none()
         return _invite(row) if row else None
 
+    def redeemed_by(self, counsellor_id: int) -> Invite | None:
+        """The invite this counsellor joined with, if any."""
+        row = self._s.scalars(
+            select(InviteRow).where(InviteRow.used_by == counsellor_id).order_by(InviteRow.id.desc()).limit(1)
+        ).one_or_none()
+        return _invite(row) if row else None
+
     def mark_used(self, invite_id: int, used_by_counsellor_id: int, now: datetime) -> bool:
         """Atomically use the invite; False if it was already used (or has expired), so
         two people racing on one code cannot both get in."""

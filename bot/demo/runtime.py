@@ -130,6 +130,7 @@ class DemoRuntime:
         code = seed.invite_code_from(reply.text or "")
         await second.send(f"/start {code}")
         await second.expect_message(timeout=15)
+        await admin.expect_message(timeout=15)  # 小李 is told that 王老师 joined
         await admin.send("/clients")
         await admin.expect_message(timeout=15)
 

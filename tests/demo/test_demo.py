@@ -58,7 +58,8 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
 
         admin_chat = [m.text for m in runtime.user(seed.ADMIN_ID).history]
         assert admin_chat[0] == "/start" and admin_chat[2] == "/invite"
-        assert "学生B" in admin_chat[-1]  # /clients
+        assert any("学生B" in t for t in admin_chat[3:]), admin_chat  # /clients
+        assert any("王老师" in t and "加入" in t for t in admin_chat)  # the inviter is told (issue 13)
         second_chat = [m.text for m in runtime.user(seed.SECOND_ID).history]
         assert second_chat[0].startswith("/start ") and "王老师" in second_chat[1]
         assert runtime.server.errors == []

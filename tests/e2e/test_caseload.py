@@ -246,6 +246,16 @@ async def test_forget_is_scoped_to_the_counsellor(bot_env):
 # --- /undo ---------------------------------------------------------------------------------
 
 
+async def undo(user):
+    """/undo says what it would take back and asks: tap ↩️ and return the result."""
+    ask = await say(user, "/undo")
+    undo_buttons = [b for b in ask.button_texts if b.startswith("↩️")]
+    if not undo_buttons:
+        return ask
+    await user.tap(ask, undo_buttons[0])
+    return await user.expect_edit(ask)
+
+
 async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
     admin = await admin_ready(bot_env)
     await say(admin, "/new 王芳")
@@ -254,7 +264,7 @@ async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
     before = table_counts(bot_env.db_path)
     await say(admin, "/log 王芳 bad week #tutoring #?recognition trust=1 risk=high next=1w")
     assert "HIGH RISK" in (await admin.expect_message()).text  # the alert follows the reply at once
-    msg = await say(admin, "/undo")
+    msg = await undo(admin)
     assert "Undone: the conversation logged for #1 王芳" in msg.text and "2 needs" in msg.text
     assert "trust back to 3" in msg.text and "risk back to low" in msg.text
     after = table_counts(bot_env.db_path)
@@ -265,9 +275,9 @@ async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
     view = await say(admin, "/map 王芳")
     assert "bad week" not in view.text and "first talk" in view.text
     # the next /undo takes back the earlier log, then the /new
-    assert "conversation logged" in (await say(admin, "/undo")).text
-    assert "no longer in your caseload" in (await say(admin, "/undo")).text
-    assert "nothing to undo" in (await say(admin, "/undo")).text
+    assert "conversation logged" in (await undo(admin)).text
+    assert "no longer in your caseload" in (await undo(admin)).text
+    assert "nothing to undo" in (await undo(admin)).text
     assert table_counts(bot_env.db_path)["clients"] == 0
 
 
@@ -276,20 +286,20 @@ async def test_undo_status_goal_plan_and_the_window(bot_env):
     await say(admin, "/new 王芳 #挂科")
     await say(admin, "/log 王芳 谈话")
     await say(admin, "/status 王芳 trust=4 -#挂科 #班干部")
-    msg = await say(admin, "/undo")
+    msg = await undo(admin)
     assert "已撤销" in msg.text and "状态变更" in msg.text
     view = await say(admin, "/map 王芳")
     assert "挂科" in view.text and "班干部" not in view.text
     await say(admin, "/goal 王芳 考研")
-    assert "添加的目标" in (await say(admin, "/undo")).text
+    assert "添加的目标" in (await undo(admin)).text
     await say(admin, "/plan 王芳 明天 回访")
     bot_env.clock.advance(minutes=16)
-    assert "没有可以撤销" in (await say(admin, "/undo")).text
+    assert "没有可以撤销" in (await undo(admin)).text
     assert "回访" in (await say(admin, "/map 王芳")).text
     # /undo with words after it changes nothing
     await say(admin, "/plan 王芳 明天 再次回访")
     assert "不需要写内容" in (await say(admin, "/undo 王芳")).text
-    assert "安排的跟进" in (await say(admin, "/undo")).text
+    assert "安排的跟进" in (await undo(admin)).text
     view = await say(admin, "/map 王芳")
     assert "再次回访" not in view.text and "回访" in view.text
 
@@ -297,8 +307,8 @@ async def test_undo_status_goal_plan_and_the_window(bot_env):
 async def test_undo_new_is_refused_once_something_was_recorded(bot_env):
     admin = await admin_ready(bot_env)
     await say(admin, "/new 王芳")
-    await say(admin, "/phq9 王芳 000000000")  # not undoable itself, but recorded for the client
-    msg = await say(admin, "/undo")
+    await say(admin, "/refer 王芳 tutoring")  # not undoable itself, but recorded for the client
+    msg = await undo(admin)
     assert "can't undo adding #1 王芳" in msg.text and "/forget 1" in msg.text
     assert table_counts(bot_env.db_path)["clients"] == 1
 
@@ -309,6 +319,25 @@ async def test_undo_is_scoped_to_the_counsellor(bot_env):
     await say(admin, "/new 王芳")
     await say(admin, "/log 王芳 private talk trust=2")
     before = table_counts(bot_env.db_path)
-    assert "nothing to undo" in (await say(second, "/undo")).text
+    assert "nothing to undo" in (await undo(second)).text
     assert table_counts(bot_env.db_path) == before
-    assert "conversation logged" in (await say(admin, "/undo")).text
+    assert "conversation logged" in (await undo(admin)).text
+
+
+async def test_undo_says_what_and_asks_and_covers_screenings(bot_env):
+    admin = await admin_ready(bot_env, lang="zh")
+    await say(admin, "/new 王芳")
+    await say(admin, "/log 王芳 谈了学业 #学业辅导 #?被认可 trust=3")
+    await say(admin, "/gad7 王芳 1111111")
+    ask = await say(admin, "/undo")  # the latest is the GAD-7, not the older log
+    assert "GAD-7" in ask.text and "#1 王芳" in ask.text, ask.text
+    assert ask.button_texts == ["↩️ 撤销", "取消"]
+    before = table_counts(bot_env.db_path)
+    await admin.tap(ask, "取消")
+    assert "没有撤销" in (await admin.expect_edit(ask)).text
+    assert table_counts(bot_env.db_path) == before
+    done = await undo(admin)
+    assert "GAD-7" in done.text and "已撤销" in done.text
+    assert table_counts(bot_env.db_path)["screenings"] == before["screenings"] - 1
+    ask2 = await say(admin, "/undo")
+    assert "谈话" in ask2.text and "2 条需求" in ask2.text and "信任度" in ask2.text

@@ -38,6 +38,8 @@ async def invite_second(env, admin, lang="en"):
     await second.send(f"/start {code}")
     welcome = await second.expect_message()
     assert "You're now set up" in welcome.text
+    joined = await admin.expect_message()  # the inviter hears that the colleague joined
+    assert "Zhang" in joined.text, joined.text
     return second, code
 
 
@@ -192,7 +194,11 @@ async def test_notes_are_shown_as_typed_and_long_maps_fit(bot_env):
     m = await admin.expect_message()
     assert len(m.text.encode("utf-16-le")) // 2 <= 4096
     assert "session 24" in m.text  # latest first
-    assert "earlier not shown" in m.text
+    assert "24 earlier" in m.text  # the latest 3 on the map; "More" shows the rest
+    await admin.tap(m, "💬 More (27 conversations)")
+    more = await admin.expect_message()
+    assert len(more.text.encode("utf-16-le")) // 2 <= 4096
+    assert "session 24" in more.text and "earlier not shown" in more.text
     # The full note is stored (encrypted), not a shortened copy.
     from services import core
 
@@ -247,6 +253,9 @@ async def test_plain_text_new_client_flow_and_cancel(bot_env):
     await admin.send("a note I will cancel")
     ask2 = await admin.expect_message()
     await admin.tap(ask2, "Cancel")
+    sure = await admin.expect_edit(ask2)  # a typed note is not thrown away on one tap
+    assert "Throw this unsaved note away?" in sure.text
+    await admin.tap(ask2, "🗑 Discard")
     assert "nothing was saved" in (await admin.expect_edit(ask2)).text
     await admin.send("/map 陈静")
     assert "(1 in all" in (await admin.expect_message()).text

@@ -82,10 +82,10 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     # the map shows the check, its date and answers, and the reasons name it
     await admin.send("/map 学生X")
     m = await admin.expect_message(contains="🗺", skip_others=True)
-    assert "安全评估:" in m.text and "有行动的意图" in m.text
-    assert "的安全评估:希望自己死去、有自杀的想法" not in m.text  # the deciding items only in the reason
-    assert "的安全评估:有行动的意图,至少为危机" in m.text
-    assert m.button_texts == ["🛟 现在做安全评估"]
+    assert "安全评估：" in m.text and "有行动的意图" in m.text
+    assert "的安全评估：希望自己死去、有自杀的想法" not in m.text  # the deciding items only in the reason
+    assert "的安全评估：有行动的意图，至少为危机" in m.text
+    assert m.button_texts == ["📝 记录", "⏰ 计划", "📋 筛查", "🛟 现在做安全评估"]  # issue 13's row, then 🛟
     # a double tap on the last answer stores nothing more
     assert last_data.startswith("sk:") and last_data.endswith(":yynynn")
     qid = await replay_callback(bot_env.server, admin, prompt, last_data)
@@ -206,7 +206,7 @@ async def test_risk_crisis_offers_a_check_on_the_reply_and_the_map_has_the_butto
     assert rows(bot_env, "select count(*) from safety_checks") == [(0,)]
     await admin.send("/map Zhao")
     m = await admin.expect_message(contains="🗺", skip_others=True)
-    assert m.button_texts == ["🛟 Safety check now"]
+    assert m.button_texts == ["📝 Log", "⏰ Plan", "📋 Screen", "🛟 Safety check now"]  # issue 13's row, then 🛟
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -44,20 +44,20 @@ async def test_practice_mode_value_tier(practice_env):
     await admin.expect_message()
     await admin.send("/map 来访者甲")
     m = (await admin.expect_message(contains="关系图")).text
-    assert "价值分级(私人执业):–" in m  # on, but nothing recorded yet
+    assert "价值分级（私人执业）：–" in m  # on, but nothing recorded yet
     await admin.send("/status 来访者甲 pay=自费 capacity=4")
     await admin.expect_message()
     await admin.send("/map 来访者甲")
     m = (await admin.expect_message(contains="关系图")).text
-    assert "价值分级(私人执业):V1" in m
+    assert "价值分级（私人执业）：V1" in m
     await admin.send("/status 来访者甲 pay=医保 capacity=2")
     await admin.expect_message()
     await admin.send("/map 来访者甲")
-    assert "价值分级(私人执业):V2" in (await admin.expect_message(contains="关系图")).text
+    assert "价值分级（私人执业）：V2" in (await admin.expect_message(contains="关系图")).text
     await admin.send("/status 来访者甲 capacity=1")
     await admin.expect_message()
     await admin.send("/map 来访者甲")
-    assert "价值分级(私人执业):V3" in (await admin.expect_message(contains="关系图")).text
+    assert "价值分级（私人执业）：V3" in (await admin.expect_message(contains="关系图")).text
 
 
 async def test_campus_refuses_value_inputs(bot_env):

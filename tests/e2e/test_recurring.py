@@ -154,7 +154,9 @@ async def test_plan_stop_command_and_undo(bot_env):
     await admin.send("/plan 学生B every 2w review")
     await admin.expect_message()
     await admin.send("/undo")
-    await admin.expect_message()
+    ask = await admin.expect_message()
+    await admin.tap(ask, "↩️ Undo")  # /undo says what it will take back and asks (issue 13)
+    await admin.expect_edit(ask)
     con = sqlite3.connect(bot_env.db_path)
     try:
         assert con.execute("select count(*) from plan_series").fetchone()[0] == 1  # only the stopped one

@@ -59,15 +59,15 @@ async def test_import_a_chinese_roster_on_one_tap(bot_env):
     text = preview.text
     assert "表头在第 3 行" in text
     assert "姓名 ← “姓名”" in text and "学号 ← “学号”" in text and "电话 ← “电话”" in text
-    assert "未使用的列:“备注”" in text
-    assert "将新增 2 人:学生A(2025101)、学生B(2025102)" in text
-    assert "已在名单中(学号相同,不重复导入)1 人:学生Z(2025199,#1)" in text
-    assert "第 7 行:与前面的行重复(第 6 行) “2025102”" in text
-    assert "第 9 行:没有姓名" in text
+    assert "未使用的列：“备注”" in text
+    assert "将新增 2 人：学生A（2025101）、学生B（2025102）" in text
+    assert "已在名单中（学号相同，不重复导入）1 人：学生Z（2025199，#1）" in text
+    assert "第 7 行：与前面的行重复（第 6 行） “2025102”" in text
+    assert "第 9 行：没有姓名" in text
     assert clients(bot_env) == [(1, "学生Z", "2025199", None)]  # nothing saved before the tap
     await admin.tap(preview, "📥 导入 2 人")
     done = (await admin.expect_edit(preview)).text
-    assert "已导入 2 名学生(#2–#3)" in done
+    assert "已导入 2 名学生（#2–#3）" in done
     assert clients(bot_env)[1:] == [(2, "学生A", "2025101", "计算机科学与技术"),
                                     (3, "学生B", "2025102", "市场营销")]
     await admin.send("/map 学生B")

@@ -14,11 +14,11 @@ async def test_outcome_and_unreached_streak_on_the_map(bot_env):
     await admin.send("/new 学生B")
     await admin.expect_message()
     await admin.send("/log 学生B 面谈, 情绪激动 via=面谈 outcome=联系上")
-    assert "结果:联系上" in (await admin.expect_message()).text
+    assert "结果：联系上" in (await admin.expect_message()).text
     bot_env.clock.advance(days=2)
     await admin.send("/log 学生B 打电话没人接 via=电话 outcome=未联系上")
     logged = (await admin.expect_message()).text
-    assert "结果:未联系上(不计为一次联系)" in logged
+    assert "结果：未联系上（不计为一次联系）" in logged
     bot_env.clock.advance(days=1)
     await admin.send("/log 学生B 微信也没回 via=微信 outcome=没回")
     await admin.expect_message()

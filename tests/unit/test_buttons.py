@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain import buttons
-from domain.buttons import MAX_ID, BadButton
+from domain.buttons import MAX_ID, BadButton, parse
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -109,3 +109,28 @@ def test_every_trigger_and_review_reason_has_a_button():
         assert buttons.parse(buttons.data("sc", 1, code)) == ("sc", (1, code))
     for reason in REVIEW_REASONS:
         assert buttons.parse(buttons.data("rv:r", 1, reason)) == ("rv:r", (1, reason))
+
+
+def test_the_agenda_lists_the_parser_takes_are_the_agendas():
+    from domain.buttons import AGENDA_LISTS
+    from reminders.compose import AGENDA_SECTIONS
+
+    assert set(AGENDA_LISTS) == set(AGENDA_SECTIONS)
+
+
+@pytest.mark.parametrize("raw", [
+    "mp:12", "mx:l:3", "mx:9:3", "cz:5", "ra", "al:a:0", "alp:c:12", "ud:7", "ud:x", "tm:4:y",
+    "p:3:N", "p:3:s", "p:3:xx", "p:3:b",
+])
+def test_issue_13_and_14_buttons_read(raw):
+    kind, _ = parse(raw)
+    assert raw.startswith(kind)
+
+
+@pytest.mark.parametrize("raw", [
+    "mp:²", "mp:0", "mp:99999999999", "mx:q:3", "mx:l", "cz:-1", "ra:1", "al:z:0", "alp:a:99999",
+    "ud:xx", "tm:4:maybe", "p:3:S",
+])
+def test_issue_13_and_14_forged_buttons_are_refused(raw):
+    with pytest.raises(BadButton):
+        parse(raw)

@@ -474,3 +474,12 @@ def test_parsers_raise_only_command_errors(text: str) -> None:
             fn(text)
         except CommandError as e:
             assert e.code in ERROR_CODES
+
+
+def test_team_subcommands_in_either_language():
+    from domain.grammar import team_subcommand
+
+    assert team_subcommand("移交") == team_subcommand("handover") == "handover"
+    assert team_subcommand("LIST") == team_subcommand("列表") == "list"
+    assert team_subcommand("停用") == "deactivate" and team_subcommand("作废") == "revoke"
+    assert team_subcommand("学生") is None

@@ -151,3 +151,18 @@ WHEN_FORMS = [
 @pytest.mark.parametrize(("text", "expected"), WHEN_FORMS)
 def test_when_forms(text: str, expected: datetime) -> None:
     assert parse_when(text, NOW, SH) == expected
+
+
+def test_a_name_or_pinyin_at_the_start_of_a_note():
+    from domain.matching import named_at_start
+    from domain.model import Client
+
+    clients = [Client(id=i, counsellor_id=1, number=i, name=n)
+               for i, n in enumerate(("田欣怡", "王芳", "王芳芳", "Li Ming"), start=1)]
+    assert [c.name for c in named_at_start("田欣怡 今天来办公室问转专业的流程", clients)] == ["田欣怡"]
+    assert [c.name for c in named_at_start("田欣怡今天来办公室", clients)] == ["田欣怡"]
+    assert [c.name for c in named_at_start("txy 今天来办公室", clients)] == ["田欣怡"]
+    assert [c.name for c in named_at_start("tianxinyi：来问转专业", clients)] == ["田欣怡"]
+    assert [c.name for c in named_at_start("王芳芳说她很累", clients)] == ["王芳芳", "王芳"]
+    assert named_at_start("今天在食堂碰到", clients) == []
+    assert named_at_start("the meeting went well", clients) == []

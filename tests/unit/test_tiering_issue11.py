@@ -191,6 +191,6 @@ def test_unreachable_after_n_attempts_in_a_row_is_graded_like_the_tag():
     assert g.risk is Risk.HIGH
     r = g.risk_reasons[0]
     assert r.code == "unreached_attempts" and r.params == {"count": 3, "tier": "high"}
-    assert "连续 3 次没有联系上,视为失联" in render(r, "zh")
+    assert "连续 3 次没有联系上，视为失联" in render(r, "zh")
     text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("unreached_attempts = 3", "unreached_attempts = 5")
     assert grade(facts(unreached_streak=4), parse_rules(text), NOW).risk is Risk.LOW

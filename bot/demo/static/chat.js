@@ -22,7 +22,7 @@ function t(key) { return UI[lang()][key]; }
 
 // ---------------------------------------------------------------- entities → DOM
 const SAFE_URL = /^(https?:\/\/|mailto:)/i;
-const AUTO = /(https?:\/\/[^\s<>"']+)|((?:^|(?<=[\s(（:：]))\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?)(?=$|[\s.,;:!?)）。，；：])/g;
+const AUTO = /(https?:\/\/[^\s<>"']+)|((?:^|(?<=[\s(（:：]))\/[A-Za-z][A-Za-z0-9_]{0,31}(?:@[A-Za-z0-9_]+)?)(?=$|[\s.,;:!?)）。，；：])/g;
 
 function autoLinks(parent, text) {
   let last = 0;
