@@ -123,14 +123,16 @@ async def test_a_class_of_hundreds_in_seconds(bot_env, n):
     data = workbook(rows)
     started = time.perf_counter()
     await admin.send_document(data, f"{n}.xlsx", XLSX)
-    preview = await admin.expect_message()
+    preview = await admin.expect_message(timeout=120)
     assert f"To add: {n}" in preview.text
     await admin.tap(preview, f"📥 Import {n}")
-    done = await admin.expect_edit(preview)
+    done = await admin.expect_edit(preview, timeout=120)
     elapsed = time.perf_counter() - started
     assert f"Imported {n} students (#1–#{n})" in done.text
     assert len(clients(bot_env)) == n
-    assert elapsed < 30, elapsed  # "in seconds"; typically ~3 s here, generous for a busy CI
+    # "in seconds": 3.5 s (300) and 6 s (500) on an idle 2-CPU machine; the bound is for a CI
+    # machine running other suites beside this one (load 9 took it past 30 s once)
+    assert elapsed < 90, elapsed
     print(f"\n{n}-row roster: upload, preview and import in {elapsed:.2f} s")
 
 
