@@ -106,6 +106,10 @@ class DemoWeb:
                 "size": view.document.get("file_size", 0),
                 "url": f"/file/{view.chat_id}/{view.message_id}",
             }
+        photo = None
+        if view.photo is not None:  # the /overview and /map … chart pictures
+            photo = {"url": f"/file/{view.chat_id}/{view.message_id}", "width": view.photo.get("width", 0),
+                     "height": view.photo.get("height", 0)}
         return {
             "id": view.message_id,
             "chat_id": view.chat_id,
@@ -114,6 +118,7 @@ class DemoWeb:
             "entities": list(view.entities),
             "buttons": _buttons(view),
             "document": document,
+            "photo": photo,
             "edited": view.version > 0,
             "time": self._times[key],
         }
@@ -181,8 +186,11 @@ class DemoWeb:
             view = self.runtime.user(person.id).current(message_id)
         except (ValueError, StopIteration, KeyError, RuntimeError):
             raise web.HTTPNotFound() from None
-        if view.document is None or view.file_bytes is None:
+        if view.file_bytes is None or (view.document is None and view.photo is None):
             raise web.HTTPNotFound()
+        if view.document is None:  # a picture, shown in the chat
+            png = view.file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+            return web.Response(body=view.file_bytes, content_type="image/png" if png else "image/jpeg")
         name = view.document.get("file_name") or "file"
         return web.Response(
             body=view.file_bytes,

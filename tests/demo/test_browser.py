@@ -261,3 +261,15 @@ def test_time_travel_one_day(demo: Demo, page) -> None:
     expect(edited.locator(".meta")).to_contain_text("已编辑")
     expect(edited.locator(".keyboard")).to_have_count(0)
     shot(page, "10-reminder-done")
+
+
+def test_the_overview_picture_shows(demo: Demo, page) -> None:
+    """A chart the bot sends (sendPhoto) is drawn in the chat, not only its caption."""
+    page.locator("#people button", has_text="小李").click()
+    send(page, "/overview")
+    img = bot_rows(page).locator("img.photo").last
+    expect(img).to_be_visible(timeout=60_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=img.element_handle(),
+                           timeout=30_000)
+    expect(bot_rows(page).filter(has=page.locator("img.photo")).last).to_contain_text("概览")
+    shot(page, "10-overview")

@@ -117,6 +117,12 @@ function fillRow(row, m) {
     const size = document.createElement("div"); size.className = "fsize"; size.textContent = sizeText(m.document.size);
     info.append(name, size); a.append(icon, info); bubble.appendChild(a);
   }
+  if (m.photo) {
+    const img = document.createElement("img");
+    img.className = "photo"; img.src = m.photo.url; img.alt = "";
+    if (m.photo.width && m.photo.height) img.style.aspectRatio = `${m.photo.width} / ${m.photo.height}`;
+    bubble.appendChild(img);
+  }
   if (m.text) {
     const body = document.createElement("span");
     body.className = "text";
