@@ -38,8 +38,8 @@ from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from reminders import alerts
-from reminders.compose import AGENDA_SECTIONS, LIST_PAGE, agenda_message
-from rendering.render import fit_message, pick_language
+from rendering.agenda import AGENDA_SECTIONS, LIST_PAGE, agenda_message
+from rendering.render import fit_message, language_of, pick_language
 from services import core, supervision
 from services import reminders as rem
 from storage.errors import AlreadyProcessed
@@ -350,8 +350,6 @@ async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
     inviter = await _run(core.inviter_of, turn.app.db, colleague)
     if inviter is None:
         return
-    from reminders.compose import language_of
-
     lang = language_of(inviter)
     text = turn.app.renderer.render(lang, "colleague_joined", colleague=colleague, tz=inviter.timezone)
     try:

@@ -98,7 +98,7 @@ SIGNAL_ACTIONS = ("c", "q", "n", "j", "u", "h")
 
 # kind → its fields, in order. A kind may have a sub-kind (`rv:r`): data that starts with
 # `<kind>:<sub>:` is read with that entry's fields when there is one.
-#: the agenda's lists (alerts, reviews, plan, contact): reminders.compose.AGENDA_SECTIONS' keys
+#: the agenda's lists (alerts, reviews, plan, contact): rendering.agenda.AGENDA_SECTIONS' keys
 AGENDA_LISTS = ("a", "r", "p", "c")
 
 KINDS: dict[str, tuple[Field, ...]] = {

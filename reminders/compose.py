@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from domain.buttons import data as button_data
 from domain.model import Counsellor
-from domain.schedule import in_quiet_hours, local_day, quiet_review
+from domain.schedule import in_quiet_hours
 from reminders.alerts import alert_buttons, alert_view, render_copy
 from reminders.planner import escalation_targets
-from rendering.render import MAX_MESSAGE, Renderer, pick_language, visible_length
+from rendering.agenda import agenda_message
+from rendering.render import Renderer, language_of
+from services.agenda import agenda_data
 
 
 @dataclass(frozen=True)
@@ -26,90 +27,6 @@ class Envelope:
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
     urgent: bool = False  # crisis alerts go out even in quiet hours
     recipient: Counsellor | None = None
-
-
-def language_of(counsellor: Counsellor) -> str:
-    return pick_language(counsellor.language, getattr(counsellor, "telegram_language", None))
-
-
-AGENDA_SHOWN = {"alerts": 10, "plan": 15, "contact": 10, "reviews": 10}
-
-
-def agenda_lists(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
-    """Everything on today's agenda, in full, each list most urgent first (crisis on top):
-    follow-ups due today or overdue, clients due for contact, unacknowledged alerts, tier
-    reviews (split: the low-risk ones with no risk factor are `quiet`, confirmed together)."""
-    start, end = local_day(now, counsellor.timezone)
-    repo = uow.clients_of(counsellor.id)
-    graded = repo.list_graded()
-    rank = {c.id: (g.risk if g is not None else c.risk).rank for c, g in graded}
-
-    def urgent(c: Any) -> int:
-        return -rank.get(c.id, 0)
-
-    plan = sorted(repo.plan_between(start, end), key=lambda cp: (urgent(cp[0]), cp[1].due_at))
-    contact = [(c, g) for c, g in graded if g is not None and g.next_contact_due and g.next_contact_due <= end]
-    contact.sort(key=lambda cg: (urgent(cg[0]), cg[1].next_contact_due))
-    reviews = [(c, g) for c, g in graded if g is not None and g.review_due_at and g.review_due_at <= end]
-    reviews.sort(key=lambda cg: (urgent(cg[0]), cg[1].review_due_at, cg[0].number))
-    quiet = [(c, g) for c, g in reviews if quiet_review(g.risk, [r.code for r in g.risk_reasons])]
-    reviews = [cg for cg in reviews if cg not in quiet]
-    alerts = []
-    for c, _ in graded:
-        for a in repo.alerts(c.id):
-            if a.acknowledged_at is None:
-                alerts.append((c, a))
-    alerts.sort(key=lambda ca: (-getattr(ca[1].tier, "rank", 0), ca[1].raised_at))
-    return {"day": start.astimezone(ZoneInfo(counsellor.timezone)).date(), "plan": plan,
-            "contact": contact, "reviews": reviews, "quiet": quiet, "alerts": alerts, "now": now}
-
-
-def agenda_data(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
-    """Today's agenda for one message: the head of each list, with each list's full count
-    (`<list>_total`) so that nothing is cut without saying how many more there are."""
-    full = agenda_lists(uow, counsellor, now)
-    data = dict(full)
-    for key, shown in AGENDA_SHOWN.items():
-        data[f"{key}_total"] = len(full[key])
-        data[key] = full[key][:shown]
-    data["quiet_total"] = len(full["quiet"])
-    data["quiet"] = full["quiet"][:5]
-    return data
-
-
-AGENDA_SECTIONS = {"a": "alerts", "r": "reviews", "p": "plan", "c": "contact"}
-LIST_PAGE = 20
-
-
-def agenda_message(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
-                   pushed: bool) -> tuple[str, list[list[tuple[str, str]]]]:
-    """The agenda in one message, and its buttons: "confirm all" for the quiet low-risk
-    reviews, and "see all N" under every list that does not show everyone. Lists are
-    shortened further (the longest first, most urgent kept) until the message fits."""
-    data = dict(data)
-    while True:
-        text = renderer.render(lang, "today", a=data, pushed=pushed, tz=tz, now=now)
-        if visible_length(text) <= MAX_MESSAGE:
-            break
-        longest = max(("plan", "contact", "reviews", "alerts", "quiet"), key=lambda k: len(data[k]))
-        if not data[longest]:
-            text = text[:MAX_MESSAGE]  # cannot happen with the template's fixed text
-            break
-        data[longest] = data[longest][: len(data[longest]) // 2]
-    rows: list[list[tuple[str, str]]] = []
-    if data.get("quiet_total"):
-        rows.append([(renderer.render(lang, "button_confirm_all", n=data["quiet_total"]), button_data("ra"))])
-    for code, name in AGENDA_SECTIONS.items():
-        total = data.get(f"{name}_total", len(data[name]))
-        if total > len(data[name]):
-            rows.append([(renderer.render(lang, "button_see_all", section=name, n=total),
-                          button_data("al", code, 0))])
-    return text, rows
-
-
-def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
-                  pushed: bool) -> str:
-    return agenda_message(renderer, lang, data, tz=tz, now=now, pushed=pushed)[0]
 
 
 def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
@@ -218,4 +135,4 @@ def today_for(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]
     return agenda_data(uow, counsellor, now)
 
 
-__all__ = ["Envelope", "agenda_data", "agenda_lists", "agenda_message", "compose", "quiet_now", "today_for"]
+__all__ = ["Envelope", "compose", "quiet_now", "today_for"]

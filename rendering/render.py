@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -157,3 +158,8 @@ def _localdate(value: datetime | None, tz: str | ZoneInfo = "Asia/Shanghai") -> 
 @lru_cache(maxsize=1)
 def default_renderer() -> Renderer:
     return Renderer()
+
+
+def language_of(counsellor: Any) -> str:
+    """The language a counsellor reads: their /lang, else their Telegram app's language."""
+    return pick_language(counsellor.language, getattr(counsellor, "telegram_language", None))

@@ -215,7 +215,7 @@ def confirm_quiet_reviews(
 ) -> list[Client]:
     """"Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
     together (each gets its next review date). Returns the clients confirmed."""
-    from reminders.compose import agenda_lists
+    from services.agenda import agenda_lists
 
     rules = rules or default_rules()
     with db.uow(write=True) as uow:
@@ -229,14 +229,14 @@ def confirm_quiet_reviews(
 
 def agenda_lists(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
     """Today's agenda lists in full (for "see all")."""
-    from reminders.compose import agenda_lists as lists
+    from services.agenda import agenda_lists as lists
 
     with db.uow(write=False) as uow:
         return lists(uow, actor, now)
 
 
 def today(db: Database, actor: Counsellor, now: datetime) -> dict[str, Any]:
-    from reminders.compose import agenda_data
+    from services.agenda import agenda_data
 
     with db.uow(write=False) as uow:
         return agenda_data(uow, actor, now)

@@ -1115,6 +1115,17 @@ class ClientRepo(_Repo):
         )
         return [_alert(r, self._dec) for r in rows]
 
+    def unacknowledged_alerts(self) -> list[Alert]:
+        """Every alert of this caseload not yet acknowledged, latest first: one query, however
+        many clients (the agenda; was one query per client)."""
+        rows = self._s.scalars(
+            select(AlertRow)
+            .join(ClientRow, ClientRow.id == AlertRow.client_id)
+            .where(ClientRow.counsellor_id == self.counsellor_id, AlertRow.acknowledged_at.is_(None))
+            .order_by(AlertRow.raised_at.desc(), AlertRow.id.desc())
+        )
+        return [_alert(r, self._dec) for r in rows]
+
     def list_graded(self) -> list[tuple[Client, Grades | None]]:
         """The whole caseload with each client's saved grades (None if never graded), by
         client number. Two queries (clients + grades joined, then their tags)."""

@@ -113,7 +113,7 @@ def test_every_trigger_and_review_reason_has_a_button():
 
 def test_the_agenda_lists_the_parser_takes_are_the_agendas():
     from domain.buttons import AGENDA_LISTS
-    from reminders.compose import AGENDA_SECTIONS
+    from rendering.agenda import AGENDA_SECTIONS
 
     assert set(AGENDA_LISTS) == set(AGENDA_SECTIONS)
 
