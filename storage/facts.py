@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from storage.orm import (
     ClientDetailsRow,
     ClientGradeRow,
     ClientRow,
+    ClientTagRow,
     InteractionRow,
     NeedRow,
     SafetyCheckRow,
@@ -46,6 +47,7 @@ __all__ = ["FACTS_BATCH", "Graded", "load_facts", "save_grades_many", "add_tier_
 #: clients per IN (...) list: well under SQLite's and psycopg's parameter limits
 FACTS_BATCH = 500
 
+_PHQ9, _GAD7 = Instrument.PHQ9.value, Instrument.GAD7.value
 _DIMENSIONS = frozenset({"risk", "frequency", "need", "value"})
 
 
@@ -64,7 +66,7 @@ def _chunks(ids: Sequence[int], size: int = FACTS_BATCH) -> Iterable[list[int]]:
         yield list(ids[start:start + size])
 
 
-def _screening(item: ScreeningRow, dec: Callable[[str], str]) -> ScreeningResult:
+def _screening(item: Row[Any], dec: Callable[[str], str]) -> ScreeningResult:
     return ScreeningResult(
         instrument=Instrument(item.instrument),
         answers=tuple(json.loads(dec(item.answers_enc))),
@@ -90,16 +92,26 @@ def load_facts(
 def _load_batch(
     s: Session, dec: Callable[[str], str], counsellor_id: int, ids: list[int]
 ) -> dict[int, Graded]:
-    # the rows and (selectin, one more statement) their tags
+    # Core rows, not ORM objects: nothing lands in the session's identity map (a re-grade
+    # of a batch then flushes and autoflushes as cheaply as a single client's)
     rows = {
         r.id: r
-        for r in s.scalars(
-            select(ClientRow).where(ClientRow.id.in_(ids), ClientRow.counsellor_id == counsellor_id)
+        for r in s.execute(
+            select(ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at)
+            .where(ClientRow.id.in_(ids), ClientRow.counsellor_id == counsellor_id)
         )
     }
     if not rows:
         return {}
     ids = sorted(rows)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for cid, tag in s.execute(
+        select(ClientTagRow.client_id, ClientTagRow.tag)
+        .where(ClientTagRow.client_id.in_(ids))
+        .order_by(ClientTagRow.client_id, ClientTagRow.id)
+    ):
+        if not is_strength(tag):  # a strength (#+…) is never graded
+            tags[cid].append(tag)
     needs: dict[int, list[NeedFact]] = defaultdict(list)
     for cid, text_enc, explicit in s.execute(
         select(NeedRow.client_id, NeedRow.text_enc, NeedRow.explicit)
@@ -116,9 +128,10 @@ def _load_batch(
         contacts[cid].append((at, outcome))
     # every screening, latest first per client: the latest and the previous total per
     # instrument, and their times (a screening is a contact too)
-    screenings: dict[int, list[ScreeningRow]] = defaultdict(list)
-    for item in s.scalars(
-        select(ScreeningRow)
+    screenings: dict[int, list[Row[Any]]] = defaultdict(list)
+    for item in s.execute(
+        select(ScreeningRow.client_id, ScreeningRow.instrument, ScreeningRow.answers_enc,
+               ScreeningRow.total, ScreeningRow.band, ScreeningRow.item9, ScreeningRow.at)
         .where(ScreeningRow.client_id.in_(ids))
         .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
     ):
@@ -132,9 +145,10 @@ def _load_batch(
     }
     # safety checks (issue 11): the latest one grades, every one is a contact (the domain
     # does not count a screening or a check twice in one meeting)
-    checks: dict[int, list[SafetyCheckRow]] = defaultdict(list)
-    for item in s.scalars(
-        select(SafetyCheckRow)
+    checks: dict[int, list[Row[Any]]] = defaultdict(list)
+    for item in s.execute(
+        select(SafetyCheckRow.client_id, SafetyCheckRow.at, SafetyCheckRow.answers_enc,
+               SafetyCheckRow.result)
         .where(SafetyCheckRow.client_id.in_(ids))
         .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
     ):
@@ -154,18 +168,15 @@ def _load_batch(
         # an attempt logged outcome=unreached is not a contact; a run of them is a fact
         interactions = tuple(at for at, outcome in seen if outcome != "unreached")
         streak = unreached_streak([outcome for _, outcome in reversed(seen)])
-        latest: dict[Instrument, ScreeningResult | None] = {inst: None for inst in Instrument}
-        previous: dict[Instrument, int | None] = {inst: None for inst in Instrument}
-        count: dict[str, int] = {}
+        latest: dict[str, ScreeningResult] = {}
+        previous: dict[str, int] = {}
         screening_times: list[datetime] = []
         for item in screenings.get(cid, ()):
             screening_times.append(item.at)
-            n = count.get(item.instrument, 0)
-            count[item.instrument] = n + 1
-            if n == 0:
-                latest[Instrument(item.instrument)] = _screening(item, dec)
-            elif n == 1:
-                previous[Instrument(item.instrument)] = item.total
+            if item.instrument not in latest:
+                latest[item.instrument] = _screening(item, dec)
+            elif item.instrument not in previous:
+                previous[item.instrument] = item.total
         tier_set_at, standing = None, None
         if cid in stored:
             tier_set_at = stored[cid][0]
@@ -181,14 +192,14 @@ def _load_batch(
         facts = ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
-            risk_tags=tuple(t.tag for t in row.tags if not is_strength(t.tag)),  # never graded
+            risk_tags=tuple(tags.get(cid, ())),
             needs=tuple(needs.get(cid, ())),
             interactions=interactions,
             last_contact_at=row.last_contact_at,
-            phq9=latest[Instrument.PHQ9],
-            gad7=latest[Instrument.GAD7],
-            previous_phq9_total=previous[Instrument.PHQ9],
-            previous_gad7_total=previous[Instrument.GAD7],
+            phq9=latest.get(_PHQ9),
+            gad7=latest.get(_GAD7),
+            previous_phq9_total=previous.get(_PHQ9),
+            previous_gad7_total=previous.get(_GAD7),
             created_at=row.created_at,
             tier_set_at=tier_set_at,
             other_contacts=(*screening_times, *check_times),
