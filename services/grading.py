@@ -7,6 +7,7 @@ history and any alert row are committed (or rolled back) together with it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
@@ -103,9 +104,9 @@ def enqueue_alert_push(
     )
 
 
-#: clients re-graded per unit of work: a handful of statements each, and a write lock held
-#: for a fraction of a second (a /log waits at most that long during a full re-grade)
-REGRADE_BATCH = 250
+#: clients re-graded per batch: a handful of statements to read them (no write lock), and
+#: a write lock held only while what changed is stored (a /log waits at most that long)
+REGRADE_BATCH = 500
 
 
 def regrade_everyone(
@@ -113,12 +114,13 @@ def regrade_everyone(
 ) -> dict[str, int]:
     """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
 
-    Set-based: per counsellor, `batch` clients at a time, each batch one short unit of
-    work that loads the batch's facts and stored grades in a handful of statements
-    (`ClientRepo.graded_many`), grades in memory, writes only the grades that changed and
-    the tier changes in one statement each, and raises any alert the way `regrade_client`
-    does (the alert and its push in the same transaction). A failure rolls back only its
-    batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
+    Set-based: per counsellor, `batch` clients at a time. A batch's facts and stored grades
+    are read in a handful of statements (`ClientRepo.graded_many`, a read unit of work:
+    no write lock) and graded in memory; then one short write unit of work stores only the
+    grades that changed and the tier changes (one statement each) and raises any alert the
+    way `regrade_client` does (the alert and its push in the same transaction), for the
+    clients nobody has graded in between (`ClientRepo.still_as_read`). A failure rolls back
+    only its batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
     """
     rules = rules or default_rules()
     counts = {"clients": 0, "changed": 0, "alerts": 0}
@@ -128,33 +130,48 @@ def regrade_everyone(
     for actor, ids in caseloads:
         tz = ZoneInfo(actor.timezone)
         for start in range(0, len(ids), batch):
-            with db.uow(write=True) as uow:
-                _regrade_batch(uow, actor, ids[start:start + batch], now, rules, tz, counts)
+            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)
     return counts
 
 
-def _regrade_batch(uow: Any, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
+def _regrade_batch(db: Any, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
                    tz: ZoneInfo, counts: dict[str, int]) -> None:
-    repo = uow.clients_of(actor.id)
-    graded = repo.graded_many(ids)
-    saves: list[tuple[tiering.Grades, datetime]] = []
-    changes: list[tiering.TierChange] = []
-    alerts: list[tiering.AlertEvent] = []
+    # read and grade outside the write lock (a /log is never kept waiting for it)…
+    with db.uow(write=False) as uow:
+        graded = uow.clients_of(actor.id).graded_many(ids)
+    todo: dict[int, tuple[tiering.RegradeDecision, datetime, bool]] = {}
     for client_id in ids:
         found = graded.get(client_id)
         if found is None:  # forgotten since the ids were read
             continue
         decision = tiering.regrade(found.grades, found.facts, rules, now, tz)
         tier_set_at = _tier_set_at(decision, found.grades, found.facts, now)
-        if not _unchanged(decision.grades, tier_set_at, found.grades, found.tier_set_at):
-            saves.append((decision.grades, tier_set_at))
-        changes.extend(decision.changes)
-        if decision.alert is not None:
-            alerts.append(decision.alert)
+        save = not _unchanged(decision.grades, tier_set_at, found.grades, found.tier_set_at)
+        if save or decision.changes or decision.alert is not None:
+            todo[client_id] = (decision, tier_set_at, save)
         counts["clients"] += 1
-        counts["changed"] += decision.changed
-        counts["alerts"] += decision.alert is not None
-    repo.save_grades_many(saves)
-    repo.add_tier_changes(changes, by_counsellor_id=actor.id)
-    for alert in alerts:
-        _raise_alert(uow, repo, actor, alert, now)
+        time.sleep(0)  # let the bot's event loop thread have the GIL between two clients
+    if not todo:
+        return
+    # …then write what changed in one short transaction, skipping any client graded (by a
+    # /log, a status change…) since it was read: that grading is the fresher one
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        fresh = repo.still_as_read({cid: graded[cid] for cid in todo})
+        saves: list[tuple[tiering.Grades, datetime]] = []
+        changes: list[tiering.TierChange] = []
+        alerts: list[tiering.AlertEvent] = []
+        for client_id, (decision, tier_set_at, save) in todo.items():
+            if client_id not in fresh:
+                continue
+            if save:
+                saves.append((decision.grades, tier_set_at))
+            changes.extend(decision.changes)
+            if decision.alert is not None:
+                alerts.append(decision.alert)
+            counts["changed"] += decision.changed
+            counts["alerts"] += decision.alert is not None
+        repo.save_grades_many(saves)
+        repo.add_tier_changes(changes, by_counsellor_id=actor.id)
+        for alert in alerts:
+            _raise_alert(uow, repo, actor, alert, now)

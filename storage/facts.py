@@ -42,7 +42,7 @@ from storage.orm import (
 )
 from storage.tiering_codec import decode_grades, encode_grades, encode_reasons
 
-__all__ = ["FACTS_BATCH", "Graded", "load_facts", "save_grades_many", "add_tier_changes", "grade_values"]
+__all__ = ["FACTS_BATCH", "Graded", "load_facts", "still_as_read", "save_grades_many", "add_tier_changes", "grade_values"]
 
 #: clients per IN (...) list: well under SQLite's and psycopg's parameter limits
 FACTS_BATCH = 500
@@ -59,6 +59,8 @@ class Graded:
     facts: ClientFacts
     grades: Grades | None
     tier_set_at: datetime | None
+    #: opaque: what the stored grades were when read (see `still_as_read`)
+    version: str | None = None
 
 
 def _chunks(ids: Sequence[int], size: int = FACTS_BATCH) -> Iterable[list[int]]:
@@ -211,7 +213,29 @@ def _load_batch(
             unreached_streak=streak,
             value=values.get(cid),
         )
-        out[cid] = Graded(facts=facts, grades=standing, tier_set_at=tier_set_at)
+        out[cid] = Graded(facts=facts, grades=standing, tier_set_at=tier_set_at,
+                          version=stored[cid][1] if cid in stored else None)
+    return out
+
+
+def still_as_read(
+    s: Session, dialect: str, counsellor_id: int, versions: dict[int, str | None]
+) -> set[int]:
+    """The clients (of `versions`: {client_id: Graded.version}) whose stored grades are
+    still what was read: nobody has graded them since (every save re-encrypts, so any
+    save changes the version) and they still exist. Call it in the write unit of work that
+    saves, so a re-grade read outside the write lock never overwrites a fresher grading.
+    PostgreSQL: the client rows stay locked until the commit."""
+    out: set[int] = set()
+    for ids in _chunks(sorted(versions)):
+        stmt = (
+            select(ClientRow.id, ClientGradeRow.data_enc)
+            .outerjoin(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
+            .where(ClientRow.id.in_(ids), ClientRow.counsellor_id == counsellor_id)
+        )
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update(of=ClientRow)
+        out.update(cid for cid, data in s.execute(stmt) if data == versions[cid])
     return out
 
 

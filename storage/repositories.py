@@ -36,7 +36,14 @@ from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, TierChange
 from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
-from storage.facts import Graded, add_tier_changes, grade_values, load_facts, save_grades_many
+from storage.facts import (
+    Graded,
+    add_tier_changes,
+    grade_values,
+    load_facts,
+    save_grades_many,
+    still_as_read,
+)
 from storage.orm import (
     AlertRow,
     ClientGradeRow,
@@ -884,6 +891,13 @@ class ClientRepo(_Repo):
         """The facts, the saved grades and their tier_set_at of many clients at once (a
         re-grade's read: `services.grading.regrade_everyone`)."""
         return load_facts(self._s, self._dec, self.counsellor_id, client_ids)
+
+    def still_as_read(self, graded: dict[int, Graded]) -> set[int]:
+        """Of these clients (read by `graded_many`, perhaps in an earlier unit of work),
+        those nobody has graded since and that still exist (PostgreSQL: locked until
+        the commit)."""
+        versions = {cid: g.version for cid, g in graded.items()}
+        return still_as_read(self._s, self._uow.dialect, self.counsellor_id, versions)
 
     def save_grades_many(self, items: Sequence[tuple[Grades, datetime]]) -> None:
         """`save_grades` for many clients in one statement; only clients of this
