@@ -141,7 +141,7 @@ class WriteProbe:
     """A tiny write transaction every 50 ms (what a /log needs first): the longest wait."""
 
     def __init__(self, db: Database) -> None:
-        self.db, self.worst, self.n = db, 0.0, 0
+        self.db, self.worst, self.n, self.failed = db, 0.0, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -150,8 +150,11 @@ class WriteProbe:
         while not self._stop.is_set():
             update_id += 1
             t = time.perf_counter()
-            with self.db.uow(write=True) as uow:
-                uow.updates.claim(update_id, NOW)
+            try:
+                with self.db.uow(write=True) as uow:
+                    uow.updates.claim(update_id, NOW)
+            except Exception:  # noqa: BLE001 - "database is locked" after busy_timeout (30 s)
+                self.failed += 1
             self.worst = max(self.worst, time.perf_counter() - t)
             self.n += 1
             self._stop.wait(0.05)
@@ -183,12 +186,12 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         later = NOW + timedelta(days=1)
         with WriteProbe(db) as probe:
             rg1 = measure(counter, regrade_everyone, db, NOW)
-        wait1 = probe.worst
+        wait1 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
         tick1 = measure(counter, plan_due_work, db, NOW)
         idle = measure(counter, plan_due_work, db, NOW + timedelta(seconds=30))
         with WriteProbe(db) as probe:
             rg2 = measure(counter, regrade_everyone, db, later)
-        wait2 = probe.worst
+        wait2 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
         idle2 = measure(counter, plan_due_work, db, later + timedelta(seconds=30))
         idle3 = measure(counter, plan_due_work, db, later + timedelta(seconds=60))
         row = {
@@ -197,10 +200,10 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
             "seed s": f"{seeded:.1f}",
             "regrade#1 s": f"{rg1[0]:.2f}",
             "stmts": str(rg1[1]),
-            "lock wait max s": f"{wait1:.2f}",
+            "lock wait max s": wait1,
             "regrade#2 s": f"{rg2[0]:.2f}",
             "stmts#2": str(rg2[1]),
-            "wait#2 s": f"{wait2:.2f}",
+            "wait#2 s": wait2,
             "changed#2": str(rg2[2]["changed"]),
             "tick#1 s": f"{tick1[0]:.2f}",
             "tick#1 stmts": str(tick1[1]),

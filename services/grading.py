@@ -45,16 +45,16 @@ def regrade_client(
     history's reasons) or by /undo of what raised it (`release_hold_after`: the undone
     action's time)."""
     repo = uow.clients_of(actor.id)
-    facts = repo.facts(client_id)
-    if facts is None:
+    found = repo.graded_many([client_id]).get(client_id)  # the facts and the stored grades
+    if found is None:
         return None
+    facts, previous = found.facts, found.grades
     if facts.held is not None and (
         release_hold
         or (release_hold_after is not None and facts.held_since is not None
             and facts.held_since >= release_hold_after)
     ):
         facts = replace(facts, held=None, held_since=None)
-    previous = repo.grades(client_id)
     decision = tiering.regrade(previous, facts, rules or default_rules(), now, ZoneInfo(actor.timezone))
     tier_set_at = _tier_set_at(decision, previous, facts, now)
     repo.save_grades(decision.grades, tier_set_at)
