@@ -150,7 +150,8 @@ def _regrade_batch(db: Any, actor: Counsellor, ids: list[int], now: datetime, ru
         if save or decision.changes or decision.alert is not None:
             todo[client_id] = (decision, tier_set_at, save)
         counts["clients"] += 1
-        time.sleep(0)  # let the bot's event loop thread have the GIL between two clients
+        if counts["clients"] % 100 == 0:
+            time.sleep(0)  # let the bot's event loop thread have the GIL now and then
     if not todo:
         return
     # …then write what changed in one short transaction, skipping any client graded (by a
