@@ -184,19 +184,21 @@ class OutboxRepo(_Repo):
         statement per 500; a row whose dedupe key exists is skipped. Returns how many
         were enqueued."""
         values = [_row_values(**row) for row in rows]
+        if not values:
+            return 0
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(_T)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(_T.c.id, _T.c.priority)
+        )
         count = 0
-        for start in range(0, len(values), _MANY):
-            stmt = (
-                insert(_T)
-                .values(values[start:start + _MANY])
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                .returning(_T.c.id, _T.c.priority)
-            )
-            for new_id, priority in self._s.execute(stmt).all():
-                count += 1
-                if priority <= URGENT_PRIORITY:
-                    self._uow.urgent_outbox_ids.append(new_id)
+        # an executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues"),
+        # compiled once, a statement per 1,000 rows
+        for new_id, priority in self._s.execute(stmt, values).all():
+            count += 1
+            if priority <= URGENT_PRIORITY:
+                self._uow.urgent_outbox_ids.append(new_id)
         return count
 
     def existing_keys(self, keys: Iterable[str]) -> set[str]:
