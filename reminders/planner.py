@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.escalation import escalation_targets as domain_escalation_targets
 from domain.escalation import fallback_targets as domain_fallback_targets
 from domain.model import Counsellor
-from domain.schedule import PRIORITY, agenda_due, pushed_alone, urgent_priority
+from domain.schedule import PRIORITY, URGENT_RISKS, agenda_due, urgent_priority
 from services.grading import enqueue_alert_push
 from storage import outbox_keys as keys
 
@@ -82,33 +82,38 @@ def _joined_after_agenda(counsellor: Counsellor, day: Any) -> bool:
     return joined.date() == day and joined.strftime("%H:%M") > counsellor.agenda_at
 
 
-def _risk_of(uow: Any, counsellor_id: int, client_id: int) -> Any:
-    grades = uow.clients_of(counsellor_id).grades(client_id)
-    return grades.risk if grades is not None else None
-
-
 def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
-    """One unit of work: enqueue everything that has come due. Returns counts per kind."""
+    """One unit of work: enqueue everything that has come due. Returns counts per kind.
+
+    Set-based (issue 12): each kind is found with one scan that leaves out what is already
+    in the outbox, and enqueued with one multi-row insert per PLAN_BATCH rows; a tick with
+    nothing due costs the same few statements whatever the caseload."""
     counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0, "digest": 0}
     with db.uow(write=True) as uow:
         outbox = uow.outbox
         while True:
             due = uow.scan.plan_items_due(now, limit=PLAN_BATCH)
-            for counsellor_id, item in due:
-                if outbox.enqueue(
-                    counsellor_id=counsellor_id, kind="plan",
-                    dedupe_key=keys.plan(item.id, item.due_at), due_at=item.due_at,
-                    priority=PRIORITY["plan"], payload={"plan_id": item.id, "client_id": item.client_id},
-                    now=now, client_id=item.client_id,
-                ) is not None:
-                    counts["plan"] += 1
-                uow.scan.mark_plan_reminded(item.id, item.due_at)
+            if not due:
+                break
+            counts["plan"] += outbox.enqueue_many(
+                dict(counsellor_id=counsellor_id, kind="plan", dedupe_key=keys.plan(item.id, item.due_at),
+                     due_at=item.due_at, priority=PRIORITY["plan"],
+                     payload={"plan_id": item.id, "client_id": item.client_id}, now=now,
+                     client_id=item.client_id)
+                for counsellor_id, item in due
+            )
+            uow.scan.mark_plans_reminded((item.id, item.due_at) for _, item in due)
+            for _, item in due:
                 if item.series_id is not None:  # a recurring follow-up: make the next one
                     uow.series_scan.advance(item, now)
             if len(due) < PLAN_BATCH:
                 break
 
-        for alert in uow.scan.alerts_to_send(limit=500):
+        pending = uow.scan.alerts_to_send(limit=500)
+        pushed = outbox.existing_keys(keys.alert(a.id) for a in pending) if pending else set()
+        for alert in pending:
+            if keys.alert(alert.id) in pushed:
+                continue
             if enqueue_alert_push(
                 uow, alert_id=alert.id, counsellor_id=alert.counsellor_id, client_id=alert.client_id,
                 tier=alert.tier, raised_at=alert.raised_at, now=now,
@@ -134,38 +139,39 @@ def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
 
         # Cadence reminders and tier reviews are pushed one by one only for crisis and high
         # risk students (a crisis student's first); the rest wait in the daily agenda.
-        for counsellor_id, client_id, due in uow.scan.cadence_due(now):
-            risk = _risk_of(uow, counsellor_id, client_id)
-            if risk is None or not pushed_alone(risk):
-                continue
-            if outbox.enqueue(
-                counsellor_id=counsellor_id, kind="cadence", dedupe_key=keys.cadence(client_id, due.date()),
-                due_at=due, priority=urgent_priority("cadence", risk), payload={"client_id": client_id}, now=now,
-                client_id=client_id,
-            ) is not None:
-                counts["cadence"] += 1
+        counts["cadence"] = _enqueue_new(outbox, [
+            dict(counsellor_id=counsellor_id, kind="cadence", dedupe_key=keys.cadence(client_id, due.date()),
+                 due_at=due, priority=urgent_priority("cadence", risk), payload={"client_id": client_id}, now=now,
+                 client_id=client_id)
+            for counsellor_id, client_id, due, risk in uow.scan.cadence_to_plan(now, URGENT_RISKS)
+        ])
+        counts["review"] = _enqueue_new(outbox, [
+            dict(counsellor_id=counsellor_id, kind="review", dedupe_key=keys.review(client_id, due),
+                 due_at=due, priority=urgent_priority("review", risk), payload={"client_id": client_id}, now=now,
+                 client_id=client_id)
+            for counsellor_id, client_id, due, risk in uow.scan.reviews_to_plan(now, URGENT_RISKS)
+        ])
 
-        for counsellor_id, client_id, due in uow.scan.reviews_due(now):
-            risk = _risk_of(uow, counsellor_id, client_id)
-            if risk is None or not pushed_alone(risk):
-                continue
-            if outbox.enqueue(
-                counsellor_id=counsellor_id, kind="review", dedupe_key=keys.review(client_id, due),
-                due_at=due, priority=urgent_priority("review", risk), payload={"client_id": client_id}, now=now,
-                client_id=client_id,
-            ) is not None:
-                counts["review"] += 1
-
+        agendas = []
         for counsellor in uow.scan.counsellors_with_agenda():
             day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
             if day is None or _joined_after_agenda(counsellor, day):
                 continue
-            if outbox.enqueue(
+            agendas.append(dict(
                 counsellor_id=counsellor.id, kind="agenda", dedupe_key=keys.agenda(counsellor.id, day),
                 due_at=now, priority=PRIORITY["agenda"], payload={"date": day.isoformat()}, now=now,
-            ) is not None:
-                counts["agenda"] += 1
+            ))
+        counts["agenda"] = _enqueue_new(outbox, agendas)
         from reminders.digest import plan_digests
 
         counts["digest"] = plan_digests(uow, now)
     return counts
+
+
+def _enqueue_new(outbox: Any, rows: list[dict[str, Any]]) -> int:
+    """Enqueue the rows whose dedupe key is not taken yet: one check and one insert per
+    batch, nothing at all when every key is already there."""
+    if not rows:
+        return 0
+    taken = outbox.existing_keys(row["dedupe_key"] for row in rows)
+    return int(outbox.enqueue_many(row for row in rows if row["dedupe_key"] not in taken))

@@ -7,6 +7,7 @@ history and any alert row are committed (or rolled back) together with it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
@@ -44,32 +45,50 @@ def regrade_client(
     history's reasons) or by /undo of what raised it (`release_hold_after`: the undone
     action's time)."""
     repo = uow.clients_of(actor.id)
-    facts = repo.facts(client_id)
-    if facts is None:
+    found = repo.graded_many([client_id]).get(client_id)  # the facts and the stored grades
+    if found is None:
         return None
+    facts, previous = found.facts, found.grades
     if facts.held is not None and (
         release_hold
         or (release_hold_after is not None and facts.held_since is not None
             and facts.held_since >= release_hold_after)
     ):
         facts = replace(facts, held=None, held_since=None)
-    previous = repo.grades(client_id)
     decision = tiering.regrade(previous, facts, rules or default_rules(), now, ZoneInfo(actor.timezone))
-    risk_changed = previous is None or previous.risk is not decision.grades.risk
-    tier_set_at = now if risk_changed else (facts.tier_set_at or now)
+    tier_set_at = _tier_set_at(decision, previous, facts, now)
     repo.save_grades(decision.grades, tier_set_at)
     for change in decision.changes:
         if note is not None and change.dimension == "risk":
             change = replace(change, reasons=(note, *change.reasons))
         repo.add_tier_change(change, by_counsellor_id=actor.id)
     if decision.alert is not None:
-        alert_id = repo.add_alert(decision.alert)
-        # the push is queued in the same transaction; after the commit the bot sends it at
-        # once (Database.on_urgent), ahead of any backlog, instead of at the next tick
-        enqueue_alert_push(uow, alert_id=alert_id, counsellor_id=actor.id,
-                           client_id=decision.alert.client_id, tier=decision.alert.tier,
-                           raised_at=decision.alert.raised_at, now=now)
+        _raise_alert(uow, repo, actor, decision.alert, now)
     return decision
+
+
+def _raise_alert(uow: Any, repo: Any, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
+    """Store the alert and queue its push in the same transaction; after the commit the bot
+    sends it at once (Database.on_urgent), ahead of any backlog, instead of at the next tick."""
+    alert_id: int = repo.add_alert(alert)
+    enqueue_alert_push(uow, alert_id=alert_id, counsellor_id=actor.id, client_id=alert.client_id,
+                       tier=alert.tier, raised_at=alert.raised_at, now=now)
+    return alert_id
+
+
+def _tier_set_at(decision: tiering.RegradeDecision, previous: tiering.Grades | None,
+                 facts: tiering.ClientFacts, now: datetime) -> datetime:
+    risk_changed = previous is None or previous.risk is not decision.grades.risk
+    return now if risk_changed else (facts.tier_set_at or now)
+
+
+def _unchanged(new: tiering.Grades, tier_set_at: datetime, old: tiering.Grades | None,
+               old_tier_set_at: datetime | None) -> bool:
+    """Nothing to write: the stored grades say the same (but for the time of grading)."""
+    return (
+        old is not None and old_tier_set_at == tier_set_at
+        and new._replace(graded_at=old.graded_at) == old and new.overdue == old.overdue
+    )
 
 
 def enqueue_alert_push(
@@ -85,22 +104,75 @@ def enqueue_alert_push(
     )
 
 
-def regrade_everyone(db: Any, now: datetime, rules: RuleBase | None = None) -> dict[str, int]:
+#: clients re-graded per batch: a handful of statements to read them (no write lock), and
+#: a write lock held only while what changed is stored (a /log waits at most that long)
+REGRADE_BATCH = 500
+
+
+def regrade_everyone(
+    db: Any, now: datetime, rules: RuleBase | None = None, *, batch: int = REGRADE_BATCH,
+) -> dict[str, int]:
     """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
 
-    One unit of work per counsellor, so one caseload's failure rolls back only that caseload.
-    Returns counts for the log: clients graded, tiers changed, alerts raised.
+    Set-based: per counsellor, `batch` clients at a time. A batch's facts and stored grades
+    are read in a handful of statements (`ClientRepo.graded_many`, a read unit of work:
+    no write lock) and graded in memory; then one short write unit of work stores only the
+    grades that changed and the tier changes (one statement each) and raises any alert the
+    way `regrade_client` does (the alert and its push in the same transaction), for the
+    clients nobody has graded in between (`ClientRepo.still_as_read`). A failure rolls back
+    only its batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
     """
+    rules = rules or default_rules()
     counts = {"clients": 0, "changed": 0, "alerts": 0}
     with db.uow(write=False) as uow:
         counsellors = uow.counsellors.list_all()
-    for actor in counsellors:
-        with db.uow(write=True) as uow:
-            for client in uow.clients_of(actor.id).list():
-                decision = regrade_client(uow, actor, client.id, now, rules)
-                counts["clients"] += 1
-                if decision is not None and decision.changed:
-                    counts["changed"] += 1
-                if decision is not None and decision.alert is not None:
-                    counts["alerts"] += 1
+        caseloads = [(actor, uow.clients_of(actor.id).client_ids()) for actor in counsellors]
+    for actor, ids in caseloads:
+        tz = ZoneInfo(actor.timezone)
+        for start in range(0, len(ids), batch):
+            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)
     return counts
+
+
+def _regrade_batch(db: Any, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
+                   tz: ZoneInfo, counts: dict[str, int]) -> None:
+    # read and grade outside the write lock (a /log is never kept waiting for it)…
+    with db.uow(write=False) as uow:
+        graded = uow.clients_of(actor.id).graded_many(ids)
+    todo: dict[int, tuple[tiering.RegradeDecision, datetime, bool]] = {}
+    for client_id in ids:
+        found = graded.get(client_id)
+        if found is None:  # forgotten since the ids were read
+            continue
+        decision = tiering.regrade(found.grades, found.facts, rules, now, tz)
+        tier_set_at = _tier_set_at(decision, found.grades, found.facts, now)
+        save = not _unchanged(decision.grades, tier_set_at, found.grades, found.tier_set_at)
+        if save or decision.changes or decision.alert is not None:
+            todo[client_id] = (decision, tier_set_at, save)
+        counts["clients"] += 1
+        if counts["clients"] % 100 == 0:
+            time.sleep(0)  # let the bot's event loop thread have the GIL now and then
+    if not todo:
+        return
+    # …then write what changed in one short transaction, skipping any client graded (by a
+    # /log, a status change…) since it was read: that grading is the fresher one
+    with db.uow(write=True) as uow:
+        repo = uow.clients_of(actor.id)
+        fresh = repo.still_as_read({cid: graded[cid] for cid in todo})
+        saves: list[tuple[tiering.Grades, datetime]] = []
+        changes: list[tiering.TierChange] = []
+        alerts: list[tiering.AlertEvent] = []
+        for client_id, (decision, tier_set_at, save) in todo.items():
+            if client_id not in fresh:
+                continue
+            if save:
+                saves.append((decision.grades, tier_set_at))
+            changes.extend(decision.changes)
+            if decision.alert is not None:
+                alerts.append(decision.alert)
+            counts["changed"] += decision.changed
+            counts["alerts"] += decision.alert is not None
+        repo.save_grades_many(saves)
+        repo.add_tier_changes(changes, by_counsellor_id=actor.id)
+        for alert in alerts:
+            _raise_alert(uow, repo, actor, alert, now)

@@ -23,11 +23,11 @@ once instead of at the next tick (`Database.on_urgent`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -58,6 +58,8 @@ LEGACY_STALE = timedelta(minutes=5)
 URGENT_PRIORITY = 1
 _T = OutboxRow.__table__
 _MAX_KEY = 200
+#: rows per multi-row INSERT / keys per IN (...) list
+_MANY = 500
 
 
 def _payload(payload: dict[str, Any]) -> str:
@@ -112,6 +114,34 @@ def _order_key(item: OutboxItem) -> tuple[int, datetime, int]:
     return (item.priority, item.not_before, item.id)
 
 
+def _row_values(
+    *, counsellor_id: int, kind: str, dedupe_key: str, due_at: datetime, priority: int,
+    payload: dict[str, Any], now: datetime, client_id: int | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
+    """A new outbox row's columns, checked (`OutboxRepo.enqueue` and `enqueue_many`)."""
+    if kind not in OUTBOX_KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
+        raise ValueError("priority must be a whole number ≥ 0 (0 = most urgent)")
+    key = _text(dedupe_key, _MAX_KEY, "dedupe key", required=True)
+    due_at = _aware(due_at, "due_at")
+    values = {
+        "counsellor_id": counsellor_id,
+        "client_id": client_id,
+        "kind": kind,
+        "priority": priority,
+        "dedupe_key": key,
+        "due_at": due_at,
+        "not_before": due_at if not_before is None else _aware(not_before, "not_before"),
+        "payload": _payload(payload),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": _aware(now, "now"),
+    }
+    return values
+
+
 class OutboxRepo(_Repo):
     """`uow.outbox`. Rows are read and written with Core statements (never ORM objects),
     so no stale identity-map copy can hide another worker's update."""
@@ -132,25 +162,10 @@ class OutboxRepo(_Repo):
         """Record a message to send; its id, or None when `dedupe_key` already exists (in
         any status: a sent or cancelled key is never enqueued again). `not_before`
         defaults to `due_at`."""
-        if kind not in OUTBOX_KINDS:
-            raise ValueError(f"unknown outbox kind {kind!r}")
-        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
-            raise ValueError("priority must be a whole number ≥ 0 (0 = most urgent)")
-        key = _text(dedupe_key, _MAX_KEY, "dedupe key", required=True)
-        due_at = _aware(due_at, "due_at")
-        values = {
-            "counsellor_id": counsellor_id,
-            "client_id": client_id,
-            "kind": kind,
-            "priority": priority,
-            "dedupe_key": key,
-            "due_at": due_at,
-            "not_before": due_at if not_before is None else _aware(not_before, "not_before"),
-            "payload": _payload(payload),
-            "status": "pending",
-            "attempts": 0,
-            "created_at": _aware(now, "now"),
-        }
+        values = _row_values(
+            counsellor_id=counsellor_id, kind=kind, dedupe_key=dedupe_key, due_at=due_at,
+            priority=priority, payload=payload, now=now, client_id=client_id, not_before=not_before,
+        )
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = (
             insert(_T)
@@ -163,6 +178,38 @@ class OutboxRepo(_Repo):
         if new_id is not None and priority <= URGENT_PRIORITY:
             self._uow.urgent_outbox_ids.append(new_id)
         return new_id
+
+    def enqueue_many(self, rows: Iterable[dict[str, Any]]) -> int:
+        """`enqueue` for many rows (each a dict of enqueue's keyword arguments) in one
+        statement per 500; a row whose dedupe key exists is skipped. Returns how many
+        were enqueued."""
+        values = [_row_values(**row) for row in rows]
+        if not values:
+            return 0
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(_T)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(_T.c.id, _T.c.priority)
+        )
+        count = 0
+        # an executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues"),
+        # compiled once, a statement per 1,000 rows
+        for new_id, priority in self._s.execute(stmt, values).all():
+            count += 1
+            if priority <= URGENT_PRIORITY:
+                self._uow.urgent_outbox_ids.append(new_id)
+        return count
+
+    def existing_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys are taken (in any status): one statement per 500."""
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _MANY):
+            found.update(self._s.scalars(
+                select(_T.c.dedupe_key).where(_T.c.dedupe_key.in_(wanted[start:start + _MANY]))
+            ))
+        return found
 
     def _due(self, now: datetime) -> Any:
         """Claimable: pending and due, or "sending" under a lease that has run out (its
@@ -457,6 +504,18 @@ class ScanRepo(_Repo):
         )
         return result.rowcount == 1
 
+    def mark_plans_reminded(self, items: Iterable[tuple[int, datetime]]) -> None:
+        """`mark_plan_reminded` for many (plan_id, due_at) in one executemany."""
+        params = [{"pid": pid, "due": _aware(due, "due_at")} for pid, due in items]
+        if not params:
+            return
+        t = PlanItemRow.__table__
+        self._s.execute(
+            update(t).where(t.c.id == bindparam("pid")).values(reminded_due_at=bindparam("due")),
+            params,
+        )
+        self._s.expire_all()  # plan items held by the session see the new reminded_due_at
+
     def _alerts(self, *where: Any, limit: int | None = None) -> list[Alert]:
         stmt = (
             select(AlertRow)
@@ -553,6 +612,37 @@ class ScanRepo(_Repo):
             .order_by(ClientGradeRow.review_due_at, ClientGradeRow.client_id)
         ).all()
         return [(c, k, due) for c, k, due in rows]
+
+    def _due_unplanned(self, column: Any, kind: str, now: datetime,
+                       risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+        """(counsellor_id, client_id, due, risk) for graded clients of these risk tiers whose
+        `column` is due by now and who have no `kind` outbox row for that very due time yet:
+        a tick with nothing new to plan gets an empty list in one statement, however many
+        clients are overdue. (A row for another time of the same day is left to the
+        dedupe-key check.)"""
+        now = _aware(now, "now")
+        planned = (
+            select(_T.c.id)
+            .where(_T.c.client_id == ClientGradeRow.client_id, _T.c.kind == kind, _T.c.due_at == column)
+            .exists()
+        )
+        rows = self._s.execute(
+            select(ClientRow.counsellor_id, ClientGradeRow.client_id, column, ClientGradeRow.risk)
+            .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
+            .where(column <= now, ClientGradeRow.risk.in_(sorted(risks)), ~planned)
+            .order_by(column, ClientGradeRow.client_id)
+        ).all()
+        return [(c, k, due, risk) for c, k, due, risk in rows]
+
+    def cadence_to_plan(self, now: datetime, risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+        """`cadence_due` for clients of these tiers (the ones pushed one by one; the rest wait
+        in the agenda) without those whose reminder for that due time is already in the
+        outbox (the planner's scan)."""
+        return self._due_unplanned(ClientGradeRow.next_contact_due, "cadence", now, risks)
+
+    def reviews_to_plan(self, now: datetime, risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+        """`reviews_due`, likewise."""
+        return self._due_unplanned(ClientGradeRow.review_due_at, "review", now, risks)
 
     def counsellors_with_agenda(self) -> list[Counsellor]:
         """Counsellors whose daily agenda is on (agenda_at set), by id."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,17 +31,22 @@ from domain.model import (
     Risk,
     StatusChange,
 )
-from domain.safety import SafetyCheck
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
-from domain.tiering import AlertEvent, ClientFacts, Grades, NeedFact, TierChange, ValueInfo
-from domain.vocab import is_strength, unreached_streak
+from domain.tiering import AlertEvent, ClientFacts, Grades, TierChange
 from storage.dto import Alert, Invite, Pending
 from storage.errors import AlreadyExists, ClientNotFound
+from storage.facts import (
+    Graded,
+    add_tier_changes,
+    grade_values,
+    load_facts,
+    save_grades_many,
+    still_as_read,
+)
 from storage.once import ONCE
 from storage.orm import (
     AlertRow,
-    ClientDetailsRow,
     ClientGradeRow,
     ClientRow,
     ClientTagRow,
@@ -53,7 +58,6 @@ from storage.orm import (
     PlanItemRow,
     ProcessedUpdateRow,
     ReferralRow,
-    SafetyCheckRow,
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
@@ -924,100 +928,54 @@ class ClientRepo(_Repo):
 
     def facts(self, client_id: int) -> ClientFacts | None:
         """Everything `domain.tiering.grade` needs about the client, or None."""
-        row = self._row(client_id)
-        if row is None:
-            return None
-        s = self._s
-        needs = tuple(
-            NeedFact(self._dec(text_enc), bool(explicit))
-            for text_enc, explicit in s.execute(
-                select(NeedRow.text_enc, NeedRow.explicit)
-                .where(NeedRow.client_id == client_id)
-                .order_by(NeedRow.created_at, NeedRow.id)
-            )
-        )
-        contacts = s.execute(
-            select(InteractionRow.at, InteractionRow.outcome)
-            .where(InteractionRow.client_id == client_id)
-            .order_by(InteractionRow.at, InteractionRow.id)
-        ).all()
-        # an attempt logged outcome=unreached is not a contact; a run of them is a fact
-        interactions = tuple(at for at, outcome in contacts if outcome != "unreached")
-        streak = unreached_streak([outcome for _, outcome in reversed(contacts)])
-        # every screening in one query (latest first): the latest and the previous total per
-        # instrument, and their times (a screening is a contact too)
-        latest: dict[Instrument, ScreeningResult | None] = {inst: None for inst in Instrument}
-        previous: dict[Instrument, int | None] = {inst: None for inst in Instrument}
-        seen: dict[str, int] = {}
-        screening_times: list[datetime] = []
-        for item in s.scalars(
-            select(ScreeningRow)
-            .where(ScreeningRow.client_id == client_id)
-            .order_by(ScreeningRow.at.desc(), ScreeningRow.id.desc())
-        ):
-            screening_times.append(item.at)
-            n = seen.get(item.instrument, 0)
-            seen[item.instrument] = n + 1
-            if n == 0:
-                latest[Instrument(item.instrument)] = self._screening(item)
-            elif n == 1:
-                previous[Instrument(item.instrument)] = item.total
-        stored = s.execute(
-            select(ClientGradeRow.tier_set_at, ClientGradeRow.data_enc).where(
-                ClientGradeRow.client_id == client_id
-            )
-        ).one_or_none()
-        tier_set_at, standing = (None, None)
-        if stored is not None:
-            tier_set_at = stored[0]
-            standing = decode_grades(self._dec(stored[1]))
-        # safety checks (issue 11): the latest one grades, every one is a contact (the domain
-        # does not count a screening or a check twice in one meeting)
-        check = None
-        check_times: list[datetime] = []
-        for item in s.scalars(
-            select(SafetyCheckRow)
-            .where(SafetyCheckRow.client_id == client_id)
-            .order_by(SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
-        ):
-            check_times.append(item.at)
-            if check is None:
-                data = json.loads(self._dec(item.answers_enc))
-                check = SafetyCheck(answers=dict(data["answers"]), result=Risk(item.result),
-                                    deciding=tuple(data.get("deciding", ())), at=item.at)
-        other_contacts = (*screening_times, *check_times)
-        return ClientFacts(
-            client_id=row.id,
-            counsellor_risk=Risk(row.risk),
-            risk_tags=tuple(t.tag for t in row.tags if not is_strength(t.tag)),  # never graded
-            needs=needs,
-            interactions=interactions,
-            last_contact_at=row.last_contact_at,
-            phq9=latest[Instrument.PHQ9],
-            gad7=latest[Instrument.GAD7],
-            previous_phq9_total=previous[Instrument.PHQ9],
-            previous_gad7_total=previous[Instrument.GAD7],
-            created_at=row.created_at,
-            tier_set_at=tier_set_at,
-            other_contacts=other_contacts,
-            standing_risk=standing.risk if standing is not None else None,
-            tier_since=standing.tier_since if standing is not None else None,
-            held=standing.held if standing is not None else None,
-            held_since=standing.held_since if standing is not None else None,
-            safety_check=check,
-            unreached_streak=streak,
-            value=self._value_info(client_id),
-        )
+        found = load_facts(self._s, self._dec, self.counsellor_id, [client_id]).get(client_id)
+        return None if found is None else found.facts
 
-    def _value_info(self, client_id: int) -> ValueInfo | None:
-        """Practice mode's value-tier inputs (client_details), None when neither is set."""
-        row = self._s.execute(
-            select(ClientDetailsRow.payer, ClientDetailsRow.pay_capacity)
-            .where(ClientDetailsRow.client_id == client_id)
-        ).one_or_none()
-        if row is None or (row.payer is None and row.pay_capacity is None):
-            return None
-        return ValueInfo(payment_capacity=row.pay_capacity, payer=row.payer)
+    def facts_many(self, client_ids: Iterable[int]) -> dict[int, ClientFacts]:
+        """`facts` of many clients in a handful of statements per 500 (the same builder, so
+        `facts_many(ids)[i] == facts(i)`); ids that are not this counsellor's are absent."""
+        return {cid: g.facts for cid, g in self.graded_many(client_ids).items()}
+
+    def graded_many(self, client_ids: Iterable[int]) -> dict[int, Graded]:
+        """The facts, the saved grades and their tier_set_at of many clients at once (a
+        re-grade's read: `services.grading.regrade_everyone`)."""
+        return load_facts(self._s, self._dec, self.counsellor_id, client_ids)
+
+    def still_as_read(self, graded: dict[int, Graded]) -> set[int]:
+        """Of these clients (read by `graded_many`, perhaps in an earlier unit of work),
+        those nobody has graded since and that still exist (PostgreSQL: locked until
+        the commit)."""
+        versions = {cid: g.version for cid, g in graded.items()}
+        return still_as_read(self._s, self._uow.dialect, self.counsellor_id, versions)
+
+    def save_grades_many(self, items: Sequence[tuple[Grades, datetime]]) -> None:
+        """`save_grades` for many clients in one statement; only clients of this
+        counsellor's (ClientNotFound otherwise)."""
+        self._check_own({g.client_id for g, _ in items})
+        save_grades_many(self._s, self._uow.dialect, self._enc, items)
+
+    def add_tier_changes(self, changes: Sequence[TierChange], by_counsellor_id: int | None) -> None:
+        """`add_tier_change` for many changes in one statement."""
+        self._check_own({c.client_id for c in changes})
+        add_tier_changes(self._s, self._enc, changes, by_counsellor_id)
+
+    def client_ids(self) -> list[int]:
+        """The caseload's client ids, by number (one statement)."""
+        return list(self._s.scalars(
+            select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(ClientRow.number)
+        ))
+
+    def _check_own(self, ids: set[int]) -> None:
+        if not ids:
+            return
+        own = set(self._s.scalars(
+            select(ClientRow.id).where(ClientRow.id.in_(sorted(ids)),
+                                       ClientRow.counsellor_id == self.counsellor_id)
+        ))
+        missing = ids - own
+        if missing:
+            raise ClientNotFound(f"client {min(missing)} not found")
 
     def grades(self, client_id: int) -> Grades | None:
         """The grades last saved with `save_grades`, exactly; None if never graded."""
@@ -1031,16 +989,7 @@ class ClientRepo(_Repo):
     def save_grades(self, grades: Grades, tier_set_at: datetime) -> None:
         """Insert or replace the client's grades (one row per client)."""
         row = self._need_row(grades.client_id)
-        values = {
-            "risk": Risk(grades.risk).value,
-            "risk_rank": Risk(grades.risk).rank,
-            "data_enc": self._enc(encode_grades(grades)),
-            "graded_at": _aware(grades.graded_at, "graded_at"),
-            "tier_set_at": _aware(tier_set_at, "tier_set_at"),
-            "review_due_at": _aware_opt(grades.review_due_at, "review_due_at"),
-            "next_contact_due": _aware_opt(grades.next_contact_due, "next_contact_due"),
-            "contact_latest_at": _aware_opt(grades.contact_latest_at, "contact_latest_at"),
-        }
+        values = grade_values(grades, tier_set_at, self._enc)
         table = ClientGradeRow.__table__
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = insert(table).values(client_id=row.id, **values)
