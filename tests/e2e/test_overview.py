@@ -20,8 +20,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_the_cjk_font_has_every_glyph_of_the_labels():
     from matplotlib.ft2font import FT2Font
 
-    from bot.app import default_renderer
     from bot.charts import _labels, cjk_font
+    from rendering.render import default_renderer
 
     font = cjk_font()
     assert font is not None, "fonts-noto-cjk is needed for Chinese pictures (apt-get install fonts-noto-cjk)"

@@ -4,8 +4,6 @@ is shown."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import pytest_asyncio
 
@@ -26,8 +24,7 @@ async def practice_env(fake_api, tmp_path, clock):
     db_path = tmp_path / "caremap.db"
     settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
                         database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}),
-                        timezone="Asia/Shanghai")
-    settings = replace(settings, mode="practice")
+                        timezone="Asia/Shanghai", mode="practice")
     db = open_database(settings)
     app = build_application(assemble(settings, db, clock=clock), jobs=False)
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
