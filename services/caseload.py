@@ -28,7 +28,7 @@ from domain.rules import RuleBase
 from services.grading import regrade_client
 from storage import outbox_keys as keys
 from storage.db import Database
-from storage.orm import InteractionRow, NeedRow, PlanItemRow
+from storage.orm import InteractionRow, NeedRow, PlanItemRow, ReferralRow
 from storage.tiering_codec import decode_reasons
 
 UNDO_WINDOW = timedelta(minutes=15)
@@ -37,7 +37,8 @@ FIND_MAX = 200
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 60
 
-UNDO_KINDS = ("new", "log", "status", "plan", "goal", "screening")
+#: what /undo can take back: the commands, and the taps that change a record (issue 13)
+UNDO_KINDS = ("new", "log", "status", "plan", "goal", "screening", "done", "snooze", "referral", "referral_status")
 
 
 # --- undo: the hook called by services/core.py --------------------------------------------
@@ -104,7 +105,8 @@ def peek_undo(db: Database, actor: Counsellor, now: datetime) -> UndoPreview | N
             if client is not None:
                 p = entry.payload
                 detail = {"instrument": p.get("instrument"), "changes": list(p.get("changes", [])),
-                          "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None}
+                          "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None,
+                          "text": p.get("text"), "status": p.get("old"), "until": p.get("until")}
                 return UndoPreview(entry.id, p["kind"], client, entry.created_at, detail)
             return None  # its client was forgotten: `undo` skips such entries
         return None
@@ -156,6 +158,14 @@ def _undo_one(
     elif kind == "screening":
         store.delete_screening(client.id, p["instrument"], datetime.fromisoformat(p["at"]))
         _cancel_alerts(uow, store, client.id, since)
+    elif kind == "done":  # the ✓ tap: the follow-up is open again
+        repo.reopen_plan(int(p["plan_id"]))
+    elif kind == "snooze":  # the snooze tap: back to its time before
+        repo.snooze_plan(int(p["plan_id"]), datetime.fromisoformat(p["due_at"]))
+    elif kind == "referral":
+        store.delete_children(ReferralRow, [int(p["referral_id"])], client.id)
+    elif kind == "referral_status":
+        repo.set_referral_status(int(p["referral_id"]), str(p["old"]), now)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
         if p.get("series_id") is not None:  # a new recurring follow-up: the whole series

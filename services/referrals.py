@@ -18,6 +18,7 @@ from domain.errors import CommandError
 from domain.model import Client, Counsellor, Referral
 from domain.resources import Catalogue, Resource, load_resources
 from domain.rules import RuleBase
+from services.caseload import record_undo
 from services.core import PENDING_TTL, AlreadyHandled, Choice, NotYours, _get_owned, _resolve
 from storage.db import Database
 
@@ -86,6 +87,7 @@ def _add(uow: Any, actor: Counsellor, client: Client, resource: Resource | None,
          now: datetime) -> Referred:
     stored = resource.code if resource is not None else text
     referral = uow.clients_of(actor.id).add_referral(client.id, stored, "referred", now)
+    record_undo(uow, actor, "referral", {"client_id": client.id, "referral_id": referral.id, "text": stored}, now)
     return Referred(client=client, referral=referral, resource=resource)
 
 
@@ -187,5 +189,8 @@ def set_status(
         client = repo.get(before.client_id)
         if referral is None or client is None:
             raise NotYours()
+        if before.status != status:
+            record_undo(uow, actor, "referral_status", {"client_id": client.id, "referral_id": referral_id,
+                                                        "text": before.resource, "old": before.status}, now)
         return Referred(client=client, referral=referral, resource=cat.get(referral.resource),
                         changed=before.status != status)

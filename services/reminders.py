@@ -14,6 +14,7 @@ from domain import schedule
 from domain.model import Client, Counsellor, PlanItem, Risk
 from domain.rules import RuleBase
 from domain.tiering import REVIEW_REASONS, Reason
+from services.caseload import record_undo
 from services.core import NotYours
 from services.grading import default_rules, regrade_client
 from storage import outbox_keys as keys
@@ -37,6 +38,8 @@ def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) 
         client = repo.get(plan.client_id)
         changed = repo.complete_plan(plan_id, now)
         uow.outbox.cancel(keys.plan_family(plan_id))
+        if changed:
+            record_undo(uow, actor, "done", {"client_id": client.id, "plan_id": plan_id, "text": plan.text}, now)
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=changed)
 
 
@@ -56,6 +59,9 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
             # A double tap of the same snooze: already moved at least that far.
             return PlanOutcome(client=client, plan=plan, changed=False, until=plan.due_at)
         repo.snooze_plan(plan_id, until)
+        if plan.due_at is not None:
+            record_undo(uow, actor, "snooze", {"client_id": client.id, "plan_id": plan_id, "text": plan.text,
+                                               "due_at": plan.due_at.isoformat(), "until": until.isoformat()}, now)
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
 
 

@@ -1118,6 +1118,20 @@ class ClientRepo(_Repo):
         )
         return result.rowcount == 1
 
+    def reopen_plan(self, plan_id: int) -> bool:
+        """/undo of "done": the item is open again. False if not done or not this counsellor's."""
+        result = self._s.execute(
+            update(PlanItemRow)
+            .where(
+                PlanItemRow.id == plan_id,
+                PlanItemRow.done_at.is_not(None),
+                self._owned_by_client_id(PlanItemRow.client_id),
+            )
+            .values(done_at=None)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
     def snooze_plan(self, plan_id: int, until: datetime) -> bool:
         """Move a not-done item's due_at to `until` (its reminder then fires again, as
         reminded_due_at no longer matches). False if done, missing or not this

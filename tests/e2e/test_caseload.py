@@ -307,7 +307,14 @@ async def test_undo_status_goal_plan_and_the_window(bot_env):
 async def test_undo_new_is_refused_once_something_was_recorded(bot_env):
     admin = await admin_ready(bot_env)
     await say(admin, "/new 王芳")
-    await say(admin, "/refer 王芳 tutoring")  # not undoable itself, but recorded for the client
+    # a safety check from the map: not undoable itself, but recorded for the client
+    mapped = await say(admin, "/map 王芳")
+    await admin.tap(mapped, "🛟 Safety check now")
+    check = await admin.expect_message(contains="Safety check", skip_others=True)
+    while "No" in check.button_texts:
+        await admin.tap(check, "No")
+        check = await admin.expect_edit(check)
+    assert rows(bot_env, "SELECT count(*) FROM safety_checks") == [(1,)]
     msg = await undo(admin)
     assert "can't undo adding #1 王芳" in msg.text and "/forget 1" in msg.text
     assert table_counts(bot_env.db_path)["clients"] == 1
@@ -341,3 +348,56 @@ async def test_undo_says_what_and_asks_and_covers_screenings(bot_env):
     assert table_counts(bot_env.db_path)["screenings"] == before["screenings"] - 1
     ask2 = await say(admin, "/undo")
     assert "谈话" in ask2.text and "2 条需求" in ask2.text and "信任度" in ask2.text
+
+
+async def test_undo_takes_back_taps_and_referrals(bot_env):
+    """Issue 13: /undo covers a Done or Snooze tap, a referral and a referral's status tap,
+    each said first and taken back alone."""
+    from reminders.tick import run_once
+
+    admin = await admin_ready(bot_env)
+    await say(admin, "/settings agenda=off")
+    await say(admin, "/new 王芳")
+    await say(admin, "/plan 王芳 2h check the tutoring plan")
+    bot_env.clock.advance(hours=2)
+    await run_once(bot_env.app)
+    reminder = await admin.expect_message(contains="Follow-up", skip_others=True)
+    # a Snooze tap, undone: the follow-up is due at its old time again
+    await admin.tap(reminder, "Snooze 1 h")
+    await admin.expect_edit(reminder)
+    ask = await say(admin, "/undo")
+    assert "snoozing #1 王芳's follow-up" in ask.text
+    await admin.tap(ask, "↩️ Undo")
+    assert "back at its time before the snooze" in (await admin.expect_edit(ask)).text
+    assert rows(bot_env, "SELECT due_at FROM plan_items")[0][0].startswith("2026-11-28 04:00")  # 12:00 local
+    # a Done tap, undone: open again
+    await say(admin, "/plan 王芳 1h call her mother back")
+    bot_env.clock.advance(hours=1)
+    await run_once(bot_env.app)
+    second = await admin.expect_message(contains="call her mother back", skip_others=True)
+    await admin.tap(second, "✓ Done")
+    await admin.expect_edit(second)
+    done_sql = "SELECT done_at IS NOT NULL FROM plan_items WHERE text_enc IS NOT NULL ORDER BY id"
+    assert rows(bot_env, done_sql) == [(0,), (1,)]
+    done = await undo(admin)
+    assert "open again" in done.text
+    assert rows(bot_env, done_sql) == [(0,), (0,)]
+    # a referral and its status tap
+    referred = await say(admin, "/refer 王芳 tutoring")
+    await admin.tap(referred, "✅ Accepted")
+    await admin.expect_edit(referred)
+    ask = await say(admin, "/undo")
+    assert "referral to Tutoring (was 📨 referred)" in ask.text
+    await admin.tap(ask, "↩️ Undo")
+    await admin.expect_edit(ask)
+    assert rows(bot_env, "SELECT status FROM referrals") == [("referred",)]
+    assert "referral of #1 王芳 is removed" in (await undo(admin)).text
+    assert rows(bot_env, "SELECT count(*) FROM referrals") == [(0,)]
+
+
+def rows(env, sql: str) -> list:
+    con = sqlite3.connect(env.db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -127,12 +127,11 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     assert len(rows(bot_env, "SELECT id FROM invites")) == 1
     # /undo twice must not take back two changes
     assert len(rows(bot_env, "SELECT id FROM plan_items")) == 3  # next=1w, the goal, the plan
-    screenings = len(rows(bot_env, "SELECT id FROM screenings"))
     ask_undo, _ = await r.send("/undo", "/undo (asks first)")
-    assert "GAD-7" in ask_undo.text  # the latest change: the screening
-    assert len(rows(bot_env, "SELECT id FROM screenings")) == screenings  # nothing yet: it asks
+    assert "referral to Tutoring" in ask_undo.text  # the latest change: the status tap
+    assert rows(bot_env, "SELECT status FROM referrals") == [("accepted",)]  # nothing yet: it asks
     await r.tap(ask_undo, "↩️ Undo", "/undo: the confirm button")
-    assert len(rows(bot_env, "SELECT id FROM screenings")) == screenings - 1  # that one only
+    assert rows(bot_env, "SELECT status FROM referrals") == [("referred",)]  # that one only
     assert len(rows(bot_env, "SELECT id FROM plan_items")) == 3
     # plain text: one parked note, one tap, one conversation
     parked = len(rows(bot_env, "SELECT id FROM pending_inputs"))
@@ -144,7 +143,7 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     question, _ = await r.send("/phq9 学生C", "/phq9 (buttons)")
     for step in range(9):
         await r.tap(question, "0 · Not at all", f"questionnaire step {step + 1}")
-    assert len(rows(bot_env, "SELECT id FROM screenings")) == 2  # the GAD-7 was undone
+    assert len(rows(bot_env, "SELECT id FROM screenings")) == 3
     # ambiguous client: choice buttons
     choose, _ = await r.send("/log 学生 又聊了一次", "/log (ambiguous)")
     await r.tap(choose, "#2 学生C", "choice button")
