@@ -237,13 +237,16 @@ def revoke_invite(db: Database, actor: Counsellor, invite_id: int, now: datetime
         return done
 
 
-def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Counsellor | None]]:
-    """Every counsellor with their caseload size and supervisor (admins only)."""
+def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Counsellor | None, datetime | None]]:
+    """Every counsellor with their caseload size, supervisor and last activity (a logged
+    conversation or an audited action; admins only)."""
     _admin(actor)
     with db.uow(write=False) as uow:
         everyone = uow.counsellors.list_all()
         by_id = {c.id: c for c in everyone}
-        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id)) for c in everyone]
+        active = uow.staff.last_activity()
+        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id), active.get(c.id))
+                for c in everyone]
 
 
 # --- the audit trail ------------------------------------------------------------------------

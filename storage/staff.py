@@ -22,6 +22,7 @@ from storage.orm import (
     AuditRow,
     ClientRow,
     CounsellorRow,
+    InteractionRow,
     InviteRow,
     OutboxRow,
     PendingRow,
@@ -98,6 +99,30 @@ class StaffRepo(_Repo):
             .order_by(OutboxRow.id)
         )
         return [json.loads(p) for p in rows]
+
+    def last_activity(self) -> dict[int, datetime]:
+        """Each counsellor's latest sign of work: a client added, a conversation logged or an
+        action in the audit trail (three grouped queries for the whole team)."""
+        latest: dict[int, datetime] = {}
+        logged = self._s.execute(
+            select(ClientRow.counsellor_id, func.max(InteractionRow.created_at))
+            .join(InteractionRow, InteractionRow.client_id == ClientRow.id)
+            .group_by(ClientRow.counsellor_id)
+        ).all()
+        acted = self._s.execute(
+            select(AuditRow.actor_id, func.max(AuditRow.at))
+            .where(AuditRow.actor_id.is_not(None))
+            .group_by(AuditRow.actor_id)
+        ).all()
+        added = self._s.execute(
+            select(ClientRow.counsellor_id, func.max(ClientRow.created_at)).group_by(ClientRow.counsellor_id)
+        ).all()
+        for who, when in (*logged, *acted, *added):
+            if who is not None and when is not None:
+                when = _aware(when, "when")
+                if who not in latest or when > latest[who]:
+                    latest[int(who)] = when
+        return latest
 
     def caseload_counts(self, counsellor_id: int) -> tuple[int, int, int]:
         """(clients, open dated plan items, unacknowledged alerts) of one counsellor."""

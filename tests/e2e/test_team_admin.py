@@ -94,7 +94,9 @@ async def test_deactivate_needs_an_empty_caseload_and_a_confirmation(bot_env):
     await say(admin, f"/settings supervisor {SECOND_ID} 1001")
     team = await say(admin, "/team list")
     assert "Zhang (id <code>" not in team.text  # entities are parsed: plain text below
-    assert "Zhang (id 2002) · 1 client · supervisor Li" in team.text
+    assert "Zhang (id 2002) · 1 client · supervisor Li · last active 2026-11-28" in team.text
+    team_zh = await say(admin, "/team 列表")  # the sub-commands in Chinese too
+    assert "Zhang (id 2002)" in team_zh.text
     # an empty caseload can simply be deactivated, and reactivated
     await say(second, "/forget 王芳")
     forget = second.last
