@@ -88,3 +88,14 @@ async def _stop_updater(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     updater = app.updater
     if updater is not None and updater.running:
         await updater.stop()
+
+
+def db_rows(env: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a query on the bot's SQLite file (read beside the running bot, as an operator would)."""
+    import sqlite3
+
+    con = sqlite3.connect(env.db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import db_rows as rows
 from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback, table_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -394,10 +395,3 @@ async def test_undo_takes_back_taps_and_referrals(bot_env):
     assert "referral of #1 王芳 is removed" in (await undo(admin)).text
     assert rows(bot_env, "SELECT count(*) FROM referrals") == [(0,)]
 
-
-def rows(env, sql: str) -> list:
-    con = sqlite3.connect(env.db_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()

@@ -5,24 +5,17 @@ a reason kept on record; a review lowers a held crisis only with a reason."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from reminders.tick import run_once
+from tests.e2e.harness import db_rows as rows
 from tests.e2e.test_core_loop import admin_ready, replay_callback
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TRANSCRIPT: list[str] = []  # the conversation as the bot showed it (for the notes)
 
-
-def rows(env, sql):
-    con = sqlite3.connect(env.db_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _show(who, msg):

@@ -17,6 +17,7 @@ import pytest
 from telegram import Update
 
 from reminders.tick import urgent_settled
+from tests.e2e.harness import db_rows as rows
 from tests.e2e.test_core_loop import admin_ready, replay_callback
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -98,13 +99,6 @@ class Replayer:
         await self.user.tap(message, button)
         await self.check(kind, write)
 
-
-def rows(env, sql: str) -> list:
-    con = sqlite3.connect(env.db_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 async def test_every_replayed_update_kind_is_handled_once(bot_env):
