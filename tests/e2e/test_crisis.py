@@ -64,7 +64,7 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
         q = await admin.expect_edit(prompt)
         _show("bot (edited)", q)
     assert "安全评估结果" in q.text and "危机" in q.text and "有行动的意图" in q.text
-    assert "已发出警报" in q.text
+    assert "已发出预警" in q.text
     assert not q.button_texts
     # one message all along: no new bot message for the questions
     assert rows(bot_env, "select outcome from risk_signals") == [("safety_check",)]

@@ -201,7 +201,7 @@ async def test_alert_in_chinese_tells_the_same(bot_env):
     await admin.expect_message()
     await tick(bot_env)
     alert = await admin.expect_message(contains="危机预警", skip_others=True)
-    assert "请在 1 小时 内响应，即 2026-11-28 11:00 前" in alert.text
+    assert "请在 1 小时内响应，即 2026-11-28 11:00 前" in alert.text
     assert "心理咨询中心：尚未设置" in alert.text and "急救 120" in alert.text
     assert "不会通知任何其他人" in alert.text
     await admin.tap(alert, "✅ 确认")
