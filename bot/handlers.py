@@ -37,7 +37,7 @@ from domain import buttons, grammar, schedule
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
-from reminders import alerts
+from rendering import alerts
 from rendering.agenda import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from rendering.render import fit_message, language_of, pick_language
 from services import core, supervision

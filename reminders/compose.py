@@ -13,11 +13,11 @@ from typing import Any
 from domain.buttons import data as button_data
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours
-from reminders.alerts import alert_buttons, alert_view, render_copy
-from reminders.planner import escalation_targets
 from rendering.agenda import agenda_message
+from rendering.alerts import alert_buttons, alert_view, render_copy
 from rendering.render import Renderer, language_of
 from services.agenda import agenda_data
+from services.escalation import escalation_targets
 
 
 @dataclass(frozen=True)

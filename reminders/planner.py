@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.escalation import escalation_targets as domain_escalation_targets
 from domain.escalation import fallback_targets as domain_fallback_targets
 from domain.model import Counsellor
 from domain.schedule import PRIORITY, URGENT_RISKS, agenda_due, urgent_priority
+from services.escalation import escalation_targets
 from services.grading import enqueue_alert_push
 from storage import outbox_keys as keys
 
@@ -32,11 +32,6 @@ def _alert_priority(tier: Any) -> int:
     return PRIORITY["alert_crisis"] if value == "crisis" else PRIORITY["alert_high"]
 
 
-def escalation_targets(uow: Any, counsellor: Counsellor) -> list[Counsellor]:
-    """The counsellor's supervisor; the admins when none is set (never the counsellor);
-    empty for a lone admin without a supervisor (see domain.escalation)."""
-    supervisor = uow.counsellors.get(counsellor.supervisor_id) if counsellor.supervisor_id is not None else None
-    return domain_escalation_targets(counsellor, supervisor, uow.counsellors.list_admins())
 
 
 def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str,

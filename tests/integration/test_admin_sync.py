@@ -10,9 +10,9 @@ import pytest
 from bootstrap.database import open_database
 from bootstrap.settings import Settings
 from domain.errors import CommandError
-from reminders.planner import escalation_targets
 from services import core
 from services import reminders as rem
+from services.escalation import escalation_targets
 from storage import Cipher
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from typing import Any
 from domain.buttons import data as button_data
 from domain.model import Client, Counsellor
 from domain.resources import Resource, load_resources
-from reminders.planner import escalation_targets
 from rendering.render import Renderer, pick_language
+from services.escalation import escalation_targets
 
 Buttons = list[list[tuple[str, str]]]
 
