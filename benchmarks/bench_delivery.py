@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +44,7 @@ from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
 from rendering.render import default_renderer
 from storage import Cipher, Database, normalize_database_url
-from tests.seeding import scratch_schema, seed_due_followups
+from tests.seeding import labels_delivered, scratch_schema, seed_due_followups
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 logging.getLogger("telegram").setLevel(logging.CRITICAL)
@@ -153,16 +152,6 @@ def _pg_schema(base: str):
     return scratch_schema(base, prefix="caremap_bench")
 
 
-def _labels_sent(server: FakeTelegramServer, labels: set[str]) -> Counter:
-    counts: Counter = Counter()
-    for call in server.calls:
-        if call.method == "sendMessage" and call.status == 200:
-            for word in str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split():
-                if word in labels:
-                    counts[word] += 1
-    return counts
-
-
 def _seed_due(db: Database, server: FakeTelegramServer, chats: int, per_chat: int, first_tid: int,
               prefix: str) -> set[str]:
     return set(seed_due_followups(db, server, chats=chats, per_chat=per_chat, first_tid=first_tid, prefix=prefix,
@@ -209,12 +198,12 @@ async def crisis_behind_backlog(db_url: str, workers: int, crises: int = 10) -> 
             async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
                 backlog = _seed_due(db, server, 100, 10, 40_000, "backlog")
                 _seed_due(db, server, crises, 5, 50_000, "危机")  # their own follow-ups queue too
-                await server.wait_for(lambda: True if len(_labels_sent(server, backlog)) >= 20 else None, 120,
+                await server.wait_for(lambda: True if len(labels_delivered(server, backlog)) >= 20 else None, 120,
                                       "the backlog under way")
                 latencies, behind = [], []
                 for n in range(crises):
                     user = server.user(50_000 + n, f"C{n}", started=True)
-                    before = sum(_labels_sent(server, backlog).values())
+                    before = sum(labels_delivered(server, backlog).values())
                     start = time.monotonic()
                     await user.send(f"/phq9 危机{n} 1 1 1 1 1 1 1 1 2")
 
@@ -243,11 +232,11 @@ async def processes_burst(db_url: str, workers: int, due: int = 500) -> dict:
             async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
                 labels = _seed_due(db, server, 100, due // 100, 30_000, "due")
                 start = time.monotonic()
-                await server.wait_for(lambda: True if set(_labels_sent(server, labels)) == labels else None, 300,
+                await server.wait_for(lambda: True if set(labels_delivered(server, labels)) == labels else None, 300,
                                       "everything delivered")
                 elapsed = time.monotonic() - start
                 await server.idle(timeout=60, quiet=2.0)
-            sent = _labels_sent(server, labels)
+            sent = labels_delivered(server, labels)
             refused = sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 429)
         db.dispose()
     return {"per_second": len(labels) / elapsed, "seconds": elapsed, "refused_429": refused,

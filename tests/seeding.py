@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -49,3 +50,14 @@ def scratch_schema(base_url: str, prefix: str = "caremap_test") -> Iterator[str]
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
+
+
+def labels_delivered(server: Any, labels: set[str]) -> Counter:
+    """How many times each label (a word of a seeded reminder's text) reached a chat."""
+    counts: Counter = Counter()
+    for call in server.calls:
+        if call.method == "sendMessage" and call.status == 200:
+            for word in str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split():
+                if word in labels:
+                    counts[word] += 1
+    return counts

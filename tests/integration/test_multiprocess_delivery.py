@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from storage import Cipher, Database
-from tests.seeding import seed_due_followups
+from tests.seeding import labels_delivered, seed_due_followups
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -33,16 +33,6 @@ PER_CHAT = 5  # 500 due
 def _seed(db: Database, server) -> set[str]:
     return set(seed_due_followups(db, server, chats=CHATS, per_chat=PER_CHAT, first_tid=90_000, prefix="mp",
                                   due=datetime.now(UTC) - timedelta(minutes=1)).values())
-
-
-def _delivered(server, labels: set[str]) -> Counter:
-    counts: Counter = Counter()
-    for call in server.calls:
-        if call.method == "sendMessage" and call.status == 200:
-            for word in str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split():
-                if word in labels:
-                    counts[word] += 1
-    return counts
 
 
 async def test_bot_and_two_workers_share_one_limit(pg_schema_url, fake_api, tmp_path):
@@ -67,7 +57,7 @@ async def test_bot_and_two_workers_share_one_limit(pg_schema_url, fake_api, tmp_
                                 "three processes up")
         labels = _seed(db, fake_api)
         started = time.monotonic()
-        await fake_api.wait_for(lambda: True if set(_delivered(fake_api, labels)) == labels else None, 90,
+        await fake_api.wait_for(lambda: True if set(labels_delivered(fake_api, labels)) == labels else None, 90,
                                 "every reminder delivered")
         took = time.monotonic() - started
 
@@ -94,7 +84,7 @@ async def test_bot_and_two_workers_share_one_limit(pg_schema_url, fake_api, tmp_
             text("select claimed_by from outbox where status = 'sent'")))
         payloads = [json.loads(r[0]) for r in conn.execute(text("select payload from outbox"))]
     db.dispose()
-    delivered = _delivered(fake_api, labels)
+    delivered = labels_delivered(fake_api, labels)
     refused = [c for c in fake_api.calls if c.method == "sendMessage" and c.status == 429]
     print(f"bot + 2 workers on PostgreSQL: {sum(delivered.values())} sends for {len(labels)} due in {took:.1f} s "
           f"({len(labels) / took:.1f}/s); 429s {len(refused)}; sent by {dict(workers)}")
