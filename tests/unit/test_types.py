@@ -15,11 +15,18 @@ def _mypy(*targets: Path, cache: Path) -> tuple[str, int]:
         from mypy import api
     except ImportError:
         pytest.fail("mypy is not installed: pip install -e '.[test]'")
-    stdout, stderr, status = api.run([
-        "--config-file", str(CONFIG), "--cache-dir", str(cache),
-        "--no-error-summary", "--show-error-codes", "--no-color-output",
-        *(str(t) for t in targets),
-    ])
+    stdout, stderr, status = api.run(
+        [
+            "--config-file",
+            str(CONFIG),
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            "--show-error-codes",
+            "--no-color-output",
+            *(str(t) for t in targets),
+        ]
+    )
     return stdout + stderr, status
 
 
