@@ -83,7 +83,7 @@ class CommandError(Exception):
     def __repr__(self) -> str:
         return f"CommandError({self})"
 
-    def __reduce__(self):  # keep picklable despite keyword params
+    def __reduce__(self) -> tuple[object, ...]:  # keep picklable despite keyword params
         return (_rebuild, (self.code, self.params))
 
 

@@ -414,8 +414,8 @@ def parse_client_ref(args: str, command: str = "map") -> tuple[ClientRef, int]:
     tok = toks[0]
     if _is_tag(tok) and unicodedata.normalize("NFKC", tok.raw[1:]).isdigit():
         return ClientRef(tok.raw), tok.end  # "#3": client number 3
-    if _is_tag(tok) or (not tok.quoted and _split_kv(tok) is not None
-                        and _split_kv(tok)[0] in _ALL_KEYS):
+    if _is_tag(tok) or (not tok.quoted and (kv := _split_kv(tok)) is not None
+                        and kv[0] in _ALL_KEYS):
         raise CommandError("missing_client", command=command)
     if tok.quoted:
         text = tok.value.strip()
@@ -473,8 +473,8 @@ def parse_new(args: str) -> NewClient:
     if not toks:
         raise CommandError("missing_name")
     first = toks[0]
-    if not first.quoted and (_is_tag(first) or (_split_kv(first) is not None
-                                                and _split_kv(first)[0] in _ALL_KEYS)):
+    if not first.quoted and (_is_tag(first) or ((kv := _split_kv(first)) is not None
+                                                and kv[0] in _ALL_KEYS)):
         raise CommandError("missing_name")
     if not first.quoted and first.raw[0] in _OPENERS:
         raise CommandError("unclosed_quote", quote=first.raw[0], command="new")

@@ -67,7 +67,7 @@ _SURNAMES = {"单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "o
 
 def _syllables(name: str) -> list[str]:
     out: list[str] = []
-    for item in lazy_pinyin(_fold(name), errors=lambda chunk: [chunk]):
+    for item in lazy_pinyin(_fold(name), errors=lambda chunk: chunk):
         for word in re.split(r"[\s\-_.·•'’]+", item.replace("ü", "v")):
             if word:
                 out.append(word)

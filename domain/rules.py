@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from domain.model import Risk
 from domain.phrases import Phrase, PhraseMatcher
@@ -430,7 +431,8 @@ class RuleBase(_Model):
     # --- look-ups ---
 
     def standard(self, risk: Risk | str) -> TierStandard:
-        return getattr(self.tiers, str(risk))
+        standard: TierStandard = getattr(self.tiers, str(risk))
+        return standard
 
     def tag(self, text: str) -> RiskTag | None:
         """A risk tag by its code, zh/en label or an alias (any case); None if unknown."""
@@ -559,7 +561,7 @@ _TYPE_NAMES = {
 }
 
 
-def _problem(err: dict[str, Any]) -> str:
+def _problem(err: ErrorDetails) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     given = err.get("input")

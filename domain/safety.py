@@ -69,7 +69,8 @@ def complete(answers: Mapping[str, bool | None]) -> dict[str, bool | None]:
 def triage(answers: Mapping[str, bool | None], levels: Mapping[Risk, tuple[str, ...]]) -> SafetyCheck:
     """The result: the highest tier any "yes" item maps to (`levels`: tier → items); low when
     no item maps anywhere. Items not asked (None) count as "no"."""
-    best, deciding = Risk.LOW, ()
+    best: Risk = Risk.LOW
+    deciding: tuple[str, ...] = ()
     for tier in (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM):
         hits = tuple(i for i in levels.get(tier, ()) if answers.get(i) is True)
         if hits:

@@ -479,6 +479,7 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         if lost_rank > current:
             current = lost_rank
             gap_raised = True
+    tier_since: datetime | None
     if standing is None or _RANK[standing] != current:
         tier_since = now
     else:

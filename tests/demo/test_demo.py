@@ -52,7 +52,7 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
         assert len(b_due) == 2 and timedelta(0) < b_due[0] - now <= timedelta(days=4)  # this week's talk
         assert timedelta(days=6) < b_due[1] - now <= timedelta(days=7)  # weekly
         a_series = [s.every.code for s in core.relationship_map(db, admin, "学生A", now).series]
-        b_series = [s for s in core.relationship_map(db, admin, "学生B", now).series]
+        b_series = list(core.relationship_map(db, admin, "学生B", now).series)
         assert a_series == ["2w"] and [s.every.code for s in b_series] == ["1w"]
         assert b_series[0].stop_below.value == "high"  # ends when she is back on track
 

@@ -35,7 +35,7 @@ def test_long_text_is_cut_to_the_limit_with_tags_closed():
     for text in cases:
         fitted = fit_message(text)
         assert visible_length(fitted) <= MAX_MESSAGE, text[:20]
-        assert fitted.endswith("…") or fitted.endswith(">"), text[:20]
+        assert fitted.endswith(("…", ">")), text[:20]
         assert "…" in fitted
         assert _balanced(fitted), fitted[-40:]
         assert not re.search(r"&[#a-z0-9]*…", fitted)  # never cut inside an entity
