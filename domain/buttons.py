@@ -50,20 +50,23 @@ class BadButton(ValueError):
 Field = Callable[[str], object]
 
 
-def _id(text: str) -> int:
-    # ASCII digits only: "²".isdigit() and "１２".isdigit() are True, int("²") raises.
-    if not text or len(text) > 10 or not set(text) <= _ASCII_DIGITS:
+def _digits(text: str, most: int) -> int:
+    """A number as the bot writes it: ASCII digits only ("²".isdigit() and "１２".isdigit()
+    are True, int("²") raises), no sign, no leading zero — one spelling per value."""
+    if not text or len(text) > most or not set(text) <= _ASCII_DIGITS or (text[0] == "0" and text != "0"):
         raise BadButton(text)
-    value = int(text)
+    return int(text)
+
+
+def _id(text: str) -> int:
+    value = _digits(text, 10)
     if not 0 < value <= MAX_ID:
         raise BadButton(text)
     return value
 
 
 def _page(text: str) -> int:
-    if not text or len(text) > 4 or not set(text) <= _ASCII_DIGITS:
-        raise BadButton(text)
-    return int(text)
+    return _digits(text, 4)
 
 
 def _id_or(*words: str) -> Field:

@@ -302,8 +302,10 @@ def test_any_text_is_a_button_or_bad_button(raw):
         assert button.pack() == raw  # what is read is exactly what would be written
 
 
-@pytest.mark.parametrize("raw", ["ra:", "ra::", "rd:1:", ":rd:1", "rd::1", "rv:r:1:improved:", "s:1::"])
-def test_no_stray_separators(raw):
+@pytest.mark.parametrize("raw", ["ra:", "ra::", "rd:1:", ":rd:1", "rd::1", "rv:r:1:improved:", "s:1::",
+                                 "rd:01", "rd:00", "p:01:2", "p:1:007", "cl:00", "cl:01", "al:a:01"])
+def test_one_spelling_per_button(raw):
+    """No stray separator, no leading zero: the bot never wrote one; each value reads from one string."""
     with pytest.raises(BadButton):
         parse_any(raw)
 
