@@ -1,6 +1,6 @@
 """Telegram handlers: thin. Parse → call a service → render a template → reply.
 
-Access control happens here once, in `guard`: private chats only, invited counsellors
+Access control happens once, in `bot.turn.guard`: private chats only, invited counsellors
 only. Everything a counsellor reads is rendered from templates/<lang>/.
 """
 
