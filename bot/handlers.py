@@ -1,26 +1,16 @@
 """Telegram handlers: thin. Parse → call a service → render a template → reply.
 
-Access control happens here once, in `_guard`: private chats only, invited counsellors
+Access control happens once, in `bot.turn.guard`: private chats only, invited counsellors
 only. Everything a counsellor reads is rendered from templates/<lang>/.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-    User,
-)
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -32,18 +22,53 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import BotContext
-from domain import buttons, grammar, schedule
+from bot.turn import (
+    Handler,
+    Turn,
+    answering,
+    bot_context,
+    button_handler,
+    clip,
+    command,
+    command_args,
+    dispatch,
+    display_name,
+    edit,
+    guard,
+    identify,
+    on_tap,
+    refuse,
+    run,
+)
+from domain import grammar, schedule
+from domain.buttons import (
+    AckAlert,
+    AgendaList,
+    AgendaListPage,
+    BadButton,
+    CadenceSnooze,
+    ClientsPage,
+    ConfirmQuietReviews,
+    FollowUpDate,
+    MapAction,
+    OpenMap,
+    ParkedChoice,
+    PlanDone,
+    PlanSnooze,
+    QuestionnaireStep,
+    ReferralClientChoice,
+    RunSuggested,
+    SeriesStop,
+    TierReview,
+)
 from domain.errors import CommandError
 from domain.model import Counsellor
 from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from rendering import alerts
 from rendering.agenda import AGENDA_SECTIONS, LIST_PAGE, agenda_message
-from rendering.render import fit_message, language_of, pick_language
+from rendering.render import language_of, pick_language
 from services import core, supervision
 from services import reminders as rem
-from storage.errors import AlreadyProcessed
-from storage.once import Once
 
 log = logging.getLogger("caremap.bot")
 
@@ -52,302 +77,56 @@ PAGE_SIZE = 10
 COMMANDS = ("new", "log", "map", "clients", "status", "goal", "plan", "lang", "help", "invite")
 
 
-# --- plumbing ----------------------------------------------------------------------------
-
-
-def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
-    return context.application.bot_data["ctx"]
-
-
-async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Database work runs in a worker thread, one unit of work per call."""
-    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
-
-
-def _display_name(user: User) -> str:
-    return (user.full_name or user.username or str(user.id))[:64]
-
-
-@dataclass
-class Turn:
-    """One update being handled for one counsellor."""
-
-    update: Update
-    context: ContextTypes.DEFAULT_TYPE
-    app: BotContext
-    counsellor: Counsellor
-    lang: str
-    args: str | None = None  # set when the command came from `／log …` text or a button
-    # Set once a use case has committed something for this update: from then on a failure
-    # (a reply Telegram refuses, a network error) must not be reported as "nothing saved".
-    saved: bool = False
-    saved_client: Any = None
-    _once: Once | None = None  # this handling's claim of the update id (see `once`)
-
-    @property
-    def args_text(self) -> str:
-        """The command's arguments, exactly as typed."""
-        if self.args is not None:
-            return self.args
-        return _args_text(self.update.effective_message)
-
-    @property
-    def now(self):
-        return self.app.clock()
-
-    @property
-    def update_id(self) -> int:
-        return self.update.update_id
-
-    def render(self, template: str, /, **kw: Any) -> str:
-        return self.app.renderer.render(self.lang, template, tz=self.counsellor.timezone, **kw)
-
-    async def reply(
-        self, template: str, /, *, markup: InlineKeyboardMarkup | None = None, **kw: Any
-    ) -> Message:
-        return await self.send_text(self.render(template, **kw), markup)
-
-    async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-        chat_id = self.update.effective_chat.id
-        return await self.context.bot.send_message(
-            chat_id, fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
-            disable_web_page_preview=True,
-        )
-
-    async def once(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run a use case that writes, once per Telegram update: its first write unit of
-        work records the update id in the same transaction, so a redelivered or replayed
-        update raises `AlreadyProcessed` (answered in `_answering`) and writes nothing."""
-        db, update_id, now = self.app.db, self.update_id, self.now
-        if self._once is None:
-            self._once = Once(update_id, now)
-        state = self._once
-
-        def once() -> Any:
-            with db.once(update_id, now, state=state):
-                return fn(*args, **kwargs)
-
-        return await _run(once)
-
-    async def claim(self) -> None:
-        """Record this update as handled, for a button that only shows something (a question
-        with its choices): handled again, it is answered "already done" like a write, rather
-        than answering a query Telegram no longer takes and reporting an error."""
-        await self.once(_claim_only, self.app.db)
-
-    async def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """`once`, for a use case that stores the counsellor's data: when it has returned,
-        that is committed, and the turn remembers so (see `_answering`)."""
-        result = await self.once(fn, *args, **kwargs)
-        if _stored_something(result):
-            self.mark_saved(getattr(result, "client", None))
-        return result
-
-    def mark_saved(self, client: Any = None) -> None:
-        self.saved = True
-        if client is not None and hasattr(client, "number"):
-            self.saved_client = client
-
-
-def _claim_only(db: Any) -> None:
-    with db.uow(write=True):  # inside `Database.once`: records the update id, nothing else
-        pass
-
-
-def _stored_something(result: Any) -> bool:
-    from services.core import AlreadyHandled, Choice, Questionnaire, Resumed
-    from services.referrals import Suggestions
-
-    if result is None or result is False or isinstance(
-        result, (AlreadyHandled, Choice, Questionnaire, Suggestions)
-    ):
-        return False
-    if isinstance(result, Resumed):
-        return result.command in SAVING_RESUMES
-    return bool(getattr(result, "changed", True))
-
-
-# a parked command resumed by a button: these store something; the others only show or ask
-SAVING_RESUMES = frozenset({"log", "status", "goal", "plan", "screening"})
-
-
-def _args_text(message: Message) -> str:
-    """The text after `/command` (or `/command@bot`), exactly as typed: newlines kept."""
-    text = message.text or ""
-    for entity in message.entities or ():
-        if entity.type == "bot_command" and entity.offset == 0:
-            return text[entity.length:].strip()
-    typed = grammar.split_command(text.strip())  # `／log …`: Telegram marks no command
-    if typed is not None:
-        return typed[1]
-    return text.strip()
-
-
-async def _refuse(update: Update, app: BotContext, name: str = "refusal") -> None:
-    user = update.effective_user
-    lang = pick_language(None, user.language_code if user else None)
-    text = app.renderer.render(lang, name)
-    if update.callback_query is not None:
-        await update.callback_query.answer(text[:190], show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
-
-
-async def _identify(update: Update, app: BotContext) -> Counsellor | None:
-    user = update.effective_user
-    counsellor = await _run(core.find_counsellor, app.db, user.id)
-    if counsellor is not None and not counsellor.active:
-        return counsellor  # refused by the caller; nothing about them is written
-    if counsellor is None and user.id in app.settings.admin_ids:
-        counsellor = await _run(
-            core.ensure_admin, app.db, user.id, _display_name(user), app.clock(), app.settings.timezone
-        )
-    if counsellor is not None and user.language_code:
-        seen = pick_language(None, user.language_code)
-        if counsellor.telegram_language != seen:
-            counsellor = await _run(core.remember_telegram_language, app.db, counsellor, seen)
-    return counsellor
-
-
-Handler = Callable[[Turn], Awaitable[None]]
-
-
-def _guard(fn: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
-    """Private chats and invited counsellors only; errors become clear replies."""
-
-    @functools.wraps(fn)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        app = _ctx(context)
-        chat = update.effective_chat
-        if update.effective_user is None or chat is None:
-            return
-        if chat.type != ChatType.PRIVATE:
-            if update.callback_query is None:
-                await _refuse(update, app, "private_only")
-            return
-        counsellor = await _identify(update, app)
-        if counsellor is None:
-            await _refuse(update, app)
-            return
-        if not counsellor.active:  # an admin ended their access (issue 14): nothing at all
-            await _refuse(update, app, "deactivated")
-            return
-        turn = Turn(update, context, app, counsellor,
-                    pick_language(counsellor.language, update.effective_user.language_code))
-        await _answering(turn, fn)
-
-    return wrapper
-
-
-def _clip_param(value: object, limit: int = 120) -> object:
-    if isinstance(value, str) and len(value) > limit:
-        return value[: limit - 1] + "…"
-    return value
-
-
-async def _answering(turn: Turn, fn: Handler) -> None:
-    try:
-        await _answering_inner(turn, fn)
-    except Exception as exc:
-        if not turn.saved:
-            raise  # rolled back: on_error says so
-        # The transaction committed; only the reply failed. Say so, or the counsellor
-        # sends it again and it is stored twice.
-        log.error("reply failed after a committed change: %s", type(exc).__name__,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-        await _tell_saved(turn)
-
-
-async def _tell_saved(turn: Turn) -> None:
-    query = turn.update.callback_query
-    if query is not None:
-        try:
-            await query.answer(turn.render("saved_toast")[:190])
-        except Exception:  # noqa: BLE001 - already answered, or gone: the message below says it
-            pass
-    try:
-        await turn.send_text(turn.render("saved_reply_failed", client=turn.saved_client))
-    except Exception:  # noqa: BLE001 - the error path must not raise
-        log.warning("could not tell the user that the change was saved")
-
-
-async def _answering_inner(turn: Turn, fn: Handler) -> None:
-    try:
-        await fn(turn)
-    except CommandError as exc:
-        # Echoed input is clipped, so a reply about a 4000-character word still fits.
-        params = {k: _clip_param(v) for k, v in exc.params.items()}
-        await turn.reply(f"errors/{exc.code}", **params)
-    except core.ClientNotFound as exc:
-        await turn.reply("client_not_found", ref=_clip_param(exc.ref), suggestions=exc.suggestions)
-    except buttons.BadButton:
-        await _stale_button(turn.update, turn.app, turn.lang)
-    except AlreadyProcessed:
-        # The same update again (Telegram redelivered it, or it is replayed from the inbox
-        # after a restart): it was handled and committed before; do nothing twice.
-        log.info("update %s was handled before; skipped", turn.update_id)
-        if turn.update.callback_query is not None:
-            try:
-                await turn.update.callback_query.answer(turn.render("toast_already")[:190])
-            except Exception:  # noqa: BLE001 - an old query may no longer be answerable
-                pass
-    except core.NotYours:
-        if turn.update.callback_query is not None:
-            await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
-        else:
-            await turn.reply("not_yours")
-
-
 # --- /start, /help, /invite, /lang ------------------------------------------------------
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    app = _ctx(context)
+    app = bot_context(context)
     chat = update.effective_chat
     user = update.effective_user
     if user is None or chat is None:
         return
     if chat.type != ChatType.PRIVATE:
-        await _refuse(update, app, "private_only")
+        await refuse(update, app, "private_only")
         return
-    counsellor = await _identify(update, app)
+    counsellor = await identify(update, app)
     message = update.effective_message
-    code = _args_text(message) if message else ""
+    code = command_args(message) if message else ""
     fresh = False
     if counsellor is None and code:
-        counsellor = await _run(
-            core.redeem_invite, app.db, code, user.id, _display_name(user), app.clock(), app.settings.timezone
+        counsellor = await run(
+            core.redeem_invite, app.db, code, user.id, display_name(user), app.clock(), app.settings.timezone
         )
         fresh = counsellor is not None
         if fresh and user.language_code:  # pushed alerts follow it from the first one on
-            counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+            counsellor = await run(core.remember_telegram_language, app.db, counsellor,
                                     pick_language(None, user.language_code))
     if counsellor is None:
-        await _refuse(update, app, "invite_invalid" if code else "refusal")
+        await refuse(update, app, "invite_invalid" if code else "refusal")
         return
     if not counsellor.active:
-        await _refuse(update, app, "deactivated")
+        await refuse(update, app, "deactivated")
         return
     if fresh and user.language_code:
         # from the very first /start, pushes (agendas, reminders) speak the colleague's language
-        counsellor = await _run(core.remember_telegram_language, app.db, counsellor,
+        counsellor = await run(core.remember_telegram_language, app.db, counsellor,
                                 pick_language(None, user.language_code))
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
     if fresh:
         turn.mark_saved()
-    unsupervised = await _run(supervision.unsupervised, app.db, counsellor, app.clock())
+    unsupervised = await run(supervision.unsupervised, app.db, counsellor, app.clock())
 
     async def welcome(turn: Turn) -> None:
         await turn.reply("welcome", counsellor=counsellor, fresh=fresh, unsupervised=unsupervised)
         if fresh:
             await _tell_inviter(turn, counsellor)
 
-    await _answering(turn, welcome)
+    await answering(turn, welcome)
 
 
 async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
     """The admin who sent the invite hears that the colleague has joined."""
-    inviter = await _run(core.inviter_of, turn.app.db, colleague)
+    inviter = await run(core.inviter_of, turn.app.db, colleague)
     if inviter is None:
         return
     lang = language_of(inviter)
@@ -358,19 +137,19 @@ async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
         log.warning("could not tell the inviter that a colleague joined")
 
 
-@_guard
+@guard
 async def help_(turn: Turn) -> None:
     await turn.reply("help", is_admin=turn.counsellor.is_admin)
 
 
-@_guard
+@guard
 async def invite(turn: Turn) -> None:
     code, expires = await turn.write(core.create_invite, turn.app.db, turn.counsellor, turn.now)
     username = turn.context.bot.username
     await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
 
 
-@_guard
+@guard
 async def lang(turn: Turn) -> None:
     choice = grammar.parse_lang(turn.args_text)
     if choice is None:  # no argument: show the current language and how to change it
@@ -385,7 +164,7 @@ async def lang(turn: Turn) -> None:
 # --- clients -----------------------------------------------------------------------------
 
 
-@_guard
+@guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(turn.args_text)
     result = await turn.write(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
@@ -413,16 +192,18 @@ def _offer(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     return offer_markup(turn, result)
 
 
-async def _choose(turn: Turn, choice: core.Choice, prefix: str = "p") -> None:
+async def choose_client(
+    turn: Turn, choice: core.Choice, kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice
+) -> None:
     """Buttons to pick one of several matching clients for a parked command
-    (`<prefix>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
+    (`<kind>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=buttons.data(prefix, choice.pending_id, c.id))]
+        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=kind(choice.pending_id, c.id).pack())]
         for c in choice.candidates[:8]
     ]
     rows.append([InlineKeyboardButton(turn.render("button_cancel"),
-                                      callback_data=buttons.data(prefix, choice.pending_id, "x"))])
-    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=_clip_param(choice.ref),
+                                      callback_data=kind(choice.pending_id, "x").pack())])
+    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=clip(choice.ref),
                      candidates=choice.candidates)
 
 
@@ -434,7 +215,7 @@ async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
-        await _choose(turn, result)
+        await choose_client(turn, result)
         return
     await turn.reply(template, r=result, markup=_join(_logged_markup(turn, result), _offer(turn, result)))
     await _after_write(turn, result)
@@ -451,18 +232,17 @@ def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
     pending_id = getattr(result, "next_pending_id", None)
     if not isinstance(result, core.Logged) or pending_id is None:
         return None
-    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=buttons.data("nx", pending_id, key))
+    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=FollowUpDate(pending_id, key).pack())
            for key in core.FOLLOW_UP_CHOICES]
     return InlineKeyboardMarkup([row, [InlineKeyboardButton(turn.render("button_no_follow_up"),
-                                                            callback_data=buttons.data("nx", pending_id, "x"))]])
+                                                            callback_data=FollowUpDate(pending_id, "x").pack())]])
 
 
-@_guard
-async def on_follow_up_date(turn: Turn) -> None:
+@on_tap(FollowUpDate)
+async def on_follow_up_date(turn: Turn, tap: FollowUpDate) -> None:
     """`nx:<pending>:<t|m|2w|x>`: the date for a log whose `next=` could not be read."""
     query = turn.update.callback_query
-    pending_id, choice = buttons.fields(query.data, "nx")
-    added = await turn.write(core.set_follow_up, turn.app.db, turn.counsellor, pending_id, choice, turn.now,
+    added = await turn.write(core.set_follow_up, turn.app.db, turn.counsellor, tap.pending_id, tap.choice, turn.now,
                              rules=turn.app.rules)
     await query.answer()
     try:  # the log stays as it was; only the question's buttons go
@@ -476,7 +256,7 @@ async def on_follow_up_date(turn: Turn) -> None:
         await turn.reply("plan_added", r=added)
 
 
-@_guard
+@guard
 async def log_(turn: Turn) -> None:
     await _write_command(turn, core.log_conversation, "logged", rules=turn.app.rules)
 
@@ -490,59 +270,57 @@ async def _show_map(turn: Turn, view: core.MapView) -> None:
         now=turn.now,
     )
     cid = view.map.client.id
-    rows = [[InlineKeyboardButton(turn.render("button_map_log"), callback_data=buttons.data("mx", "l", cid)),
-             InlineKeyboardButton(turn.render("button_map_plan"), callback_data=buttons.data("mx", "p", cid)),
-             InlineKeyboardButton(turn.render("button_map_screen"), callback_data=buttons.data("mx", "s", cid))],
+    rows = [[InlineKeyboardButton(turn.render("button_map_log"), callback_data=MapAction("l", cid).pack()),
+             InlineKeyboardButton(turn.render("button_map_plan"), callback_data=MapAction("p", cid).pack()),
+             InlineKeyboardButton(turn.render("button_map_screen"), callback_data=MapAction("s", cid).pack())],
             [safety_check_button(turn, cid)]]  # issue 11: a safety check from the map
     if view.map.interaction_count > 3:
         rows.append([InlineKeyboardButton(turn.render("button_map_more", n=view.map.interaction_count),
-                                          callback_data=buttons.data("mx", "m", cid))])
+                                          callback_data=MapAction("m", cid).pack())])
     await turn.send_text(text, InlineKeyboardMarkup(rows))
 
 
-@_guard
-async def on_map_button(turn: Turn) -> None:
-    """Buttons under a map and on /clients and reminders, for one client of the tapper:
-    `mp:<id>` the map; `mx:l|p:<id>` the next message is a log / a plan for them;
-    `mx:s:<id>` choose a screening, `mx:9|7:<id>` start it; `mx:m:<id>` all conversations."""
+@on_tap(OpenMap)
+async def on_open_map(turn: Turn, tap: OpenMap) -> None:
+    """`mp:<id>` on /clients and reminders: the map of one client of the tapper."""
+    view = await turn.once(core.map_of, turn.app.db, turn.counsellor, tap.client_id)
+    await turn.update.callback_query.answer()
+    await _show_map(turn, view)
+
+
+@on_tap(MapAction)
+async def on_map_action(turn: Turn, tap: MapAction) -> None:
+    """Buttons under a map and reminders, for one client of the tapper: `mx:l|p:<id>` the
+    next message is a log / a plan for them; `mx:s:<id>` choose a screening, `mx:9|7:<id>`
+    start it; `mx:m:<id>` all conversations."""
     query = turn.update.callback_query
-    kind, values = buttons.parse(query.data)
-    if kind == "mp":
-        view = await turn.once(core.map_of, turn.app.db, turn.counsellor, values[0])
-        await query.answer()
-        await _show_map(turn, view)
-        return
-    if kind != "mx":
-        raise buttons.BadButton(query.data or "")
-    action, client_id = values
+    action, client_id = tap.action, tap.client_id
     if action in ("l", "p"):
         client = await turn.once(core.await_text_for, turn.app.db, turn.counsellor, client_id,
                                  "log" if action == "l" else "plan", turn.now)
         await query.answer()
         await turn.reply("awaiting_text", client=client, command="log" if action == "l" else "plan")
     elif action == "s":
-        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        client = await run(core.client_of, turn.app.db, turn.counsellor, client_id)
         await query.answer()
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=buttons.data("mx", "9", client.id)),
-                                        InlineKeyboardButton("GAD-7", callback_data=buttons.data("mx", "7", client.id))]])
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=MapAction("9", client.id).pack()),
+                                        InlineKeyboardButton("GAD-7", callback_data=MapAction("7", client.id).pack())]])
         await turn.reply("choose_screening", markup=markup, client=client)
     elif action in ("9", "7"):
-        client = await _run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        client = await run(core.client_of, turn.app.db, turn.counsellor, client_id)
         await query.answer()
         turn.args = str(client.number)
         await _screening(turn, "phq9" if action == "9" else "gad7")
     elif action == "m":
-        view = await _run(core.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
+        view = await run(core.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
         await query.answer()
         text = turn.app.renderer.render_fitting(
             turn.lang, "interactions", "interactions", list(view.map.interactions), client=view.map.client,
             total=view.map.interaction_count, tz=turn.counsellor.timezone)
         await turn.send_text(text)
-    else:
-        raise core.NotYours()
 
 
-@_guard
+@guard
 async def map_(turn: Turn) -> None:
     args = turn.args_text
     words = args.split()
@@ -553,7 +331,7 @@ async def map_(turn: Turn) -> None:
         return
     result = await turn.once(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
     if isinstance(result, core.Choice):
-        await _choose(turn, result)
+        await choose_client(turn, result)
         return
     await _show_map(turn, result)
 
@@ -566,13 +344,13 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
                        start=page * PAGE_SIZE, now=turn.now)
     # each row opens the map with one tap (two to a line, short enough for a phone)
     names = [InlineKeyboardButton(f"{_icon(row)} {row.client.number} {row.client.name}"[:40],
-                                  callback_data=buttons.data("mp", row.client.id)) for row in chunk]
+                                  callback_data=OpenMap(row.client.id).pack()) for row in chunk]
     rows = [names[i:i + 2] for i in range(0, len(names), 2)]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("cl", page - 1)))
+        nav.append(InlineKeyboardButton("‹", callback_data=ClientsPage(page - 1).pack()))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("›", callback_data=buttons.data("cl", page + 1)))
+        nav.append(InlineKeyboardButton("›", callback_data=ClientsPage(page + 1).pack()))
     if nav:
         rows.append(nav)
     return text, InlineKeyboardMarkup(rows) if rows else None
@@ -582,24 +360,24 @@ def _icon(row: core.CaseloadRow) -> str:
     return {"crisis": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}.get(row.risk.value, "")
 
 
-@_guard
+@guard
 async def clients(turn: Turn) -> None:
-    caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    caseload = await run(core.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, 0)
     await turn.send_text(text, markup)
 
 
-@_guard
+@guard
 async def status(turn: Turn) -> None:
     await _write_command(turn, core.set_status, "status", rules=turn.app.rules)
 
 
-@_guard
+@guard
 async def goal(turn: Turn) -> None:
     await _write_command(turn, core.add_goal, "goal_added", rules=turn.app.rules)
 
 
-@_guard
+@guard
 async def plan(turn: Turn) -> None:
     await _write_command(turn, core.add_plan, "plan_added", rules=turn.app.rules)
 
@@ -607,7 +385,7 @@ async def plan(turn: Turn) -> None:
 # --- screenings: by arguments or one item per step in one edited message -----------------
 
 
-def _question(
+def question_message(
     turn: Turn, q: core.Questionnaire, answers: tuple[int, ...]
 ) -> tuple[str, InlineKeyboardMarkup]:
     spec = SPECS[Instrument(q.instrument)]
@@ -615,14 +393,14 @@ def _question(
     text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
                        item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
     rows = [
-        [InlineKeyboardButton(f"{value} · {label}", callback_data=buttons.data("s", q.pending_id, (*answers, value)))]
+        [InlineKeyboardButton(f"{value} · {label}", callback_data=QuestionnaireStep(q.pending_id, (*answers, value)).pack())]
         for value, label in enumerate(ANSWER_LABELS[turn.lang])
     ]
     nav = []
     if answers:
         nav.append(InlineKeyboardButton(turn.render("button_back"),
-                                        callback_data=buttons.data("s", q.pending_id, answers[:-1])))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("s", q.pending_id, "x")))
+                                        callback_data=QuestionnaireStep(q.pending_id, answers[:-1]).pack()))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=QuestionnaireStep(q.pending_id, "x").pack()))
     rows.append(nav)
     return text, InlineKeyboardMarkup(rows)
 
@@ -634,50 +412,50 @@ async def _screening(turn: Turn, instrument: str) -> None:
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
-        await _choose(turn, result)
+        await choose_client(turn, result)
     elif isinstance(result, core.Questionnaire):
-        text, markup = _question(turn, result, ())
+        text, markup = question_message(turn, result, ())
         await turn.send_text(text, markup)
     else:
         await turn.reply("screening_saved", r=result, markup=_offer(turn, result))
 
 
-@_guard
+@guard
 async def phq9(turn: Turn) -> None:
     await _screening(turn, "phq9")
 
 
-@_guard
+@guard
 async def gad7(turn: Turn) -> None:
     await _screening(turn, "gad7")
 
 
-@_guard
-async def on_questionnaire(turn: Turn) -> None:
+@on_tap(QuestionnaireStep)
+async def on_questionnaire(turn: Turn, tap: QuestionnaireStep) -> None:
     query = turn.update.callback_query
-    pending_id, answers = buttons.fields(query.data, "s")
+    pending_id, answers = tap.pending_id, tap.answers
     if answers == "x":
         if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
-            await _edit(query, turn.render("cancelled"))
+            await edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
     step = await turn.write(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
                       rules=turn.app.rules)
     await query.answer()
     if isinstance(step, core.Questionnaire):
-        text, markup = _question(turn, step, answers)
-        await _edit(query, text, markup)
+        text, markup = question_message(turn, step, answers)
+        await edit(query, text, markup)
     else:
-        await _edit(query, turn.render("screening_saved", r=step), _offer(turn, step))
+        await edit(query, turn.render("screening_saved", r=step), _offer(turn, step))
 
 
 # --- reminders, alerts, agenda, settings ---------------------------------------------------
 
 
-@_guard
+@guard
 async def today(turn: Turn) -> None:
-    data = await _run(rem.today, turn.app.db, turn.counsellor, turn.now)
+    data = await run(rem.today, turn.app.db, turn.counsellor, turn.now)
     text, rows = agenda_message(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
                                 now=turn.now, pushed=False)
     await turn.send_text(text, _markup(rows))
@@ -689,28 +467,41 @@ def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
 
 
-@_guard
-async def on_agenda(turn: Turn) -> None:
-    """`ra`: confirm every quiet low-risk review of today; `al:<section>:<page>` (a new
-    message) / `alp:<section>:<page>` (that message, paged): a whole agenda list."""
+@on_tap(ConfirmQuietReviews)
+async def on_confirm_quiet_reviews(turn: Turn, tap: ConfirmQuietReviews) -> None:
+    """`ra`: confirm every quiet low-risk review of today."""
     query = turn.update.callback_query
-    data = query.data or ""
-    if data == "ra":
-        confirmed = await turn.write(rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now,
-                               rules=turn.app.rules)
-        await query.answer()
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
-        await turn.reply("reviews_confirmed", clients=confirmed)
-        return
-    kind, (code, asked) = buttons.parse(data)
-    if kind not in ("al", "alp"):
-        raise buttons.BadButton(data)
+    confirmed = await turn.write(rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now,
+                                 rules=turn.app.rules)
+    await query.answer()
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+    await turn.reply("reviews_confirmed", clients=confirmed)
+
+
+@on_tap(AgendaList)
+async def on_agenda_list(turn: Turn, tap: AgendaList) -> None:
+    """`al:<section>:<page>`: a whole agenda list, as a new message."""
+    text, markup = await _agenda_list(turn, tap.section, tap.page)
+    await turn.update.callback_query.answer()
+    await turn.send_text(text, markup)
+
+
+@on_tap(AgendaListPage)
+async def on_agenda_list_page(turn: Turn, tap: AgendaListPage) -> None:
+    """`alp:<section>:<page>`: that list, paged in its message."""
+    query = turn.update.callback_query
+    text, markup = await _agenda_list(turn, tap.section, tap.page)
+    await query.answer()
+    await edit(query, text, markup)
+
+
+async def _agenda_list(turn: Turn, code: str, asked: int) -> tuple[str, InlineKeyboardMarkup | None]:
     section = AGENDA_SECTIONS[code]
-    lists = await _run(rem.agenda_lists, turn.app.db, turn.counsellor, turn.now)
+    lists = await run(rem.agenda_lists, turn.app.db, turn.counsellor, turn.now)
     rows = lists[section]
     pages = max(1, -(-len(rows) // LIST_PAGE))
     page = min(asked, pages - 1)
@@ -718,18 +509,13 @@ async def on_agenda(turn: Turn) -> None:
                        total=len(rows), page=page, pages=pages, start=page * LIST_PAGE, now=turn.now)
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("‹", callback_data=buttons.data("alp", code, page - 1)))
+        nav.append(InlineKeyboardButton("‹", callback_data=AgendaListPage(code, page - 1).pack()))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("›", callback_data=buttons.data("alp", code, page + 1)))
-    markup = InlineKeyboardMarkup([nav]) if nav else None
-    await query.answer()
-    if kind == "al":
-        await turn.send_text(text, markup)
-    else:
-        await _edit(query, text, markup)
+        nav.append(InlineKeyboardButton("›", callback_data=AgendaListPage(code, page + 1).pack()))
+    return text, InlineKeyboardMarkup([nav]) if nav else None
 
 
-@_guard
+@guard
 async def tz(turn: Turn) -> None:
     args = turn.args_text
     if not args:
@@ -742,13 +528,13 @@ async def tz(turn: Turn) -> None:
 
 async def _show_settings(turn: Turn, changed: bool) -> None:
     """The settings; for an admin also who has no supervisor (and where their alerts go)."""
-    unsupervised = await _run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
-    mine = await _run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
+    unsupervised = await run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
+    mine = await run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
     await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised,
                      mine=mine)
 
 
-@_guard
+@guard
 async def settings(turn: Turn) -> None:
     args = turn.args_text
     words = args.split()
@@ -781,39 +567,52 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
     await turn.reply("supervisor_set", counsellor=counsellor, supervisor=supervisor)
 
 
-@_guard
-async def on_reminder(turn: Turn) -> None:
-    """Done (rd:<plan>), Snooze (rs:<plan>:<1h|1d|1w>), Acknowledge (ak:<alert>),
-    tier review Confirm (rv:c:<client>) / Lower (rv:l:<client>, then rv:r:<client>:<reason>)."""
+@on_tap(PlanDone)
+async def on_plan_done(turn: Turn, tap: PlanDone) -> None:
     query = turn.update.callback_query
-    kind, parts = buttons.parse(query.data)
-    if kind == "rd":
-        out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, parts[0], turn.now)
-        await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
-        await _edit(query, turn.render("plan_done", o=out))
-    elif kind == "rs":
-        out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, parts[0], parts[1], turn.now)
-        await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
-        await _edit(query, turn.render("plan_snoozed", o=out))
-    elif kind == "rx":
-        out = await turn.write(rem.stop_series, turn.app.db, turn.counsellor, parts[0], turn.now)
-        await query.answer(turn.render("toast_stopped"))
-        await _edit(query, turn.render("plan_added", r=out))
-    elif kind == "ak":
-        out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, parts[0], turn.now)
-        await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
-        await _acknowledge_copies(turn, query, out)
-    elif kind == "rv" and parts[0] == "c":
-        out = await turn.write(rem.confirm_review, turn.app.db, turn.counsellor, parts[1], turn.now,
-                               rules=turn.app.rules)
-        await query.answer()
-        await _edit(query, turn.render("review_done", o=out))
-    elif kind in ("rv", "rv:r"):
-        from bot.handlers_crisis import on_review  # Lower asks why, then lowers (issue 11)
+    out = await turn.write(rem.complete_plan, turn.app.db, turn.counsellor, tap.plan_id, turn.now)
+    await query.answer(turn.render("toast_done" if out.changed else "toast_already"))
+    await edit(query, turn.render("plan_done", o=out))
 
-        await on_review(turn, kind, parts)
-    else:
-        raise buttons.BadButton(kind)
+
+@on_tap(PlanSnooze)
+async def on_plan_snooze(turn: Turn, tap: PlanSnooze) -> None:
+    query = turn.update.callback_query
+    out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, tap.plan_id, tap.span, turn.now)
+    await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
+    await edit(query, turn.render("plan_snoozed", o=out))
+
+
+@on_tap(SeriesStop)
+async def on_series_stop(turn: Turn, tap: SeriesStop) -> None:
+    query = turn.update.callback_query
+    out = await turn.write(rem.stop_series, turn.app.db, turn.counsellor, tap.plan_id, turn.now)
+    await query.answer(turn.render("toast_stopped"))
+    await edit(query, turn.render("plan_added", r=out))
+
+
+@on_tap(AckAlert)
+async def on_ack_alert(turn: Turn, tap: AckAlert) -> None:
+    query = turn.update.callback_query
+    out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, tap.alert_id, turn.now)
+    await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
+    await _acknowledge_copies(turn, query, out)
+
+
+@on_tap(TierReview)
+async def on_tier_review(turn: Turn, tap: TierReview) -> None:
+    """Tier review Confirm (`rv:c:<client>`) / Lower (`rv:l:<client>`: asks why, then
+    `rv:r:<client>:<reason>`, in bot.handlers_crisis)."""
+    query = turn.update.callback_query
+    if tap.action == "l":
+        from bot.handlers_crisis import ask_why_lower  # issue 11
+
+        await ask_why_lower(turn, tap.client_id)
+        return
+    out = await turn.write(rem.confirm_review, turn.app.db, turn.counsellor, tap.client_id, turn.now,
+                           rules=turn.app.rules)
+    await query.answer()
+    await edit(query, turn.render("review_done", o=out))
 
 
 async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOutcome) -> None:
@@ -822,10 +621,10 @@ async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOu
     tapped = query.message.message_id if query.message is not None else None
     views = alerts.acknowledged_views(out, tapped)
     edits = alerts.acknowledged_edits(turn.app.renderer, views, out.alert.acknowledged_at, turn.now)
-    for edit in edits:
+    for copy in edits:
         try:
             await turn.context.bot.edit_message_text(
-                edit.text, chat_id=edit.chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
+                copy.text, chat_id=copy.chat_id, message_id=copy.message_id, parse_mode=ParseMode.HTML,
                 reply_markup=None, disable_web_page_preview=True)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
@@ -834,22 +633,16 @@ async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOu
             log.warning("could not update a copy of alert %s: the recipient blocked the bot", out.alert.id)
 
 
-def _dispatch(turn: Turn) -> dict[str, Handler]:
-    """Command name → the guarded handler's inner function (filled by `register`)."""
-    return turn.context.application.bot_data.get("dispatch", {})
-
-
-@_guard
-async def on_cadence_snooze(turn: Turn) -> None:
+@on_tap(CadenceSnooze)
+async def on_cadence_snooze(turn: Turn, tap: CadenceSnooze) -> None:
     """`cz:<client>`: "该联系" put off by a day (a new reminder row, unless contacted meanwhile)."""
     query = turn.update.callback_query
-    (client_id,) = buttons.fields(query.data, "cz")
-    client, until = await turn.write(rem.snooze_cadence, turn.app.db, turn.counsellor, client_id, turn.now)
+    client, until = await turn.write(rem.snooze_cadence, turn.app.db, turn.counsellor, tap.client_id, turn.now)
     await query.answer(turn.render("toast_snoozed"))
-    await _edit(query, turn.render("cadence_snoozed", client=client, until=until))
+    await edit(query, turn.render("cadence_snoozed", client=client, until=until))
 
 
-@_guard
+@guard
 async def unknown_command(turn: Turn) -> None:
     text = (turn.update.effective_message.text or "").strip()
     typed = grammar.split_command(text)
@@ -861,30 +654,30 @@ async def unknown_command(turn: Turn) -> None:
 
 async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
     """`/lgo 学生B …`: "did you mean /log?" with a button that runs it on the same text."""
-    meant = grammar.suggest_command(name, sorted(_dispatch(turn)))
+    meant = grammar.suggest_command(name, sorted(dispatch(turn)))
     if meant is None:
         await turn.reply("unknown_command", command=shown, meant=None)
         return
     pending_id = await turn.once(core.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=buttons.data("rc", pending_id, "y")),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("rc", pending_id, "x")),
+        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=RunSuggested(pending_id, "y").pack()),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=RunSuggested(pending_id, "x").pack()),
     ]])
-    await turn.reply("unknown_command", markup=markup, command=shown, meant=meant, args=_clip_param(args, 60))
+    await turn.reply("unknown_command", markup=markup, command=shown, meant=meant, args=clip(args, 60))
 
 
-@_guard
-async def on_run_suggested(turn: Turn) -> None:
+@on_tap(RunSuggested)
+async def on_run_suggested(turn: Turn, tap: RunSuggested) -> None:
     """`rc:<pending>:y|x`: run (or drop) the command a typo was taken for, on the same text."""
     query = turn.update.callback_query
-    pending_id, answer = buttons.fields(query.data, "rc")
-    command, args = await turn.once(core.take_parked_command, turn.app.db, turn.counsellor, pending_id, turn.now)
+    command, args = await turn.once(core.take_parked_command, turn.app.db, turn.counsellor, tap.pending_id,
+                                    turn.now)
     await query.answer()
-    if answer == "x":
-        await _edit(query, turn.render("cancelled"))
+    if tap.answer == "x":
+        await edit(query, turn.render("cancelled"))
         return
-    await _edit(query, turn.render("running", command=command))
-    handler = _dispatch(turn).get(command)
+    await edit(query, turn.render("running", command=command))
+    handler = dispatch(turn).get(command)
     if handler is None:
         raise core.NotYours()
     turn.args = args
@@ -898,7 +691,7 @@ async def _typed_command(turn: Turn, text: str) -> bool:
     if typed is None:
         return False
     name, args, _ = typed
-    handler = _dispatch(turn).get(name)
+    handler = dispatch(turn).get(name)
     if handler is not None:
         turn.args = args
         await handler(turn)
@@ -912,7 +705,7 @@ async def _typed_command(turn: Turn, text: str) -> bool:
 # --- plain text: one message, one tap ---------------------------------------------------
 
 
-@_guard
+@guard
 async def plain_text(turn: Turn) -> None:
     message = turn.update.effective_message
     text = (message.text or "").strip()
@@ -920,15 +713,15 @@ async def plain_text(turn: Turn) -> None:
         return
     if await _typed_command(turn, text):
         return
-    awaited = await _run(core.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
+    awaited = await run(core.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
     if awaited is not None:  # after 📝 记录 / ⏰ 计划 under a map or a reminder
         command, number = awaited
-        handler = _dispatch(turn).get(command)
+        handler = dispatch(turn).get(command)
         if handler is not None:
             turn.args = f"{number} {text}"
             await handler(turn)
             return
-    waiting = await _run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
+    waiting = await run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
         result = await turn.write(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
@@ -937,7 +730,7 @@ async def plain_text(turn: Turn) -> None:
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
-    found = await _run(core.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
+    found = await run(core.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
     if found is not None:  # after 🔍: this message names the student of the parked note
         await turn.claim()  # handled twice: the choice is not asked twice
         note_id, clients_found = found
@@ -955,9 +748,9 @@ async def _after_new_with_note(turn: Turn, result: object) -> None:
         return
     if isinstance(result, core.SameName):  # 周晓雯 exists: the same person, or a namesake?
         rows = [[InlineKeyboardButton(_client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
-                                      callback_data=buttons.data("p", result.pending_id, c.id))] for c in result.existing]
+                                      callback_data=ParkedChoice(result.pending_id, c.id).pack())] for c in result.existing]
         rows.append([InlineKeyboardButton(turn.render("button_new_anyway", name=result.name),
-                                          callback_data=buttons.data("p", result.pending_id, "N"))])
+                                          callback_data=ParkedChoice(result.pending_id, "N").pack())])
         await turn.reply("same_name_ask", markup=InlineKeyboardMarkup(rows), name=result.name,
                          existing=result.existing)
         return
@@ -986,11 +779,11 @@ def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
     pid = parked.pending_id
     same = _same_names(parked.recent)
     rows = [[InlineKeyboardButton(("⭐ " if c in parked.named else "") + _client_label(c, same),
-                                  callback_data=buttons.data("p", pid, c.id))] for c in parked.recent]
+                                  callback_data=ParkedChoice(pid, c.id).pack())] for c in parked.recent]
     rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=buttons.data("p", pid, "n")),
-        InlineKeyboardButton(turn.render("button_search"), callback_data=buttons.data("p", pid, "s")),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("p", pid, "x")),
+        InlineKeyboardButton(turn.render("button_new_client"), callback_data=ParkedChoice(pid, "n").pack()),
+        InlineKeyboardButton(turn.render("button_search"), callback_data=ParkedChoice(pid, "s").pack()),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=ParkedChoice(pid, "x").pack()),
     ])
     return InlineKeyboardMarkup(rows)
 
@@ -998,100 +791,120 @@ def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
 # --- buttons -----------------------------------------------------------------------------
 
 
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    try:
-        await query.edit_message_text(fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
-                                      disable_web_page_preview=True)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-@_guard
-async def on_choice(turn: Turn) -> None:
+@on_tap(ParkedChoice)
+async def on_choice(turn: Turn, tap: ParkedChoice) -> None:
     query = turn.update.callback_query
-    pending_id, target = buttons.fields(query.data, "p")
-    if target == "x" and await _run(core.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
+    pending_id, target = tap.pending_id, tap.target
+    if target == "x" and await run(core.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
         target = "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
     if target == "x":  # ask before a typed note is thrown away
         await query.answer()
-        await _edit(query, turn.render("discard_confirm"), InlineKeyboardMarkup([[
-            InlineKeyboardButton(turn.render("button_discard"), callback_data=buttons.data("p", pending_id, "xx")),
-            InlineKeyboardButton(turn.render("button_keep"), callback_data=buttons.data("p", pending_id, "b")),
+        await edit(query, turn.render("discard_confirm"), InlineKeyboardMarkup([[
+            InlineKeyboardButton(turn.render("button_discard"), callback_data=ParkedChoice(pending_id, "xx").pack()),
+            InlineKeyboardButton(turn.render("button_keep"), callback_data=ParkedChoice(pending_id, "b").pack()),
         ]]))
         return
     if target == "xx":
         if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
-            await _edit(query, turn.render("cancelled"))
+            await edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
     if target == "b":
         await turn.claim()
-        parked = await _run(core.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        parked = await run(core.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
         await query.answer()
-        await _edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
+        await edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
                                        same=_same_names(parked.recent)), _note_picker(turn, parked))
         return
     if target == "N":
         result = await turn.write(core.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
                                   turn.update_id, rules=turn.app.rules)
         await query.answer()
-        await _edit(query, turn.render("chosen_new"))
+        await edit(query, turn.render("chosen_new"))
         await _after_new_with_note(turn, result)
         return
     if target == "s":
         await turn.once(core.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
         await query.answer()
-        await _edit(query, turn.render("search_prompt"))
+        await edit(query, turn.render("search_prompt"))
         return
     client_id = None if target == "n" else target
     resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
-    if resumed.command == "ask_name":
-        await _edit(query, turn.render("ask_new_client_name"))
-        return
-    if resumed.command == "log":
-        await _edit(query, turn.render("logged", r=resumed.result),
-                    _join(_logged_markup(turn, resumed.result), _offer(turn, resumed.result)))
-        await _after_write(turn, resumed.result)
-    elif resumed.command == "status":
-        await _edit(query, turn.render("status", r=resumed.result), _offer(turn, resumed.result))
-    elif resumed.command == "goal":
-        await _edit(query, turn.render("goal_added", r=resumed.result))
-        await _after_write(turn, resumed.result)
-    elif resumed.command == "plan":
-        await _edit(query, turn.render("plan_added", r=resumed.result))
-    elif resumed.command == "map":
-        await _edit(query, turn.render("chosen", client=resumed.result.map.client))
-        await _show_map(turn, resumed.result)
-    elif resumed.command == "screening":
-        await _edit(query, turn.render("screening_saved", r=resumed.result), _offer(turn, resumed.result))
-    elif resumed.command == "ask_screening":
-        await _edit(query, turn.render("chosen", client=resumed.result.client))
-        text, markup = _question(turn, resumed.result, ())
-        await turn.send_text(text, markup)
+    show = RESUMED.get(resumed.command)
+    if show is not None:
+        await show(turn, query, resumed.result)
 
 
-@_guard
-async def on_clients_page(turn: Turn) -> None:
+# --- a parked command resumed by the client's button: what it shows ---------------------
+
+Resumed = Callable[[Turn, CallbackQuery, Any], Awaitable[None]]
+
+
+async def _resumed_ask_name(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("ask_new_client_name"))
+
+
+async def _resumed_log(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("logged", r=result), _join(_logged_markup(turn, result), _offer(turn, result)))
+    await _after_write(turn, result)
+
+
+async def _resumed_status(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("status", r=result), _offer(turn, result))
+
+
+async def _resumed_goal(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("goal_added", r=result))
+    await _after_write(turn, result)
+
+
+async def _resumed_plan(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("plan_added", r=result))
+
+
+async def _resumed_map(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("chosen", client=result.map.client))
+    await _show_map(turn, result)
+
+
+async def _resumed_screening(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("screening_saved", r=result), _offer(turn, result))
+
+
+async def _resumed_ask_screening(turn: Turn, query: CallbackQuery, result: Any) -> None:
+    await edit(query, turn.render("chosen", client=result.client))
+    text, markup = question_message(turn, result, ())
+    await turn.send_text(text, markup)
+
+
+#: `core.Resumed.command` → what the tapped message becomes (and what follows it)
+RESUMED: dict[str, Resumed] = {
+    "ask_name": _resumed_ask_name,
+    "log": _resumed_log,
+    "status": _resumed_status,
+    "goal": _resumed_goal,
+    "plan": _resumed_plan,
+    "map": _resumed_map,
+    "screening": _resumed_screening,
+    "ask_screening": _resumed_ask_screening,
+}
+
+
+@on_tap(ClientsPage)
+async def on_clients_page(turn: Turn, tap: ClientsPage) -> None:
     query = turn.update.callback_query
-    (page,) = buttons.fields(query.data, "cl")
     await turn.claim()  # handled twice: "already done", never an error on the old query
-    caseload = await _run(core.caseload, turn.app.db, turn.counsellor, turn.now)
-    text, markup = _clients_page(turn, caseload, page)
+    caseload = await run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    text, markup = _clients_page(turn, caseload, tap.page)
     await query.answer()
-    await _edit(query, text, markup)
+    await edit(query, text, markup)
 
 
-@_guard
+@guard
 async def on_unknown_button(turn: Turn) -> None:
-    raise buttons.BadButton(turn.update.callback_query.data or "")
-
-
-async def _stale_button(update: Update, app: BotContext, lang: str) -> None:
-    """A button whose data is not (or no longer) one of ours: answered, never an error."""
-    await update.callback_query.answer(app.renderer.render(lang, "button_stale")[:190], show_alert=True)
+    raise BadButton(turn.update.callback_query.data or "")
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -1103,7 +916,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update: %s", type(error).__name__,
               exc_info=(type(error), error, error.__traceback__) if error else None)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-        app = _ctx(context)
+        app = bot_context(context)
         user = update.effective_user
         lang = pick_language(None, user.language_code if user else None)
         try:
@@ -1111,11 +924,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
                                            parse_mode=ParseMode.HTML)
         except Exception:  # noqa: BLE001 - the error handler must not raise
             log.warning("could not tell the user about the error")
-
-
-def command(name: str, callback: Callable[..., Awaitable[None]]) -> CommandHandler:
-    """A command handler for new messages only: an edited /log must not log twice."""
-    return CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE)
 
 
 def register(application: Application) -> None:
@@ -1163,28 +971,25 @@ def register(application: Application) -> None:
     application.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
     )
-    application.add_handler(CallbackQueryHandler(on_choice, pattern=r"^p:"))
-    application.add_handler(CallbackQueryHandler(on_clients_page, pattern=r"^cl:"))
-    application.add_handler(CallbackQueryHandler(on_questionnaire, pattern=r"^s:"))
-    application.add_handler(CallbackQueryHandler(on_reminder, pattern=r"^(rd|rs|rx|ak|rv):"))
-    application.add_handler(CallbackQueryHandler(on_follow_up_date, pattern=r"^nx:"))
-    application.add_handler(CallbackQueryHandler(on_map_button, pattern=r"^(mp|mx):"))
-    application.add_handler(CallbackQueryHandler(on_cadence_snooze, pattern=r"^cz:"))
-    application.add_handler(CallbackQueryHandler(on_agenda, pattern=r"^(ra$|al:|alp:)"))
-    application.add_handler(CallbackQueryHandler(on_run_suggested, pattern=r"^rc:"))
+    # each button kind to its handler, by the codec (`domain.buttons`); data of no kind,
+    # forged or stale, to the catch-all: "this button no longer works"
+    for handler in (on_choice, on_clients_page, on_questionnaire, on_plan_done, on_plan_snooze, on_series_stop,
+                    on_ack_alert, on_tier_review, on_follow_up_date, on_open_map, on_map_action, on_cadence_snooze,
+                    on_confirm_quiet_reviews, on_agenda_list, on_agenda_list_page, on_run_suggested):
+        application.add_handler(button_handler(handler))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
     # `／log …` typed with a full-width slash, and "did you mean /log?" buttons, run the same
     # handlers: name → the guarded function's body (the guard already ran for that update).
-    dispatch: dict[str, Handler] = {}
+    table: dict[str, Handler] = {}
     for group in application.handlers.values():
         for handler in group:
             inner = getattr(handler.callback, "__wrapped__", None)
             if isinstance(handler, CommandHandler) and inner is not None:
                 for name in handler.commands:
-                    dispatch.setdefault(name, inner)
-    application.bot_data["dispatch"] = dispatch
+                    table.setdefault(name, inner)
+    application.bot_data["dispatch"] = table
 
 
 async def _group_refusal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _refuse(update, _ctx(context), "private_only")
+    await refuse(update, bot_context(context), "private_only")

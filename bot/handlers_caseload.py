@@ -1,6 +1,6 @@
 """/find, /export, /forget (with a confirmation button) and /undo.
 
-Written like bot/handlers.py: `_guard` admits invited counsellors in private chats,
+Written like bot/handlers.py: `guard` admits invited counsellors in private chats,
 services.caseload does the work (scoped to the counsellor), templates render every word.
 Callback data `fg:<pending id>:y|n` is never trusted: the pending id is looked up for the
 counsellor who tapped, once.
@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatAction, ParseMode
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application
 
-from bot.handlers import Turn, _edit, _guard, _run, command
-from domain import buttons
+from bot.turn import Turn, button_handler, command, confirm_or_cancel, edit, guard, on_tap, run
+from domain.buttons import ForgetConfirm, UndoChoice
 from domain.errors import CommandError
-from services import caseload, core
+from services import caseload
 
 
-@_guard
+@guard
 async def find(turn: Turn) -> None:
     args = turn.args_text
     if not args.strip():
@@ -31,7 +31,7 @@ async def find(turn: Turn) -> None:
     if len(args) > caseload.FIND_MAX:
         await turn.reply("find_usage", too_long=True, max=caseload.FIND_MAX)
         return
-    rows = await _run(caseload.find, turn.app.db, turn.counsellor, args)
+    rows = await run(caseload.find, turn.app.db, turn.counsellor, args)
     text = turn.app.renderer.render_fitting(
         turn.lang, "find_results", "rows", rows, query=" ".join(args.split()), total=len(rows),
         tz=turn.counsellor.timezone,
@@ -44,7 +44,7 @@ def _no_args(turn: Turn, command: str) -> None:
         raise CommandError("no_args", command=command)
 
 
-@_guard
+@guard
 async def export(turn: Turn) -> None:
     """`/export`: an Excel workbook (one sheet per dimension); `/export csv`: the zip of CSVs."""
     choice = turn.args_text.strip().lower()
@@ -72,8 +72,8 @@ async def _export_xlsx(turn: Turn) -> None:
     from services.export_data import caseload_records
 
     await turn.context.bot.send_chat_action(turn.update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
-    records = await _run(caseload_records, turn.app.db, turn.counsellor)
-    data, counts = await _run(build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone,
+    records = await run(caseload_records, turn.app.db, turn.counsellor)
+    data, counts = await run(build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone,
                               records, turn.now)
     local = turn.now.astimezone(ZoneInfo(turn.counsellor.timezone))
     await turn.context.bot.send_document(
@@ -83,66 +83,56 @@ async def _export_xlsx(turn: Turn) -> None:
     )
 
 
-@_guard
+@guard
 async def forget(turn: Turn) -> None:
     args = turn.args_text
     ask = await turn.once(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
     markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_forget"), callback_data=buttons.data("fg", ask.pending_id, "y"))],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("fg", ask.pending_id, "n"))],
+        [InlineKeyboardButton(turn.render("button_forget"), callback_data=ForgetConfirm(ask.pending_id, "y").pack())],
+        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=ForgetConfirm(ask.pending_id, "n").pack())],
     ])
     await turn.reply("forget_confirm", markup=markup, client=ask.client, counts=ask.counts)
 
 
-@_guard
-async def on_forget(turn: Turn) -> None:
-    query = turn.update.callback_query
-    pending_id, answer = buttons.fields(query.data, "fg")
-    if answer == "n":
-        if not await _run(caseload.cancel_forget, turn.app.db, turn.counsellor, pending_id, turn.now):
-            raise core.NotYours()
-        await query.answer()
-        await _edit(query, turn.render("forget_cancelled"))
-        return
-    done = await turn.write(caseload.confirm_forget, turn.app.db, turn.counsellor, pending_id, turn.now)
-    if done is None:
-        raise core.NotYours()
-    await query.answer()
-    await _edit(query, turn.render("forget_done", client=done.client, counts=done.counts))
+@on_tap(ForgetConfirm)
+async def on_forget(turn: Turn, tap: ForgetConfirm) -> None:
+    await confirm_or_cancel(turn, tap, cancel=caseload.cancel_forget, cancelled="forget_cancelled",
+                            confirm=caseload.confirm_forget,
+                            done=lambda done: turn.render("forget_done", client=done.client, counts=done.counts))
 
 
-@_guard
+@guard
 async def undo(turn: Turn) -> None:
     """`/undo`: say what would be taken back, and ask (↩️ 撤销 / 取消)."""
     _no_args(turn, "undo")
     await turn.claim()  # handled twice: asked once
-    preview = await _run(caseload.peek_undo, turn.app.db, turn.counsellor, turn.now)
+    preview = await run(caseload.peek_undo, turn.app.db, turn.counsellor, turn.now)
     if preview is None:
         await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
         return
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_undo"), callback_data=buttons.data("ud", preview.entry_id)),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("ud", "x")),
+        InlineKeyboardButton(turn.render("button_undo"), callback_data=UndoChoice(preview.entry_id).pack()),
+        InlineKeyboardButton(turn.render("button_cancel"), callback_data=UndoChoice("x").pack()),
     ]])
     await turn.reply("undo_confirm", markup=markup, p=preview)
 
 
-@_guard
-async def on_undo(turn: Turn) -> None:
+@on_tap(UndoChoice)
+async def on_undo(turn: Turn, tap: UndoChoice) -> None:
     query = turn.update.callback_query
-    (entry,) = buttons.fields(query.data, "ud")
+    entry = tap.entry
     if entry == "x":
         await turn.claim()
         await query.answer()
-        await _edit(query, turn.render("undo_kept"))
+        await edit(query, turn.render("undo_kept"))
         return
     result = await turn.write(caseload.undo_entry, turn.app.db, turn.counsellor, entry, turn.now,
                               rules=turn.app.rules)
     await query.answer()
     if result is None:
-        await _edit(query, turn.render("undo_gone"))
+        await edit(query, turn.render("undo_gone"))
         return
-    await _edit(query, turn.render("undone", u=result))
+    await edit(query, turn.render("undone", u=result))
 
 
 def register(application: Application) -> None:
@@ -150,5 +140,5 @@ def register(application: Application) -> None:
     application.add_handler(command("export", export))
     application.add_handler(command("forget", forget))
     application.add_handler(command("undo", undo))
-    application.add_handler(CallbackQueryHandler(on_forget, pattern=r"^fg:"))
-    application.add_handler(CallbackQueryHandler(on_undo, pattern=r"^ud:"))
+    application.add_handler(button_handler(on_forget))
+    application.add_handler(button_handler(on_undo))

@@ -17,10 +17,18 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application
 
-from bot.handlers import Turn, _edit, _guard, _question, _run
-from domain import buttons
+from bot.handlers import question_message
+from bot.turn import Turn, button_handler, edit, on_tap, run
+from domain.buttons import (
+    Button,
+    SafetyCheckStart,
+    SafetyCheckStep,
+    SignalAction,
+    TierLowerReason,
+    TierReview,
+)
 from domain.model import Risk
 from domain.tiering import REVIEW_REASONS
 from services import core
@@ -34,8 +42,8 @@ def _label(turn: Turn, key: str) -> str:
     return turn.render("crisis_label", key=key)
 
 
-def _button(turn: Turn, key: str, kind: str, *fields: object) -> InlineKeyboardButton:
-    return InlineKeyboardButton(_label(turn, key), callback_data=buttons.data(kind, *fields))
+def _button(turn: Turn, key: str, data: Button) -> InlineKeyboardButton:
+    return InlineKeyboardButton(_label(turn, key), callback_data=data.pack())
 
 
 # --- after a write: prompt on a risk phrase, offer a safety check after item 9 / crisis ---
@@ -57,8 +65,8 @@ async def after_write(turn: Turn, result: Any) -> None:
     signal = getattr(result, "risk_signal", None)
     if signal is not None:
         markup = InlineKeyboardMarkup([
-            [_button(turn, "safety_check", "sg", signal.id, "c"), _button(turn, "phq9_now", "sg", signal.id, "q")],
-            [_button(turn, "not_a_risk", "sg", signal.id, "n")],
+            [_button(turn, "safety_check", SignalAction(signal.id, "c")), _button(turn, "phq9_now", SignalAction(signal.id, "q"))],
+            [_button(turn, "not_a_risk", SignalAction(signal.id, "n"))],
         ])
         await turn.reply("risk_phrase_prompt", markup=markup, signal=signal, client=getattr(result, "client", None))
 
@@ -69,47 +77,46 @@ def offer_markup(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     client = getattr(result, "client", None)
     if trigger is None or client is None:
         return None
-    return InlineKeyboardMarkup([[_button(turn, "safety_check", "sc", client.id, trigger)]])
+    return InlineKeyboardMarkup([[_button(turn, "safety_check", SafetyCheckStart(client.id, trigger))]])
 
 
 def safety_check_button(turn: Turn, client_id: int) -> InlineKeyboardButton:
     """🛟 under /map (with issue 13's 记录 / 计划 / 筛查 row)."""
-    return _button(turn, "safety_check", "sc", client_id, "mp")
+    return _button(turn, "safety_check", SafetyCheckStart(client_id, "mp"))
 
 
 # --- the safety check, one edited message ------------------------------------------------
 
 
 def _check_message(turn: Turn, q: cr.SafetyPrompt) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [[_button(turn, "yes", "sk", q.pending_id, q.yes_code),
-             _button(turn, "no", "sk", q.pending_id, q.no_code)]]
+    rows = [[_button(turn, "yes", SafetyCheckStep(q.pending_id, q.yes_code)),
+             _button(turn, "no", SafetyCheckStep(q.pending_id, q.no_code))]]
     nav = []
     if q.code:
         nav.append(InlineKeyboardButton(turn.render("button_back"),
-                                        callback_data=buttons.data("sk", q.pending_id, cr.back_code(q.code))))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("sk", q.pending_id, "x")))
+                                        callback_data=SafetyCheckStep(q.pending_id, cr.back_code(q.code)).pack()))
+    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=SafetyCheckStep(q.pending_id, "x").pack()))
     rows.append(nav)
     return turn.render("safety_item", q=q), InlineKeyboardMarkup(rows)
 
 
-@_guard
-async def on_start_check(turn: Turn) -> None:
+@on_tap(SafetyCheckStart)
+async def on_start_check(turn: Turn, tap: SafetyCheckStart) -> None:
     query = turn.update.callback_query
-    client_id, trigger = buttons.fields(query.data, "sc")
-    prompt = await turn.once(cr.start_check, turn.app.db, turn.counsellor, client_id, trigger, turn.now)
+    prompt = await turn.once(cr.start_check, turn.app.db, turn.counsellor, tap.client_id, tap.trigger, turn.now)
     await query.answer()
     text, markup = _check_message(turn, prompt)
     await turn.send_text(text, markup)
 
 
-@_guard
-async def on_check_step(turn: Turn) -> None:
+@on_tap(SafetyCheckStep)
+async def on_check_step(turn: Turn, tap: SafetyCheckStep) -> None:
     query = turn.update.callback_query
-    pending_id, code = buttons.fields(query.data, "sk")
+    pending_id, code = tap.pending_id, tap.answers
     if code == "x":
         if await turn.once(cr.cancel_check, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
-            await _edit(query, turn.render("cancelled"))
+            await edit(query, turn.render("cancelled"))
             return
         raise core.NotYours()
     # once per update: a replayed last step must not store the check twice (nor re-ask)
@@ -120,68 +127,67 @@ async def on_check_step(turn: Turn) -> None:
     await query.answer()
     if isinstance(step, cr.SafetyPrompt):
         text, markup = _check_message(turn, step)
-        await _edit(query, text, markup)
+        await edit(query, text, markup)
     else:
-        await _edit(query, turn.render("safety_done", r=step))
+        await edit(query, turn.render("safety_done", r=step))
 
 
 # --- risk-phrase prompts -----------------------------------------------------------------
 
 
-@_guard
-async def on_signal(turn: Turn) -> None:
+@on_tap(SignalAction)
+async def on_signal(turn: Turn, tap: SignalAction) -> None:
     query = turn.update.callback_query
-    signal_id, action = buttons.fields(query.data, "sg")
+    signal_id, action = tap.signal_id, tap.action
     db, actor = turn.app.db, turn.counsellor
     if action == "c":
         prompt = await turn.once(cr.start_check, db, actor, 0, "ph", turn.now, signal_id=signal_id)
         await query.answer()
         text, markup = _check_message(turn, prompt)
-        await _edit(query, text, markup)
+        await edit(query, text, markup)
     elif action == "q":
         q = await turn.once(cr.signal_to_phq9, db, actor, signal_id, turn.now)
         await query.answer()
-        text, markup = _question(turn, q, ())
-        await _edit(query, text, markup)
+        text, markup = question_message(turn, q, ())
+        await edit(query, text, markup)
     elif action == "n":
-        o = await _run(cr.signal_subject, db, actor, signal_id)
+        o = await run(cr.signal_subject, db, actor, signal_id)
         await turn.claim()
         await query.answer()
-        rows = [[_button(turn, f"reason_{reason}", "sg", signal_id, code)] for code, reason in DISMISS.items()]
-        rows.append([_button(turn, "safety_check", "sg", signal_id, "c")])
-        await _edit(query, turn.render("signal_why", client=o.client, signal=o.signal), InlineKeyboardMarkup(rows))
+        rows = [[_button(turn, f"reason_{reason}", SignalAction(signal_id, code))] for code, reason in DISMISS.items()]
+        rows.append([_button(turn, "safety_check", SignalAction(signal_id, "c"))])
+        await edit(query, turn.render("signal_why", client=o.client, signal=o.signal), InlineKeyboardMarkup(rows))
     else:
         o = await turn.write(cr.dismiss_signal, db, actor, signal_id, DISMISS[action], turn.now)
         await query.answer()
-        await _edit(query, turn.render("signal_dismissed", o=o))
+        await edit(query, turn.render("signal_dismissed", o=o))
 
 
 # --- the review: Lower asks why ------------------------------------------------------------
 
 
-async def on_review(turn: Turn, kind: str, fields: tuple) -> None:
-    """`rv:l:<client>` asks for the reason, `rv:r:<client>:<reason>` lowers (from on_reminder,
-    which parsed the data)."""
+async def ask_why_lower(turn: Turn, client_id: int) -> None:
+    """`rv:l:<client>` (from bot.handlers.on_tier_review): Lower asks for the reason."""
     query = turn.update.callback_query
-    if kind == "rv":  # ("l", client): Lower, asks why
-        client_id = fields[1]
-        subject = await _run(rem.review_subject, turn.app.db, turn.counsellor, client_id)
-        rows = [[_button(turn, f"review_{reason}", "rv:r", client_id, reason)] for reason in REVIEW_REASONS]
-        rows.append([_button(turn, "keep", "rv", "c", client_id)])
-        await turn.claim()
-        await query.answer()
-        await _edit(query, turn.render("review_why", client=subject.client, g=subject.grades),
-                    InlineKeyboardMarkup(rows))
-        return
-    client_id, reason = fields  # rv:r
-    out = await turn.write(rem.lower_tier, turn.app.db, turn.counsellor, client_id, turn.now,
-                           rules=turn.app.rules, reason=reason)
+    subject = await run(rem.review_subject, turn.app.db, turn.counsellor, client_id)
+    rows = [[_button(turn, f"review_{reason}", TierLowerReason(client_id, reason))] for reason in REVIEW_REASONS]
+    rows.append([_button(turn, "keep", TierReview("c", client_id))])
+    await turn.claim()
     await query.answer()
-    await _edit(query, turn.render("review_done", o=out))
+    await edit(query, turn.render("review_why", client=subject.client, g=subject.grades), InlineKeyboardMarkup(rows))
+
+
+@on_tap(TierLowerReason)
+async def on_lower_reason(turn: Turn, tap: TierLowerReason) -> None:
+    """`rv:r:<client>:<reason>`: lowers the tier, for that reason."""
+    query = turn.update.callback_query
+    out = await turn.write(rem.lower_tier, turn.app.db, turn.counsellor, tap.client_id, turn.now,
+                           rules=turn.app.rules, reason=tap.reason)
+    await query.answer()
+    await edit(query, turn.render("review_done", o=out))
 
 
 def register(application: Application) -> None:
     """Called from bot.handlers.register, before the catch-all handlers."""
-    application.add_handler(CallbackQueryHandler(on_signal, pattern=r"^sg:"))
-    application.add_handler(CallbackQueryHandler(on_start_check, pattern=r"^sc:"))
-    application.add_handler(CallbackQueryHandler(on_check_step, pattern=r"^sk:"))
+    for handler in (on_signal, on_start_check, on_check_step, on_lower_reason):
+        application.add_handler(button_handler(handler))

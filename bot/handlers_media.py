@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Message
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers import Turn, _dispatch, _guard
+from bot.turn import Turn, dispatch, guard
 from domain import grammar
 
 # the kinds, in the order they are recognised; each has a word in templates/*/media_unsupported
@@ -39,14 +39,14 @@ def media_kind(message: Message) -> str:
     return "other"
 
 
-@_guard
+@guard
 async def on_media(turn: Turn) -> None:
     message = turn.update.effective_message
     kind = media_kind(message)
     caption = (message.caption or "").strip()
     typed = grammar.split_command(caption) if caption else None
     if typed is not None:
-        handler = _dispatch(turn).get(typed[0])
+        handler = dispatch(turn).get(typed[0])
         if handler is not None:
             turn.args = typed[1]
             await handler(turn)

@@ -10,17 +10,18 @@ scoped repository or pending inputs):
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application
 
-from bot.handlers import Turn, _choose, _edit, _guard, _run, command
-from domain import buttons
+from bot.handlers import choose_client
+from bot.turn import Turn, button_handler, command, edit, guard, on_tap, run
+from domain.buttons import ReferralClientChoice, ReferralPick, ReferralStatus
 from services import core
 from services import referrals as rf
 
 
 def _status_markup(turn: Turn, referral_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=buttons.data("rf", referral_id, code))
+        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=ReferralStatus(referral_id, code).pack())
         for code, status in rf.ACTIONS.items()
     ]])
 
@@ -31,19 +32,19 @@ def _referred(turn: Turn, result: rf.Referred) -> tuple[str, InlineKeyboardMarku
 
 def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
-        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=buttons.data("rr", s.pending_id, r.code))]
+        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=ReferralPick(s.pending_id, r.code).pack())]
         for r in s.resources
     ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=buttons.data("rr", s.pending_id, "-"))])
+    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=ReferralPick(s.pending_id, "-").pack())])
     return turn.render("referral_suggest", s=s), InlineKeyboardMarkup(rows)
 
 
-@_guard
+@guard
 async def resources(turn: Turn) -> None:
     await turn.reply("resources", groups=rf.catalogue().by_kind())
 
 
-@_guard
+@guard
 async def refer(turn: Turn) -> None:
     args = turn.args_text
     result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
@@ -51,49 +52,46 @@ async def refer(turn: Turn) -> None:
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
-        await _choose(turn, result, prefix="rp")
+        await choose_client(turn, result, ReferralClientChoice)
         return
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
     await turn.send_text(text, markup)
 
 
-@_guard
-async def on_status(turn: Turn) -> None:
+@on_tap(ReferralStatus)
+async def on_status(turn: Turn, tap: ReferralStatus) -> None:
     query = turn.update.callback_query
-    referral_id, action = buttons.fields(query.data, "rf")
-    if action not in rf.ACTIONS:
-        raise buttons.BadButton(action)
-    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
+    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, tap.referral_id, tap.action, turn.now)
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
-    await _edit(query, text, markup)
+    await edit(query, text, markup)
 
 
 async def _cancel(turn: Turn, pending_id: int) -> None:
     query = turn.update.callback_query
-    if not await _run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+    if not await run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
         raise core.NotYours()
     await query.answer()
-    await _edit(query, turn.render("cancelled"))
+    await edit(query, turn.render("cancelled"))
 
 
-@_guard
-async def on_suggestion(turn: Turn) -> None:
+@on_tap(ReferralPick)
+async def on_suggestion(turn: Turn, tap: ReferralPick) -> None:
     query = turn.update.callback_query
-    pending_id, code = buttons.fields(query.data, "rr")
+    pending_id, code = tap.pending_id, tap.code
     if code == "-":
         await _cancel(turn, pending_id)
         return
     result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
     await query.answer()
     text, markup = _referred(turn, result)
-    await _edit(query, text, markup)
+    await edit(query, text, markup)
 
 
-@_guard
-async def on_client_choice(turn: Turn) -> None:
+@on_tap(ReferralClientChoice)
+async def on_client_choice(turn: Turn, tap: ReferralClientChoice) -> None:
     query = turn.update.callback_query
-    pending_id, target = buttons.fields(query.data, "rp")
+    pending_id, target = tap.pending_id, tap.target
     if target == "x":
         await _cancel(turn, pending_id)
         return
@@ -101,7 +99,7 @@ async def on_client_choice(turn: Turn) -> None:
                         rules=turn.app.rules)
     await query.answer()
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
-    await _edit(query, text, markup)
+    await edit(query, text, markup)
 
 
 def register(application: Application) -> None:
@@ -109,6 +107,5 @@ def register(application: Application) -> None:
     # /map section 4 names catalogue resources in the reader's language.
     application.add_handler(command("resources", resources))
     application.add_handler(command("refer", refer))
-    application.add_handler(CallbackQueryHandler(on_status, pattern=r"^rf:"))
-    application.add_handler(CallbackQueryHandler(on_suggestion, pattern=r"^rr:"))
-    application.add_handler(CallbackQueryHandler(on_client_choice, pattern=r"^rp:"))
+    for handler in (on_status, on_suggestion, on_client_choice):
+        application.add_handler(button_handler(handler))

@@ -9,21 +9,22 @@ roster reader is one of them; without it, this module handles documents itself.
 
 from __future__ import annotations
 
+import functools
 import io
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatAction, ParseMode
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers import Turn, _edit, _guard, _run, command
-from domain import buttons
+from bot.turn import Turn, button_handler, command, confirm_or_cancel, guard, on_tap
+from domain.buttons import ImportConfirm
 from domain.errors import CommandError
-from services import core, roster
+from services import roster
 
 MAX_LISTED = 12  # rows listed by name in each part of the preview
 
 
-@_guard
+@guard
 async def import_(turn: Turn) -> None:
     data, name = roster.template_file(turn.lang)
     await turn.context.bot.send_document(
@@ -47,42 +48,31 @@ async def take_roster(turn: Turn) -> bool:
     if result.pending_id is not None:
         markup = InlineKeyboardMarkup([
             [InlineKeyboardButton(turn.render("button_import", n=len(result.plan.to_add)),
-                                  callback_data=buttons.data("im", result.pending_id, "y"))],
+                                  callback_data=ImportConfirm(result.pending_id, "y").pack())],
             [InlineKeyboardButton(turn.render("button_cancel"),
-                                  callback_data=buttons.data("im", result.pending_id, "n"))],
+                                  callback_data=ImportConfirm(result.pending_id, "n").pack())],
         ])
     await turn.reply("import_preview", markup=markup, p=result.plan, file_name=result.file_name,
                      listed=MAX_LISTED)
     return True
 
 
-@_guard
+@guard
 async def on_document(turn: Turn) -> None:
     if not await take_roster(turn):
         await turn.reply("import_not_a_roster")
 
 
-@_guard
-async def on_import(turn: Turn) -> None:
-    query = turn.update.callback_query
-    pending_id, answer = buttons.fields(query.data, "im")
-    if answer == "n":
-        if not await _run(roster.cancel, turn.app.db, turn.counsellor, pending_id, turn.now):
-            raise core.NotYours()
-        await query.answer()
-        await _edit(query, turn.render("cancelled"))
-        return
-    done = await turn.write(roster.confirm, turn.app.db, turn.counsellor, pending_id, turn.now,
-                            rules=turn.app.rules)
-    if done is None:
-        raise core.NotYours()
-    await query.answer()
-    await _edit(query, turn.render("import_done", r=done, listed=MAX_LISTED))
+@on_tap(ImportConfirm)
+async def on_import(turn: Turn, tap: ImportConfirm) -> None:
+    await confirm_or_cancel(turn, tap, cancel=roster.cancel,
+                            confirm=functools.partial(roster.confirm, rules=turn.app.rules),
+                            done=lambda done: turn.render("import_done", r=done, listed=MAX_LISTED))
 
 
 def register(application: Application) -> None:
     application.add_handler(command("import", import_))
-    application.add_handler(CallbackQueryHandler(on_import, pattern=r"^im:"))
+    application.add_handler(button_handler(on_import))
     try:
         from bot.handlers_media import DOCUMENT_HANDLERS  # issue 10's media handler
     except ImportError:

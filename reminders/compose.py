@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.buttons import data as button_data
+from domain.buttons import CadenceSnooze, MapAction, PlanDone, PlanSnooze, SeriesStop, TierReview
 from domain.model import Counsellor
 from domain.schedule import in_quiet_hours
 from rendering.agenda import agenda_message
@@ -80,13 +80,13 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
             return None
         pid = plan.id
         buttons = [
-            [(render("button_done"), button_data("rd", pid))],
-            [(render("button_snooze_1h"), button_data("rs", pid, "1h")), (render("button_snooze_1d"), button_data("rs", pid, "1d")),
-             (render("button_snooze_1w"), button_data("rs", pid, "1w"))],
+            [(render("button_done"), PlanDone(pid).pack())],
+            [(render("button_snooze_1h"), PlanSnooze(pid, "1h").pack()), (render("button_snooze_1d"), PlanSnooze(pid, "1d").pack()),
+             (render("button_snooze_1w"), PlanSnooze(pid, "1w").pack())],
         ]
         series = uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
         if series is not None and series.active:
-            buttons[0].append((render("button_stop_series"), button_data("rx", pid)))
+            buttons[0].append((render("button_stop_series"), SeriesStop(pid).pack()))
         return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan, series=series),
                         buttons, recipient=recipient)
 
@@ -108,8 +108,8 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         grades = repo.grades(client.id)
         if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
             return None
-        keys = [[(render("button_map_log"), button_data("mx", "l", client.id)),
-                 (render("button_cadence_snooze"), button_data("cz", client.id))]]
+        keys = [[(render("button_map_log"), MapAction("l", client.id).pack()),
+                 (render("button_cadence_snooze"), CadenceSnooze(client.id).pack())]]
         return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades), keys,
                         recipient=recipient)
 
@@ -117,9 +117,9 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
         grades = repo.grades(client.id)
         if grades is None or grades.review_due_at is None or grades.review_due_at > now:
             return None
-        buttons = [[(render("button_confirm"), button_data("rv", "c", client.id))]]
+        buttons = [[(render("button_confirm"), TierReview("c", client.id).pack())]]
         if grades.risk.value != "low":
-            buttons[0].append((render("button_lower"), button_data("rv", "l", client.id)))
+            buttons[0].append((render("button_lower"), TierReview("l", client.id).pack()))
         return Envelope(recipient.telegram_id, render("reminder_review", client=client, g=grades), buttons,
                         recipient=recipient)
     return None

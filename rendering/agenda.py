@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.buttons import data as button_data
+from domain.buttons import AgendaList, ConfirmQuietReviews
 from rendering.render import MAX_MESSAGE, Renderer, visible_length
 
 AGENDA_SECTIONS = {"a": "alerts", "r": "reviews", "p": "plan", "c": "contact"}
@@ -29,12 +29,12 @@ def agenda_message(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: s
         data[longest] = data[longest][: len(data[longest]) // 2]
     rows: list[list[tuple[str, str]]] = []
     if data.get("quiet_total"):
-        rows.append([(renderer.render(lang, "button_confirm_all", n=data["quiet_total"]), button_data("ra"))])
+        rows.append([(renderer.render(lang, "button_confirm_all", n=data["quiet_total"]), ConfirmQuietReviews().pack())])
     for code, name in AGENDA_SECTIONS.items():
         total = data.get(f"{name}_total", len(data[name]))
         if total > len(data[name]):
             rows.append([(renderer.render(lang, "button_see_all", section=name, n=total),
-                          button_data("al", code, 0))])
+                          AgendaList(code, 0).pack())])
     return text, rows
 
 

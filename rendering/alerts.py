@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.buttons import data as button_data
+from domain.buttons import AckAlert, SafetyCheckStart
 from domain.model import Client, Counsellor
 from domain.resources import Resource, load_resources
 from rendering.render import Renderer, pick_language
@@ -29,7 +29,7 @@ def safety_check_data(alert: Any) -> str | None:
     """The safety check's button for this alert's client (bot/handlers_crisis `sc:` with the
     "al" trigger: started from an alert). On every unacknowledged crisis/high alert and
     repeat; acknowledging strips it with the other buttons."""
-    return button_data("sc", alert.client_id, "al")
+    return SafetyCheckStart(alert.client_id, "al").pack()
 
 
 def crisis_resources() -> list[Resource]:
@@ -96,7 +96,7 @@ def alert_buttons(renderer: Renderer, view: AlertCopyView) -> Buttons:
     if view.kind == "escalation" and view.owner.id != view.recipient.id:
         return []
     lang = _lang(view.recipient)
-    rows: Buttons = [[(renderer.render(lang, "button_ack"), button_data("ak", view.alert.id))]]
+    rows: Buttons = [[(renderer.render(lang, "button_ack"), AckAlert(view.alert.id).pack())]]
     safety = safety_check_data(view.alert)
     if safety is not None and _tier(view.alert) in ("crisis", "high"):
         rows[0].append((renderer.render(lang, "button_safety_check"), safety))
