@@ -148,7 +148,7 @@ class Button:
 
     def pack(self) -> str:
         """The callback data; BadButton if it could not be read back as this very button."""
-        raw = ":".join([self.KIND, *(_text(getattr(self, f.name)) for f in fields(self))])
+        raw = ":".join([self.KIND, *(_text(getattr(self, f.name)) for f in fields(self))])  # type: ignore[arg-type]  # every kind is a dataclass
         if type(self).parse(raw) != self:
             raise BadButton(raw)
         return raw
