@@ -40,14 +40,14 @@ def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMark
 
 @_guard
 async def resources(turn: Turn) -> None:
-    await turn.reply("resources", groups=rf.catalogue().by_kind())
+    await turn.reply("resources", groups=turn.app.catalogue.by_kind())
 
 
 @_guard
 async def refer(turn: Turn) -> None:
     args = turn.args_text
     result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
-                        rules=turn.app.rules)
+                        rules=turn.app.rules, cat=turn.app.catalogue)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -63,7 +63,8 @@ async def on_status(turn: Turn) -> None:
     referral_id, action = buttons.fields(query.data, "rf")
     if action not in rf.ACTIONS:
         raise buttons.BadButton(action)
-    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now)
+    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, referral_id, action, turn.now,
+                              cat=turn.app.catalogue)
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -84,7 +85,8 @@ async def on_suggestion(turn: Turn) -> None:
     if code == "-":
         await _cancel(turn, pending_id)
         return
-    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
+    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now,
+                              cat=turn.app.catalogue)
     await query.answer()
     text, markup = _referred(turn, result)
     await _edit(query, text, markup)
@@ -98,7 +100,7 @@ async def on_client_choice(turn: Turn) -> None:
         await _cancel(turn, pending_id)
         return
     result = await turn.write(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, target, turn.now,
-                        rules=turn.app.rules)
+                        rules=turn.app.rules, cat=turn.app.catalogue)
     await query.answer()
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
     await _edit(query, text, markup)
