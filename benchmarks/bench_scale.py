@@ -41,11 +41,12 @@ from sqlalchemy import create_engine, event  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from reminders.planner import plan_due_work  # noqa: E402
-from services.grading import regrade_everyone  # noqa: E402
+from services.grading import default_rules, regrade_everyone  # noqa: E402
 from storage import Cipher, Database, normalize_database_url  # noqa: E402
 from storage.seeding import SeedClient, seed_clients  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the agenda is due
+RULES = default_rules()
 TAGS = ("失联", "挂科", "经济困难", "家庭变故", "班干部", "留学生", "孤立", "+编程强")
 NEEDS = ("挂科两门", "想申请助学金", "最近失眠", "暑假找实习", "和室友有矛盾")
 CHANNELS = ("面谈", "电话", "微信")
@@ -185,12 +186,12 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         counter = Counter(db)
         later = NOW + timedelta(days=1)
         with WriteProbe(db) as probe:
-            rg1 = measure(counter, regrade_everyone, db, NOW)
+            rg1 = measure(counter, regrade_everyone, db, NOW, RULES)
         wait1 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
         tick1 = measure(counter, plan_due_work, db, NOW)
         idle = measure(counter, plan_due_work, db, NOW + timedelta(seconds=30))
         with WriteProbe(db) as probe:
-            rg2 = measure(counter, regrade_everyone, db, later)
+            rg2 = measure(counter, regrade_everyone, db, later, RULES)
         wait2 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
         idle2 = measure(counter, plan_due_work, db, later + timedelta(seconds=30))
         idle3 = measure(counter, plan_due_work, db, later + timedelta(seconds=60))

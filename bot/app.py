@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bootstrap import Clock, Container, Settings, file_url_for
+from domain.resources import Catalogue
 from domain.rules import RuleBase
 from rendering.render import LANGS, Renderer
 from storage.db import Database
@@ -27,6 +28,7 @@ class BotContext:
     clock: Clock
     renderer: Renderer
     rules: RuleBase
+    catalogue: Catalogue
 
 
 def build_application(container: Container, *, jobs: bool = True) -> Application:
@@ -50,6 +52,7 @@ def build_application(container: Container, *, jobs: bool = True) -> Application
     )
     application.bot_data["ctx"] = BotContext(
         settings=settings, db=db, clock=container.clock, renderer=container.renderer, rules=container.rules,
+        catalogue=container.catalogue,
     )
     application.bot_data[LIMITER_KEY] = limiter
     handlers.register(application)

@@ -20,6 +20,7 @@ from bot.turn import Turn, button_handler, command, confirm_or_cancel, edit, gua
 from domain.buttons import ForgetConfirm, UndoChoice
 from domain.errors import CommandError
 from services import caseload
+from services import undo as undo_service
 
 
 @guard
@@ -106,9 +107,9 @@ async def undo(turn: Turn) -> None:
     """`/undo`: say what would be taken back, and ask (↩️ 撤销 / 取消)."""
     _no_args(turn, "undo")
     await turn.claim()  # handled twice: asked once
-    preview = await run(caseload.peek_undo, turn.app.db, turn.counsellor, turn.now)
+    preview = await run(undo_service.peek_undo, turn.app.db, turn.counsellor, turn.now)
     if preview is None:
-        await turn.reply("undo_nothing", minutes=int(caseload.UNDO_WINDOW.total_seconds() // 60))
+        await turn.reply("undo_nothing", minutes=int(undo_service.UNDO_WINDOW.total_seconds() // 60))
         return
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton(turn.render("button_undo"), callback_data=UndoChoice(preview.entry_id).pack()),
@@ -126,7 +127,7 @@ async def on_undo(turn: Turn, tap: UndoChoice) -> None:
         await query.answer()
         await edit(query, turn.render("undo_kept"))
         return
-    result = await turn.write(caseload.undo_entry, turn.app.db, turn.counsellor, entry, turn.now,
+    result = await turn.write(undo_service.undo_entry, turn.app.db, turn.counsellor, entry, turn.now,
                               rules=turn.app.rules)
     await query.answer()
     if result is None:

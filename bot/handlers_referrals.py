@@ -41,14 +41,14 @@ def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMark
 
 @guard
 async def resources(turn: Turn) -> None:
-    await turn.reply("resources", groups=rf.catalogue().by_kind())
+    await turn.reply("resources", groups=turn.app.catalogue.by_kind())
 
 
 @guard
 async def refer(turn: Turn) -> None:
     args = turn.args_text
     result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
-                        rules=turn.app.rules)
+                        rules=turn.app.rules, cat=turn.app.catalogue)
     if isinstance(result, core.AlreadyHandled):
         return
     if isinstance(result, core.Choice):
@@ -61,7 +61,8 @@ async def refer(turn: Turn) -> None:
 @on_tap(ReferralStatus)
 async def on_status(turn: Turn, tap: ReferralStatus) -> None:
     query = turn.update.callback_query
-    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, tap.referral_id, tap.action, turn.now)
+    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, tap.referral_id, tap.action, turn.now,
+                              cat=turn.app.catalogue)
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
     await edit(query, text, markup)
@@ -82,7 +83,8 @@ async def on_suggestion(turn: Turn, tap: ReferralPick) -> None:
     if code == "-":
         await _cancel(turn, pending_id)
         return
-    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now)
+    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now,
+                              cat=turn.app.catalogue)
     await query.answer()
     text, markup = _referred(turn, result)
     await edit(query, text, markup)
@@ -96,7 +98,7 @@ async def on_client_choice(turn: Turn, tap: ReferralClientChoice) -> None:
         await _cancel(turn, pending_id)
         return
     result = await turn.write(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, target, turn.now,
-                        rules=turn.app.rules)
+                        rules=turn.app.rules, cat=turn.app.catalogue)
     await query.answer()
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
     await edit(query, text, markup)

@@ -259,7 +259,7 @@ async def _answering_inner(turn: Turn, fn: Handler) -> None:
         # Echoed input is clipped, so a reply about a 4000-character word still fits.
         params = {k: clip(v) for k, v in exc.params.items()}
         await turn.reply(f"errors/{exc.code}", **params)
-    except core.ClientNotFound as exc:
+    except core.UnknownClient as exc:
         await turn.reply("client_not_found", ref=clip(exc.ref), suggestions=exc.suggestions)
     except buttons.BadButton:
         await _stale_button(turn.update, turn.app, turn.lang)

@@ -1,12 +1,7 @@
-"""Caseload-wide use cases: /find, /export, /forget, /undo.
+"""Caseload-wide use cases: /find, /export, /forget (/undo is services/undo.py).
 
 Each function is one unit of work scoped to the acting counsellor: another counsellor's
 client is never found, exported, deleted or undone.
-
-Undo: the use cases in services/core.py call `record_undo` in the same transaction as the
-change they make. An entry is a parked input (`pending_inputs`, kind "undo": counsellor-scoped,
-payload encrypted at rest) that expires after UNDO_WINDOW; `/undo` takes the latest one.
-Payloads hold ids and old values only.
 """
 
 from __future__ import annotations
@@ -16,7 +11,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,169 +19,16 @@ from zoneinfo import ZoneInfo
 from domain import grammar
 from domain.matching import match_client
 from domain.model import Client, Counsellor
-from domain.rules import RuleBase
-from services.grading import regrade_client
-from storage import outbox_keys as keys
+from services.clients import resolve_client
 from storage.db import Database
-from storage.orm import InteractionRow, NeedRow, PlanItemRow, ReferralRow
+from storage.dto import Pending
 from storage.tiering_codec import decode_reasons
+from storage.uow import UnitOfWork
 
-UNDO_WINDOW = timedelta(minutes=15)
 FORGET_TTL = timedelta(hours=1)
 FIND_MAX = 200
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 60
-
-#: what /undo can take back: the commands, and the taps that change a record (issue 13)
-UNDO_KINDS = ("new", "log", "status", "plan", "goal", "screening", "done", "snooze", "referral", "referral_status")
-
-
-# --- undo: the hook called by services/core.py --------------------------------------------
-
-
-def record_undo(uow: Any, actor: Counsellor, kind: str, payload: dict[str, Any], now: datetime) -> None:
-    """Remember how to undo a change just made in this unit of work (ids and old values)."""
-    if kind not in UNDO_KINDS:
-        raise ValueError(f"unknown undo kind {kind!r}")
-    uow.pending.add(
-        counsellor_id=actor.id, kind="undo", payload={"kind": kind, **payload}, now=now,
-        expires_at=now + UNDO_WINDOW,
-    )
-
-
-def status_payload(changes: Any) -> list[dict[str, Any]]:
-    """StatusChange list → what undo needs to put the old values back."""
-    return [{"id": c.id, "field": c.field, "old": c.old, "new": c.new} for c in changes]
-
-
-@dataclass(frozen=True)
-class Undone:
-    kind: str
-    client: Client
-    blocked: bool = False  # /new: things were recorded for the client since
-    needs: int = 0
-    plan: int = 0
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    instrument: str | None = None  # a screening: "phq9" | "gad7"
-
-
-def undo(db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None) -> Undone | None:
-    """Undo the counsellor's latest change of the last 15 minutes; None if there is none."""
-    with db.uow(write=True) as uow:
-        while True:
-            entry = uow.pending.latest(actor.id, "undo", now)
-            if entry is None:
-                return None
-            uow.pending.consume(entry.id, actor.id, now)
-            p = entry.payload
-            repo = uow.clients_of(actor.id)
-            client = repo.get(int(p.get("client_id", 0)))
-            if client is None:  # forgotten meanwhile
-                continue
-            return _undo_one(uow, actor, client, p, entry.created_at, now, rules)
-
-
-@dataclass(frozen=True)
-class UndoPreview:
-    """What `/undo` would take back, shown before it does (the counsellor confirms)."""
-
-    entry_id: int
-    kind: str
-    client: Client
-    at: datetime
-    detail: dict[str, Any]
-
-
-def peek_undo(db: Database, actor: Counsellor, now: datetime) -> UndoPreview | None:
-    with db.uow(write=False) as uow:
-        entry = uow.pending.latest(actor.id, "undo", now)
-        while entry is not None:
-            client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
-            if client is not None:
-                p = entry.payload
-                detail = {"instrument": p.get("instrument"), "changes": list(p.get("changes", [])),
-                          "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None,
-                          "text": p.get("text"), "status": p.get("old"), "until": p.get("until")}
-                return UndoPreview(entry.id, p["kind"], client, entry.created_at, detail)
-            return None  # its client was forgotten: `undo` skips such entries
-        return None
-
-
-def undo_entry(db: Database, actor: Counsellor, entry_id: int, now: datetime,
-               rules: RuleBase | None = None) -> Undone | None:
-    """The confirmed /undo: take back exactly the entry that was shown, if it is still the
-    latest (None when it expired or something newer was recorded meanwhile)."""
-    with db.uow(write=True) as uow:
-        entry = uow.pending.latest(actor.id, "undo", now)
-        if entry is None or entry.id != entry_id:
-            return None
-        uow.pending.consume(entry.id, actor.id, now)
-        client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
-        if client is None:
-            return None
-        return _undo_one(uow, actor, client, entry.payload, entry.created_at, now, rules)
-
-
-def _undo_one(
-    uow: Any, actor: Counsellor, client: Client, p: dict[str, Any], since: datetime, now: datetime,
-    rules: RuleBase | None,
-) -> Undone:
-    repo = uow.clients_of(actor.id)
-    store = uow.caseload_of(actor.id)
-    kind = p["kind"]
-    if kind == "new":
-        if store.has_records(client.id):
-            return Undone(kind, client, blocked=True)
-        _cancel_alerts(uow, store, client.id, since)
-        repo.delete(client.id)
-        return Undone(kind, client)
-    needs = plan = 0
-    changes: list[dict[str, Any]] = []
-    if kind == "log":
-        store.delete_children(InteractionRow, [p["interaction_id"]], client.id)
-        needs = store.delete_children(NeedRow, p.get("need_ids", []), client.id)
-        if p.get("plan_id") is not None:
-            plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
-        changes = list(p.get("changes", []))
-        store.revert_status(client.id, changes)
-        store.refresh_last_contact(client.id)
-        _cancel_alerts(uow, store, client.id, since)
-    elif kind == "status":
-        changes = list(p.get("changes", []))
-        store.revert_status(client.id, changes)
-        _cancel_alerts(uow, store, client.id, since)
-    elif kind == "screening":
-        store.delete_screening(client.id, p["instrument"], datetime.fromisoformat(p["at"]))
-        _cancel_alerts(uow, store, client.id, since)
-    elif kind == "done":  # the ✓ tap: the follow-up is open again
-        repo.reopen_plan(int(p["plan_id"]))
-    elif kind == "snooze":  # the snooze tap: back to its time before
-        repo.snooze_plan(int(p["plan_id"]), datetime.fromisoformat(p["due_at"]))
-    elif kind == "referral":
-        store.delete_children(ReferralRow, [int(p["referral_id"])], client.id)
-    elif kind == "referral_status":
-        repo.set_referral_status(int(p["referral_id"]), str(p["old"]), now)
-    elif kind in ("plan", "goal"):
-        plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
-        if p.get("series_id") is not None:  # a new recurring follow-up: the whole series
-            uow.series_of(actor.id).delete(int(p["series_id"]))
-    # what is undone never happened: a crisis it raised is not held (issue 11)
-    regrade_client(uow, actor, client.id, now, rules, release_hold_after=since)
-    return Undone(kind, repo.get(client.id) or client, needs=needs, plan=plan, changes=changes,
-                  instrument=p.get("instrument"))
-
-
-def _drop_plan(uow: Any, store: Any, client_id: int, plan_id: int) -> int:
-    removed = store.delete_children(PlanItemRow, [plan_id], client_id)
-    if removed:
-        uow.outbox.cancel(keys.plan_family(plan_id))
-    return removed
-
-
-def _cancel_alerts(uow: Any, store: Any, client_id: int, since: datetime) -> None:
-    """An alert the undone change raised (and not yet acknowledged) goes with it."""
-    for alert_id in store.drop_alerts_since(client_id, since):
-        uow.outbox.cancel(*keys.alert_family(alert_id))
 
 
 # --- /find --------------------------------------------------------------------------------
@@ -390,11 +232,9 @@ class Forgotten:
 def ask_forget(db: Database, actor: Counsellor, args: str, now: datetime) -> ForgetAsk:
     """`/forget <client>`: nothing is deleted yet; the confirmation waits as a parked input.
     An ambiguous reference is refused with suggestions (a deletion needs one exact client)."""
-    from services.core import _resolve  # services.core imports this module
-
     ref = grammar.parse_client_only(args, "forget")
     with db.uow(write=True) as uow:
-        client = _resolve(uow, actor, ref, park=None, now=now)
+        client = resolve_client(uow, actor, ref)
         counts = uow.caseload_of(actor.id).counts(client.id)
         pending_id = uow.pending.add(
             counsellor_id=actor.id, kind="forget", payload={"client_id": client.id}, now=now,
@@ -403,7 +243,7 @@ def ask_forget(db: Database, actor: Counsellor, args: str, now: datetime) -> For
         return ForgetAsk(pending_id=pending_id, client=client, counts=counts)
 
 
-def _take(uow: Any, actor: Counsellor, pending_id: int, now: datetime) -> Any:
+def _take(uow: UnitOfWork, actor: Counsellor, pending_id: int, now: datetime) -> Pending | None:
     pending = uow.pending.get(pending_id, actor.id, now=now)
     if pending is None or pending.kind != "forget":
         return None

@@ -14,36 +14,33 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from domain import safety
 from domain.model import Client, Counsellor
 from domain.rules import RuleBase
 from domain.tiering import RegradeDecision
-from services.grading import default_rules, regrade_client
+from services.clients import get_owned
+from services.errors import NotYours
+from services.grading import regrade_client
+from services.screenings import Questionnaire, start_questionnaire
 from storage.crisis import DISMISS_REASONS, RiskSignal, StoredCheck
+from storage.db import Database
+from storage.uow import UnitOfWork
 
 CHECK_TTL = timedelta(days=2)
 # short trigger codes in button data → stored trigger names
 TRIGGERS = safety.TRIGGERS
 
 
-def _not_yours() -> Exception:
-    from services.core import NotYours as CoreNotYours
-
-    return CoreNotYours()
-
-
 # --- risk phrases ------------------------------------------------------------------------
 
 
 def record_signal(
-    uow: Any, actor: Counsellor, client_id: int, texts: Iterable[tuple[str, str]], now: datetime,
-    rules: RuleBase | None,
+    uow: UnitOfWork, actor: Counsellor, client_id: int, texts: Iterable[tuple[str, str]], now: datetime,
+    rules: RuleBase,
 ) -> RiskSignal | None:
     """Look for risk phrases in (source, text) pairs; store one signal with every phrase found
     (in the caller's unit of work) or return None."""
-    rules = rules or default_rules()
     found: list[str] = []
     source = None
     for src, text in texts:
@@ -63,39 +60,37 @@ class SignalOutcome:
     changed: bool  # False: it had been answered already (a double tap)
 
 
-def dismiss_signal(db: Any, actor: Counsellor, signal_id: int, reason: str, now: datetime) -> SignalOutcome:
+def dismiss_signal(db: Database, actor: Counsellor, signal_id: int, reason: str, now: datetime) -> SignalOutcome:
     if reason not in DISMISS_REASONS:
-        raise _not_yours()
+        raise NotYours()
     with db.uow(write=True) as uow:
         crisis = uow.crisis_of(actor.id)
         signal = crisis.signal(signal_id)
         if signal is None:
-            raise _not_yours()
+            raise NotYours()
         changed = crisis.resolve_signal(signal_id, "dismissed", reason, now)
-        client = uow.clients_of(actor.id).get(signal.client_id)
+        client = get_owned(uow, actor, signal.client_id)
         return SignalOutcome(client=client, signal=crisis.signal(signal_id) or signal, changed=changed)
 
 
-def signal_subject(db: Any, actor: Counsellor, signal_id: int) -> SignalOutcome:
+def signal_subject(db: Database, actor: Counsellor, signal_id: int) -> SignalOutcome:
     with db.uow(write=False) as uow:
         signal = uow.crisis_of(actor.id).signal(signal_id)
         if signal is None:
-            raise _not_yours()
-        return SignalOutcome(client=uow.clients_of(actor.id).get(signal.client_id), signal=signal, changed=False)
+            raise NotYours()
+        return SignalOutcome(client=get_owned(uow, actor, signal.client_id), signal=signal, changed=False)
 
 
-def signal_to_phq9(db: Any, actor: Counsellor, signal_id: int, now: datetime) -> Any:
-    """"PHQ-9 now" on a signal: the questionnaire starts (core.Questionnaire)."""
-    from services.core import _start_questionnaire
-
+def signal_to_phq9(db: Database, actor: Counsellor, signal_id: int, now: datetime) -> Questionnaire:
+    """"PHQ-9 now" on a signal: the questionnaire starts."""
     with db.uow(write=True) as uow:
         crisis = uow.crisis_of(actor.id)
         signal = crisis.signal(signal_id)
         if signal is None:
-            raise _not_yours()
+            raise NotYours()
         crisis.resolve_signal(signal_id, "phq9", None, now)
-        client = uow.clients_of(actor.id).get(signal.client_id)
-        return _start_questionnaire(uow, actor, client, "phq9", now)
+        client = get_owned(uow, actor, signal.client_id)
+        return start_questionnaire(uow, actor, client, "phq9", now)
 
 
 # --- the safety check ----------------------------------------------------------------------
@@ -124,22 +119,22 @@ class SafetyDone:
 
 
 def start_check(
-    db: Any, actor: Counsellor, client_id: int, trigger: str, now: datetime, signal_id: int | None = None,
+    db: Database, actor: Counsellor, client_id: int, trigger: str, now: datetime, signal_id: int | None = None,
 ) -> SafetyPrompt:
     stored_trigger = TRIGGERS.get(trigger)
     if stored_trigger is None:
-        raise _not_yours()
+        raise NotYours()
     with db.uow(write=True) as uow:
         if signal_id is not None:
             crisis = uow.crisis_of(actor.id)
             signal = crisis.signal(signal_id)
             if signal is None:
-                raise _not_yours()
+                raise NotYours()
             crisis.resolve_signal(signal_id, "safety_check", None, now)
             client_id = signal.client_id
         client = uow.clients_of(actor.id).get(client_id)
         if client is None:
-            raise _not_yours()
+            raise NotYours()
         pending_id = uow.pending.add(
             counsellor_id=actor.id, kind="safety", payload={"client_id": client.id, "trigger": stored_trigger},
             now=now, expires_at=now + CHECK_TTL,
@@ -158,26 +153,25 @@ def _prompt(pending_id: int, client: Client, answers: dict[str, bool | None]) ->
 
 
 def check_step(
-    db: Any, actor: Counsellor, pending_id: int, code: str, now: datetime, rules: RuleBase | None = None,
+    db: Database, actor: Counsellor, pending_id: int, code: str, now: datetime, rules: RuleBase,
 ) -> SafetyPrompt | SafetyDone:
     """A yes/no (or Back) of the safety check was tapped: ask the next item, or store the
     finished check (exactly once) and re-grade."""
     try:
         answers = safety.decode_answers(code)
     except ValueError:
-        raise _not_yours() from None
-    rules = rules or default_rules()
+        raise NotYours() from None
     with db.uow(write=True) as uow:
         pending = uow.pending.get(pending_id, actor.id, now=now)
         if pending is None or pending.kind != "safety":
-            raise _not_yours()
+            raise NotYours()
         client = uow.clients_of(actor.id).get(int(pending.payload["client_id"]))
         if client is None:
-            raise _not_yours()
+            raise NotYours()
         if safety.next_item(answers) is not None:
             return _prompt(pending_id, client, answers)
         if uow.pending.consume(pending_id, actor.id, now=now) is None:
-            raise _not_yours()
+            raise NotYours()
         check = safety.triage(safety.complete(answers), rules.safety_check.levels())
         stored = uow.crisis_of(actor.id).add_check(client.id, replace(check, at=now), pending.payload["trigger"], now)
         grading = regrade_client(uow, actor, client.id, now, rules)
@@ -191,7 +185,7 @@ def back_code(code: str) -> str:
     return code[:-1].rstrip("-") if code else ""
 
 
-def cancel_check(db: Any, actor: Counsellor, pending_id: int, now: datetime) -> bool:
+def cancel_check(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> bool:
     with db.uow(write=True) as uow:
         pending = uow.pending.get(pending_id, actor.id, now=now)
         if pending is None or pending.kind != "safety":
@@ -199,5 +193,5 @@ def cancel_check(db: Any, actor: Counsellor, pending_id: int, now: datetime) -> 
         return uow.pending.consume(pending_id, actor.id, now=now) is not None
 
 
-def checks_of(uow: Any, actor: Counsellor, client_id: int) -> list[StoredCheck]:
+def checks_of(uow: UnitOfWork, actor: Counsellor, client_id: int) -> list[StoredCheck]:
     return uow.crisis_of(actor.id).checks(client_id, limit=3)

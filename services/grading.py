@@ -19,6 +19,9 @@ from domain.model import Counsellor
 from domain.rules import RuleBase, load_rules
 from domain.schedule import PRIORITY
 from storage import outbox_keys
+from storage.db import Database
+from storage.repositories import ClientRepo
+from storage.uow import UnitOfWork
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +37,7 @@ def practice_rules(rules: RuleBase) -> RuleBase:
 
 
 def regrade_client(
-    uow: Any, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None,
+    uow: UnitOfWork, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase,
     *, release_hold: bool = False, release_hold_after: datetime | None = None,
     note: tiering.Reason | None = None,
 ) -> tiering.RegradeDecision | None:
@@ -55,7 +58,7 @@ def regrade_client(
             and facts.held_since >= release_hold_after)
     ):
         facts = replace(facts, held=None, held_since=None)
-    decision = tiering.regrade(previous, facts, rules or default_rules(), now, ZoneInfo(actor.timezone))
+    decision = tiering.regrade(previous, facts, rules, now, ZoneInfo(actor.timezone))
     tier_set_at = _tier_set_at(decision, previous, facts, now)
     repo.save_grades(decision.grades, tier_set_at)
     for change in decision.changes:
@@ -67,7 +70,7 @@ def regrade_client(
     return decision
 
 
-def _raise_alert(uow: Any, repo: Any, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
+def _raise_alert(uow: UnitOfWork, repo: ClientRepo, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
     """Store the alert and queue its push in the same transaction; after the commit the bot
     sends it at once (Database.on_urgent), ahead of any backlog, instead of at the next tick."""
     alert_id: int = repo.add_alert(alert)
@@ -92,7 +95,7 @@ def _unchanged(new: tiering.Grades, tier_set_at: datetime, old: tiering.Grades |
 
 
 def enqueue_alert_push(
-    uow: Any, *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime,
+    uow: UnitOfWork, *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime,
     now: datetime,
 ) -> int | None:
     """Queue the first push of an alert (idempotent: one per alert, by its dedupe key)."""
@@ -110,7 +113,7 @@ REGRADE_BATCH = 500
 
 
 def regrade_everyone(
-    db: Any, now: datetime, rules: RuleBase | None = None, *, batch: int = REGRADE_BATCH,
+    db: Database, now: datetime, rules: RuleBase, *, batch: int = REGRADE_BATCH,
 ) -> dict[str, int]:
     """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
 
@@ -122,7 +125,6 @@ def regrade_everyone(
     clients nobody has graded in between (`ClientRepo.still_as_read`). A failure rolls back
     only its batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
     """
-    rules = rules or default_rules()
     counts = {"clients": 0, "changed": 0, "alerts": 0}
     with db.uow(write=False) as uow:
         counsellors = uow.counsellors.list_all()
@@ -130,11 +132,11 @@ def regrade_everyone(
     for actor, ids in caseloads:
         tz = ZoneInfo(actor.timezone)
         for start in range(0, len(ids), batch):
-            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)
+            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)  # type: ignore[index]  # storage's `def list` shadows list
     return counts
 
 
-def _regrade_batch(db: Any, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
+def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
                    tz: ZoneInfo, counts: dict[str, int]) -> None:
     # read and grade outside the write lock (a /log is never kept waiting for it)…
     with db.uow(write=False) as uow:

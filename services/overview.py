@@ -4,10 +4,13 @@ trust, contacts per week over the last term, what is overdue. The bot draws the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.model import Counsellor
+from domain import grammar
+from domain.model import Client, Counsellor, StatusChange
+from domain.screening import ScreeningResult
+from services.clients import Choice, parked_command, resolve_or_park
 from storage.db import Database
 from storage.stats import contact_times
 
@@ -37,7 +40,7 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
         graded = repo.list_graded()
         by: dict[str, dict[int | None, int]] = {r: dict.fromkeys(TRUST, 0) for r in RISKS}
         overdue = 0
-        for client, grades in graded:
+        for client, grades in graded:  # type: ignore[attr-defined]  # storage's `def list` shadows list
             risk = (grades.risk if grades is not None else client.risk).value
             by[risk][client.trust] += 1
             if grades is not None and grades.next_contact_due is not None and grades.next_contact_due < now:
@@ -48,7 +51,7 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
             week = (d - starts[0]).days // 7
             if 0 <= week < WEEKS:
                 contacts[week] += 1
-        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)
+        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)  # type: ignore[attr-defined, misc]  # storage's `def list` shadows list
     return Overview(clients=len(graded), by_risk_trust=by, week_starts=[d.isoformat() for d in starts],
                     contacts_per_week=contacts, overdue_contact=overdue, overdue_follow_ups=follow_ups)
 
@@ -56,28 +59,34 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
 
 @dataclass(frozen=True)
 class ClientChart:
-    client: object  # domain.model.Client
+    client: Client
     phq9: list[tuple[datetime, int]]  # (when, total), oldest first
     gad7: list[tuple[datetime, int]]
     trust: list[tuple[datetime, int]]  # (when, trust) from the status history, oldest first
 
 
-def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> ClientChart | object:
+def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> ClientChart | Choice:
     """`/map <client> chart`: the client's PHQ-9 and GAD-7 totals and trust over time (a
-    `core.Choice` when the name fits several clients)."""
-    from domain import grammar
-    from services.core import Choice, _resolve
-
+    `Choice` when the name fits several clients)."""
     ref = grammar.parse_client_only(args, "map")
     with db.uow(write=True) as uow:
-        found = _resolve(uow, actor, ref, now=now, park={"cmd": "map", "args": args, "now": now.isoformat()})
+        found = resolve_or_park(uow, actor, ref, parked_command("map", args, now), now)
         if isinstance(found, Choice):
             return found
         repo = uow.clients_of(actor.id)
         screenings = repo.screenings(found.id, limit=500)
-        by = {"phq9": [], "gad7": []}
-        for s in sorted(screenings, key=lambda s: s.at):
-            by[s.instrument.value].append((s.at, s.total))
-        trust = [(h.at, int(h.new)) for h in sorted(repo.history(found.id), key=lambda h: h.at)
+        by: dict[str, list[tuple[datetime, int]]] = {"phq9": [], "gad7": []}
+        for result in sorted(screenings, key=_taken_at):
+            if result.at is not None:
+                by[result.instrument.value].append((result.at, result.total))
+        trust = [(h.at, int(h.new)) for h in sorted(repo.history(found.id), key=_changed_at)
                  if h.field == "trust" and h.new and h.new.isdigit()]
         return ClientChart(found, by["phq9"], by["gad7"], trust)
+
+
+def _taken_at(result: ScreeningResult) -> datetime:
+    return result.at or datetime.min.replace(tzinfo=UTC)
+
+
+def _changed_at(change: StatusChange) -> datetime:
+    return change.at

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain import grammar
 from domain.errors import CommandError
 from domain.model import Client, Counsellor, Referral
 from domain.resources import Catalogue, Resource, load_resources
 from domain.rules import RuleBase
-from services.caseload import record_undo
-from services.core import PENDING_TTL, AlreadyHandled, Choice, NotYours, _get_owned, _resolve
+from services.clients import (
+    PENDING_TTL,
+    AlreadyHandled,
+    Choice,
+    claimed_before,
+    get_owned,
+    parked_command,
+    resolve_or_park,
+)
+from services.errors import NotYours
+from services.undo import record_undo
 from storage.db import Database
+from storage.uow import UnitOfWork
 
 STATUSES = ("referred", "accepted", "completed", "declined")
 ACTIONS = {"a": "accepted", "c": "completed", "d": "declined"}
@@ -56,6 +65,7 @@ class Refer:
 
 
 def catalogue() -> Catalogue:
+    """The shipped resource catalogue (the composition root loads it once: bootstrap)."""
     return load_resources()
 
 
@@ -83,7 +93,7 @@ def _client_param(ref: grammar.ClientRef) -> str:
     return f'"{ref.text}"' if any(ch.isspace() for ch in ref.text) else ref.text
 
 
-def _add(uow: Any, actor: Counsellor, client: Client, resource: Resource | None, text: str,
+def _add(uow: UnitOfWork, actor: Counsellor, client: Client, resource: Resource | None, text: str,
          now: datetime) -> Referred:
     stored = resource.code if resource is not None else text
     referral = uow.clients_of(actor.id).add_referral(client.id, stored, "referred", now)
@@ -91,22 +101,21 @@ def _add(uow: Any, actor: Counsellor, client: Client, resource: Resource | None,
     return Referred(client=client, referral=referral, resource=resource)
 
 
-def _suggest(uow: Any, actor: Counsellor, client: Client, rules: RuleBase | None,
+def _suggest(uow: UnitOfWork, actor: Counsellor, client: Client, rules: RuleBase,
              cat: Catalogue) -> list[Resource]:
     view = uow.clients_of(actor.id).relationship_map(client.id, interactions_limit=0)
     if view is None or not view.needs:
         return []
     texts = [n.text for n in view.needs]
     categories: set[str] = set()
-    if rules is not None:
-        for text in texts:
-            categories.update(c.code for c in rules.classify_need(text))
+    for text in texts:
+        categories.update(c.code for c in rules.classify_need(text))
     already = {r.resource for r in view.referrals if r.status != "declined"}
     return [r for r in cat.for_needs(categories, texts) if r.code not in already][:SUGGEST_MAX]
 
 
-def _without_resource(uow: Any, actor: Counsellor, client: Client, ref: str, now: datetime,
-                      rules: RuleBase | None, cat: Catalogue) -> Suggestions:
+def _without_resource(uow: UnitOfWork, actor: Counsellor, client: Client, ref: str, now: datetime,
+                      rules: RuleBase, cat: Catalogue) -> Suggestions:
     found = _suggest(uow, actor, client, rules, cat)
     if not found:
         raise CommandError("refer_needs_resource", client=ref)
@@ -119,17 +128,15 @@ def _without_resource(uow: Any, actor: Counsellor, client: Client, ref: str, now
 
 def refer(
     db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
-    rules: RuleBase | None = None, cat: Catalogue | None = None,
+    rules: RuleBase, cat: Catalogue,
 ) -> Referred | Suggestions | Choice | AlreadyHandled:
     """`/refer <client> <resource>`; without a resource, suggest ones matching the needs."""
-    cat = cat or catalogue()
     spec = parse_refer(args)
     resource = _pick(cat, spec) if spec.text else None
     with db.uow(write=True) as uow:
-        if update_id is not None and not uow.updates.claim(update_id, now):
+        if claimed_before(uow, update_id, now):
             return AlreadyHandled()
-        found = _resolve(uow, actor, spec.client_ref, now=now,
-                         park={"cmd": "refer", "args": args, "now": now.isoformat()})
+        found = resolve_or_park(uow, actor, spec.client_ref, parked_command("refer", args, now), now)
         if isinstance(found, Choice):
             return found
         if not spec.text:
@@ -139,15 +146,14 @@ def refer(
 
 def resume_choice(
     db: Database, actor: Counsellor, pending_id: int, client_id: int, now: datetime,
-    rules: RuleBase | None = None, cat: Catalogue | None = None,
+    rules: RuleBase, cat: Catalogue,
 ) -> Referred | Suggestions:
     """A client button of a parked /refer was tapped: run it, exactly once."""
-    cat = cat or catalogue()
     with db.uow(write=True) as uow:
         pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None or pending.kind != "choose" or pending.payload.get("cmd") != "refer":
             raise NotYours()
-        client = _get_owned(uow, actor, client_id)
+        client = get_owned(uow, actor, client_id)
         spec = parse_refer(pending.payload.get("args", ""))
         if not spec.text:
             return _without_resource(uow, actor, client, f"#{client.number}", now, rules, cat)
@@ -156,10 +162,9 @@ def resume_choice(
 
 def pick_suggestion(
     db: Database, actor: Counsellor, pending_id: int, code: str, now: datetime,
-    cat: Catalogue | None = None,
+    cat: Catalogue,
 ) -> Referred:
     """A suggested resource's button was tapped: refer to it, exactly once."""
-    cat = cat or catalogue()
     resource = cat.get(code)
     if resource is None:
         raise NotYours()
@@ -167,19 +172,18 @@ def pick_suggestion(
         pending = uow.pending.consume(pending_id, actor.id, now)
         if pending is None or pending.kind != "refer_pick":
             raise NotYours()
-        client = _get_owned(uow, actor, int(pending.payload["client_id"]))
+        client = get_owned(uow, actor, int(pending.payload["client_id"]))
         return _add(uow, actor, client, resource, resource.code, now)
 
 
 def set_status(
     db: Database, actor: Counsellor, referral_id: int, action: str, now: datetime,
-    cat: Catalogue | None = None,
+    cat: Catalogue,
 ) -> Referred:
     """An Accepted / Completed / Declined button. Tapping the current status again is harmless."""
     status = ACTIONS.get(action)
     if status is None:
         raise NotYours()
-    cat = cat or catalogue()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
         before = repo.referral(referral_id)

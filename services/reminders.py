@@ -14,9 +14,11 @@ from domain import schedule
 from domain.model import Client, Counsellor, PlanItem, Risk
 from domain.rules import RuleBase
 from domain.tiering import REVIEW_REASONS, Reason
-from services.caseload import record_undo
-from services.core import NotYours
-from services.grading import default_rules, regrade_client
+from services.clients import get_owned
+from services.errors import NotYours
+from services.grading import regrade_client
+from services.records import SeriesStopped
+from services.undo import record_undo
 from storage import outbox_keys as keys
 from storage.db import Database
 
@@ -35,7 +37,7 @@ def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) 
         plan = repo.plan_item(plan_id)
         if plan is None:
             raise NotYours()
-        client = repo.get(plan.client_id)
+        client = get_owned(uow, actor, plan.client_id)
         changed = repo.complete_plan(plan_id, now)
         uow.outbox.cancel(keys.plan_family(plan_id))
         if changed:
@@ -52,7 +54,7 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         plan = repo.plan_item(plan_id)
         if plan is None:
             raise NotYours()
-        client = repo.get(plan.client_id)
+        client = get_owned(uow, actor, plan.client_id)
         if plan.done_at is not None:
             return PlanOutcome(client=client, plan=plan, changed=False)
         if plan.due_at is not None and plan.due_at >= until:
@@ -65,12 +67,10 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
 
 
-def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> Any:
+def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> SeriesStopped:
     """The "Stop series" button of an occurrence: the recurring follow-up ends (no further
     occurrences; ones not yet due are removed with their reminders). A double tap finds it
     ended already and changes nothing."""
-    from services.core import SeriesStopped
-
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
         plan = repo.plan_item(plan_id)
@@ -82,7 +82,7 @@ def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) ->
             raise NotYours()
         for removed in store.end(series.id, now, "stopped"):
             uow.outbox.cancel(keys.plan_family(removed))
-        return SeriesStopped(client=repo.get(plan.client_id), series=[store.get(series.id) or series])
+        return SeriesStopped(client=get_owned(uow, actor, plan.client_id), series=[store.get(series.id) or series])
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
             other = c.payload.get("unreachable") if c.kind == "escalation" else None
             if other is not None and int(other) not in recipients:
                 recipients[int(other)] = uow.counsellors.get(int(other))
-        return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
+        return AlertOutcome(client=get_owned(uow, actor, alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
                             # a deactivated counsellor's chat is never written to again (a
                             # leaver's copy of an alert handed over stays as it was)
                             copies=copies, recipients={k: v for k, v in recipients.items() if v is not None and v.active},
@@ -127,9 +127,8 @@ class ReviewOutcome:
 
 
 def confirm_review(
-    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None
+    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase
 ) -> ReviewOutcome:
-    rules = rules or default_rules()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
         client = repo.get(client_id)
@@ -159,7 +158,7 @@ def review_subject(db: Database, actor: Counsellor, client_id: int) -> ReviewSub
 
 
 def lower_tier(
-    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase | None = None,
+    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase,
     reason: str = "improved",
 ) -> ReviewOutcome:
     """At a review, the counsellor lowers the tier one step, with a reason (REVIEW_REASONS)
@@ -170,7 +169,6 @@ def lower_tier(
     review clock restarts instead."""
     if reason not in REVIEW_REASONS:
         raise NotYours()
-    rules = rules or default_rules()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
         client = repo.get(client_id)
@@ -217,13 +215,12 @@ def snooze_cadence(db: Database, actor: Counsellor, client_id: int, now: datetim
 
 
 def confirm_quiet_reviews(
-    db: Database, actor: Counsellor, now: datetime, rules: RuleBase | None = None
+    db: Database, actor: Counsellor, now: datetime, rules: RuleBase
 ) -> list[Client]:
     """"Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
     together (each gets its next review date). Returns the clients confirmed."""
     from services.agenda import agenda_lists
 
-    rules = rules or default_rules()
     with db.uow(write=True) as uow:
         quiet = agenda_lists(uow, actor, now)["quiet"]
         repo = uow.clients_of(actor.id)
@@ -259,7 +256,7 @@ def update_settings(db: Database, actor: Counsellor, change: schedule.SettingsCh
             uow.counsellors.set_settings(actor.id, **kwargs)
         if change.timezone is not schedule.UNSET:
             uow.counsellors.set_timezone(actor.id, change.timezone)
-        return uow.counsellors.get(actor.id)
+        return uow.counsellors.get(actor.id) or actor
 
 
 def set_supervisor(
@@ -277,4 +274,4 @@ def set_supervisor(
             return None
         uow.counsellors.set_supervisor(counsellor.id, supervisor.id if supervisor else None)
         uow.staff.record(actor.id, "supervisor", now, target_id=counsellor.id)
-        return uow.counsellors.get(counsellor.id), supervisor
+        return uow.counsellors.get(counsellor.id) or counsellor, supervisor

@@ -114,7 +114,7 @@ class Imported:
 
 
 def confirm(db: Database, actor: Counsellor, pending_id: int, now: datetime,
-            rules: RuleBase | None = None) -> Imported | None:
+            rules: RuleBase) -> Imported | None:
     """The Import button: add every waiting row in one transaction (graded like /new).
     None when the preview is gone (already imported, cancelled or expired)."""
     with db.uow(write=True) as uow:

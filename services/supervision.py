@@ -15,6 +15,7 @@ from domain.escalation import escalation_targets, supervisees
 from domain.model import Counsellor
 from storage.db import Database
 from storage.team import CounsellorLoad
+from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class TeamLine:
         return self.load.counsellor
 
 
-def _lines(uow, now: datetime, ids: list[int] | None = None) -> list[TeamLine]:
+def _lines(uow: UnitOfWork, now: datetime, ids: list[int] | None = None) -> list[TeamLine]:
     everyone = uow.counsellors.list_all()
     by_id = {c.id: c for c in everyone}
     admins = [c for c in everyone if c.is_admin]
@@ -75,7 +76,7 @@ class Digest:
         return bool(self.lines)
 
 
-def digest_for(uow, recipient: Counsellor, now: datetime) -> Digest:
+def digest_for(uow: UnitOfWork, recipient: Counsellor, now: datetime) -> Digest:
     """Inside the caller's unit of work (the reminders planner and composer)."""
     ids = [c.id for c in supervisees(recipient, uow.counsellors.list_all())]
     loads = uow.team.loads(now, ids) if ids else []

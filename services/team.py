@@ -16,6 +16,7 @@ from storage import outbox_keys as keys
 from storage.db import Database
 from storage.dto import Invite
 from storage.staff import AuditEntry, Handover
+from storage.uow import UnitOfWork
 
 
 def sync_admins(db: Database, admin_telegram_ids: Iterable[int], log: logging.Logger | None = None) -> tuple[list[int], list[int]]:
@@ -62,7 +63,7 @@ def _admin(actor: Counsellor) -> None:
         raise CommandError("admin_only_team")
 
 
-def _by_tid(uow: Any, tid: int) -> Counsellor:
+def _by_tid(uow: UnitOfWork, tid: int) -> Counsellor:
     who = uow.counsellors.get_by_telegram_id(tid)
     if who is None:
         raise CommandError("team_unknown", id=tid)
@@ -146,10 +147,10 @@ def confirm_team(db: Database, actor: Counsellor, pending_id: int, now: datetime
         if handover is not None:
             _escalate_moved(uow, who, handover, now)
         _reroute_escalations(uow, who, queued_to_leaver, now)
-        return TeamDone(payload["action"], uow.counsellors.get(who.id), to, handover)
+        return TeamDone(payload["action"], uow.counsellors.get(who.id) or who, to, handover)
 
 
-def _escalate(uow: Any, alert: Any, from_id: int, reason: str, now: datetime) -> None:
+def _escalate(uow: UnitOfWork, alert: Any, from_id: int, reason: str, now: datetime) -> None:
     """Queue the escalation of `alert` to whoever receives its (current) owner's escalations
     now; a recipient who already has it (same dedupe key) is skipped."""
     owner = uow.counsellors.get(alert.counsellor_id)
@@ -167,7 +168,7 @@ def _escalate(uow: Any, alert: Any, from_id: int, reason: str, now: datetime) ->
         )
 
 
-def _escalate_moved(uow: Any, leaver: Counsellor, handover: Handover, now: datetime) -> None:
+def _escalate_moved(uow: UnitOfWork, leaver: Counsellor, handover: Handover, now: datetime) -> None:
     """An alert the leaver's line had already been told about (escalated) is told to the new
     counsellor's line too: escalations still queued to the old line are sent only to those
     who also receive the new counsellor's (reminders.compose)."""
@@ -177,7 +178,7 @@ def _escalate_moved(uow: Any, leaver: Counsellor, handover: Handover, now: datet
             _escalate(uow, alert, leaver.id, "unacknowledged", now)
 
 
-def _reroute_escalations(uow: Any, leaver: Counsellor, payloads: list[dict[str, Any]], now: datetime) -> None:
+def _reroute_escalations(uow: UnitOfWork, leaver: Counsellor, payloads: list[dict[str, Any]], now: datetime) -> None:
     for payload in payloads:
         if "alert_id" not in payload:
             continue
@@ -187,7 +188,7 @@ def _reroute_escalations(uow: Any, leaver: Counsellor, payloads: list[dict[str, 
         _escalate(uow, alert, int(payload.get("from", alert.counsellor_id)), str(payload.get("reason", "unacknowledged")), now)
 
 
-def _tell_new_owner(uow: Any, to: Counsellor, handover: Handover, now: datetime) -> None:
+def _tell_new_owner(uow: UnitOfWork, to: Counsellor, handover: Handover, now: datetime) -> None:
     """The open alerts the leaver had already been sent are pushed to the new counsellor
     now, as a repeat of each (the same path as an unacknowledged alert's re-alert)."""
     repo = uow.clients_of(to.id)
@@ -219,7 +220,7 @@ def reactivate(db: Database, actor: Counsellor, tid: int, now: datetime) -> Coun
         if not uow.staff.set_active(who.id, True, now):
             raise CommandError("team_already_active", id=tid)
         uow.staff.record(actor.id, "reactivate", now, target_id=who.id)
-        return uow.counsellors.get(who.id)
+        return uow.counsellors.get(who.id) or who
 
 
 def list_invites(db: Database, actor: Counsellor, now: datetime) -> list[tuple[Invite, Counsellor | None]]:
@@ -245,7 +246,8 @@ def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Co
         everyone = uow.counsellors.list_all()
         by_id = {c.id: c for c in everyone}
         active = uow.staff.last_activity()
-        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id), active.get(c.id))
+        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id) if c.supervisor_id is not None else None,
+                 active.get(c.id))
                 for c in everyone]
 
 

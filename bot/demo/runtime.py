@@ -104,7 +104,7 @@ class DemoRuntime:
         self.db = container.db
         fresh = await asyncio.to_thread(core.find_counsellor, self.db, seed.ADMIN_ID) is None
         if fresh:
-            await asyncio.to_thread(seed.seed_class, self.db, self.clock())
+            await asyncio.to_thread(seed.seed_class, self.db, self.clock(), container.rules, container.catalogue)
         app = build_application(container)
         await app.initialize()
         if app.post_init is not None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from domain import grammar
 from domain.model import Counsellor
+from domain.resources import Catalogue
 from domain.rules import RuleBase
 from services import core, referrals
 from services import reminders as reminders_service
@@ -63,7 +64,7 @@ def class_names(n: int = CLASS_SIZE - 2, seed: int = 2026) -> list[str]:
     return names
 
 
-def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Seeded:
+def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> Seeded:
     """Create the admin 小李 and the class, back-dated from `now` (the demo clock)."""
     semester = now - timedelta(days=80)
     admin = core.ensure_admin(db, ADMIN_ID, ADMIN_NAME, semester, TIMEZONE)
@@ -103,10 +104,10 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
             now - timedelta(days=days_ago, hours=rng.randint(0, 6)))
 
     def refer(number: int, resource: str, at: datetime, status: str | None = None) -> None:
-        done = referrals.refer(db, admin, f"{number} {resource}", at, None, rules=rules)
+        done = referrals.refer(db, admin, f"{number} {resource}", at, None, rules=rules, cat=cat)
         assert isinstance(done, referrals.Referred), done
         if status is not None:
-            referrals.set_status(db, admin, done.referral.id, status, at + timedelta(days=3))
+            referrals.set_status(db, admin, done.referral.id, status, at + timedelta(days=3), cat=cat)
 
     # 学生A, exactly as the seed tells it: two deep talks (he trusts 小李 and shares what
     # puzzles him), the ACM team and a senior study partner, a study plan with a review every
@@ -116,13 +117,13 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
         "outcome=reached", now - timedelta(days=12, hours=3))
     refer(a, "ACM竞赛队", now - timedelta(days=12, hours=2), "a")
     refer(a, "高年级学习伙伴", now - timedelta(days=12, hours=2), "a")
-    core.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None)
+    core.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None, rules)
     refer(a, "学习计划", now - timedelta(days=3, hours=2), "a")
     log(a, "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
         "#+愿意分享 via=face trust=5 sat=5 outcome=reached", now - timedelta(days=3, hours=5))
     core.add_plan(db, admin, f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20", now - timedelta(days=3, hours=4),
-                  None)
-    core.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None)
+                  None, rules)
+    core.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None, rules)
 
     # 学生B, exactly as the seed tells it: one talk about the failed courses went badly (she
     # was upset); the dorm visit and her roommates showed why (part-time work for money, and
@@ -138,15 +139,15 @@ def seed_class(db: Database, now: datetime, rules: RuleBase | None = None) -> Se
     refer(b, "勤工助学", now - timedelta(days=6), "a")
     refer(b, "心理咨询中心", now - timedelta(days=6))
     core.add_plan(db, admin, f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教", now - timedelta(hours=2),
-                  None)
-    core.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None)
-    core.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None)
+                  None, rules)
+    core.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None, rules)
+    core.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None, rules)
 
     _settle_history(db, admin, now, rules)
     return Seeded(admin=admin, student_a=a, student_b=b, clients=len(names) + 2)
 
 
-def _settle_history(db: Database, admin: Counsellor, now: datetime, rules: RuleBase | None) -> None:
+def _settle_history(db: Database, admin: Counsellor, now: datetime, rules: RuleBase) -> None:
     """What 小李 did back then: acknowledged the alerts the seeded history raised, and
     confirmed 学生B's tier at the last talk. Only what is due from today on shows up."""
     with db.uow(write=False) as uow:

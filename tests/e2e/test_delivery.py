@@ -17,10 +17,12 @@ from reminders.ratelimit import SendLimiter
 from reminders.tick import run_once
 from rendering.render import default_renderer
 from services import core
+from services.grading import default_rules
 from tests.conftest import ADMIN_ID
 from tests.e2e.harness import running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+RULES = default_rules()
 
 
 def _settings(server, db_path) -> Settings:
@@ -39,8 +41,8 @@ def _seed_counsellor(db, telegram_id, now, *, name="Li"):
 
 def _plan(db, counsellor, client_name, when_text, what, now, update_id):
     if not any(c.name == client_name for c in _clients(db, counsellor)):
-        core.add_client(db, counsellor, grammar.parse_new(client_name), now, update_id=None)
-    result = core.add_plan(db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id)
+        core.add_client(db, counsellor, grammar.parse_new(client_name), now, update_id=None, rules=RULES)
+    result = core.add_plan(db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id, rules=RULES)
     assert isinstance(result, core.PlanAdded), result
     return result.item
 

@@ -66,7 +66,8 @@ def _sections(agenda: str) -> dict[str, str]:
 
 
 async def test_a_week_with_fifty_students_is_one_digest_a_day(bot_env):
-    seed_class(bot_env.db, bot_env.clock())
+    ctx = bot_env.app.bot_data["ctx"]
+    seed_class(bot_env.db, bot_env.clock(), ctx.rules, ctx.catalogue)
     admin = bot_env.server.user(ADMIN_ID, "小李", language_code="zh-hans")
     await admin.send("/start")
     await admin.expect_message()
@@ -153,7 +154,8 @@ async def test_a_week_with_fifty_students_is_one_digest_a_day(bot_env):
 async def test_agenda_shows_how_many_more_and_a_button(bot_env):
     """Twelve students due for contact: the agenda shows ten, says 另有 2 位, and a button
     lists all twelve."""
-    seed_class(bot_env.db, bot_env.clock())
+    ctx = bot_env.app.bot_data["ctx"]
+    seed_class(bot_env.db, bot_env.clock(), ctx.rules, ctx.catalogue)
     admin = bot_env.server.user(ADMIN_ID, "小李", language_code="zh-hans")
     await admin.send("/start")
     await admin.expect_message()

@@ -16,12 +16,13 @@ from domain.model import Risk
 from domain.safety import ITEMS, SafetyCheck
 from domain.screening import score
 from reminders.planner import plan_due_work
-from services.grading import REGRADE_BATCH, regrade_client, regrade_everyone
+from services.grading import REGRADE_BATCH, default_rules, regrade_client, regrade_everyone
 from storage import Database
 from storage.seeding import SeedClient, seed_clients
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+RULES = default_rules()
 
 
 @contextmanager
@@ -57,7 +58,7 @@ def caseload(db: Database, n: int, telegram_id: int = 1) -> int:
 
 def regrade_statements(db: Database, when: datetime) -> tuple[int, dict[str, int]]:
     with counting(db) as n:
-        counts = regrade_everyone(db, when)
+        counts = regrade_everyone(db, when, rules=RULES)
     return n[0], counts
 
 
@@ -113,9 +114,9 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
     # grades stored (held tiers from the safety checks and a crisis), some not yet graded
     with db.uow(write=True) as uow:
         uow.clients_of(me.id).set_status(ids[3], by_counsellor_id=me.id, now=NOW, risk="crisis")
-    regrade_everyone(db, NOW)
+    regrade_everyone(db, NOW, rules=RULES)
     with db.uow(write=True) as uow:
-        regrade_client(uow, me, ids[3], NOW + DAY)
+        regrade_client(uow, me, ids[3], NOW + DAY, rules=RULES)
         ids.append(uow.clients_of(me.id).add("new", ["家庭变故"], None, None, None, NOW).id)
 
     with db.uow(write=False) as uow:
@@ -145,7 +146,7 @@ def idle_tick_statements(db: Database, n: int, telegram_id: int, when: datetime)
         repo = uow.clients_of(counsellor)
         for client in repo.list():
             repo.set_status(client.id, by_counsellor_id=counsellor, now=NOW, risk="high")
-    regrade_everyone(db, NOW)
+    regrade_everyone(db, NOW, rules=RULES)
     planned = plan_due_work(db, when)  # every client is overdue by then: a cadence reminder each
     assert planned["cadence"] >= n
     with counting(db) as count:

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from domain import grammar
 from services import core, supervision
+from services.grading import default_rules
 from storage import Database
 from storage import outbox_keys as keys
 
+RULES = default_rules()
 
 def _setup(db_url, cipher, now):
     db = Database(db_url, cipher)
@@ -28,9 +30,9 @@ def uow_get(db, cid):
 
 
 def _client(db, actor, name, now, risk=None):
-    core.add_client(db, actor, grammar.parse_new(name), now, None)
+    core.add_client(db, actor, grammar.parse_new(name), now, None, rules=RULES)
     if risk:
-        core.set_status(db, actor, f"{name} risk={risk}", now, None)
+        core.set_status(db, actor, f"{name} risk={risk}", now, None, rules=RULES)
 
 
 def test_loads_copies_and_digest(db_url, cipher, now):
