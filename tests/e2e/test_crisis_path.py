@@ -23,7 +23,7 @@ async def tick(env) -> dict:
 
 
 async def settle(env) -> None:
-    await env.server.idle(timeout=5, quiet=0.3)
+    await env.server.idle(timeout=60, quiet=0.3)
 
 
 async def agenda_off(user) -> None:

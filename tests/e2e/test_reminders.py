@@ -30,7 +30,7 @@ async def tick(env) -> dict:
 
 
 async def settle(env):
-    await env.server.idle(timeout=5, quiet=0.3)
+    await env.server.idle(timeout=60, quiet=0.3)
 
 
 async def quiet_admin(env):
