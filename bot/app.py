@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
@@ -15,6 +16,9 @@ from domain.resources import Catalogue
 from domain.rules import RuleBase
 from rendering.render import LANGS, Renderer
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from reminders.ratelimit import SendLimiter
 
 log = logging.getLogger("caremap.bot")
 
@@ -31,8 +35,13 @@ class BotContext:
     catalogue: Catalogue
 
 
-def build_application(container: Container, *, jobs: bool = True) -> Application:
-    """The one python-telegram-bot Application, from the composition root's parts."""
+def build_application(
+    container: Container, *, jobs: bool = True, limiter: SendLimiter | None = None
+) -> Application:
+    """The one python-telegram-bot Application, from the composition root's parts.
+
+    `limiter` replaces the send budget (tests inject a fast one); by default it is
+    Telegram's pace, `limiter_for(db)` (shared through PostgreSQL with the workers)."""
     from bot import handlers
     from reminders.ratelimit import ReplyRateLimiter, limiter_for
     from reminders.tick import LIMITER_KEY, install_urgent_path
@@ -40,7 +49,8 @@ def build_application(container: Container, *, jobs: bool = True) -> Application
     # ONE send budget for replies, reminders and alerts (on PostgreSQL shared with the
     # `python -m reminders` workers through the database)
     settings, db = container.settings, container.db
-    limiter = limiter_for(db)
+    if limiter is None:
+        limiter = limiter_for(db)
     application = (
         ApplicationBuilder()
         .token(settings.token)

@@ -40,6 +40,32 @@ SECOND_ID = 2002
 STRANGER_ID = 3003
 
 
+#: the send budget of tests that are not about pacing: far above Telegram's (30/s overall,
+#: ~1/s per chat), so a test waits for the bot, not for the pace. The order of what is
+#: sent (alerts first) is the limiter's logic, kept; tests about pacing, 429s or rate
+#: limits keep the real budget: `@pytest.mark.real_pacing` (or build_application's default).
+FAST_OVERALL_PER_SECOND = 1000.0
+FAST_PER_CHAT_RATE = 50.0
+FAST_PER_CHAT_BURST = 5
+
+
+def fast_limiter():
+    """A fresh SendLimiter with the fast test budget (in memory, this process only)."""
+    from reminders.ratelimit import SendLimiter
+
+    return SendLimiter(
+        overall_per_second=FAST_OVERALL_PER_SECOND,
+        per_chat_rate=FAST_PER_CHAT_RATE,
+        per_chat_burst=FAST_PER_CHAT_BURST,
+    )
+
+
+def limiter_for_test(request: pytest.FixtureRequest):
+    """The fast budget, or None (build_application's production default: Telegram's pace)
+    for a test marked `real_pacing`."""
+    return None if request.node.get_closest_marker("real_pacing") else fast_limiter()
+
+
 @dataclass
 class BotEnv:
     server: FakeTelegramServer
@@ -51,7 +77,9 @@ class BotEnv:
 
 
 @pytest_asyncio.fixture
-async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotEnv]:  # noqa: F811
+async def bot_env(
+    request: pytest.FixtureRequest, fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock  # noqa: F811
+) -> AsyncIterator[BotEnv]:
     from bootstrap.database import open_database
     from bootstrap.settings import Settings
     from bot.app import build_application
@@ -68,7 +96,7 @@ async def bot_env(fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock
     db = open_database(settings)
     # The reminders tick is driven by the tests (reminders.tick.run_once) with the injected
     # clock, not by the JobQueue's real-time timer.
-    app = build_application(assemble(settings, db, clock=clock), jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=limiter_for_test(request))
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         # as `python -m bot` runs: our own getUpdates loop through the inbox table

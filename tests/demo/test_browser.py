@@ -115,7 +115,7 @@ def page(demo: Demo) -> Iterator[object]:
         context = browser.new_context(
             viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="zh-CN"
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)  # a ceiling on a busy machine; expect() returns at once
         pg = context.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -118,7 +118,7 @@ async def test_page_socket_pushes_state_and_chat_events(tmp_path: Path):
                 await http.ws_connect(demo.url + "/ws", headers={"Origin": "https://evil.example"})
 
             async with http.ws_connect(demo.url + "/ws", headers={"Origin": demo.url}) as ws:
-                state = await ws.receive_json(timeout=5)
+                state = await ws.receive_json(timeout=30)
                 assert state["type"] == "state"
                 assert [p["name"] for p in state["people"]] == ["小李", "王老师", "Alex"]
                 first = state["chats"][str(seed.ADMIN_ID)][1]
@@ -127,12 +127,12 @@ async def test_page_socket_pushes_state_and_chat_events(tmp_path: Path):
                 assert state["menus"][str(seed.ADMIN_ID)]["zh"]
 
                 await ws.send_json({"type": "send", "user": seed.STRANGER_ID, "text": "hello <b>"})
-                seen = [await ws.receive_json(timeout=5) for _ in range(2)]
+                seen = [await ws.receive_json(timeout=30) for _ in range(2)]
                 assert seen[0]["message"]["text"] == "hello <b>" and not seen[0]["message"]["from_bot"]
                 assert seen[1]["message"]["from_bot"] and seen[1]["message"]["chat_id"] == seed.STRANGER_ID
 
                 await ws.send_json({"type": "lang", "user": seed.STRANGER_ID, "lang": "zh"})
-                assert (await ws.receive_json(timeout=5))["lang"] == "zh"
+                assert (await ws.receive_json(timeout=30))["lang"] == "zh"
                 assert demo.runtime.user(seed.STRANGER_ID).language_code == "zh"
 
                 await ws.send_json({"type": "reset"})  # ↺: everything seeded again

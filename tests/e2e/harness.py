@@ -24,7 +24,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.fakeapi.server import FakeTelegramServer
 
-__all__ = ["application_builder", "running_bot"]
+__all__ = ["application_builder", "block_on_message", "db_rows", "running_bot"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -99,3 +99,30 @@ def db_rows(env: Any, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def block_on_message(server: FakeTelegramServer, user: Any, contains: str) -> asyncio.Future[None]:
+    """``user`` blocks the bot the moment the bot's message containing ``contains`` reaches
+    them, so whatever the bot sends after it (an alert follows its reply at once) meets the
+    block — at any send pace. Driven by the fake's observer (the block starts before the
+    bot even has the answer to that send); the future is done once the user has blocked."""
+    loop = asyncio.get_running_loop()
+    blocked: asyncio.Future[None] = loop.create_future()
+
+    async def block() -> None:
+        try:
+            await user.block()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test through the future
+            blocked.set_exception(exc)
+        else:
+            blocked.set_result(None)
+
+    def observe(event: Any) -> None:
+        if (event.kind == "message" and event.from_bot and event.chat_id == user.chat_id
+                and contains in (event.message.text or "")):
+            unsubscribe()
+            tasks.append(loop.create_task(block()))
+
+    tasks: list[asyncio.Task[None]] = []  # a reference, so the task is not collected
+    unsubscribe = server.subscribe(observe)
+    return blocked

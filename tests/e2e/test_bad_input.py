@@ -68,6 +68,7 @@ async def test_malformed_commands_in_chinese(bot_env):
     assert table_counts(bot_env.db_path) == before
 
 
+@pytest.mark.real_pacing  # a 429 and its retry_after, through the production budget
 async def test_reply_survives_a_429(bot_env):
     admin = await admin_ready(bot_env)
     bot_env.server.fail_next(1, retry_after=1)

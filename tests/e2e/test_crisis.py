@@ -66,6 +66,10 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert "安全评估结果" in q.text and "危机" in q.text and "有行动的意图" in q.text
     assert "已发出预警" in q.text
     assert not q.button_texts
+    # the alert is sent at once, right after the result (not at the next tick)
+    alert = await admin.expect_message(contains="预警")
+    _show("bot (alert)", alert)
+    assert "学生X" in alert.text
     # one message all along: no new bot message for the questions
     assert rows(bot_env, "select outcome from risk_signals") == [("safety_check",)]
     assert rows(bot_env, "select result, trigger from safety_checks") == [("crisis", "phrase")]
@@ -84,10 +88,11 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     qid = await replay_callback(bot_env.server, admin, prompt, last_data)
     assert "已经用过了" in (await admin.expect_callback_answer(qid)).text
     assert rows(bot_env, "select count(*) from safety_checks") == [(1,)]
-    # the alert is pushed by the tick
-    await run_once(bot_env.app)
-    alert = await admin.expect_message(skip_others=True, contains="预警")
-    _show("bot (alert)", alert)
+    # the tick does not send it again
+    assert (await run_once(bot_env.app)).get("sent", 0) == 0
+    await bot_env.server.idle(timeout=60, quiet=0.3)
+    headline = alert.text.splitlines()[0]
+    assert [m.message_id for m in admin.all_sent if m.text.startswith(headline)] == [alert.message_id]
 
 
 async def test_not_a_risk_with_a_reason_is_kept_and_changes_nothing(bot_env):
@@ -150,6 +155,8 @@ async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_
     await admin.send("/phq9 Chen 0 0 0 0 0 0 0 0 1")
     offer = await admin.expect_message()
     assert "Item 9" in offer.text and offer.button_texts == ["🛟 Safety check now"]
+    alert = await admin.expect_message(contains="CRISIS")  # item 9 > 0: the alert follows the reply
+    assert "Chen" in alert.text
     await admin.tap(offer, "🛟 Safety check now")
     q = await admin.expect_message()
     assert "question 1" in q.text
@@ -188,6 +195,8 @@ async def test_risk_crisis_offers_a_check_on_the_reply_and_the_map_has_the_butto
     await admin.send("/status Zhao risk=crisis")
     reply = await admin.expect_message()
     assert "crisis" in reply.text and reply.button_texts == ["🛟 Safety check now"]
+    alert = await admin.expect_message(contains="CRISIS")  # the alert follows the reply at once
+    assert "Zhao" in alert.text
     await admin.send("/log Zhao talked about exams risk=high")
     plain = await admin.expect_message()
     assert plain.button_texts == []  # only crisis (or item 9) offers it on the reply

@@ -76,6 +76,7 @@ async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_p
                 return c
         return None
 
+    # no injected limiter: the production send budget (Telegram's pace) is what is tested
     app = build_application(assemble(settings, db, clock=clock), jobs=False)
     latencies: list[float] = []
     behind: list[int] = []

@@ -11,6 +11,7 @@ import pytest
 
 from reminders.tick import run_once
 from tests.conftest import ADMIN_ID, SECOND_ID
+from tests.e2e.harness import block_on_message
 from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -23,7 +24,7 @@ async def tick(env) -> dict:
 
 
 async def settle(env) -> None:
-    await env.server.idle(timeout=5, quiet=0.3)
+    await env.server.idle(timeout=60, quiet=0.3)
 
 
 async def agenda_off(user) -> None:
@@ -214,9 +215,11 @@ async def test_lone_admin_who_blocked_the_bot_is_logged_not_silent(bot_env, capl
     await agenda_off(admin)
     await admin.send("/new 学生D")
     await admin.expect_message()
+    # the admin blocks the bot as the reply arrives: the alert right after it cannot be delivered
+    blocked = block_on_message(bot_env.server, admin, "Changed: risk")
     await admin.send("/status 学生D risk=crisis")
-    await admin.expect_message()
-    await admin.block()
+    assert "Changed: risk" in (await admin.expect_message()).text
+    await blocked
     with caplog.at_level("WARNING", logger="caremap.reminders"):
         await tick(bot_env)
     assert any("nobody to escalate to" in r.getMessage() for r in caplog.records)

@@ -104,18 +104,18 @@ async def _tour(env, lang_code: str) -> dict[str, list[str]]:
         await admin.expect_message()
         for command in TOUR:
             await admin.send(command)
-            await env.server.idle(timeout=10, quiet=0.2)
+            await env.server.idle(timeout=60, quiet=0.2)
         invite = await admin.expect_message(contains="start=", skip_others=True)  # the /invite link
         code = re.search(r"start=([\w-]+)", invite.text).group(1)
         second = env.server.user(SECOND_ID, "王老师", language_code=lang_code)
         await second.send(f"/start {code}")
-        await env.server.idle(timeout=10, quiet=0.2)
+        await env.server.idle(timeout=60, quiet=0.2)
         for days in (1, 1, 7):  # reminders, alerts, agendas, reviews
             env.clock.advance(days=days)
             for _ in range(5):
                 if not (await run_once(env.app)).get("sent"):
                     break
-            await env.server.idle(timeout=10, quiet=0.2)
+            await env.server.idle(timeout=60, quiet=0.2)
         for message in list(admin.messages):
             for label in message.button_texts:
                 if label in ("✓ 完成", "✓ Done", "✅ 确认", "✅ Acknowledge"):
@@ -123,7 +123,7 @@ async def _tour(env, lang_code: str) -> dict[str, list[str]]:
                         await admin.tap(message, label)
                     except LookupError:  # that message has been edited since, without buttons
                         break
-                    await env.server.idle(timeout=10, quiet=0.2)
+                    await env.server.idle(timeout=60, quiet=0.2)
                     break
     finally:
         Renderer.render = original

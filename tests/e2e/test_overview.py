@@ -37,6 +37,8 @@ async def test_overview_picture(bot_env):
                 "/log 学生A 聊了竞赛队 via=面谈 trust=5", "/plan 学生B 1h 回个电话"):
         await admin.send(cmd)
         await admin.expect_message()
+        if "risk=high" in cmd:  # the high-risk alert follows the reply at once
+            assert "学生B" in (await admin.expect_message(contains="预警")).text
     bot_env.clock.advance(hours=2)
     await admin.send("/overview")
     photo = await admin.expect_message(contains="学生概览", skip_others=True)

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from bootstrap import assemble
-from tests.conftest import ADMIN_ID, BotEnv
+from tests.conftest import ADMIN_ID, BotEnv, fast_limiter
 from tests.e2e.test_core_loop import admin_ready
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -26,7 +26,7 @@ async def practice_env(fake_api, tmp_path, clock):
                         database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}),
                         timezone="Asia/Shanghai", mode="practice")
     db = open_database(settings)
-    app = build_application(assemble(settings, db, clock=clock), jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast_limiter())
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         async with running_bot(app, fake_api):

@@ -35,6 +35,8 @@ async def test_weekly_series_across_a_month(bot_env):
     await admin.expect_message()
     await admin.send("/status 学生B risk=high")
     await admin.expect_message()
+    # the high-risk alert the new tier raises comes right after the reply
+    await admin.expect_message(contains="HIGH RISK")
     await admin.send("/plan 学生B every 1w 22:30 学业跟进 until 2027-01-15")
     added = (await admin.expect_message()).text
     assert "Recurring follow-up" in added and "weekly" in added and "2026-11-28 22:30" in added

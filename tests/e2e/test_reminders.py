@@ -12,6 +12,7 @@ import pytest
 
 from reminders.tick import run_once, urgent_settled
 from tests.conftest import ADMIN_ID
+from tests.e2e.harness import block_on_message
 from tests.e2e.test_core_loop import admin_ready, invite_second, replay_callback
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -30,7 +31,7 @@ async def tick(env) -> dict:
 
 
 async def settle(env):
-    await env.server.idle(timeout=5, quiet=0.3)
+    await env.server.idle(timeout=60, quiet=0.3)
 
 
 async def quiet_admin(env):
@@ -124,9 +125,11 @@ async def test_blocked_counsellor_escalates_at_once(bot_env):
     second, _ = await invite_second(bot_env, admin)
     await second.send("/new 学生D")
     await second.expect_message()
+    # Zhang blocks the bot as the reply arrives: the alert right after it cannot be delivered
+    blocked = block_on_message(bot_env.server, second, "Changed: risk")
     await second.send("/status 学生D risk=crisis")
-    await second.expect_message()
-    await second.block()
+    assert "Changed: risk" in (await second.expect_message()).text
+    await blocked
     await tick(bot_env)
     escalation = await admin.expect_message(contains="Escalation", skip_others=True)
     assert "could not be delivered" in escalation.text

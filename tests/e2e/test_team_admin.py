@@ -32,9 +32,11 @@ async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(b
     await say(second, "/new 王芳 #贫困生 sid=2025001")
     await say(second, "/new 韩梅梅")
     await say(second, "/log 王芳 挂科 3 门, 周末打工 risk=high next=3d")
-    await say(second, "/phq9 王芳 3 3 3 3 3 3 3 3 1")  # item 9 > 0: crisis, an alert
+    high = await second.expect_message(contains="HIGH RISK")  # each alert follows its reply at once
+    assert "PHQ-9" in (await say(second, "/phq9 王芳 3 3 3 3 3 3 3 3 1")).text  # item 9 > 0: crisis
+    crisis = await second.expect_message(contains="CRISIS")
     await run_once(bot_env.app)
-    alerts = await _drain(second)
+    alerts = [high, crisis, *await _drain(second)]
     assert alerts and all("王芳" in a.text for a in alerts)
     open_alerts = len(alerts)
 

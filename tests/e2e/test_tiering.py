@@ -106,6 +106,8 @@ async def test_clients_ordered_by_tier_and_map_reasons(bot_env):
     await admin.send("/phq9 丙 2 2 2 2 2 2 2 2 0")
     msg = await admin.expect_message()
     assert "16/27" in msg.text
+    alert = await admin.expect_message(contains="HIGH RISK")  # the alert follows the reply at once
+    assert "丙" in alert.text
     await admin.send("/clients")
     lines = [ln for ln in (await admin.expect_message()).text.splitlines() if "· " in ln]
     order = [next(n for n in ("甲", "乙", "丙") if n in ln) for ln in lines]

@@ -12,7 +12,7 @@ import pytest
 
 from bootstrap import assemble
 from bot.inbox import Webhook, serving, webhook_secret
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, fast_limiter
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -33,7 +33,7 @@ async def webhook_bot(fake_api, tmp_path, clock):
     settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
                         database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}))
     db = open_database(settings)
-    app = build_application(assemble(settings, db, clock=clock), jobs=False)
+    app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast_limiter())
     port = free_port()
     hook = Webhook(f"http://127.0.0.1:{port}/caremap/hook", ("127.0.0.1", port),
                    webhook_secret(None, fake_api.token))

@@ -34,7 +34,7 @@ async def _tick_all(env) -> int:
         if not counts.get("sent", 0):
             break
     if sent:
-        await env.server.idle(timeout=10, quiet=0.3)
+        await env.server.idle(timeout=60, quiet=0.3)
     return sent
 
 

@@ -495,7 +495,7 @@ async def test_application_round_trip(fake_api):
         assert (edited.text, edited.buttons) == ("You chose yes", [])
 
         await group.send(ann, "/start")
-        await fake_api.idle(timeout=3)
+        await fake_api.idle(timeout=30)
         assert group.messages == []
         assert ann.unread == []
         stopping = time.monotonic()
@@ -516,7 +516,7 @@ async def test_application_with_rate_limiter_retries_after_429(fake_api):
     fake_api.fail_next(1, retry_after=1)
     async with running_bot(app, fake_api):
         await ann.send("/start")
-        reply = await ann.expect_message(timeout=4)
+        reply = await ann.expect_message(timeout=30)
         assert reply.text == "Hello Ann <>"
     refused, accepted = fake_api.calls_to("sendMessage")
     assert (refused.status, accepted.status) == (429, 200)

@@ -90,3 +90,37 @@ async def test_replies_count_against_the_chat_only_when_they_add_a_message():
     for _ in range(3):
         await replies.process_request(call, (), {}, "sendMessage", {"chat_id": 8}, None)
     assert limiter.store.reserve("chat:8", 1.0, 3) > 0.5  # three new messages do count
+
+
+async def test_the_bot_takes_an_injected_budget_and_keeps_telegrams_pace_by_default(tmp_path, clock):
+    """Tests inject a fast budget (tests/conftest.py); without one the bot paces replies,
+    reminders and alerts at Telegram's limits: bursts of 3, then under 1/s per chat."""
+    from bootstrap import assemble
+    from bootstrap.database import open_database
+    from bootstrap.settings import Settings
+    from bot.app import build_application
+    from reminders.ratelimit import ReplyRateLimiter
+    from reminders.tick import LIMITER_KEY
+    from tests.conftest import fast_limiter
+
+    settings = Settings(token="123456789:AAFakeToken", database_url=f"sqlite+pysqlite:///{tmp_path / 'c.db'}",
+                        admin_ids=frozenset({1}))
+    db = open_database(settings)
+    try:
+        fast = fast_limiter()
+        app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast)
+        assert app.bot_data[LIMITER_KEY] is fast
+        assert isinstance(app.bot.rate_limiter, ReplyRateLimiter) and app.bot.rate_limiter.limiter is fast
+        default = build_application(assemble(settings, db, clock=clock), jobs=False).bot_data[LIMITER_KEY]
+        assert default is not fast and default.rate == 25.0
+        assert isinstance(default.store, MemorySlots)  # SQLite: one process
+        started = time.monotonic()
+        for _ in range(4):  # the burst of 3, then the chat's next slot ~1.1 s on
+            await default.acquire(42)
+        assert time.monotonic() - started >= 1.0
+        started = time.monotonic()
+        for _ in range(20):
+            await fast.acquire(42)
+        assert time.monotonic() - started < 2.0  # the test budget: ~50/s per chat (0.3 s here)
+    finally:
+        db.dispose()
