@@ -19,8 +19,9 @@ def agenda_lists(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, A
     follow-ups due today or overdue, clients due for contact, unacknowledged alerts, tier
     reviews (split: the low-risk ones with no risk factor are `quiet`, confirmed together)."""
     start, end = local_day(now, counsellor.timezone)
-    repo = uow.clients_of(counsellor.id)
-    graded = repo.list_graded()
+    repo = uow.records_of(counsellor.id)
+    clinical = uow.clinical_of(counsellor.id)
+    graded = clinical.list_graded()
     rank = {c.id: (g.risk if g is not None else c.risk).rank for c, g in graded}
 
     def urgent(c: Any) -> int:
@@ -34,7 +35,7 @@ def agenda_lists(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, A
     quiet = [(c, g) for c, g in reviews if quiet_review(g.risk, [r.code for r in g.risk_reasons])]
     reviews = [cg for cg in reviews if cg not in quiet]
     by_id = {c.id: c for c, _ in graded}
-    alerts = [(by_id[a.client_id], a) for a in repo.unacknowledged_alerts() if a.client_id in by_id]
+    alerts = [(by_id[a.client_id], a) for a in clinical.unacknowledged_alerts() if a.client_id in by_id]
     alerts.sort(key=lambda ca: (-getattr(ca[1].tier, "rank", 0), ca[1].raised_at))
     return {"day": start.astimezone(ZoneInfo(counsellor.timezone)).date(), "plan": plan,
             "contact": contact, "reviews": reviews, "quiet": quiet, "alerts": alerts, "now": now}

@@ -132,6 +132,7 @@ def _undo_one(
     rules: RuleBase | None,
 ) -> Undone:
     repo = uow.clients_of(actor.id)
+    records = uow.records_of(actor.id)
     store = uow.caseload_of(actor.id)
     kind = p["kind"]
     if kind == "new":
@@ -159,13 +160,13 @@ def _undo_one(
         store.delete_screening(client.id, p["instrument"], datetime.fromisoformat(p["at"]))
         _cancel_alerts(uow, store, client.id, since)
     elif kind == "done":  # the ✓ tap: the follow-up is open again
-        repo.reopen_plan(int(p["plan_id"]))
+        records.reopen_plan(int(p["plan_id"]))
     elif kind == "snooze":  # the snooze tap: back to its time before
-        repo.snooze_plan(int(p["plan_id"]), datetime.fromisoformat(p["due_at"]))
+        records.snooze_plan(int(p["plan_id"]), datetime.fromisoformat(p["due_at"]))
     elif kind == "referral":
         store.delete_children(ReferralRow, [int(p["referral_id"])], client.id)
     elif kind == "referral_status":
-        repo.set_referral_status(int(p["referral_id"]), str(p["old"]), now)
+        records.set_referral_status(int(p["referral_id"]), str(p["old"]), now)
     elif kind in ("plan", "goal"):
         plan = _drop_plan(uow, store, client.id, int(p["plan_id"]))
         if p.get("series_id") is not None:  # a new recurring follow-up: the whole series

@@ -343,13 +343,14 @@ def _write_log(
     entry: grammar.LogEntry | None = None,
 ) -> Logged:
     repo = uow.clients_of(actor.id)
+    records = uow.records_of(actor.id)
     outcome = entry.outcome if entry is not None else None
-    interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
+    interaction = records.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
                                        outcome=outcome)
     need_list: list[tuple[str, bool]] = []
     need_ids: list[int] = []
     for need in needs:
-        need_ids.append(repo.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
+        need_ids.append(records.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
         need_list.append((need.text, need.explicit))
     changes: list[StatusChange] = []
     if trust is not None or satisfaction is not None or risk is not None:
@@ -360,7 +361,7 @@ def _write_log(
         changes += repo.change_tags(client.id, add=entry.strengths, by_counsellor_id=actor.id, now=now)
     plan = None
     if next_due is not None:
-        plan = repo.add_plan(
+        plan = records.add_plan(
             client.id, kind=PlanKind.SHORT, text=next_text or _follow_up_text(notes), due_at=next_due, now=now
         )
     record_undo(uow, actor, "log", {"client_id": client.id, "interaction_id": interaction.id, "need_ids": need_ids,
@@ -369,7 +370,7 @@ def _write_log(
     signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
                            now, rules)
     fresh = repo.get(client.id)
-    view = repo.relationship_map(client.id, interactions_limit=1)
+    view = records.relationship_map(client.id, interactions_limit=1)
     next_pending_id = None
     if entry is not None and entry.next_unread is not None:
         next_pending_id = uow.pending.add(
@@ -424,7 +425,7 @@ def set_follow_up(
         from domain.when import parse_when
 
         due = parse_when(FOLLOW_UP_CHOICES[choice], now, ZoneInfo(actor.timezone), _day_times(rules))
-        item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
+        item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
                                                  due_at=due, now=now)
         record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
         return PlanAdded(client=client, item=item)
@@ -555,7 +556,7 @@ def resume_pending(
             return Resumed("status", _write_status(uow, actor, client, s, now, rules))
         if cmd == "goal":
             g = grammar.parse_goal(args)
-            item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
+            item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=g.text, due_at=None, now=now)
             record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
             signal = record_signal(uow, actor, client.id, [("goal", g.text)], now, rules)
             return Resumed("goal", PlanAdded(client=client, item=item, risk_signal=signal))
@@ -646,14 +647,15 @@ def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: dateti
 
 
 def _map_view(uow: Any, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
-    repo = uow.clients_of(actor.id)
+    repo = uow.records_of(actor.id)
+    clinical = uow.clinical_of(actor.id)
     view = repo.relationship_map(client_id, interactions_limit=interactions)
     if view is None:
         raise NotYours()
     series = uow.series_of(actor.id).of_client(client_id)
     return MapView(
-        map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
-        tier_history=repo.tier_history(client_id, limit=8),
+        map=view, grades=clinical.grades(client_id), screenings=clinical.screenings(client_id, limit=6),
+        tier_history=clinical.tier_history(client_id, limit=8),
         series=sorted(series, key=lambda s: not s.active),
         safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
     )
@@ -721,7 +723,7 @@ class CaseloadRow:
 def caseload(db: Database, actor: Counsellor, now: datetime) -> list[CaseloadRow]:
     """Most urgent first: the graded risk tier, then longest without contact."""
     with db.uow(write=False) as uow:
-        rows = [CaseloadRow(c, g) for c, g in uow.clients_of(actor.id).list_graded()]
+        rows = [CaseloadRow(c, g) for c, g in uow.clinical_of(actor.id).list_graded()]
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
 
     def key(row: CaseloadRow) -> tuple[int, datetime, int]:
@@ -793,7 +795,7 @@ def add_goal(
                          park={"cmd": "goal", "args": args, "now": now.isoformat()})
         if isinstance(found, Choice):
             return found
-        item = uow.clients_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
+        item = uow.records_of(actor.id).add_plan(found.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
         record_undo(uow, actor, "goal", {"client_id": found.id, "plan_id": item.id}, now)
         signal = record_signal(uow, actor, found.id, [("goal", spec.text)], now, rules)
         return PlanAdded(client=found, item=item, risk_signal=signal)
@@ -816,7 +818,7 @@ def _write_plan(uow: Any, actor: Counsellor, client: Client, spec: Any, now: dat
             ended.append(store.get(series.id) or series)
         return SeriesStopped(client=client, series=ended)
     if isinstance(spec, recurrence.RecurringPlanSpec):
-        grades = uow.clients_of(actor.id).grades(client.id)
+        grades = uow.clinical_of(actor.id).grades(client.id)
         risk = grades.risk if grades is not None else client.risk
         series, item = uow.series_of(actor.id).add(
             client.id, spec.text, spec.every, spec.first_due, spec.until,
@@ -825,7 +827,7 @@ def _write_plan(uow: Any, actor: Counsellor, client: Client, spec: Any, now: dat
         record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id,
                                          "series_id": series.id}, now)
         return PlanAdded(client=client, item=item, series=series)
-    item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
+    item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
                                              due_at=spec.due, now=now)
     record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
     return PlanAdded(client=client, item=item)
@@ -855,7 +857,7 @@ def _save_screening(
     uow: Any, actor: Counsellor, client: Client, instrument: str, answers: Sequence[int], now: datetime,
     rules: RuleBase | None,
 ) -> ScreeningSaved:
-    repo = uow.clients_of(actor.id)
+    repo = uow.clinical_of(actor.id)
     earlier = repo.screenings(client.id, instrument, limit=1)
     result = repo.add_screening(client.id, score_screening(instrument, answers, at=now), now)
     record_undo(uow, actor, "screening", {"client_id": client.id, "instrument": str(getattr(instrument, "value", instrument)),

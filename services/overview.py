@@ -33,8 +33,9 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
     monday = today - timedelta(days=today.weekday())
     starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(actor.id)
-        graded = repo.list_graded()
+        repo = uow.records_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
+        graded = clinical.list_graded()
         by: dict[str, dict[int | None, int]] = {r: dict.fromkeys(TRUST, 0) for r in RISKS}
         overdue = 0
         for client, grades in graded:
@@ -74,7 +75,8 @@ def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> C
         if isinstance(found, Choice):
             return found
         repo = uow.clients_of(actor.id)
-        screenings = repo.screenings(found.id, limit=500)
+        clinical = uow.clinical_of(actor.id)
+        screenings = clinical.screenings(found.id, limit=500)
         by = {"phq9": [], "gad7": []}
         for s in sorted(screenings, key=lambda s: s.at):
             by[s.instrument.value].append((s.at, s.total))

@@ -32,15 +32,16 @@ class PlanOutcome:
 def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> PlanOutcome:
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
-        plan = repo.plan_item(plan_id)
+        records = uow.records_of(actor.id)
+        plan = records.plan_item(plan_id)
         if plan is None:
             raise NotYours()
         client = repo.get(plan.client_id)
-        changed = repo.complete_plan(plan_id, now)
+        changed = records.complete_plan(plan_id, now)
         uow.outbox.cancel(keys.plan_family(plan_id))
         if changed:
             record_undo(uow, actor, "done", {"client_id": client.id, "plan_id": plan_id, "text": plan.text}, now)
-        return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=changed)
+        return PlanOutcome(client=client, plan=records.plan_item(plan_id) or plan, changed=changed)
 
 
 def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: datetime) -> PlanOutcome:
@@ -49,7 +50,8 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
     until = schedule.snooze_until(now, code, actor.timezone)
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
-        plan = repo.plan_item(plan_id)
+        records = uow.records_of(actor.id)
+        plan = records.plan_item(plan_id)
         if plan is None:
             raise NotYours()
         client = repo.get(plan.client_id)
@@ -58,11 +60,11 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         if plan.due_at is not None and plan.due_at >= until:
             # A double tap of the same snooze: already moved at least that far.
             return PlanOutcome(client=client, plan=plan, changed=False, until=plan.due_at)
-        repo.snooze_plan(plan_id, until)
+        records.snooze_plan(plan_id, until)
         if plan.due_at is not None:
             record_undo(uow, actor, "snooze", {"client_id": client.id, "plan_id": plan_id, "text": plan.text,
                                                "due_at": plan.due_at.isoformat(), "until": until.isoformat()}, now)
-        return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
+        return PlanOutcome(client=client, plan=records.plan_item(plan_id) or plan, changed=True, until=until)
 
 
 def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> Any:
@@ -73,7 +75,8 @@ def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) ->
 
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
-        plan = repo.plan_item(plan_id)
+        records = uow.records_of(actor.id)
+        plan = records.plan_item(plan_id)
         if plan is None or plan.series_id is None:
             raise NotYours()
         store = uow.series_of(actor.id)
@@ -100,10 +103,11 @@ class AlertOutcome:
 def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datetime) -> AlertOutcome:
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
-        alert = repo.alert(alert_id)
+        clinical = uow.clinical_of(actor.id)
+        alert = clinical.alert(alert_id)
         if alert is None:
             raise NotYours()
-        changed = repo.acknowledge_alert(alert_id, now)
+        changed = clinical.acknowledge_alert(alert_id, now)
         uow.outbox.cancel(*keys.alert_family(alert_id))
         copies = tuple(uow.team.alert_copies(alert_id))
         recipients = {c.recipient_id: uow.counsellors.get(c.recipient_id) for c in copies}
@@ -111,7 +115,7 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
             other = c.payload.get("unreachable") if c.kind == "escalation" else None
             if other is not None and int(other) not in recipients:
                 recipients[int(other)] = uow.counsellors.get(int(other))
-        return AlertOutcome(client=repo.get(alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
+        return AlertOutcome(client=repo.get(alert.client_id), alert=clinical.alert(alert_id) or alert, changed=changed,
                             # a deactivated counsellor's chat is never written to again (a
                             # leaver's copy of an alert handed over stays as it was)
                             copies=copies, recipients={k: v for k, v in recipients.items() if v is not None and v.active},
@@ -132,13 +136,14 @@ def confirm_review(
     rules = rules or default_rules()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
-        repo.confirm_review(client_id, now, due)
-        return ReviewOutcome(client=client, grades=repo.grades(client_id) or grades, lowered=False,
+        clinical.confirm_review(client_id, now, due)
+        return ReviewOutcome(client=client, grades=clinical.grades(client_id) or grades, lowered=False,
                              floor_kept=False)
 
 
@@ -151,8 +156,9 @@ class ReviewSubject:
 def review_subject(db: Database, actor: Counsellor, client_id: int) -> ReviewSubject:
     with db.uow(write=False) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         return ReviewSubject(client=client, grades=grades)
@@ -173,27 +179,28 @@ def lower_tier(
     rules = rules or default_rules()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         order = [Risk.LOW, Risk.MEDIUM, Risk.HIGH, Risk.CRISIS]
         target = order[max(0, order.index(grades.risk) - 1)]
         if grades.risk is Risk.LOW or grades.risk_floor.rank >= grades.risk.rank:
             due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
-            repo.confirm_review(client_id, now, due)
-            after = repo.grades(client_id) or grades
+            clinical.confirm_review(client_id, now, due)
+            after = clinical.grades(client_id) or grades
             return ReviewOutcome(client=client, grades=after, lowered=False, floor_kept=True)
         if client.risk is not target:
             repo.set_status(client_id, by_counsellor_id=actor.id, now=now, risk=target)
         note = Reason("counsellor_review", {"reason": reason, "old": grades.risk.value, "new": target.value})
         regrade_client(uow, actor, client_id, now, rules, release_hold=True, note=note)
-        after = repo.grades(client_id) or grades
+        after = clinical.grades(client_id) or grades
         lowered = after.risk.rank < grades.risk.rank
         if not lowered:
             due = now + timedelta(days=rules.standard(after.risk).review_after_days)
-            repo.confirm_review(client_id, now, due)
-            after = repo.grades(client_id) or after  # with the new review date, never a past one
+            clinical.confirm_review(client_id, now, due)
+            after = clinical.grades(client_id) or after  # with the new review date, never a past one
         return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
                              floor_kept=not lowered)
 
@@ -226,7 +233,7 @@ def confirm_quiet_reviews(
     rules = rules or default_rules()
     with db.uow(write=True) as uow:
         quiet = agenda_lists(uow, actor, now)["quiet"]
-        repo = uow.clients_of(actor.id)
+        repo = uow.clinical_of(actor.id)
         for client, grades in quiet:
             due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
             repo.confirm_review(client.id, now, due)
