@@ -60,12 +60,6 @@ class ClientRepo(ScopedRepo):
     """A counsellor's clients. Reads return None for a missing (or another counsellor's)
     client; writes raise `ClientNotFound`."""
 
-    def __getattr__(self, name: str) -> Any:  # TRANSITIONAL: removed with the call sites
-        for target in (self._uow.records_of(self.counsellor_id), self._uow.clinical_of(self.counsellor_id)):
-            if not name.startswith("_") and hasattr(type(target), name):
-                return getattr(target, name)
-        raise AttributeError(name)
-
     def get(self, client_id: int) -> Client | None:
         row = self._row(client_id)
         return as_client(row) if row else None

@@ -32,6 +32,8 @@ class RecordRepo(ScopedRepo):
     def relationship_map(
         self, client_id: int, *, interactions_limit: int = 20
     ) -> RelationshipMap | None:
+        """The client with their needs, latest interactions (and how many in all),
+        referrals, plan and status history; None for a missing or another's client."""
         row = self._row(client_id)
         if row is None:
             return None

@@ -331,7 +331,7 @@ def test_another_counsellor_sees_and_writes_nothing(db: Database, now):
     for write in writes:
         with pytest.raises(ClientNotFound):
             with db.uow() as uow:
-                write(uow.clients_of(b.id))
+                write(uow.clinical_of(b.id))
     with db.uow(write=False) as uow:
         repo = uow.clinical_of(a.id)
         assert repo.grades(cid) == g

@@ -59,3 +59,17 @@ def test_outbox_keys_are_written_in_outbox_keys_only():
     hits = [hit for root in roots for p in _python_files(root) if p.name != "outbox_keys.py"
             for hit in key_literals(p)]
     assert hits == []
+
+
+def test_each_caseload_method_lives_in_one_repository():
+    from storage.clients import ClientRepo
+    from storage.clinical import ClinicalRepo
+    from storage.records import RecordRepo
+
+    public = {cls.__name__: {n for n in vars(cls) if not n.startswith("_")}
+              for cls in (ClientRepo, RecordRepo, ClinicalRepo)}
+    names = [n for methods in public.values() for n in methods]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+    assert {"get", "list", "add", "delete"} <= public["ClientRepo"]
+    assert {"add_interaction", "add_plan", "referrals", "relationship_map"} <= public["RecordRepo"]
+    assert {"grades", "screenings", "tier_history", "alerts", "add_alert"} <= public["ClinicalRepo"]
