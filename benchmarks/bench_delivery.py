@@ -65,9 +65,10 @@ def seed(db: Database, server: FakeTelegramServer, due: list[datetime]) -> None:
             c = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=clock())
             uow.counsellors.set_settings(c.id, agenda_at=None)
             repo = uow.clients_of(c.id)
+            records = uow.records_of(c.id)
             client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=clock())
             for k in range(PER_CHAT):
-                repo.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
+                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
                               due_at=due[(k * CHATS + n) % len(due)], now=clock())
 
 

@@ -31,6 +31,8 @@ def seed(db, n: int, telegram_id: int, rnd: random.Random):  # noqa: ANN001, ANN
     with db.uow() as uow:
         counsellor = uow.counsellors.add(telegram_id, f"C{telegram_id}", False, NOW)
         repo = uow.clients_of(counsellor.id)
+        records = uow.records_of(counsellor.id)
+        clinical = uow.clinical_of(counsellor.id)
         for i in range(n):
             name = "王芳" if i == n // 2 else rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
             if name == "王芳" and i != n // 2:
@@ -38,10 +40,10 @@ def seed(db, n: int, telegram_id: int, rnd: random.Random):  # noqa: ANN001, ANN
             c = repo.add(name, rnd.sample(TAGS, rnd.choice((0, 1, 2))), f"2025{i:04d}", "市场营销", "2025", NOW)
             if i == n // 2:
                 for k in range(12):
-                    repo.add_interaction(c.id, NOW - timedelta(days=k * 7), "face", f"第{k}次谈话, 挂科 3 门, 周末打工", NOW)
-                repo.add_need(c.id, "学业辅导", True, "face", NOW)
-                repo.add_plan(c.id, "short", "看看辅导计划的进展", NOW + timedelta(days=7), NOW)
-                repo.add_screening(c.id, score("phq9", [2, 2, 1, 1, 0, 0, 1, 0, 0]), NOW)
+                    records.add_interaction(c.id, NOW - timedelta(days=k * 7), "face", f"第{k}次谈话, 挂科 3 门, 周末打工", NOW)
+                records.add_need(c.id, "学业辅导", True, "face", NOW)
+                records.add_plan(c.id, "short", "看看辅导计划的进展", NOW + timedelta(days=7), NOW)
+                clinical.add_screening(c.id, score("phq9", [2, 2, 1, 1, 0, 0, 1, 0, 0]), NOW)
                 repo.set_status(c.id, by_counsellor_id=counsellor.id, now=NOW, trust=2, risk="high")
     return counsellor
 

@@ -70,12 +70,14 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
                 return None
             owner_id = owner.id
     repo = uow.clients_of(owner_id)
+    records = uow.records_of(owner_id)
+    clinical = uow.clinical_of(owner_id)
     client = repo.get(int(payload["client_id"])) if "client_id" in payload else None
     if client is None:
         return None
 
     if kind == "plan":
-        plan = repo.plan_item(int(payload["plan_id"]))
+        plan = records.plan_item(int(payload["plan_id"]))
         if plan is None or plan.done_at is not None:
             return None
         pid = plan.id
@@ -91,7 +93,7 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
                         buttons, recipient=recipient)
 
     if kind in ("alert", "realert", "escalation"):
-        alert = repo.alert(int(payload["alert_id"]))
+        alert = clinical.alert(int(payload["alert_id"]))
         if alert is None:
             return None
         if alert.acknowledged_at is not None:
@@ -105,7 +107,7 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
                         recipient=recipient)
 
     if kind == "cadence":
-        grades = repo.grades(client.id)
+        grades = clinical.grades(client.id)
         if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
             return None
         keys = [[(render("button_map_log"), MapAction("l", client.id).pack()),
@@ -114,7 +116,7 @@ def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope 
                         recipient=recipient)
 
     if kind == "review":
-        grades = repo.grades(client.id)
+        grades = clinical.grades(client.id)
         if grades is None or grades.review_due_at is None or grades.review_due_at > now:
             return None
         buttons = [[(render("button_confirm"), TierReview("c", client.id).pack())]]

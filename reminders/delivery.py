@@ -348,13 +348,13 @@ class Deliverer:
         def write(uow: Any) -> None:
             uow.outbox.fail(item.id, error="403 blocked", now=now, worker=self.worker)
             if item.kind in ("alert", "realert"):
-                with_alert = uow.clients_of(item.counsellor_id).alert(int(item.payload["alert_id"]))
+                with_alert = uow.clinical_of(item.counsellor_id).alert(int(item.payload["alert_id"]))
                 if with_alert is not None and with_alert.escalated_at is None:
                     enqueue_escalation(uow, with_alert, now, "blocked")
             elif item.kind == "escalation":
                 # the supervisor (or an admin) blocked the bot: the other admins get it instead
                 owner = int(item.payload.get("from", item.counsellor_id))
-                with_alert = uow.clients_of(owner).alert(int(item.payload["alert_id"]))
+                with_alert = uow.clinical_of(owner).alert(int(item.payload["alert_id"]))
                 unreachable = uow.counsellors.get(item.counsellor_id)
                 if with_alert is not None and with_alert.acknowledged_at is None and unreachable is not None:
                     enqueue_escalation(uow, with_alert, now, str(item.payload.get("reason", "unacknowledged")),

@@ -135,14 +135,15 @@ def add_client(
 
 
 def map_view(uow: UnitOfWork, actor: Counsellor, client_id: int, interactions: int = 20) -> MapView:
-    repo = uow.clients_of(actor.id)
+    repo = uow.records_of(actor.id)
+    clinical = uow.clinical_of(actor.id)
     view = repo.relationship_map(client_id, interactions_limit=interactions)
     if view is None:
         raise NotYours()
     series = uow.series_of(actor.id).of_client(client_id)
     return MapView(
-        map=view, grades=repo.grades(client_id), screenings=repo.screenings(client_id, limit=6),
-        tier_history=repo.tier_history(client_id, limit=8),
+        map=view, grades=clinical.grades(client_id), screenings=clinical.screenings(client_id, limit=6),
+        tier_history=clinical.tier_history(client_id, limit=8),
         series=sorted(series, key=lambda s: not s.active),
         safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
     )
@@ -207,7 +208,7 @@ class CaseloadRow:
 def caseload(db: Database, actor: Counsellor, now: datetime) -> list[CaseloadRow]:
     """Most urgent first: the graded risk tier, then longest without contact."""
     with db.uow(write=False) as uow:
-        rows = [CaseloadRow(c, g) for c, g in uow.clients_of(actor.id).list_graded()]  # type: ignore[attr-defined]  # storage's `def list` shadows list
+        rows = [CaseloadRow(c, g) for c, g in uow.clinical_of(actor.id).list_graded()]
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
 
     def key(row: CaseloadRow) -> tuple[int, datetime, int]:

@@ -24,17 +24,19 @@ class ClientRecord:
 def caseload_records(db: Database, actor: Counsellor) -> list[ClientRecord]:
     with db.uow(write=False) as uow:
         repo = uow.clients_of(actor.id)
+        records = uow.records_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         details = uow.details_of(actor.id)
         series = uow.series_of(actor.id)
         out = []
         for client in repo.list():
-            view = repo.relationship_map(client.id, interactions_limit=100_000)
+            view = records.relationship_map(client.id, interactions_limit=100_000)
             if view is None:
                 continue
             out.append(ClientRecord(
-                map=view, grades=repo.grades(client.id),
-                screenings=repo.screenings(client.id, limit=1000),
-                tier_history=repo.tier_history(client.id, limit=1000),
+                map=view, grades=clinical.grades(client.id),
+                screenings=clinical.screenings(client.id, limit=1000),
+                tier_history=clinical.tier_history(client.id, limit=1000),
                 details=details.get(client.id), series=series.of_client(client.id),
             ))
         return out

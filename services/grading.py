@@ -19,8 +19,8 @@ from domain.model import Counsellor
 from domain.rules import RuleBase, load_rules
 from domain.schedule import PRIORITY
 from storage import outbox_keys
+from storage.clinical import ClinicalRepo
 from storage.db import Database
-from storage.repositories import ClientRepo
 from storage.uow import UnitOfWork
 
 
@@ -47,7 +47,7 @@ def regrade_client(
     review (`release_hold`, with the review's reason as `note`, kept first in the tier
     history's reasons) or by /undo of what raised it (`release_hold_after`: the undone
     action's time)."""
-    repo = uow.clients_of(actor.id)
+    repo = uow.clinical_of(actor.id)
     found = repo.graded_many([client_id]).get(client_id)  # the facts and the stored grades
     if found is None:
         return None
@@ -70,7 +70,7 @@ def regrade_client(
     return decision
 
 
-def _raise_alert(uow: UnitOfWork, repo: ClientRepo, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
+def _raise_alert(uow: UnitOfWork, repo: ClinicalRepo, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
     """Store the alert and queue its push in the same transaction; after the commit the bot
     sends it at once (Database.on_urgent), ahead of any backlog, instead of at the next tick."""
     alert_id: int = repo.add_alert(alert)
@@ -118,11 +118,11 @@ def regrade_everyone(
     """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
 
     Set-based: per counsellor, `batch` clients at a time. A batch's facts and stored grades
-    are read in a handful of statements (`ClientRepo.graded_many`, a read unit of work:
+    are read in a handful of statements (`ClinicalRepo.graded_many`, a read unit of work:
     no write lock) and graded in memory; then one short write unit of work stores only the
     grades that changed and the tier changes (one statement each) and raises any alert the
     way `regrade_client` does (the alert and its push in the same transaction), for the
-    clients nobody has graded in between (`ClientRepo.still_as_read`). A failure rolls back
+    clients nobody has graded in between (`ClinicalRepo.still_as_read`). A failure rolls back
     only its batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
     """
     counts = {"clients": 0, "changed": 0, "alerts": 0}
@@ -140,7 +140,7 @@ def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetim
                    tz: ZoneInfo, counts: dict[str, int]) -> None:
     # read and grade outside the write lock (a /log is never kept waiting for it)…
     with db.uow(write=False) as uow:
-        graded = uow.clients_of(actor.id).graded_many(ids)
+        graded = uow.clinical_of(actor.id).graded_many(ids)
     todo: dict[int, tuple[tiering.RegradeDecision, datetime, bool]] = {}
     for client_id in ids:
         found = graded.get(client_id)
@@ -159,7 +159,7 @@ def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetim
     # …then write what changed in one short transaction, skipping any client graded (by a
     # /log, a status change…) since it was read: that grading is the fresher one
     with db.uow(write=True) as uow:
-        repo = uow.clients_of(actor.id)
+        repo = uow.clinical_of(actor.id)
         fresh = repo.still_as_read({cid: graded[cid] for cid in todo})
         saves: list[tuple[tiering.Grades, datetime]] = []
         changes: list[tiering.TierChange] = []

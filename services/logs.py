@@ -118,13 +118,14 @@ def write_log(
 ) -> Logged:
     """Store one conversation with `client` in the caller's unit of work."""
     repo = uow.clients_of(actor.id)
+    records = uow.records_of(actor.id)
     notes, channel = entry.notes, entry.channel
-    interaction = repo.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
+    interaction = records.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
                                        outcome=entry.outcome)
     need_list: list[tuple[str, bool]] = []
     need_ids: list[int] = []
     for need in entry.needs:
-        need_ids.append(repo.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
+        need_ids.append(records.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
         need_list.append((need.text, need.explicit))
     changes: list[StatusChange] = []
     if entry.trust is not None or entry.satisfaction is not None or entry.risk is not None:
@@ -136,7 +137,7 @@ def write_log(
         changes += repo.change_tags(client.id, add=entry.strengths, by_counsellor_id=actor.id, now=now)
     plan = None
     if entry.next_due is not None:
-        plan = repo.add_plan(
+        plan = records.add_plan(
             client.id, kind=PlanKind.SHORT, text=entry.next_text or follow_up_text(notes),
             due_at=entry.next_due, now=now,
         )
@@ -146,7 +147,7 @@ def write_log(
     signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
                            now, rules)
     fresh = repo.get(client.id)
-    view = repo.relationship_map(client.id, interactions_limit=1)
+    view = records.relationship_map(client.id, interactions_limit=1)
     next_pending_id = None
     if entry.next_unread is not None:
         next_pending_id = uow.pending.add(
@@ -188,7 +189,7 @@ def set_follow_up(
             return None
         client = get_owned(uow, actor, int(pending.payload["client_id"]))
         due = parse_when(FOLLOW_UP_CHOICES[choice], now, ZoneInfo(actor.timezone), rules.day_times)
-        item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
+        item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
                                                  due_at=due, now=now)
         record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
         return PlanAdded(client=client, item=item)

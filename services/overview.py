@@ -36,11 +36,12 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
     monday = today - timedelta(days=today.weekday())
     starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(actor.id)
-        graded = repo.list_graded()
+        repo = uow.records_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
+        graded = clinical.list_graded()
         by: dict[str, dict[int | None, int]] = {r: dict.fromkeys(TRUST, 0) for r in RISKS}
         overdue = 0
-        for client, grades in graded:  # type: ignore[attr-defined]  # storage's `def list` shadows list
+        for client, grades in graded:
             risk = (grades.risk if grades is not None else client.risk).value
             by[risk][client.trust] += 1
             if grades is not None and grades.next_contact_due is not None and grades.next_contact_due < now:
@@ -51,7 +52,7 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
             week = (d - starts[0]).days // 7
             if 0 <= week < WEEKS:
                 contacts[week] += 1
-        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)  # type: ignore[attr-defined, misc]  # storage's `def list` shadows list
+        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)
     return Overview(clients=len(graded), by_risk_trust=by, week_starts=[d.isoformat() for d in starts],
                     contacts_per_week=contacts, overdue_contact=overdue, overdue_follow_ups=follow_ups)
 
@@ -74,7 +75,8 @@ def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> C
         if isinstance(found, Choice):
             return found
         repo = uow.clients_of(actor.id)
-        screenings = repo.screenings(found.id, limit=500)
+        clinical = uow.clinical_of(actor.id)
+        screenings = clinical.screenings(found.id, limit=500)
         by: dict[str, list[tuple[datetime, int]]] = {"phq9": [], "gad7": []}
         for result in sorted(screenings, key=_taken_at):
             if result.at is not None:

@@ -114,7 +114,7 @@ def add_goal(
 def write_goal(
     uow: UnitOfWork, actor: Counsellor, client: Client, spec: grammar.Goal, now: datetime, rules: RuleBase,
 ) -> PlanAdded:
-    item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
+    item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
     record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
     signal = record_signal(uow, actor, client.id, [("goal", spec.text)], now, rules)
     return PlanAdded(client=client, item=item, risk_signal=signal)
@@ -144,7 +144,7 @@ def write_plan(uow: UnitOfWork, actor: Counsellor, client: Client, spec: PlanSpe
             ended.append(store.get(series.id) or series)
         return SeriesStopped(client=client, series=ended)
     if isinstance(spec, recurrence.RecurringPlanSpec):
-        grades = uow.clients_of(actor.id).grades(client.id)
+        grades = uow.clinical_of(actor.id).grades(client.id)
         risk = grades.risk if grades is not None else client.risk
         series, item = uow.series_of(actor.id).add(
             client.id, spec.text, spec.every, spec.first_due, spec.until,
@@ -153,7 +153,7 @@ def write_plan(uow: UnitOfWork, actor: Counsellor, client: Client, spec: PlanSpe
         record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id,
                                          "series_id": series.id}, now)
         return PlanAdded(client=client, item=item, series=series)
-    item = uow.clients_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
+    item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
                                              due_at=spec.due, now=now)
     record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
     return PlanAdded(client=client, item=item)

@@ -96,14 +96,14 @@ def _client_param(ref: grammar.ClientRef) -> str:
 def _add(uow: UnitOfWork, actor: Counsellor, client: Client, resource: Resource | None, text: str,
          now: datetime) -> Referred:
     stored = resource.code if resource is not None else text
-    referral = uow.clients_of(actor.id).add_referral(client.id, stored, "referred", now)
+    referral = uow.records_of(actor.id).add_referral(client.id, stored, "referred", now)
     record_undo(uow, actor, "referral", {"client_id": client.id, "referral_id": referral.id, "text": stored}, now)
     return Referred(client=client, referral=referral, resource=resource)
 
 
 def _suggest(uow: UnitOfWork, actor: Counsellor, client: Client, rules: RuleBase,
              cat: Catalogue) -> list[Resource]:
-    view = uow.clients_of(actor.id).relationship_map(client.id, interactions_limit=0)
+    view = uow.records_of(actor.id).relationship_map(client.id, interactions_limit=0)
     if view is None or not view.needs:
         return []
     texts = [n.text for n in view.needs]
@@ -186,10 +186,11 @@ def set_status(
         raise NotYours()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
-        before = repo.referral(referral_id)
+        records = uow.records_of(actor.id)
+        before = records.referral(referral_id)
         if before is None:
             raise NotYours()
-        referral = repo.set_referral_status(referral_id, status, now)
+        referral = records.set_referral_status(referral_id, status, now)
         client = repo.get(before.client_id)
         if referral is None or client is None:
             raise NotYours()

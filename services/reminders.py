@@ -33,7 +33,7 @@ class PlanOutcome:
 
 def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> PlanOutcome:
     with db.uow(write=True) as uow:
-        repo = uow.clients_of(actor.id)
+        repo = uow.records_of(actor.id)
         plan = repo.plan_item(plan_id)
         if plan is None:
             raise NotYours()
@@ -50,7 +50,7 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
         raise NotYours()
     until = schedule.snooze_until(now, code, actor.timezone)
     with db.uow(write=True) as uow:
-        repo = uow.clients_of(actor.id)
+        repo = uow.records_of(actor.id)
         plan = repo.plan_item(plan_id)
         if plan is None:
             raise NotYours()
@@ -72,7 +72,7 @@ def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) ->
     occurrences; ones not yet due are removed with their reminders). A double tap finds it
     ended already and changes nothing."""
     with db.uow(write=True) as uow:
-        repo = uow.clients_of(actor.id)
+        repo = uow.records_of(actor.id)
         plan = repo.plan_item(plan_id)
         if plan is None or plan.series_id is None:
             raise NotYours()
@@ -99,7 +99,7 @@ class AlertOutcome:
 
 def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datetime) -> AlertOutcome:
     with db.uow(write=True) as uow:
-        repo = uow.clients_of(actor.id)
+        repo = uow.clinical_of(actor.id)
         alert = repo.alert(alert_id)
         if alert is None:
             raise NotYours()
@@ -131,13 +131,14 @@ def confirm_review(
 ) -> ReviewOutcome:
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
-        repo.confirm_review(client_id, now, due)
-        return ReviewOutcome(client=client, grades=repo.grades(client_id) or grades, lowered=False,
+        clinical.confirm_review(client_id, now, due)
+        return ReviewOutcome(client=client, grades=clinical.grades(client_id) or grades, lowered=False,
                              floor_kept=False)
 
 
@@ -150,8 +151,9 @@ class ReviewSubject:
 def review_subject(db: Database, actor: Counsellor, client_id: int) -> ReviewSubject:
     with db.uow(write=False) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         return ReviewSubject(client=client, grades=grades)
@@ -171,27 +173,28 @@ def lower_tier(
         raise NotYours()
     with db.uow(write=True) as uow:
         repo = uow.clients_of(actor.id)
+        clinical = uow.clinical_of(actor.id)
         client = repo.get(client_id)
-        grades = repo.grades(client_id) if client is not None else None
+        grades = clinical.grades(client_id) if client is not None else None
         if client is None or grades is None:
             raise NotYours()
         order = [Risk.LOW, Risk.MEDIUM, Risk.HIGH, Risk.CRISIS]
         target = order[max(0, order.index(grades.risk) - 1)]
         if grades.risk is Risk.LOW or grades.risk_floor.rank >= grades.risk.rank:
             due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
-            repo.confirm_review(client_id, now, due)
-            after = repo.grades(client_id) or grades
+            clinical.confirm_review(client_id, now, due)
+            after = clinical.grades(client_id) or grades
             return ReviewOutcome(client=client, grades=after, lowered=False, floor_kept=True)
         if client.risk is not target:
             repo.set_status(client_id, by_counsellor_id=actor.id, now=now, risk=target)
         note = Reason("counsellor_review", {"reason": reason, "old": grades.risk.value, "new": target.value})
         regrade_client(uow, actor, client_id, now, rules, release_hold=True, note=note)
-        after = repo.grades(client_id) or grades
+        after = clinical.grades(client_id) or grades
         lowered = after.risk.rank < grades.risk.rank
         if not lowered:
             due = now + timedelta(days=rules.standard(after.risk).review_after_days)
-            repo.confirm_review(client_id, now, due)
-            after = repo.grades(client_id) or after  # with the new review date, never a past one
+            clinical.confirm_review(client_id, now, due)
+            after = clinical.grades(client_id) or after  # with the new review date, never a past one
         return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
                              floor_kept=not lowered)
 
@@ -223,7 +226,7 @@ def confirm_quiet_reviews(
 
     with db.uow(write=True) as uow:
         quiet = agenda_lists(uow, actor, now)["quiet"]
-        repo = uow.clients_of(actor.id)
+        repo = uow.clinical_of(actor.id)
         for client, grades in quiet:
             due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
             repo.confirm_review(client.id, now, due)

@@ -40,13 +40,13 @@ def save_screening(
     uow: UnitOfWork, actor: Counsellor, client: Client, instrument: str, answers: Sequence[int], now: datetime,
     rules: RuleBase,
 ) -> ScreeningSaved:
-    repo = uow.clients_of(actor.id)
+    repo = uow.clinical_of(actor.id)
     earlier = repo.screenings(client.id, instrument, limit=1)
     result = repo.add_screening(client.id, score_screening(instrument, answers, at=now), now)
     record_undo(uow, actor, "screening", {"client_id": client.id, "instrument": str(getattr(instrument, "value", instrument)),
                                           "at": (result.at or now).isoformat()}, now)
     grading = regrade_client(uow, actor, client.id, now, rules)
-    return ScreeningSaved(client=client, result=result, previous=earlier[0] if earlier else None,  # type: ignore[index]  # storage's `def list` shadows list
+    return ScreeningSaved(client=client, result=result, previous=earlier[0] if earlier else None,
                           grading=grading)
 
 

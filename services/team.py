@@ -191,7 +191,7 @@ def _reroute_escalations(uow: UnitOfWork, leaver: Counsellor, payloads: list[dic
 def _tell_new_owner(uow: UnitOfWork, to: Counsellor, handover: Handover, now: datetime) -> None:
     """The open alerts the leaver had already been sent are pushed to the new counsellor
     now, as a repeat of each (the same path as an unacknowledged alert's re-alert)."""
-    repo = uow.clients_of(to.id)
+    repo = uow.clinical_of(to.id)
     for alert_id in handover.sent_alert_ids:
         alert = repo.alert(alert_id)
         if alert is None or alert.acknowledged_at is not None:

@@ -178,13 +178,13 @@ def _undo_screening(u: _Undo) -> Undone:
 
 def _undo_done(u: _Undo) -> Undone:
     """The ✓ tap: the follow-up is open again."""
-    u.uow.clients_of(u.actor.id).reopen_plan(int(u.payload["plan_id"]))
+    u.uow.records_of(u.actor.id).reopen_plan(int(u.payload["plan_id"]))
     return Undone("done", u.client)
 
 
 def _undo_snooze(u: _Undo) -> Undone:
     """The snooze tap: back to its time before."""
-    u.uow.clients_of(u.actor.id).snooze_plan(int(u.payload["plan_id"]), datetime.fromisoformat(u.payload["due_at"]))
+    u.uow.records_of(u.actor.id).snooze_plan(int(u.payload["plan_id"]), datetime.fromisoformat(u.payload["due_at"]))
     return Undone("snooze", u.client)
 
 
@@ -194,7 +194,7 @@ def _undo_referral(u: _Undo) -> Undone:
 
 
 def _undo_referral_status(u: _Undo) -> Undone:
-    u.uow.clients_of(u.actor.id).set_referral_status(int(u.payload["referral_id"]), str(u.payload["old"]), u.now)
+    u.uow.records_of(u.actor.id).set_referral_status(int(u.payload["referral_id"]), str(u.payload["old"]), u.now)
     return Undone("referral_status", u.client)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, inspect, select, update
 
 from domain.model import Risk
+from storage.base import Repo, aware
 from storage.orm import (
     AlertRow,
     ClientDetailsRow,
@@ -31,7 +32,6 @@ from storage.orm import (
     StatusChangeRow,
     TierChangeRow,
 )
-from storage.repositories import _aware, _Repo
 from storage.sqltypes import EncryptedInt, EncryptedText
 
 _ENCRYPTED = (EncryptedText, EncryptedInt)
@@ -87,7 +87,7 @@ class Sheet:
     rows: list[list[Any]]
 
 
-class CaseloadStore(_Repo):
+class CaseloadStore(Repo):
     def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
         super().__init__(uow)
         self.counsellor_id = counsellor_id
@@ -184,7 +184,7 @@ class CaseloadStore(_Repo):
         result = self._s.execute(
             delete(ScreeningRow)
             .where(ScreeningRow.client_id == client_id, ScreeningRow.instrument == instrument,
-                   ScreeningRow.at == _aware(at, "at"))
+                   ScreeningRow.at == aware(at, "at"))
             .execution_options(synchronize_session="fetch")
         )
         return result.rowcount
@@ -256,7 +256,7 @@ class CaseloadStore(_Repo):
                     AlertRow.client_id == client_id,
                     AlertRow.counsellor_id == self.counsellor_id,
                     AlertRow.acknowledged_at.is_(None),
-                    AlertRow.raised_at >= _aware(since, "since"),
+                    AlertRow.raised_at >= aware(since, "since"),
                 )
             )
         )

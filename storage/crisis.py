@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 
 from domain.model import Risk
 from domain.safety import ITEMS, SafetyCheck
+from storage.base import Repo, aware
 from storage.orm import ClientRow, RiskSignalRow, SafetyCheckRow
-from storage.repositories import _aware, _Repo
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
@@ -49,7 +49,7 @@ class RiskSignal:
     resolved_at: datetime | None
 
 
-class CrisisRepo(_Repo):
+class CrisisRepo(Repo):
     def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
         super().__init__(uow)
         self.counsellor_id = counsellor_id
@@ -68,7 +68,7 @@ class CrisisRepo(_Repo):
             raise ValueError(f"unknown safety check trigger {trigger!r}")
         if set(check.answers) != set(ITEMS):
             raise ValueError("a stored safety check has every item (None for not asked)")
-        at = _aware(check.at or now, "at")
+        at = aware(check.at or now, "at")
         row = SafetyCheckRow(
             client_id=client_id, counsellor_id=self.counsellor_id, at=at,
             answers_enc=self._enc(json.dumps({"answers": check.answers, "deciding": list(check.deciding)})),
@@ -106,7 +106,7 @@ class CrisisRepo(_Repo):
         if source not in SIGNAL_SOURCES:
             raise ValueError(f"unknown signal source {source!r}")
         row = RiskSignalRow(
-            client_id=client_id, counsellor_id=self.counsellor_id, at=_aware(now, "now"), source=source,
+            client_id=client_id, counsellor_id=self.counsellor_id, at=aware(now, "now"), source=source,
             phrases_enc=self._enc(json.dumps(list(phrases), ensure_ascii=False)), outcome="open",
         )
         self._s.add(row)
@@ -140,7 +140,7 @@ class CrisisRepo(_Repo):
             update(RiskSignalRow)
             .where(RiskSignalRow.id == signal_id, RiskSignalRow.counsellor_id == self.counsellor_id,
                    RiskSignalRow.outcome == "open")
-            .values(outcome=outcome, reason=reason, resolved_at=_aware(now, "now"))
+            .values(outcome=outcome, reason=reason, resolved_at=aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
         return result.rowcount == 1

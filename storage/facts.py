@@ -1,7 +1,7 @@
 """The grading facts of clients, loaded in sets (issue 12: set-based scale).
 
-`load_facts` is the ONE builder behind `ClientRepo.facts(id)` and
-`ClientRepo.facts_many(ids)`: a handful of `IN (...)` queries per batch of clients (the
+`load_facts` is the ONE builder behind `ClinicalRepo.facts(id)` and
+`ClinicalRepo.facts_many(ids)`: a handful of `IN (...)` queries per batch of clients (the
 client rows with their tags, needs, contacts, screenings, stored grades, safety checks,
 value inputs), grouped in Python. So one client or five hundred cost the same number of
 statements, and the single and the batch read can never disagree.
@@ -29,6 +29,7 @@ from domain.safety import SafetyCheck
 from domain.screening import Instrument, ScreeningResult
 from domain.tiering import ClientFacts, Grades, NeedFact, TierChange, ValueInfo
 from domain.vocab import is_strength, unreached_streak
+from storage.base import aware, aware_opt, clean_text
 from storage.orm import (
     ClientDetailsRow,
     ClientGradeRow,
@@ -240,19 +241,17 @@ def still_as_read(
 
 
 def grade_values(grades: Grades, tier_set_at: datetime, enc: Callable[[str], str]) -> dict[str, Any]:
-    """The client_grades columns (but client_id) of `grades`; `ClientRepo.save_grades` and
+    """The client_grades columns (but client_id) of `grades`; `ClinicalRepo.save_grades` and
     `save_grades_many` write the same thing."""
-    from storage.repositories import _aware, _aware_opt
-
     return {
         "risk": Risk(grades.risk).value,
         "risk_rank": Risk(grades.risk).rank,
         "data_enc": enc(encode_grades(grades)),
-        "graded_at": _aware(grades.graded_at, "graded_at"),
-        "tier_set_at": _aware(tier_set_at, "tier_set_at"),
-        "review_due_at": _aware_opt(grades.review_due_at, "review_due_at"),
-        "next_contact_due": _aware_opt(grades.next_contact_due, "next_contact_due"),
-        "contact_latest_at": _aware_opt(grades.contact_latest_at, "contact_latest_at"),
+        "graded_at": aware(grades.graded_at, "graded_at"),
+        "tier_set_at": aware(tier_set_at, "tier_set_at"),
+        "review_due_at": aware_opt(grades.review_due_at, "review_due_at"),
+        "next_contact_due": aware_opt(grades.next_contact_due, "next_contact_due"),
+        "contact_latest_at": aware_opt(grades.contact_latest_at, "contact_latest_at"),
     }
 
 
@@ -279,8 +278,6 @@ def add_tier_changes(
     s: Session, enc: Callable[[str], str], changes: Sequence[TierChange], by_counsellor_id: int | None,
 ) -> None:
     """Insert many tier-history rows in one executemany (clients checked by the caller)."""
-    from storage.repositories import _aware, _text
-
     if not changes:
         return
     rows = []
@@ -289,10 +286,10 @@ def add_tier_changes(
             raise ValueError(f"unknown tier dimension {change.dimension!r}")
         rows.append({
             "client_id": change.client_id,
-            "at": _aware(change.at, "at"),
+            "at": aware(change.at, "at"),
             "dimension": change.dimension,
-            "old": _text(change.old, 16, "old tier"),
-            "new": _text(change.new, 16, "new tier"),
+            "old": clean_text(change.old, 16, "old tier"),
+            "new": clean_text(change.new, 16, "new tier"),
             "reasons_enc": enc(encode_reasons(change.reasons)),
             "by_counsellor_id": by_counsellor_id,
         })

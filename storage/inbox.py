@@ -15,16 +15,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from storage.base import Repo, aware
 from storage.orm import InboxRow
-from storage.repositories import _aware, _Repo
 
 
-class InboxRepo(_Repo):
+class InboxRepo(Repo):
     def store(self, updates: Iterable[tuple[int, str]], now: datetime) -> list[int]:
         """Insert `(update_id, json)` pairs; returns the ids that were new, in order."""
         table = InboxRow.__table__
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
-        received = _aware(now, "now")
+        received = aware(now, "now")
         fresh: list[int] = []
         for update_id, payload in updates:
             stmt = (
@@ -44,7 +44,7 @@ class InboxRepo(_Repo):
         self._s.execute(
             update(InboxRow)
             .where(InboxRow.update_id.in_(ids), InboxRow.handled_at.is_(None))
-            .values(handled_at=_aware(now, "now"), payload_enc=None)
+            .values(handled_at=aware(now, "now"), payload_enc=None)
             .execution_options(synchronize_session=False)
         )
 
@@ -65,7 +65,7 @@ class InboxRepo(_Repo):
     def prune(self, before: datetime) -> int:
         result = self._s.execute(
             delete(InboxRow)
-            .where(InboxRow.handled_at.is_not(None), InboxRow.handled_at < _aware(before, "before"))
+            .where(InboxRow.handled_at.is_not(None), InboxRow.handled_at < aware(before, "before"))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount

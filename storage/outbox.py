@@ -33,7 +33,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import Counsellor, PlanItem, PlanKind
 from storage import outbox_keys
+from storage.base import Repo, aware, aware_opt, clean_text
 from storage.dto import Alert, OutboxItem
+from storage.mappers import as_alert, as_counsellor, as_plan_item
 from storage.orm import (
     AlertRow,
     ClientGradeRow,
@@ -42,7 +44,6 @@ from storage.orm import (
     OutboxRow,
     PlanItemRow,
 )
-from storage.repositories import _alert, _aware, _aware_opt, _counsellor, _plan_item, _Repo, _text
 
 __all__ = ["OutboxRepo", "ScanRepo", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ALERT_STATUSES"]
 
@@ -124,8 +125,8 @@ def _row_values(
         raise ValueError(f"unknown outbox kind {kind!r}")
     if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
         raise ValueError("priority must be a whole number ≥ 0 (0 = most urgent)")
-    key = _text(dedupe_key, _MAX_KEY, "dedupe key", required=True)
-    due_at = _aware(due_at, "due_at")
+    key = clean_text(dedupe_key, _MAX_KEY, "dedupe key", required=True)
+    due_at = aware(due_at, "due_at")
     values = {
         "counsellor_id": counsellor_id,
         "client_id": client_id,
@@ -133,16 +134,16 @@ def _row_values(
         "priority": priority,
         "dedupe_key": key,
         "due_at": due_at,
-        "not_before": due_at if not_before is None else _aware(not_before, "not_before"),
+        "not_before": due_at if not_before is None else aware(not_before, "not_before"),
         "payload": _payload(payload),
         "status": "pending",
         "attempts": 0,
-        "created_at": _aware(now, "now"),
+        "created_at": aware(now, "now"),
     }
     return values
 
 
-class OutboxRepo(_Repo):
+class OutboxRepo(Repo):
     """`uow.outbox`. Rows are read and written with Core statements (never ORM objects),
     so no stale identity-map copy can hide another worker's update."""
 
@@ -269,10 +270,10 @@ class OutboxRepo(_Repo):
 
         PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers never take the
         same row. SQLite: the write unit of work holds the write lock (BEGIN IMMEDIATE)."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError("limit must be a whole number ≥ 1")
-        worker = _text(worker, 64, "worker", required=True)
+        worker = clean_text(worker, 64, "worker", required=True)
         due = self._due(now)
         if max_priority is not None:
             due = and_(due, _T.c.priority <= max_priority)
@@ -302,8 +303,8 @@ class OutboxRepo(_Repo):
         """Claim these rows if they are still pending and due (the short path of a new
         alert: the bot sends it right after the commit that created it). A row another
         worker already took is skipped, so it is never sent twice."""
-        now = _aware(now, "now")
-        worker = _text(worker, 64, "worker", required=True)
+        now = aware(now, "now")
+        worker = clean_text(worker, 64, "worker", required=True)
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return []
@@ -321,7 +322,7 @@ class OutboxRepo(_Repo):
         """Extend the lease of the rows `worker` is sending (all of them, or `ids`) to
         now + `lease`; returns the ids it still holds (a row another worker took back
         after an expired lease is no longer this worker's to send)."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         stmt = update(_T).where(_T.c.status == "sending", _T.c.claimed_by == worker)
         if ids is not None:
             wanted = sorted({int(i) for i in ids})
@@ -365,7 +366,7 @@ class OutboxRepo(_Repo):
         self, item_id: int, *, message_id: int | None, now: datetime, worker: str | None = None
     ) -> bool:
         return self._settle(
-            item_id, worker, status="sent", sent_at=_aware(now, "now"), message_id=message_id
+            item_id, worker, status="sent", sent_at=aware(now, "now"), message_id=message_id
         )
 
     def retry(
@@ -376,7 +377,7 @@ class OutboxRepo(_Repo):
             item_id,
             worker,
             status="pending",
-            not_before=_aware(not_before, "not_before"),
+            not_before=aware(not_before, "not_before"),
             last_error=_error(error),
         )
 
@@ -387,14 +388,14 @@ class OutboxRepo(_Repo):
             item_id,
             worker,
             status="pending",
-            not_before=_aware(not_before, "not_before"),
+            not_before=aware(not_before, "not_before"),
             attempts=case((_T.c.attempts > 0, _T.c.attempts - 1), else_=0),
         )
 
     def fail(self, item_id: int, *, error: str, now: datetime, worker: str | None = None) -> bool:
         """Give up on the row (status "failed", failed_at = now)."""
         return self._settle(
-            item_id, worker, status="failed", last_error=_error(error), failed_at=_aware(now, "now")
+            item_id, worker, status="failed", last_error=_error(error), failed_at=aware(now, "now")
         )
 
     def cancel(self, *keys: str) -> int:
@@ -403,18 +404,10 @@ class OutboxRepo(_Repo):
         every reminder of plan item 42, never of 420); any other key is matched exactly
         ("alert:1" is alert 1 only, never alert 10). Rows already being sent are left
         alone. `%` and `_` are literal."""
-        if not keys:
-            raise ValueError("cancel needs at least one dedupe key")
-        conditions = []
-        for key in keys:
-            if not isinstance(key, str) or not key or key == outbox_keys.SEP:
-                raise ValueError("cancel needs non-empty dedupe keys")
-            if outbox_keys.is_prefix(key):
-                conditions.append(_T.c.dedupe_key.startswith(key, autoescape=True))
-            else:
-                conditions.append(_T.c.dedupe_key == key)
         result = self._s.execute(
-            update(_T).where(_T.c.status == "pending", or_(*conditions)).values(status="cancelled")
+            update(_T)
+            .where(_T.c.status == "pending", outbox_keys.matching(_T.c.dedupe_key, *keys))
+            .values(status="cancelled")
         )
         return int(result.rowcount)
 
@@ -456,7 +449,7 @@ class OutboxRepo(_Repo):
         dedupe keys become free again: prune only far behind anything a scan could
         still find due (e.g. 30 days)."""
         result = self._s.execute(
-            delete(_T).where(_T.c.status.in_(_FINAL), _T.c.created_at < _aware(before, "before"))
+            delete(_T).where(_T.c.status.in_(_FINAL), _T.c.created_at < aware(before, "before"))
         )
         return int(result.rowcount)
 
@@ -467,14 +460,14 @@ _ALERT_FIELDS = frozenset(
 _ALERT_TIMES = frozenset({"realert_at", "escalated_at", "sent_at"})
 
 
-class ScanRepo(_Repo):
+class ScanRepo(Repo):
     """`uow.scan`: cross-counsellor reads and marks for the reminders scheduler ONLY.
     Handlers never use it (they go through `uow.clients_of(counsellor_id)`)."""
 
     def plan_items_due(self, now: datetime, limit: int = 500) -> list[tuple[int, PlanItem]]:
         """(counsellor_id, item) for open dated follow-ups with due_at <= now whose
         reminder was not yet enqueued for this due_at, earliest first."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         rows = self._s.execute(
             select(ClientRow.counsellor_id, PlanItemRow)
             .join(ClientRow, ClientRow.id == PlanItemRow.client_id)
@@ -491,7 +484,7 @@ class ScanRepo(_Repo):
             .limit(limit)
             .execution_options(populate_existing=True)
         ).all()
-        return [(cid, _plan_item(item, self._dec)) for cid, item in rows]
+        return [(cid, as_plan_item(item, self._dec)) for cid, item in rows]
 
     def mark_plan_reminded(self, plan_id: int, due_at: datetime) -> bool:
         """Record that the reminder for this due_at is enqueued (same unit of work as the
@@ -499,14 +492,14 @@ class ScanRepo(_Repo):
         result = self._s.execute(
             update(PlanItemRow)
             .where(PlanItemRow.id == plan_id)
-            .values(reminded_due_at=_aware(due_at, "due_at"))
+            .values(reminded_due_at=aware(due_at, "due_at"))
             .execution_options(synchronize_session="fetch")
         )
         return result.rowcount == 1
 
     def mark_plans_reminded(self, items: Iterable[tuple[int, datetime]]) -> None:
         """`mark_plan_reminded` for many (plan_id, due_at) in one executemany."""
-        params = [{"pid": pid, "due": _aware(due, "due_at")} for pid, due in items]
+        params = [{"pid": pid, "due": aware(due, "due_at")} for pid, due in items]
         if not params:
             return
         t = PlanItemRow.__table__
@@ -525,7 +518,7 @@ class ScanRepo(_Repo):
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [_alert(r, self._dec) for r in self._s.scalars(stmt)]
+        return [as_alert(r, self._dec) for r in self._s.scalars(stmt)]
 
     def alert(self, alert_id: int) -> Alert | None:
         """One alert whoever owns it now (a delivery worker composing an escalation queued
@@ -542,7 +535,7 @@ class ScanRepo(_Repo):
         return self._alerts(
             AlertRow.status == "sent",
             AlertRow.acknowledged_at.is_(None),
-            AlertRow.realert_at <= _aware(now, "now"),
+            AlertRow.realert_at <= aware(now, "now"),
         )
 
     def alerts_to_escalate(self, now: datetime) -> list[Alert]:
@@ -550,7 +543,7 @@ class ScanRepo(_Repo):
         return self._alerts(
             AlertRow.acknowledged_at.is_(None),
             AlertRow.escalated_at.is_(None),
-            AlertRow.escalate_at <= _aware(now, "now"),
+            AlertRow.escalate_at <= aware(now, "now"),
         )
 
     def update_alert(self, alert_id: int, **fields: Any) -> bool:
@@ -564,7 +557,7 @@ class ScanRepo(_Repo):
         values: dict[str, Any] = {}
         for key, value in fields.items():
             if key in _ALERT_TIMES:
-                values[key] = _aware_opt(value, key)
+                values[key] = aware_opt(value, key)
             elif key == "realert_count":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError("realert_count must be a whole number ≥ 0")
@@ -592,7 +585,7 @@ class ScanRepo(_Repo):
     def cadence_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
         """(counsellor_id, client_id, next_contact_due) for graded clients whose next
         contact is due by now, most overdue first."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         rows = self._s.execute(
             select(ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.next_contact_due)
             .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
@@ -604,7 +597,7 @@ class ScanRepo(_Repo):
     def reviews_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
         """(counsellor_id, client_id, review_due_at) for clients whose risk-tier review is
         due by now, oldest first."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         rows = self._s.execute(
             select(ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.review_due_at)
             .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
@@ -620,7 +613,7 @@ class ScanRepo(_Repo):
         a tick with nothing new to plan gets an empty list in one statement, however many
         clients are overdue. (A row for another time of the same day is left to the
         dedupe-key check.)"""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         planned = (
             select(_T.c.id)
             .where(_T.c.client_id == ClientGradeRow.client_id, _T.c.kind == kind, _T.c.due_at == column)
@@ -652,4 +645,4 @@ class ScanRepo(_Repo):
             .order_by(CounsellorRow.id)
             .execution_options(populate_existing=True)
         )
-        return [_counsellor(r) for r in rows]
+        return [as_counsellor(r) for r in rows]

@@ -7,19 +7,23 @@ that ends with the separator, so that "alert 1" can never match alert 10, 11 or 
     alert(1)          == "alert:1"          (exact)
     realerts_of(1)    == "realert:1:"       (prefix, ends with ":")
 
-`OutboxRepo.cancel` takes these: a string ending with ":" is a prefix, anything else is
+`matching(column, *keys)` is the one SQL condition for them (`OutboxRepo.cancel`, the
+copies of an alert in `TeamRepo`): a key ending with ":" is a prefix, anything else is
 matched exactly.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_
 
 SEP = ":"
 
 __all__ = [
     "SEP", "agenda", "alert", "alert_family", "cadence", "cadence_snooze", "escalation", "escalations_of",
-    "digest", "is_prefix", "plan", "plan_family", "realert", "realerts_of", "review",
+    "digest", "is_prefix", "matching", "plan", "plan_family", "realert", "realerts_of", "review",
 ]
 
 
@@ -32,6 +36,23 @@ def _id(value: int) -> str:
 def is_prefix(key: str) -> bool:
     """A key ending with the separator matches every key that starts with it."""
     return key.endswith(SEP)
+
+
+def matching(column: Any, *keys: str) -> Any:
+    """A SQL condition: the dedupe key `column` matches any of `keys` — a key ending with the
+    separator as a prefix (`%` and `_` literal), any other exactly. ValueError for no key,
+    an empty key or the bare separator (which would match everything)."""
+    if not keys:
+        raise ValueError("at least one dedupe key is needed")
+    conditions = []
+    for key in keys:
+        if not isinstance(key, str) or not key or key == SEP:
+            raise ValueError("dedupe keys must be non-empty")
+        if is_prefix(key):
+            conditions.append(column.startswith(key, autoescape=True))
+        else:
+            conditions.append(column == key)
+    return or_(*conditions)
 
 
 # --- follow-ups from the plan --------------------------------------------------------------

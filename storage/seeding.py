@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 
 from domain.model import PlanKind
 from domain.screening import score as score_screening
+from storage.base import aware
 from storage.orm import ClientRow, InteractionRow, NeedRow, PlanItemRow, ScreeningRow
-from storage.repositories import _aware
 
 __all__ = ["SeedClient", "seed_clients"]
 
@@ -41,7 +41,7 @@ class SeedClient:
 
 def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: datetime) -> list[int]:
     """Add `clients` to the counsellor's caseload; returns their ids in order."""
-    now = _aware(now, "now")
+    now = aware(now, "now")
     repo = uow.clients_of(counsellor_id)
     s = uow.session
     enc = uow.cipher.encrypt
@@ -49,7 +49,7 @@ def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: da
     interactions, needs, screenings, plans = [], [], [], []
     for cid, c in zip(ids, clients, strict=True):
         for at, channel, notes, outcome in c.interactions:
-            interactions.append({"client_id": cid, "at": _aware(at, "at"), "channel": channel,
+            interactions.append({"client_id": cid, "at": aware(at, "at"), "channel": channel,
                                  "notes_enc": enc(notes), "created_at": now, "outcome": outcome})
         for text, explicit in c.needs:
             needs.append({"client_id": cid, "text_enc": enc(text), "explicit": explicit,
@@ -58,10 +58,10 @@ def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: da
             r = score_screening(instrument, list(answers))
             screenings.append({"client_id": cid, "instrument": r.instrument.value,
                                "answers_enc": enc(json.dumps(list(r.answers))), "total": r.total,
-                               "band": r.band, "item9": r.item9, "at": _aware(at, "at")})
+                               "band": r.band, "item9": r.item9, "at": aware(at, "at")})
         for text, due in c.plans:
             plans.append({"client_id": cid, "kind": PlanKind.SHORT.value, "text_enc": enc(text),
-                          "due_at": _aware(due, "due_at"), "created_at": now})
+                          "due_at": aware(due, "due_at"), "created_at": now})
     for table, rows in ((InteractionRow, interactions), (NeedRow, needs),
                         (ScreeningRow, screenings), (PlanItemRow, plans)):
         if rows:

@@ -21,6 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import PlanItem, PlanKind, Risk
 from domain.recurrence import Recurrence, next_occurrence
+from storage.base import Repo, aware, aware_opt, clean_text
+from storage.mappers import as_plan_item
 from storage.orm import (
     ClientDetailsRow,
     ClientGradeRow,
@@ -29,7 +31,6 @@ from storage.orm import (
     PlanItemRow,
     PlanSeriesRow,
 )
-from storage.repositories import _aware, _aware_opt, _plan_item, _Repo, _text
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
@@ -64,7 +65,7 @@ def _series(row: PlanSeriesRow, dec) -> PlanSeries:
     )
 
 
-class SeriesRepo(_Repo):
+class SeriesRepo(Repo):
     """One counsellor's recurring follow-ups."""
 
     def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
@@ -88,12 +89,12 @@ class SeriesRepo(_Repo):
         )
         if owner is None:
             raise LookupError(f"client {client_id} not found")
-        clean = _text(text, 4000, "plan text", required=True)
+        clean = clean_text(text, 4000, "plan text", required=True)
         row = PlanSeriesRow(
             client_id=client_id, text_enc=self._enc(clean), every=every.code,
-            first_due=_aware(first_due, "first_due"), until_at=_aware_opt(until_at, "until_at"),
+            first_due=aware(first_due, "first_due"), until_at=aware_opt(until_at, "until_at"),
             stop_below=None if stop_below is None else Risk(stop_below).value,
-            created_at=_aware(now, "now"),
+            created_at=aware(now, "now"),
         )
         self._s.add(row)
         self._s.flush()
@@ -103,7 +104,7 @@ class SeriesRepo(_Repo):
         )
         self._s.add(item)
         self._s.flush()
-        return _series(row, self._dec), _plan_item(item, self._dec)
+        return _series(row, self._dec), as_plan_item(item, self._dec)
 
     def get(self, series_id: int) -> PlanSeries | None:
         row = self._s.scalars(
@@ -129,7 +130,7 @@ class SeriesRepo(_Repo):
                 ),
             ).order_by(PlanItemRow.seq.desc()).limit(1)
         ).one_or_none()
-        return _plan_item(row, self._dec) if row else None
+        return as_plan_item(row, self._dec) if row else None
 
     def end(self, series_id: int, now: datetime, reason: str) -> list[int]:
         """End the series (no further occurrences). Open occurrences not yet due are removed
@@ -137,7 +138,7 @@ class SeriesRepo(_Repo):
         cancel their pending reminders. An already ended series is left as it is ([])."""
         if reason not in END_REASONS:
             raise ValueError(f"unknown end reason {reason!r}")
-        now = _aware(now, "now")
+        now = aware(now, "now")
         done = self._s.execute(
             update(PlanSeriesRow)
             .where(PlanSeriesRow.id == series_id, PlanSeriesRow.ended_at.is_(None), self._owned())
@@ -176,7 +177,7 @@ class Advance:
     ended: str | None  # "until" | "tier" when the series ended at this step
 
 
-class SeriesScan(_Repo):
+class SeriesScan(Repo):
     """`uow.series_scan`: the reminders planner's step, across counsellors."""
 
     def advance(self, item: PlanItem, now: datetime) -> Advance:
@@ -185,7 +186,7 @@ class SeriesScan(_Repo):
         or the client's risk tier dropped below the series' tier (ends "tier")."""
         if item.series_id is None or item.seq is None:
             return Advance(None, None)
-        now = _aware(now, "now")
+        now = aware(now, "now")
         found = self._s.execute(
             select(PlanSeriesRow, CounsellorRow.timezone, ClientGradeRow.risk)
             .join(ClientRow, ClientRow.id == PlanSeriesRow.client_id)
@@ -222,7 +223,7 @@ class SeriesScan(_Repo):
         if new_id is None:
             return Advance(None, None)
         row = self._s.get(PlanItemRow, new_id)
-        return Advance(_plan_item(row, self._dec), None)
+        return Advance(as_plan_item(row, self._dec), None)
 
     def _end(self, series: PlanSeriesRow, now: datetime, reason: str) -> None:
         self._s.execute(
@@ -248,7 +249,7 @@ class ClientDetails:
     pay_capacity: int | None = None  # 1–5
 
 
-class DetailsRepo(_Repo):
+class DetailsRepo(Repo):
     """`uow.details_of(counsellor_id)`: dorm and phone (encrypted), payer and capacity."""
 
     def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
@@ -284,10 +285,10 @@ class DetailsRepo(_Repo):
             self._s.add(row)
         for key, value in values.items():
             if key in ("dorm", "phone"):
-                text = _text(value, 64, key)  # type: ignore[arg-type]
+                text = clean_text(value, 64, key)  # type: ignore[arg-type]
                 setattr(row, f"{key}_enc", self._enc(text) if text else None)
             elif key == "payer":
-                row.payer = _text(value, 16, key)  # type: ignore[arg-type]
+                row.payer = clean_text(value, 16, key)  # type: ignore[arg-type]
             else:
                 if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
                     raise ValueError("pay_capacity must be 1–5")

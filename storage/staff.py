@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from storage import outbox_keys
+from storage.base import Repo, aware
 from storage.dto import Invite
+from storage.mappers import as_invite
 from storage.orm import (
     AlertRow,
     AuditRow,
@@ -28,7 +30,6 @@ from storage.orm import (
     PendingRow,
     PlanItemRow,
 )
-from storage.repositories import _aware, _invite, _Repo
 
 __all__ = ["AuditEntry", "Handover", "StaffRepo"]
 
@@ -55,7 +56,7 @@ class AuditEntry:
     target_id: int | None
 
 
-class StaffRepo(_Repo):
+class StaffRepo(Repo):
     # -- deactivation ------------------------------------------------------------------
 
     def set_active(self, counsellor_id: int, active: bool, now: datetime) -> bool:
@@ -65,7 +66,7 @@ class StaffRepo(_Repo):
         result = self._s.execute(
             update(CounsellorRow)
             .where(CounsellorRow.id == counsellor_id, cond)
-            .values(deactivated_at=None if active else _aware(now, "now"))
+            .values(deactivated_at=None if active else aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
         if not active and result.rowcount == 1:
@@ -119,7 +120,7 @@ class StaffRepo(_Repo):
         ).all()
         for who, when in (*logged, *acted, *added):
             if who is not None and when is not None:
-                when = _aware(when, "when")
+                when = aware(when, "when")
                 if who not in latest or when > latest[who]:
                     latest[int(who)] = when
         return latest
@@ -225,14 +226,14 @@ class StaffRepo(_Repo):
     def open_invites(self, now: datetime) -> list[Invite]:
         rows = self._s.scalars(
             select(InviteRow)
-            .where(InviteRow.used_at.is_(None), InviteRow.expires_at > _aware(now, "now"))
+            .where(InviteRow.used_at.is_(None), InviteRow.expires_at > aware(now, "now"))
             .order_by(InviteRow.created_at, InviteRow.id)
         )
-        return [_invite(r) for r in rows]
+        return [as_invite(r) for r in rows]
 
     def revoke_invite(self, invite_id: int, now: datetime) -> bool:
         """An unused invite stops working at once (it expires now)."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         result = self._s.execute(
             update(InviteRow)
             .where(InviteRow.id == invite_id, InviteRow.used_at.is_(None), InviteRow.expires_at > now)
@@ -247,7 +248,7 @@ class StaffRepo(_Repo):
                client_number: int | None = None, target_id: int | None = None) -> None:
         """One audit row: who, what, when (and which client number / counsellor); never text."""
         self._s.add(AuditRow(
-            at=_aware(now, "now"), actor_id=actor_id, action=action[:32], client_id=client_id,
+            at=aware(now, "now"), actor_id=actor_id, action=action[:32], client_id=client_id,
             client_number=client_number, target_id=target_id,
         ))
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from storage.base import aware
 from storage.orm import ClientRow, InteractionRow
-from storage.repositories import _aware
 
 
 def contact_times(uow: Any, counsellor_id: int, since: datetime) -> list[datetime]:
@@ -17,6 +17,6 @@ def contact_times(uow: Any, counsellor_id: int, since: datetime) -> list[datetim
     return list(uow.session.scalars(
         select(InteractionRow.at)
         .join(ClientRow, ClientRow.id == InteractionRow.client_id)
-        .where(ClientRow.counsellor_id == counsellor_id, InteractionRow.at >= _aware(since, "since"),
+        .where(ClientRow.counsellor_id == counsellor_id, InteractionRow.at >= aware(since, "since"),
                or_(InteractionRow.outcome.is_(None), InteractionRow.outcome != "unreached"))
     ))

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from domain.model import Counsellor
 from storage import outbox_keys as keys
+from storage.base import Repo, aware
+from storage.mappers import as_counsellor
 from storage.orm import AlertRow, ClientGradeRow, ClientRow, CounsellorRow, OutboxRow
-from storage.repositories import _aware, _counsellor, _Repo
 
 __all__ = ["AlertCopy", "CounsellorLoad", "TeamRepo"]
 
@@ -52,12 +53,10 @@ class CounsellorLoad:
 
 
 def _alert_keys(alert_id: int) -> Any:
-    exact, *prefixes = keys.alert_family(alert_id)
-    return or_(_T.c.dedupe_key == exact,
-               *(_T.c.dedupe_key.startswith(p, autoescape=True) for p in prefixes))
+    return keys.matching(_T.c.dedupe_key, *keys.alert_family(alert_id))
 
 
-class TeamRepo(_Repo):
+class TeamRepo(Repo):
     # -- the copies of one alert ----------------------------------------------------------
 
     def alert_copies(self, alert_id: int) -> list[AlertCopy]:
@@ -73,17 +72,17 @@ class TeamRepo(_Repo):
 
     def loads(self, now: datetime, counsellor_ids: list[int] | None = None) -> list[CounsellorLoad]:
         """Every counsellor (or those given) with supervisor, open alerts and overdue contact."""
-        now = _aware(now, "now")
+        now = aware(now, "now")
         stmt = select(CounsellorRow).order_by(CounsellorRow.id)
         if counsellor_ids is not None:
             if not counsellor_ids:
                 return []
             stmt = stmt.where(CounsellorRow.id.in_(counsellor_ids))
-        people = [_counsellor(r) for r in self._s.scalars(stmt.execution_options(populate_existing=True))]
+        people = [as_counsellor(r) for r in self._s.scalars(stmt.execution_options(populate_existing=True))]
         if not people:
             return []
         ids = [p.id for p in people]
-        everyone = {c.id: c for c in (_counsellor(r) for r in self._s.scalars(select(CounsellorRow)))}
+        everyone = {c.id: c for c in (as_counsellor(r) for r in self._s.scalars(select(CounsellorRow)))}
 
         open_alerts: dict[tuple[int, str], int] = {}
         crisis_open_clients: dict[int, set[int]] = {}
@@ -134,7 +133,7 @@ class TeamRepo(_Repo):
         rows = self._s.scalars(
             select(CounsellorRow).where(CounsellorRow.supervisor_id.is_(None)).order_by(CounsellorRow.id)
         )
-        return [_counsellor(r) for r in rows]
+        return [as_counsellor(r) for r in rows]
 
     def supervised_by(self, supervisor_id: int) -> list[Counsellor]:
         rows = self._s.scalars(
@@ -142,7 +141,7 @@ class TeamRepo(_Repo):
             .where(CounsellorRow.supervisor_id == supervisor_id, CounsellorRow.id != supervisor_id)
             .order_by(CounsellorRow.id)
         )
-        return [_counsellor(r) for r in rows]
+        return [as_counsellor(r) for r in rows]
 
     def count_open_alerts(self, counsellor_id: int) -> int:
         return int(self._s.scalar(

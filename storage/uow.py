@@ -5,27 +5,29 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from storage.caseload import CaseloadStore
+from storage.clients import ClientRepo
+from storage.clinical import ClinicalRepo
+from storage.counsellors import CounsellorRepo, InviteRepo
 from storage.crisis import CrisisRepo
 from storage.crypto import Cipher
 from storage.inbox import InboxRepo
 from storage.outbox import OutboxRepo, ScanRepo
-from storage.repositories import (
-    ClientRepo,
-    CounsellorRepo,
-    InviteRepo,
-    PendingRepo,
-    UpdateRepo,
-)
+from storage.pending import PendingRepo
+from storage.records import RecordRepo
 from storage.series import DetailsRepo, SeriesRepo, SeriesScan
 from storage.staff import StaffRepo
 from storage.team import TeamRepo
+from storage.updates import UpdateRepo
 
 
 class UnitOfWork:
     """Obtained from `Database.uow()`; do not construct directly.
 
     `uow.counsellors`, `uow.invites`, `uow.pending`, `uow.updates`,
-    `uow.clients_of(counsellor_id)` (a repository scoped to one counsellor's caseload),
+    three repositories scoped to one counsellor's caseload, one per aggregate:
+    `uow.clients_of(counsellor_id)` (the clients themselves: identity, tags, status, lists),
+    `uow.records_of(counsellor_id)` (interactions, needs, referrals, the plan),
+    `uow.clinical_of(counsellor_id)` (screenings, grades, tier history, alerts);
     `uow.outbox` (due messages as rows) and `uow.scan` (the reminders scheduler's
     cross-counsellor reads; never used by handlers), `uow.team` (an alert's copies, the
     admins' team overview, the supervisor digest), `uow.staff` (deactivation, caseload
@@ -58,7 +60,18 @@ class UnitOfWork:
         return self._session
 
     def clients_of(self, counsellor_id: int) -> ClientRepo:
+        """The clients themselves (storage/clients.py), scoped to one counsellor."""
         return ClientRepo(self, counsellor_id)
+
+    def records_of(self, counsellor_id: int) -> RecordRepo:
+        """Interactions, needs, referrals and the plan (storage/records.py), scoped to one
+        counsellor."""
+        return RecordRepo(self, counsellor_id)
+
+    def clinical_of(self, counsellor_id: int) -> ClinicalRepo:
+        """Screenings, grades, tier history and alerts (storage/clinical.py), scoped to one
+        counsellor."""
+        return ClinicalRepo(self, counsellor_id)
 
     def series_of(self, counsellor_id: int) -> SeriesRepo:
         """Recurring follow-ups (storage/series.py), scoped to one counsellor."""

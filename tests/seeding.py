@@ -28,10 +28,11 @@ def seed_due_followups(db: Any, server: Any, *, chats: int, per_chat: int, first
             counsellor = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=due)
             uow.counsellors.set_settings(counsellor.id, agenda_at=None)
             repo = uow.clients_of(counsellor.id)
+            records = uow.records_of(counsellor.id)
             client = repo.add(name=f"{client_prefix}{n}", tags=(), sid=None, major=None, grade=None, now=due)
             for k in range(per_chat):
                 label = f"{prefix}-{n}-{k}-end"
-                item = repo.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
+                item = records.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
                 labels[item.id] = label
     return labels
 

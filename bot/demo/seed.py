@@ -152,8 +152,9 @@ def _settle_history(db: Database, admin: Counsellor, now: datetime, rules: RuleB
     confirmed 学生B's tier at the last talk. Only what is due from today on shows up."""
     with db.uow(write=False) as uow:
         repo = uow.clients_of(admin.id)
-        alerts = [a for c in repo.list() for a in repo.alerts(c.id) if a.acknowledged_at is None]
-        reviewed = [c.id for c, g in repo.list_graded() if g is not None and g.review_due_at is not None
+        clinical = uow.clinical_of(admin.id)
+        alerts = [a for c in repo.list() for a in clinical.alerts(c.id) if a.acknowledged_at is None]
+        reviewed = [c.id for c, g in clinical.list_graded() if g is not None and g.review_due_at is not None
                     and g.review_due_at <= now]
     for alert in alerts:
         reminders_service.acknowledge_alert(db, admin, alert.id, alert.raised_at + timedelta(minutes=20))

@@ -205,8 +205,9 @@ async def test_notes_are_shown_as_typed_and_long_maps_fit(bot_env):
     counsellor = core.find_counsellor(bot_env.db, ADMIN_ID)
     with bot_env.db.uow(write=False) as uow:
         repo = uow.clients_of(counsellor.id)
+        records = uow.records_of(counsellor.id)
         client = repo.list()[0]
-        view = repo.relationship_map(client.id, interactions_limit=100)
+        view = records.relationship_map(client.id, interactions_limit=100)
     notes = {i.notes for i in view.interactions}
     assert tricky in notes and long_note.strip() in notes
     raw = bot_env.db_path.read_bytes() + (bot_env.db_path.parent / "caremap.db-wal").read_bytes()

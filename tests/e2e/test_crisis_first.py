@@ -44,10 +44,11 @@ def _seed(db, server, clock) -> list:
             c = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=now)
             uow.counsellors.set_settings(c.id, agenda_at=None)
             repo = uow.clients_of(c.id)
+            records = uow.records_of(c.id)
             client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=now)
             count = PER_COUNSELLOR if n < COUNSELLORS else OWN
             for k in range(count):
-                repo.add_plan(client.id, kind=PlanKind.SHORT, text=f"backlog {n}-{k}", due_at=now, now=now)
+                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"backlog {n}-{k}", due_at=now, now=now)
             if n >= COUNSELLORS:
                 repo.add(name=f"危机{n}", tags=(), sid=None, major=None, grade=None, now=now)
                 users.append((user, f"危机{n}"))

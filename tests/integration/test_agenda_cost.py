@@ -36,10 +36,12 @@ def _caseload(db: Database, now, telegram_id: int, n: int) -> int:
     with db.uow() as uow:
         me = uow.counsellors.add(telegram_id, f"c{telegram_id}", False, now)
         repo = uow.clients_of(me.id)
+        records = uow.records_of(me.id)
+        clinical = uow.clinical_of(me.id)
         for i in range(n):
             client = repo.add(f"学生{i}", [], None, None, None, now)
-            repo.add_alert(alert_for(client.id, Risk.CRISIS, None, CRISIS, rules, now))
-            repo.add_plan(client.id, kind=PlanKind.SHORT, text=f"跟进 {i}", due_at=now + timedelta(hours=1), now=now)
+            clinical.add_alert(alert_for(client.id, Risk.CRISIS, None, CRISIS, rules, now))
+            records.add_plan(client.id, kind=PlanKind.SHORT, text=f"跟进 {i}", due_at=now + timedelta(hours=1), now=now)
         return me.id
 
 

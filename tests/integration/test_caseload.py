@@ -34,7 +34,7 @@ def _full_client(db: Database, actor, name: str, now) -> int:
     assert isinstance(crisis.check_step(db, actor, prompt.pending_id, "yyyyyyy", now, rules=RULES), crisis.SafetyDone)
     core.add_goal(db, actor, f"{name} graduate", now, None, rules=RULES)
     with db.uow() as uow:
-        uow.clients_of(actor.id).add_referral(cid, "counselling centre", "suggested", now)
+        uow.records_of(actor.id).add_referral(cid, "counselling centre", "suggested", now)
         uow.outbox.enqueue(counsellor_id=actor.id, kind="cadence", dedupe_key=f"cadence:{cid}:x", due_at=now,
                            priority=5, payload={"client_id": cid}, now=now, client_id=cid)
     return cid

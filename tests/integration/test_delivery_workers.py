@@ -34,9 +34,10 @@ async def test_two_workers_deliver_1000_reminders_exactly_once(pg_schema_url, fa
             counsellor = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=NOW)
             uow.counsellors.set_settings(counsellor.id, agenda_at=None)
             repo = uow.clients_of(counsellor.id)
+            records = uow.records_of(counsellor.id)
             client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=NOW)
             for k in range(PER_CHAT):
-                repo.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
+                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
                               due_at=NOW + timedelta(minutes=k), now=NOW)
     later = NOW + timedelta(hours=1)
     planned = plan_due_work(db, later)

@@ -41,7 +41,7 @@ def test_lowering_a_crisis_on_12_12_never_shows_a_past_review_date(tmp_path):
         out = fn(db, admin, client.id, t, RULES)
         assert out.grades.review_due_at is not None and out.grades.review_due_at > t, fn.__name__
         with db.uow(write=False) as uow:
-            stored = uow.clients_of(admin.id).grades(client.id)
+            stored = uow.clinical_of(admin.id).grades(client.id)
         assert stored.review_due_at == out.grades.review_due_at
     db.dispose()
 
@@ -70,7 +70,7 @@ def test_raising_the_tier_restarts_the_standard_and_a_log_resets_the_dates(tmp_p
     assert "contact_gap" not in [r.code for r in g.risk_reasons]
     regrade_everyone(db, NOW + 3 * DAY, rules=RULES)
     with db.uow(write=False) as uow:
-        g2 = uow.clients_of(admin.id).grades(client.id)
+        g2 = uow.clinical_of(admin.id).grades(client.id)
     assert g2.next_contact_due == NOW + 7 * DAY  # the clock did not restart with time
     logged = core.log_conversation(db, admin, "王芳 电话", NOW + 5 * DAY, update_id=4, rules=RULES)
     g3 = logged.grading.grades
@@ -87,7 +87,7 @@ def test_item9_then_zero_and_100_days_stays_crisis_until_a_review_with_a_reason(
     t = NOW + 107 * DAY
     regrade_everyone(db, t, rules=RULES)
     with db.uow(write=False) as uow:
-        g = uow.clients_of(admin.id).grades(client.id)
+        g = uow.clinical_of(admin.id).grades(client.id)
         due = uow.scan.reviews_due(t)
     assert g.risk is Risk.CRISIS and g.held is Risk.CRISIS
     assert [(c, d) for _, c, d in due] == [(client.id, g.review_due_at)]  # the review is asked for
@@ -97,7 +97,7 @@ def test_item9_then_zero_and_100_days_stays_crisis_until_a_review_with_a_reason(
     out = rem.lower_tier(db, admin, client.id, t, reason="no_risk", rules=RULES)
     assert out.lowered and out.grades.risk is Risk.HIGH and out.grades.held is None
     with db.uow(write=False) as uow:
-        history = uow.clients_of(admin.id).tier_history(client.id)
+        history = uow.clinical_of(admin.id).tier_history(client.id)
     last = next(h for h in history if h.dimension == "risk")
     assert (last.old, last.new) == ("crisis", "high")
     assert last.reasons[0].code == "counsellor_review"
@@ -111,10 +111,10 @@ def test_undo_of_the_log_that_raised_a_crisis_lets_it_go(tmp_path):
     db, admin, client = _setup(tmp_path)
     core.log_conversation(db, admin, "王芳 聊了聊 risk=crisis", NOW, update_id=2, rules=RULES)
     with db.uow(write=False) as uow:
-        assert uow.clients_of(admin.id).grades(client.id).held is Risk.CRISIS
+        assert uow.clinical_of(admin.id).grades(client.id).held is Risk.CRISIS
     undo(db, admin, NOW + timedelta(minutes=2), rules=RULES)
     with db.uow(write=False) as uow:
-        g = uow.clients_of(admin.id).grades(client.id)
+        g = uow.clinical_of(admin.id).grades(client.id)
     assert g.risk is Risk.LOW and g.held is None
     db.dispose()
 
@@ -129,7 +129,7 @@ def test_confirming_a_held_crisis_is_not_asked_again_before_the_next_review(tmp_
     regrade_everyone(db, t + DAY, rules=RULES)
     with db.uow(write=False) as uow:
         assert uow.scan.reviews_due(t + DAY) == []
-        assert uow.clients_of(admin.id).grades(client.id).review_due_at == t + 3 * DAY
+        assert uow.clinical_of(admin.id).grades(client.id).review_due_at == t + 3 * DAY
     regrade_everyone(db, t + 3 * DAY, rules=RULES)
     with db.uow(write=False) as uow:
         assert [c for _, c, _ in uow.scan.reviews_due(t + 3 * DAY)] == [client.id]

@@ -74,11 +74,13 @@ def _seed(db: Database) -> tuple[int, int]:
     with db.uow() as uow:
         c = uow.counsellors.add(1001, "Li", True, NOW)
         repo = uow.clients_of(c.id)
+        records = uow.records_of(c.id)
+        clinical = uow.clinical_of(c.id)
         client = repo.add(NAME, list(TAGS), SID, MAJOR, GRADE, NOW)
         repo.set_status(client.id, by_counsellor_id=c.id, now=NOW, trust=2, satisfaction=3, risk="high")
         repo.change_tags(client.id, add=[LATER_TAG], remove=["贫困生"], by_counsellor_id=c.id, now=NOW)
-        repo.add_screening(client.id, score("phq9", [2, 2, 2, 2, 2, 2, 2, 1, 1]), NOW)  # 16, item 9 = 1
-        repo.add_interaction(client.id, NOW, "face", "谈了很久", NOW)
+        clinical.add_screening(client.id, score("phq9", [2, 2, 2, 2, 2, 2, 2, 1, 1]), NOW)  # 16, item 9 = 1
+        records.add_interaction(client.id, NOW, "face", "谈了很久", NOW)
     return c.id, client.id
 
 
@@ -100,11 +102,12 @@ def _assert_every_other_column_is_a_token(db: Database) -> int:
 def _assert_reads_back(db: Database, counsellor_id: int, client_id: int) -> None:
     with db.uow(write=False) as uow:
         repo = uow.clients_of(counsellor_id)
+        clinical = uow.clinical_of(counsellor_id)
         client = repo.get(client_id)
         assert (client.name, client.sid, client.major, client.grade) == (NAME, SID, MAJOR, GRADE)
         assert set(client.tags) == {"自伤史", "精神科诊断", LATER_TAG}
         assert (client.trust, client.satisfaction) == (2, 3)
-        [phq] = repo.screenings(client_id)
+        [phq] = clinical.screenings(client_id)
         assert (phq.total, phq.band, phq.item9) == (16, "moderately_severe", 1)
         history = {(h.field, h.old, h.new) for h in repo.history(client_id)}
         assert ("tag", "贫困生", None) in history and ("trust", None, "2") in history
@@ -188,9 +191,10 @@ def test_the_encrypting_migration_encrypts_existing_rows_and_its_downgrade_resto
         _assert_every_other_column_is_a_token(db)
         with db.uow() as uow:
             repo = uow.clients_of(cid)
+            clinical = uow.clinical_of(cid)
             client = repo.get(client_id)
             assert (client.name, client.sid, client.trust, client.tags) == (NAME, SID, 2, TAGS)
-            assert repo.screenings(client_id)[0].item9 == 1
+            assert clinical.screenings(client_id)[0].item9 == 1
             repo.add_tags(client_id, ["新标签"])  # ids continue after the copied rows (PG sequence)
         db.downgrade(before)
         with db.engine.connect() as conn:

@@ -44,10 +44,11 @@ def _seed(settings: Settings) -> None:
         with db.uow() as uow:
             c = uow.counsellors.add(1001, "Li", True, NOW)
             repo = uow.clients_of(c.id)
+            records = uow.records_of(c.id)
             client = repo.add("王芳", ["贫困生"], "2025001", None, None, NOW)
-            repo.add_interaction(client.id, NOW, "face", NOTE, NOW)
-            repo.add_need(client.id, "学业辅导", True, None, NOW)
-            repo.add_plan(client.id, "short", "看看辅导计划的进展", NOW, NOW)
+            records.add_interaction(client.id, NOW, "face", NOTE, NOW)
+            records.add_need(client.id, "学业辅导", True, None, NOW)
+            records.add_plan(client.id, "short", "看看辅导计划的进展", NOW, NOW)
     finally:
         db.dispose()
 
@@ -58,7 +59,8 @@ def _read_note(settings: Settings) -> str:
         with db.uow(write=False) as uow:
             c = uow.counsellors.get_by_telegram_id(1001)
             repo = uow.clients_of(c.id)
-            return repo.relationship_map(repo.list()[0].id).interactions[0].notes
+            records = uow.records_of(c.id)
+            return records.relationship_map(repo.list()[0].id).interactions[0].notes
     finally:
         db.dispose()
 
@@ -301,7 +303,8 @@ def test_backup_is_a_consistent_owner_only_copy_that_restores(tmp_path, monkeypa
         with running.uow() as uow:
             c = uow.counsellors.get_by_telegram_id(1001)
             repo = uow.clients_of(c.id)
-            repo.add_interaction(repo.list()[0].id, NOW, "chat", "在图书馆碰到", NOW)
+            records = uow.records_of(c.id)
+            records.add_interaction(repo.list()[0].id, NOW, "chat", "在图书馆碰到", NOW)
         assert (live / "caremap.db-wal").stat().st_size > 0
         target = tmp_path / "backups" / "caremap-2026-11-28.db"
         rc, out, err = _run_main(monkeypatch, capsys, ["backup", str(target)], DATABASE_URL=url)

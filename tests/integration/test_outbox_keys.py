@@ -38,8 +38,9 @@ def test_acknowledging_alert_1_leaves_alerts_10_to_19_and_100_to_199_alone(db: D
         me = uow.counsellors.add(1001, "Ms A", True, now)
         boss = uow.counsellors.add(1002, "Mr B", True, now)
         repo = uow.clients_of(me.id)
+        clinical = uow.clinical_of(me.id)
         client = repo.add("Li", [], None, None, None, now)
-        ids = [repo.add_alert(alert_for(client.id, Risk.CRISIS, Risk.LOW, REASONS, rules, now))
+        ids = [clinical.add_alert(alert_for(client.id, Risk.CRISIS, Risk.LOW, REASONS, rules, now))
                for _ in range(200)]
     assert ids == list(range(1, 201))  # the ids the bug confused: 1, 10–19, 100–199
     plan_due_work(db, now)  # enqueues "alert:<id>" for every pending alert
@@ -71,8 +72,9 @@ def test_completing_plan_item_4_leaves_plan_item_42_alone(db: Database, now):
     with db.uow() as uow:
         me = uow.counsellors.add(1001, "Ms A", True, now)
         repo = uow.clients_of(me.id)
+        records = uow.records_of(me.id)
         client = repo.add("Li", [], None, None, None, now)
-        items = [repo.add_plan(client.id, PlanKind.SHORT, f"step {i}", now - timedelta(minutes=1), now)
+        items = [records.add_plan(client.id, PlanKind.SHORT, f"step {i}", now - timedelta(minutes=1), now)
                  for i in range(1, 46)]
     assert [i.id for i in items][:4] == [1, 2, 3, 4]
     plan_due_work(db, now)

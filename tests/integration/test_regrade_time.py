@@ -27,7 +27,7 @@ def test_contact_gap_raises_tier_over_time_and_is_kept_in_history(tmp_path):
     added = core.add_client(db, admin, grammar.parse_new("王芳"), NOW, update_id=1, rules=RULES)
     core.log_conversation(db, admin, "王芳 first talk", NOW, update_id=2, rules=RULES)
     with db.uow(write=False) as uow:
-        assert uow.clients_of(admin.id).grades(added.client.id).risk is Risk.LOW
+        assert uow.clinical_of(admin.id).grades(added.client.id).risk is Risk.LOW
     first = regrade_everyone(db, NOW + timedelta(days=1), rules=RULES)
     assert first == {"clients": 1, "changed": 0, "alerts": 0}
     # Low tier: contact every 60 days; the contact is long overdue after 2x that → at least medium.
@@ -35,7 +35,7 @@ def test_contact_gap_raises_tier_over_time_and_is_kept_in_history(tmp_path):
     counts = regrade_everyone(db, later, rules=RULES)
     assert counts["clients"] == 1 and counts["changed"] == 1
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(admin.id)
+        repo = uow.clinical_of(admin.id)
         grades = repo.grades(added.client.id)
         history = repo.tier_history(added.client.id)
     assert grades.risk is Risk.MEDIUM

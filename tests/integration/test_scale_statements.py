@@ -86,6 +86,8 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
         me = uow.counsellors.add(1, "Li", True, NOW - 400 * DAY)
         other = uow.counsellors.add(2, "Wang", False, NOW - 400 * DAY)
         repo = uow.clients_of(me.id)
+        records = uow.records_of(me.id)
+        clinical = uow.clinical_of(me.id)
         ids = []
         for i in range(12):
             tags = [("失联", "挂科", "+编程强", "孤立")[k] for k in range(i % 4)]
@@ -93,16 +95,16 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
         for i, cid in enumerate(ids):
             for k in range(i % 5):
                 outcome = "unreached" if (i + k) % 3 == 0 else None
-                repo.add_interaction(cid, NOW - (k * 11 + i) * DAY, "电话", f"n{k}", NOW, outcome=outcome)
+                records.add_interaction(cid, NOW - (k * 11 + i) * DAY, "电话", f"n{k}", NOW, outcome=outcome)
             if i % 3 == 0:
-                repo.add_need(cid, "想申请助学金", i % 2 == 0, "log", NOW)
-                repo.add_need(cid, "最近失眠", False, "log", NOW)
+                records.add_need(cid, "想申请助学金", i % 2 == 0, "log", NOW)
+                records.add_need(cid, "最近失眠", False, "log", NOW)
             if i % 2 == 1:
                 for j in range(1 + i % 3):  # the latest and the previous total count
                     answers = [min(3, (i + j + q) % 4) for q in range(9)]
-                    repo.add_screening(cid, score("phq9", answers, at=NOW - (j * 20 + 1) * DAY), NOW)
+                    clinical.add_screening(cid, score("phq9", answers, at=NOW - (j * 20 + 1) * DAY), NOW)
             if i % 4 == 2:
-                repo.add_screening(cid, score("gad7", [1] * 7, at=NOW - 3 * DAY), NOW)
+                clinical.add_screening(cid, score("gad7", [1] * 7, at=NOW - 3 * DAY), NOW)
             if i % 5 == 1:
                 answers = {item: item in ("wish", "thoughts", "method") for item in ITEMS}
                 uow.crisis_of(me.id).add_check(
@@ -120,7 +122,7 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
         ids.append(uow.clients_of(me.id).add("new", ["家庭变故"], None, None, None, NOW).id)
 
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(me.id)
+        repo = uow.clinical_of(me.id)
         many = repo.facts_many([*ids, stranger, 999_999])
         single = {cid: repo.facts(cid) for cid in ids}
         assert repo.facts(stranger) is None

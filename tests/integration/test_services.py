@@ -63,7 +63,7 @@ def test_log_writes_the_note_needs_status_and_follow_up_in_one_go(app: Container
     again = logs.log_conversation(app.db, me, "王芳 talked about money", NOW, update_id=7, rules=app.rules)
     assert isinstance(again, clients.AlreadyHandled)
     with app.db.uow(write=False) as uow:
-        view = uow.clients_of(me.id).relationship_map(client_id, interactions_limit=10)
+        view = uow.records_of(me.id).relationship_map(client_id, interactions_limit=10)
     assert view is not None and view.interaction_count == 1
 
 
@@ -174,7 +174,7 @@ def test_undo_a_log_puts_the_status_back_and_removes_the_note(app: Container) ->
     assert done is not None and (done.kind, done.needs, done.plan) == ("log", 1, 1)
     assert done.client.trust == 3
     with app.db.uow(write=False) as uow:
-        view = uow.clients_of(me.id).relationship_map(client_id, interactions_limit=10)
+        view = uow.records_of(me.id).relationship_map(client_id, interactions_limit=10)
     assert view is not None and view.interaction_count == 0 and not view.needs
     status = undo.undo(app.db, me, NOW + 2 * MIN, app.rules)
     assert status is not None and status.kind == "status" and status.client.trust is None
@@ -218,7 +218,7 @@ def test_refer_to_a_catalogue_resource_then_accept_and_undo(app: Container) -> N
     second = undo.undo(app.db, me, NOW + 3 * MIN, app.rules)
     assert second is not None and second.kind == "referral"
     with app.db.uow(write=False) as uow:
-        view = uow.clients_of(me.id).relationship_map(client_id, interactions_limit=0)
+        view = uow.records_of(me.id).relationship_map(client_id, interactions_limit=0)
     assert view is not None and view.referrals == []
 
 

@@ -34,10 +34,12 @@ def test_hand_over_moves_everything_in_one_transaction(db: Database, now):
         uow.counsellors.set_supervisor(other.id, leaver.id)
         mine = uow.clients_of(colleague.id).add("自己的", [], None, None, None, now)
         repo = uow.clients_of(leaver.id)
+        records = uow.records_of(leaver.id)
+        clinical = uow.clinical_of(leaver.id)
         a = repo.add("王芳", ["贫困生"], "2025001", None, None, now)
         b = repo.add("李雷", [], None, None, None, now)
-        plan = repo.add_plan(a.id, PlanKind.SHORT, "看看进展", now + H, now)
-        alert_id = repo.add_alert(alert_for(a.id, Risk.CRISIS, None, (Reason("counsellor_risk", {"risk": "crisis"}),), load_rules(), now))
+        plan = records.add_plan(a.id, PlanKind.SHORT, "看看进展", now + H, now)
+        alert_id = clinical.add_alert(alert_for(a.id, Risk.CRISIS, None, (Reason("counsellor_risk", {"risk": "crisis"}),), load_rules(), now))
         uow.scan.update_alert(alert_id, status="sent", message_id=77)
         kept = uow.outbox.enqueue(counsellor_id=leaver.id, kind="plan", dedupe_key="plan:t:1", due_at=now,
                                   priority=5, payload={"plan_id": plan.id}, now=now, client_id=a.id)
@@ -59,9 +61,10 @@ def test_hand_over_moves_everything_in_one_transaction(db: Database, now):
         moved = {c.name: c for c in uow.clients_of(colleague.id).list()}
         assert {n: c.number for n, c in moved.items()} == {"自己的": mine.number, "王芳": 2, "李雷": 3}
         assert moved["王芳"].sid == "2025001" and moved["王芳"].tags == ("贫困生",)
-        repo = uow.clients_of(colleague.id)
+        repo = uow.records_of(colleague.id)
+        clinical = uow.clinical_of(colleague.id)
         assert repo.relationship_map(a.id).plan[0].text == "看看进展"
-        [alert] = repo.alerts(a.id)
+        [alert] = clinical.alerts(a.id)
         assert alert.counsellor_id == colleague.id and alert.message_id is None
         assert uow.outbox.get(kept).counsellor_id == colleague.id and uow.outbox.get(kept).status == "pending"
         assert uow.outbox.get(dropped).status == "cancelled"
@@ -119,16 +122,18 @@ async def test_after_a_handover_every_queued_push_reaches_the_new_line_and_nothi
         uow.counsellors.set_supervisor(leaver.id, sup.id)
         uow.counsellors.set_supervisor(other.id, leaver.id)
         repo = uow.clients_of(leaver.id)
+        records = uow.records_of(leaver.id)
+        clinical = uow.clinical_of(leaver.id)
         wang = repo.add("王芳", [], None, None, None, now)
-        plan = repo.add_plan(wang.id, PlanKind.SHORT, "看看进展", now, now)
-        alert_id = repo.add_alert(alert_for(wang.id, Risk.CRISIS, None, crisis, rules, now))
+        plan = records.add_plan(wang.id, PlanKind.SHORT, "看看进展", now, now)
+        alert_id = clinical.add_alert(alert_for(wang.id, Risk.CRISIS, None, crisis, rules, now))
         uow.scan.update_alert(alert_id, status="sent", message_id=77, escalated_at=now)
         _escalation(uow, alert_id, wang.id, sup.id, leaver.id, now)  # to the leaver's supervisor
         plan_row = uow.outbox.enqueue(counsellor_id=leaver.id, kind="plan", dedupe_key=keys.plan(plan.id, now), due_at=now,
                            priority=PRIORITY["plan"], payload={"client_id": wang.id, "plan_id": plan.id},
                            now=now, client_id=wang.id)
         theirs = uow.clients_of(other.id).add("李雷", [], None, None, None, now)
-        other_alert = uow.clients_of(other.id).add_alert(alert_for(theirs.id, Risk.CRISIS, None, crisis, rules, now))
+        other_alert = uow.clinical_of(other.id).add_alert(alert_for(theirs.id, Risk.CRISIS, None, crisis, rules, now))
         uow.scan.update_alert(other_alert, status="sent", message_id=78, escalated_at=now)
         _escalation(uow, other_alert, theirs.id, leaver.id, other.id, now)  # the leaver supervises Other
     with db.uow() as uow:  # a worker claims the leaver's reminder just before the handover

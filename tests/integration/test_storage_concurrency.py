@@ -26,10 +26,11 @@ def test_concurrent_read_then_write_units(db: Database, now):
             for i in range(UNITS):
                 with db.uow(write=True) as uow:
                     repo = uow.clients_of(c.id)
+                    records = uow.records_of(c.id)
                     got = repo.get(client.id)  # read first …
                     assert got is not None
                     at = now + timedelta(seconds=n * UNITS + i)
-                    repo.add_interaction(client.id, at, "chat", f"t{n}-{i}", now)  # … then write
+                    records.add_interaction(client.id, at, "chat", f"t{n}-{i}", now)  # … then write
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 

@@ -90,8 +90,9 @@ def test_rollback_on_exception_leaves_nothing(db: Database, now):
     with pytest.raises(RuntimeError):
         with db.uow() as uow:
             repo = uow.clients_of(c.id)
+            records = uow.records_of(c.id)
             client = repo.add("Zhao", ["tag"], None, None, None, now)
-            repo.add_interaction(client.id, now, "face", "talked", now)
+            records.add_interaction(client.id, now, "face", "talked", now)
             repo.set_status(client.id, by_counsellor_id=c.id, now=now, trust=3)
             uow.updates.claim(99, now)
             raise RuntimeError("boom")

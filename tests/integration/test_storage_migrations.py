@@ -111,7 +111,7 @@ def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     assert TIERING_TABLES <= _tables(bare_db)
     with bare_db.uow() as uow:
         assert uow.clients_of(cid).get(client_id).tags == ("贫困生",)
-        assert uow.clients_of(cid).grades(client_id) is None
+        assert uow.clinical_of(cid).grades(client_id) is None
     bare_db.downgrade("0001")
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)

@@ -81,10 +81,11 @@ def test_0003_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     with bare_db.uow() as uow:
         c = uow.counsellors.get(cid)
         assert (c.agenda_at, c.quiet_hours) == ("08:00", None)  # server default on old rows
-        repo = uow.clients_of(cid)
+        repo = uow.records_of(cid)
+        clinical = uow.clinical_of(cid)
         plan = repo.add_plan(client_id, PlanKind.SHORT, "call", now - H, now - DAY)
-        repo.add_alert(alert_for(client_id, Risk.CRISIS, None, REASONS, load_rules(), now))
-        [alert] = repo.alerts(client_id)
+        clinical.add_alert(alert_for(client_id, Risk.CRISIS, None, REASONS, load_rules(), now))
+        [alert] = clinical.alerts(client_id)
         assert (alert.realert_count, alert.escalated_at, alert.message_id) == (0, None, None)
         assert _enqueue(uow, cid, "plan:1", now, client_id=client_id) is not None
         assert [i for _, i in uow.scan.plan_items_due(now)] == [plan]
@@ -382,7 +383,7 @@ def test_plan_scan_snooze_and_done(db: Database, now):
     a, b = _two_counsellors(db, now)
     ca, cb = _client(db, a.id, now), _client(db, b.id, now)
     with db.uow() as uow:
-        ra, rb = uow.clients_of(a.id), uow.clients_of(b.id)
+        ra, rb = uow.records_of(a.id), uow.records_of(b.id)
         p1 = ra.add_plan(ca, PlanKind.SHORT, "call mum", now - H, now - DAY)
         p2 = rb.add_plan(cb, PlanKind.SHORT, "dorm visit", now - 2 * H, now - DAY)
         p3 = ra.add_plan(ca, PlanKind.SHORT, "tomorrow", now + DAY, now - DAY)
@@ -402,17 +403,17 @@ def test_plan_scan_snooze_and_done(db: Database, now):
         assert uow.scan.plan_items_due(now) == []
     # snooze p1 by an hour: not due now, due again after the snooze
     with db.uow() as uow:
-        assert uow.clients_of(a.id).snooze_plan(p1.id, now + H)
-        assert not uow.clients_of(b.id).snooze_plan(p1.id, now + 9 * H)  # not b's
+        assert uow.records_of(a.id).snooze_plan(p1.id, now + H)
+        assert not uow.records_of(b.id).snooze_plan(p1.id, now + 9 * H)  # not b's
     with db.uow(write=False) as uow:
         assert uow.scan.plan_items_due(now) == []
         later = uow.scan.plan_items_due(now + H)
     assert [i.id for _, i in later] == [p1.id] and later[0][1].due_at == now + H
     # done: never again, not even after its due time; snoozing a done item is refused
     with db.uow() as uow:
-        assert uow.clients_of(a.id).complete_plan(p3.id, now)
-        assert not uow.clients_of(a.id).snooze_plan(p3.id, now + 2 * DAY)
-        assert not uow.clients_of(a.id).snooze_plan(done.id, now + 2 * DAY)
+        assert uow.records_of(a.id).complete_plan(p3.id, now)
+        assert not uow.records_of(a.id).snooze_plan(p3.id, now + 2 * DAY)
+        assert not uow.records_of(a.id).snooze_plan(done.id, now + 2 * DAY)
     with db.uow(write=False) as uow:
         assert [i.id for _, i in uow.scan.plan_items_due(now + 3 * DAY)] == [p1.id]
 
@@ -425,8 +426,8 @@ def test_alert_scans_and_updates(db: Database, now):
         e1 = alert_for(ca, Risk.CRISIS, Risk.LOW, REASONS, rules, now)
         e2 = alert_for(cb, Risk.CRISIS, None, REASONS, rules, now + M)
         assert e1.realert_at is not None and e1.escalate_at is not None
-        id1 = uow.clients_of(a.id).add_alert(e1)
-        id2 = uow.clients_of(b.id).add_alert(e2)
+        id1 = uow.clinical_of(a.id).add_alert(e1)
+        id2 = uow.clinical_of(b.id).add_alert(e2)
     with db.uow(write=False) as uow:
         assert [x.id for x in uow.scan.alerts_to_send()] == [id1, id2]
         assert [x.id for x in uow.scan.alerts_to_send(limit=1)] == [id1]
@@ -443,24 +444,24 @@ def test_alert_scans_and_updates(db: Database, now):
         assert uow.scan.alerts_to_send() == []
         assert uow.scan.alerts_to_realert(e1.realert_at - M) == []
         assert [x.id for x in uow.scan.alerts_to_realert(e2.realert_at)] == [id1, id2]
-        x = uow.clients_of(a.id).alert(id1)
+        x = uow.clinical_of(a.id).alert(id1)
         assert (x.status, x.message_id, x.sent_at, x.realert_count) == ("sent", 500 + id1, now, 0)
     with db.uow() as uow:  # re-alerted: next time later
         nxt = e1.realert_at + timedelta(minutes=e1.realert_minutes)
         assert uow.scan.update_alert(id1, realert_at=nxt, realert_count=1)
-        assert uow.clients_of(a.id).acknowledge_alert(id2, e2.realert_at) is False  # b's
-        assert uow.clients_of(b.id).acknowledge_alert(id2, e2.realert_at)
-        assert not uow.clients_of(b.id).acknowledge_alert(id2, e2.realert_at + M)  # once
+        assert uow.clinical_of(a.id).acknowledge_alert(id2, e2.realert_at) is False  # b's
+        assert uow.clinical_of(b.id).acknowledge_alert(id2, e2.realert_at)
+        assert not uow.clinical_of(b.id).acknowledge_alert(id2, e2.realert_at + M)  # once
         # the tick marking it sent after the tap leaves it acknowledged
         assert uow.scan.update_alert(id2, status="sent", message_id=9)
     with db.uow(write=False) as uow:
         assert uow.scan.alerts_to_realert(e2.realert_at) == []
         assert [x.id for x in uow.scan.alerts_to_realert(nxt)] == [id1]
-        y = uow.clients_of(b.id).alert(id2)
+        y = uow.clinical_of(b.id).alert(id2)
         assert (y.status, y.acknowledged_at, y.message_id) == (
             "acknowledged", e2.realert_at, 9
         )
-        assert uow.clients_of(b.id).alert(id1) is None  # not b's
+        assert uow.clinical_of(b.id).alert(id1) is None  # not b's
         late = max(e1.escalate_at, e2.escalate_at)
         assert [x.id for x in uow.scan.alerts_to_escalate(late)] == [id1]  # id2 acknowledged
         assert uow.scan.alerts_to_escalate(e1.escalate_at - M) == []
@@ -468,7 +469,7 @@ def test_alert_scans_and_updates(db: Database, now):
         assert uow.scan.update_alert(id1, escalated_at=late)
     with db.uow(write=False) as uow:
         assert uow.scan.alerts_to_escalate(late + DAY) == []
-        x = uow.clients_of(a.id).alert(id1)
+        x = uow.clinical_of(a.id).alert(id1)
         assert (x.escalated_at, x.status, x.realert_count) == (late, "sent", 1)
 
 
@@ -482,7 +483,7 @@ def test_cadence_and_review_scans_and_confirm_review(db: Database, now):
             (cb, b.id, now - 2 * DAY, now - H),
             (cc, a.id, now + DAY, None),
         ):
-            repo = uow.clients_of(owner)
+            repo = uow.clinical_of(owner)
             g = grade(repo.facts(cid), rules, now)._replace(
                 next_contact_due=contact, review_due_at=review
             )
@@ -492,27 +493,27 @@ def test_cadence_and_review_scans_and_confirm_review(db: Database, now):
         assert uow.scan.reviews_due(now) == [(b.id, cb, now - H)]
         assert len(uow.scan.cadence_due(now + 2 * DAY)) == 3
     with db.uow() as uow:
-        assert not uow.clients_of(a.id).confirm_review(cb, now, now + 30 * DAY)  # not a's
-        assert not uow.clients_of(b.id).confirm_review(12345, now, now + 30 * DAY)
-        assert uow.clients_of(b.id).confirm_review(cb, now, now + 30 * DAY)
+        assert not uow.clinical_of(a.id).confirm_review(cb, now, now + 30 * DAY)  # not a's
+        assert not uow.clinical_of(b.id).confirm_review(12345, now, now + 30 * DAY)
+        assert uow.clinical_of(b.id).confirm_review(cb, now, now + 30 * DAY)
     with db.uow(write=False) as uow:
         assert uow.scan.reviews_due(now) == []
-        assert uow.clients_of(b.id).facts(cb).tier_set_at == now
-        assert uow.clients_of(b.id).grades(cb).review_due_at == now + 30 * DAY
+        assert uow.clinical_of(b.id).facts(cb).tier_set_at == now
+        assert uow.clinical_of(b.id).grades(cb).review_due_at == now + 30 * DAY
         assert uow.scan.reviews_due(now + 30 * DAY) == [
             (a.id, ca, now + 10 * DAY),
             (b.id, cb, now + 30 * DAY),
         ]
     with db.uow() as uow:  # a client that was never graded
         new = uow.clients_of(a.id).add("New", [], None, None, None, now).id
-        assert not uow.clients_of(a.id).confirm_review(new, now, now + DAY)
+        assert not uow.clinical_of(a.id).confirm_review(new, now, now + DAY)
 
 
 def test_plan_between_and_scoping(db: Database, now):
     a, b = _two_counsellors(db, now)
     ca, cb = _client(db, a.id, now), _client(db, b.id, now)
     with db.uow() as uow:
-        ra, rb = uow.clients_of(a.id), uow.clients_of(b.id)
+        ra, rb = uow.records_of(a.id), uow.records_of(b.id)
         overdue = ra.add_plan(ca, PlanKind.SHORT, "overdue", now - 2 * DAY, now - 3 * DAY)
         today = ra.add_plan(ca, PlanKind.SHORT, "today", now + H, now)
         ra.add_plan(ca, PlanKind.SHORT, "tomorrow", now + DAY, now)
@@ -522,7 +523,7 @@ def test_plan_between_and_scoping(db: Database, now):
         assert not ra.complete_plan(finished.id, now + M)  # only once
         other = rb.add_plan(cb, PlanKind.SHORT, "b's", now, now)
     with db.uow(write=False) as uow:
-        ra, rb = uow.clients_of(a.id), uow.clients_of(b.id)
+        ra, rb = uow.records_of(a.id), uow.records_of(b.id)
         got = ra.plan_between(now - 9 * H, now + 12 * H)
         assert [(c.id, p.id) for c, p in got] == [(ca, overdue.id), (ca, today.id)]
         assert got[0][0].name == "Li" and got[1][1].text == "today"
@@ -531,12 +532,12 @@ def test_plan_between_and_scoping(db: Database, now):
         assert ra.plan_item(other.id) is None and rb.plan_item(today.id) is None
         assert ra.plan_item(finished.id).done_at == now
     with db.uow() as uow:
-        ra, rb = uow.clients_of(a.id), uow.clients_of(b.id)
+        ra, rb = uow.records_of(a.id), uow.records_of(b.id)
         assert not rb.complete_plan(today.id, now)
         assert not ra.complete_plan(other.id, now)
         assert not ra.complete_plan(99999, now)
     with db.uow(write=False) as uow:
-        assert uow.clients_of(a.id).plan_item(today.id).done_at is None
+        assert uow.records_of(a.id).plan_item(today.id).done_at is None
 
 
 def test_client_delete_cascades_to_outbox(db: Database, now):

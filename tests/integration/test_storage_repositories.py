@@ -59,11 +59,12 @@ def test_free_text_is_encrypted_at_rest(db: Database, now, tmp_path):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        records = uow.records_of(a.id)
         c = repo.add("Chen", ["贫困生"], "20230001", "CS", "2023", now)
-        repo.add_interaction(c.id, now, "face", f"note {marker} 家庭困难", now)
-        repo.add_need(c.id, f"need {marker}", True, "face", now)
-        repo.add_plan(c.id, PlanKind.SHORT, f"plan {marker}", now + 24 * H, now)
-        repo.add_plan(c.id, PlanKind.LONG, f"goal {marker}", None, now)
+        records.add_interaction(c.id, now, "face", f"note {marker} 家庭困难", now)
+        records.add_need(c.id, f"need {marker}", True, "face", now)
+        records.add_plan(c.id, PlanKind.SHORT, f"plan {marker}", now + 24 * H, now)
+        records.add_plan(c.id, PlanKind.LONG, f"goal {marker}", None, now)
         uow.pending.add(a.id, "note", {"text": f"pending {marker}"}, now, now + H)
     raw: list[str] = []
     with db.engine.connect() as conn:
@@ -86,7 +87,7 @@ def test_free_text_is_encrypted_at_rest(db: Database, now, tmp_path):
         blob = b"".join(p.read_bytes() for p in tmp_path.glob("caremap.db*"))
         assert marker.encode() not in blob
     with db.uow(write=False) as uow:
-        m = uow.clients_of(a.id).relationship_map(c.id)
+        m = uow.records_of(a.id).relationship_map(c.id)
         assert m.interactions[0].notes == f"note {marker} 家庭困难"
         assert m.needs[0].text == f"need {marker}"
         assert {p.text for p in m.plan} == {f"plan {marker}", f"goal {marker}"}
@@ -98,12 +99,12 @@ def test_wrong_key_gives_decryption_error(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         c = uow.clients_of(a.id).add("Chen", [], None, None, None, now)
-        uow.clients_of(a.id).add_interaction(c.id, now, None, "private words", now)
+        uow.records_of(a.id).add_interaction(c.id, now, None, "private words", now)
     other = Database(db._url.render_as_string(hide_password=False), Cipher(Cipher.generate_key()))
     try:
         with pytest.raises(DecryptionError) as err:
             with other.uow(write=False) as uow:
-                uow.clients_of(a.id).relationship_map(c.id)
+                uow.records_of(a.id).relationship_map(c.id)
         assert "private words" not in str(err.value)
     finally:
         other.dispose()
@@ -119,25 +120,26 @@ def test_another_counsellors_client_is_not_found(db: Database, now):
         cb = uow.clients_of(b.id).add("B's student", [], None, None, None, now)
     with db.uow() as uow:
         rb = uow.clients_of(b.id)
+        rb_records = uow.records_of(b.id)
         assert rb.get(ca.id) is None
         assert rb.get_by_number(ca.number) == cb  # both are number 1, each in their own list
         assert [c.id for c in rb.list()] == [cb.id]
         assert [c.id for c in rb.recent()] == [cb.id]
-        assert rb.relationship_map(ca.id) is None
+        assert rb_records.relationship_map(ca.id) is None
         assert rb.history(ca.id) == []
         assert rb.delete(ca.id) is False
         for write in (
-            lambda: rb.add_interaction(ca.id, now, None, "x", now),
-            lambda: rb.add_need(ca.id, "x", True, None, now),
-            lambda: rb.add_plan(ca.id, PlanKind.SHORT, "x", now, now),
+            lambda: rb_records.add_interaction(ca.id, now, None, "x", now),
+            lambda: rb_records.add_need(ca.id, "x", True, None, now),
+            lambda: rb_records.add_plan(ca.id, PlanKind.SHORT, "x", now, now),
             lambda: rb.add_tags(ca.id, ["x"]),
             lambda: rb.set_status(ca.id, by_counsellor_id=b.id, now=now, risk=Risk.HIGH),
-            lambda: rb.add_referral(ca.id, "tutoring", "suggested", now),
+            lambda: rb_records.add_referral(ca.id, "tutoring", "suggested", now),
         ):
             with pytest.raises(ClientNotFound):
                 write()
     with db.uow(write=False) as uow:
-        got = uow.clients_of(a.id).relationship_map(ca.id)
+        got = uow.records_of(a.id).relationship_map(ca.id)
         assert got.client == ca and got.interaction_count == 0 and got.needs == []
 
 
@@ -243,18 +245,19 @@ def test_relationship_map_ordering_and_counts(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        records = uow.records_of(a.id)
         c = repo.add("Sun", ["贫困生"], None, None, None, now)
         # logged out of order: the map sorts by when it happened
         for hours in (5, 1, 30, 12, 3):
-            repo.add_interaction(c.id, now - hours * H, "phone", f"talk -{hours}h", now)
-        repo.add_need(c.id, "tutoring", True, "face", now)
-        repo.add_need(c.id, "recognition", False, "observation", now + H)
-        repo.add_plan(c.id, PlanKind.SHORT, "check competition team", now + 720 * H, now)
-        repo.add_plan(c.id, PlanKind.LONG, "postgraduate exam", None, now + H)
-        repo.add_referral(c.id, "counselling centre", "suggested", now)
+            records.add_interaction(c.id, now - hours * H, "phone", f"talk -{hours}h", now)
+        records.add_need(c.id, "tutoring", True, "face", now)
+        records.add_need(c.id, "recognition", False, "observation", now + H)
+        records.add_plan(c.id, PlanKind.SHORT, "check competition team", now + 720 * H, now)
+        records.add_plan(c.id, PlanKind.LONG, "postgraduate exam", None, now + H)
+        records.add_referral(c.id, "counselling centre", "suggested", now)
         repo.set_status(c.id, by_counsellor_id=a.id, now=now, risk=Risk.MEDIUM)
     with db.uow(write=False) as uow:
-        m = uow.clients_of(a.id).relationship_map(c.id, interactions_limit=3)
+        m = uow.records_of(a.id).relationship_map(c.id, interactions_limit=3)
     assert m.client.last_contact_at == now - 1 * H
     assert m.interaction_count == 5
     assert [i.notes for i in m.interactions] == ["talk -1h", "talk -3h", "talk -5h"]
@@ -270,9 +273,10 @@ def test_last_contact_only_moves_forward(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        records = uow.records_of(a.id)
         c = repo.add("Wu", [], None, None, None, now)
-        repo.add_interaction(c.id, now, None, "later", now)
-        repo.add_interaction(c.id, now - 48 * H, None, "backfilled", now)
+        records.add_interaction(c.id, now, None, "later", now)
+        records.add_interaction(c.id, now - 48 * H, None, "backfilled", now)
         assert repo.get(c.id).last_contact_at == now
 
 
@@ -280,9 +284,10 @@ def test_recent_orders_by_latest_interaction_then_newest(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        records = uow.records_of(a.id)
         ids = [repo.add(f"c{i}", [], None, None, None, now + i * H).id for i in range(8)]
-        repo.add_interaction(ids[0], now + 20 * H, None, "x", now)
-        repo.add_interaction(ids[2], now + 10 * H, None, "x", now)
+        records.add_interaction(ids[0], now + 20 * H, None, "x", now)
+        records.add_interaction(ids[2], now + 10 * H, None, "x", now)
     with db.uow(write=False) as uow:
         recent = uow.clients_of(a.id).recent()
         assert [c.id for c in recent] == [ids[0], ids[2], ids[7], ids[6], ids[5], ids[4]]
@@ -293,13 +298,14 @@ def test_delete_cascades(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        records = uow.records_of(a.id)
         keep = repo.add("keep", ["t"], None, None, None, now)
         gone = repo.add("gone", ["t"], None, None, None, now)
         for cid in (keep.id, gone.id):
-            repo.add_interaction(cid, now, None, "n", now)
-            repo.add_need(cid, "n", True, None, now)
-            repo.add_plan(cid, PlanKind.SHORT, "p", now, now)
-            repo.add_referral(cid, "r", "suggested", now)
+            records.add_interaction(cid, now, None, "n", now)
+            records.add_need(cid, "n", True, None, now)
+            records.add_plan(cid, PlanKind.SHORT, "p", now, now)
+            records.add_referral(cid, "r", "suggested", now)
             repo.set_status(cid, by_counsellor_id=a.id, now=now, trust=3)
     with db.uow() as uow:
         assert uow.clients_of(a.id).delete(gone.id) is True
@@ -316,7 +322,7 @@ def test_delete_cascades(db: Database, now):
             assert rows == [keep.id], table
     with db.uow(write=False) as uow:
         assert uow.clients_of(a.id).get(gone.id) is None
-        assert uow.clients_of(a.id).relationship_map(keep.id).interaction_count == 1
+        assert uow.records_of(a.id).relationship_map(keep.id).interaction_count == 1
 
 
 # -- pending ----------------------------------------------------------------------------

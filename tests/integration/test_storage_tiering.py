@@ -35,15 +35,17 @@ def _rich_client(db: Database, counsellor_id: int, now) -> int:
     """A client with tags, needs, interactions and two screenings of each instrument."""
     with db.uow() as uow:
         repo = uow.clients_of(counsellor_id)
+        records = uow.records_of(counsellor_id)
+        clinical = uow.clinical_of(counsellor_id)
         c = repo.add("Chen", ["贫困生", "自伤"], None, None, None, now - 60 * DAY)
-        repo.add_need(c.id, NEED_MARK, True, "face", now - 50 * DAY)
-        repo.add_need(c.id, "学费 缺钱", False, None, now - 40 * DAY)
+        records.add_need(c.id, NEED_MARK, True, "face", now - 50 * DAY)
+        records.add_need(c.id, "学费 缺钱", False, None, now - 40 * DAY)
         for days in (45, 20, 3):
-            repo.add_interaction(c.id, now - days * DAY, "face", "note", now - days * DAY)
-        repo.add_screening(c.id, score("phq9", [1, 1, 1, 1, 0, 0, 0, 0, 0]), now - 30 * DAY)
-        repo.add_screening(c.id, score("phq9", [2, 2, 2, 2, 2, 1, 1, 0, 1]), now - 2 * DAY)
-        repo.add_screening(c.id, score("gad7", [1, 1, 1, 0, 0, 0, 0], at=now - 25 * DAY), now)
-        repo.add_screening(c.id, score("gad7", [3, 3, 2, 2, 1, 1, 1], at=now - DAY), now)
+            records.add_interaction(c.id, now - days * DAY, "face", "note", now - days * DAY)
+        clinical.add_screening(c.id, score("phq9", [1, 1, 1, 1, 0, 0, 0, 0, 0]), now - 30 * DAY)
+        clinical.add_screening(c.id, score("phq9", [2, 2, 2, 2, 2, 1, 1, 0, 1]), now - 2 * DAY)
+        clinical.add_screening(c.id, score("gad7", [1, 1, 1, 0, 0, 0, 0], at=now - 25 * DAY), now)
+        clinical.add_screening(c.id, score("gad7", [3, 3, 2, 2, 1, 1, 1], at=now - DAY), now)
         return c.id
 
 
@@ -54,16 +56,17 @@ def test_screenings_round_trip_and_are_encrypted_at_rest(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        clinical = uow.clinical_of(a.id)
         c = repo.add("Li", [], None, None, None, now)
-        first = repo.add_screening(c.id, score("phq9", [3, 2, 1, 0, 3, 2, 1, 0, 2]), now - DAY)
+        first = clinical.add_screening(c.id, score("phq9", [3, 2, 1, 0, 3, 2, 1, 0, 2]), now - DAY)
         assert first.at == now - DAY and first.total == 14 and first.item9 == 2
         taken = now - 2 * H
-        second = repo.add_screening(
+        second = clinical.add_screening(
             c.id, score(Instrument.GAD7, [0, 1, 2, 3, 2, 1, 0], at=taken), now
         )
         assert second.at == taken  # result.at wins over now
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         assert repo.screenings(c.id) == [second, first]
         assert repo.screenings(c.id, "phq9") == [first]
         assert repo.screenings(c.id, Instrument.GAD7) == [second]
@@ -88,7 +91,7 @@ def test_add_screening_refuses_bad_input(db: Database, now):
     good = score("phq9", [1] * 9)
     with pytest.raises(ValueError):  # inconsistent total
         with db.uow() as uow:
-            uow.clients_of(a.id).add_screening(
+            uow.clinical_of(a.id).add_screening(
                 c.id,
                 good.__class__(
                     instrument=good.instrument,
@@ -101,9 +104,9 @@ def test_add_screening_refuses_bad_input(db: Database, now):
             )
     with pytest.raises(ValueError):  # naive time
         with db.uow() as uow:
-            uow.clients_of(a.id).add_screening(c.id, good, now.replace(tzinfo=None))
+            uow.clinical_of(a.id).add_screening(c.id, good, now.replace(tzinfo=None))
     with db.uow(write=False) as uow:
-        assert uow.clients_of(a.id).screenings(c.id) == []
+        assert uow.clinical_of(a.id).screenings(c.id) == []
 
 
 # -- facts and grades -------------------------------------------------------------------
@@ -115,7 +118,7 @@ def test_facts_collect_everything_tiering_needs(db: Database, now):
     with db.uow() as uow:
         uow.clients_of(a.id).set_status(cid, by_counsellor_id=a.id, now=now, risk="medium")
     with db.uow(write=False) as uow:
-        f = uow.clients_of(a.id).facts(cid)
+        f = uow.clinical_of(a.id).facts(cid)
     assert isinstance(f, ClientFacts)
     assert f.client_id == cid
     assert f.counsellor_risk is Risk.MEDIUM
@@ -137,7 +140,7 @@ def test_facts_of_a_bare_client(db: Database, now):
     with db.uow() as uow:
         c = uow.clients_of(a.id).add("Li", [], None, None, None, now)
     with db.uow(write=False) as uow:
-        f = uow.clients_of(a.id).facts(c.id)
+        f = uow.clinical_of(a.id).facts(c.id)
     assert f == ClientFacts(client_id=c.id, created_at=now)
 
 
@@ -146,18 +149,18 @@ def test_grades_save_load_exact_and_upsert(db: Database, now):
     a, _ = _two_counsellors(db, now)
     cid = _rich_client(db, a.id, now)
     with db.uow(write=False) as uow:
-        facts = uow.clients_of(a.id).facts(cid)
+        facts = uow.clinical_of(a.id).facts(cid)
     g = grade(facts, rules, now, timezone(timedelta(hours=8)))
     # the grading is non-trivial: reasons of every kind, need snippets among them
     assert g.risk is Risk.HIGH or g.risk is Risk.CRISIS
     assert g.risk_reasons and g.frequency_reasons and g.need_reasons
     assert any(r.code == "need_category" for r in g.need_reasons)
     with db.uow() as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         assert repo.grades(cid) is None
         repo.save_grades(g, tier_set_at=now)
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         got = repo.grades(cid)
         assert got == g
         assert all(type(r) is Reason for r in got.reasons)
@@ -170,10 +173,10 @@ def test_grades_save_load_exact_and_upsert(db: Database, now):
     later = now + 10 * DAY
     g2 = grade(facts, rules, later)._replace(risk=Risk.CRISIS)
     with db.uow() as uow:
-        uow.clients_of(a.id).save_grades(g2, tier_set_at=later)
+        uow.clinical_of(a.id).save_grades(g2, tier_set_at=later)
     with db.uow(write=False) as uow:
-        assert uow.clients_of(a.id).grades(cid) == g2
-        assert uow.clients_of(a.id).facts(cid).tier_set_at == later
+        assert uow.clinical_of(a.id).grades(cid) == g2
+        assert uow.clinical_of(a.id).facts(cid).tier_set_at == later
     with db.engine.connect() as conn:
         rows = conn.execute(
             text("SELECT risk, risk_rank, data_enc, review_due_at FROM client_grades")
@@ -191,7 +194,7 @@ def test_regrade_loop_through_storage(db: Database, now):
     a, _ = _two_counsellors(db, now)
     cid = _rich_client(db, a.id, now)
     with db.uow() as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         d = regrade(repo.grades(cid), repo.facts(cid), rules, now)
         repo.save_grades(d.grades, now)
         for change in d.changes:
@@ -199,7 +202,7 @@ def test_regrade_loop_through_storage(db: Database, now):
         assert d.alert is not None
         alert_id = repo.add_alert(d.alert)
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         assert repo.grades(cid) == d.grades
         assert repo.tier_history(cid) == list(d.changes)
         [alert] = repo.alerts(cid)
@@ -215,17 +218,18 @@ def test_tier_history_latest_first(db: Database, now):
     r2 = (Reason("contacts_counted", {"count": 1, "window_days": 30.5, "tier": "A"}),)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        clinical = uow.clinical_of(a.id)
         c = repo.add("Li", [], None, None, None, now)
         first = TierChange(c.id, "risk", None, "low", now - 2 * DAY, ())
         second = TierChange(c.id, "risk", "low", "crisis", now - DAY, r1)
         third = TierChange(c.id, "frequency", "B", "A", now - DAY, r2)  # same instant
-        repo.add_tier_change(first, by_counsellor_id=None)
-        repo.add_tier_change(second, by_counsellor_id=a.id)
-        repo.add_tier_change(third, by_counsellor_id=a.id)
+        clinical.add_tier_change(first, by_counsellor_id=None)
+        clinical.add_tier_change(second, by_counsellor_id=a.id)
+        clinical.add_tier_change(third, by_counsellor_id=a.id)
         with pytest.raises(ValueError):
-            repo.add_tier_change(TierChange(c.id, "mood", "x", "y", now, ()), None)
+            clinical.add_tier_change(TierChange(c.id, "mood", "x", "y", now, ()), None)
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         assert repo.tier_history(c.id) == [third, second, first]
         assert repo.tier_history(c.id, limit=1) == [third]
         assert repo.tier_history(c.id)[0].reasons[0].params["window_days"] == 30.5
@@ -244,14 +248,15 @@ def test_alerts(db: Database, now):
     )
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        clinical = uow.clinical_of(a.id)
         c = repo.add("Li", [], None, None, None, now)
         e1 = alert_for(c.id, Risk.HIGH, Risk.LOW, reasons, rules, now - H)
         e2 = alert_for(c.id, Risk.CRISIS, Risk.HIGH, reasons, rules, now)
-        id1 = repo.add_alert(e1)
-        id2 = repo.add_alert(e2)
+        id1 = clinical.add_alert(e1)
+        id2 = clinical.add_alert(e2)
     assert id1 != id2
     with db.uow(write=False) as uow:
-        got = uow.clients_of(a.id).alerts(c.id)
+        got = uow.clinical_of(a.id).alerts(c.id)
     assert [x.id for x in got] == [id2, id1]
     x = got[0]
     assert isinstance(x, Alert)
@@ -280,18 +285,19 @@ def test_list_graded(db: Database, now):
     a, b = _two_counsellors(db, now)
     with db.uow() as uow:
         repo = uow.clients_of(a.id)
+        clinical = uow.clinical_of(a.id)
         c1 = repo.add("One", ["孤立"], None, None, None, now)
         c2 = repo.add("Two", [], None, None, None, now)
         uow.clients_of(b.id).add("Other", [], None, None, None, now)
-        g1 = grade(repo.facts(c1.id), rules, now)
-        repo.save_grades(g1, now)
+        g1 = grade(clinical.facts(c1.id), rules, now)
+        clinical.save_grades(g1, now)
     with db.uow(write=False) as uow:
-        listed = uow.clients_of(a.id).list_graded()
+        listed = uow.clinical_of(a.id).list_graded()
         assert [(cl.id, cl.tags, gr) for cl, gr in listed] == [
             (c1.id, ("孤立",), g1),
             (c2.id, (), None),
         ]
-        assert [cl.name for cl, _ in uow.clients_of(b.id).list_graded()] == ["Other"]
+        assert [cl.name for cl, _ in uow.clinical_of(b.id).list_graded()] == ["Other"]
 
 
 # -- scoping and deletion ---------------------------------------------------------------
@@ -302,14 +308,14 @@ def test_another_counsellor_sees_and_writes_nothing(db: Database, now):
     a, b = _two_counsellors(db, now)
     cid = _rich_client(db, a.id, now)
     with db.uow() as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         facts = repo.facts(cid)
         g = grade(facts, rules, now)
         repo.save_grades(g, now)
         repo.add_tier_change(TierChange(cid, "risk", None, "high", now, g.risk_reasons), a.id)
         repo.add_alert(alert_for(cid, Risk.HIGH, None, g.risk_reasons, rules, now))
     with db.uow(write=False) as uow:
-        other = uow.clients_of(b.id)
+        other = uow.clinical_of(b.id)
         assert other.facts(cid) is None
         assert other.grades(cid) is None
         assert other.screenings(cid) == []
@@ -325,9 +331,9 @@ def test_another_counsellor_sees_and_writes_nothing(db: Database, now):
     for write in writes:
         with pytest.raises(ClientNotFound):
             with db.uow() as uow:
-                write(uow.clients_of(b.id))
+                write(uow.clinical_of(b.id))
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(a.id)
+        repo = uow.clinical_of(a.id)
         assert repo.grades(cid) == g
         assert len(repo.screenings(cid)) == 4
         assert len(repo.tier_history(cid)) == 1
@@ -341,7 +347,7 @@ def test_delete_cascades_to_tiering_tables(db: Database, now):
     keep = _rich_client(db, a.id, now)
     for client_id in (cid, keep):
         with db.uow() as uow:
-            repo = uow.clients_of(a.id)
+            repo = uow.clinical_of(a.id)
             d = regrade(None, repo.facts(client_id), rules, now)
             repo.save_grades(d.grades, now)
             for change in d.changes:
@@ -363,8 +369,8 @@ def test_delete_cascades_to_tiering_tables(db: Database, now):
         assert uow.clients_of(a.id).delete(cid)
     assert counts() == dict.fromkeys(tables, 0)
     with db.uow(write=False) as uow:
-        assert uow.clients_of(a.id).grades(keep) is not None
-        assert len(uow.clients_of(a.id).alerts(keep)) == 1
+        assert uow.clinical_of(a.id).grades(keep) is not None
+        assert len(uow.clinical_of(a.id).alerts(keep)) == 1
 
 
 # -- the codec alone --------------------------------------------------------------------

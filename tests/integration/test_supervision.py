@@ -62,7 +62,7 @@ def test_loads_copies_and_digest(db_url, cipher, now):
 
     # the copies of alert N are found by exact key (not alert N0 …)
     with db.uow(write=True) as uow:
-        alert_id = uow.clients_of(zhang.id).alerts(
+        alert_id = uow.clinical_of(zhang.id).alerts(
             next(c.id for c in uow.clients_of(zhang.id).list() if c.name == "学生C"))[0].id
         other = alert_id * 10
         for key, kind, _mid in ((keys.alert(alert_id), "alert", 11), (keys.realert(alert_id, 1), "realert", 12),

@@ -1,0 +1,110 @@
+"""What every repository shares: the base classes and the checks on values coming in.
+
+Repositories take and return domain dataclasses (`domain.model`) or the small DTOs in
+`storage.dto`, never ORM objects. Free text is encrypted on the way in and decrypted on
+the way out. Datetimes must be timezone-aware (`aware`); they come back in UTC.
+
+    Repo         a repository over the unit of work's session and cipher
+    ScopedRepo   a Repo scoped to one counsellor's caseload (clients, records, clinical):
+                 another counsellor's client is simply "not found"
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.errors import ClientNotFound
+from storage.orm import ClientRow
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
+__all__ = ["Repo", "ScopedRepo", "aware", "aware_opt", "clean_text"]
+
+
+def aware(value: datetime, what: str) -> datetime:
+    """`value` in UTC; TypeError unless a datetime, ValueError if it is naive."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(f"{what} must be timezone-aware (naive datetimes are refused)")
+    return value.astimezone(UTC)
+
+
+def aware_opt(value: datetime | None, what: str) -> datetime | None:
+    """`aware`, letting None through."""
+    return None if value is None else aware(value, what)
+
+
+def clean_text(value: str | None, limit: int, what: str, *, required: bool = False) -> str | None:
+    """Stripped `value`, None if empty (ValueError instead when `required`); ValueError when
+    longer than `limit` characters."""
+    if value is None:
+        if required:
+            raise ValueError(f"{what} is required")
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > limit:
+        raise ValueError(f"{what} is too long (at most {limit} characters)")
+    return value or None
+
+
+class Repo:
+    """A repository of the unit of work `uow` (its session and its cipher)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> Session:
+        return self._uow.session
+
+    def _enc(self, text: str) -> str:
+        return self._uow.cipher.encrypt(text)
+
+    def _dec(self, token: str) -> str:
+        return self._uow.cipher.decrypt(token)
+
+
+class ScopedRepo(Repo):
+    """A repository over one counsellor's caseload. Every query filters on counsellor_id:
+    another counsellor's client is simply "not found". Reads return None (or nothing) for a
+    missing client; writes raise `ClientNotFound`."""
+
+    def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
+        super().__init__(uow)
+        self.counsellor_id = counsellor_id
+
+    def _row(self, client_id: int) -> ClientRow | None:
+        return self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+            )
+        ).one_or_none()
+
+    def _need_row(self, client_id: int) -> ClientRow:
+        row = self._row(client_id)
+        if row is None:
+            raise ClientNotFound(f"client {client_id} not found")
+        return row
+
+    def _owned(self, client_id: int) -> Any:
+        """A WHERE clause: the client exists and belongs to this counsellor (for queries
+        on child tables that do not load the client row)."""
+        return (
+            select(ClientRow.id)
+            .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            .exists()
+        )
+
+    def _owned_by_client_id(self, column: Any) -> Any:
+        """A WHERE clause: `column` (a client_id) is one of this counsellor's clients."""
+        return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))

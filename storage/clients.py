@@ -1,0 +1,268 @@
+"""The clients themselves (`uow.clients_of(counsellor_id)`): identity, numbers, names and
+tags, status (trust, satisfaction, risk) and its history, the caseload's lists, forgetting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+
+from domain.model import Client, Risk, StatusChange
+from storage.base import ScopedRepo, aware, clean_text
+from storage.mappers import as_client, as_status_change
+from storage.orm import ClientRow, ClientTagRow, CounsellorRow, StatusChangeRow
+
+__all__ = ["ClientRepo"]
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    out: list[str] = []
+    for tag in tags:
+        t = clean_text(str(tag).strip().lstrip("#＃"), 64, "a tag")
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _score(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValueError(f"{what} must be a whole number from 1 to 5")
+    return value
+
+
+_LIST_CLIENTS = text(
+    "SELECT id, number, name_enc, sid_enc, major_enc, grade_enc, trust_enc, satisfaction_enc, "
+    "risk, created_at, last_contact_at FROM clients WHERE counsellor_id = :c ORDER BY number"
+)
+_LIST_TAGS = text(
+    "SELECT t.client_id, t.tag_enc FROM client_tags t JOIN clients c ON c.id = t.client_id "
+    "WHERE c.counsellor_id = :c ORDER BY t.id"
+)
+
+
+def _raw_utc(value: Any) -> datetime | None:
+    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+
+class ClientRepo(ScopedRepo):
+    """A counsellor's clients. Reads return None for a missing (or another counsellor's)
+    client; writes raise `ClientNotFound`."""
+
+    def get(self, client_id: int) -> Client | None:
+        row = self._row(client_id)
+        return as_client(row) if row else None
+
+    def get_by_number(self, number: int) -> Client | None:
+        row = self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.counsellor_id == self.counsellor_id, ClientRow.number == number
+            )
+        ).one_or_none()
+        return as_client(row) if row else None
+
+    def list(self) -> list[Client]:
+        """The whole caseload by number. Every lookup by name, prefix, pinyin or initials
+        matches in memory over this list (the names are encrypted: SQL cannot), so it is
+        read as plain rows (two `text()` queries, no ORM objects, no per-column type
+        processing) and the tokens go through the cipher's memo: a token is never rewritten
+        in place, so the memo cannot go stale, and a write shows at the next read."""
+        dec = self._uow.cipher.decrypt_cached
+        params = {"c": self.counsellor_id}
+        tags: dict[int, list[str]] = {}
+        for client_id, token in self._s.execute(_LIST_TAGS, params):
+            tags.setdefault(client_id, []).append(dec(token))
+        out = []
+        for r in self._s.execute(_LIST_CLIENTS, params):
+            out.append(Client(
+                id=r[0], counsellor_id=self.counsellor_id, number=r[1], name=dec(r[2]),
+                tags=tuple(tags.get(r[0], ())),
+                sid=None if r[3] is None else dec(r[3]),
+                major=None if r[4] is None else dec(r[4]),
+                grade=None if r[5] is None else dec(r[5]),
+                trust=None if r[6] is None else int(dec(r[6])),
+                satisfaction=None if r[7] is None else int(dec(r[7])),
+                risk=Risk(r[8]), created_at=_raw_utc(r[9]), last_contact_at=_raw_utc(r[10]),
+            ))
+        return out
+
+    def recent(self, limit: int = 6) -> list[Client]:
+        """Most recently contacted first, then the newest created."""
+        rows = self._s.scalars(
+            select(ClientRow)
+            .where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(
+                ClientRow.last_contact_at.is_(None),
+                ClientRow.last_contact_at.desc(),
+                ClientRow.created_at.desc(),
+                ClientRow.id.desc(),
+            )
+            .limit(limit)
+        )
+        return [as_client(r) for r in rows]
+
+    def client_ids(self) -> list[int]:
+        """The caseload's client ids, by number (one statement)."""
+        return list(self._s.scalars(
+            select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
+            .order_by(ClientRow.number)
+        ))
+
+    def history(self, client_id: int) -> list[StatusChange]:
+        """Status changes, latest first (empty for an unknown client)."""
+        rows = self._s.scalars(
+            select(StatusChangeRow)
+            .join(ClientRow, ClientRow.id == StatusChangeRow.client_id)
+            .where(
+                StatusChangeRow.client_id == client_id,
+                ClientRow.counsellor_id == self.counsellor_id,
+            )
+            .order_by(StatusChangeRow.at.desc(), StatusChangeRow.id.desc())
+        )
+        return [as_status_change(r) for r in rows]
+
+    def add(
+        self,
+        name: str,
+        tags: Iterable[str],
+        sid: str | None,
+        major: str | None,
+        grade: str | None,
+        now: datetime,
+    ) -> Client:
+        """A new client with the counsellor's next number (1, 2, 3…; never reused)."""
+        clean_name = clean_text(name, 200, "name", required=True)
+        clean_tags = _clean_tags(tags or ())
+        now = aware(now, "now")
+        number = self._s.execute(
+            update(CounsellorRow)
+            .where(CounsellorRow.id == self.counsellor_id)
+            .values(client_seq=CounsellorRow.client_seq + 1)
+            .returning(CounsellorRow.client_seq)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if number is None:
+            raise LookupError(f"counsellor {self.counsellor_id} does not exist")
+        row = ClientRow(
+            counsellor_id=self.counsellor_id,
+            number=number,
+            name=clean_name,
+            sid=clean_text(sid, 64, "student number"),
+            major=clean_text(major, 200, "major"),
+            grade=clean_text(grade, 64, "grade"),
+            risk=Risk.LOW.value,
+            created_at=now,
+            tags=[ClientTagRow(tag=t) for t in clean_tags],
+        )
+        self._s.add(row)
+        self._s.flush()
+        return as_client(row)
+
+    def add_tags(self, client_id: int, tags: Iterable[str]) -> Client:
+        row = self._need_row(client_id)
+        have = {t.tag for t in row.tags}
+        for tag in _clean_tags(tags):
+            if tag not in have:
+                row.tags.append(ClientTagRow(tag=tag))
+                have.add(tag)
+        self._s.flush()
+        return as_client(row)
+
+    def remove_tags(self, client_id: int, tags: Iterable[str]) -> Client:
+        row = self._need_row(client_id)
+        drop = set(_clean_tags(tags))
+        row.tags = [t for t in row.tags if t.tag not in drop]
+        self._s.flush()
+        return as_client(row)
+
+    def change_tags(
+        self, client_id: int, *, add: Iterable[str] = (), remove: Iterable[str] = (),
+        by_counsellor_id: int, now: datetime,
+    ) -> list[StatusChange]:
+        """Add and remove tags, keeping each actual change in the status history
+        (field "tag": None → tag when added, tag → None when cleared)."""
+        row = self._need_row(client_id)
+        now = aware(now, "now")
+        have = {t.tag for t in row.tags}
+        changed: list[StatusChangeRow] = []
+        drop = [t for t in _clean_tags(remove) if t in have]
+        if drop:
+            row.tags = [t for t in row.tags if t.tag not in set(drop)]
+            have -= set(drop)
+        for tag in drop:
+            changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id, at=now,
+                                           field="tag", old=tag, new=None))
+        for tag in _clean_tags(add):
+            if tag not in have:
+                row.tags.append(ClientTagRow(tag=tag))
+                have.add(tag)
+                changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id,
+                                               at=now, field="tag", old=None, new=tag))
+        for change in changed:
+            self._s.add(change)
+        self._s.flush()
+        return [as_status_change(c) for c in changed]
+
+    def set_status(
+        self,
+        client_id: int,
+        *,
+        by_counsellor_id: int,
+        now: datetime,
+        trust: int | None = None,
+        satisfaction: int | None = None,
+        risk: Risk | str | None = None,
+    ) -> list[StatusChange]:
+        """Set the given fields; returns (and records in the history) only those that
+        actually changed. None means "leave as is"."""
+        row = self._need_row(client_id)
+        now = aware(now, "now")
+        wanted: list[tuple[str, Any]] = []
+        if trust is not None:
+            wanted.append(("trust", _score(trust, "trust")))
+        if satisfaction is not None:
+            wanted.append(("satisfaction", _score(satisfaction, "satisfaction")))
+        if risk is not None:
+            try:
+                wanted.append(("risk", Risk(risk).value))
+            except ValueError:
+                raise ValueError("risk must be one of low, medium, high, crisis") from None
+        changed: list[StatusChangeRow] = []
+        for field, new in wanted:
+            old = getattr(row, field)
+            if old == new:
+                continue
+            setattr(row, field, new)
+            change = StatusChangeRow(
+                client_id=row.id,
+                counsellor_id=by_counsellor_id,
+                at=now,
+                field=field,
+                old=None if old is None else str(old),
+                new=str(new),
+            )
+            self._s.add(change)
+            changed.append(change)
+        self._s.flush()
+        return [as_status_change(c) for c in changed]
+
+    def delete(self, client_id: int) -> bool:
+        """Forget the client completely (needs, interactions, plan, history, tags,
+        referrals, screenings, grades, tier history and alerts cascade). False if this counsellor has no such client."""
+        result = self._s.execute(
+            delete(ClientRow)
+            .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1

@@ -1,0 +1,43 @@
+"""Telegram updates already processed (`uow.updates`): a redelivered update is harmless."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.base import Repo, aware
+from storage.once import ONCE
+from storage.orm import ProcessedUpdateRow
+
+__all__ = ["UpdateRepo"]
+
+
+class UpdateRepo(Repo):
+    def claim(self, update_id: int, now: datetime) -> bool:
+        """Record the update as processed; False if it already was. Do it in the same
+        unit of work as the update's effects, so a redelivered update is harmless."""
+        once = ONCE.get()
+        if once is not None and once.update_id == update_id and once.owns(self._uow):
+            return True  # this handling recorded it (Database.once): ours to use
+        table = ProcessedUpdateRow.__table__
+        insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(table)
+            .values(update_id=update_id, processed_at=aware(now, "now"))
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(table.c.update_id)
+        )
+        # RETURNING yields a row only when the row was inserted (rowcount of an INSERT
+        # is not reliable across drivers)
+        return self._s.execute(stmt).first() is not None
+
+    def prune(self, before: datetime) -> int:
+        result = self._s.execute(
+            delete(ProcessedUpdateRow)
+            .where(ProcessedUpdateRow.processed_at < aware(before, "before"))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
