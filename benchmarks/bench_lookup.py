@@ -57,8 +57,8 @@ def main() -> None:
 
     from bootstrap.database import open_database
     from bootstrap.settings import Settings
-    from services import core
-    from services.core import MapView
+    from services import clients
+    from services.clients import MapView
     from storage import Cipher
 
     rnd = random.Random(7)
@@ -75,7 +75,7 @@ def main() -> None:
                 timings, cpu = [], []
                 for _ in range(args.runs):
                     start, start_cpu = time.perf_counter(), time.thread_time()
-                    view = core.relationship_map(db, actor, ref, NOW)
+                    view = clients.relationship_map(db, actor, ref, NOW)
                     cpu.append((time.thread_time() - start_cpu) * 1000)
                     timings.append((time.perf_counter() - start) * 1000)
                     assert isinstance(view, MapView) and view.map.client.name == "王芳", view

@@ -67,8 +67,11 @@ from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from rendering import alerts
 from rendering.agenda import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from rendering.render import language_of, pick_language
-from services import core, supervision
+from services import clients as clients_service
+from services import invites, logs, records, screenings, supervision
+from services import parked as parked_service
 from services import reminders as rem
+from services.errors import NotYours
 
 log = logging.getLogger("caremap.bot")
 
@@ -95,11 +98,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     fresh = False
     if counsellor is None and code:
         counsellor = await run(
-            core.redeem_invite, app.db, code, user.id, display_name(user), app.clock(), app.settings.timezone
+            invites.redeem_invite, app.db, code, user.id, display_name(user), app.clock(), app.settings.timezone
         )
         fresh = counsellor is not None
         if fresh and user.language_code:  # pushed alerts follow it from the first one on
-            counsellor = await run(core.remember_telegram_language, app.db, counsellor,
+            counsellor = await run(invites.remember_telegram_language, app.db, counsellor,
                                     pick_language(None, user.language_code))
     if counsellor is None:
         await refuse(update, app, "invite_invalid" if code else "refusal")
@@ -109,7 +112,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if fresh and user.language_code:
         # from the very first /start, pushes (agendas, reminders) speak the colleague's language
-        counsellor = await run(core.remember_telegram_language, app.db, counsellor,
+        counsellor = await run(invites.remember_telegram_language, app.db, counsellor,
                                 pick_language(None, user.language_code))
     turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
     if fresh:
@@ -126,7 +129,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
     """The admin who sent the invite hears that the colleague has joined."""
-    inviter = await run(core.inviter_of, turn.app.db, colleague)
+    inviter = await run(invites.inviter_of, turn.app.db, colleague)
     if inviter is None:
         return
     lang = language_of(inviter)
@@ -144,7 +147,7 @@ async def help_(turn: Turn) -> None:
 
 @guard
 async def invite(turn: Turn) -> None:
-    code, expires = await turn.write(core.create_invite, turn.app.db, turn.counsellor, turn.now)
+    code, expires = await turn.write(invites.create_invite, turn.app.db, turn.counsellor, turn.now)
     username = turn.context.bot.username
     await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
 
@@ -155,7 +158,7 @@ async def lang(turn: Turn) -> None:
     if choice is None:  # no argument: show the current language and how to change it
         await turn.reply("lang_usage", current=turn.lang)
         return
-    await turn.write(core.set_language, turn.app.db, turn.counsellor, choice)
+    await turn.write(invites.set_language, turn.app.db, turn.counsellor, choice)
     turn.mark_saved()
     turn.lang = choice
     await turn.reply("lang_set")
@@ -167,13 +170,13 @@ async def lang(turn: Turn) -> None:
 @guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(turn.args_text)
-    result = await turn.write(core.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
-    if isinstance(result, core.AlreadyHandled):
+    result = await turn.write(clients_service.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
+    if isinstance(result, clients_service.AlreadyHandled):
         return
     await turn.reply("client_added", client=result.client, same_name=result.same_name)
 
 
-async def _show_logged(turn: Turn, result: core.Logged) -> None:
+async def _show_logged(turn: Turn, result: logs.Logged) -> None:
     await turn.reply("logged", r=result, markup=_offer(turn, result))
     await _after_write(turn, result)
 
@@ -193,7 +196,7 @@ def _offer(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
 
 
 async def choose_client(
-    turn: Turn, choice: core.Choice, kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice
+    turn: Turn, choice: clients_service.Choice, kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice
 ) -> None:
     """Buttons to pick one of several matching clients for a parked command
     (`<kind>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
@@ -212,9 +215,9 @@ async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str
     gets choice buttons (the command waits, parked); a repeated update does nothing."""
     args = turn.args_text
     result = await turn.write(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
-    if isinstance(result, core.AlreadyHandled):
+    if isinstance(result, clients_service.AlreadyHandled):
         return
-    if isinstance(result, core.Choice):
+    if isinstance(result, clients_service.Choice):
         await choose_client(turn, result)
         return
     await turn.reply(template, r=result, markup=_join(_logged_markup(turn, result), _offer(turn, result)))
@@ -230,10 +233,10 @@ def _join(*markups: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
 def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
     """Under a log whose `next=` date could not be read: 明天 / 下周一 / 两周后 / no follow-up."""
     pending_id = getattr(result, "next_pending_id", None)
-    if not isinstance(result, core.Logged) or pending_id is None:
+    if not isinstance(result, logs.Logged) or pending_id is None:
         return None
     row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=FollowUpDate(pending_id, key).pack())
-           for key in core.FOLLOW_UP_CHOICES]
+           for key in logs.FOLLOW_UP_CHOICES]
     return InlineKeyboardMarkup([row, [InlineKeyboardButton(turn.render("button_no_follow_up"),
                                                             callback_data=FollowUpDate(pending_id, "x").pack())]])
 
@@ -242,7 +245,7 @@ def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
 async def on_follow_up_date(turn: Turn, tap: FollowUpDate) -> None:
     """`nx:<pending>:<t|m|2w|x>`: the date for a log whose `next=` could not be read."""
     query = turn.update.callback_query
-    added = await turn.write(core.set_follow_up, turn.app.db, turn.counsellor, tap.pending_id, tap.choice, turn.now,
+    added = await turn.write(logs.set_follow_up, turn.app.db, turn.counsellor, tap.pending_id, tap.choice, turn.now,
                              rules=turn.app.rules)
     await query.answer()
     try:  # the log stays as it was; only the question's buttons go
@@ -258,10 +261,10 @@ async def on_follow_up_date(turn: Turn, tap: FollowUpDate) -> None:
 
 @guard
 async def log_(turn: Turn) -> None:
-    await _write_command(turn, core.log_conversation, "logged", rules=turn.app.rules)
+    await _write_command(turn, logs.log_conversation, "logged", rules=turn.app.rules)
 
 
-async def _show_map(turn: Turn, view: core.MapView) -> None:
+async def _show_map(turn: Turn, view: clients_service.MapView) -> None:
     from bot.handlers_crisis import safety_check_button
 
     interactions = list(view.map.interactions)[:3]
@@ -283,7 +286,7 @@ async def _show_map(turn: Turn, view: core.MapView) -> None:
 @on_tap(OpenMap)
 async def on_open_map(turn: Turn, tap: OpenMap) -> None:
     """`mp:<id>` on /clients and reminders: the map of one client of the tapper."""
-    view = await turn.once(core.map_of, turn.app.db, turn.counsellor, tap.client_id)
+    view = await turn.once(clients_service.map_of, turn.app.db, turn.counsellor, tap.client_id)
     await turn.update.callback_query.answer()
     await _show_map(turn, view)
 
@@ -296,23 +299,23 @@ async def on_map_action(turn: Turn, tap: MapAction) -> None:
     query = turn.update.callback_query
     action, client_id = tap.action, tap.client_id
     if action in ("l", "p"):
-        client = await turn.once(core.await_text_for, turn.app.db, turn.counsellor, client_id,
+        client = await turn.once(clients_service.await_text_for, turn.app.db, turn.counsellor, client_id,
                                  "log" if action == "l" else "plan", turn.now)
         await query.answer()
         await turn.reply("awaiting_text", client=client, command="log" if action == "l" else "plan")
     elif action == "s":
-        client = await run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        client = await run(clients_service.client_of, turn.app.db, turn.counsellor, client_id)
         await query.answer()
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=MapAction("9", client.id).pack()),
                                         InlineKeyboardButton("GAD-7", callback_data=MapAction("7", client.id).pack())]])
         await turn.reply("choose_screening", markup=markup, client=client)
     elif action in ("9", "7"):
-        client = await run(core.client_of, turn.app.db, turn.counsellor, client_id)
+        client = await run(clients_service.client_of, turn.app.db, turn.counsellor, client_id)
         await query.answer()
         turn.args = str(client.number)
         await _screening(turn, "phq9" if action == "9" else "gad7")
     elif action == "m":
-        view = await run(core.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
+        view = await run(clients_service.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
         await query.answer()
         text = turn.app.renderer.render_fitting(
             turn.lang, "interactions", "interactions", list(view.map.interactions), client=view.map.client,
@@ -329,14 +332,14 @@ async def map_(turn: Turn) -> None:
 
         await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
         return
-    result = await turn.once(core.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
-    if isinstance(result, core.Choice):
+    result = await turn.once(clients_service.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
+    if isinstance(result, clients_service.Choice):
         await choose_client(turn, result)
         return
     await _show_map(turn, result)
 
 
-def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+def _clients_page(turn: Turn, clients: list[clients_service.CaseloadRow], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-len(clients) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
@@ -356,37 +359,37 @@ def _clients_page(turn: Turn, clients: list[core.CaseloadRow], page: int) -> tup
     return text, InlineKeyboardMarkup(rows) if rows else None
 
 
-def _icon(row: core.CaseloadRow) -> str:
+def _icon(row: clients_service.CaseloadRow) -> str:
     return {"crisis": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}.get(row.risk.value, "")
 
 
 @guard
 async def clients(turn: Turn) -> None:
-    caseload = await run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    caseload = await run(clients_service.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, 0)
     await turn.send_text(text, markup)
 
 
 @guard
 async def status(turn: Turn) -> None:
-    await _write_command(turn, core.set_status, "status", rules=turn.app.rules)
+    await _write_command(turn, records.set_status, "status", rules=turn.app.rules)
 
 
 @guard
 async def goal(turn: Turn) -> None:
-    await _write_command(turn, core.add_goal, "goal_added", rules=turn.app.rules)
+    await _write_command(turn, records.add_goal, "goal_added", rules=turn.app.rules)
 
 
 @guard
 async def plan(turn: Turn) -> None:
-    await _write_command(turn, core.add_plan, "plan_added", rules=turn.app.rules)
+    await _write_command(turn, records.add_plan, "plan_added", rules=turn.app.rules)
 
 
 # --- screenings: by arguments or one item per step in one edited message -----------------
 
 
 def question_message(
-    turn: Turn, q: core.Questionnaire, answers: tuple[int, ...]
+    turn: Turn, q: screenings.Questionnaire, answers: tuple[int, ...]
 ) -> tuple[str, InlineKeyboardMarkup]:
     spec = SPECS[Instrument(q.instrument)]
     index = len(answers)
@@ -407,13 +410,13 @@ def question_message(
 
 async def _screening(turn: Turn, instrument: str) -> None:
     args = turn.args_text
-    result = await turn.write(core.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
+    result = await turn.write(screenings.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
                         turn.update_id, rules=turn.app.rules)
-    if isinstance(result, core.AlreadyHandled):
+    if isinstance(result, clients_service.AlreadyHandled):
         return
-    if isinstance(result, core.Choice):
+    if isinstance(result, clients_service.Choice):
         await choose_client(turn, result)
-    elif isinstance(result, core.Questionnaire):
+    elif isinstance(result, screenings.Questionnaire):
         text, markup = question_message(turn, result, ())
         await turn.send_text(text, markup)
     else:
@@ -435,15 +438,15 @@ async def on_questionnaire(turn: Turn, tap: QuestionnaireStep) -> None:
     query = turn.update.callback_query
     pending_id, answers = tap.pending_id, tap.answers
     if answers == "x":
-        if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await edit(query, turn.render("cancelled"))
             return
-        raise core.NotYours()
-    step = await turn.write(core.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
+        raise NotYours()
+    step = await turn.write(screenings.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
                       rules=turn.app.rules)
     await query.answer()
-    if isinstance(step, core.Questionnaire):
+    if isinstance(step, screenings.Questionnaire):
         text, markup = question_message(turn, step, answers)
         await edit(query, text, markup)
     else:
@@ -658,7 +661,7 @@ async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
     if meant is None:
         await turn.reply("unknown_command", command=shown, meant=None)
         return
-    pending_id = await turn.once(core.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
+    pending_id = await turn.once(parked_service.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=RunSuggested(pending_id, "y").pack()),
         InlineKeyboardButton(turn.render("button_cancel"), callback_data=RunSuggested(pending_id, "x").pack()),
@@ -670,7 +673,7 @@ async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
 async def on_run_suggested(turn: Turn, tap: RunSuggested) -> None:
     """`rc:<pending>:y|x`: run (or drop) the command a typo was taken for, on the same text."""
     query = turn.update.callback_query
-    command, args = await turn.once(core.take_parked_command, turn.app.db, turn.counsellor, tap.pending_id,
+    command, args = await turn.once(parked_service.take_parked_command, turn.app.db, turn.counsellor, tap.pending_id,
                                     turn.now)
     await query.answer()
     if tap.answer == "x":
@@ -679,7 +682,7 @@ async def on_run_suggested(turn: Turn, tap: RunSuggested) -> None:
     await edit(query, turn.render("running", command=command))
     handler = dispatch(turn).get(command)
     if handler is None:
-        raise core.NotYours()
+        raise NotYours()
     turn.args = args
     await handler(turn)
 
@@ -713,7 +716,7 @@ async def plain_text(turn: Turn) -> None:
         return
     if await _typed_command(turn, text):
         return
-    awaited = await run(core.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
+    awaited = await run(clients_service.take_awaited_text, turn.app.db, turn.counsellor, turn.now)
     if awaited is not None:  # after 📝 记录 / ⏰ 计划 under a map or a reminder
         command, number = awaited
         handler = dispatch(turn).get(command)
@@ -721,32 +724,32 @@ async def plain_text(turn: Turn) -> None:
             turn.args = f"{number} {text}"
             await handler(turn)
             return
-    waiting = await run(core.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
+    waiting = await run(parked_service.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
     if waiting is not None:
         spec = grammar.parse_new(text)
-        result = await turn.write(core.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
+        result = await turn.write(parked_service.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
                                   turn.now, turn.update_id, rules=turn.app.rules, new_args=text)
         await _after_new_with_note(turn, result)
         return
     if len(text) > 8000:
         raise CommandError("notes_too_long", length=len(text), max=8000)
-    found = await run(core.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
+    found = await run(parked_service.find_for_note, turn.app.db, turn.counsellor, text, turn.now)
     if found is not None:  # after 🔍: this message names the student of the parked note
         await turn.claim()  # handled twice: the choice is not asked twice
         note_id, clients_found = found
-        parked = core.ParkedNote(pending_id=note_id, recent=clients_found, named=clients_found)
+        parked = parked_service.ParkedNote(pending_id=note_id, recent=clients_found, named=clients_found)
         await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
                          named=parked.named, searched=text, same=_same_names(parked.recent))
         return
-    parked = await turn.once(core.park_note, turn.app.db, turn.counsellor, text, turn.now)
+    parked = await turn.once(parked_service.park_note, turn.app.db, turn.counsellor, text, turn.now)
     await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
                      named=parked.named, searched=None, same=_same_names(parked.recent))
 
 
 async def _after_new_with_note(turn: Turn, result: object) -> None:
-    if isinstance(result, core.AlreadyHandled):
+    if isinstance(result, clients_service.AlreadyHandled):
         return
-    if isinstance(result, core.SameName):  # 周晓雯 exists: the same person, or a namesake?
+    if isinstance(result, parked_service.SameName):  # 周晓雯 exists: the same person, or a namesake?
         rows = [[InlineKeyboardButton(_client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
                                       callback_data=ParkedChoice(result.pending_id, c.id).pack())] for c in result.existing]
         rows.append([InlineKeyboardButton(turn.render("button_new_anyway", name=result.name),
@@ -773,7 +776,7 @@ def _client_label(c, same: set[str]) -> str:
     return label[:60]
 
 
-def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
+def _note_picker(turn: Turn, parked: parked_service.ParkedNote) -> InlineKeyboardMarkup:
     """Who is this note about: the students named at its start first (⭐), recent ones, then
     ➕ new / 🔍 search / cancel (which asks before throwing the note away)."""
     pid = parked.pending_id
@@ -795,7 +798,7 @@ def _note_picker(turn: Turn, parked: core.ParkedNote) -> InlineKeyboardMarkup:
 async def on_choice(turn: Turn, tap: ParkedChoice) -> None:
     query = turn.update.callback_query
     pending_id, target = tap.pending_id, tap.target
-    if target == "x" and await run(core.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
+    if target == "x" and await run(parked_service.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
         target = "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
     if target == "x":  # ask before a typed note is thrown away
         await query.answer()
@@ -805,32 +808,32 @@ async def on_choice(turn: Turn, tap: ParkedChoice) -> None:
         ]]))
         return
     if target == "xx":
-        if await turn.once(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
             await query.answer()
             await edit(query, turn.render("cancelled"))
             return
-        raise core.NotYours()
+        raise NotYours()
     if target == "b":
         await turn.claim()
-        parked = await run(core.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        parked = await run(parked_service.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
         await query.answer()
         await edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
                                        same=_same_names(parked.recent)), _note_picker(turn, parked))
         return
     if target == "N":
-        result = await turn.write(core.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
+        result = await turn.write(parked_service.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
                                   turn.update_id, rules=turn.app.rules)
         await query.answer()
         await edit(query, turn.render("chosen_new"))
         await _after_new_with_note(turn, result)
         return
     if target == "s":
-        await turn.once(core.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await turn.once(parked_service.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
         await query.answer()
         await edit(query, turn.render("search_prompt"))
         return
     client_id = None if target == "n" else target
-    resumed = await turn.write(core.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
+    resumed = await turn.write(parked_service.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
     await query.answer()
     show = RESUMED.get(resumed.command)
     if show is not None:
@@ -879,7 +882,7 @@ async def _resumed_ask_screening(turn: Turn, query: CallbackQuery, result: Any) 
     await turn.send_text(text, markup)
 
 
-#: `core.Resumed.command` → what the tapped message becomes (and what follows it)
+#: `parked_service.Resumed.command` → what the tapped message becomes (and what follows it)
 RESUMED: dict[str, Resumed] = {
     "ask_name": _resumed_ask_name,
     "log": _resumed_log,
@@ -896,7 +899,7 @@ RESUMED: dict[str, Resumed] = {
 async def on_clients_page(turn: Turn, tap: ClientsPage) -> None:
     query = turn.update.callback_query
     await turn.claim()  # handled twice: "already done", never an error on the old query
-    caseload = await run(core.caseload, turn.app.db, turn.counsellor, turn.now)
+    caseload = await run(clients_service.caseload, turn.app.db, turn.counsellor, turn.now)
     text, markup = _clients_page(turn, caseload, tap.page)
     await query.answer()
     await edit(query, text, markup)

@@ -31,9 +31,9 @@ from domain.buttons import (
 )
 from domain.model import Risk
 from domain.tiering import REVIEW_REASONS
-from services import core
 from services import crisis as cr
 from services import reminders as rem
+from services.errors import NotYours
 
 DISMISS = {"j": "joke", "u": "quote", "h": "handled"}
 
@@ -118,7 +118,7 @@ async def on_check_step(turn: Turn, tap: SafetyCheckStep) -> None:
             await query.answer()
             await edit(query, turn.render("cancelled"))
             return
-        raise core.NotYours()
+        raise NotYours()
     # once per update: a replayed last step must not store the check twice (nor re-ask)
     step = await turn.once(cr.check_step, turn.app.db, turn.counsellor, pending_id, code, turn.now,
                            rules=turn.app.rules)

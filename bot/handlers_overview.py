@@ -35,11 +35,11 @@ async def client_chart(turn: Turn, args: str) -> None:
     """`/map <client> chart` (called by bot.handlers.map_, already guarded)."""
     from bot.charts import client_png
     from bot.handlers import choose_client
-    from services import core
+    from services import clients
     from services.overview import client_chart as chart_data
 
     result = await run(chart_data, turn.app.db, turn.counsellor, args, turn.now)
-    if isinstance(result, core.Choice):
+    if isinstance(result, clients.Choice):
         await choose_client(turn, result)
         return
     chat_id = turn.update.effective_chat.id

@@ -15,8 +15,9 @@ from telegram.ext import Application
 from bot.handlers import choose_client
 from bot.turn import Turn, button_handler, command, edit, guard, on_tap, run
 from domain.buttons import ReferralClientChoice, ReferralPick, ReferralStatus
-from services import core
+from services import clients, parked
 from services import referrals as rf
+from services.errors import NotYours
 
 
 def _status_markup(turn: Turn, referral_id: int) -> InlineKeyboardMarkup:
@@ -49,9 +50,9 @@ async def refer(turn: Turn) -> None:
     args = turn.args_text
     result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
                         rules=turn.app.rules, cat=turn.app.catalogue)
-    if isinstance(result, core.AlreadyHandled):
+    if isinstance(result, clients.AlreadyHandled):
         return
-    if isinstance(result, core.Choice):
+    if isinstance(result, clients.Choice):
         await choose_client(turn, result, ReferralClientChoice)
         return
     text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
@@ -70,8 +71,8 @@ async def on_status(turn: Turn, tap: ReferralStatus) -> None:
 
 async def _cancel(turn: Turn, pending_id: int) -> None:
     query = turn.update.callback_query
-    if not await run(core.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
-        raise core.NotYours()
+    if not await run(parked.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        raise NotYours()
     await query.answer()
     await edit(query, turn.render("cancelled"))
 

@@ -27,7 +27,12 @@ from domain import buttons, grammar
 from domain.errors import CommandError
 from domain.model import Counsellor
 from rendering.render import fit_message, pick_language
-from services import core
+from services import invites
+from services.clients import AlreadyHandled, Choice
+from services.errors import NotYours, UnknownClient
+from services.parked import Resumed
+from services.referrals import Suggestions
+from services.screenings import Questionnaire
 from storage.errors import AlreadyProcessed
 from storage.once import Once
 
@@ -136,9 +141,6 @@ def _claim_only(db: Any) -> None:
 
 
 def _stored_something(result: Any) -> bool:
-    from services.core import AlreadyHandled, Choice, Questionnaire, Resumed
-    from services.referrals import Suggestions
-
     if result is None or result is False or isinstance(
         result, (AlreadyHandled, Choice, Questionnaire, Suggestions)
     ):
@@ -176,17 +178,17 @@ async def refuse(update: Update, app: BotContext, name: str = "refusal") -> None
 
 async def identify(update: Update, app: BotContext) -> Counsellor | None:
     user = update.effective_user
-    counsellor = await run(core.find_counsellor, app.db, user.id)
+    counsellor = await run(invites.find_counsellor, app.db, user.id)
     if counsellor is not None and not counsellor.active:
         return counsellor  # refused by the caller; nothing about them is written
     if counsellor is None and user.id in app.settings.admin_ids:
         counsellor = await run(
-            core.ensure_admin, app.db, user.id, display_name(user), app.clock(), app.settings.timezone
+            invites.ensure_admin, app.db, user.id, display_name(user), app.clock(), app.settings.timezone
         )
     if counsellor is not None and user.language_code:
         seen = pick_language(None, user.language_code)
         if counsellor.telegram_language != seen:
-            counsellor = await run(core.remember_telegram_language, app.db, counsellor, seen)
+            counsellor = await run(invites.remember_telegram_language, app.db, counsellor, seen)
     return counsellor
 
 
@@ -259,7 +261,7 @@ async def _answering_inner(turn: Turn, fn: Handler) -> None:
         # Echoed input is clipped, so a reply about a 4000-character word still fits.
         params = {k: clip(v) for k, v in exc.params.items()}
         await turn.reply(f"errors/{exc.code}", **params)
-    except core.UnknownClient as exc:
+    except UnknownClient as exc:
         await turn.reply("client_not_found", ref=clip(exc.ref), suggestions=exc.suggestions)
     except buttons.BadButton:
         await _stale_button(turn.update, turn.app, turn.lang)
@@ -272,7 +274,7 @@ async def _answering_inner(turn: Turn, fn: Handler) -> None:
                 await turn.update.callback_query.answer(turn.render("toast_already")[:190])
             except Exception:  # noqa: BLE001 - an old query may no longer be answerable
                 pass
-    except core.NotYours:
+    except NotYours:
         if turn.update.callback_query is not None:
             await turn.update.callback_query.answer(turn.render("not_yours"), show_alert=True)
         else:
@@ -349,12 +351,12 @@ async def confirm_or_cancel(
     if not tap.confirmed:
         drop = turn.once if cancel_once else run
         if not await drop(cancel, db, counsellor, tap.pending_id, now):
-            raise core.NotYours()
+            raise NotYours()
         await query.answer()
         await edit(query, turn.render(cancelled))
         return
     result = await turn.write(confirm, db, counsellor, tap.pending_id, now)
     if result is None:
-        raise core.NotYours()
+        raise NotYours()
     await query.answer()
     await edit(query, done(result))

@@ -81,7 +81,7 @@ class DemoRuntime:
     async def start(self) -> None:
         from bootstrap import bootstrap
         from bot.app import build_application
-        from services import core
+        from services import invites
 
         server = FakeTelegramServer(bot_username="caremap_demo_bot", bot_first_name="CareMap")
         await server.start()
@@ -102,7 +102,7 @@ class DemoRuntime:
         )
         container = await asyncio.to_thread(lambda: bootstrap(settings, clock=self.clock, log=log))
         self.db = container.db
-        fresh = await asyncio.to_thread(core.find_counsellor, self.db, seed.ADMIN_ID) is None
+        fresh = await asyncio.to_thread(invites.find_counsellor, self.db, seed.ADMIN_ID) is None
         if fresh:
             await asyncio.to_thread(seed.seed_class, self.db, self.clock(), container.rules, container.catalogue)
         app = build_application(container)

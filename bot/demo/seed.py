@@ -1,7 +1,7 @@
 """The demo's first-start data: 小李's class of 50 freshmen, 学生A and 学生B in full detail.
 
-Everything goes through the use cases in services/core.py with back-dated `now` values,
-exactly as if 小李 had typed the commands over the past weeks; nothing is written with SQL.
+Everything goes through the use cases (services.clients, logs, records, referrals) with
+back-dated `now` values, exactly as if 小李 had typed the commands over the past weeks; nothing is written with SQL.
 The second counsellor joins through the real chat flow (/invite, then /start <code>), which
 needs the running bot: see `invite_second_counsellor`.
 """
@@ -17,8 +17,9 @@ from domain import grammar
 from domain.model import Counsellor
 from domain.resources import Catalogue
 from domain.rules import RuleBase
-from services import core, referrals
+from services import invites, logs, records, referrals
 from services import reminders as reminders_service
+from services.clients import ClientAdded, add_client
 from storage.db import Database
 
 ADMIN_ID = 1001
@@ -67,18 +68,18 @@ def class_names(n: int = CLASS_SIZE - 2, seed: int = 2026) -> list[str]:
 def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> Seeded:
     """Create the admin 小李 and the class, back-dated from `now` (the demo clock)."""
     semester = now - timedelta(days=80)
-    admin = core.ensure_admin(db, ADMIN_ID, ADMIN_NAME, semester, TIMEZONE)
+    admin = invites.ensure_admin(db, ADMIN_ID, ADMIN_NAME, semester, TIMEZONE)
     rng = random.Random(7)
     numbers: dict[str, int] = {}
 
     def new(args: str, at: datetime) -> int:
-        result = core.add_client(db, admin, grammar.parse_new(args), at, None, rules=rules)
-        assert isinstance(result, core.ClientAdded)
+        result = add_client(db, admin, grammar.parse_new(args), at, None, rules=rules)
+        assert isinstance(result, ClientAdded)
         return result.client.number
 
     def log(number: int, args: str, at: datetime) -> None:
-        result = core.log_conversation(db, admin, f"{number} {args}", at, None, rules=rules)
-        assert isinstance(result, core.Logged), result
+        result = logs.log_conversation(db, admin, f"{number} {args}", at, None, rules=rules)
+        assert isinstance(result, logs.Logged), result
 
     names = class_names()
     at = semester
@@ -117,13 +118,13 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
         "outcome=reached", now - timedelta(days=12, hours=3))
     refer(a, "ACM竞赛队", now - timedelta(days=12, hours=2), "a")
     refer(a, "高年级学习伙伴", now - timedelta(days=12, hours=2), "a")
-    core.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None, rules)
+    records.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None, rules)
     refer(a, "学习计划", now - timedelta(days=3, hours=2), "a")
     log(a, "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
         "#+愿意分享 via=face trust=5 sat=5 outcome=reached", now - timedelta(days=3, hours=5))
-    core.add_plan(db, admin, f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20", now - timedelta(days=3, hours=4),
+    records.add_plan(db, admin, f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20", now - timedelta(days=3, hours=4),
                   None, rules)
-    core.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None, rules)
+    records.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None, rules)
 
     # 学生B, exactly as the seed tells it: one talk about the failed courses went badly (she
     # was upset); the dorm visit and her roommates showed why (part-time work for money, and
@@ -138,10 +139,10 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     refer(b, "学业辅导", now - timedelta(days=6))
     refer(b, "勤工助学", now - timedelta(days=6), "a")
     refer(b, "心理咨询中心", now - timedelta(days=6))
-    core.add_plan(db, admin, f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教", now - timedelta(hours=2),
+    records.add_plan(db, admin, f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教", now - timedelta(hours=2),
                   None, rules)
-    core.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None, rules)
-    core.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None, rules)
+    records.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None, rules)
+    records.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None, rules)
 
     _settle_history(db, admin, now, rules)
     return Seeded(admin=admin, student_a=a, student_b=b, clients=len(names) + 2)

@@ -11,7 +11,7 @@ import pytest
 from bot.demo import seed
 from bot.demo.runtime import DemoClock, DemoRuntime
 from bot.demo.web import DemoWeb
-from services import core
+from services import clients, invites
 
 
 async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: Path, monkeypatch):
@@ -22,21 +22,21 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
     try:
         assert (tmp_path / "caremap-demo.db").exists()
         db, now = runtime.db, runtime.clock()
-        admin = core.find_counsellor(db, seed.ADMIN_ID)
-        second = core.find_counsellor(db, seed.SECOND_ID)
+        admin = invites.find_counsellor(db, seed.ADMIN_ID)
+        second = invites.find_counsellor(db, seed.SECOND_ID)
         assert admin.is_admin and admin.display_name == "小李"
         assert second is not None and not second.is_admin  # joined through /invite + /start <code>
-        assert core.find_counsellor(db, seed.STRANGER_ID) is None
+        assert invites.find_counsellor(db, seed.STRANGER_ID) is None
 
-        rows = core.caseload(db, admin, now)
+        rows = clients.caseload(db, admin, now)
         assert len(rows) == seed.CLASS_SIZE
         assert rows[0].client.name == "学生B"  # most urgent first
-        assert core.caseload(db, second, now) == []
+        assert clients.caseload(db, second, now) == []
         names = [r.client.name for r in rows]
         assert len(set(names)) == len(names)
 
-        a = core.relationship_map(db, admin, "学生A", now).map
-        b = core.relationship_map(db, admin, "学生B", now).map
+        a = clients.relationship_map(db, admin, "学生A", now).map
+        b = clients.relationship_map(db, admin, "学生B", now).map
         # as the seed tells them (issue 15): A trusts 小李, has the ACM team, a senior study
         # partner, a study plan with a fortnightly review and a check on the team in a month
         assert "入学成绩优异" in a.client.strengths and a.client.trust == 5 and a.client.risk.value == "low"
@@ -51,8 +51,8 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
         assert timedelta(days=17) < a_due[1] - now < timedelta(days=19)  # the team, a month on
         assert len(b_due) == 2 and timedelta(0) < b_due[0] - now <= timedelta(days=4)  # this week's talk
         assert timedelta(days=6) < b_due[1] - now <= timedelta(days=7)  # weekly
-        a_series = [s.every.code for s in core.relationship_map(db, admin, "学生A", now).series]
-        b_series = list(core.relationship_map(db, admin, "学生B", now).series)
+        a_series = [s.every.code for s in clients.relationship_map(db, admin, "学生A", now).series]
+        b_series = list(clients.relationship_map(db, admin, "学生B", now).series)
         assert a_series == ["2w"] and [s.every.code for s in b_series] == ["1w"]
         assert b_series[0].stop_below.value == "high"  # ends when she is back on track
 
@@ -78,14 +78,14 @@ async def test_restart_keeps_the_data_and_reset_seeds_again(tmp_path: Path):
         await runtime.stop()
 
         await runtime.start()  # a second start: same database, nothing seeded twice
-        counsellor = core.find_counsellor(runtime.db, seed.ADMIN_ID)
-        assert len(core.caseload(runtime.db, counsellor, runtime.clock())) == seed.CLASS_SIZE + 1
+        counsellor = invites.find_counsellor(runtime.db, seed.ADMIN_ID)
+        assert len(clients.caseload(runtime.db, counsellor, runtime.clock())) == seed.CLASS_SIZE + 1
         assert runtime.user(seed.ADMIN_ID).history == []
 
         runtime.clock.advance(timedelta(days=3))
         await runtime.reset()
-        counsellor = core.find_counsellor(runtime.db, seed.ADMIN_ID)
-        assert len(core.caseload(runtime.db, counsellor, runtime.clock())) == seed.CLASS_SIZE
+        counsellor = invites.find_counsellor(runtime.db, seed.ADMIN_ID)
+        assert len(clients.caseload(runtime.db, counsellor, runtime.clock())) == seed.CLASS_SIZE
         assert runtime.clock.offset == timedelta(0)
         assert runtime.user(seed.ADMIN_ID).history[0].text == "/start"
     finally:

@@ -200,9 +200,9 @@ async def test_notes_are_shown_as_typed_and_long_maps_fit(bot_env):
     assert len(more.text.encode("utf-16-le")) // 2 <= 4096
     assert "session 24" in more.text and "earlier not shown" in more.text
     # The full note is stored (encrypted), not a shortened copy.
-    from services import core
+    from services import invites
 
-    counsellor = core.find_counsellor(bot_env.db, ADMIN_ID)
+    counsellor = invites.find_counsellor(bot_env.db, ADMIN_ID)
     with bot_env.db.uow(write=False) as uow:
         repo = uow.clients_of(counsellor.id)
         records = uow.records_of(counsellor.id)

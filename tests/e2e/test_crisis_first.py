@@ -18,7 +18,7 @@ from domain.model import PlanKind
 from reminders.delivery import percentile
 from reminders.planner import plan_due_work
 from reminders.tick import run_once
-from services import core
+from services import invites
 from tests.conftest import ADMIN_ID
 from tests.e2e.harness import running_bot
 
@@ -35,7 +35,7 @@ def _seed(db, server, clock) -> list:
     about to be in crisis and follow-ups of their own in the same queue (the alert goes to
     a chat that is itself busy)."""
     now = clock()
-    core.ensure_admin(db, ADMIN_ID, "Li", now, "Asia/Shanghai")
+    invites.ensure_admin(db, ADMIN_ID, "Li", now, "Asia/Shanghai")
     users = []
     with db.uow(write=True) as uow:
         for n in range(COUNSELLORS + CRISES):

@@ -16,7 +16,7 @@ from reminders.planner import plan_due_work
 from reminders.ratelimit import SendLimiter
 from reminders.tick import run_once
 from rendering.render import default_renderer
-from services import core
+from services import clients, invites, records
 from services.grading import default_rules
 from tests.conftest import ADMIN_ID
 from tests.e2e.harness import running_bot
@@ -33,17 +33,17 @@ def _settings(server, db_path) -> Settings:
 
 
 def _seed_counsellor(db, telegram_id, now, *, name="Li"):
-    counsellor = core.ensure_admin(db, telegram_id, name, now, "Asia/Shanghai")
+    counsellor = invites.ensure_admin(db, telegram_id, name, now, "Asia/Shanghai")
     with db.uow(write=True) as uow:
         uow.counsellors.set_settings(counsellor.id, agenda_at=None)
-    return core.find_counsellor(db, telegram_id)
+    return invites.find_counsellor(db, telegram_id)
 
 
 def _plan(db, counsellor, client_name, when_text, what, now, update_id):
     if not any(c.name == client_name for c in _clients(db, counsellor)):
-        core.add_client(db, counsellor, grammar.parse_new(client_name), now, update_id=None, rules=RULES)
-    result = core.add_plan(db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id, rules=RULES)
-    assert isinstance(result, core.PlanAdded), result
+        clients.add_client(db, counsellor, grammar.parse_new(client_name), now, update_id=None, rules=RULES)
+    result = records.add_plan(db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id, rules=RULES)
+    assert isinstance(result, records.PlanAdded), result
     return result.item
 
 

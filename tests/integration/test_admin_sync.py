@@ -10,7 +10,7 @@ import pytest
 from bootstrap.database import open_database
 from bootstrap.settings import Settings
 from domain.errors import CommandError
-from services import core
+from services import invites
 from services import reminders as rem
 from services.escalation import escalation_targets
 from storage import Cipher
@@ -26,10 +26,10 @@ def test_an_id_removed_from_the_setting_is_no_longer_admin_after_restart(tmp_pat
     url, key = f"sqlite:///{tmp_path / 'caremap.db'}", Cipher.generate_key()
     db = _start(url, key, {1001, 1002})
     try:
-        core.ensure_admin(db, 1001, "Li", NOW, "Asia/Shanghai")
-        second = core.ensure_admin(db, 1002, "Wang", NOW, "Asia/Shanghai")
-        code, _ = core.create_invite(db, second, NOW)
-        member = core.redeem_invite(db, code, 2002, "Zhao", NOW, "Asia/Shanghai")
+        invites.ensure_admin(db, 1001, "Li", NOW, "Asia/Shanghai")
+        second = invites.ensure_admin(db, 1002, "Wang", NOW, "Asia/Shanghai")
+        code, _ = invites.create_invite(db, second, NOW)
+        member = invites.redeem_invite(db, code, 2002, "Zhao", NOW, "Asia/Shanghai")
         with db.uow(write=False) as uow:
             assert {a.telegram_id for a in escalation_targets(uow, member)} == {1001, 1002}
     finally:
@@ -37,11 +37,11 @@ def test_an_id_removed_from_the_setting_is_no_longer_admin_after_restart(tmp_pat
 
     db = _start(url, key, {1001})  # 1002 removed from CAREMAP_ADMIN_IDS, restart
     try:
-        second = core.find_counsellor(db, 1002)
+        second = invites.find_counsellor(db, 1002)
         assert second is not None and not second.is_admin
-        assert core.find_counsellor(db, 1001).is_admin
+        assert invites.find_counsellor(db, 1001).is_admin
         with pytest.raises(CommandError) as err:
-            core.create_invite(db, second, NOW)
+            invites.create_invite(db, second, NOW)
         assert err.value.code == "admin_only"
         with pytest.raises(CommandError):
             rem.set_supervisor(db, second, 2002, 1002, NOW)
@@ -52,6 +52,6 @@ def test_an_id_removed_from_the_setting_is_no_longer_admin_after_restart(tmp_pat
 
     db = _start(url, key, {1001, 1002})  # and back: the setting is the truth both ways
     try:
-        assert core.find_counsellor(db, 1002).is_admin
+        assert invites.find_counsellor(db, 1002).is_admin
     finally:
         db.dispose()

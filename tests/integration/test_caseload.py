@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from domain import grammar
-from services import caseload, core
+from services import caseload, clients, logs, records, screenings
 from services import undo as undo_service
 from services.grading import default_rules
 from storage import Database
@@ -23,16 +23,16 @@ def _counsellor(db: Database, telegram_id: int, now):
 
 
 def _full_client(db: Database, actor, name: str, now) -> int:
-    added = core.add_client(db, actor, grammar.parse_new(f"{name} #贫困生 sid=1"), now, None, rules=RULES)
+    added = clients.add_client(db, actor, grammar.parse_new(f"{name} #贫困生 sid=1"), now, None, rules=RULES)
     cid = added.client.id
-    core.log_conversation(db, actor, f"{name} notes about family, 不想活 #tutoring trust=2 risk=crisis next=1d",
+    logs.log_conversation(db, actor, f"{name} notes about family, 不想活 #tutoring trust=2 risk=crisis next=1d",
                           now, None, rules=RULES)
-    core.screening(db, actor, "phq9", f"{name} 3 3 3 3 3 3 3 3 3", now, None, rules=RULES)
+    screenings.screening(db, actor, "phq9", f"{name} 3 3 3 3 3 3 3 3 3", now, None, rules=RULES)
     from services import crisis
 
     prompt = crisis.start_check(db, actor, cid, "cr", now)
     assert isinstance(crisis.check_step(db, actor, prompt.pending_id, "yyyyyyy", now, rules=RULES), crisis.SafetyDone)
-    core.add_goal(db, actor, f"{name} graduate", now, None, rules=RULES)
+    records.add_goal(db, actor, f"{name} graduate", now, None, rules=RULES)
     with db.uow() as uow:
         uow.records_of(actor.id).add_referral(cid, "counselling centre", "suggested", now)
         uow.outbox.enqueue(counsellor_id=actor.id, kind="cadence", dedupe_key=f"cadence:{cid}:x", due_at=now,
@@ -71,8 +71,8 @@ def test_forget_removes_every_row_of_the_client_only(db: Database, now):
 
 def test_undo_log_then_new(db: Database, now):
     alice = _counsellor(db, 1, now)
-    core.add_client(db, alice, grammar.parse_new("王芳"), now, None, rules=RULES)
-    core.log_conversation(db, alice, "王芳 talk #need trust=4 risk=high next=1d", now, None, rules=RULES)
+    clients.add_client(db, alice, grammar.parse_new("王芳"), now, None, rules=RULES)
+    logs.log_conversation(db, alice, "王芳 talk #need trust=4 risk=high next=1d", now, None, rules=RULES)
     undone = undo_service.undo(db, alice, now + timedelta(minutes=14), rules=RULES)
     assert undone is not None and undone.kind == "log" and undone.needs == 1 and undone.plan == 1
     with db.uow(write=False) as uow:

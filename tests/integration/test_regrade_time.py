@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain import grammar
 from domain.model import Risk
-from services import core
+from services import clients, invites, logs, records
 from services.grading import default_rules, regrade_everyone
 from storage import Cipher, Database
 
@@ -23,9 +23,9 @@ def make_db(tmp_path) -> Database:
 
 def test_contact_gap_raises_tier_over_time_and_is_kept_in_history(tmp_path):
     db = make_db(tmp_path)
-    admin = core.ensure_admin(db, 1, "Li", NOW, "Asia/Shanghai")
-    added = core.add_client(db, admin, grammar.parse_new("王芳"), NOW, update_id=1, rules=RULES)
-    core.log_conversation(db, admin, "王芳 first talk", NOW, update_id=2, rules=RULES)
+    admin = invites.ensure_admin(db, 1, "Li", NOW, "Asia/Shanghai")
+    added = clients.add_client(db, admin, grammar.parse_new("王芳"), NOW, update_id=1, rules=RULES)
+    logs.log_conversation(db, admin, "王芳 first talk", NOW, update_id=2, rules=RULES)
     with db.uow(write=False) as uow:
         assert uow.clinical_of(admin.id).grades(added.client.id).risk is Risk.LOW
     first = regrade_everyone(db, NOW + timedelta(days=1), rules=RULES)
@@ -47,9 +47,9 @@ def test_contact_gap_raises_tier_over_time_and_is_kept_in_history(tmp_path):
 
 def test_rising_to_high_stores_an_alert_in_the_same_transaction(tmp_path):
     db = make_db(tmp_path)
-    admin = core.ensure_admin(db, 1, "Li", NOW, "Asia/Shanghai")
-    core.add_client(db, admin, grammar.parse_new("学生B"), NOW, update_id=1, rules=RULES)
-    result = core.set_status(db, admin, "学生B risk=high", NOW, update_id=2, rules=RULES)
+    admin = invites.ensure_admin(db, 1, "Li", NOW, "Asia/Shanghai")
+    clients.add_client(db, admin, grammar.parse_new("学生B"), NOW, update_id=1, rules=RULES)
+    result = records.set_status(db, admin, "学生B risk=high", NOW, update_id=2, rules=RULES)
     assert result.grading is not None and result.grading.alert is not None
     assert result.grading.alert.tier is Risk.HIGH
     con = sqlite3.connect(tmp_path / "t.db")
@@ -57,6 +57,6 @@ def test_rising_to_high_stores_an_alert_in_the_same_transaction(tmp_path):
     con.close()
     assert rows == [("high", "pending")]
     # The same update handled twice (a retry after a crash) changes nothing more.
-    again = core.set_status(db, admin, "学生B risk=crisis", NOW, update_id=2, rules=RULES)
-    assert isinstance(again, core.AlreadyHandled)
+    again = records.set_status(db, admin, "学生B risk=crisis", NOW, update_id=2, rules=RULES)
+    assert isinstance(again, clients.AlreadyHandled)
     db.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain import grammar
-from services import core, supervision
+from services import clients, records, supervision
 from services.grading import default_rules
 from storage import Database
 from storage import outbox_keys as keys
@@ -30,9 +30,9 @@ def uow_get(db, cid):
 
 
 def _client(db, actor, name, now, risk=None):
-    core.add_client(db, actor, grammar.parse_new(name), now, None, rules=RULES)
+    clients.add_client(db, actor, grammar.parse_new(name), now, None, rules=RULES)
     if risk:
-        core.set_status(db, actor, f"{name} risk={risk}", now, None, rules=RULES)
+        records.set_status(db, actor, f"{name} risk={risk}", now, None, rules=RULES)
 
 
 def test_loads_copies_and_digest(db_url, cipher, now):

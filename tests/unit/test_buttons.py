@@ -325,7 +325,7 @@ def test_a_kind_parses_only_its_own_data():
 
 def test_the_enumerations_the_parser_takes_are_the_services():
     """Handlers no longer re-check a tapped value: what the codec lets through, the service takes."""
-    from services.core import FOLLOW_UP_CHOICES
+    from services.logs import FOLLOW_UP_CHOICES
     from services.referrals import ACTIONS
 
     assert {data("rf", 1, a) for a in ACTIONS} == {f"rf:1:{a}" for a in "acd"}

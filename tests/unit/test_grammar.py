@@ -376,7 +376,7 @@ def test_every_code_is_raised_in_the_table() -> None:
 
     assert ({code for _, _, code, _ in BAD + SCHEDULE_BAD}
             | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD + VALUE_BAD}
-            | {"practice_only"}  # raised by services.core on campus (tests/e2e/test_practice.py)
+            | {"practice_only"}  # raised by services.records on campus (tests/e2e/test_practice.py)
             | {code for _, _, code in ROSTER_BAD}) == ERROR_CODES
 
 
