@@ -33,6 +33,7 @@ from services.errors import NotYours, UnknownClient
 from services.parked import Resumed
 from services.referrals import Suggestions
 from services.screenings import Questionnaire
+from storage import Database
 from storage.errors import AlreadyProcessed
 from storage.once import Once
 
@@ -135,7 +136,7 @@ class Turn:
             self.saved_client = client
 
 
-def _claim_only(db: Any) -> None:
+def _claim_only(db: Database) -> None:
     with db.uow(write=True):  # inside `Database.once`: records the update id, nothing else
         pass
 

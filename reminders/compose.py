@@ -18,6 +18,7 @@ from rendering.alerts import alert_buttons, alert_view, render_copy
 from rendering.render import Renderer, language_of
 from services.agenda import agenda_data
 from services.escalation import escalation_targets
+from storage import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Envelope:
     recipient: Counsellor | None = None
 
 
-def compose(uow: Any, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
+def compose(uow: UnitOfWork, item: Any, renderer: Renderer, now: datetime) -> Envelope | None:
     # the row as it is now, not as it was claimed: a handover since the claim moved it to
     # the new counsellor (storage.staff.hand_over), and it goes to them
     current = uow.outbox.get(item.id)
@@ -133,7 +134,7 @@ def quiet_now(recipient: Counsellor | None, now: datetime) -> bool:
     return in_quiet_hours(now, recipient.timezone, recipient.quiet_hours)
 
 
-def today_for(uow: Any, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
+def today_for(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> dict[str, Any]:
     return agenda_data(uow, counsellor, now)
 
 

@@ -35,6 +35,7 @@ from reminders.planner import enqueue_escalation
 from reminders.ratelimit import SendLimiter
 from reminders.worker import left_by_dead_process, new_worker_id
 from rendering.render import Renderer
+from storage import Database, UnitOfWork
 
 log = logging.getLogger("caremap.reminders")
 
@@ -81,7 +82,7 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
 
 class Deliverer:
     def __init__(
-        self, db: Any, bot: Bot, renderer: Renderer, clock: Callable[[], datetime],
+        self, db: Database, bot: Bot, renderer: Renderer, clock: Callable[[], datetime],
         limiter: SendLimiter | None = None, worker: str | None = None,
         crash_after_send: Callable[[Any], bool] | None = None,
         lease: timedelta = LEASE,
@@ -172,7 +173,7 @@ class Deliverer:
             started = time.monotonic()
             ids = list(self._held)
 
-            def renew(uow: Any, ids: list[int] = ids) -> set[int]:
+            def renew(uow: UnitOfWork, ids: list[int] = ids) -> set[int]:
                 return uow.outbox.renew(self.worker, self.clock(), lease=self.lease, ids=ids)
 
             try:
@@ -321,7 +322,7 @@ class Deliverer:
                 return
 
     async def _retry(self, item: Any, not_before: datetime, error: str) -> None:
-        def write(uow: Any) -> None:
+        def write(uow: UnitOfWork) -> None:
             uow.outbox.retry(item.id, not_before=not_before, error=error, worker=self.worker)
 
         await self._settle(write)
@@ -329,13 +330,13 @@ class Deliverer:
     async def _fail(self, item: Any, error: str) -> None:
         now = self.clock()
 
-        def write(uow: Any) -> None:
+        def write(uow: UnitOfWork) -> None:
             uow.outbox.fail(item.id, error=error, now=now, worker=self.worker)
 
         await self._settle(write)
 
     @staticmethod
-    def _mark(uow: Any, item: Any, message_id: int, now: datetime, worker: str | None = None) -> None:
+    def _mark(uow: UnitOfWork, item: Any, message_id: int, now: datetime, worker: str | None = None) -> None:
         uow.outbox.mark_sent(item.id, message_id=message_id, now=now, worker=worker)
         if item.kind == "alert":
             uow.scan.update_alert(int(item.payload["alert_id"]), status="sent", message_id=message_id, sent_at=now)
@@ -345,7 +346,7 @@ class Deliverer:
         the other admins instead; other rows fail."""
         now = self.clock()
 
-        def write(uow: Any) -> None:
+        def write(uow: UnitOfWork) -> None:
             uow.outbox.fail(item.id, error="403 blocked", now=now, worker=self.worker)
             if item.kind in ("alert", "realert"):
                 with_alert = uow.clinical_of(item.counsellor_id).alert(int(item.payload["alert_id"]))

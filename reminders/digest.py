@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from domain.schedule import PRIORITY, agenda_due
 from services.supervision import digest_for
+from storage import UnitOfWork
 from storage import outbox_keys as keys
 
 # Decided at the hour: a digest not enqueued within this long after the agenda time (the
@@ -32,7 +33,7 @@ def _due_day(counsellor: Any, now: datetime) -> Any:
     return day if now - at < WINDOW else None
 
 
-def plan_digests(uow: Any, now: datetime) -> int:
+def plan_digests(uow: UnitOfWork, now: datetime) -> int:
     """Enqueue today's digest for every recipient whose hour has come and who has something
     to read. Returns how many were enqueued."""
     count = 0

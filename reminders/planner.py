@@ -16,6 +16,7 @@ from domain.model import Counsellor
 from domain.schedule import PRIORITY, URGENT_RISKS, agenda_due, urgent_priority
 from services.escalation import escalation_targets
 from services.grading import enqueue_alert_push
+from storage import Database, UnitOfWork
 from storage import outbox_keys as keys
 
 # How far back a cadence or review reminder may still be worth sending after downtime is
@@ -34,7 +35,7 @@ def _alert_priority(tier: Any) -> int:
 
 
 
-def enqueue_escalation(uow: Any, alert: Any, now: datetime, reason: str,
+def enqueue_escalation(uow: UnitOfWork, alert: Any, now: datetime, reason: str,
                        unreachable: Counsellor | None = None) -> int:
     """Queue the escalation copies of an alert. `unreachable`: a target whose copy Telegram
     refused (they blocked the bot); the copy then goes to the other admins instead, and
@@ -77,7 +78,7 @@ def _joined_after_agenda(counsellor: Counsellor, day: Any) -> bool:
     return joined.date() == day and joined.strftime("%H:%M") > counsellor.agenda_at
 
 
-def plan_due_work(db: Any, now: datetime) -> dict[str, int]:
+def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
     """One unit of work: enqueue everything that has come due. Returns counts per kind.
 
     Set-based (issue 12): each kind is found with one scan that leaves out what is already

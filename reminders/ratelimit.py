@@ -29,6 +29,8 @@ from typing import Any, Protocol
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from storage import Database
+
 #: priorities at or below this are urgent (crisis/high alerts, repeats, escalations)
 URGENT = 1
 #: priority of a reply to a counsellor (ahead of pushed follow-ups, behind alerts)
@@ -232,7 +234,7 @@ async def _inline(fn: Callable[[], float]) -> float:
 
 
 
-def limiter_for(db: object, **kwargs: float) -> SendLimiter:
+def limiter_for(db: Database, **kwargs: float) -> SendLimiter:
     """The limiter every process builds: on PostgreSQL its budget lives in the database
     (shared by the bot and every worker); on SQLite (one process) in memory."""
     if getattr(db, "dialect", None) == "postgresql":

@@ -17,6 +17,7 @@ from reminders.delivery import Deliverer, DeliveryStats
 from reminders.planner import plan_due_work
 from reminders.ratelimit import limiter_for
 from reminders.worker import new_worker_id
+from storage import Database
 
 log = logging.getLogger("caremap.reminders")
 
@@ -68,7 +69,7 @@ FALLBACK_SECONDS = 1.0
 URGENT_SETTLE_SECONDS = 10.0
 
 
-def install_urgent_path(application: Any, db: Any) -> None:
+def install_urgent_path(application: Any, db: Database) -> None:
     """A crisis or high alert committed by a handler (or by re-grading) is sent at once by
     this process, ahead of the queue, instead of at the next tick. The Database announces
     the new urgent outbox rows after the commit (from the handler's worker thread); the

@@ -21,6 +21,7 @@ from domain.model import Client, Counsellor
 from domain.resources import Resource, load_resources
 from rendering.render import Renderer, pick_language
 from services.escalation import escalation_targets
+from storage import UnitOfWork
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -60,7 +61,7 @@ class AlertCopyView:
     unreachable: Counsellor | None = None  # escalation: sent instead of them (they blocked the bot)
 
 
-def alert_view(uow: Any, kind: str, payload: dict[str, Any], recipient: Counsellor, alert: Any,
+def alert_view(uow: UnitOfWork, kind: str, payload: dict[str, Any], recipient: Counsellor, alert: Any,
                client: Client, message_id: int | None = None) -> AlertCopyView:
     owner_id = int(payload.get("from", alert.counsellor_id))
     owner = recipient if owner_id == recipient.id else uow.counsellors.get(owner_id) or recipient

@@ -11,9 +11,12 @@ the bot keeps its budget in memory.)
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 __all__ = ["PgSlots"]
 
@@ -42,7 +45,7 @@ class PgSlots:
 
     shared = True
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         if db.dialect != "postgresql":
             raise ValueError("the shared send budget needs PostgreSQL")
         self._engine = db.engine

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
 from storage.base import aware
 from storage.orm import ClientRow, InteractionRow
 
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
 
-def contact_times(uow: Any, counsellor_id: int, since: datetime) -> list[datetime]:
+
+def contact_times(uow: UnitOfWork, counsellor_id: int, since: datetime) -> list[datetime]:
     """When the counsellor's clients were contacted since `since` (attempts logged
     outcome=unreached are not contacts)."""
     return list(uow.session.scalars(
