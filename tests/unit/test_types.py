@@ -1,4 +1,5 @@
-"""`domain/` type-checks under mypy's strict settings ([tool.mypy] in pyproject.toml)."""
+"""`domain/` type-checks under mypy's strict settings and `services/` under its own block
+([tool.mypy] in pyproject.toml): `mypy domain` and `mypy services`, as the README's test run."""
 
 from __future__ import annotations
 
@@ -30,24 +31,40 @@ def _mypy(*targets: Path, cache: Path) -> tuple[str, int]:
     return stdout + stderr, status
 
 
-def test_domain_type_checks():
-    # the repository's own cache (ignored by git): a warm run takes well under a second
-    out, status = _mypy(REPO / "domain", cache=REPO / ".mypy_cache")
+@pytest.mark.parametrize("package", ["domain", "services"])
+def test_package_type_checks(package):
+    # the repository's own cache (ignored by git): a warm run takes a second or two
+    out, status = _mypy(REPO / package, cache=REPO / ".mypy_cache")
     errors = [line for line in out.splitlines() if ": error:" in line]
-    assert status == 0 and not errors, f"mypy found {len(errors)} error(s) in domain/:\n{out}"
+    assert status == 0 and not errors, f"mypy found {len(errors)} error(s) in {package}/:\n{out}"
 
 
-def test_domain_config_is_strict(tmp_path):
-    """A module under `domain` with an unannotated function and a bare generic is refused:
-    the override really turns strict mode on (the check above cannot pass by being lax)."""
-    pkg = tmp_path / "domain"
+# What each package's block must refuse, and what it must not (so the checks above cannot
+# pass by being lax, and one package's block does not leak into another's).
+CANARIES = {
+    # strict: an unannotated function and a bare generic
+    "domain": ("def untyped(x):\n    return x\n\n\ndef bare() -> list:\n    return []\n",
+               ["[no-untyped-def]", "[type-arg]"], []),
+    # every def typed and the bodies checked; a bare generic is domain's rule, not this block's
+    "services": ("def untyped(x):\n    return x\n\n\ndef half(x: int, y) -> int:\n    return x\n\n\n"
+                 "def bare() -> list:\n    n: int = 'one'\n    return [n]\n",
+                 ["[no-untyped-def]", "[no-untyped-def]", "[assignment]"], ["[type-arg]"]),
+}
+
+
+@pytest.mark.parametrize("package", sorted(CANARIES))
+def test_package_config_is_enforced(package, tmp_path):
+    """A module under `domain` / `services` breaking its block's rules is refused: that
+    override really applies to that package, and only its own rules do."""
+    source, refused, allowed = CANARIES[package]
+    pkg = tmp_path / package
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "canary.py").write_text(
-        "def untyped(x):\n    return x\n\n\ndef bare() -> list:\n    return []\n"
-    )
-    # its own cache (the canary is a second `domain`), kept for the standard library's sake
+    (pkg / "canary.py").write_text(source)
+    # its own cache (the canary is a second package of that name), kept for the stdlib's sake
     out, status = _mypy(pkg, cache=REPO / ".mypy_cache" / "canary")
     assert status == 1, out
-    assert "[no-untyped-def]" in out, out
-    assert "[type-arg]" in out, out
+    for code in set(refused):
+        assert out.count(code) == refused.count(code), out
+    for code in allowed:
+        assert code not in out, out
