@@ -57,7 +57,7 @@ def build_application(
         .base_url(settings.api_base_url)
         .base_file_url(file_url_for(settings.api_base_url))
         .rate_limiter(ReplyRateLimiter(limiter))
-        .post_init(_post_init)
+        .post_init(set_command_menus)
         .build()
     )
     application.bot_data["ctx"] = BotContext(
@@ -108,7 +108,9 @@ def command_menu(renderer: Renderer, lang: str) -> list[BotCommand]:
     return commands
 
 
-async def _post_init(application: Application) -> None:
+async def set_command_menus(application: Application) -> None:
+    """At start-up (PTB's post_init): the command menu in every language, for private chats.
+    A refused menu is logged and the bot runs on without it."""
     ctx: BotContext = application.bot_data["ctx"]
     scope = BotCommandScopeAllPrivateChats()
     for lang in LANGS:

@@ -39,7 +39,8 @@ def cjk_font() -> tuple[str, str] | None:
     return None
 
 
-def _labels(renderer: Renderer, lang: str) -> dict[str, str]:
+def chart_labels(renderer: Renderer, lang: str) -> dict[str, str]:
+    """The pictures' words (templates/<lang>/overview_labels.j2, `key|label` lines)."""
     text = renderer.render(lang, "overview_labels")
     return dict(line.split("|", 1) for line in text.splitlines() if "|" in line)
 
@@ -47,7 +48,7 @@ def _labels(renderer: Renderer, lang: str) -> dict[str, str]:
 def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
     """The caseload by risk tier and trust, contacts per week over the last term, and what is
     overdue: three panels, counts only, no names."""
-    L = _labels(renderer, lang)
+    L = chart_labels(renderer, lang)
     font = cjk_font()
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI)
     family = [font[0]] if font else ["DejaVu Sans"]
@@ -101,7 +102,7 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
 
     from matplotlib.dates import DateFormatter
 
-    L = _labels(renderer, lang)
+    L = chart_labels(renderer, lang)
     zone = ZoneInfo(tz)
     font = cjk_font()
     fig = Figure(figsize=(10, 7), dpi=DPI)

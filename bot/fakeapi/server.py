@@ -33,9 +33,9 @@ from .delivery import Delivery
 from .flood import SEND_METHODS, FloodPolicy
 from .handles import FakeGroup, FakeUser, expect_callback_answer
 from .methods import MessageMethods
-from .records import CallbackAnswer, CallRecord, MessageView, ServerEvent
+from .records import CallbackAnswer, CallRecord, MessageView, ServerEvent, message_id_of
 from .routing import Router
-from .state import WAIT, Chat, State, StoredMessage
+from .state import WAIT, Chat, State
 from .validation import ApiError
 
 __all__ = [
@@ -332,22 +332,21 @@ class FakeTelegramServer:
         whatever the offset — as Telegram does when the bot died before confirming it."""
         await self.state.redeliver(update)
 
-    # ------------------------------------------------------------------ kept for tests that
-    # reach inside (tests/e2e: test_core_loop, test_replay, test_webhook)
-    @property
-    def _chats(self) -> dict[int, Chat]:
-        return self.state.chats
+    async def enqueue_callback(self, user: FakeUser, message: MessageView | int, data: str) -> str:
+        """A callback query from ``user`` on ``message`` in their own chat carrying ``data``,
+        whatever the message's buttons say (a modified client, a double tap, a forged id):
+        the bot must not trust it. Returns the query id."""
+        chat = self.state.chats[user.id]
+        stored = chat.messages[message_id_of(message)]
+        return await self.state.enqueue_callback(chat, user.as_dict(), stored, {"callback_data": data})
 
-    def _notify(self) -> None:
+    # ------------------------------------------------------------------ waiting, webhook
+    def notify(self) -> None:
+        """Wake whatever waits on the fake (``wait_for``, ``idle``, ``expect_*``) to check
+        again: for a test whose condition changes outside the fake (its own counter)."""
         self.state.notify()
 
-    def _emit(self, event: ServerEvent) -> None:
-        self.state.emit(event)
-
-    async def _enqueue_callback(
-        self, chat: Chat, from_user: FakeUser, stored: StoredMessage, button: dict[str, Any]
-    ) -> str:
-        return await self.state.enqueue_callback(chat, from_user.as_dict(), stored, button)
-
-    async def _m_getWebhookInfo(self, params: dict[str, Any], files: Any) -> Any:
-        return await self.delivery.getWebhookInfo(params, files)
+    async def webhook_info(self) -> dict[str, Any]:
+        """What ``getWebhookInfo`` answers now (``url`` is ``""`` when none is set)."""
+        info: dict[str, Any] = await self.delivery.getWebhookInfo({}, None)
+        return info

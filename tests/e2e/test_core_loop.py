@@ -308,9 +308,7 @@ async def test_counsellors_cannot_see_each_other(bot_env):
 async def replay_callback(server, user, own_message, data):
     """Deliver a callback query from `user`, on a message in their own chat, with `data`
     (as a modified client or a double tap would): the bot must not trust it."""
-    chat = server._chats[user.id]
-    stored = chat.messages[own_message.message_id]
-    return await server._enqueue_callback(chat, user, stored, {"callback_data": data})
+    return await server.enqueue_callback(user, own_message, data)
 
 
 async def test_an_edited_command_is_not_handled_again(bot_env):

@@ -8,7 +8,7 @@ import pytest
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
-from bot.app import _post_init
+from bot.app import set_command_menus
 from tests.conftest import ADMIN_ID
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -20,7 +20,7 @@ async def test_menu_refused_logs_warning_and_bot_runs_on(bot_env, monkeypatch, c
 
     monkeypatch.setattr(ExtBot, "set_my_commands", refuse)
     with caplog.at_level(logging.WARNING, logger="caremap.bot"):
-        await _post_init(bot_env.app)
+        await set_command_menus(bot_env.app)
     warnings = [r for r in caplog.records if "command menu" in r.getMessage()]
     assert len(warnings) == 2  # one per language
     admin = bot_env.server.user(ADMIN_ID, "Li")

@@ -20,13 +20,13 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_the_cjk_font_has_every_glyph_of_the_labels():
     from matplotlib.ft2font import FT2Font
 
-    from bot.charts import _labels, cjk_font
+    from bot.charts import chart_labels, cjk_font
     from rendering.render import default_renderer
 
     font = cjk_font()
     assert font is not None, "fonts-noto-cjk is needed for Chinese pictures (apt-get install fonts-noto-cjk)"
     charmap = FT2Font(font[1]).get_charmap()
-    text = "".join(_labels(default_renderer(), "zh").values()) + "0123456789"
+    text = "".join(chart_labels(default_renderer(), "zh").values()) + "0123456789"
     missing = {ch for ch in text if not ch.isspace() and ord(ch) not in charmap}
     assert not missing
 

@@ -55,7 +55,7 @@ class Replayer:
             finally:
                 if isinstance(update, Update):
                     self.done[update.update_id] += 1
-                    env.server._notify()
+                    env.server.notify()
 
         app.process_update = counted
 

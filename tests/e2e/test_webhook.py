@@ -54,7 +54,7 @@ def count(db_path, sql):
 
 async def test_updates_arrive_by_webhook_and_200_means_stored(fake_api, webhook_bot, monkeypatch):
     inbox, hook, db_path = webhook_bot
-    assert (await fake_api._m_getWebhookInfo({}, None))["url"] == hook.url
+    assert (await fake_api.webhook_info())["url"] == hook.url
     admin = fake_api.user(ADMIN_ID, "Li", language_code="en")
     await admin.send("/start")
     assert "Welcome" in (await admin.expect_message()).text
