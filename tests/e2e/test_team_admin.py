@@ -129,3 +129,27 @@ async def test_invites_are_listed_and_revocable(bot_env):
     assert "not valid" in (await newcomer.expect_message()).text
     assert "2." not in (await say(admin, "/team invites")).text
     assert "no open invite number 2" in (await say(admin, "/team revoke 2")).text
+
+
+async def test_handover_to_a_counsellor_who_blocked_the_bot_escalates_the_open_alerts(bot_env):
+    """The new counsellor has blocked the bot: the crisis alert handed to them cannot reach
+    them, so it escalates (no supervisor: to the admins) instead of sitting unpushed."""
+    admin, second = await _two_counsellors(bot_env)
+    await admin.send("/invite")
+    code = (await admin.expect_message()).text.split("start=")[1].split()[0]
+    third = bot_env.server.user(4004, "Wang", language_code="en")
+    await third.send(f"/start {code}")
+    assert "You're now set up" in (await third.expect_message()).text
+    assert "Wang" in (await admin.expect_message(contains="Wang", skip_others=True)).text
+    await say(second, "/new 王芳")
+    assert "PHQ-9" in (await say(second, "/phq9 王芳 3 3 3 3 3 3 3 3 1")).text
+    await second.expect_message(contains="CRISIS")
+    await third.block()
+
+    ask = await say(admin, f"/team handover {SECOND_ID} 4004")
+    assert "Hand over Zhang's caseload to Wang" in ask.text
+    await admin.tap(ask, "✅ Yes, do it")
+    assert "handed over to Wang" in (await admin.expect_edit(ask)).text
+    escalation = await admin.expect_message(contains="王芳", timeout=60, skip_others=True)
+    assert "Escalation" in escalation.text and "crisis alert for Wang's client" in escalation.text
+    assert "could not be delivered (the bot is blocked)" in escalation.text, escalation.text
