@@ -7,15 +7,10 @@ import os
 from pathlib import Path
 
 from bootstrap.settings import ConfigError, Settings
-from storage.crypto import (
-    Cipher,
-    key_file_path,
-    key_file_warning,
-    resolve_secret_key,
-    sqlite_database_path,
-)
+from storage.crypto import Cipher
 from storage.db import ENCRYPT_IDENTITY_REVISION, Database
 from storage.keycheck import KeyMismatch, check_key, ensure_key_check
+from storage.keys import key_file_path, key_file_warning, resolve_secret_key, sqlite_database_path
 
 
 def _pending_rotation(settings: Settings) -> Path | None:

@@ -4,35 +4,20 @@ composition root (`bootstrap`) built."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bootstrap import Clock, Container, Settings, file_url_for
-from domain.resources import Catalogue
-from domain.rules import RuleBase
+from bootstrap import Container, file_url_for
+from bot.context import BotContext
 from rendering.render import LANGS, Renderer
-from storage.db import Database
 
 if TYPE_CHECKING:
     from reminders.ratelimit import SendLimiter
 
 log = logging.getLogger("caremap.bot")
-
-
-@dataclass
-class BotContext:
-    """What every handler needs, built once here and kept in `application.bot_data`."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    renderer: Renderer
-    rules: RuleBase
-    catalogue: Catalogue
 
 
 def build_application(
@@ -42,7 +27,7 @@ def build_application(
 
     `limiter` replaces the send budget (tests inject a fast one); by default it is
     Telegram's pace, `limiter_for(db)` (shared through PostgreSQL with the workers)."""
-    from bot import handlers
+    from bot import routes
     from reminders.ratelimit import ReplyRateLimiter, limiter_for
     from reminders.tick import LIMITER_KEY, install_urgent_path
 
@@ -65,7 +50,7 @@ def build_application(
         catalogue=container.catalogue,
     )
     application.bot_data[LIMITER_KEY] = limiter
-    handlers.register(application)
+    routes.register(application)
     install_urgent_path(application, db)  # a new crisis/high alert is sent at once
     if jobs and application.job_queue is not None:
         # The passage of time changes tiers (lost contact, stale screenings): re-grade

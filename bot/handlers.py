@@ -22,6 +22,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers_crisis import after_write, ask_why_lower, offer_markup, safety_check_button
+from bot.handlers_overview import client_chart
 from bot.turn import (
     Handler,
     Turn,
@@ -40,6 +42,7 @@ from bot.turn import (
     refuse,
     run,
 )
+from bot.views import choose_client, question_message
 from domain import grammar, schedule
 from domain.buttons import (
     AckAlert,
@@ -56,14 +59,12 @@ from domain.buttons import (
     PlanDone,
     PlanSnooze,
     QuestionnaireStep,
-    ReferralClientChoice,
     RunSuggested,
     SeriesStop,
     TierReview,
 )
 from domain.errors import CommandError
 from domain.model import Counsellor
-from domain.screening import ANSWER_LABELS, SPECS, Instrument
 from rendering import alerts
 from rendering.agenda import AGENDA_SECTIONS, LIST_PAGE, agenda_message
 from rendering.render import language_of, pick_language
@@ -183,31 +184,14 @@ async def _show_logged(turn: Turn, result: logs.Logged) -> None:
 
 async def _after_write(turn: Turn, result: Any) -> None:
     """A risk phrase → its prompt, in a message of its own (issue 11)."""
-    from bot.handlers_crisis import after_write
 
     await after_write(turn, result)
 
 
 def _offer(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     """Item 9 > 0 or risk=crisis → a safety check button on the reply (issue 11)."""
-    from bot.handlers_crisis import offer_markup
 
     return offer_markup(turn, result)
-
-
-async def choose_client(
-    turn: Turn, choice: clients_service.Choice, kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice
-) -> None:
-    """Buttons to pick one of several matching clients for a parked command
-    (`<kind>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
-    rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=kind(choice.pending_id, c.id).pack())]
-        for c in choice.candidates[:8]
-    ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"),
-                                      callback_data=kind(choice.pending_id, "x").pack())])
-    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=clip(choice.ref),
-                     candidates=choice.candidates)
 
 
 async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str, **kw: Any) -> None:
@@ -265,7 +249,6 @@ async def log_(turn: Turn) -> None:
 
 
 async def _show_map(turn: Turn, view: clients_service.MapView) -> None:
-    from bot.handlers_crisis import safety_check_button
 
     interactions = list(view.map.interactions)[:3]
     text = turn.app.renderer.render_fitting(
@@ -328,7 +311,6 @@ async def map_(turn: Turn) -> None:
     args = turn.args_text
     words = args.split()
     if len(words) > 1 and words[-1].lower() in ("chart", "图", "图表", "趋势"):  # issue 15
-        from bot.handlers_overview import client_chart
 
         await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
         return
@@ -386,26 +368,6 @@ async def plan(turn: Turn) -> None:
 
 
 # --- screenings: by arguments or one item per step in one edited message -----------------
-
-
-def question_message(
-    turn: Turn, q: screenings.Questionnaire, answers: tuple[int, ...]
-) -> tuple[str, InlineKeyboardMarkup]:
-    spec = SPECS[Instrument(q.instrument)]
-    index = len(answers)
-    text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
-                       item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
-    rows = [
-        [InlineKeyboardButton(f"{value} · {label}", callback_data=QuestionnaireStep(q.pending_id, (*answers, value)).pack())]
-        for value, label in enumerate(ANSWER_LABELS[turn.lang])
-    ]
-    nav = []
-    if answers:
-        nav.append(InlineKeyboardButton(turn.render("button_back"),
-                                        callback_data=QuestionnaireStep(q.pending_id, answers[:-1]).pack()))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=QuestionnaireStep(q.pending_id, "x").pack()))
-    rows.append(nav)
-    return text, InlineKeyboardMarkup(rows)
 
 
 async def _screening(turn: Turn, instrument: str) -> None:
@@ -608,7 +570,6 @@ async def on_tier_review(turn: Turn, tap: TierReview) -> None:
     `rv:r:<client>:<reason>`, in bot.handlers_crisis)."""
     query = turn.update.callback_query
     if tap.action == "l":
-        from bot.handlers_crisis import ask_why_lower  # issue 11
 
         await ask_why_lower(turn, tap.client_id)
         return
@@ -930,7 +891,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
+    """This module's commands (first: the group refusal and the core commands)."""
     application.add_handler(
         MessageHandler(filters.ChatType.GROUPS & filters.COMMAND & filters.UpdateType.MESSAGE, _group_refusal)
     )
@@ -950,24 +911,13 @@ def register(application: Application) -> None:
     application.add_handler(command("today", today))
     application.add_handler(command("tz", tz))
     application.add_handler(command("settings", settings))
-    # Further command groups live in their own modules (they import this one).
-    from bot import (
-        handlers_caseload,
-        handlers_crisis,
-        handlers_media,
-        handlers_overview,
-        handlers_referrals,
-        handlers_roster,
-        handlers_team,
-    )
 
-    handlers_referrals.register(application)
-    handlers_caseload.register(application)
-    handlers_team.register(application)
-    handlers_roster.register(application)
-    handlers_media.register(application)  # after the roster: a roster file is taken there
-    handlers_overview.register(application)
-    handlers_crisis.register(application)
+
+def register_fallbacks(application: Application) -> None:
+    """After every module's commands and buttons: unknown commands, plain text, the core
+    buttons, the catch-all for stale or forged buttons, the error handler, and the table
+    of commands that typed `／log …` and "did you mean" buttons run."""
+    private = filters.ChatType.PRIVATE
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

@@ -19,8 +19,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application
 
-from bot.handlers import question_message
 from bot.turn import Turn, button_handler, edit, on_tap, run
+from bot.views import question_message
 from domain.buttons import (
     Button,
     SafetyCheckStart,
@@ -188,6 +188,6 @@ async def on_lower_reason(turn: Turn, tap: TierLowerReason) -> None:
 
 
 def register(application: Application) -> None:
-    """Called from bot.handlers.register, before the catch-all handlers."""
+    """Called from bot.routes.register, before the catch-all handlers."""
     for handler in (on_signal, on_start_check, on_check_step, on_lower_reason):
         application.add_handler(button_handler(handler))

@@ -63,7 +63,7 @@ async def on_media(turn: Turn) -> None:
 
 
 def register(application: Application) -> None:
-    """Called from bot.handlers.register, before the catch-all handlers."""
+    """Called from bot.routes.register, before the catch-all handlers."""
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & _MEDIA & filters.UpdateType.MESSAGE, on_media)
     )

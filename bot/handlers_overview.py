@@ -10,6 +10,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application
 
 from bot.turn import Turn, command, guard, run
+from bot.views import choose_client
 from services.overview import overview as overview_data
 
 
@@ -34,7 +35,6 @@ def register(application: Application) -> None:
 async def client_chart(turn: Turn, args: str) -> None:
     """`/map <client> chart` (called by bot.handlers.map_, already guarded)."""
     from bot.charts import client_png
-    from bot.handlers import choose_client
     from services import clients
     from services.overview import client_chart as chart_data
 

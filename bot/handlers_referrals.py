@@ -12,8 +12,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application
 
-from bot.handlers import choose_client
 from bot.turn import Turn, button_handler, command, edit, guard, on_tap, run
+from bot.views import choose_client
 from domain.buttons import ReferralClientChoice, ReferralPick, ReferralStatus
 from services import clients, parked
 from services import referrals as rf
@@ -106,7 +106,7 @@ async def on_client_choice(turn: Turn, tap: ReferralClientChoice) -> None:
 
 
 def register(application: Application) -> None:
-    """Called from bot.handlers.register, before the catch-all handlers."""
+    """Called from bot.routes.register, before the catch-all handlers."""
     # /map section 4 names catalogue resources in the reader's language.
     application.add_handler(command("resources", resources))
     application.add_handler(command("refer", refer))

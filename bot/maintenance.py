@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from bootstrap.settings import ConfigError, load_settings
-from storage.crypto import Cipher, key_file_path, sqlite_database_path
+from storage.crypto import Cipher
+from storage.keys import key_file_path, sqlite_database_path
 
 
 def _settings_and_db(log: logging.Logger):  # noqa: ANN202

@@ -22,7 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from bot.app import BotContext
+from bot.context import BotContext
 from domain import buttons, grammar
 from domain.errors import CommandError
 from domain.model import Counsellor

@@ -7,7 +7,7 @@ import pytest
 from telegram import CallbackQuery, Update, User
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 
-from bot import handlers
+from bot import routes as bot_routes
 from domain.buttons import KINDS
 from tests.e2e.test_bad_buttons import forged_data
 from tests.unit.test_buttons import SAMPLES
@@ -16,7 +16,7 @@ from tests.unit.test_buttons import SAMPLES
 @pytest.fixture(scope="module")
 def routes() -> list[CallbackQueryHandler]:
     application = ApplicationBuilder().token("1:test").build()
-    handlers.register(application)
+    bot_routes.register(application)
     return [h for group in sorted(application.handlers) for h in application.handlers[group]
             if isinstance(h, CallbackQueryHandler)]
 
