@@ -186,6 +186,13 @@ class PlanItemRow(Base):
         ),
         # migration 0004: one row per occurrence of a recurring series
         Index("ix_plan_items_series_id_seq", "series_id", "seq", unique=True),
+        # migration 0011: the tick's scan skips follow-ups already pushed for their time
+        Index(
+            "ix_plan_items_due_at_unreminded",
+            "due_at",
+            postgresql_where=text("done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"),
+            sqlite_where=text("done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -317,6 +324,9 @@ class ClientGradeRow(Base):
         Index("ix_client_grades_next_contact_due", "next_contact_due"),
         Index("ix_client_grades_review_due_at", "review_due_at"),
         Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0006
+        # the idle tick scans only crisis/high clients (migration 0011)
+        Index("ix_client_grades_risk_next_contact_due", "risk", "next_contact_due"),
+        Index("ix_client_grades_risk_review_due_at", "risk", "review_due_at"),
     )
 
     client_id: Mapped[int] = mapped_column(
@@ -386,6 +396,13 @@ class AlertRow(Base):
     __table_args__ = (
         Index("ix_alerts_status_realert_at", "status", "realert_at"),
         Index("ix_alerts_counsellor_id_raised_at", "counsellor_id", "raised_at"),
+        # the escalation scan: open alerts only (migration 0011)
+        Index(
+            "ix_alerts_escalate_at_open",
+            "escalate_at",
+            postgresql_where=text("acknowledged_at IS NULL AND escalated_at IS NULL"),
+            sqlite_where=text("acknowledged_at IS NULL AND escalated_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
