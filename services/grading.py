@@ -99,12 +99,20 @@ def enqueue_alert_push(
     now: datetime,
 ) -> int | None:
     """Queue the first push of an alert (idempotent: one per alert, by its dedupe key)."""
+    return uow.outbox.enqueue(**alert_push(alert_id=alert_id, counsellor_id=counsellor_id, client_id=client_id,
+                                           tier=tier, raised_at=raised_at, now=now))
+
+
+def alert_push(
+    *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime, now: datetime,
+) -> dict[str, Any]:
+    """The outbox row of an alert's first push (`outbox.enqueue`'s keyword arguments)."""
     priority = PRIORITY["alert_crisis"] if getattr(tier, "value", tier) == "crisis" else PRIORITY["alert_high"]
-    return uow.outbox.enqueue(
-        counsellor_id=counsellor_id, kind="alert", dedupe_key=outbox_keys.alert(alert_id),
-        due_at=raised_at, priority=priority, payload={"alert_id": alert_id, "client_id": client_id},
-        now=now, client_id=client_id,
-    )
+    return {
+        "counsellor_id": counsellor_id, "kind": "alert", "dedupe_key": outbox_keys.alert(alert_id),
+        "due_at": raised_at, "priority": priority, "payload": {"alert_id": alert_id, "client_id": client_id},
+        "now": now, "client_id": client_id,
+    }
 
 
 #: clients re-graded per batch: a handful of statements to read them (no write lock), and
@@ -132,7 +140,7 @@ def regrade_everyone(
     for actor, ids in caseloads:
         tz = ZoneInfo(actor.timezone)
         for start in range(0, len(ids), batch):
-            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)  # type: ignore[index]  # storage's `def list` shadows list
+            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)
     return counts
 
 
@@ -176,5 +184,10 @@ def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetim
             counts["alerts"] += decision.alert is not None
         repo.save_grades_many(saves)
         repo.add_tier_changes(changes, by_counsellor_id=actor.id)
-        for alert in alerts:
-            _raise_alert(uow, repo, actor, alert, now)
+        # the alerts and their pushes: a statement each for the whole batch
+        alert_ids = repo.add_alerts(alerts)
+        uow.outbox.enqueue_many(
+            alert_push(alert_id=alert_id, counsellor_id=actor.id, client_id=alert.client_id, tier=alert.tier,
+                       raised_at=alert.raised_at, now=now)
+            for alert_id, alert in zip(alert_ids, alerts, strict=True)
+        )

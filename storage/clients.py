@@ -3,6 +3,7 @@ tags, status (trust, satisfaction, risk) and its history, the caseload's lists, 
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +73,7 @@ class ClientRepo(ScopedRepo):
         ).one_or_none()
         return as_client(row) if row else None
 
-    def list(self) -> list[Client]:
+    def list(self) -> builtins.list[Client]:
         """The whole caseload by number. Every lookup by name, prefix, pinyin or initials
         matches in memory over this list (the names are encrypted: SQL cannot), so it is
         read as plain rows (two `text()` queries, no ORM objects, no per-column type
@@ -80,7 +81,7 @@ class ClientRepo(ScopedRepo):
         in place, so the memo cannot go stale, and a write shows at the next read."""
         dec = self._uow.cipher.decrypt_cached
         params = {"c": self.counsellor_id}
-        tags: dict[int, list[str]] = {}
+        tags: dict[int, builtins.list[str]] = {}
         for client_id, token in self._s.execute(_LIST_TAGS, params):
             tags.setdefault(client_id, []).append(dec(token))
         out = []
@@ -97,7 +98,7 @@ class ClientRepo(ScopedRepo):
             ))
         return out
 
-    def recent(self, limit: int = 6) -> list[Client]:
+    def recent(self, limit: int = 6) -> builtins.list[Client]:
         """Most recently contacted first, then the newest created."""
         rows = self._s.scalars(
             select(ClientRow)
@@ -112,14 +113,14 @@ class ClientRepo(ScopedRepo):
         )
         return [as_client(r) for r in rows]
 
-    def client_ids(self) -> list[int]:
+    def client_ids(self) -> builtins.list[int]:
         """The caseload's client ids, by number (one statement)."""
         return list(self._s.scalars(
             select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
             .order_by(ClientRow.number)
         ))
 
-    def history(self, client_id: int) -> list[StatusChange]:
+    def history(self, client_id: int) -> builtins.list[StatusChange]:
         """Status changes, latest first (empty for an unknown client)."""
         rows = self._s.scalars(
             select(StatusChangeRow)
@@ -189,13 +190,13 @@ class ClientRepo(ScopedRepo):
     def change_tags(
         self, client_id: int, *, add: Iterable[str] = (), remove: Iterable[str] = (),
         by_counsellor_id: int, now: datetime,
-    ) -> list[StatusChange]:
+    ) -> builtins.list[StatusChange]:
         """Add and remove tags, keeping each actual change in the status history
         (field "tag": None → tag when added, tag → None when cleared)."""
         row = self._need_row(client_id)
         now = aware(now, "now")
         have = {t.tag for t in row.tags}
-        changed: list[StatusChangeRow] = []
+        changed: builtins.list[StatusChangeRow] = []
         drop = [t for t in _clean_tags(remove) if t in have]
         if drop:
             row.tags = [t for t in row.tags if t.tag not in set(drop)]
@@ -223,12 +224,12 @@ class ClientRepo(ScopedRepo):
         trust: int | None = None,
         satisfaction: int | None = None,
         risk: Risk | str | None = None,
-    ) -> list[StatusChange]:
+    ) -> builtins.list[StatusChange]:
         """Set the given fields; returns (and records in the history) only those that
         actually changed. None means "leave as is"."""
         row = self._need_row(client_id)
         now = aware(now, "now")
-        wanted: list[tuple[str, Any]] = []
+        wanted: builtins.list[tuple[str, Any]] = []
         if trust is not None:
             wanted.append(("trust", _score(trust, "trust")))
         if satisfaction is not None:
@@ -238,7 +239,7 @@ class ClientRepo(ScopedRepo):
                 wanted.append(("risk", Risk(risk).value))
             except ValueError:
                 raise ValueError("risk must be one of low, medium, high, crisis") from None
-        changed: list[StatusChangeRow] = []
+        changed: builtins.list[StatusChangeRow] = []
         for field, new in wanted:
             old = getattr(row, field)
             if old == new:

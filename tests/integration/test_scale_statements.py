@@ -81,6 +81,29 @@ def test_regrade_statements_grow_with_batches_not_clients(db: Database) -> None:
     assert first_large < 60 and again_large < 60
 
 
+def test_regrade_raising_many_alerts_costs_a_handful_of_statements(db: Database) -> None:
+    """Clients with PHQ-9 item 9 > 0 are graded for the first time: each raises an alert, and the
+    alerts and their pushes are written in one statement per batch, not one per client."""
+    with db.uow(write=True) as uow:
+        counsellor = uow.counsellors.add(1, "C", True, NOW - 400 * DAY).id
+
+    def risky(n: int) -> None:
+        clients = [SeedClient(name=f"r{i}", screenings=[("phq9", [3, 3, 3, 3, 3, 3, 3, 3, 1], NOW - DAY)])
+                   for i in range(n)]
+        with db.uow(write=True) as uow:
+            seed_clients(uow, counsellor, clients, NOW - 30 * DAY)
+
+    risky(5)
+    few, counts_few = regrade_statements(db, NOW)
+    risky(300)
+    many, counts_many = regrade_statements(db, NOW)
+    assert counts_few["alerts"] == 5 and counts_many["alerts"] == 300, (counts_few, counts_many)
+    assert many - few <= 6, (few, many)
+    with db.uow(write=False) as uow:
+        pushes = uow.outbox.existing_keys(f"alert:{i}" for i in range(1, 400))
+    assert len(pushes) == 305
+
+
 def test_facts_many_says_what_facts_says(db: Database) -> None:
     with db.uow(write=True) as uow:
         me = uow.counsellors.add(1, "Li", True, NOW - 400 * DAY)
