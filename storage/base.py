@@ -84,11 +84,15 @@ class ScopedRepo(Repo):
         self.counsellor_id = counsellor_id
 
     def _row(self, client_id: int) -> ClientRow | None:
-        return self._s.scalars(
-            select(ClientRow).where(
-                ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
-            )
-        ).one_or_none()
+        # the session's identity map first: a use case touches its client several times
+        # (the interaction, the status, the grades, the tier change) and each used to
+        # re-select the row and its tags; a deleted client leaves the map (`delete`)
+        row = self._s.get(ClientRow, client_id)
+        if row is None or row.counsellor_id != self.counsellor_id:
+            return None
+        # the identity map holds clean rows weakly: keep this one for the session's life
+        self._s.info.setdefault("caremap_client_rows", {})[row.id] = row
+        return row
 
     def _need_row(self, client_id: int) -> ClientRow:
         row = self._row(client_id)

@@ -57,8 +57,10 @@ def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: da
         for instrument, answers, at in c.screenings:
             r = score_screening(instrument, list(answers))
             screenings.append({"client_id": cid, "instrument": r.instrument.value,
-                               "answers_enc": enc(json.dumps(list(r.answers))), "total": r.total,
-                               "band": r.band, "item9": r.item9, "at": aware(at, "at")})
+                               "answers_enc": enc(json.dumps(list(r.answers))),
+                               # the encrypted column types encrypt these three
+                               "total_enc": r.total, "band_enc": r.band, "item9_enc": r.item9,
+                               "at": aware(at, "at")})
         for text, due in c.plans:
             plans.append({"client_id": cid, "kind": PlanKind.SHORT.value, "text_enc": enc(text),
                           "due_at": aware(due, "due_at"), "created_at": now})
