@@ -169,22 +169,25 @@ def test_requests_cost_the_same_statements_at_any_caseload(db: Database) -> None
     """/log, /clients and /today (server side) issue as many statements for a counsellor
     with 1,100 clients as for one with 10 (the old /clients read selected the tags in
     batches of 500 clients; /log read the whole map to count the interactions)."""
-    from services import core
     from services import reminders as rem
+    from services.clients import caseload as caseload_of
     from services.grading import default_rules
+    from services.invites import find_counsellor
+    from services.logs import log_conversation
 
     rules = default_rules()
     costs = {}
     for telegram_id, n in ((1, 10), (2, 1100)):
         caseload(db, n, telegram_id=telegram_id)
-        regrade_everyone(db, NOW)
-        actor = core.find_counsellor(db, telegram_id)
+        regrade_everyone(db, NOW, rules)
+        actor = find_counsellor(db, telegram_id)
         update_ids = iter(range(telegram_id * 1000, telegram_id * 1000 + 100))
         seen = {}
         for name, call in (
-            ("log", lambda: core.log_conversation(db, actor, "s7 ok via=微信", NOW, next(update_ids), rules=rules)),
-            ("clients", lambda: core.caseload(db, actor, NOW)),
-            ("today", lambda: rem.today(db, actor, NOW)),
+            ("log", lambda a=actor, ids=update_ids: log_conversation(db, a, "s7 ok via=微信", NOW, next(ids),
+                                                                     rules=rules)),
+            ("clients", lambda a=actor: caseload_of(db, a, NOW)),
+            ("today", lambda a=actor: rem.today(db, a, NOW)),
         ):
             call()  # warm
             with counting(db) as box:
