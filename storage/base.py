@@ -90,7 +90,11 @@ class ScopedRepo(Repo):
         row = self._s.get(ClientRow, client_id)
         if row is None or row.counsellor_id != self.counsellor_id:
             return None
-        # the identity map holds clean rows weakly: keep this one for the session's life
+        return self._keep(row)
+
+    def _keep(self, row: ClientRow) -> ClientRow:
+        """The identity map holds clean rows weakly: keep this one for the session's life,
+        so the use case's next `_row` of the client is not another SELECT."""
         self._s.info.setdefault("caremap_client_rows", {})[row.id] = row
         return row
 

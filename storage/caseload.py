@@ -130,7 +130,8 @@ class CaseloadStore(Repo):
         by_id = {c.id: c for c in clients}
         mapper = inspect(ClientRow)
         client_attrs = [
-            mapper.get_property_by_column(c).key for c in ClientRow.__table__.columns if c.name != "counsellor_id"
+            mapper.get_property_by_column(c).key for c in ClientRow.__table__.columns
+            if c.name not in ("counsellor_id", "name_key")  # the name's blind index: not data
         ]
         sheets = [
             Sheet(

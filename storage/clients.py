@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
+from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
 from storage.base import ScopedRepo, aware, clean_text
 from storage.mappers import as_client, as_status_change
@@ -70,7 +71,21 @@ class ClientRepo(ScopedRepo):
                 ClientRow.counsellor_id == self.counsellor_id, ClientRow.number == number
             )
         ).one_or_none()
-        return as_client(row) if row else None
+        return as_client(self._keep(row)) if row else None
+
+    def named(self, folded: str) -> list[Client]:
+        """The clients whose folded name (`domain.matching.folded_name`) is `folded`, by
+        number: one indexed lookup on the name's blind index (`add` writes it, migration 0011
+        and `rotate_key` keep it; looked up under every configured key), each compared in
+        the clear after decryption."""
+        rows = self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                ClientRow.name_key.in_(self._uow.cipher.blind_indexes(folded)),
+            )
+        ).all()
+        found = [self._keep(row) for row in rows if folded_name(row.name) == folded]
+        return [as_client(row) for row in sorted(found, key=lambda r: r.number)]
 
     def list(self) -> list[Client]:
         """The whole caseload by number. Every lookup by name, prefix, pinyin or initials
@@ -158,6 +173,7 @@ class ClientRepo(ScopedRepo):
             counsellor_id=self.counsellor_id,
             number=number,
             name=clean_name,
+            name_key=self._uow.cipher.blind_index(folded_name(clean_name)),
             sid=clean_text(sid, 64, "student number"),
             major=clean_text(major, 200, "major"),
             grade=clean_text(grade, 64, "grade"),

@@ -97,6 +97,7 @@ class ClientRow(Base):
     __table_args__ = (
         UniqueConstraint("counsellor_id", "number"),
         Index("ix_clients_counsellor_id_last_contact_at", "counsellor_id", "last_contact_at"),
+        Index("ix_clients_counsellor_id_name_key", "counsellor_id", "name_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,6 +106,10 @@ class ClientRow(Base):
     # encrypted (the encrypt_identity migration); nullable at the SQL level (SQLite cannot add a NOT NULL
     # column to a table with rows), required by the repository
     name: Mapped[str] = mapped_column("name_enc", EncryptedText, nullable=True)
+    # the blind index of the folded name (migration 0011, `Cipher.blind_index`; never the
+    # name): resolving a client by name is one indexed lookup, not a decryption of the whole
+    # caseload. Written by `ClientRepo.add`, rewritten by `rotate_key`.
+    name_key: Mapped[str | None] = mapped_column(String(64))
     sid: Mapped[str | None] = mapped_column("sid_enc", EncryptedText)
     major: Mapped[str | None] = mapped_column("major_enc", EncryptedText)
     grade: Mapped[str | None] = mapped_column("grade_enc", EncryptedText)

@@ -166,10 +166,12 @@ def test_a_tick_with_nothing_due_costs_the_same_at_any_caseload(db: Database) ->
 
 
 def test_requests_cost_the_same_statements_at_any_caseload(db: Database) -> None:
-    """/log, /clients and /today (server side) issue as many statements for a counsellor
-    with 1,100 clients as for one with 10 (the old /clients read selected the tags in
-    batches of 500 clients; /log read the whole map to count the interactions)."""
+    """/log, /clients, /today, /map and /new (server side) issue as many statements for a
+    counsellor with 1,100 clients as for one with 10 (the old /clients read selected the
+    tags in batches of 500 clients; /log read the whole map to count the interactions)."""
+    from domain import grammar
     from services import reminders as rem
+    from services.clients import add_client, relationship_map
     from services.clients import caseload as caseload_of
     from services.grading import default_rules
     from services.invites import find_counsellor
@@ -188,6 +190,9 @@ def test_requests_cost_the_same_statements_at_any_caseload(db: Database) -> None
                                                                      rules=rules)),
             ("clients", lambda a=actor: caseload_of(db, a, NOW)),
             ("today", lambda a=actor: rem.today(db, a, NOW)),
+            ("map", lambda a=actor: relationship_map(db, a, "s7", NOW)),
+            ("new", lambda a=actor, ids=update_ids: add_client(db, a, grammar.parse_new("s7 #新"), NOW, next(ids),
+                                                               rules)),
         ):
             call()  # warm
             with counting(db) as box:
