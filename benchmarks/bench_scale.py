@@ -269,7 +269,7 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         counter = Counter(db)
         later = NOW + timedelta(days=1)
         if REQUESTS_ONLY:
-            regrade_everyone(db, NOW)
+            regrade_everyone(db, NOW, RULES)
             row = {"scale": f"{counsellors}×{per}", "backend": backend, "seed s": f"{seeded:.1f}",
                    **requests(db, counter, NOW)}
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)

@@ -57,6 +57,15 @@ def clean_text(value: str | None, limit: int, what: str, *, required: bool = Fal
     return value or None
 
 
+def raw_utc(value: Any) -> datetime | None:
+    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Repo:
     """A repository of the unit of work `uow` (its session and its cipher)."""
 

@@ -4,14 +4,14 @@ tags, status (trust, satisfaction, risk) and its history, the caseload's lists, 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
 from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
-from storage.base import ScopedRepo, aware, clean_text
+from storage.base import ScopedRepo, aware, clean_text, raw_utc
 from storage.mappers import as_client, as_status_change
 from storage.orm import ClientRow, ClientTagRow, CounsellorRow, StatusChangeRow
 
@@ -46,14 +46,6 @@ _LIST_TAGS = text(
     "WHERE c.counsellor_id = :c ORDER BY t.id"
 )
 
-
-def _raw_utc(value: Any) -> datetime | None:
-    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 
@@ -108,7 +100,7 @@ class ClientRepo(ScopedRepo):
                 grade=None if r[5] is None else dec(r[5]),
                 trust=None if r[6] is None else int(dec(r[6])),
                 satisfaction=None if r[7] is None else int(dec(r[7])),
-                risk=Risk(r[8]), created_at=_raw_utc(r[9]), last_contact_at=_raw_utc(r[10]),
+                risk=Risk(r[8]), created_at=raw_utc(r[9]), last_contact_at=raw_utc(r[10]),
             ))
         return out
 
