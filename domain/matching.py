@@ -136,8 +136,10 @@ def _result(hits: list[Client]) -> Match | None:
     return Match(candidates=_rank(hits)[:MAX_CANDIDATES])
 
 
-def match_client(ref: ClientRef | str, clients: Sequence[Client]) -> Match:
-    """The client `ref` names among `clients` (one counsellor's caseload)."""
+def match_client(ref: ClientRef | str, clients: Sequence[Client], *, suggest: bool = True) -> Match:
+    """The client `ref` names among `clients` (one counsellor's caseload); with
+    `suggest=False`, a miss comes back without suggestions (they cost a fuzzy comparison
+    with every name)."""
     ref = _as_ref(ref)
     q = _fold(ref.text)
     if not q:
@@ -168,7 +170,7 @@ def match_client(ref: ClientRef | str, clients: Sequence[Client]) -> Match:
         found = _result([c for c in clients if rule(c)])
         if found:
             return found
-    return Match(suggestions=_suggest(q, sq, clients))
+    return Match(suggestions=_suggest(q, sq, clients) if suggest else [])
 
 
 def _suggest(q: str, sq: str, clients: Sequence[Client]) -> list[Client]:

@@ -88,7 +88,7 @@ def find(db: Database, actor: Counsellor, text: str) -> list[FindRow]:
             hits.setdefault(hit.client_id, []).append((hit.kind, snip, hit.at))
     by_name = set()
     if not query.isdigit():  # a number is a student number or a note, not client no. 3
-        found = match_client(query, clients)
+        found = match_client(query, clients, suggest=False)  # only a hit counts here
         by_name = {c.id for c in ([found.client] if found.client else list(found.candidates))}
     for c in clients:
         fields = [("name", c.name), ("sid", c.sid), ("major", c.major), ("grade", c.grade)]

@@ -176,3 +176,9 @@ def test_lookup_keys() -> None:
     hits = [c for c in twins if folded_name(c.name) == lookup_key("王芳")]
     assert nums(hits) == [1, 14] and match_client("王芳", hits) == match_client("王芳", twins)
     assert match_client("王芳", twins).ambiguous
+
+
+def test_a_miss_without_suggestions_when_asked() -> None:
+    assert match_client("wangfnag", CLIENTS).suggestions  # close to wangfang
+    assert match_client("wangfnag", CLIENTS, suggest=False) == Match()
+    assert match_client("王芳", CLIENTS, suggest=False).client == BY_NO[1]
