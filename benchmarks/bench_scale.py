@@ -10,7 +10,11 @@ backend, wall time and SQL statements (a `before_cursor_execute` counter) of:
   longest it waited for the write lock;
 - the first tick's planning after seeding (`reminders.planner.plan_due_work`) and a tick
   with nothing (new) due;
-- resident memory after the scale (current and peak).
+- resident memory after the scale (current and peak);
+- per request, for the first counsellor (server side: the use case and the rendering of
+  its reply, no Telegram): `/log`, `/map`, `/new`, `/clients` (the first page), `/today`,
+  `/find` (a word in every client's latest notes: 5,000 clients × 10 = 50,000 notes at
+  1×5,000), `/export` (the Excel workbook): p50/p95 ms and SQL statements per request.
 
 Not a test: run it by hand.
 
@@ -18,6 +22,7 @@ Not a test: run it by hand.
     .venv/bin/python benchmarks/bench_scale.py --full          # + 200×500 = 100,000
     CAREMAP_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python benchmarks/bench_scale.py --backend sqlite,postgresql
+    .venv/bin/python benchmarks/bench_scale.py --scales 5000 --requests-only   # requests only
 """
 
 from __future__ import annotations
@@ -50,8 +55,12 @@ RULES = default_rules()
 TAGS = ("失联", "挂科", "经济困难", "家庭变故", "班干部", "留学生", "孤立", "+编程强")
 NEEDS = ("挂科两门", "想申请助学金", "最近失眠", "暑假找实习", "和室友有矛盾")
 CHANNELS = ("面谈", "电话", "微信")
+NOTES = ("谈了近况，约了下次", "期末复习压力大，睡得少", "和室友有矛盾，想换宿舍", "在考虑转专业", "家里经济紧张，在打工")
 SCALES = {"300": (1, 300), "5000": (1, 5000), "100000": (200, 500)}
 PG_ENV = "CAREMAP_TEST_POSTGRES_URL"
+REQUESTS = True  # also the per-request figures (`requests`)
+REQUESTS_ONLY = False
+SKIP: set[str] = set()  # requests left out (--skip export)
 
 
 class Counter:
@@ -73,14 +82,14 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
-def synthetic(n: int, rnd: random.Random, interactions: int) -> list[SeedClient]:
+def synthetic(n: int, rnd: random.Random, interactions: int, first: int = 0) -> list[SeedClient]:
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         contacts = []
         for _ in range(interactions):
             at = NOW - timedelta(days=rnd.uniform(1, 200), minutes=rnd.randint(0, 600))
             outcome = "unreached" if rnd.random() < 0.1 else None
-            contacts.append((at, rnd.choice(CHANNELS), "谈了近况，约了下次", outcome))
+            contacts.append((at, rnd.choice(CHANNELS), rnd.choice(NOTES), outcome))
         screenings = []
         if rnd.random() < 0.2:
             screenings.append(("phq9", [min(3, max(0, int(rnd.gauss(0.8, 0.9)))) for _ in range(9)],
@@ -133,7 +142,7 @@ def seed(db: Database, counsellors: int, per: int, interactions: int) -> None:
                for k in range(counsellors)]
     for cid in ids:
         for start in range(0, per, 500):
-            batch = synthetic(min(500, per - start), rnd, interactions)
+            batch = synthetic(min(500, per - start), rnd, interactions, first=start)  # unique names
             with db.uow(write=True) as uow:
                 seed_clients(uow, cid, batch, NOW - timedelta(days=300))
 
@@ -176,6 +185,80 @@ def measure(counter: Counter, fn, *args):
     return time.perf_counter() - t, counter.n - before, result
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
+    """Server-side cost of the counsellor-facing requests for the first counsellor (what the
+    handler runs in its worker threads, plus the rendering of the reply; no Telegram):
+    p50/p95 in ms and SQL statements per request."""
+    from bot.export_xlsx import build_workbook
+    from domain import grammar
+    from rendering.agenda import agenda_message
+    from rendering.render import default_renderer
+    from services import caseload as caseload_svc
+    from services import clients as client_svc
+    from services import reminders as rem
+    from services.export_data import caseload_records
+    from services.grading import default_rules
+    from services.invites import find_counsellor
+    from services.logs import log_conversation
+
+    renderer, rules, lang, tz = default_renderer(), default_rules(), "zh", "Asia/Shanghai"
+    actor = find_counsellor(db, 1000)
+    uid = iter(range(20_000_000, 30_000_000))
+    n_clients = len(client_svc.caseload(db, actor, now))
+
+    def log() -> None:
+        n = next(uid)
+        log_conversation(db, actor, f"学生{n % n_clients} 聊了期末安排 via=微信 trust=4", now, n, rules=rules)
+
+    def map_() -> None:
+        client_svc.relationship_map(db, actor, f"#{next(uid) % n_clients + 1}", now)
+
+    def new() -> None:
+        n = next(uid)
+        client_svc.add_client(db, actor, grammar.parse_new(f"新生{n} #挂科"), now, n, rules=rules)
+
+    def clients() -> None:
+        rows = client_svc.caseload(db, actor, now)
+        renderer.render(lang, "clients", clients=rows[:10], total=len(rows), page=0,
+                        pages=-(-len(rows) // 10), start=0, now=now, tz=tz)
+
+    def today() -> None:
+        agenda_message(renderer, lang, rem.today(db, actor, now), tz=tz, now=now, pushed=False)
+
+    def find() -> None:
+        rows = caseload_svc.find(db, actor, "期末")
+        renderer.render_fitting(lang, "find_results", "rows", rows, query="期末", total=len(rows), tz=tz)
+
+    def export() -> None:
+        build_workbook(renderer, lang, tz, caseload_records(db, actor), now)
+
+    out: dict[str, str] = {}
+    for name, fn, times in (("/log", log, 30), ("/map", map_, 30), ("/new", new, 20),
+                            ("/clients", clients, 10), ("/today", today, 10), ("/find", find, 5),
+                            ("/export", export, 2)):
+        if name.lstrip("/") in SKIP:
+            continue
+        if times > 2:
+            fn()  # warm-up (statement cache, templates)
+        took, stmts = [], 0
+        for _ in range(times):
+            before = counter.n
+            t = time.perf_counter()
+            fn()
+            took.append(time.perf_counter() - t)
+            stmts += counter.n - before
+        out[f"{name} p50/p95 ms"] = f"{percentile(took, .5) * 1000:.0f}/{percentile(took, .95) * 1000:.0f}"
+        out[f"{name} stmts"] = f"{stmts / times:.0f}"
+        print(f"  {name}: p50 {percentile(took, .5) * 1000:.1f} ms, p95 {percentile(took, .95) * 1000:.1f} ms, "
+              f"{stmts / times:.1f} statements", flush=True)
+    return out
+
+
 def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
     counsellors, per = SCALES[scale]
     with database(backend) as db:
@@ -185,6 +268,12 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         seeded = time.perf_counter() - t
         counter = Counter(db)
         later = NOW + timedelta(days=1)
+        if REQUESTS_ONLY:
+            regrade_everyone(db, NOW, RULES)
+            row = {"scale": f"{counsellors}×{per}", "backend": backend, "seed s": f"{seeded:.1f}",
+                   **requests(db, counter, NOW)}
+            print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+            return row
         with WriteProbe(db) as probe:
             rg1 = measure(counter, regrade_everyone, db, NOW, RULES)
         wait1 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
@@ -195,6 +284,7 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         wait2 = f"{probe.worst:.2f}" + (f" ({probe.failed} locked out)" if probe.failed else "")
         idle2 = measure(counter, plan_due_work, db, later + timedelta(seconds=30))
         idle3 = measure(counter, plan_due_work, db, later + timedelta(seconds=60))
+        asked = requests(db, counter, later) if REQUESTS else {}
         row = {
             "scale": f"{counsellors}×{per}",
             "backend": backend,
@@ -214,6 +304,7 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
             "idle after#2 stmts": str(idle3[1]),
             "planned#1": str(sum(tick1[2].values())),
             "planned after#2": str(sum(idle2[2].values())),
+            **asked,
             "rss MB": f"{rss_mb():.0f}",
             "peak MB": f"{peak_mb():.0f}",
         }
@@ -228,7 +319,14 @@ def main() -> None:
     parser.add_argument("--backend", default=None, help="sqlite,postgresql (default: sqlite, "
                         f"and postgresql when {PG_ENV} is set)")
     parser.add_argument("--interactions", type=int, default=10)
+    parser.add_argument("--no-requests", action="store_true", help="skip the per-request figures")
+    parser.add_argument("--skip", default="", help="requests to leave out, e.g. export (a minute a call at 5,000)")
+    parser.add_argument("--requests-only", action="store_true",
+                        help="seed, grade once, then only the per-request figures (no tick/re-grade timings)")
     args = parser.parse_args()
+    global REQUESTS, REQUESTS_ONLY
+    REQUESTS, REQUESTS_ONLY = not args.no_requests, args.requests_only
+    SKIP.update(w.strip().lstrip("/") for w in args.skip.split(",") if w.strip())
     scales = args.scales.split(",") if args.scales else ["300", "5000"] + (["100000"] if args.full else [])
     if args.backend:
         backends = args.backend.split(",")

@@ -36,6 +36,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application
 
 from storage.db import Database
+from storage.once import INBOX_TURN, InboxTurn
 
 log = logging.getLogger("caremap.inbox")
 
@@ -137,12 +138,17 @@ class Inbox:
             self._notify()
 
     async def _handle(self, update: Update) -> int:
+        turn = InboxTurn(update.update_id)
+        token = INBOX_TURN.set(turn)
         try:
             await self.application.process_update(update)
         except Exception:  # noqa: BLE001 - one bad update must not stop the others
             # (never log the update: it may carry notes)
             log.exception("inbox: update %s could not be handled", update.update_id)
-        await asyncio.to_thread(self._mark, update.update_id)
+        finally:
+            INBOX_TURN.reset(token)
+        if not turn.marked:  # a write marks its row with its claim (storage/db.py)
+            await asyncio.to_thread(self._mark, update.update_id)
         self.handled.add(update.update_id)
         return update.update_id
 

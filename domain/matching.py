@@ -96,6 +96,27 @@ def _as_ref(ref: ClientRef | str) -> ClientRef:
     return ref if isinstance(ref, ClientRef) else ClientRef(ref.strip())
 
 
+def folded_name(name: str) -> str:
+    """A name as rule 2 (exact name) compares it: NFKC, casefolded, single spaces. Two
+    names are "the same name" exactly when their folded names are equal."""
+    return _fold(name)
+
+
+def lookup_key(ref: ClientRef | str) -> int | str | None:
+    """What an index can answer for `ref` without reading the whole caseload: the client
+    number (an int) for an all-digit ref (rule 1), else the folded name (a str) for rule 2;
+    None for an empty ref. Whenever some client has that number, or that folded name,
+    `match_client(ref, those clients)` is `match_client(ref, the whole caseload)`: the
+    first rule that hits is that one, and it hits exactly those clients."""
+    q = _fold(_as_ref(ref).text)
+    if not q:
+        return None
+    digits = unicodedata.normalize("NFKC", q).lstrip("#")
+    if digits.isdigit() and digits.isascii():
+        return int(digits)
+    return q
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -115,8 +136,10 @@ def _result(hits: list[Client]) -> Match | None:
     return Match(candidates=_rank(hits)[:MAX_CANDIDATES])
 
 
-def match_client(ref: ClientRef | str, clients: Sequence[Client]) -> Match:
-    """The client `ref` names among `clients` (one counsellor's caseload)."""
+def match_client(ref: ClientRef | str, clients: Sequence[Client], *, suggest: bool = True) -> Match:
+    """The client `ref` names among `clients` (one counsellor's caseload); with
+    `suggest=False`, a miss comes back without suggestions (they cost a fuzzy comparison
+    with every name)."""
     ref = _as_ref(ref)
     q = _fold(ref.text)
     if not q:
@@ -147,7 +170,7 @@ def match_client(ref: ClientRef | str, clients: Sequence[Client]) -> Match:
         found = _result([c for c in clients if rule(c)])
         if found:
             return found
-    return Match(suggestions=_suggest(q, sq, clients))
+    return Match(suggestions=_suggest(q, sq, clients) if suggest else [])
 
 
 def _suggest(q: str, sq: str, clients: Sequence[Client]) -> list[Client]:

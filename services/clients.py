@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain import grammar
-from domain.matching import match_client
+from domain.matching import Match, folded_name, lookup_key, match_client
 from domain.model import Client, Counsellor, RelationshipMap, Risk
 from domain.rules import RuleBase
 from domain.screening import ScreeningResult
@@ -72,9 +72,24 @@ def claimed_before(uow: UnitOfWork, update_id: int | None, now: datetime) -> boo
     return update_id is not None and not uow.updates.claim(update_id, now)
 
 
+def match_ref(uow: UnitOfWork, actor: Counsellor, ref: grammar.ClientRef | str) -> Match:
+    """`domain.matching.match_client` over the actor's caseload, reading only what it needs:
+    a number or an exact name is one indexed lookup (the name's blind index); only a prefix,
+    pinyin, initials or a miss reads (and decrypts) the whole caseload."""
+    repo = uow.clients_of(actor.id)
+    key = lookup_key(ref)
+    hits: list[Client] = []
+    if isinstance(key, int):
+        hit = repo.get_by_number(key)
+        hits = [hit] if hit is not None else []
+    elif key is not None:
+        hits = repo.named(key)
+    return match_client(ref, hits if hits else repo.list())
+
+
 def resolve_client(uow: UnitOfWork, actor: Counsellor, ref: grammar.ClientRef | str) -> Client:
     """The one client `ref` names; UnknownClient (with candidates or suggestions) otherwise."""
-    match = match_client(ref, uow.clients_of(actor.id).list())
+    match = match_ref(uow, actor, ref)
     if match.client is not None:
         return match.client
     text = ref.text if isinstance(ref, grammar.ClientRef) else str(ref)
@@ -86,7 +101,7 @@ def resolve_or_park(
 ) -> Client | Choice:
     """The client `ref` names; when it names several, the command (`park`) waits as a
     parked input and the counsellor is asked which one (`Choice`)."""
-    match = match_client(ref, uow.clients_of(actor.id).list())
+    match = match_ref(uow, actor, ref)
     text = ref.text if isinstance(ref, grammar.ClientRef) else str(ref)
     if match.client is not None:
         return match.client
@@ -122,7 +137,8 @@ def add_client(
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
         repo = uow.clients_of(actor.id)
-        same = [c for c in repo.list() if c.name.casefold() == spec.name.casefold()]
+        # the same name: an indexed lookup (casefold-equal names fold alike)
+        same = [c for c in repo.named(folded_name(spec.name)) if c.name.casefold() == spec.name.casefold()]
         client = repo.add(
             name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major, grade=spec.grade, now=now
         )

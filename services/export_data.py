@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.model import Counsellor
+from storage import export as export_store
 from storage.db import Database
+from storage.export import ExportReader
 
 
 @dataclass(frozen=True)
@@ -22,21 +24,15 @@ class ClientRecord:
 
 
 def caseload_records(db: Database, actor: Counsellor) -> list[ClientRecord]:
+    """Every client of the counsellor, by number, read in batches (storage/export.py): a
+    handful of statements per `EXPORT_BATCH` clients, not about fourteen per client."""
     with db.uow(write=False) as uow:
-        repo = uow.clients_of(actor.id)
-        records = uow.records_of(actor.id)
-        clinical = uow.clinical_of(actor.id)
-        details = uow.details_of(actor.id)
-        series = uow.series_of(actor.id)
+        reader = ExportReader(uow, actor.id)
+        ids = reader.client_ids()
         out = []
-        for client in repo.list():
-            view = records.relationship_map(client.id, interactions_limit=100_000)
-            if view is None:
-                continue
-            out.append(ClientRecord(
-                map=view, grades=clinical.grades(client.id),
-                screenings=clinical.screenings(client.id, limit=1000),
-                tier_history=clinical.tier_history(client.id, limit=1000),
-                details=details.get(client.id), series=series.of_client(client.id),
-            ))
+        for start in range(0, len(ids), export_store.EXPORT_BATCH):
+            for r in reader.records(ids[start:start + export_store.EXPORT_BATCH]):
+                out.append(ClientRecord(map=r.map, grades=r.grades, screenings=r.screenings,
+                                        tier_history=r.tier_history, details=r.details, series=r.series))
+            uow.session.expunge_all()  # a batch's rows are not kept for the next one
         return out

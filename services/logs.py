@@ -147,7 +147,7 @@ def write_log(
     signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
                            now, rules)
     fresh = repo.get(client.id)
-    view = records.relationship_map(client.id, interactions_limit=1)
+    count = records.interaction_count(client.id)
     next_pending_id = None
     if entry.next_unread is not None:
         next_pending_id = uow.pending.add(
@@ -157,7 +157,7 @@ def write_log(
         )
     return Logged(
         client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
-        interaction_count=view.interaction_count if view else 1, grading=grading, risk_signal=signal,
+        interaction_count=count or 1, grading=grading, risk_signal=signal,
         warnings=entry.warnings, outcome=entry.outcome, strengths=entry.strengths,
         next_unread=entry.next_unread, next_error=entry.next_error, next_pending_id=next_pending_id,
     )

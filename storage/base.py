@@ -57,6 +57,15 @@ def clean_text(value: str | None, limit: int, what: str, *, required: bool = Fal
     return value or None
 
 
+def raw_utc(value: Any) -> datetime | None:
+    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Repo:
     """A repository of the unit of work `uow` (its session and its cipher)."""
 
@@ -84,11 +93,19 @@ class ScopedRepo(Repo):
         self.counsellor_id = counsellor_id
 
     def _row(self, client_id: int) -> ClientRow | None:
-        return self._s.scalars(
-            select(ClientRow).where(
-                ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
-            )
-        ).one_or_none()
+        # the session's identity map first: a use case touches its client several times
+        # (the interaction, the status, the grades, the tier change) and each used to
+        # re-select the row and its tags; a deleted client leaves the map (`delete`)
+        row = self._s.get(ClientRow, client_id)
+        if row is None or row.counsellor_id != self.counsellor_id:
+            return None
+        return self._keep(row)
+
+    def _keep(self, row: ClientRow) -> ClientRow:
+        """The identity map holds clean rows weakly: keep this one for the session's life,
+        so the use case's next `_row` of the client is not another SELECT."""
+        self._s.info.setdefault("caremap_client_rows", {})[row.id] = row
+        return row
 
     def _need_row(self, client_id: int) -> ClientRow:
         row = self._row(client_id)

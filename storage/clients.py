@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
+from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
-from storage.base import ScopedRepo, aware, clean_text
+from storage.base import ScopedRepo, aware, clean_text, raw_utc
 from storage.mappers import as_client, as_status_change
 from storage.orm import ClientRow, ClientTagRow, CounsellorRow, StatusChangeRow
 
@@ -47,14 +48,6 @@ _LIST_TAGS = text(
 )
 
 
-def _raw_utc(value: Any) -> datetime | None:
-    """A raw instant column (naive UTC text on SQLite, timestamptz on PostgreSQL) → aware UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 
 class ClientRepo(ScopedRepo):
@@ -71,7 +64,21 @@ class ClientRepo(ScopedRepo):
                 ClientRow.counsellor_id == self.counsellor_id, ClientRow.number == number
             )
         ).one_or_none()
-        return as_client(row) if row else None
+        return as_client(self._keep(row)) if row else None
+
+    def named(self, folded: str) -> list[Client]:
+        """The clients whose folded name (`domain.matching.folded_name`) is `folded`, by
+        number: one indexed lookup on the name's blind index (`add` writes it, migration 0011
+        and `rotate_key` keep it; looked up under every configured key), each compared in
+        the clear after decryption."""
+        rows = self._s.scalars(
+            select(ClientRow).where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                ClientRow.name_key.in_(self._uow.cipher.blind_indexes(folded)),
+            )
+        ).all()
+        found = [self._keep(row) for row in rows if folded_name(row.name) == folded]
+        return [as_client(row) for row in sorted(found, key=lambda r: r.number)]
 
     def list(self) -> builtins.list[Client]:
         """The whole caseload by number. Every lookup by name, prefix, pinyin or initials
@@ -94,7 +101,7 @@ class ClientRepo(ScopedRepo):
                 grade=None if r[5] is None else dec(r[5]),
                 trust=None if r[6] is None else int(dec(r[6])),
                 satisfaction=None if r[7] is None else int(dec(r[7])),
-                risk=Risk(r[8]), created_at=_raw_utc(r[9]), last_contact_at=_raw_utc(r[10]),
+                risk=Risk(r[8]), created_at=raw_utc(r[9]), last_contact_at=raw_utc(r[10]),
             ))
         return out
 
@@ -159,6 +166,7 @@ class ClientRepo(ScopedRepo):
             counsellor_id=self.counsellor_id,
             number=number,
             name=clean_name,
+            name_key=self._uow.cipher.blind_index(folded_name(clean_name)),
             sid=clean_text(sid, 64, "student number"),
             major=clean_text(major, 200, "major"),
             grade=clean_text(grade, 64, "grade"),

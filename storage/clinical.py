@@ -7,8 +7,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,13 +28,31 @@ from storage.facts import (
     save_grades_many,
     still_as_read,
 )
-from storage.mappers import as_alert, as_client
+from storage.mappers import as_alert
 from storage.orm import AlertRow, ClientGradeRow, ClientRow, ScreeningRow, TierChangeRow
 from storage.tiering_codec import decode_grades, decode_reasons, encode_grades, encode_reasons
 
 __all__ = ["ClinicalRepo"]
 
 _DIMENSIONS = frozenset({"risk", "frequency", "need", "value"})
+_LIST_GRADES = text(
+    "SELECT g.client_id, g.data_enc FROM client_grades g JOIN clients c ON c.id = g.client_id "
+    "WHERE c.counsellor_id = :c"
+)
+_GRADES_MEMO: dict[str, Grades] = {}
+_GRADES_MEMO_LIMIT = 200_000
+
+
+def _decoded_grades(cipher: Any, token: str) -> Grades:
+    """Stored grades, decoded once per token: every save re-encrypts (a new token), so the
+    memo cannot go stale, and `Grades` is immutable. Bounded: cleared when full."""
+    grades = _GRADES_MEMO.get(token)
+    if grades is None:
+        grades = decode_grades(cipher.decrypt(token))
+        if len(_GRADES_MEMO) >= _GRADES_MEMO_LIMIT:
+            _GRADES_MEMO.clear()
+        _GRADES_MEMO[token] = grades
+    return grades
 
 
 class ClinicalRepo(ScopedRepo):
@@ -170,17 +189,16 @@ class ClinicalRepo(ScopedRepo):
 
     def list_graded(self) -> list[tuple[Client, Grades | None]]:
         """The whole caseload with each client's saved grades (None if never graded), by
-        client number. Two queries (clients + grades joined, then their tags)."""
-        rows = self._s.execute(
-            select(ClientRow, ClientGradeRow.data_enc)
-            .outerjoin(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
-            .where(ClientRow.counsellor_id == self.counsellor_id)
-            .order_by(ClientRow.number)
-        ).all()
-        return [
-            (as_client(row), None if data is None else decode_grades(self._dec(data)))
-            for row, data in rows
-        ]
+        client number. Three plain queries (clients, their tags, their grades)."""
+        # `ClientRepo.list()` (plain rows, memoised names) and one plain query for the
+        # grades, each decoded once per token: a page of /clients or /today over 5,000
+        # clients used to build 5,000 ORM rows, select their tags in ten batches and
+        # decrypt and parse every client's grades on every request
+        grades = {
+            client_id: _decoded_grades(self._uow.cipher, token)
+            for client_id, token in self._s.execute(_LIST_GRADES, {"c": self.counsellor_id})
+        }
+        return [(client, grades.get(client.id)) for client in self._uow.clients_of(self.counsellor_id).list()]
 
     def confirm_review(self, client_id: int, now: datetime, review_due_at: datetime) -> bool:
         """The counsellor confirmed (or lowered, then re-graded) the risk tier: restart the

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from storage.errors import DecryptionError
@@ -17,6 +21,9 @@ _KEY_HELP = (
     '(44 characters), e.g. from `python -c "from storage.crypto import Cipher; '
     'print(Cipher.generate_key())"`'
 )
+
+
+_INDEX_LABEL = b"caremap blind index v1"
 
 
 class Cipher:
@@ -35,6 +42,12 @@ class Cipher:
                 raise ValueError(f"invalid encryption key: {_KEY_HELP}") from None
         self._fernet = MultiFernet(fernets)
         self._memo: dict[str, str] = {}
+        # blind-index keys, one per Fernet key (the first writes, all are looked up), each
+        # derived from the key's own bytes: never the encryption or signing key itself
+        self._index_keys = [
+            hmac.new(base64.urlsafe_b64decode(part.strip().encode("ascii")), _INDEX_LABEL, hashlib.sha256).digest()
+            for part in key.split(",") if part.strip()
+        ]
 
     @staticmethod
     def generate_key() -> str:
@@ -55,6 +68,21 @@ class Cipher:
             ) from None
 
     _MEMO_LIMIT = 200_000
+
+    def blind_index(self, text: str) -> str:
+        """A keyed hash of `text` (HMAC-SHA256 under a key derived from the first key, 32
+        hex characters) stored beside an encrypted field so an equality lookup can use an
+        SQL index: it shows which rows hold equal values, never the values; without the
+        key it cannot be computed for a guessed value."""
+        return self._index(self._index_keys[0], text)
+
+    def blind_indexes(self, text: str) -> list[str]:
+        """`blind_index` under every key (during a rotation rows may hold either)."""
+        return [self._index(k, text) for k in self._index_keys]
+
+    @staticmethod
+    def _index(key: bytes, text: str) -> str:
+        return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
     def decrypt_cached(self, token: str) -> str:
         """`decrypt`, remembered by token, for the short identifying fields read on every

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from storage.crypto import Cipher
 from storage.errors import AlreadyProcessed
-from storage.once import ONCE, Once
+from storage.once import INBOX_TURN, ONCE, Once
 from storage.sqltypes import reset_cipher, set_cipher
 from storage.uow import UnitOfWork
 
@@ -43,6 +44,9 @@ _SUPPORTED = "use sqlite:///path/to/file.db or postgresql+psycopg://user:passwor
 
 # execution option read by the SQLite "begin" hook: which BEGIN to emit
 _BEGIN_OPTION = "caremap_sqlite_begin"
+# how long a SQLite writer waits for this process's other writers before it goes on to
+# SQLite's own busy timeout (the same 30 s)
+_WRITER_WAIT = 30.0
 
 
 
@@ -145,6 +149,14 @@ class Database:
             self._write_engine = engine
             self._read_engine = engine.execution_options(postgresql_readonly=True)
         self.engine = engine
+        # SQLite lets one writer in at a time; a writer that finds the lock taken waits in
+        # SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries, so two threads
+        # of this process writing at once (the inbox storing a batch while a handler
+        # commits a /log) lose tens of milliseconds. They queue here instead and go in the
+        # moment the other commits. (Other processes still meet SQLite's own lock.)
+        self._sqlite_writers: threading.RLock | None = (
+            threading.RLock() if self.dialect == "sqlite" else None
+        )
         self._urgent_listeners: list[Callable[[list[int]], None]] = []
 
     # -- migrations -------------------------------------------------------------------
@@ -210,22 +222,45 @@ class Database:
         exception rolls the whole unit back. A read unit (`write=False`) never commits
         (on PostgreSQL it runs READ ONLY)."""
         engine = self._write_engine if write else self._read_engine
+        # SQLite: this process's writers queue on a lock of ours rather than on SQLite's
+        # busy handler, which polls with sleeps of up to 100 ms (see `_sqlite_writers`)
+        lock = self._sqlite_writers if write else None
+        held = lock is not None and lock.acquire(timeout=_WRITER_WAIT)
+        try:
+            with self._unit(engine, write) as unit:
+                yield unit
+        finally:
+            if held:
+                lock.release()
+        # committed: a new crisis/high alert goes out at once (no lock held meanwhile)
+        if write and unit.urgent_outbox_ids and self._urgent_listeners:
+            self._announce_urgent(list(unit.urgent_outbox_ids))
+
+    @contextmanager
+    def _unit(self, engine: Engine, write: bool) -> Iterator[UnitOfWork]:
         with Session(engine, expire_on_commit=False, autoflush=True) as session:
             unit = UnitOfWork(session, self.cipher, dialect=self.dialect)
             scope = set_cipher(self.cipher)  # the encrypted column types use it
             try:
                 once = ONCE.get() if write else None
+                inbox_turn = None
                 if once is not None and not once.committed and once.pending is None:
                     if not unit.updates.claim(once.update_id, once.now):
                         raise AlreadyProcessed(once.update_id)
                     once.pending = unit
+                    inbox_turn = INBOX_TURN.get()
+                    if inbox_turn is not None and inbox_turn.update_id == once.update_id:
+                        # the inbox row is done with the claim, in the same transaction
+                        unit.inbox.mark_handled([once.update_id], once.now)
+                    else:
+                        inbox_turn = None
                 yield unit
                 if write:
                     session.commit()
                     if once is not None and once.pending is unit:
                         once.committed, once.pending = True, None
-                    if unit.urgent_outbox_ids and self._urgent_listeners:
-                        self._announce_urgent(list(unit.urgent_outbox_ids))
+                    if inbox_turn is not None:
+                        inbox_turn.marked = True
                 else:
                     session.rollback()
             except BaseException:

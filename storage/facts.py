@@ -92,75 +92,86 @@ def load_facts(
     return out
 
 
+# The batch's statements, built once (a statement built per call costs more Python than
+# the query itself for one client: a /log re-grades its client through here). `:ids` is
+# an expanding IN list.
+_IDS = bindparam("ids", expanding=True)
+_Q_CLIENTS = (
+    select(ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at)
+    .where(ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("counsellor_id"))
+)
+_Q_TAGS = (
+    select(ClientTagRow.client_id, ClientTagRow.tag)
+    .where(ClientTagRow.client_id.in_(_IDS))
+    .order_by(ClientTagRow.client_id, ClientTagRow.id)
+)
+_Q_NEEDS = (
+    select(NeedRow.client_id, NeedRow.text_enc, NeedRow.explicit)
+    .where(NeedRow.client_id.in_(_IDS))
+    .order_by(NeedRow.client_id, NeedRow.created_at, NeedRow.id)
+)
+_Q_CONTACTS = (
+    select(InteractionRow.client_id, InteractionRow.at, InteractionRow.outcome)
+    .where(InteractionRow.client_id.in_(_IDS))
+    .order_by(InteractionRow.client_id, InteractionRow.at, InteractionRow.id)
+)
+_Q_SCREENINGS = (
+    select(ScreeningRow.client_id, ScreeningRow.instrument, ScreeningRow.answers_enc,
+           ScreeningRow.total, ScreeningRow.band, ScreeningRow.item9, ScreeningRow.at)
+    .where(ScreeningRow.client_id.in_(_IDS))
+    .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
+)
+_Q_GRADES = (
+    select(ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc)
+    .where(ClientGradeRow.client_id.in_(_IDS))
+)
+_Q_CHECKS = (
+    select(SafetyCheckRow.client_id, SafetyCheckRow.at, SafetyCheckRow.answers_enc,
+           SafetyCheckRow.result)
+    .where(SafetyCheckRow.client_id.in_(_IDS))
+    .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
+)
+_Q_VALUES = (
+    select(ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity)
+    .where(ClientDetailsRow.client_id.in_(_IDS))
+)
+
+
 def _load_batch(
     s: Session, dec: Callable[[str], str], counsellor_id: int, ids: list[int]
 ) -> dict[int, Graded]:
     # Core rows, not ORM objects: nothing lands in the session's identity map (a re-grade
     # of a batch then flushes and autoflushes as cheaply as a single client's)
-    rows = {
-        r.id: r
-        for r in s.execute(
-            select(ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at)
-            .where(ClientRow.id.in_(ids), ClientRow.counsellor_id == counsellor_id)
-        )
-    }
+    rows = {r.id: r for r in s.execute(_Q_CLIENTS, {"ids": ids, "counsellor_id": counsellor_id})}
     if not rows:
         return {}
     ids = sorted(rows)
+    params = {"ids": ids}
     tags: dict[int, list[str]] = defaultdict(list)
-    for cid, tag in s.execute(
-        select(ClientTagRow.client_id, ClientTagRow.tag)
-        .where(ClientTagRow.client_id.in_(ids))
-        .order_by(ClientTagRow.client_id, ClientTagRow.id)
-    ):
+    for cid, tag in s.execute(_Q_TAGS, params):
         if not is_strength(tag):  # a strength (#+…) is never graded
             tags[cid].append(tag)
     needs: dict[int, list[NeedFact]] = defaultdict(list)
-    for cid, text_enc, explicit in s.execute(
-        select(NeedRow.client_id, NeedRow.text_enc, NeedRow.explicit)
-        .where(NeedRow.client_id.in_(ids))
-        .order_by(NeedRow.client_id, NeedRow.created_at, NeedRow.id)
-    ):
+    for cid, text_enc, explicit in s.execute(_Q_NEEDS, params):
         needs[cid].append(NeedFact(dec(text_enc), bool(explicit)))
     contacts: dict[int, list[tuple[datetime, str | None]]] = defaultdict(list)
-    for cid, at, outcome in s.execute(
-        select(InteractionRow.client_id, InteractionRow.at, InteractionRow.outcome)
-        .where(InteractionRow.client_id.in_(ids))
-        .order_by(InteractionRow.client_id, InteractionRow.at, InteractionRow.id)
-    ):
+    for cid, at, outcome in s.execute(_Q_CONTACTS, params):
         contacts[cid].append((at, outcome))
     # every screening, latest first per client: the latest and the previous total per
     # instrument, and their times (a screening is a contact too)
     screenings: dict[int, list[Row[Any]]] = defaultdict(list)
-    for item in s.execute(
-        select(ScreeningRow.client_id, ScreeningRow.instrument, ScreeningRow.answers_enc,
-               ScreeningRow.total, ScreeningRow.band, ScreeningRow.item9, ScreeningRow.at)
-        .where(ScreeningRow.client_id.in_(ids))
-        .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
-    ):
+    for item in s.execute(_Q_SCREENINGS, params):
         screenings[item.client_id].append(item)
     stored: dict[int, tuple[datetime, str]] = {
-        cid: (tier_set_at, data_enc)
-        for cid, tier_set_at, data_enc in s.execute(
-            select(ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc)
-            .where(ClientGradeRow.client_id.in_(ids))
-        )
+        cid: (tier_set_at, data_enc) for cid, tier_set_at, data_enc in s.execute(_Q_GRADES, params)
     }
     # safety checks (issue 11): the latest one grades, every one is a contact (the domain
     # does not count a screening or a check twice in one meeting)
     checks: dict[int, list[Row[Any]]] = defaultdict(list)
-    for item in s.execute(
-        select(SafetyCheckRow.client_id, SafetyCheckRow.at, SafetyCheckRow.answers_enc,
-               SafetyCheckRow.result)
-        .where(SafetyCheckRow.client_id.in_(ids))
-        .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
-    ):
+    for item in s.execute(_Q_CHECKS, params):
         checks[item.client_id].append(item)
     values: dict[int, ValueInfo] = {}
-    for cid, payer, capacity in s.execute(
-        select(ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity)
-        .where(ClientDetailsRow.client_id.in_(ids))
-    ):
+    for cid, payer, capacity in s.execute(_Q_VALUES, params):
         if payer is not None or capacity is not None:  # practice mode's value-tier inputs
             values[cid] = ValueInfo(payment_capacity=capacity, payer=payer)
 

@@ -20,6 +20,7 @@ from sqlalchemy import inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from domain.matching import folded_name
 from storage.crypto import Cipher
 from storage.db import Database
 from storage.errors import DecryptionError, StorageError
@@ -188,6 +189,10 @@ def rotate_key(db: Database, new: Cipher) -> Rotation:
                         values[col] = new.encrypt(old.decrypt(values[col]))
                         fields += 1
                 session.execute(stmt, values)
+        # the names' blind index is keyed by the key too (storage/clients.py `named`)
+        index = text("UPDATE clients SET name_key = :k WHERE id = :id")
+        for client_id, token in session.execute(text("SELECT id, name_enc FROM clients WHERE name_enc IS NOT NULL")).all():
+            session.execute(index, {"id": client_id, "k": new.blind_index(folded_name(new.decrypt(token)))})
         session.execute(
             update(MetaRow.__table__)
             .where(MetaRow.__table__.c.name == KEY_CHECK)

@@ -23,3 +23,17 @@ class Once:
 
 
 ONCE: ContextVar[Once | None] = ContextVar("caremap_once", default=None)
+
+
+class InboxTurn:
+    """The inbox row (bot/inbox.py) of the update being handled. The first write unit of
+    work that claims the update (`Database.uow` under `Database.once`) marks the row handled
+    in the same transaction — the claim already makes a second handling a no-op — and sets
+    `marked`, so the inbox need not spend a transaction of its own on it afterwards."""
+
+    def __init__(self, update_id: int) -> None:
+        self.update_id = update_id
+        self.marked = False
+
+
+INBOX_TURN: ContextVar[InboxTurn | None] = ContextVar("caremap_inbox_turn", default=None)

@@ -97,6 +97,7 @@ class ClientRow(Base):
     __table_args__ = (
         UniqueConstraint("counsellor_id", "number"),
         Index("ix_clients_counsellor_id_last_contact_at", "counsellor_id", "last_contact_at"),
+        Index("ix_clients_counsellor_id_name_key", "counsellor_id", "name_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,6 +106,10 @@ class ClientRow(Base):
     # encrypted (the encrypt_identity migration); nullable at the SQL level (SQLite cannot add a NOT NULL
     # column to a table with rows), required by the repository
     name: Mapped[str] = mapped_column("name_enc", EncryptedText, nullable=True)
+    # the blind index of the folded name (migration 0011, `Cipher.blind_index`; never the
+    # name): resolving a client by name is one indexed lookup, not a decryption of the whole
+    # caseload. Written by `ClientRepo.add`, rewritten by `rotate_key`.
+    name_key: Mapped[str | None] = mapped_column(String(64))
     sid: Mapped[str | None] = mapped_column("sid_enc", EncryptedText)
     major: Mapped[str | None] = mapped_column("major_enc", EncryptedText)
     grade: Mapped[str | None] = mapped_column("grade_enc", EncryptedText)
@@ -186,7 +191,7 @@ class PlanItemRow(Base):
         ),
         # migration 0004: one row per occurrence of a recurring series
         Index("ix_plan_items_series_id_seq", "series_id", "seq", unique=True),
-        # migration 0011: the tick's scan skips follow-ups already pushed for their time
+        # migration 0012: the tick's scan skips follow-ups already pushed for their time
         Index(
             "ix_plan_items_due_at_unreminded",
             "due_at",
@@ -324,7 +329,7 @@ class ClientGradeRow(Base):
         Index("ix_client_grades_next_contact_due", "next_contact_due"),
         Index("ix_client_grades_review_due_at", "review_due_at"),
         Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0006
-        # the idle tick scans only crisis/high clients (migration 0011)
+        # the idle tick scans only crisis/high clients (migration 0012)
         Index("ix_client_grades_risk_next_contact_due", "risk", "next_contact_due"),
         Index("ix_client_grades_risk_review_due_at", "risk", "review_due_at"),
     )
@@ -396,7 +401,7 @@ class AlertRow(Base):
     __table_args__ = (
         Index("ix_alerts_status_realert_at", "status", "realert_at"),
         Index("ix_alerts_counsellor_id_raised_at", "counsellor_id", "raised_at"),
-        # the escalation scan: open alerts only (migration 0011)
+        # the escalation scan: open alerts only (migration 0012)
         Index(
             "ix_alerts_escalate_at_open",
             "escalate_at",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from domain.model import (
     Client,
@@ -23,11 +23,22 @@ from storage.orm import ClientRow, InteractionRow, NeedRow, PlanItemRow, Referra
 
 __all__ = ["RecordRepo"]
 
+# built once: a /log counts its client's interactions for the reply
+_COUNT_INTERACTIONS = (
+    select(func.count()).select_from(InteractionRow)
+    .join(ClientRow, ClientRow.id == InteractionRow.client_id)
+    .where(InteractionRow.client_id == bindparam("client"), ClientRow.counsellor_id == bindparam("c"))
+)
+
 
 class RecordRepo(ScopedRepo):
     """A counsellor's clients' records. Reads return None (or nothing) for a missing or
     another counsellor's client or item; writes about a missing client raise
     `ClientNotFound`."""
+
+    def interaction_count(self, client_id: int) -> int:
+        """How many interactions the client has (0 for another counsellor's or none)."""
+        return int(self._s.scalar(_COUNT_INTERACTIONS, {"client": client_id, "c": self.counsellor_id}) or 0)
 
     def relationship_map(
         self, client_id: int, *, interactions_limit: int = 20

@@ -56,7 +56,7 @@ class PlanSeries:
         return self.ended_at is None
 
 
-def _series(row: PlanSeriesRow, dec) -> PlanSeries:
+def as_series(row: PlanSeriesRow, dec) -> PlanSeries:
     return PlanSeries(
         id=row.id, client_id=row.client_id, text=dec(row.text_enc),
         every=Recurrence.from_code(row.every), first_due=row.first_due, until_at=row.until_at,
@@ -104,21 +104,21 @@ class SeriesRepo(Repo):
         )
         self._s.add(item)
         self._s.flush()
-        return _series(row, self._dec), as_plan_item(item, self._dec)
+        return as_series(row, self._dec), as_plan_item(item, self._dec)
 
     def get(self, series_id: int) -> PlanSeries | None:
         row = self._s.scalars(
             select(PlanSeriesRow).where(PlanSeriesRow.id == series_id, self._owned())
             .execution_options(populate_existing=True)
         ).one_or_none()
-        return _series(row, self._dec) if row else None
+        return as_series(row, self._dec) if row else None
 
     def of_client(self, client_id: int, *, active_only: bool = False) -> list[PlanSeries]:
         stmt = select(PlanSeriesRow).where(PlanSeriesRow.client_id == client_id, self._owned())
         if active_only:
             stmt = stmt.where(PlanSeriesRow.ended_at.is_(None))
         stmt = stmt.order_by(PlanSeriesRow.created_at.desc(), PlanSeriesRow.id.desc())
-        return [_series(r, self._dec) for r in self._s.scalars(stmt)]
+        return [as_series(r, self._dec) for r in self._s.scalars(stmt)]
 
     def next_open(self, series_id: int) -> PlanItem | None:
         """The series' latest open occurrence (the one to be reminded of next), if any."""
@@ -234,7 +234,7 @@ class SeriesScan(Repo):
 
     def series(self, series_id: int) -> PlanSeries | None:
         row = self._s.get(PlanSeriesRow, series_id, populate_existing=True)
-        return _series(row, self._dec) if row else None
+        return as_series(row, self._dec) if row else None
 
 
 # -- client details (migration 0005): roster fields and private-practice value inputs ----

@@ -7,6 +7,7 @@ and every column outside the documented clear list holds only Fernet tokens."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+from domain.matching import folded_name
 from domain.screening import score
 from storage import Cipher, Database
 from storage.db import ENCRYPT_IDENTITY_REVISION
@@ -68,6 +70,9 @@ CLEAR = {
     # issue 10: the update inbox (the update itself is encrypted in payload_enc)
     "inbox": {"update_id", "received_at", "handled_at"},
 }
+# Neither clear nor a token (README, Privacy): the name's blind index, a keyed HMAC of the
+# folded name (storage/crypto.py `Cipher.blind_index`): equal names show, a name never does.
+BLIND = {("clients", "name_key")}
 
 
 def _seed(db: Database) -> tuple[int, int]:
@@ -93,7 +98,12 @@ def _assert_every_other_column_is_a_token(db: Database) -> int:
                 if col in CLEAR[table] or (table == "meta" and col == "value"):
                     continue
                 for (value,) in conn.execute(text(f"SELECT {col} FROM {table}")):
-                    if value is not None:
+                    if value is not None and (table, col) in BLIND:
+                        # keyed: the HMAC of a seeded name under this database's key, no other
+                        assert re.fullmatch("[0-9a-f]{32}", value), (table, col, value)
+                        assert value in {db.cipher.blind_index(folded_name(s)) for s in SECRETS}, (table, col)
+                        assert value not in {Cipher(Cipher.generate_key()).blind_index(folded_name(NAME))}
+                    elif value is not None:
                         assert isinstance(value, str) and value.startswith("gAAAAA"), (table, col, value)
                         checked += 1
     return checked
@@ -194,6 +204,7 @@ def test_the_encrypting_migration_encrypts_existing_rows_and_its_downgrade_resto
             clinical = uow.clinical_of(cid)
             client = repo.get(client_id)
             assert (client.name, client.sid, client.trust, client.tags) == (NAME, SID, 2, TAGS)
+            assert [c.id for c in repo.named(folded_name(NAME))] == [client_id]  # 0011 indexed the row
             assert clinical.screenings(client_id)[0].item9 == 1
             repo.add_tags(client_id, ["新标签"])  # ids continue after the copied rows (PG sequence)
         db.downgrade(before)

@@ -186,3 +186,45 @@ def test_a_tick_with_nothing_due_costs_the_same_at_any_caseload(db: Database) ->
     large = idle_tick_statements(db, 600, 2, NOW + 91 * DAY)
     assert large == small, (small, large)
     assert small < 20
+
+
+def test_requests_cost_the_same_statements_at_any_caseload(db: Database) -> None:
+    """/log, /clients, /today, /map and /new (server side) issue as many statements for a
+    counsellor with 1,100 clients as for one with 10 (the old /clients read selected the
+    tags in batches of 500 clients; /log read the whole map to count the interactions)."""
+    from domain import grammar
+    from services import reminders as rem
+    from services.clients import add_client, relationship_map
+    from services.clients import caseload as caseload_of
+    from services.grading import default_rules
+    from services.invites import find_counsellor
+    from services.logs import log_conversation
+
+    rules = default_rules()
+    costs = {}
+    for telegram_id, n in ((1, 10), (2, 1100)):
+        caseload(db, n, telegram_id=telegram_id)
+        regrade_everyone(db, NOW, rules)
+        actor = find_counsellor(db, telegram_id)
+        update_ids = iter(range(telegram_id * 1000, telegram_id * 1000 + 100))
+        seen = {}
+        for name, call in (
+            ("log", lambda a=actor, ids=update_ids: log_conversation(db, a, "s7 ok via=微信", NOW, next(ids),
+                                                                     rules=rules)),
+            ("clients", lambda a=actor: caseload_of(db, a, NOW)),
+            ("today", lambda a=actor: rem.today(db, a, NOW)),
+            ("map", lambda a=actor: relationship_map(db, a, "s7", NOW)),
+            ("new", lambda a=actor, ids=update_ids: add_client(db, a, grammar.parse_new("s7 #新"), NOW, next(ids),
+                                                               rules)),
+        ):
+            call()  # warm
+            with counting(db) as box:
+                result = call()
+            seen[name] = box[0]
+            if name == "log":
+                assert result.client.name == "s7" and result.interaction_count == 5
+            if name == "clients":
+                assert len(result) == n and all(row.grades is not None for row in result)
+        costs[n] = seen
+    assert costs[10] == costs[1100], costs
+    assert costs[1100]["clients"] <= 4 and costs[1100]["log"] <= 24, costs

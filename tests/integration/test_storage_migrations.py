@@ -9,7 +9,7 @@ from storage.db import ENCRYPT_IDENTITY_REVISION
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0011"  # the one place tests name the newest revision
+HEAD = "0012"  # the one place tests name the newest revision
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
@@ -92,7 +92,7 @@ def test_expected_indexes_exist(db: Database):
         "counsellor_id",
         "raised_at",
     ]
-    # the idle tick's scans (0011)
+    # the idle tick's scans (0012)
     assert idx["ix_client_grades_risk_next_contact_due"]["column_names"] == ["risk", "next_contact_due"]
     assert idx["ix_client_grades_risk_review_due_at"]["column_names"] == ["risk", "review_due_at"]
     assert idx["ix_alerts_escalate_at_open"]["column_names"] == ["escalate_at"]

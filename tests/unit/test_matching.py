@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.grammar import ClientRef
-from domain.matching import Match, match_client
+from domain.matching import Match, folded_name, lookup_key, match_client
 from domain.model import Client
 
 
@@ -147,3 +147,38 @@ def test_fast_for_300_clients() -> None:
         match_client(r, clients)
     per_call = (time.perf_counter() - t0) / len(refs)
     assert per_call < 0.005, per_call
+
+
+REFS = [r for r, _ in UNIQUE] + ["王", "陈", "li", "zhang", "nobody", "99", "2025001", "#1", "", "  ", '"王芳"']
+
+
+@pytest.mark.parametrize("ref", REFS)
+def test_what_the_index_finds_matches_as_the_whole_caseload(ref: str) -> None:
+    """services.clients.match_ref: the clients a number or an exact folded name finds (what
+    SQL can look up), when there are any, give the same match as the whole caseload."""
+    key = lookup_key(ref)
+    if isinstance(key, int):
+        hits = [c for c in CLIENTS if c.number == key]
+    elif key is not None:
+        hits = [c for c in CLIENTS if folded_name(c.name) == key]
+    else:
+        hits = []
+    if hits:
+        assert match_client(ref, hits) == match_client(ref, CLIENTS)
+
+
+def test_lookup_keys() -> None:
+    assert lookup_key("#3") == 3 and lookup_key("２") == 2 and lookup_key(ClientRef("12")) == 12
+    assert lookup_key("LI  MING") == "li ming" == folded_name("Li Ming")
+    assert lookup_key("王芳") == "王芳" and lookup_key("   ") is None
+    # the same name twice: both found by the index, the whole caseload asks the same question
+    twins = [*CLIENTS, mk(14, "王芳", last=25)]
+    hits = [c for c in twins if folded_name(c.name) == lookup_key("王芳")]
+    assert nums(hits) == [1, 14] and match_client("王芳", hits) == match_client("王芳", twins)
+    assert match_client("王芳", twins).ambiguous
+
+
+def test_a_miss_without_suggestions_when_asked() -> None:
+    assert match_client("wangfnag", CLIENTS).suggestions  # close to wangfang
+    assert match_client("wangfnag", CLIENTS, suggest=False) == Match()
+    assert match_client("王芳", CLIENTS, suggest=False).client == BY_NO[1]
