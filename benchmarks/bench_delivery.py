@@ -62,14 +62,23 @@ def seed(db: Database, server: FakeTelegramServer, due: list[datetime]) -> None:
         for n in range(CHATS):
             tid = 10_000 + n
             server.user(tid, f"C{n}", started=True)
-            c = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=clock())
+            c = uow.counsellors.add(
+                telegram_id=tid, display_name=f"C{n}", is_admin=False, now=clock()
+            )
             uow.counsellors.set_settings(c.id, agenda_at=None)
             repo = uow.clients_of(c.id)
             records = uow.records_of(c.id)
-            client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=clock())
+            client = repo.add(
+                name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=clock()
+            )
             for k in range(PER_CHAT):
-                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
-                              due_at=due[(k * CHATS + n) % len(due)], now=clock())
+                records.add_plan(
+                    client.id,
+                    kind=PlanKind.SHORT,
+                    text=f"item {n}-{k}",
+                    due_at=due[(k * CHATS + n) % len(due)],
+                    now=clock(),
+                )
 
 
 async def burst(name: str, make_bot, limiter: SendLimiter) -> dict:
@@ -100,8 +109,15 @@ async def burst(name: str, make_bot, limiter: SendLimiter) -> dict:
             refused = sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 429)
             accepted = sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 200)
         db.dispose()
-    return {"name": name, "sent": stats.sent, "accepted": accepted, "refused_429": refused,
-            "lost": CHATS * PER_CHAT - accepted, "seconds": elapsed, "per_second": accepted / elapsed}
+    return {
+        "name": name,
+        "sent": stats.sent,
+        "accepted": accepted,
+        "refused_429": refused,
+        "lost": CHATS * PER_CHAT - accepted,
+        "seconds": elapsed,
+        "per_second": accepted / elapsed,
+    }
 
 
 async def lateness() -> dict:
@@ -115,7 +131,9 @@ async def lateness() -> dict:
             due = [t0 + timedelta(milliseconds=100 * i) for i in range(CHATS * PER_CHAT)]
             seed(db, server, due)
             async with Bot(server.token, base_url=server.base_url) as bot:
-                deliverer = Deliverer(db, bot, default_renderer(), clock, SendLimiter(), worker="tick")
+                deliverer = Deliverer(
+                    db, bot, default_renderer(), clock, SendLimiter(), worker="tick"
+                )
                 late: list[float] = []
                 end = due[-1] + timedelta(seconds=30)
                 while clock() < end:
@@ -126,8 +144,12 @@ async def lateness() -> dict:
                         break
                     await asyncio.sleep(1.0)
         db.dispose()
-    return {"count": len(late), "p50": percentile(late, 0.5), "p99": percentile(late, 0.99),
-            "max": max(late) if late else 0.0}
+    return {
+        "count": len(late),
+        "p50": percentile(late, 0.5),
+        "p99": percentile(late, 0.99),
+        "max": max(late) if late else 0.0,
+    }
 
 
 def plain_bot(server):
@@ -153,27 +175,59 @@ def _pg_schema(base: str):
     return scratch_schema(base, prefix="caremap_bench")
 
 
-def _seed_due(db: Database, server: FakeTelegramServer, chats: int, per_chat: int, first_tid: int,
-              prefix: str) -> set[str]:
-    return set(seed_due_followups(db, server, chats=chats, per_chat=per_chat, first_tid=first_tid, prefix=prefix,
-                                  due=clock() - timedelta(minutes=1), client_prefix=prefix).values())
+def _seed_due(
+    db: Database, server: FakeTelegramServer, chats: int, per_chat: int, first_tid: int, prefix: str
+) -> set[str]:
+    return set(
+        seed_due_followups(
+            db,
+            server,
+            chats=chats,
+            per_chat=per_chat,
+            first_tid=first_tid,
+            prefix=prefix,
+            due=clock() - timedelta(minutes=1),
+            client_prefix=prefix,
+        ).values()
+    )
 
 
 @contextlib.asynccontextmanager
 async def _processes(server: FakeTelegramServer, db_url: str, key: str, workers: int, tmp: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
-    env.update(TELEGRAM_BOT_TOKEN=server.token, TELEGRAM_API_BASE_URL=server.base_url, DATABASE_URL=db_url,
-               CAREMAP_SECRET_KEY=key, CAREMAP_TICK_SECONDS="1", CAREMAP_ADMIN_IDS="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=server.token,
+        TELEGRAM_API_BASE_URL=server.base_url,
+        DATABASE_URL=db_url,
+        CAREMAP_SECRET_KEY=key,
+        CAREMAP_TICK_SECONDS="1",
+        CAREMAP_ADMIN_IDS="1",
+    )
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = str(root)
     procs = []
     for module in ["bot"] + ["reminders"] * workers:
-        procs.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, cwd=tmp, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                cwd=tmp,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        )
     try:
-        await server.wait_for(lambda: True if len(server.calls_to("getMe")) >= 1 + workers else None, 120,
-                              "the processes up")
+        await server.wait_for(
+            lambda: True if len(server.calls_to("getMe")) >= 1 + workers else None,
+            120,
+            "the processes up",
+        )
         yield procs
     finally:
         for proc in procs:
@@ -199,8 +253,11 @@ async def crisis_behind_backlog(db_url: str, workers: int, crises: int = 10) -> 
             async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
                 backlog = _seed_due(db, server, 100, 10, 40_000, "backlog")
                 _seed_due(db, server, crises, 5, 50_000, "危机")  # their own follow-ups queue too
-                await server.wait_for(lambda: True if len(labels_delivered(server, backlog)) >= 20 else None, 120,
-                                      "the backlog under way")
+                await server.wait_for(
+                    lambda: True if len(labels_delivered(server, backlog)) >= 20 else None,
+                    120,
+                    "the backlog under way",
+                )
                 latencies, behind = [], []
                 for n in range(crises):
                     user = server.user(50_000 + n, f"C{n}", started=True)
@@ -209,17 +266,38 @@ async def crisis_behind_backlog(db_url: str, workers: int, crises: int = 10) -> 
                     await user.send(f"/phq9 危机{n} 1 1 1 1 1 1 1 1 2")
 
                     def alert(tid: int = 50_000 + n):
-                        return next((c for c in server.calls if c.method == "sendMessage" and c.status == 200
-                                     and c.params.get("chat_id") in (tid, str(tid))
-                                     and "CRISIS" in str(c.params.get("text", ""))), None)
+                        return next(
+                            (
+                                c
+                                for c in server.calls
+                                if c.method == "sendMessage"
+                                and c.status == 200
+                                and c.params.get("chat_id") in (tid, str(tid))
+                                and "CRISIS" in str(c.params.get("text", ""))
+                            ),
+                            None,
+                        )
 
                     call = await server.wait_for(alert, 60, "the crisis alert")
                     latencies.append(call.t - start)
-                    behind.append(sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 200
-                                      and "backlog-" in str(c.params.get("text", "")) and c.t < call.t) - before)
+                    behind.append(
+                        sum(
+                            1
+                            for c in server.calls
+                            if c.method == "sendMessage"
+                            and c.status == 200
+                            and "backlog-" in str(c.params.get("text", ""))
+                            and c.t < call.t
+                        )
+                        - before
+                    )
         db.dispose()
-    return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "max": max(latencies),
-            "behind_max": max(behind)}
+    return {
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies),
+        "behind_max": max(behind),
+    }
 
 
 async def processes_burst(db_url: str, workers: int, due: int = 500) -> dict:
@@ -233,15 +311,23 @@ async def processes_burst(db_url: str, workers: int, due: int = 500) -> dict:
             async with _processes(server, db_url, key.decode(), workers, Path(tmp)):
                 labels = _seed_due(db, server, 100, due // 100, 30_000, "due")
                 start = time.monotonic()
-                await server.wait_for(lambda: True if set(labels_delivered(server, labels)) == labels else None, 300,
-                                      "everything delivered")
+                await server.wait_for(
+                    lambda: True if set(labels_delivered(server, labels)) == labels else None,
+                    300,
+                    "everything delivered",
+                )
                 elapsed = time.monotonic() - start
                 await server.idle(timeout=60, quiet=2.0)
             sent = labels_delivered(server, labels)
             refused = sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 429)
         db.dispose()
-    return {"per_second": len(labels) / elapsed, "seconds": elapsed, "refused_429": refused,
-            "lost": len(labels - set(sent)), "repeated": sum(n - 1 for n in sent.values())}
+    return {
+        "per_second": len(labels) / elapsed,
+        "seconds": elapsed,
+        "refused_429": refused,
+        "lost": len(labels - set(sent)),
+        "repeated": sum(n - 1 for n in sent.values()),
+    }
 
 
 async def main() -> None:
@@ -249,32 +335,42 @@ async def main() -> None:
     ours = await burst("caremap", plain_bot, SendLimiter())
     ptb = await burst("ptb-default", ptb_default_bot, unlimited)
     for r in (ours, ptb):
-        print(f"{r['name']:>12}: {r['accepted']} accepted in {r['seconds']:.2f} s = {r['per_second']:.1f} sends/s; "
-              f"429s {r['refused_429']}; lost {r['lost']}")
+        print(
+            f"{r['name']:>12}: {r['accepted']} accepted in {r['seconds']:.2f} s = {r['per_second']:.1f} sends/s; "
+            f"429s {r['refused_429']}; lost {r['lost']}"
+        )
     print(f"ratio of 429s, ptb-default / caremap: {ptb['refused_429']} / {ours['refused_429']}")
     late = await lateness()
-    print(f"lateness (real time, tick every 1 s, {late['count']} reminders): p50 {late['p50']:.2f} s, "
-          f"p99 {late['p99']:.2f} s, max {late['max']:.2f} s")
+    print(
+        f"lateness (real time, tick every 1 s, {late['count']} reminders): p50 {late['p50']:.2f} s, "
+        f"p99 {late['p99']:.2f} s, max {late['max']:.2f} s"
+    )
     if "--quick" in sys.argv:
         return
     pg = _pg_url()
     one = await crisis_behind_backlog("sqlite", workers=0)
-    line = (f"crisis alert behind 1,000 follow-ups: one process (SQLite) p50 {one['p50']:.2f} s, "
-            f"p99 {one['p99']:.2f} s, max {one['max']:.2f} s, ≤ {one['behind_max']} follow-ups before it")
+    line = (
+        f"crisis alert behind 1,000 follow-ups: one process (SQLite) p50 {one['p50']:.2f} s, "
+        f"p99 {one['p99']:.2f} s, max {one['max']:.2f} s, ≤ {one['behind_max']} follow-ups before it"
+    )
     if pg is None:
         print(line + "; bot + 2 workers: needs CAREMAP_TEST_POSTGRES_URL")
         return
     with _pg_schema(pg) as url:
         many = await crisis_behind_backlog(url, workers=2)
-    print(line + f" | bot + 2 workers (PostgreSQL) p50 {many['p50']:.2f} s, p99 {many['p99']:.2f} s, "
-          f"max {many['max']:.2f} s, ≤ {many['behind_max']} follow-ups before it")
+    print(
+        line + f" | bot + 2 workers (PostgreSQL) p50 {many['p50']:.2f} s, p99 {many['p99']:.2f} s, "
+        f"max {many['max']:.2f} s, ≤ {many['behind_max']} follow-ups before it"
+    )
     with _pg_schema(pg) as url:
         alone = await processes_burst(url, workers=0)
     with _pg_schema(pg) as url:
         three = await processes_burst(url, workers=2)
-    print(f"500 due on PostgreSQL: the bot alone {alone['per_second']:.1f} sends/s, 429s {alone['refused_429']}, "
-          f"lost {alone['lost']}, repeated {alone['repeated']} | bot + 2 workers {three['per_second']:.1f} sends/s, "
-          f"429s {three['refused_429']}, lost {three['lost']}, repeated {three['repeated']}")
+    print(
+        f"500 due on PostgreSQL: the bot alone {alone['per_second']:.1f} sends/s, 429s {alone['refused_429']}, "
+        f"lost {alone['lost']}, repeated {alone['repeated']} | bot + 2 workers {three['per_second']:.1f} sends/s, "
+        f"429s {three['refused_429']}, lost {three['lost']}, repeated {three['repeated']}"
+    )
 
 
 if __name__ == "__main__":

@@ -70,9 +70,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def drive(server: FakeTelegramServer, chats: int, per_chat: int, warmup: int) -> tuple[float, list[float]]:
+async def drive(
+    server: FakeTelegramServer, chats: int, per_chat: int, warmup: int
+) -> tuple[float, list[float]]:
     """Each chat: `/log`, wait for the reply, the next. Returns (wall seconds, latencies)."""
-    users = [server.user(FIRST_ID + k, f"C{k}", language_code="zh", started=True) for k in range(chats)]
+    users = [
+        server.user(FIRST_ID + k, f"C{k}", language_code="zh", started=True) for k in range(chats)
+    ]
     latencies: list[float] = []
 
     async def one(user, k: int, n: int, record: bool) -> None:
@@ -108,7 +112,9 @@ def seed(db, chats: int) -> None:
                 repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=now)
 
 
-async def caremap(chats: int, per_chat: int, warmup: int, trace: bool = False) -> tuple[float, list[float]]:
+async def caremap(
+    chats: int, per_chat: int, warmup: int, trace: bool = False
+) -> tuple[float, list[float]]:
     with tempfile.TemporaryDirectory(prefix="caremap-bench-log-") as tmp:
         async with FakeTelegramServer() as server:
             settings = Settings(
@@ -142,10 +148,13 @@ async def caremap(chats: int, per_chat: int, warmup: int, trace: bool = False) -
                 async with serving(app, db, clock, poll_timeout=1.0):
                     wall, lat = await drive(server, chats, per_chat, warmup)
                     n = chats * (per_chat + warmup)
-                    print(f"caremap: {counts['statements'] / n:.1f} SQL statements and "
-                          f"{counts['commits'] / n:.1f} commits per /log (incl. the inbox's)", flush=True)
+                    print(
+                        f"caremap: {counts['statements'] / n:.1f} SQL statements and "
+                        f"{counts['commits'] / n:.1f} commits per /log (incl. the inbox's)",
+                        flush=True,
+                    )
                     if trace:
-                        for sql in statements[-len(statements) // n:]:
+                        for sql in statements[-len(statements) // n :]:
                             print("   ", sql)
                     reply = server.user(FIRST_ID).last
                     if reply is None or "学生" not in (reply.text or ""):
@@ -176,36 +185,54 @@ async def echo(chats: int, per_chat: int, warmup: int) -> tuple[float, list[floa
 
 def summary(name: str, wall: float, lat: list[float]) -> dict[str, float]:
     rate = len(lat) / wall
-    row = {"rate": rate, "p50": percentile(lat, 0.5) * 1000, "p95": percentile(lat, 0.95) * 1000,
-           "mean": statistics.fmean(lat) * 1000}
+    row = {
+        "rate": rate,
+        "p50": percentile(lat, 0.5) * 1000,
+        "p95": percentile(lat, 0.95) * 1000,
+        "mean": statistics.fmean(lat) * 1000,
+    }
     row["cpu"] = CPU[-1] / len(lat) * 1000
-    print(f"{name:8s} {len(lat):5d} updates in {wall:6.2f} s: {rate:7.1f} updates/s  "
-          f"p50 {row['p50']:6.1f} ms  p95 {row['p95']:6.1f} ms  CPU {row['cpu']:5.1f} ms/update "
-          "(bot + fake)", flush=True)
+    print(
+        f"{name:8s} {len(lat):5d} updates in {wall:6.2f} s: {rate:7.1f} updates/s  "
+        f"p50 {row['p50']:6.1f} ms  p95 {row['p95']:6.1f} ms  CPU {row['cpu']:5.1f} ms/update "
+        "(bot + fake)",
+        flush=True,
+    )
     return row
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    print(f"/log, {args.chats} chats at once × {args.per_chat} each (+{args.warmup} warm-up), "
-          f"{args.rounds} round(s), alternating")
+    print(
+        f"/log, {args.chats} chats at once × {args.per_chat} each (+{args.warmup} warm-up), "
+        f"{args.rounds} round(s), alternating"
+    )
     ratios, costs = [], []
     for r in range(args.rounds):
         e = summary("echo", *await echo(args.chats, args.per_chat, args.warmup))
         c = summary("caremap", *await caremap(args.chats, args.per_chat, args.warmup, args.trace))
         ratios.append(c["rate"] / e["rate"])
         costs.append(e["cpu"] / c["cpu"])
-        print(f"round {r + 1}: ratio caremap/echo = {ratios[-1]:.2f}  "
-              f"(p50 {c['p50']:.1f} vs {e['p50']:.1f} ms; CPU per update echo/caremap {costs[-1]:.2f})",
-              flush=True)
-    print(f"ratio (caremap rate / echo rate): {statistics.median(ratios):.2f}"
-          + (f" median of {[round(x, 2) for x in ratios]}" if len(ratios) > 1 else "") + "  (floor: 0.5)")
+        print(
+            f"round {r + 1}: ratio caremap/echo = {ratios[-1]:.2f}  "
+            f"(p50 {c['p50']:.1f} vs {e['p50']:.1f} ms; CPU per update echo/caremap {costs[-1]:.2f})",
+            flush=True,
+        )
+    print(
+        f"ratio (caremap rate / echo rate): {statistics.median(ratios):.2f}"
+        + (f" median of {[round(x, 2) for x in ratios]}" if len(ratios) > 1 else "")
+        + "  (floor: 0.5)"
+    )
     # On a shared machine the rates follow how much CPU each phase happened to get; the CPU
     # spent per update does not, and bounds the rate ratio on an idle machine.
-    print(f"CPU-cost ratio (echo CPU per update / caremap CPU per update): {statistics.median(costs):.2f}")
+    print(
+        f"CPU-cost ratio (echo CPU per update / caremap CPU per update): {statistics.median(costs):.2f}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--chats", type=int, default=8)
     parser.add_argument("--per-chat", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)

@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍红娥玲芬燕鹏辉林建国宇浩然欣怡子涵梓轩雨"
+GIVEN = (
+    "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍红娥玲芬燕鹏辉林建国宇浩然欣怡子涵梓轩雨"
+)
 TAGS = ("贫困生", "班干部", "留学生", "竞赛达人", "挂科", "失联", "自伤史", "家庭变故")
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
@@ -34,13 +36,31 @@ def seed(db, n: int, telegram_id: int, rnd: random.Random):  # noqa: ANN001, ANN
         records = uow.records_of(counsellor.id)
         clinical = uow.clinical_of(counsellor.id)
         for i in range(n):
-            name = "王芳" if i == n // 2 else rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
+            name = (
+                "王芳"
+                if i == n // 2
+                else rnd.choice(SURNAMES)
+                + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
+            )
             if name == "王芳" and i != n // 2:
                 name = "王芳芳"
-            c = repo.add(name, rnd.sample(TAGS, rnd.choice((0, 1, 2))), f"2025{i:04d}", "市场营销", "2025", NOW)
+            c = repo.add(
+                name,
+                rnd.sample(TAGS, rnd.choice((0, 1, 2))),
+                f"2025{i:04d}",
+                "市场营销",
+                "2025",
+                NOW,
+            )
             if i == n // 2:
                 for k in range(12):
-                    records.add_interaction(c.id, NOW - timedelta(days=k * 7), "face", f"第{k}次谈话, 挂科 3 门, 周末打工", NOW)
+                    records.add_interaction(
+                        c.id,
+                        NOW - timedelta(days=k * 7),
+                        "face",
+                        f"第{k}次谈话, 挂科 3 门, 周末打工",
+                        NOW,
+                    )
                 records.add_need(c.id, "学业辅导", True, "face", NOW)
                 records.add_plan(c.id, "short", "看看辅导计划的进展", NOW + timedelta(days=7), NOW)
                 clinical.add_screening(c.id, score("phq9", [2, 2, 1, 1, 0, 0, 1, 0, 0]), NOW)
@@ -64,7 +84,9 @@ def main() -> None:
     rnd = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'caremap.db'}"
-        db = open_database(Settings(token="1:x", database_url=url, secret_key=Cipher.generate_key()))
+        db = open_database(
+            Settings(token="1:x", database_url=url, secret_key=Cipher.generate_key())
+        )
         try:
             t0 = time.perf_counter()
             actor = seed(db, args.clients, 1001, rnd)

@@ -55,7 +55,13 @@ RULES = default_rules()
 TAGS = ("失联", "挂科", "经济困难", "家庭变故", "班干部", "留学生", "孤立", "+编程强")
 NEEDS = ("挂科两门", "想申请助学金", "最近失眠", "暑假找实习", "和室友有矛盾")
 CHANNELS = ("面谈", "电话", "微信")
-NOTES = ("谈了近况，约了下次", "期末复习压力大，睡得少", "和室友有矛盾，想换宿舍", "在考虑转专业", "家里经济紧张，在打工")
+NOTES = (
+    "谈了近况，约了下次",
+    "期末复习压力大，睡得少",
+    "和室友有矛盾，想换宿舍",
+    "在考虑转专业",
+    "家里经济紧张，在打工",
+)
 SCALES = {"300": (1, 300), "5000": (1, 5000), "100000": (200, 500)}
 PG_ENV = "CAREMAP_TEST_POSTGRES_URL"
 REQUESTS = True  # also the per-request figures (`requests`)
@@ -92,19 +98,33 @@ def synthetic(n: int, rnd: random.Random, interactions: int, first: int = 0) -> 
             contacts.append((at, rnd.choice(CHANNELS), rnd.choice(NOTES), outcome))
         screenings = []
         if rnd.random() < 0.2:
-            screenings.append(("phq9", [min(3, max(0, int(rnd.gauss(0.8, 0.9)))) for _ in range(9)],
-                               NOW - timedelta(days=rnd.uniform(1, 120))))
+            screenings.append(
+                (
+                    "phq9",
+                    [min(3, max(0, int(rnd.gauss(0.8, 0.9)))) for _ in range(9)],
+                    NOW - timedelta(days=rnd.uniform(1, 120)),
+                )
+            )
         if rnd.random() < 0.1:
-            screenings.append(("gad7", [min(3, max(0, int(rnd.gauss(0.8, 0.9)))) for _ in range(7)],
-                               NOW - timedelta(days=rnd.uniform(1, 120))))
-        out.append(SeedClient(
-            name=f"学生{i}",
-            tags=rnd.sample(TAGS, rnd.choice((0, 0, 1, 2))),
-            interactions=contacts,
-            needs=[(rnd.choice(NEEDS), rnd.random() < 0.7)] if rnd.random() < 0.2 else [],
-            screenings=screenings,
-            plans=[("回访", NOW - timedelta(hours=rnd.uniform(1, 72)))] if rnd.random() < 0.05 else [],
-        ))
+            screenings.append(
+                (
+                    "gad7",
+                    [min(3, max(0, int(rnd.gauss(0.8, 0.9)))) for _ in range(7)],
+                    NOW - timedelta(days=rnd.uniform(1, 120)),
+                )
+            )
+        out.append(
+            SeedClient(
+                name=f"学生{i}",
+                tags=rnd.sample(TAGS, rnd.choice((0, 0, 1, 2))),
+                interactions=contacts,
+                needs=[(rnd.choice(NEEDS), rnd.random() < 0.7)] if rnd.random() < 0.2 else [],
+                screenings=screenings,
+                plans=[("回访", NOW - timedelta(hours=rnd.uniform(1, 72)))]
+                if rnd.random() < 0.05
+                else [],
+            )
+        )
     return out
 
 
@@ -138,8 +158,10 @@ def database(backend: str):
 def seed(db: Database, counsellors: int, per: int, interactions: int) -> None:
     rnd = random.Random(12)
     with db.uow(write=True) as uow:
-        ids = [uow.counsellors.add(1000 + k, f"C{k}", k == 0, NOW - timedelta(days=400)).id
-               for k in range(counsellors)]
+        ids = [
+            uow.counsellors.add(1000 + k, f"C{k}", k == 0, NOW - timedelta(days=400)).id
+            for k in range(counsellors)
+        ]
     for cid in ids:
         for start in range(0, per, 500):
             batch = synthetic(min(500, per - start), rnd, interactions, first=start)  # unique names
@@ -213,7 +235,9 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
 
     def log() -> None:
         n = next(uid)
-        log_conversation(db, actor, f"学生{n % n_clients} 聊了期末安排 via=微信 trust=4", now, n, rules=rules)
+        log_conversation(
+            db, actor, f"学生{n % n_clients} 聊了期末安排 via=微信 trust=4", now, n, rules=rules
+        )
 
     def map_() -> None:
         client_svc.relationship_map(db, actor, f"#{next(uid) % n_clients + 1}", now)
@@ -224,23 +248,40 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
 
     def clients() -> None:
         rows = client_svc.caseload(db, actor, now)
-        renderer.render(lang, "clients", clients=rows[:10], total=len(rows), page=0,
-                        pages=-(-len(rows) // 10), start=0, now=now, tz=tz)
+        renderer.render(
+            lang,
+            "clients",
+            clients=rows[:10],
+            total=len(rows),
+            page=0,
+            pages=-(-len(rows) // 10),
+            start=0,
+            now=now,
+            tz=tz,
+        )
 
     def today() -> None:
         agenda_message(renderer, lang, rem.today(db, actor, now), tz=tz, now=now, pushed=False)
 
     def find() -> None:
         rows = caseload_svc.find(db, actor, "期末")
-        renderer.render_fitting(lang, "find_results", "rows", rows, query="期末", total=len(rows), tz=tz)
+        renderer.render_fitting(
+            lang, "find_results", "rows", rows, query="期末", total=len(rows), tz=tz
+        )
 
     def export() -> None:
         build_workbook(renderer, lang, tz, caseload_records(db, actor), now)
 
     out: dict[str, str] = {}
-    for name, fn, times in (("/log", log, 30), ("/map", map_, 30), ("/new", new, 20),
-                            ("/clients", clients, 10), ("/today", today, 10), ("/find", find, 5),
-                            ("/export", export, 2)):
+    for name, fn, times in (
+        ("/log", log, 30),
+        ("/map", map_, 30),
+        ("/new", new, 20),
+        ("/clients", clients, 10),
+        ("/today", today, 10),
+        ("/find", find, 5),
+        ("/export", export, 2),
+    ):
         if name.lstrip("/") in SKIP:
             continue
         if times > 2:
@@ -252,10 +293,15 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
             fn()
             took.append(time.perf_counter() - t)
             stmts += counter.n - before
-        out[f"{name} p50/p95 ms"] = f"{percentile(took, .5) * 1000:.0f}/{percentile(took, .95) * 1000:.0f}"
+        out[f"{name} p50/p95 ms"] = (
+            f"{percentile(took, 0.5) * 1000:.0f}/{percentile(took, 0.95) * 1000:.0f}"
+        )
         out[f"{name} stmts"] = f"{stmts / times:.0f}"
-        print(f"  {name}: p50 {percentile(took, .5) * 1000:.1f} ms, p95 {percentile(took, .95) * 1000:.1f} ms, "
-              f"{stmts / times:.1f} statements", flush=True)
+        print(
+            f"  {name}: p50 {percentile(took, 0.5) * 1000:.1f} ms, p95 {percentile(took, 0.95) * 1000:.1f} ms, "
+            f"{stmts / times:.1f} statements",
+            flush=True,
+        )
     return out
 
 
@@ -270,8 +316,12 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
         later = NOW + timedelta(days=1)
         if REQUESTS_ONLY:
             regrade_everyone(db, NOW, RULES)
-            row = {"scale": f"{counsellors}×{per}", "backend": backend, "seed s": f"{seeded:.1f}",
-                   **requests(db, counter, NOW)}
+            row = {
+                "scale": f"{counsellors}×{per}",
+                "backend": backend,
+                "seed s": f"{seeded:.1f}",
+                **requests(db, counter, NOW),
+            }
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
             return row
         with WriteProbe(db) as probe:
@@ -313,21 +363,37 @@ def run(scale: str, backend: str, interactions: int) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="also 200 counsellors × 500 = 100,000 clients")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="also 200 counsellors × 500 = 100,000 clients"
+    )
     parser.add_argument("--scales", default=None, help="comma-separated: 300,5000,100000")
-    parser.add_argument("--backend", default=None, help="sqlite,postgresql (default: sqlite, "
-                        f"and postgresql when {PG_ENV} is set)")
+    parser.add_argument(
+        "--backend",
+        default=None,
+        help=f"sqlite,postgresql (default: sqlite, and postgresql when {PG_ENV} is set)",
+    )
     parser.add_argument("--interactions", type=int, default=10)
     parser.add_argument("--no-requests", action="store_true", help="skip the per-request figures")
-    parser.add_argument("--skip", default="", help="requests to leave out, e.g. export (a minute a call at 5,000)")
-    parser.add_argument("--requests-only", action="store_true",
-                        help="seed, grade once, then only the per-request figures (no tick/re-grade timings)")
+    parser.add_argument(
+        "--skip", default="", help="requests to leave out, e.g. export (a minute a call at 5,000)"
+    )
+    parser.add_argument(
+        "--requests-only",
+        action="store_true",
+        help="seed, grade once, then only the per-request figures (no tick/re-grade timings)",
+    )
     args = parser.parse_args()
     global REQUESTS, REQUESTS_ONLY
     REQUESTS, REQUESTS_ONLY = not args.no_requests, args.requests_only
     SKIP.update(w.strip().lstrip("/") for w in args.skip.split(",") if w.strip())
-    scales = args.scales.split(",") if args.scales else ["300", "5000"] + (["100000"] if args.full else [])
+    scales = (
+        args.scales.split(",")
+        if args.scales
+        else ["300", "5000"] + (["100000"] if args.full else [])
+    )
     if args.backend:
         backends = args.backend.split(",")
     else:

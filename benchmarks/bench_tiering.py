@@ -23,7 +23,15 @@ from domain.tiering import ClientFacts, NeedFact, grade, grade_many
 
 NOW = datetime(2025, 11, 23, 12, 0, tzinfo=UTC)
 TAGS = ("失联", "挂科", "经济困难", "家庭变故", "自伤史", "班干部", "留学生", "孤立")
-NEEDS = ("挂科两门", "想申请助学金", "最近失眠", "暑假找实习", "和室友有矛盾", "想出国交换", "心里空空的")
+NEEDS = (
+    "挂科两门",
+    "想申请助学金",
+    "最近失眠",
+    "暑假找实习",
+    "和室友有矛盾",
+    "想出国交换",
+    "心里空空的",
+)
 
 
 def synthetic(n: int, seed: int = 42) -> list[ClientFacts]:
@@ -46,7 +54,10 @@ def synthetic(n: int, seed: int = 42) -> list[ClientFacts]:
                 client_id=i,
                 counsellor_risk=rnd.choices(list(Risk), weights=(70, 20, 8, 2))[0],
                 risk_tags=tuple(rnd.sample(TAGS, rnd.choice((0, 0, 1, 2)))),
-                needs=tuple(NeedFact(t, rnd.random() < 0.7) for t in rnd.sample(NEEDS, rnd.choice((0, 1, 2)))),
+                needs=tuple(
+                    NeedFact(t, rnd.random() < 0.7)
+                    for t in rnd.sample(NEEDS, rnd.choice((0, 1, 2)))
+                ),
                 interactions=interactions,
                 phq9=phq,
                 gad7=gad,
@@ -67,7 +78,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     clients = synthetic(args.clients)
-    print(f"built {len(clients):,} synthetic clients in {time.perf_counter() - t0:.2f} s (not timed below)")
+    print(
+        f"built {len(clients):,} synthetic clients in {time.perf_counter() - t0:.2f} s (not timed below)"
+    )
     rules = load_rules(None)
 
     runs = []
@@ -78,9 +91,11 @@ def main() -> None:
         graded = grade_many(clients, rules, NOW)
         runs.append(time.perf_counter() - t)
     best = min(runs)
-    print(f"grade_many: {len(clients):,} clients in {best:.3f} s (best of {args.repeat}; median "
-          f"{statistics.median(runs):.3f} s; runs {', '.join(f'{r:.3f}' for r in runs)}) "
-          f"→ {len(clients) / best:,.0f} clients/s")
+    print(
+        f"grade_many: {len(clients):,} clients in {best:.3f} s (best of {args.repeat}; median "
+        f"{statistics.median(runs):.3f} s; runs {', '.join(f'{r:.3f}' for r in runs)}) "
+        f"→ {len(clients) / best:,.0f} clients/s"
+    )
 
     kept = graded
     graded = []
@@ -88,8 +103,10 @@ def main() -> None:
     graded = [grade(f, rules, NOW) for f in clients]
     loop = time.perf_counter() - t
     assert kept == graded
-    print(f"[grade(f) for f in clients] (same results, garbage collector on): {loop:.3f} s → "
-          f"{len(clients) / loop:,.0f} clients/s")
+    print(
+        f"[grade(f) for f in clients] (same results, garbage collector on): {loop:.3f} s → "
+        f"{len(clients) / loop:,.0f} clients/s"
+    )
 
     sample = clients[: args.naive]
     text_path = DEFAULT_RULES_PATH
@@ -98,8 +115,10 @@ def main() -> None:
         grade(f, parse_rules(text_path.read_text(encoding="utf-8")), NOW)
     naive = time.perf_counter() - t
     naive_rate = len(sample) / naive
-    print(f"naive (read + parse + validate the rule file per client): {len(sample):,} clients in "
-          f"{naive:.3f} s → {naive_rate:,.0f} clients/s")
+    print(
+        f"naive (read + parse + validate the rule file per client): {len(sample):,} clients in "
+        f"{naive:.3f} s → {naive_rate:,.0f} clients/s"
+    )
     print(f"speed-up grade_many vs naive: {len(clients) / best / naive_rate:,.0f}×")
 
     dist = Counter(g.risk.value for g in graded)

@@ -58,23 +58,50 @@ class Container:
     clock: Clock
 
 
-def bootstrap(settings: Settings, *, clock: Clock = system_clock, renderer: Renderer | None = None,
-              log: logging.Logger | None = None) -> Container:
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    renderer: Renderer | None = None,
+    log: logging.Logger | None = None,
+) -> Container:
     """Rules and catalogue first (cheap, and a bad rule file stops the start before the
     database is touched), then the key and the database (checked, migrated)."""
     rules = rule_base(settings)
     resources = load_catalogue()
     db = open_database(settings, log)
-    return Container(settings=settings, rules=rules, catalogue=resources, db=db,
-                     renderer=renderer or default_renderer(), clock=clock)
+    return Container(
+        settings=settings,
+        rules=rules,
+        catalogue=resources,
+        db=db,
+        renderer=renderer or default_renderer(),
+        clock=clock,
+    )
 
 
 def assemble(settings: Settings, db: Database, *, clock: Clock) -> Container:
     """The same parts around a database already opened (tests that restart the bot on one
     database, or open it with settings of their own)."""
-    return Container(settings=settings, rules=rule_base(settings), catalogue=load_catalogue(), db=db,
-                     renderer=default_renderer(), clock=clock)
+    return Container(
+        settings=settings,
+        rules=rule_base(settings),
+        catalogue=load_catalogue(),
+        db=db,
+        renderer=default_renderer(),
+        clock=clock,
+    )
 
 
-__all__ = ["Clock", "ConfigError", "Container", "Settings", "assemble", "bootstrap", "file_url_for", "load_settings",
-           "rule_base", "system_clock"]
+__all__ = [
+    "Clock",
+    "ConfigError",
+    "Container",
+    "Settings",
+    "assemble",
+    "bootstrap",
+    "file_url_for",
+    "load_settings",
+    "rule_base",
+    "system_clock",
+]

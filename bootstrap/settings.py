@@ -61,8 +61,13 @@ class Environment(BaseSettings):
     Each validator's message starts with the variable's name: it is the line the operator
     reads."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_ignore_empty=True,
-                                      env_file_encoding="utf-8", validate_default=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        env_file_encoding="utf-8",
+        validate_default=True,
+    )
 
     TELEGRAM_BOT_TOKEN: str | None = None
     TELEGRAM_API_BASE_URL: str = DEFAULT_API_BASE_URL
@@ -79,16 +84,26 @@ class Environment(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # the process environment wins over .env; values given explicitly (tests, or a
         # mapping passed to load_settings) stand in for the environment
         return init_settings, env_settings, dotenv_settings
 
-    @field_validator("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "CAREMAP_SECRET_KEY", "CAREMAP_RULES",
-                     "CAREMAP_WEBHOOK_URL", "CAREMAP_WEBHOOK_SECRET", mode="before")
+    @field_validator(
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "CAREMAP_SECRET_KEY",
+        "CAREMAP_RULES",
+        "CAREMAP_WEBHOOK_URL",
+        "CAREMAP_WEBHOOK_SECRET",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _clean(value)
@@ -97,7 +112,9 @@ class Environment(BaseSettings):
     @classmethod
     def _token(cls, value: str | None) -> str | None:
         if value is not None and (any(c.isspace() for c in value) or ":" not in value):
-            raise ValueError("TELEGRAM_BOT_TOKEN looks malformed: expected '<digits>:<secret>' from @BotFather")
+            raise ValueError(
+                "TELEGRAM_BOT_TOKEN looks malformed: expected '<digits>:<secret>' from @BotFather"
+            )
         return value
 
     @field_validator("TELEGRAM_API_BASE_URL", mode="before")
@@ -106,7 +123,9 @@ class Environment(BaseSettings):
         value = _clean(value)
         value = value or DEFAULT_API_BASE_URL
         if not str(value).startswith(("http://", "https://")):
-            raise ValueError(f"TELEGRAM_API_BASE_URL must start with http:// or https:// (got {value!r})")
+            raise ValueError(
+                f"TELEGRAM_API_BASE_URL must start with http:// or https:// (got {value!r})"
+            )
         return str(value)
 
     @field_validator("DATABASE_URL")
@@ -168,7 +187,9 @@ class Environment(BaseSettings):
         try:
             tick = float(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"CAREMAP_TICK_SECONDS must be a number of seconds (got {raw!r})") from None
+            raise ValueError(
+                f"CAREMAP_TICK_SECONDS must be a number of seconds (got {raw!r})"
+            ) from None
         if not 1 <= tick <= 3600:
             raise ValueError(f"CAREMAP_TICK_SECONDS must be between 1 and 3600 (got {raw!r})")
         return tick
@@ -177,7 +198,9 @@ class Environment(BaseSettings):
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("https://", "http://")):
-            raise ValueError(f"CAREMAP_WEBHOOK_URL must be an https:// URL Telegram can reach (got {value!r})")
+            raise ValueError(
+                f"CAREMAP_WEBHOOK_URL must be an https:// URL Telegram can reach (got {value!r})"
+            )
         return value
 
     @field_validator("CAREMAP_WEBHOOK_LISTEN", mode="before")
@@ -189,14 +212,18 @@ class Environment(BaseSettings):
         raw = value or "0.0.0.0:8080"
         host, _, port = str(raw).rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"CAREMAP_WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080 (got {raw!r})")
+            raise ValueError(
+                f"CAREMAP_WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080 (got {raw!r})"
+            )
         return host, int(port)
 
     @field_validator("CAREMAP_WEBHOOK_SECRET")
     @classmethod
     def _webhook_secret(cls, value: str | None) -> str | None:
         if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
-            raise ValueError("CAREMAP_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
+            raise ValueError(
+                "CAREMAP_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)"
+            )
         return value
 
     @field_validator("CAREMAP_MODE", mode="before")
@@ -221,7 +248,9 @@ def _first_line(exc: ValidationError) -> str:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env"),
+    environ: Mapping[str, str] | None = None,
+    *,
+    dotenv: Path | None = Path(".env"),
     require_token: bool = True,
 ) -> Settings:
     """Build Settings from the environment (or `environ`, which then stands in for it) and
@@ -237,7 +266,13 @@ def load_settings(
             if dotenv is not None and dotenv.is_file():
                 from dotenv import dotenv_values
 
-                values.update({k: v for k, v in dotenv_values(dotenv).items() if k in fields and v is not None})
+                values.update(
+                    {
+                        k: v
+                        for k, v in dotenv_values(dotenv).items()
+                        if k in fields and v is not None
+                    }
+                )
             values.update(given)
             env = Environment.model_validate(values)
     except ValidationError as exc:

@@ -32,8 +32,11 @@ async def _serve(application, db) -> None:
     if settings.webhook_url:
         from bot.inbox import Webhook, webhook_secret
 
-        webhook = Webhook(settings.webhook_url, settings.webhook_listen,
-                          webhook_secret(settings.webhook_secret, settings.token))
+        webhook = Webhook(
+            settings.webhook_url,
+            settings.webhook_listen,
+            webhook_secret(settings.webhook_secret, settings.token),
+        )
     async with serving(application, db, ctx.clock, webhook=webhook) as inbox:
         await inbox.until(stop)
     logging.getLogger("caremap").info("CareMap stopped")
@@ -52,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     from bootstrap.settings import ConfigError, load_settings
 
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     # httpx logs every request URL at INFO, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -96,23 +101,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(_serve(application, db))
     except InvalidToken:
-        print("caremap: TELEGRAM_BOT_TOKEN was rejected by the Bot API: check the token from @BotFather",
-              file=sys.stderr)
+        print(
+            "caremap: TELEGRAM_BOT_TOKEN was rejected by the Bot API: check the token from @BotFather",
+            file=sys.stderr,
+        )
         return 2
     except NetworkError as exc:
-        print(f"caremap: cannot reach the Telegram Bot API at {settings.api_base_url} ({exc}); "
-              "check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
+        print(
+            f"caremap: cannot reach the Telegram Bot API at {settings.api_base_url} ({exc}); "
+            "check the network or TELEGRAM_API_BASE_URL",
+            file=sys.stderr,
+        )
         return 1
     except TelegramError as exc:
-        print(f"caremap: the Telegram Bot API refused: {exc}"
-              + (" (check CAREMAP_WEBHOOK_URL)" if settings.webhook_url else ""), file=sys.stderr)
+        print(
+            f"caremap: the Telegram Bot API refused: {exc}"
+            + (" (check CAREMAP_WEBHOOK_URL)" if settings.webhook_url else ""),
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:  # the webhook's port is taken, …
         if not settings.webhook_url:
             raise
-        print(f"caremap: cannot listen for the webhook on {settings.webhook_listen[0]}:"
-              f"{settings.webhook_listen[1]} ({exc.strerror or exc}); check CAREMAP_WEBHOOK_LISTEN",
-              file=sys.stderr)
+        print(
+            f"caremap: cannot listen for the webhook on {settings.webhook_listen[0]}:"
+            f"{settings.webhook_listen[1]} ({exc.strerror or exc}); check CAREMAP_WEBHOOK_LISTEN",
+            file=sys.stderr,
+        )
         return 1
     finally:
         db.dispose()

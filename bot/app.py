@@ -46,7 +46,11 @@ def build_application(
         .build()
     )
     application.bot_data["ctx"] = BotContext(
-        settings=settings, db=db, clock=container.clock, renderer=container.renderer, rules=container.rules,
+        settings=settings,
+        db=db,
+        clock=container.clock,
+        renderer=container.renderer,
+        rules=container.rules,
         catalogue=container.catalogue,
     )
     application.bot_data[LIMITER_KEY] = limiter
@@ -64,7 +68,10 @@ def build_application(
         # The tick looks for due work in the database; first=1 s, so work that came due
         # while the bot was down goes out right after start.
         application.job_queue.run_repeating(
-            tick_job, interval=settings.tick_seconds, first=1, name="reminders-tick",
+            tick_job,
+            interval=settings.tick_seconds,
+            first=1,
+            name="reminders-tick",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
     return application

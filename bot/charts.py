@@ -20,10 +20,17 @@ from services.overview import RISKS, TRUST, Overview  # noqa: E402
 
 SIZE_INCHES = (12, 8)
 DPI = 100  # → 1200 × 800 pixels
-_CANDIDATES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei",
-               "Source Han Sans SC")
-_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-          "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
+_CANDIDATES = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+    "Source Han Sans SC",
+)
+_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+)
 
 
 @lru_cache(maxsize=1)
@@ -64,8 +71,14 @@ def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
         for trust, colour in zip(TRUST, trust_colours, strict=True):
             counts = [data.by_risk_trust[r][trust] for r in RISKS]
             label = L["trust_none"] if trust is None else L["trust"].format(t=trust)
-            ax1.barh([L[f"risk_{r}"] for r in RISKS], counts, left=left, color=colour, label=label,
-                     edgecolor="white")
+            ax1.barh(
+                [L[f"risk_{r}"] for r in RISKS],
+                counts,
+                left=left,
+                color=colour,
+                label=label,
+                edgecolor="white",
+            )
             left = [a + b for a, b in zip(left, counts, strict=True)]
         for i, total in enumerate(left):
             ax1.text(total, i, f" {total}", va="center")
@@ -107,14 +120,24 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
     font = cjk_font()
     fig = Figure(figsize=(10, 7), dpi=DPI)
     family = [font[0]] if font else ["DejaVu Sans"]
-    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False, "timezone": tz}):
+    with matplotlib.rc_context(
+        {"font.family": family, "axes.unicode_minus": False, "timezone": tz}
+    ):
         ax1 = fig.add_subplot(2, 1, 1)
         ax2 = fig.add_subplot(2, 1, 2, sharex=ax1)
         fig.suptitle(L["chart_title"].format(name=data.client.name), fontsize=15)
-        for series, label, colour in ((data.phq9, "PHQ-9", "#c0392b"), (data.gad7, "GAD-7", "#2e86c1")):
+        for series, label, colour in (
+            (data.phq9, "PHQ-9", "#c0392b"),
+            (data.gad7, "GAD-7", "#2e86c1"),
+        ):
             if series:
-                ax1.plot([t.astimezone(zone) for t, _ in series], [v for _, v in series], marker="o",
-                         label=label, color=colour)
+                ax1.plot(
+                    [t.astimezone(zone) for t, _ in series],
+                    [v for _, v in series],
+                    marker="o",
+                    label=label,
+                    color=colour,
+                )
         for y in (5, 10, 15, 20):
             ax1.axhline(y, color="#bbbbbb", linewidth=0.8, linestyle="--")
         ax1.set_ylim(0, 27)
@@ -124,8 +147,13 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
         else:
             ax1.text(0.5, 0.5, L["chart_none"], ha="center", va="center", transform=ax1.transAxes)
         if data.trust:
-            ax2.step([t.astimezone(zone) for t, _ in data.trust], [v for _, v in data.trust], where="post",
-                     marker="o", color="#27ae60")
+            ax2.step(
+                [t.astimezone(zone) for t, _ in data.trust],
+                [v for _, v in data.trust],
+                where="post",
+                marker="o",
+                color="#27ae60",
+            )
         else:
             ax2.text(0.5, 0.5, L["chart_none"], ha="center", va="center", transform=ax2.transAxes)
         ax2.set_ylim(0.5, 5.5)

@@ -99,12 +99,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     fresh = False
     if counsellor is None and code:
         counsellor = await run(
-            invites.redeem_invite, app.db, code, user.id, display_name(user), app.clock(), app.settings.timezone
+            invites.redeem_invite,
+            app.db,
+            code,
+            user.id,
+            display_name(user),
+            app.clock(),
+            app.settings.timezone,
         )
         fresh = counsellor is not None
         if fresh and user.language_code:  # pushed alerts follow it from the first one on
-            counsellor = await run(invites.remember_telegram_language, app.db, counsellor,
-                                    pick_language(None, user.language_code))
+            counsellor = await run(
+                invites.remember_telegram_language,
+                app.db,
+                counsellor,
+                pick_language(None, user.language_code),
+            )
     if counsellor is None:
         await refuse(update, app, "invite_invalid" if code else "refusal")
         return
@@ -113,9 +123,15 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if fresh and user.language_code:
         # from the very first /start, pushes (agendas, reminders) speak the colleague's language
-        counsellor = await run(invites.remember_telegram_language, app.db, counsellor,
-                                pick_language(None, user.language_code))
-    turn = Turn(update, context, app, counsellor, pick_language(counsellor.language, user.language_code))
+        counsellor = await run(
+            invites.remember_telegram_language,
+            app.db,
+            counsellor,
+            pick_language(None, user.language_code),
+        )
+    turn = Turn(
+        update, context, app, counsellor, pick_language(counsellor.language, user.language_code)
+    )
     if fresh:
         turn.mark_saved()
     unsupervised = await run(supervision.unsupervised, app.db, counsellor, app.clock())
@@ -134,7 +150,9 @@ async def _tell_inviter(turn: Turn, colleague: Counsellor) -> None:
     if inviter is None:
         return
     lang = language_of(inviter)
-    text = turn.app.renderer.render(lang, "colleague_joined", colleague=colleague, tz=inviter.timezone)
+    text = turn.app.renderer.render(
+        lang, "colleague_joined", colleague=colleague, tz=inviter.timezone
+    )
     try:
         await turn.context.bot.send_message(inviter.telegram_id, text, parse_mode=ParseMode.HTML)
     except TelegramError:
@@ -150,7 +168,9 @@ async def help_(turn: Turn) -> None:
 async def invite(turn: Turn) -> None:
     code, expires = await turn.write(invites.create_invite, turn.app.db, turn.counsellor, turn.now)
     username = turn.context.bot.username
-    await turn.reply("invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}")
+    await turn.reply(
+        "invite_created", code=code, expires=expires, link=f"https://t.me/{username}?start={code}"
+    )
 
 
 @guard
@@ -171,7 +191,15 @@ async def lang(turn: Turn) -> None:
 @guard
 async def new(turn: Turn) -> None:
     spec = grammar.parse_new(turn.args_text)
-    result = await turn.write(clients_service.add_client, turn.app.db, turn.counsellor, spec, turn.now, turn.update_id, rules=turn.app.rules)
+    result = await turn.write(
+        clients_service.add_client,
+        turn.app.db,
+        turn.counsellor,
+        spec,
+        turn.now,
+        turn.update_id,
+        rules=turn.app.rules,
+    )
     if isinstance(result, clients_service.AlreadyHandled):
         return
     await turn.reply("client_added", client=result.client, same_name=result.same_name)
@@ -194,17 +222,23 @@ def _offer(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     return offer_markup(turn, result)
 
 
-async def _write_command(turn: Turn, use_case: Callable[..., Any], template: str, **kw: Any) -> None:
+async def _write_command(
+    turn: Turn, use_case: Callable[..., Any], template: str, **kw: Any
+) -> None:
     """/log, /status, /goal, /plan: run the use case on the arguments; an ambiguous client
     gets choice buttons (the command waits, parked); a repeated update does nothing."""
     args = turn.args_text
-    result = await turn.write(use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw)
+    result = await turn.write(
+        use_case, turn.app.db, turn.counsellor, args, turn.now, turn.update_id, **kw
+    )
     if isinstance(result, clients_service.AlreadyHandled):
         return
     if isinstance(result, clients_service.Choice):
         await choose_client(turn, result)
         return
-    await turn.reply(template, r=result, markup=_join(_logged_markup(turn, result), _offer(turn, result)))
+    await turn.reply(
+        template, r=result, markup=_join(_logged_markup(turn, result), _offer(turn, result))
+    )
     await _after_write(turn, result)
 
 
@@ -219,18 +253,38 @@ def _logged_markup(turn: Turn, result: object) -> InlineKeyboardMarkup | None:
     pending_id = getattr(result, "next_pending_id", None)
     if not isinstance(result, logs.Logged) or pending_id is None:
         return None
-    row = [InlineKeyboardButton(turn.render(f"button_when_{key}"), callback_data=FollowUpDate(pending_id, key).pack())
-           for key in logs.FOLLOW_UP_CHOICES]
-    return InlineKeyboardMarkup([row, [InlineKeyboardButton(turn.render("button_no_follow_up"),
-                                                            callback_data=FollowUpDate(pending_id, "x").pack())]])
+    row = [
+        InlineKeyboardButton(
+            turn.render(f"button_when_{key}"), callback_data=FollowUpDate(pending_id, key).pack()
+        )
+        for key in logs.FOLLOW_UP_CHOICES
+    ]
+    return InlineKeyboardMarkup(
+        [
+            row,
+            [
+                InlineKeyboardButton(
+                    turn.render("button_no_follow_up"),
+                    callback_data=FollowUpDate(pending_id, "x").pack(),
+                )
+            ],
+        ]
+    )
 
 
 @on_tap(FollowUpDate)
 async def on_follow_up_date(turn: Turn, tap: FollowUpDate) -> None:
     """`nx:<pending>:<t|m|2w|x>`: the date for a log whose `next=` could not be read."""
     query = turn.update.callback_query
-    added = await turn.write(logs.set_follow_up, turn.app.db, turn.counsellor, tap.pending_id, tap.choice, turn.now,
-                             rules=turn.app.rules)
+    added = await turn.write(
+        logs.set_follow_up,
+        turn.app.db,
+        turn.counsellor,
+        tap.pending_id,
+        tap.choice,
+        turn.now,
+        rules=turn.app.rules,
+    )
     await query.answer()
     try:  # the log stays as it was; only the question's buttons go
         await query.edit_message_reply_markup(reply_markup=None)
@@ -252,17 +306,39 @@ async def _show_map(turn: Turn, view: clients_service.MapView) -> None:
 
     interactions = list(view.map.interactions)[:3]
     text = turn.app.renderer.render_fitting(
-        turn.lang, "map", "interactions", interactions, m=view.map, v=view, tz=turn.counsellor.timezone,
+        turn.lang,
+        "map",
+        "interactions",
+        interactions,
+        m=view.map,
+        v=view,
+        tz=turn.counsellor.timezone,
         now=turn.now,
     )
     cid = view.map.client.id
-    rows = [[InlineKeyboardButton(turn.render("button_map_log"), callback_data=MapAction("l", cid).pack()),
-             InlineKeyboardButton(turn.render("button_map_plan"), callback_data=MapAction("p", cid).pack()),
-             InlineKeyboardButton(turn.render("button_map_screen"), callback_data=MapAction("s", cid).pack())],
-            [safety_check_button(turn, cid)]]  # issue 11: a safety check from the map
+    rows = [
+        [
+            InlineKeyboardButton(
+                turn.render("button_map_log"), callback_data=MapAction("l", cid).pack()
+            ),
+            InlineKeyboardButton(
+                turn.render("button_map_plan"), callback_data=MapAction("p", cid).pack()
+            ),
+            InlineKeyboardButton(
+                turn.render("button_map_screen"), callback_data=MapAction("s", cid).pack()
+            ),
+        ],
+        [safety_check_button(turn, cid)],
+    ]  # issue 11: a safety check from the map
     if view.map.interaction_count > 3:
-        rows.append([InlineKeyboardButton(turn.render("button_map_more", n=view.map.interaction_count),
-                                          callback_data=MapAction("m", cid).pack())])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    turn.render("button_map_more", n=view.map.interaction_count),
+                    callback_data=MapAction("m", cid).pack(),
+                )
+            ]
+        )
     await turn.send_text(text, InlineKeyboardMarkup(rows))
 
 
@@ -282,15 +358,27 @@ async def on_map_action(turn: Turn, tap: MapAction) -> None:
     query = turn.update.callback_query
     action, client_id = tap.action, tap.client_id
     if action in ("l", "p"):
-        client = await turn.once(clients_service.await_text_for, turn.app.db, turn.counsellor, client_id,
-                                 "log" if action == "l" else "plan", turn.now)
+        client = await turn.once(
+            clients_service.await_text_for,
+            turn.app.db,
+            turn.counsellor,
+            client_id,
+            "log" if action == "l" else "plan",
+            turn.now,
+        )
         await query.answer()
         await turn.reply("awaiting_text", client=client, command="log" if action == "l" else "plan")
     elif action == "s":
         client = await run(clients_service.client_of, turn.app.db, turn.counsellor, client_id)
         await query.answer()
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("PHQ-9", callback_data=MapAction("9", client.id).pack()),
-                                        InlineKeyboardButton("GAD-7", callback_data=MapAction("7", client.id).pack())]])
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("PHQ-9", callback_data=MapAction("9", client.id).pack()),
+                    InlineKeyboardButton("GAD-7", callback_data=MapAction("7", client.id).pack()),
+                ]
+            ]
+        )
         await turn.reply("choose_screening", markup=markup, client=client)
     elif action in ("9", "7"):
         client = await run(clients_service.client_of, turn.app.db, turn.counsellor, client_id)
@@ -298,11 +386,19 @@ async def on_map_action(turn: Turn, tap: MapAction) -> None:
         turn.args = str(client.number)
         await _screening(turn, "phq9" if action == "9" else "gad7")
     elif action == "m":
-        view = await run(clients_service.map_of, turn.app.db, turn.counsellor, client_id, interactions=200)
+        view = await run(
+            clients_service.map_of, turn.app.db, turn.counsellor, client_id, interactions=200
+        )
         await query.answer()
         text = turn.app.renderer.render_fitting(
-            turn.lang, "interactions", "interactions", list(view.map.interactions), client=view.map.client,
-            total=view.map.interaction_count, tz=turn.counsellor.timezone)
+            turn.lang,
+            "interactions",
+            "interactions",
+            list(view.map.interactions),
+            client=view.map.client,
+            total=view.map.interaction_count,
+            tz=turn.counsellor.timezone,
+        )
         await turn.send_text(text)
 
 
@@ -311,26 +407,41 @@ async def map_(turn: Turn) -> None:
     args = turn.args_text
     words = args.split()
     if len(words) > 1 and words[-1].lower() in ("chart", "图", "图表", "趋势"):  # issue 15
-
         await client_chart(turn, args[: args.rstrip().rfind(words[-1])].strip())
         return
-    result = await turn.once(clients_service.relationship_map, turn.app.db, turn.counsellor, args, turn.now)
+    result = await turn.once(
+        clients_service.relationship_map, turn.app.db, turn.counsellor, args, turn.now
+    )
     if isinstance(result, clients_service.Choice):
         await choose_client(turn, result)
         return
     await _show_map(turn, result)
 
 
-def _clients_page(turn: Turn, clients: list[clients_service.CaseloadRow], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+def _clients_page(
+    turn: Turn, clients: list[clients_service.CaseloadRow], page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-len(clients) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    chunk = clients[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    text = turn.render("clients", clients=chunk, total=len(clients), page=page, pages=pages,
-                       start=page * PAGE_SIZE, now=turn.now)
+    chunk = clients[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    text = turn.render(
+        "clients",
+        clients=chunk,
+        total=len(clients),
+        page=page,
+        pages=pages,
+        start=page * PAGE_SIZE,
+        now=turn.now,
+    )
     # each row opens the map with one tap (two to a line, short enough for a phone)
-    names = [InlineKeyboardButton(f"{_icon(row)} {row.client.number} {row.client.name}"[:40],
-                                  callback_data=OpenMap(row.client.id).pack()) for row in chunk]
-    rows = [names[i:i + 2] for i in range(0, len(names), 2)]
+    names = [
+        InlineKeyboardButton(
+            f"{_icon(row)} {row.client.number} {row.client.name}"[:40],
+            callback_data=OpenMap(row.client.id).pack(),
+        )
+        for row in chunk
+    ]
+    rows = [names[i : i + 2] for i in range(0, len(names), 2)]
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("‹", callback_data=ClientsPage(page - 1).pack()))
@@ -372,8 +483,16 @@ async def plan(turn: Turn) -> None:
 
 async def _screening(turn: Turn, instrument: str) -> None:
     args = turn.args_text
-    result = await turn.write(screenings.screening, turn.app.db, turn.counsellor, instrument, args, turn.now,
-                        turn.update_id, rules=turn.app.rules)
+    result = await turn.write(
+        screenings.screening,
+        turn.app.db,
+        turn.counsellor,
+        instrument,
+        args,
+        turn.now,
+        turn.update_id,
+        rules=turn.app.rules,
+    )
     if isinstance(result, clients_service.AlreadyHandled):
         return
     if isinstance(result, clients_service.Choice):
@@ -400,13 +519,22 @@ async def on_questionnaire(turn: Turn, tap: QuestionnaireStep) -> None:
     query = turn.update.callback_query
     pending_id, answers = tap.pending_id, tap.answers
     if answers == "x":
-        if await turn.once(parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(
+            parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now
+        ):
             await query.answer()
             await edit(query, turn.render("cancelled"))
             return
         raise NotYours()
-    step = await turn.write(screenings.questionnaire_step, turn.app.db, turn.counsellor, pending_id, answers, turn.now,
-                      rules=turn.app.rules)
+    step = await turn.write(
+        screenings.questionnaire_step,
+        turn.app.db,
+        turn.counsellor,
+        pending_id,
+        answers,
+        turn.now,
+        rules=turn.app.rules,
+    )
     await query.answer()
     if isinstance(step, screenings.Questionnaire):
         text, markup = question_message(turn, step, answers)
@@ -421,23 +549,27 @@ async def on_questionnaire(turn: Turn, tap: QuestionnaireStep) -> None:
 @guard
 async def today(turn: Turn) -> None:
     data = await run(rem.today, turn.app.db, turn.counsellor, turn.now)
-    text, rows = agenda_message(turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone,
-                                now=turn.now, pushed=False)
+    text, rows = agenda_message(
+        turn.app.renderer, turn.lang, data, tz=turn.counsellor.timezone, now=turn.now, pushed=False
+    )
     await turn.send_text(text, _markup(rows))
 
 
 def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows]
+    )
 
 
 @on_tap(ConfirmQuietReviews)
 async def on_confirm_quiet_reviews(turn: Turn, tap: ConfirmQuietReviews) -> None:
     """`ra`: confirm every quiet low-risk review of today."""
     query = turn.update.callback_query
-    confirmed = await turn.write(rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now,
-                                 rules=turn.app.rules)
+    confirmed = await turn.write(
+        rem.confirm_quiet_reviews, turn.app.db, turn.counsellor, turn.now, rules=turn.app.rules
+    )
     await query.answer()
     try:
         await query.edit_message_reply_markup(reply_markup=None)
@@ -464,14 +596,24 @@ async def on_agenda_list_page(turn: Turn, tap: AgendaListPage) -> None:
     await edit(query, text, markup)
 
 
-async def _agenda_list(turn: Turn, code: str, asked: int) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _agenda_list(
+    turn: Turn, code: str, asked: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
     section = AGENDA_SECTIONS[code]
     lists = await run(rem.agenda_lists, turn.app.db, turn.counsellor, turn.now)
     rows = lists[section]
     pages = max(1, -(-len(rows) // LIST_PAGE))
     page = min(asked, pages - 1)
-    text = turn.render("agenda_list", section=section, rows=rows[page * LIST_PAGE:(page + 1) * LIST_PAGE],
-                       total=len(rows), page=page, pages=pages, start=page * LIST_PAGE, now=turn.now)
+    text = turn.render(
+        "agenda_list",
+        section=section,
+        rows=rows[page * LIST_PAGE : (page + 1) * LIST_PAGE],
+        total=len(rows),
+        page=page,
+        pages=pages,
+        start=page * LIST_PAGE,
+        now=turn.now,
+    )
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("‹", callback_data=AgendaListPage(code, page - 1).pack()))
@@ -495,8 +637,14 @@ async def _show_settings(turn: Turn, changed: bool) -> None:
     """The settings; for an admin also who has no supervisor (and where their alerts go)."""
     unsupervised = await run(supervision.unsupervised, turn.app.db, turn.counsellor, turn.now)
     mine = await run(supervision.escalation_of, turn.app.db, turn.counsellor, turn.now)
-    await turn.reply("settings", c=turn.counsellor, now=turn.now, changed=changed, unsupervised=unsupervised,
-                     mine=mine)
+    await turn.reply(
+        "settings",
+        c=turn.counsellor,
+        now=turn.now,
+        changed=changed,
+        unsupervised=unsupervised,
+        mine=mine,
+    )
 
 
 @guard
@@ -523,8 +671,9 @@ async def _supervisor(turn: Turn, words: list[str]) -> None:
         return
     counsellor_tid = int(ids[0])
     supervisor_tid = int(ids[1]) if len(ids) == 2 else None
-    result = await turn.write(rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid,
-                              turn.now)
+    result = await turn.write(
+        rem.set_supervisor, turn.app.db, turn.counsellor, counsellor_tid, supervisor_tid, turn.now
+    )
     if result is None:
         await turn.reply("supervisor_unknown")
         return
@@ -543,7 +692,9 @@ async def on_plan_done(turn: Turn, tap: PlanDone) -> None:
 @on_tap(PlanSnooze)
 async def on_plan_snooze(turn: Turn, tap: PlanSnooze) -> None:
     query = turn.update.callback_query
-    out = await turn.write(rem.snooze_plan, turn.app.db, turn.counsellor, tap.plan_id, tap.span, turn.now)
+    out = await turn.write(
+        rem.snooze_plan, turn.app.db, turn.counsellor, tap.plan_id, tap.span, turn.now
+    )
     await query.answer(turn.render("toast_snoozed" if out.changed else "toast_already"))
     await edit(query, turn.render("plan_snoozed", o=out))
 
@@ -559,8 +710,12 @@ async def on_series_stop(turn: Turn, tap: SeriesStop) -> None:
 @on_tap(AckAlert)
 async def on_ack_alert(turn: Turn, tap: AckAlert) -> None:
     query = turn.update.callback_query
-    out = await turn.write(rem.acknowledge_alert, turn.app.db, turn.counsellor, tap.alert_id, turn.now)
-    await query.answer(turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged"))
+    out = await turn.write(
+        rem.acknowledge_alert, turn.app.db, turn.counsellor, tap.alert_id, turn.now
+    )
+    await query.answer(
+        turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged")
+    )
     await _acknowledge_copies(turn, query, out)
 
 
@@ -570,11 +725,16 @@ async def on_tier_review(turn: Turn, tap: TierReview) -> None:
     `rv:r:<client>:<reason>`, in bot.handlers_crisis)."""
     query = turn.update.callback_query
     if tap.action == "l":
-
         await ask_why_lower(turn, tap.client_id)
         return
-    out = await turn.write(rem.confirm_review, turn.app.db, turn.counsellor, tap.client_id, turn.now,
-                           rules=turn.app.rules)
+    out = await turn.write(
+        rem.confirm_review,
+        turn.app.db,
+        turn.counsellor,
+        tap.client_id,
+        turn.now,
+        rules=turn.app.rules,
+    )
     await query.answer()
     await edit(query, turn.render("review_done", o=out))
 
@@ -588,20 +748,31 @@ async def _acknowledge_copies(turn: Turn, query: CallbackQuery, out: rem.AlertOu
     for copy in edits:
         try:
             await turn.context.bot.edit_message_text(
-                copy.text, chat_id=copy.chat_id, message_id=copy.message_id, parse_mode=ParseMode.HTML,
-                reply_markup=None, disable_web_page_preview=True)
+                copy.text,
+                chat_id=copy.chat_id,
+                message_id=copy.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=None,
+                disable_web_page_preview=True,
+            )
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
-                log.warning("could not update a copy of alert %s: %s", out.alert.id, type(exc).__name__)
+                log.warning(
+                    "could not update a copy of alert %s: %s", out.alert.id, type(exc).__name__
+                )
         except Forbidden:
-            log.warning("could not update a copy of alert %s: the recipient blocked the bot", out.alert.id)
+            log.warning(
+                "could not update a copy of alert %s: the recipient blocked the bot", out.alert.id
+            )
 
 
 @on_tap(CadenceSnooze)
 async def on_cadence_snooze(turn: Turn, tap: CadenceSnooze) -> None:
     """`cz:<client>`: "该联系" put off by a day (a new reminder row, unless contacted meanwhile)."""
     query = turn.update.callback_query
-    client, until = await turn.write(rem.snooze_cadence, turn.app.db, turn.counsellor, tap.client_id, turn.now)
+    client, until = await turn.write(
+        rem.snooze_cadence, turn.app.db, turn.counsellor, tap.client_id, turn.now
+    )
     await query.answer(turn.render("toast_snoozed"))
     await edit(query, turn.render("cadence_snoozed", client=client, until=until))
 
@@ -611,7 +782,9 @@ async def unknown_command(turn: Turn) -> None:
     text = (turn.update.effective_message.text or "").strip()
     typed = grammar.split_command(text)
     if typed is None:
-        await turn.reply("unknown_command", command=text.split()[0][:40] if text.split() else "", meant=None)
+        await turn.reply(
+            "unknown_command", command=text.split()[0][:40] if text.split() else "", meant=None
+        )
         return
     await _unknown(turn, typed[0], typed[1], text.split()[0][:40])
 
@@ -622,20 +795,34 @@ async def _unknown(turn: Turn, name: str, args: str, shown: str) -> None:
     if meant is None:
         await turn.reply("unknown_command", command=shown, meant=None)
         return
-    pending_id = await turn.once(parked_service.park_command, turn.app.db, turn.counsellor, meant, args, turn.now)
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_run", command=meant), callback_data=RunSuggested(pending_id, "y").pack()),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=RunSuggested(pending_id, "x").pack()),
-    ]])
-    await turn.reply("unknown_command", markup=markup, command=shown, meant=meant, args=clip(args, 60))
+    pending_id = await turn.once(
+        parked_service.park_command, turn.app.db, turn.counsellor, meant, args, turn.now
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    turn.render("button_run", command=meant),
+                    callback_data=RunSuggested(pending_id, "y").pack(),
+                ),
+                InlineKeyboardButton(
+                    turn.render("button_cancel"), callback_data=RunSuggested(pending_id, "x").pack()
+                ),
+            ]
+        ]
+    )
+    await turn.reply(
+        "unknown_command", markup=markup, command=shown, meant=meant, args=clip(args, 60)
+    )
 
 
 @on_tap(RunSuggested)
 async def on_run_suggested(turn: Turn, tap: RunSuggested) -> None:
     """`rc:<pending>:y|x`: run (or drop) the command a typo was taken for, on the same text."""
     query = turn.update.callback_query
-    command, args = await turn.once(parked_service.take_parked_command, turn.app.db, turn.counsellor, tap.pending_id,
-                                    turn.now)
+    command, args = await turn.once(
+        parked_service.take_parked_command, turn.app.db, turn.counsellor, tap.pending_id, turn.now
+    )
     await query.answer()
     if tap.answer == "x":
         await edit(query, turn.render("cancelled"))
@@ -685,11 +872,22 @@ async def plain_text(turn: Turn) -> None:
             turn.args = f"{number} {text}"
             await handler(turn)
             return
-    waiting = await run(parked_service.pending_new_client_note, turn.app.db, turn.counsellor, turn.now)
+    waiting = await run(
+        parked_service.pending_new_client_note, turn.app.db, turn.counsellor, turn.now
+    )
     if waiting is not None:
         spec = grammar.parse_new(text)
-        result = await turn.write(parked_service.new_client_with_note, turn.app.db, turn.counsellor, waiting, spec,
-                                  turn.now, turn.update_id, rules=turn.app.rules, new_args=text)
+        result = await turn.write(
+            parked_service.new_client_with_note,
+            turn.app.db,
+            turn.counsellor,
+            waiting,
+            spec,
+            turn.now,
+            turn.update_id,
+            rules=turn.app.rules,
+            new_args=text,
+        )
         await _after_new_with_note(turn, result)
         return
     if len(text) > 8000:
@@ -698,25 +896,58 @@ async def plain_text(turn: Turn) -> None:
     if found is not None:  # after 🔍: this message names the student of the parked note
         await turn.claim()  # handled twice: the choice is not asked twice
         note_id, clients_found = found
-        parked = parked_service.ParkedNote(pending_id=note_id, recent=clients_found, named=clients_found)
-        await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
-                         named=parked.named, searched=text, same=_same_names(parked.recent))
+        parked = parked_service.ParkedNote(
+            pending_id=note_id, recent=clients_found, named=clients_found
+        )
+        await turn.reply(
+            "which_client",
+            markup=_note_picker(turn, parked),
+            recent=parked.recent,
+            named=parked.named,
+            searched=text,
+            same=_same_names(parked.recent),
+        )
         return
     parked = await turn.once(parked_service.park_note, turn.app.db, turn.counsellor, text, turn.now)
-    await turn.reply("which_client", markup=_note_picker(turn, parked), recent=parked.recent,
-                     named=parked.named, searched=None, same=_same_names(parked.recent))
+    await turn.reply(
+        "which_client",
+        markup=_note_picker(turn, parked),
+        recent=parked.recent,
+        named=parked.named,
+        searched=None,
+        same=_same_names(parked.recent),
+    )
 
 
 async def _after_new_with_note(turn: Turn, result: object) -> None:
     if isinstance(result, clients_service.AlreadyHandled):
         return
-    if isinstance(result, parked_service.SameName):  # 周晓雯 exists: the same person, or a namesake?
-        rows = [[InlineKeyboardButton(_client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
-                                      callback_data=ParkedChoice(result.pending_id, c.id).pack())] for c in result.existing]
-        rows.append([InlineKeyboardButton(turn.render("button_new_anyway", name=result.name),
-                                          callback_data=ParkedChoice(result.pending_id, "N").pack())])
-        await turn.reply("same_name_ask", markup=InlineKeyboardMarkup(rows), name=result.name,
-                         existing=result.existing)
+    if isinstance(
+        result, parked_service.SameName
+    ):  # 周晓雯 exists: the same person, or a namesake?
+        rows = [
+            [
+                InlineKeyboardButton(
+                    _client_label(c, {c.name}) if c.sid or c.major else f"#{c.number} {c.name}",
+                    callback_data=ParkedChoice(result.pending_id, c.id).pack(),
+                )
+            ]
+            for c in result.existing
+        ]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    turn.render("button_new_anyway", name=result.name),
+                    callback_data=ParkedChoice(result.pending_id, "N").pack(),
+                )
+            ]
+        )
+        await turn.reply(
+            "same_name_ask",
+            markup=InlineKeyboardMarkup(rows),
+            name=result.name,
+            existing=result.existing,
+        )
         return
     added, logged = result
     turn.mark_saved(added.client)
@@ -742,13 +973,28 @@ def _note_picker(turn: Turn, parked: parked_service.ParkedNote) -> InlineKeyboar
     ➕ new / 🔍 search / cancel (which asks before throwing the note away)."""
     pid = parked.pending_id
     same = _same_names(parked.recent)
-    rows = [[InlineKeyboardButton(("⭐ " if c in parked.named else "") + _client_label(c, same),
-                                  callback_data=ParkedChoice(pid, c.id).pack())] for c in parked.recent]
-    rows.append([
-        InlineKeyboardButton(turn.render("button_new_client"), callback_data=ParkedChoice(pid, "n").pack()),
-        InlineKeyboardButton(turn.render("button_search"), callback_data=ParkedChoice(pid, "s").pack()),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=ParkedChoice(pid, "x").pack()),
-    ])
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("⭐ " if c in parked.named else "") + _client_label(c, same),
+                callback_data=ParkedChoice(pid, c.id).pack(),
+            )
+        ]
+        for c in parked.recent
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                turn.render("button_new_client"), callback_data=ParkedChoice(pid, "n").pack()
+            ),
+            InlineKeyboardButton(
+                turn.render("button_search"), callback_data=ParkedChoice(pid, "s").pack()
+            ),
+            InlineKeyboardButton(
+                turn.render("button_cancel"), callback_data=ParkedChoice(pid, "x").pack()
+            ),
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -759,42 +1005,94 @@ def _note_picker(turn: Turn, parked: parked_service.ParkedNote) -> InlineKeyboar
 async def on_choice(turn: Turn, tap: ParkedChoice) -> None:
     query = turn.update.callback_query
     pending_id, target = tap.pending_id, tap.target
-    if target == "x" and await run(parked_service.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now) != "note":
-        target = "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
+    if (
+        target == "x"
+        and await run(
+            parked_service.pending_kind, turn.app.db, turn.counsellor, pending_id, turn.now
+        )
+        != "note"
+    ):
+        target = (
+            "xx"  # a parked command's choice: nothing typed is lost that the chat does not show
+        )
     if target == "x":  # ask before a typed note is thrown away
         await query.answer()
-        await edit(query, turn.render("discard_confirm"), InlineKeyboardMarkup([[
-            InlineKeyboardButton(turn.render("button_discard"), callback_data=ParkedChoice(pending_id, "xx").pack()),
-            InlineKeyboardButton(turn.render("button_keep"), callback_data=ParkedChoice(pending_id, "b").pack()),
-        ]]))
+        await edit(
+            query,
+            turn.render("discard_confirm"),
+            InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            turn.render("button_discard"),
+                            callback_data=ParkedChoice(pending_id, "xx").pack(),
+                        ),
+                        InlineKeyboardButton(
+                            turn.render("button_keep"),
+                            callback_data=ParkedChoice(pending_id, "b").pack(),
+                        ),
+                    ]
+                ]
+            ),
+        )
         return
     if target == "xx":
-        if await turn.once(parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now):
+        if await turn.once(
+            parked_service.cancel_pending, turn.app.db, turn.counsellor, pending_id, turn.now
+        ):
             await query.answer()
             await edit(query, turn.render("cancelled"))
             return
         raise NotYours()
     if target == "b":
         await turn.claim()
-        parked = await run(parked_service.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        parked = await run(
+            parked_service.parked_note, turn.app.db, turn.counsellor, pending_id, turn.now
+        )
         await query.answer()
-        await edit(query, turn.render("which_client", recent=parked.recent, named=parked.named, searched=None,
-                                       same=_same_names(parked.recent)), _note_picker(turn, parked))
+        await edit(
+            query,
+            turn.render(
+                "which_client",
+                recent=parked.recent,
+                named=parked.named,
+                searched=None,
+                same=_same_names(parked.recent),
+            ),
+            _note_picker(turn, parked),
+        )
         return
     if target == "N":
-        result = await turn.write(parked_service.new_anyway, turn.app.db, turn.counsellor, pending_id, turn.now,
-                                  turn.update_id, rules=turn.app.rules)
+        result = await turn.write(
+            parked_service.new_anyway,
+            turn.app.db,
+            turn.counsellor,
+            pending_id,
+            turn.now,
+            turn.update_id,
+            rules=turn.app.rules,
+        )
         await query.answer()
         await edit(query, turn.render("chosen_new"))
         await _after_new_with_note(turn, result)
         return
     if target == "s":
-        await turn.once(parked_service.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now)
+        await turn.once(
+            parked_service.search_for_note, turn.app.db, turn.counsellor, pending_id, turn.now
+        )
         await query.answer()
         await edit(query, turn.render("search_prompt"))
         return
     client_id = None if target == "n" else target
-    resumed = await turn.write(parked_service.resume_pending, turn.app.db, turn.counsellor, pending_id, client_id, turn.now, rules=turn.app.rules)
+    resumed = await turn.write(
+        parked_service.resume_pending,
+        turn.app.db,
+        turn.counsellor,
+        pending_id,
+        client_id,
+        turn.now,
+        rules=turn.app.rules,
+    )
     await query.answer()
     show = RESUMED.get(resumed.command)
     if show is not None:
@@ -811,7 +1109,11 @@ async def _resumed_ask_name(turn: Turn, query: CallbackQuery, result: Any) -> No
 
 
 async def _resumed_log(turn: Turn, query: CallbackQuery, result: Any) -> None:
-    await edit(query, turn.render("logged", r=result), _join(_logged_markup(turn, result), _offer(turn, result)))
+    await edit(
+        query,
+        turn.render("logged", r=result),
+        _join(_logged_markup(turn, result), _offer(turn, result)),
+    )
     await _after_write(turn, result)
 
 
@@ -877,15 +1179,25 @@ async def on_unknown_button(turn: Turn) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     # Never log the update itself: it may carry a counsellor's notes.
     error = context.error
-    log.error("error while handling an update: %s", type(error).__name__,
-              exc_info=(type(error), error, error.__traceback__) if error else None)
-    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
+    log.error(
+        "error while handling an update: %s",
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    if (
+        isinstance(update, Update)
+        and update.effective_chat
+        and update.effective_chat.type == ChatType.PRIVATE
+    ):
         app = bot_context(context)
         user = update.effective_user
         lang = pick_language(None, user.language_code if user else None)
         try:
-            await context.bot.send_message(update.effective_chat.id, app.renderer.render(lang, "internal_error"),
-                                           parse_mode=ParseMode.HTML)
+            await context.bot.send_message(
+                update.effective_chat.id,
+                app.renderer.render(lang, "internal_error"),
+                parse_mode=ParseMode.HTML,
+            )
         except Exception:  # noqa: BLE001 - the error handler must not raise
             log.warning("could not tell the user about the error")
 
@@ -893,7 +1205,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(application: Application) -> None:
     """This module's commands (first: the group refusal and the core commands)."""
     application.add_handler(
-        MessageHandler(filters.ChatType.GROUPS & filters.COMMAND & filters.UpdateType.MESSAGE, _group_refusal)
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.COMMAND & filters.UpdateType.MESSAGE, _group_refusal
+        )
     )
     application.add_handler(command("start", start))
     application.add_handler(command("help", help_))
@@ -922,13 +1236,30 @@ def register_fallbacks(application: Application) -> None:
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )
     application.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text)
+        MessageHandler(
+            private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, plain_text
+        )
     )
     # each button kind to its handler, by the codec (`domain.buttons`); data of no kind,
     # forged or stale, to the catch-all: "this button no longer works"
-    for handler in (on_choice, on_clients_page, on_questionnaire, on_plan_done, on_plan_snooze, on_series_stop,
-                    on_ack_alert, on_tier_review, on_follow_up_date, on_open_map, on_map_action, on_cadence_snooze,
-                    on_confirm_quiet_reviews, on_agenda_list, on_agenda_list_page, on_run_suggested):
+    for handler in (
+        on_choice,
+        on_clients_page,
+        on_questionnaire,
+        on_plan_done,
+        on_plan_snooze,
+        on_series_stop,
+        on_ack_alert,
+        on_tier_review,
+        on_follow_up_date,
+        on_open_map,
+        on_map_action,
+        on_cadence_snooze,
+        on_confirm_quiet_reviews,
+        on_agenda_list,
+        on_agenda_list_page,
+        on_run_suggested,
+    ):
         application.add_handler(button_handler(handler))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)

@@ -34,7 +34,12 @@ async def find(turn: Turn) -> None:
         return
     rows = await run(caseload.find, turn.app.db, turn.counsellor, args)
     text = turn.app.renderer.render_fitting(
-        turn.lang, "find_results", "rows", rows, query=" ".join(args.split()), total=len(rows),
+        turn.lang,
+        "find_results",
+        "rows",
+        rows,
+        query=" ".join(args.split()),
+        total=len(rows),
         tz=turn.counsellor.timezone,
     )
     await turn.send_text(text)
@@ -72,15 +77,19 @@ async def _export_xlsx(turn: Turn) -> None:
     from bot.export_xlsx import build_workbook
     from services.export_data import caseload_records
 
-    await turn.context.bot.send_chat_action(turn.update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await turn.context.bot.send_chat_action(
+        turn.update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT
+    )
     records = await run(caseload_records, turn.app.db, turn.counsellor)
-    data, counts = await run(build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone,
-                              records, turn.now)
+    data, counts = await run(
+        build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone, records, turn.now
+    )
     local = turn.now.astimezone(ZoneInfo(turn.counsellor.timezone))
     await turn.context.bot.send_document(
         turn.update.effective_chat.id,
         document=InputFile(io.BytesIO(data), filename=f"caremap-{local.strftime('%Y-%m-%d')}.xlsx"),
-        caption=turn.render("export_xlsx_caption", counts=counts), parse_mode=ParseMode.HTML,
+        caption=turn.render("export_xlsx_caption", counts=counts),
+        parse_mode=ParseMode.HTML,
     )
 
 
@@ -88,18 +97,35 @@ async def _export_xlsx(turn: Turn) -> None:
 async def forget(turn: Turn) -> None:
     args = turn.args_text
     ask = await turn.once(caseload.ask_forget, turn.app.db, turn.counsellor, args, turn.now)
-    markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_forget"), callback_data=ForgetConfirm(ask.pending_id, "y").pack())],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=ForgetConfirm(ask.pending_id, "n").pack())],
-    ])
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    turn.render("button_forget"),
+                    callback_data=ForgetConfirm(ask.pending_id, "y").pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    turn.render("button_cancel"),
+                    callback_data=ForgetConfirm(ask.pending_id, "n").pack(),
+                )
+            ],
+        ]
+    )
     await turn.reply("forget_confirm", markup=markup, client=ask.client, counts=ask.counts)
 
 
 @on_tap(ForgetConfirm)
 async def on_forget(turn: Turn, tap: ForgetConfirm) -> None:
-    await confirm_or_cancel(turn, tap, cancel=caseload.cancel_forget, cancelled="forget_cancelled",
-                            confirm=caseload.confirm_forget,
-                            done=lambda done: turn.render("forget_done", client=done.client, counts=done.counts))
+    await confirm_or_cancel(
+        turn,
+        tap,
+        cancel=caseload.cancel_forget,
+        cancelled="forget_cancelled",
+        confirm=caseload.confirm_forget,
+        done=lambda done: turn.render("forget_done", client=done.client, counts=done.counts),
+    )
 
 
 @guard
@@ -109,12 +135,22 @@ async def undo(turn: Turn) -> None:
     await turn.claim()  # handled twice: asked once
     preview = await run(undo_service.peek_undo, turn.app.db, turn.counsellor, turn.now)
     if preview is None:
-        await turn.reply("undo_nothing", minutes=int(undo_service.UNDO_WINDOW.total_seconds() // 60))
+        await turn.reply(
+            "undo_nothing", minutes=int(undo_service.UNDO_WINDOW.total_seconds() // 60)
+        )
         return
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_undo"), callback_data=UndoChoice(preview.entry_id).pack()),
-        InlineKeyboardButton(turn.render("button_cancel"), callback_data=UndoChoice("x").pack()),
-    ]])
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    turn.render("button_undo"), callback_data=UndoChoice(preview.entry_id).pack()
+                ),
+                InlineKeyboardButton(
+                    turn.render("button_cancel"), callback_data=UndoChoice("x").pack()
+                ),
+            ]
+        ]
+    )
     await turn.reply("undo_confirm", markup=markup, p=preview)
 
 
@@ -127,8 +163,9 @@ async def on_undo(turn: Turn, tap: UndoChoice) -> None:
         await query.answer()
         await edit(query, turn.render("undo_kept"))
         return
-    result = await turn.write(undo_service.undo_entry, turn.app.db, turn.counsellor, entry, turn.now,
-                              rules=turn.app.rules)
+    result = await turn.write(
+        undo_service.undo_entry, turn.app.db, turn.counsellor, entry, turn.now, rules=turn.app.rules
+    )
     await query.answer()
     if result is None:
         await edit(query, turn.render("undo_gone"))

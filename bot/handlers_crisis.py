@@ -64,11 +64,21 @@ async def after_write(turn: Turn, result: Any) -> None:
     own message naming it, with the three choices."""
     signal = getattr(result, "risk_signal", None)
     if signal is not None:
-        markup = InlineKeyboardMarkup([
-            [_button(turn, "safety_check", SignalAction(signal.id, "c")), _button(turn, "phq9_now", SignalAction(signal.id, "q"))],
-            [_button(turn, "not_a_risk", SignalAction(signal.id, "n"))],
-        ])
-        await turn.reply("risk_phrase_prompt", markup=markup, signal=signal, client=getattr(result, "client", None))
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    _button(turn, "safety_check", SignalAction(signal.id, "c")),
+                    _button(turn, "phq9_now", SignalAction(signal.id, "q")),
+                ],
+                [_button(turn, "not_a_risk", SignalAction(signal.id, "n"))],
+            ]
+        )
+        await turn.reply(
+            "risk_phrase_prompt",
+            markup=markup,
+            signal=signal,
+            client=getattr(result, "client", None),
+        )
 
 
 def offer_markup(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
@@ -77,7 +87,9 @@ def offer_markup(turn: Turn, result: Any) -> InlineKeyboardMarkup | None:
     client = getattr(result, "client", None)
     if trigger is None or client is None:
         return None
-    return InlineKeyboardMarkup([[_button(turn, "safety_check", SafetyCheckStart(client.id, trigger))]])
+    return InlineKeyboardMarkup(
+        [[_button(turn, "safety_check", SafetyCheckStart(client.id, trigger))]]
+    )
 
 
 def safety_check_button(turn: Turn, client_id: int) -> InlineKeyboardButton:
@@ -89,13 +101,25 @@ def safety_check_button(turn: Turn, client_id: int) -> InlineKeyboardButton:
 
 
 def _check_message(turn: Turn, q: cr.SafetyPrompt) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [[_button(turn, "yes", SafetyCheckStep(q.pending_id, q.yes_code)),
-             _button(turn, "no", SafetyCheckStep(q.pending_id, q.no_code))]]
+    rows = [
+        [
+            _button(turn, "yes", SafetyCheckStep(q.pending_id, q.yes_code)),
+            _button(turn, "no", SafetyCheckStep(q.pending_id, q.no_code)),
+        ]
+    ]
     nav = []
     if q.code:
-        nav.append(InlineKeyboardButton(turn.render("button_back"),
-                                        callback_data=SafetyCheckStep(q.pending_id, cr.back_code(q.code)).pack()))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=SafetyCheckStep(q.pending_id, "x").pack()))
+        nav.append(
+            InlineKeyboardButton(
+                turn.render("button_back"),
+                callback_data=SafetyCheckStep(q.pending_id, cr.back_code(q.code)).pack(),
+            )
+        )
+    nav.append(
+        InlineKeyboardButton(
+            turn.render("button_cancel"), callback_data=SafetyCheckStep(q.pending_id, "x").pack()
+        )
+    )
     rows.append(nav)
     return turn.render("safety_item", q=q), InlineKeyboardMarkup(rows)
 
@@ -103,7 +127,9 @@ def _check_message(turn: Turn, q: cr.SafetyPrompt) -> tuple[str, InlineKeyboardM
 @on_tap(SafetyCheckStart)
 async def on_start_check(turn: Turn, tap: SafetyCheckStart) -> None:
     query = turn.update.callback_query
-    prompt = await turn.once(cr.start_check, turn.app.db, turn.counsellor, tap.client_id, tap.trigger, turn.now)
+    prompt = await turn.once(
+        cr.start_check, turn.app.db, turn.counsellor, tap.client_id, tap.trigger, turn.now
+    )
     await query.answer()
     text, markup = _check_message(turn, prompt)
     await turn.send_text(text, markup)
@@ -120,8 +146,15 @@ async def on_check_step(turn: Turn, tap: SafetyCheckStep) -> None:
             return
         raise NotYours()
     # once per update: a replayed last step must not store the check twice (nor re-ask)
-    step = await turn.once(cr.check_step, turn.app.db, turn.counsellor, pending_id, code, turn.now,
-                           rules=turn.app.rules)
+    step = await turn.once(
+        cr.check_step,
+        turn.app.db,
+        turn.counsellor,
+        pending_id,
+        code,
+        turn.now,
+        rules=turn.app.rules,
+    )
     if isinstance(step, cr.SafetyDone):
         turn.mark_saved(step.client)
     await query.answer()
@@ -154,9 +187,16 @@ async def on_signal(turn: Turn, tap: SignalAction) -> None:
         o = await run(cr.signal_subject, db, actor, signal_id)
         await turn.claim()
         await query.answer()
-        rows = [[_button(turn, f"reason_{reason}", SignalAction(signal_id, code))] for code, reason in DISMISS.items()]
+        rows = [
+            [_button(turn, f"reason_{reason}", SignalAction(signal_id, code))]
+            for code, reason in DISMISS.items()
+        ]
         rows.append([_button(turn, "safety_check", SignalAction(signal_id, "c"))])
-        await edit(query, turn.render("signal_why", client=o.client, signal=o.signal), InlineKeyboardMarkup(rows))
+        await edit(
+            query,
+            turn.render("signal_why", client=o.client, signal=o.signal),
+            InlineKeyboardMarkup(rows),
+        )
     else:
         o = await turn.write(cr.dismiss_signal, db, actor, signal_id, DISMISS[action], turn.now)
         await query.answer()
@@ -170,19 +210,33 @@ async def ask_why_lower(turn: Turn, client_id: int) -> None:
     """`rv:l:<client>` (from bot.handlers.on_tier_review): Lower asks for the reason."""
     query = turn.update.callback_query
     subject = await run(rem.review_subject, turn.app.db, turn.counsellor, client_id)
-    rows = [[_button(turn, f"review_{reason}", TierLowerReason(client_id, reason))] for reason in REVIEW_REASONS]
+    rows = [
+        [_button(turn, f"review_{reason}", TierLowerReason(client_id, reason))]
+        for reason in REVIEW_REASONS
+    ]
     rows.append([_button(turn, "keep", TierReview("c", client_id))])
     await turn.claim()
     await query.answer()
-    await edit(query, turn.render("review_why", client=subject.client, g=subject.grades), InlineKeyboardMarkup(rows))
+    await edit(
+        query,
+        turn.render("review_why", client=subject.client, g=subject.grades),
+        InlineKeyboardMarkup(rows),
+    )
 
 
 @on_tap(TierLowerReason)
 async def on_lower_reason(turn: Turn, tap: TierLowerReason) -> None:
     """`rv:r:<client>:<reason>`: lowers the tier, for that reason."""
     query = turn.update.callback_query
-    out = await turn.write(rem.lower_tier, turn.app.db, turn.counsellor, tap.client_id, turn.now,
-                           rules=turn.app.rules, reason=tap.reason)
+    out = await turn.write(
+        rem.lower_tier,
+        turn.app.db,
+        turn.counsellor,
+        tap.client_id,
+        turn.now,
+        rules=turn.app.rules,
+        reason=tap.reason,
+    )
     await query.answer()
     await edit(query, turn.render("review_done", o=out))
 

@@ -20,15 +20,40 @@ from bot.turn import Turn, dispatch, guard
 from domain import grammar
 
 # the kinds, in the order they are recognised; each has a word in templates/*/media_unsupported
-KINDS = ("photo", "voice", "audio", "video_note", "video", "animation", "sticker", "document",
-         "location", "venue", "contact", "poll", "dice")
+KINDS = (
+    "photo",
+    "voice",
+    "audio",
+    "video_note",
+    "video",
+    "animation",
+    "sticker",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
 
 DocumentHandler = Callable[[Turn], Awaitable[bool]]
 DOCUMENT_HANDLERS: list[DocumentHandler] = []
 
-_MEDIA = (filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
-          | filters.ANIMATION | filters.Sticker.ALL | filters.Document.ALL | filters.LOCATION
-          | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL)
+_MEDIA = (
+    filters.PHOTO
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.Sticker.ALL
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
+)
 
 
 def media_kind(message: Message) -> str:

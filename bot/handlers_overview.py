@@ -23,8 +23,10 @@ async def overview(turn: Turn) -> None:
     data = await run(overview_data, turn.app.db, turn.counsellor, turn.now)
     png = await run(overview_png, turn.app.renderer, turn.lang, data)
     await turn.context.bot.send_photo(
-        chat_id, photo=InputFile(io.BytesIO(png), filename="overview.png"),
-        caption=turn.render("overview_caption", d=data), parse_mode=ParseMode.HTML,
+        chat_id,
+        photo=InputFile(io.BytesIO(png), filename="overview.png"),
+        caption=turn.render("overview_caption", d=data),
+        parse_mode=ParseMode.HTML,
     )
 
 
@@ -46,6 +48,8 @@ async def client_chart(turn: Turn, args: str) -> None:
     await turn.context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     png = await run(client_png, turn.app.renderer, turn.lang, turn.counsellor.timezone, result)
     await turn.context.bot.send_photo(
-        chat_id, photo=InputFile(io.BytesIO(png), filename="chart.png"),
-        caption=turn.render("chart_caption", c=result), parse_mode=ParseMode.HTML,
+        chat_id,
+        photo=InputFile(io.BytesIO(png), filename="chart.png"),
+        caption=turn.render("chart_caption", c=result),
+        parse_mode=ParseMode.HTML,
     )

@@ -21,10 +21,17 @@ from services.errors import NotYours
 
 
 def _status_markup(turn: Turn, referral_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.render("button_referral", s=status), callback_data=ReferralStatus(referral_id, code).pack())
-        for code, status in rf.ACTIONS.items()
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    turn.render("button_referral", s=status),
+                    callback_data=ReferralStatus(referral_id, code).pack(),
+                )
+                for code, status in rf.ACTIONS.items()
+            ]
+        ]
+    )
 
 
 def _referred(turn: Turn, result: rf.Referred) -> tuple[str, InlineKeyboardMarkup]:
@@ -33,10 +40,20 @@ def _referred(turn: Turn, result: rf.Referred) -> tuple[str, InlineKeyboardMarku
 
 def _suggestions(turn: Turn, s: rf.Suggestions) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
-        [InlineKeyboardButton(r.name(turn.lang)[:60], callback_data=ReferralPick(s.pending_id, r.code).pack())]
+        [
+            InlineKeyboardButton(
+                r.name(turn.lang)[:60], callback_data=ReferralPick(s.pending_id, r.code).pack()
+            )
+        ]
         for r in s.resources
     ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"), callback_data=ReferralPick(s.pending_id, "-").pack())])
+    rows.append(
+        [
+            InlineKeyboardButton(
+                turn.render("button_cancel"), callback_data=ReferralPick(s.pending_id, "-").pack()
+            )
+        ]
+    )
     return turn.render("referral_suggest", s=s), InlineKeyboardMarkup(rows)
 
 
@@ -48,22 +65,39 @@ async def resources(turn: Turn) -> None:
 @guard
 async def refer(turn: Turn) -> None:
     args = turn.args_text
-    result = await turn.write(rf.refer, turn.app.db, turn.counsellor, args, turn.now, turn.update_id,
-                        rules=turn.app.rules, cat=turn.app.catalogue)
+    result = await turn.write(
+        rf.refer,
+        turn.app.db,
+        turn.counsellor,
+        args,
+        turn.now,
+        turn.update_id,
+        rules=turn.app.rules,
+        cat=turn.app.catalogue,
+    )
     if isinstance(result, clients.AlreadyHandled):
         return
     if isinstance(result, clients.Choice):
         await choose_client(turn, result, ReferralClientChoice)
         return
-    text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    text, markup = (
+        _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    )
     await turn.send_text(text, markup)
 
 
 @on_tap(ReferralStatus)
 async def on_status(turn: Turn, tap: ReferralStatus) -> None:
     query = turn.update.callback_query
-    result = await turn.write(rf.set_status, turn.app.db, turn.counsellor, tap.referral_id, tap.action, turn.now,
-                              cat=turn.app.catalogue)
+    result = await turn.write(
+        rf.set_status,
+        turn.app.db,
+        turn.counsellor,
+        tap.referral_id,
+        tap.action,
+        turn.now,
+        cat=turn.app.catalogue,
+    )
     await query.answer(turn.render("toast_referral", changed=result.changed))
     text, markup = _referred(turn, result)
     await edit(query, text, markup)
@@ -84,8 +118,15 @@ async def on_suggestion(turn: Turn, tap: ReferralPick) -> None:
     if code == "-":
         await _cancel(turn, pending_id)
         return
-    result = await turn.write(rf.pick_suggestion, turn.app.db, turn.counsellor, pending_id, code, turn.now,
-                              cat=turn.app.catalogue)
+    result = await turn.write(
+        rf.pick_suggestion,
+        turn.app.db,
+        turn.counsellor,
+        pending_id,
+        code,
+        turn.now,
+        cat=turn.app.catalogue,
+    )
     await query.answer()
     text, markup = _referred(turn, result)
     await edit(query, text, markup)
@@ -98,10 +139,20 @@ async def on_client_choice(turn: Turn, tap: ReferralClientChoice) -> None:
     if target == "x":
         await _cancel(turn, pending_id)
         return
-    result = await turn.write(rf.resume_choice, turn.app.db, turn.counsellor, pending_id, target, turn.now,
-                        rules=turn.app.rules, cat=turn.app.catalogue)
+    result = await turn.write(
+        rf.resume_choice,
+        turn.app.db,
+        turn.counsellor,
+        pending_id,
+        target,
+        turn.now,
+        rules=turn.app.rules,
+        cat=turn.app.catalogue,
+    )
     await query.answer()
-    text, markup = _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    text, markup = (
+        _referred(turn, result) if isinstance(result, rf.Referred) else _suggestions(turn, result)
+    )
     await edit(query, text, markup)
 
 

@@ -28,8 +28,10 @@ MAX_LISTED = 12  # rows listed by name in each part of the preview
 async def import_(turn: Turn) -> None:
     data, name = roster.template_file(turn.lang)
     await turn.context.bot.send_document(
-        turn.update.effective_chat.id, document=InputFile(io.BytesIO(data), filename=name),
-        caption=turn.render("import_help"), parse_mode=ParseMode.HTML,
+        turn.update.effective_chat.id,
+        document=InputFile(io.BytesIO(data), filename=name),
+        caption=turn.render("import_help"),
+        parse_mode=ParseMode.HTML,
     )
 
 
@@ -43,17 +45,34 @@ async def take_roster(turn: Turn) -> bool:
     await turn.context.bot.send_chat_action(turn.update.effective_chat.id, ChatAction.TYPING)
     file = await doc.get_file()
     data = bytes(await file.download_as_bytearray())
-    result = await turn.once(roster.preview, turn.app.db, turn.counsellor, doc.file_name, data, turn.now)
+    result = await turn.once(
+        roster.preview, turn.app.db, turn.counsellor, doc.file_name, data, turn.now
+    )
     markup = None
     if result.pending_id is not None:
-        markup = InlineKeyboardMarkup([
-            [InlineKeyboardButton(turn.render("button_import", n=len(result.plan.to_add)),
-                                  callback_data=ImportConfirm(result.pending_id, "y").pack())],
-            [InlineKeyboardButton(turn.render("button_cancel"),
-                                  callback_data=ImportConfirm(result.pending_id, "n").pack())],
-        ])
-    await turn.reply("import_preview", markup=markup, p=result.plan, file_name=result.file_name,
-                     listed=MAX_LISTED)
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        turn.render("button_import", n=len(result.plan.to_add)),
+                        callback_data=ImportConfirm(result.pending_id, "y").pack(),
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        turn.render("button_cancel"),
+                        callback_data=ImportConfirm(result.pending_id, "n").pack(),
+                    )
+                ],
+            ]
+        )
+    await turn.reply(
+        "import_preview",
+        markup=markup,
+        p=result.plan,
+        file_name=result.file_name,
+        listed=MAX_LISTED,
+    )
     return True
 
 
@@ -65,9 +84,13 @@ async def on_document(turn: Turn) -> None:
 
 @on_tap(ImportConfirm)
 async def on_import(turn: Turn, tap: ImportConfirm) -> None:
-    await confirm_or_cancel(turn, tap, cancel=roster.cancel,
-                            confirm=functools.partial(roster.confirm, rules=turn.app.rules),
-                            done=lambda done: turn.render("import_done", r=done, listed=MAX_LISTED))
+    await confirm_or_cancel(
+        turn,
+        tap,
+        cancel=roster.cancel,
+        confirm=functools.partial(roster.confirm, rules=turn.app.rules),
+        done=lambda done: turn.render("import_done", r=done, listed=MAX_LISTED),
+    )
 
 
 def register(application: Application) -> None:
@@ -76,8 +99,12 @@ def register(application: Application) -> None:
     try:
         from bot.handlers_media import DOCUMENT_HANDLERS  # issue 10's media handler
     except ImportError:
-        application.add_handler(MessageHandler(
-            filters.ChatType.PRIVATE & filters.Document.ALL & filters.UpdateType.MESSAGE, on_document))
+        application.add_handler(
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.Document.ALL & filters.UpdateType.MESSAGE,
+                on_document,
+            )
+        )
     else:
         if take_roster not in DOCUMENT_HANDLERS:
             DOCUMENT_HANDLERS.append(take_roster)

@@ -37,7 +37,9 @@ async def team_admin(turn: Turn, words: list[str]) -> bool:
     if sub == "deactivate" and len(ids) == 1:
         ask = await run(team_service.ask_deactivate, turn.app.db, turn.counsellor, ids[0], turn.now)
     elif sub == "handover" and len(ids) == 2:
-        ask = await run(team_service.ask_handover, turn.app.db, turn.counsellor, ids[0], ids[1], turn.now)
+        ask = await run(
+            team_service.ask_handover, turn.app.db, turn.counsellor, ids[0], ids[1], turn.now
+        )
     elif sub == "reactivate" and len(ids) == 1:
         who = await run(team_service.reactivate, turn.app.db, turn.counsellor, ids[0], turn.now)
         await turn.reply("team_reactivated", who=who)
@@ -53,18 +55,36 @@ async def team_admin(turn: Turn, words: list[str]) -> bool:
     else:
         await turn.reply(_USAGE)
         return True
-    markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(turn.render("button_team_confirm"), callback_data=TeamConfirm(ask.pending_id, "y").pack())],
-        [InlineKeyboardButton(turn.render("button_cancel"), callback_data=TeamConfirm(ask.pending_id, "n").pack())],
-    ])
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    turn.render("button_team_confirm"),
+                    callback_data=TeamConfirm(ask.pending_id, "y").pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    turn.render("button_cancel"),
+                    callback_data=TeamConfirm(ask.pending_id, "n").pack(),
+                )
+            ],
+        ]
+    )
     await turn.reply("team_confirm", markup=markup, ask=ask)
     return True
 
 
 @on_tap(TeamConfirm)
 async def on_team(turn: Turn, tap: TeamConfirm) -> None:
-    await confirm_or_cancel(turn, tap, cancel=team_service.cancel_team, cancel_once=True,
-                            confirm=team_service.confirm_team, done=lambda done: turn.render("team_done", done=done))
+    await confirm_or_cancel(
+        turn,
+        tap,
+        cancel=team_service.cancel_team,
+        cancel_once=True,
+        confirm=team_service.confirm_team,
+        done=lambda done: turn.render("team_done", done=done),
+    )
 
 
 @guard
@@ -79,8 +99,15 @@ async def team(turn: Turn) -> None:
     if await team_admin(turn, words):
         return
     lines = await run(supervision.team, turn.app.db, turn.counsellor, turn.now)
-    text = turn.app.renderer.render_fitting(turn.lang, "team", "lines", lines, total=len(lines),
-                                            tz=turn.counsellor.timezone, now=turn.now)
+    text = turn.app.renderer.render_fitting(
+        turn.lang,
+        "team",
+        "lines",
+        lines,
+        total=len(lines),
+        tz=turn.counsellor.timezone,
+        now=turn.now,
+    )
     await turn.send_text(text)
 
 

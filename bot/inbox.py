@@ -100,7 +100,9 @@ class Inbox:
         for _update_id, payload in rows:
             self._queue.put_nowait(Update.de_json(json.loads(payload), self.application.bot))
         if rows:
-            log.info("inbox: %d update(s) left from before the restart are handled first", len(rows))
+            log.info(
+                "inbox: %d update(s) left from before the restart are handled first", len(rows)
+            )
         return len(rows)
 
     async def fetch_once(self) -> int:
@@ -121,7 +123,9 @@ class Inbox:
     async def accept(self, updates: list[tuple[Update, str]]) -> None:
         """Store `(update, json)` pairs in one transaction, then queue the new ones.
         Raises if the insert fails: the caller must not confirm them then."""
-        fresh = set(await asyncio.to_thread(self._store, [(u.update_id, raw) for u, raw in updates]))
+        fresh = set(
+            await asyncio.to_thread(self._store, [(u.update_id, raw) for u, raw in updates])
+        )
         for u, _raw in updates:
             self.fetched[u.update_id] = self.fetched.get(u.update_id, 0) + 1
             if u.update_id in fresh:
@@ -166,7 +170,9 @@ class Inbox:
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
             except (TimedOut, NetworkError, Conflict) as exc:
-                log.warning("inbox: getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, delay)
+                log.warning(
+                    "inbox: getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
             except TelegramError as exc:
@@ -283,7 +289,9 @@ class Webhook:
             await site.start()
             self.port = runner.addresses[0][1]
             await inbox.application.bot.set_webhook(
-                self.url, secret_token=self.secret, allowed_updates=inbox.allowed_updates,
+                self.url,
+                secret_token=self.secret,
+                allowed_updates=inbox.allowed_updates,
                 drop_pending_updates=False,
             )
             log.info("webhook mode: listening on %s:%s%s", self.listen[0], self.port, self.path)
@@ -306,7 +314,11 @@ def _seconds(value: Any) -> float:
 
 @contextlib.asynccontextmanager
 async def serving(
-    application: Application, db: Database, clock: Clock, *, poll_timeout: float = 25.0,
+    application: Application,
+    db: Database,
+    clock: Clock,
+    *,
+    poll_timeout: float = 25.0,
     webhook: Webhook | None = None,
 ) -> AsyncIterator[Inbox]:
     """The whole bot: initialize (getMe: a bad token raises InvalidToken here), post_init

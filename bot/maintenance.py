@@ -93,7 +93,9 @@ def rotate_key_main(log: logging.Logger) -> int:
         if key_path is not None
         else "set CAREMAP_SECRET_KEY to the new key (CAREMAP_NEW_SECRET_KEY) before the next start"
     )
-    print(f"caremap: re-encrypted {result.fields} fields in {result.tables} tables under the new key; {where}")
+    print(
+        f"caremap: re-encrypted {result.fields} fields in {result.tables} tables under the new key; {where}"
+    )
     return 0
 
 
@@ -134,13 +136,17 @@ def backup_main(target: str, log: logging.Logger) -> int:
                 src.backup(dst)  # one consistent snapshot, WAL content included
                 dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
                 ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
-                token = dst.execute("SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+                token = dst.execute(
+                    "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)
+                ).fetchone()
                 clients = dst.execute("SELECT count(*) FROM clients").fetchone()[0]
             finally:
                 dst.close()
                 src.close()
             if ok != "ok" or token is None:
-                raise RuntimeError(f"the copy did not verify ({ok}; key check {'present' if token else 'missing'})")
+                raise RuntimeError(
+                    f"the copy did not verify ({ok}; key check {'present' if token else 'missing'})"
+                )
             db.cipher.decrypt(token[0])  # the key in use reads the copy
             os.replace(tmp, dest)
         except BaseException:

@@ -97,7 +97,10 @@ class Turn:
     async def send_text(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         chat_id = self.update.effective_chat.id
         return await self.context.bot.send_message(
-            chat_id, fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
+            chat_id,
+            fit_message(text),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
             disable_web_page_preview=True,
         )
 
@@ -142,8 +145,10 @@ def _claim_only(db: Database) -> None:
 
 
 def _stored_something(result: Any) -> bool:
-    if result is None or result is False or isinstance(
-        result, (AlreadyHandled, Choice, Questionnaire, Suggestions)
+    if (
+        result is None
+        or result is False
+        or isinstance(result, (AlreadyHandled, Choice, Questionnaire, Suggestions))
     ):
         return False
     if isinstance(result, Resumed):
@@ -160,7 +165,7 @@ def command_args(message: Message) -> str:
     text = message.text or ""
     for entity in message.entities or ():
         if entity.type == "bot_command" and entity.offset == 0:
-            return text[entity.length:].strip()
+            return text[entity.length :].strip()
     typed = grammar.split_command(text.strip())  # `／log …`: Telegram marks no command
     if typed is not None:
         return typed[1]
@@ -184,7 +189,12 @@ async def identify(update: Update, app: BotContext) -> Counsellor | None:
         return counsellor  # refused by the caller; nothing about them is written
     if counsellor is None and user.id in app.settings.admin_ids:
         counsellor = await run(
-            invites.ensure_admin, app.db, user.id, display_name(user), app.clock(), app.settings.timezone
+            invites.ensure_admin,
+            app.db,
+            user.id,
+            display_name(user),
+            app.clock(),
+            app.settings.timezone,
         )
     if counsellor is not None and user.language_code:
         seen = pick_language(None, user.language_code)
@@ -216,8 +226,13 @@ def guard(fn: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitabl
         if not counsellor.active:  # an admin ended their access (issue 14): nothing at all
             await refuse(update, app, "deactivated")
             return
-        turn = Turn(update, context, app, counsellor,
-                    pick_language(counsellor.language, update.effective_user.language_code))
+        turn = Turn(
+            update,
+            context,
+            app,
+            counsellor,
+            pick_language(counsellor.language, update.effective_user.language_code),
+        )
         await answering(turn, fn)
 
     return wrapper
@@ -237,8 +252,11 @@ async def answering(turn: Turn, fn: Handler) -> None:
             raise  # rolled back: on_error says so
         # The transaction committed; only the reply failed. Say so, or the counsellor
         # sends it again and it is stored twice.
-        log.error("reply failed after a committed change: %s", type(exc).__name__,
-                  exc_info=(type(exc), exc, exc.__traceback__))
+        log.error(
+            "reply failed after a committed change: %s",
+            type(exc).__name__,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
         await _tell_saved(turn)
 
 
@@ -284,8 +302,12 @@ async def _answering_inner(turn: Turn, fn: Handler) -> None:
 
 async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     try:
-        await query.edit_message_text(fit_message(text), parse_mode=ParseMode.HTML, reply_markup=markup,
-                                      disable_web_page_preview=True)
+        await query.edit_message_text(
+            fit_message(text),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
@@ -293,7 +315,9 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
 
 async def _stale_button(update: Update, app: BotContext, lang: str) -> None:
     """A button whose data is not (or no longer) one of ours: answered, never an error."""
-    await update.callback_query.answer(app.renderer.render(lang, "button_stale")[:190], show_alert=True)
+    await update.callback_query.answer(
+        app.renderer.render(lang, "button_stale")[:190], show_alert=True
+    )
 
 
 def dispatch(turn: Turn) -> dict[str, Handler]:
@@ -339,8 +363,14 @@ def button_handler(handler: TapHandler) -> CallbackQueryHandler:
 
 
 async def confirm_or_cancel(
-    turn: Turn, tap: buttons.YesNo, *, cancel: Callable[..., Any], confirm: Callable[..., Any],
-    done: Callable[[Any], str], cancelled: str = "cancelled", cancel_once: bool = False,
+    turn: Turn,
+    tap: buttons.YesNo,
+    *,
+    cancel: Callable[..., Any],
+    confirm: Callable[..., Any],
+    done: Callable[[Any], str],
+    cancelled: str = "cancelled",
+    cancel_once: bool = False,
 ) -> None:
     """`<kind>:<pending id>:y|n` under a question (/forget, /import, /team handover …): `n`
     drops the pending action (`cancel(db, counsellor, pending_id, now)`, once per update when

@@ -13,18 +13,33 @@ from services import screenings
 
 
 async def choose_client(
-    turn: Turn, choice: clients_service.Choice, kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice
+    turn: Turn,
+    choice: clients_service.Choice,
+    kind: type[ParkedChoice | ReferralClientChoice] = ParkedChoice,
 ) -> None:
     """Buttons to pick one of several matching clients for a parked command
     (`<kind>:<pending_id>:<client_id>`, `x` cancels; checked against who taps)."""
     rows = [
-        [InlineKeyboardButton(f"#{c.number} {c.name}"[:60], callback_data=kind(choice.pending_id, c.id).pack())]
+        [
+            InlineKeyboardButton(
+                f"#{c.number} {c.name}"[:60], callback_data=kind(choice.pending_id, c.id).pack()
+            )
+        ]
         for c in choice.candidates[:8]
     ]
-    rows.append([InlineKeyboardButton(turn.render("button_cancel"),
-                                      callback_data=kind(choice.pending_id, "x").pack())])
-    await turn.reply("choose_client", markup=InlineKeyboardMarkup(rows), ref=clip(choice.ref),
-                     candidates=choice.candidates)
+    rows.append(
+        [
+            InlineKeyboardButton(
+                turn.render("button_cancel"), callback_data=kind(choice.pending_id, "x").pack()
+            )
+        ]
+    )
+    await turn.reply(
+        "choose_client",
+        markup=InlineKeyboardMarkup(rows),
+        ref=clip(choice.ref),
+        candidates=choice.candidates,
+    )
 
 
 def question_message(
@@ -32,16 +47,36 @@ def question_message(
 ) -> tuple[str, InlineKeyboardMarkup]:
     spec = SPECS[Instrument(q.instrument)]
     index = len(answers)
-    text = turn.render("screening_item", client=q.client, name=spec.name, stem=spec.stem(turn.lang),
-                       item=spec.items(turn.lang)[index], index=index + 1, count=spec.item_count)
+    text = turn.render(
+        "screening_item",
+        client=q.client,
+        name=spec.name,
+        stem=spec.stem(turn.lang),
+        item=spec.items(turn.lang)[index],
+        index=index + 1,
+        count=spec.item_count,
+    )
     rows = [
-        [InlineKeyboardButton(f"{value} · {label}", callback_data=QuestionnaireStep(q.pending_id, (*answers, value)).pack())]
+        [
+            InlineKeyboardButton(
+                f"{value} · {label}",
+                callback_data=QuestionnaireStep(q.pending_id, (*answers, value)).pack(),
+            )
+        ]
         for value, label in enumerate(ANSWER_LABELS[turn.lang])
     ]
     nav = []
     if answers:
-        nav.append(InlineKeyboardButton(turn.render("button_back"),
-                                        callback_data=QuestionnaireStep(q.pending_id, answers[:-1]).pack()))
-    nav.append(InlineKeyboardButton(turn.render("button_cancel"), callback_data=QuestionnaireStep(q.pending_id, "x").pack()))
+        nav.append(
+            InlineKeyboardButton(
+                turn.render("button_back"),
+                callback_data=QuestionnaireStep(q.pending_id, answers[:-1]).pack(),
+            )
+        )
+    nav.append(
+        InlineKeyboardButton(
+            turn.render("button_cancel"), callback_data=QuestionnaireStep(q.pending_id, "x").pack()
+        )
+    )
     rows.append(nav)
     return text, InlineKeyboardMarkup(rows)

@@ -27,12 +27,40 @@ from domain import safety
 from domain.tiering import REVIEW_REASONS
 
 __all__ = [
-    "KINDS", "MAX_BYTES", "MAX_ID", "AckAlert", "AgendaList", "AgendaListPage", "BadButton", "Button",
-    "CadenceSnooze", "ClientsPage", "ConfirmQuietReviews", "FollowUpDate", "ForgetConfirm", "ImportConfirm",
-    "MapAction", "OpenMap", "ParkedChoice", "PlanDone", "PlanSnooze", "QuestionnaireStep",
-    "ReferralClientChoice", "ReferralPick", "ReferralStatus", "RunSuggested", "SafetyCheckStart",
-    "SafetyCheckStep", "SeriesStop", "SignalAction", "TeamConfirm", "TierLowerReason", "TierReview",
-    "UndoChoice", "YesNo", "parse_any",
+    "KINDS",
+    "MAX_BYTES",
+    "MAX_ID",
+    "AckAlert",
+    "AgendaList",
+    "AgendaListPage",
+    "BadButton",
+    "Button",
+    "CadenceSnooze",
+    "ClientsPage",
+    "ConfirmQuietReviews",
+    "FollowUpDate",
+    "ForgetConfirm",
+    "ImportConfirm",
+    "MapAction",
+    "OpenMap",
+    "ParkedChoice",
+    "PlanDone",
+    "PlanSnooze",
+    "QuestionnaireStep",
+    "ReferralClientChoice",
+    "ReferralPick",
+    "ReferralStatus",
+    "RunSuggested",
+    "SafetyCheckStart",
+    "SafetyCheckStep",
+    "SeriesStop",
+    "SignalAction",
+    "TeamConfirm",
+    "TierLowerReason",
+    "TierReview",
+    "UndoChoice",
+    "YesNo",
+    "parse_any",
 ]
 
 MAX_BYTES = 64
@@ -53,7 +81,12 @@ Field = Callable[[str], object]
 def _digits(text: str, most: int) -> int:
     """A number as the bot writes it: ASCII digits only ("²".isdigit() and "１２".isdigit()
     are True, int("²") raises), no sign, no leading zero — one spelling per value."""
-    if not text or len(text) > most or not set(text) <= _ASCII_DIGITS or (text[0] == "0" and text != "0"):
+    if (
+        not text
+        or len(text) > most
+        or not set(text) <= _ASCII_DIGITS
+        or (text[0] == "0" and text != "0")
+    ):
         raise BadButton(text)
     return int(text)
 
@@ -162,7 +195,7 @@ class Button:
         parts = raw.split(":")
         if parts[: len(head)] != head or len(parts) != len(head) + len(cls.FIELDS):
             raise BadButton(raw)
-        values = [read(part) for read, part in zip(cls.FIELDS, parts[len(head):], strict=True)]
+        values = [read(part) for read, part in zip(cls.FIELDS, parts[len(head) :], strict=True)]
         return cls(*values)
 
     @classmethod
@@ -404,7 +437,7 @@ class MapAction(Button):
 
 @dataclass(frozen=True)
 class CadenceSnooze(Button):
-    """"Time to contact" put off by a day."""
+    """ "Time to contact" put off by a day."""
 
     KIND = "cz"
     FIELDS = (_id,)

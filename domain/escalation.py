@@ -12,15 +12,17 @@ from collections.abc import Iterable
 from domain.model import Counsellor
 
 
-def escalation_targets(counsellor: Counsellor, supervisor: Counsellor | None,
-                       admins: Iterable[Counsellor]) -> list[Counsellor]:
+def escalation_targets(
+    counsellor: Counsellor, supervisor: Counsellor | None, admins: Iterable[Counsellor]
+) -> list[Counsellor]:
     if supervisor is not None and supervisor.id != counsellor.id:
         return [supervisor]
     return [a for a in admins if a.id != counsellor.id]
 
 
-def fallback_targets(counsellor: Counsellor, unreachable: Counsellor,
-                     admins: Iterable[Counsellor]) -> list[Counsellor]:
+def fallback_targets(
+    counsellor: Counsellor, unreachable: Counsellor, admins: Iterable[Counsellor]
+) -> list[Counsellor]:
     """Who receives the escalation instead when `unreachable` cannot be (they blocked the
     bot): every admin but the counsellor and the unreachable one."""
     return [a for a in admins if a.id not in (counsellor.id, unreachable.id)]

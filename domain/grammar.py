@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import cast
 
 from domain.errors import CommandError
 from domain.model import Risk
@@ -22,9 +23,27 @@ from domain.vocab import CHANNELS, parse_channel, parse_outcome
 from domain.when import DayTimes, parse_when
 
 __all__ = [
-    "CHANNELS", "ClientRef", "InputWarning", "split_command", "suggest_command", "Goal", "LogEntry", "NeedSpec", "NewClient", "PlanSpec",
-    "ScreeningSpec", "StatusUpdate", "parse_client_only", "parse_client_ref", "parse_goal",
-    "parse_lang", "parse_log", "parse_new", "parse_plan", "parse_scores", "parse_screening",
+    "CHANNELS",
+    "ClientRef",
+    "InputWarning",
+    "split_command",
+    "suggest_command",
+    "Goal",
+    "LogEntry",
+    "NeedSpec",
+    "NewClient",
+    "PlanSpec",
+    "ScreeningSpec",
+    "StatusUpdate",
+    "parse_client_only",
+    "parse_client_ref",
+    "parse_goal",
+    "parse_lang",
+    "parse_log",
+    "parse_new",
+    "parse_plan",
+    "parse_scores",
+    "parse_screening",
     "parse_status",
 ]
 
@@ -108,9 +127,15 @@ class StatusUpdate:
     @property
     def is_query(self) -> bool:
         """True when nothing is to change: show the status."""
-        return (self.trust is None and self.satisfaction is None and self.risk is None
-                and not self.add_tags and not self.remove_tags
-                and self.payer is None and self.capacity is None)
+        return (
+            self.trust is None
+            and self.satisfaction is None
+            and self.risk is None
+            and not self.add_tags
+            and not self.remove_tags
+            and self.payer is None
+            and self.capacity is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +205,7 @@ def _tokenize(s: str, pos: int = 0) -> list[_Tok]:
             j = close_at + 1
             while j < n and not s[j].isspace():
                 j += 1
-            value = s[start:q] + s[q + 1:close_at] + s[close_at + 1:j]
+            value = s[start:q] + s[q + 1 : close_at] + s[close_at + 1 : j]
             toks.append(_Tok(start, j, s[start:j], value, True))
             i = j
         else:
@@ -241,7 +266,7 @@ def _split_kv(tok: _Tok, colon: bool = False) -> tuple[str, str] | None:
     m = re.match(r"([^=＝:：]+)[=＝:：]" if colon else r"([^=＝]+)[=＝]", tok.value)
     if not m:
         return None
-    value = tok.value[m.end():].strip()
+    value = tok.value[m.end() :].strip()
     if not tok.quoted:
         value = value.rstrip(_VALUE_TRAIL)
     return _norm(m.group(1)), value
@@ -261,7 +286,7 @@ def _tag(tok: _Tok, command: str) -> NeedSpec | None:
     explicit = True
     m = re.match(r"[?？]|(?:隐性|implicit|imp)[:：]", v, re.IGNORECASE)
     if m:
-        explicit, v = False, v[m.end():]
+        explicit, v = False, v[m.end() :]
     v = v.strip()
     if not tok.quoted:
         v = v.rstrip(_TRAIL_PUNCT)
@@ -273,29 +298,84 @@ def _tag(tok: _Tok, command: str) -> NeedSpec | None:
 
 
 _OPENERS = tuple(_PAIRS)
-_CMD_EXAMPLE_KEYS = {"new": "sid, major, grade", "status": "trust, sat, risk",
-                     "log": "via, trust, sat, risk, next"}
+_CMD_EXAMPLE_KEYS = {
+    "new": "sid, major, grade",
+    "status": "trust, sat, risk",
+    "log": "via, trust, sat, risk, next",
+}
 
 # option keys (normalised) → field
-_NEW_KEYS = {"sid": "sid", "学号": "sid", "student_id": "sid", "major": "major", "专业": "major",
-             "grade": "grade", "年级": "grade"}
-_STATUS_KEYS = {"trust": "trust", "信任": "trust", "信任度": "trust",
-                "sat": "satisfaction", "satisfaction": "satisfaction", "满意": "satisfaction",
-                "满意度": "satisfaction", "risk": "risk", "风险": "risk"}
+_NEW_KEYS = {
+    "sid": "sid",
+    "学号": "sid",
+    "student_id": "sid",
+    "major": "major",
+    "专业": "major",
+    "grade": "grade",
+    "年级": "grade",
+}
+_STATUS_KEYS = {
+    "trust": "trust",
+    "信任": "trust",
+    "信任度": "trust",
+    "sat": "satisfaction",
+    "satisfaction": "satisfaction",
+    "满意": "satisfaction",
+    "满意度": "satisfaction",
+    "risk": "risk",
+    "风险": "risk",
+}
 # private practice only (value tiers): `/status … pay=self|insurance capacity=1-5`
-_VALUE_KEYS = {"pay": "payer", "payer": "payer", "付费": "payer", "付费方式": "payer",
-               "capacity": "capacity", "支付能力": "capacity", "付费能力": "capacity"}
-_PAYERS = {"self": "self", "self-pay": "self", "selfpay": "self", "自费": "self", "自付": "self",
-           "insurance": "insurance", "insured": "insurance", "医保": "insurance",
-           "保险": "insurance", "医保报销": "insurance"}
-_LOG_KEYS = {**_STATUS_KEYS, "via": "channel", "channel": "channel", "渠道": "channel",
-             "方式": "channel", "途径": "channel", "next": "next", "下次": "next",
-             "outcome": "outcome", "结果": "outcome", "result": "outcome"}
+_VALUE_KEYS = {
+    "pay": "payer",
+    "payer": "payer",
+    "付费": "payer",
+    "付费方式": "payer",
+    "capacity": "capacity",
+    "支付能力": "capacity",
+    "付费能力": "capacity",
+}
+_PAYERS = {
+    "self": "self",
+    "self-pay": "self",
+    "selfpay": "self",
+    "自费": "self",
+    "自付": "self",
+    "insurance": "insurance",
+    "insured": "insurance",
+    "医保": "insurance",
+    "保险": "insurance",
+    "医保报销": "insurance",
+}
+_LOG_KEYS = {
+    **_STATUS_KEYS,
+    "via": "channel",
+    "channel": "channel",
+    "渠道": "channel",
+    "方式": "channel",
+    "途径": "channel",
+    "next": "next",
+    "下次": "next",
+    "outcome": "outcome",
+    "结果": "outcome",
+    "result": "outcome",
+}
 _ALL_KEYS = {**_NEW_KEYS, **_LOG_KEYS}
 
 
-_ASCII_KEYS = ("via", "trust", "sat", "risk", "next", "sid", "major", "grade", "channel",
-               "satisfaction", "outcome")
+_ASCII_KEYS = (
+    "via",
+    "trust",
+    "sat",
+    "risk",
+    "next",
+    "sid",
+    "major",
+    "grade",
+    "channel",
+    "satisfaction",
+    "outcome",
+)
 
 
 def _option(tok: _Tok, keys: dict[str, str]) -> tuple[str, str] | None:
@@ -414,8 +494,9 @@ def parse_client_ref(args: str, command: str = "map") -> tuple[ClientRef, int]:
     tok = toks[0]
     if _is_tag(tok) and unicodedata.normalize("NFKC", tok.raw[1:]).isdigit():
         return ClientRef(tok.raw), tok.end  # "#3": client number 3
-    if _is_tag(tok) or (not tok.quoted and (kv := _split_kv(tok)) is not None
-                        and kv[0] in _ALL_KEYS):
+    if _is_tag(tok) or (
+        not tok.quoted and (kv := _split_kv(tok)) is not None and kv[0] in _ALL_KEYS
+    ):
         raise CommandError("missing_client", command=command)
     if tok.quoted:
         text = tok.value.strip()
@@ -473,8 +554,9 @@ def parse_new(args: str) -> NewClient:
     if not toks:
         raise CommandError("missing_name")
     first = toks[0]
-    if not first.quoted and (_is_tag(first) or ((kv := _split_kv(first)) is not None
-                                                and kv[0] in _ALL_KEYS)):
+    if not first.quoted and (
+        _is_tag(first) or ((kv := _split_kv(first)) is not None and kv[0] in _ALL_KEYS)
+    ):
         raise CommandError("missing_name")
     if not first.quoted and first.raw[0] in _OPENERS:
         raise CommandError("unclosed_quote", quote=first.raw[0], command="new")
@@ -499,8 +581,9 @@ def parse_new(args: str) -> NewClient:
             key, value = kv
             field = _NEW_KEYS.get(key)
             if field is None:
-                raise CommandError("unknown_key", key=key, known=_CMD_EXAMPLE_KEYS["new"],
-                                   command="new")
+                raise CommandError(
+                    "unknown_key", key=key, known=_CMD_EXAMPLE_KEYS["new"], command="new"
+                )
             if field in fields:
                 raise CommandError("duplicate_option", key=key)
             if not value:
@@ -514,8 +597,7 @@ def parse_new(args: str) -> NewClient:
         raise CommandError("new_extra_words", name=name, extra=" ".join(extra))
     if len(tags) > TAGS_PER_CLIENT_MAX:
         raise CommandError("too_many_tags", max=TAGS_PER_CLIENT_MAX, have=len(tags))
-    return NewClient(name, tuple(tags), fields.get("sid"), fields.get("major"),
-                     fields.get("grade"))
+    return NewClient(name, tuple(tags), fields.get("sid"), fields.get("major"), fields.get("grade"))
 
 
 # ---------------------------------------------------------------- option values
@@ -604,8 +686,13 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
             raise CommandError("duplicate_option", key=key)
         end = tok.end
         nxt = toks[i] if i < len(toks) else None
-        if not value and nxt is not None and not nxt.quoted and not _is_tag(nxt) \
-                and _option(nxt, _LOG_KEYS) is None:
+        if (
+            not value
+            and nxt is not None
+            and not nxt.quoted
+            and not _is_tag(nxt)
+            and _option(nxt, _LOG_KEYS) is None
+        ):
             value = nxt.raw.rstrip(_VALUE_TRAIL)  # `trust： 4`: the value after a space
             end = nxt.end
             i += 1
@@ -622,8 +709,14 @@ def parse_log(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = Non
             opts[field] = _outcome(value)
         else:  # next: a date we cannot read never sinks the note; the bot asks for it
             due = None
-            if (not tok.quoted and nxt is not None and not nxt.quoted and not _is_tag(nxt)
-                    and _split_kv(nxt) is None and _option(nxt, _LOG_KEYS) is None):
+            if (
+                not tok.quoted
+                and nxt is not None
+                and not nxt.quoted
+                and not _is_tag(nxt)
+                and _split_kv(nxt) is None
+                and _option(nxt, _LOG_KEYS) is None
+            ):
                 try:
                     due = parse_when(f"{value} {nxt.raw}", now, tz, times)
                     end = nxt.end
@@ -693,8 +786,9 @@ def parse_status(args: str) -> StatusUpdate:
         key, value = kv
         field = _STATUS_KEYS.get(key) or _VALUE_KEYS.get(key)
         if field is None:
-            raise CommandError("unknown_key", key=key, known=_CMD_EXAMPLE_KEYS["status"],
-                               command="status")
+            raise CommandError(
+                "unknown_key", key=key, known=_CMD_EXAMPLE_KEYS["status"], command="status"
+            )
         if field in opts:
             raise CommandError("duplicate_option", key=key)
         if not value:
@@ -713,9 +807,16 @@ def parse_status(args: str) -> StatusUpdate:
             opts[field] = _risk(value) if field == "risk" else _score(field, value)
     if extra:
         raise CommandError("status_extra_words", client=_client_param(ref), words=" ".join(extra))
-    return StatusUpdate(ref, opts.get("trust"), opts.get("satisfaction"),  # type: ignore[arg-type]
-                        opts.get("risk"), tuple(add), tuple(remove),  # type: ignore[arg-type]
-                        payer=opts.get("payer"), capacity=opts.get("capacity"))  # type: ignore[arg-type]
+    return StatusUpdate(
+        ref,
+        cast("int | None", opts.get("trust")),
+        cast("int | None", opts.get("satisfaction")),
+        cast("Risk | None", opts.get("risk")),
+        tuple(add),
+        tuple(remove),
+        payer=cast("str | None", opts.get("payer")),
+        capacity=cast("int | None", opts.get("capacity")),
+    )
 
 
 # ---------------------------------------------------------------- /goal, /plan
@@ -752,8 +853,11 @@ def parse_plan(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = No
         due = parse_when(t1.value, now, tz, times)
     text = args[end:].strip()
     if not text:
-        raise CommandError("plan_needs_text", client=_client_param(ref),
-                           when=" ".join(args[t1.start:end].split()))
+        raise CommandError(
+            "plan_needs_text",
+            client=_client_param(ref),
+            when=" ".join(args[t1.start : end].split()),
+        )
     if len(text) > TEXT_MAX:
         raise CommandError("text_too_long", length=len(text), max=TEXT_MAX)
     return PlanSpec(ref, due, text)
@@ -761,9 +865,24 @@ def parse_plan(args: str, now: datetime, tz: tzinfo, times: DayTimes | None = No
 
 # ---------------------------------------------------------------- /lang
 
-_LANGS = {"zh": "zh", "cn": "zh", "zh-cn": "zh", "zh-hans": "zh", "zh_cn": "zh", "chinese": "zh",
-          "中文": "zh", "汉语": "zh", "简体": "zh", "简体中文": "zh", "普通话": "zh",
-          "en": "en", "eng": "en", "english": "en", "英文": "en", "英语": "en"}
+_LANGS = {
+    "zh": "zh",
+    "cn": "zh",
+    "zh-cn": "zh",
+    "zh-hans": "zh",
+    "zh_cn": "zh",
+    "chinese": "zh",
+    "中文": "zh",
+    "汉语": "zh",
+    "简体": "zh",
+    "简体中文": "zh",
+    "普通话": "zh",
+    "en": "en",
+    "eng": "en",
+    "english": "en",
+    "英文": "en",
+    "英语": "en",
+}
 
 
 def parse_lang(args: str) -> str | None:
@@ -813,12 +932,19 @@ def parse_screening(args: str, n: int, command: str | None = None) -> ScreeningS
 
 #: `/team` sub-commands, in either language (the zh help shows the Chinese words)
 TEAM_SUBCOMMANDS = {
-    "list": "list", "列表": "list", "名单": "list",
-    "handover": "handover", "移交": "handover",
-    "deactivate": "deactivate", "停用": "deactivate",
-    "reactivate": "reactivate", "恢复": "reactivate",
-    "invites": "invites", "邀请": "invites",
-    "revoke": "revoke", "作废": "revoke",
+    "list": "list",
+    "列表": "list",
+    "名单": "list",
+    "handover": "handover",
+    "移交": "handover",
+    "deactivate": "deactivate",
+    "停用": "deactivate",
+    "reactivate": "reactivate",
+    "恢复": "reactivate",
+    "invites": "invites",
+    "邀请": "invites",
+    "revoke": "revoke",
+    "作废": "revoke",
 }
 
 

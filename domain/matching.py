@@ -59,10 +59,32 @@ def _squash(text: str) -> str:
 
 
 # surnames whose reading differs from the character's everyday one
-_SURNAMES = {"单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha",
-             "朴": "piao", "盖": "ge", "覃": "qin", "乐": "yue", "缪": "miao", "召": "shao",
-             "繁": "po", "瞿": "qu", "翟": "zhai", "员": "yun", "秘": "bi", "种": "chong",
-             "尉": "yu", "黑": "he", "宁": "ning", "纪": "ji", "任": "ren", "华": "hua"}
+_SURNAMES = {
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "查": "zha",
+    "朴": "piao",
+    "盖": "ge",
+    "覃": "qin",
+    "乐": "yue",
+    "缪": "miao",
+    "召": "shao",
+    "繁": "po",
+    "瞿": "qu",
+    "翟": "zhai",
+    "员": "yun",
+    "秘": "bi",
+    "种": "chong",
+    "尉": "yu",
+    "黑": "he",
+    "宁": "ning",
+    "纪": "ji",
+    "任": "ren",
+    "华": "hua",
+}
 
 
 def _syllables(name: str) -> list[str]:
@@ -160,7 +182,9 @@ def match_client(ref: ClientRef | str, clients: Sequence[Client], *, suggest: bo
             lambda c: sq in _keys(c.name)[0],
             # a Latin prefix may be a Latin name's start or a Chinese name's pinyin start:
             # one rule, so "li" with both "Li Ming" and 李明 asks rather than guesses
-            lambda c: _fold(c.name).startswith(q) or any(f.startswith(sq) for f in _keys(c.name)[0]),
+            lambda c: (
+                _fold(c.name).startswith(q) or any(f.startswith(sq) for f in _keys(c.name)[0])
+            ),
             lambda c: sq in _keys(c.name)[1],
             lambda c: any(i.startswith(sq) for i in _keys(c.name)[1]),
         ]
@@ -212,7 +236,11 @@ def named_at_start(text: str, clients: Sequence[Client]) -> list[Client]:
     sq = _squash(word)
     by_pinyin: list[Client] = []
     if sq.isascii() and sq.isalpha() and len(sq) >= 3:
-        by_pinyin = [c for c in clients if _HAN.search(c.name) and (sq in _keys(c.name)[0] or sq in _keys(c.name)[1])]
+        by_pinyin = [
+            c
+            for c in clients
+            if _HAN.search(c.name) and (sq in _keys(c.name)[0] or sq in _keys(c.name)[1])
+        ]
     out: list[Client] = []
     for c in sorted(by_name, key=lambda c: -len(c.name)) + by_pinyin:
         if c not in out:

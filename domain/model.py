@@ -30,10 +30,24 @@ class Risk(StrEnum):
 
 _RISK_RANK = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRISIS: 3}
 _RISK_ALIASES: dict[str, Risk] = {
-    "low": Risk.LOW, "l": Risk.LOW, "none": Risk.LOW, "no": Risk.LOW, "低": Risk.LOW, "无": Risk.LOW,
-    "medium": Risk.MEDIUM, "med": Risk.MEDIUM, "mid": Risk.MEDIUM, "m": Risk.MEDIUM, "中": Risk.MEDIUM,
-    "high": Risk.HIGH, "h": Risk.HIGH, "高": Risk.HIGH,
-    "crisis": Risk.CRISIS, "c": Risk.CRISIS, "危机": Risk.CRISIS, "危": Risk.CRISIS,
+    "low": Risk.LOW,
+    "l": Risk.LOW,
+    "none": Risk.LOW,
+    "no": Risk.LOW,
+    "低": Risk.LOW,
+    "无": Risk.LOW,
+    "medium": Risk.MEDIUM,
+    "med": Risk.MEDIUM,
+    "mid": Risk.MEDIUM,
+    "m": Risk.MEDIUM,
+    "中": Risk.MEDIUM,
+    "high": Risk.HIGH,
+    "h": Risk.HIGH,
+    "高": Risk.HIGH,
+    "crisis": Risk.CRISIS,
+    "c": Risk.CRISIS,
+    "危机": Risk.CRISIS,
+    "危": Risk.CRISIS,
 }
 
 

@@ -35,8 +35,14 @@ from domain.model import Risk
 from domain.when import cn_number, parse_when
 
 __all__ = [
-    "Recurrence", "RecurringPlanSpec", "StopSpec", "occurrence", "next_occurrence",
-    "parse_every", "parse_recurring_plan", "MAX_OCCURRENCES",
+    "Recurrence",
+    "RecurringPlanSpec",
+    "StopSpec",
+    "occurrence",
+    "next_occurrence",
+    "parse_every",
+    "parse_recurring_plan",
+    "MAX_OCCURRENCES",
 ]
 
 MAX_INTERVAL_DAYS = 366
@@ -105,7 +111,11 @@ def occurrence(first_due: datetime, every: Recurrence, k: int, tz: tzinfo) -> da
 
 
 def next_occurrence(
-    first_due: datetime, every: Recurrence, after_seq: int, not_before: datetime, tz: tzinfo,
+    first_due: datetime,
+    every: Recurrence,
+    after_seq: int,
+    not_before: datetime,
+    tz: tzinfo,
     until: datetime | None = None,
 ) -> tuple[int, datetime] | None:
     """The first occurrence after `after_seq` that falls after `not_before` (occurrences
@@ -128,23 +138,62 @@ def next_occurrence(
 # ---------------------------------------------------------------- grammar
 
 _UNITS = {
-    "d": "d", "day": "d", "days": "d", "天": "d", "日": "d",
-    "w": "w", "wk": "w", "wks": "w", "week": "w", "weeks": "w", "周": "w", "星期": "w",
+    "d": "d",
+    "day": "d",
+    "days": "d",
+    "天": "d",
+    "日": "d",
+    "w": "w",
+    "wk": "w",
+    "wks": "w",
+    "week": "w",
+    "weeks": "w",
+    "周": "w",
+    "星期": "w",
     "礼拜": "w",
-    "m": "m", "mo": "m", "month": "m", "months": "m", "月": "m", "个月": "m",
+    "m": "m",
+    "mo": "m",
+    "month": "m",
+    "months": "m",
+    "月": "m",
+    "个月": "m",
 }
 _WORDS = {
-    "daily": Recurrence("d", 1), "weekly": Recurrence("w", 1),
-    "biweekly": Recurrence("w", 2), "fortnightly": Recurrence("w", 2),
-    "monthly": Recurrence("m", 1), "fortnight": Recurrence("w", 2),
-    "每天": Recurrence("d", 1), "每日": Recurrence("d", 1),
-    "每周": Recurrence("w", 1), "每星期": Recurrence("w", 1), "每礼拜": Recurrence("w", 1),
-    "隔周": Recurrence("w", 2), "双周": Recurrence("w", 2),
-    "每月": Recurrence("m", 1), "每个月": Recurrence("m", 1),
+    "daily": Recurrence("d", 1),
+    "weekly": Recurrence("w", 1),
+    "biweekly": Recurrence("w", 2),
+    "fortnightly": Recurrence("w", 2),
+    "monthly": Recurrence("m", 1),
+    "fortnight": Recurrence("w", 2),
+    "每天": Recurrence("d", 1),
+    "每日": Recurrence("d", 1),
+    "每周": Recurrence("w", 1),
+    "每星期": Recurrence("w", 1),
+    "每礼拜": Recurrence("w", 1),
+    "隔周": Recurrence("w", 2),
+    "双周": Recurrence("w", 2),
+    "每月": Recurrence("m", 1),
+    "每个月": Recurrence("m", 1),
 }
-_EN_WD = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
-          "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
-          "sat": 5, "saturday": 5, "sun": 6, "sunday": 6}
+_EN_WD = {
+    "mon": 0,
+    "monday": 0,
+    "tue": 1,
+    "tues": 1,
+    "tuesday": 1,
+    "wed": 2,
+    "wednesday": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "thursday": 3,
+    "fri": 4,
+    "friday": 4,
+    "sat": 5,
+    "saturday": 5,
+    "sun": 6,
+    "sunday": 6,
+}
 _CN_WD = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _NUM = r"\d+|[零〇一二两俩三四五六七八九十]{1,3}"
 _CN_EVERY = re.compile(rf"每(?:隔)?(?P<n>{_NUM})?(?:个)?(?P<u>天|日|周|星期|礼拜|个月|月)")
@@ -211,8 +260,9 @@ def parse_every(words: list[str]) -> tuple[Recurrence, int] | None:
     return _check(Recurrence(_UNITS[m["u"]], int(m["n"] or 1)), shown), used
 
 
-def _try_when(words: list[str], now: datetime, tz: tzinfo, times: Any = None
-              ) -> tuple[datetime, int] | None:
+def _try_when(
+    words: list[str], now: datetime, tz: tzinfo, times: Any = None
+) -> tuple[datetime, int] | None:
     """A `<when>` of two words or one at the start of `words`."""
     if len(words) >= 2:
         try:
@@ -278,26 +328,35 @@ def parse_recurring_plan(
     text_words = words[i:]
     for j, w in enumerate(text_words):
         nw = _norm(w)
-        glued = next((u for u in _UNTIL_WORDS if nw.startswith(u) and len(nw) > len(u)
-                      and not nw[len(u)].isalpha()), None)
+        glued = next(
+            (
+                u
+                for u in _UNTIL_WORDS
+                if nw.startswith(u) and len(nw) > len(u) and not nw[len(u)].isalpha()
+            ),
+            None,
+        )
         if nw.startswith(("until=", "until＝")) or nw in _UNTIL_WORDS or glued:
             if nw in _UNTIL_WORDS:
-                after = text_words[j + 1:]
+                after = text_words[j + 1 :]
                 hit = _try_when(after, now, tz, times) if after else None
                 if hit is None:
-                    raise CommandError("bad_until", value=" ".join(text_words[j:j + 2]))
+                    raise CommandError("bad_until", value=" ".join(text_words[j : j + 2]))
                 until, took = hit
                 until_text = " ".join(after[:took])
-                text_words = text_words[:j] + text_words[j + 1 + took:]
+                text_words = text_words[:j] + text_words[j + 1 + took :]
             else:
-                value = w.split("=", 1)[1] if "=" in w else (
-                    w.split("＝", 1)[1] if "＝" in w else w[len(glued or ""):])
+                value = (
+                    w.split("=", 1)[1]
+                    if "=" in w
+                    else (w.split("＝", 1)[1] if "＝" in w else w[len(glued or "") :])
+                )
                 try:
                     until = parse_when(value, now, tz, times)
                 except CommandError:
                     raise CommandError("bad_until", value=w) from None
                 until_text = value
-                text_words = text_words[:j] + text_words[j + 1:]
+                text_words = text_words[:j] + text_words[j + 1 :]
             break
     text = " ".join(text_words).strip()
     if not text:
@@ -315,8 +374,11 @@ def parse_recurring_plan(
     if until is not None:
         until = _end_of_local_day(until, tz)
         if until < first_due:
-            raise CommandError("until_before_start", until=until_text or "",
-                               first=first_due.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+            raise CommandError(
+                "until_before_start",
+                until=until_text or "",
+                first=first_due.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            )
     return RecurringPlanSpec(ref, every, first_due, text, until, until_text)
 
 

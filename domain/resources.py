@@ -111,8 +111,11 @@ class Catalogue(_Model):
         return found if found is not None and found.code == code else None
 
     def by_kind(self) -> list[tuple[str, list[Resource]]]:
-        return [(k, [r for r in self.resources if r.kind == k]) for k in KINDS
-                if any(r.kind == k for r in self.resources)]
+        return [
+            (k, [r for r in self.resources if r.kind == k])
+            for k in KINDS
+            if any(r.kind == k for r in self.resources)
+        ]
 
     def lookup(self, text: str, *, prefix: bool = True) -> Lookup:
         key = norm(text)
@@ -173,12 +176,21 @@ def _cross_checks(cat: Catalogue) -> list[tuple[str, str]]:
         if r.code in codes:
             problems.append((f"resources[{i}].code", f"{r.code!r} is used twice"))
         codes.setdefault(r.code, i)
-        for field, values in (("code", [r.code]), ("en", [r.en]), ("zh", [r.zh]), ("aliases", r.aliases)):
+        for field, values in (
+            ("code", [r.code]),
+            ("en", [r.en]),
+            ("zh", [r.zh]),
+            ("aliases", r.aliases),
+        ):
             for name in values:
                 key = norm(name)
                 if owner.get(key, r.code) != r.code:
-                    problems.append((f"resources[{i}].{field}",
-                                     f"{name!r} names both {owner[key]!r} and {r.code!r}"))
+                    problems.append(
+                        (
+                            f"resources[{i}].{field}",
+                            f"{name!r} names both {owner[key]!r} and {r.code!r}",
+                        )
+                    )
                 owner.setdefault(key, r.code)
     return problems
 
@@ -219,8 +231,9 @@ def load_resources(path: str | Path | None = None) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def _default() -> Catalogue:
-    return parse_resources(DEFAULT_RESOURCES_PATH.read_text(encoding="utf-8"),
-                           source=DEFAULT_RESOURCES_PATH.name)
+    return parse_resources(
+        DEFAULT_RESOURCES_PATH.read_text(encoding="utf-8"), source=DEFAULT_RESOURCES_PATH.name
+    )
 
 
 def resource_label(stored: str, lang: str) -> str:

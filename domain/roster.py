@@ -26,13 +26,34 @@ HEADER_SCAN = 10  # the header row is looked for in the first rows
 # field → header names (compared NFKC, case-folded, without spaces and punctuation)
 FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名字", "学生姓名", "学生", "name", "studentname", "fullname"),
-    "sid": ("学号", "学生学号", "学籍号", "studentid", "studentno", "studentnumber", "sid", "id",
-            "number", "no"),
+    "sid": (
+        "学号",
+        "学生学号",
+        "学籍号",
+        "studentid",
+        "studentno",
+        "studentnumber",
+        "sid",
+        "id",
+        "number",
+        "no",
+    ),
     "major": ("专业", "专业名称", "所在专业", "major", "programme", "program", "subject"),
     "grade": ("年级", "入学年份", "级", "grade", "year", "cohort", "intake"),
     "dorm": ("宿舍", "寝室", "宿舍号", "寝室号", "宿舍房间", "dorm", "dormitory", "room", "hall"),
-    "phone": ("电话", "手机", "手机号", "手机号码", "联系电话", "联系方式", "phone", "mobile",
-              "tel", "telephone", "phonenumber"),
+    "phone": (
+        "电话",
+        "手机",
+        "手机号",
+        "手机号码",
+        "联系电话",
+        "联系方式",
+        "phone",
+        "mobile",
+        "tel",
+        "telephone",
+        "phonenumber",
+    ),
     "tags": ("标签", "类别", "身份", "备注标签", "学生类别", "tags", "tag", "labels", "category"),
 }
 _HEADER_INDEX = {h: f for f, names in FIELDS.items() for h in names}
@@ -163,11 +184,18 @@ def plan_roster(rows: Sequence[Sequence[object]], existing_sids: dict[str, int])
                 plan.problems.append(RowProblem(line, "duplicate_in_file", name, seen_name[name]))
                 continue
         seen_name.setdefault(name, line)
-        plan.to_add.append(RosterRow(
-            line=line, name=name, sid=sid, major=values.get("major") or None,
-            grade=values.get("grade") or None, dorm=values.get("dorm") or None,
-            phone=values.get("phone") or None, tags=_tags(values.get("tags", "")),
-        ))
+        plan.to_add.append(
+            RosterRow(
+                line=line,
+                name=name,
+                sid=sid,
+                major=values.get("major") or None,
+                grade=values.get("grade") or None,
+                dorm=values.get("dorm") or None,
+                phone=values.get("phone") or None,
+                tags=_tags(values.get("tags", "")),
+            )
+        )
     return plan
 
 
@@ -205,12 +233,32 @@ def _row_problem(line: int, values: dict[str, str]) -> RowProblem | None:
 def template_rows(lang: str) -> list[list[str]]:
     """The header row and two example rows of the template file `/import` sends."""
     if lang.startswith("zh"):
-        return [["姓名", "学号", "专业", "年级", "宿舍", "电话", "标签"],
-                ["学生A", "2025101", "计算机科学与技术", "2025", "东3-412", "13800000001", "竞赛达人"],
-                ["学生B", "2025102", "市场营销", "2025", "西1-208", "13800000002", "贫困生、班干部"]]
-    return [["name", "student id", "major", "grade", "dorm", "phone", "tags"],
-            ["Student A", "2025101", "Computer Science", "2025", "E3-412", "13800000001", "competition star"],
-            ["Student B", "2025102", "Marketing", "2025", "W1-208", "13800000002", "financial hardship, class cadre"]]
+        return [
+            ["姓名", "学号", "专业", "年级", "宿舍", "电话", "标签"],
+            ["学生A", "2025101", "计算机科学与技术", "2025", "东3-412", "13800000001", "竞赛达人"],
+            ["学生B", "2025102", "市场营销", "2025", "西1-208", "13800000002", "贫困生、班干部"],
+        ]
+    return [
+        ["name", "student id", "major", "grade", "dorm", "phone", "tags"],
+        [
+            "Student A",
+            "2025101",
+            "Computer Science",
+            "2025",
+            "E3-412",
+            "13800000001",
+            "competition star",
+        ],
+        [
+            "Student B",
+            "2025102",
+            "Marketing",
+            "2025",
+            "W1-208",
+            "13800000002",
+            "financial hardship, class cadre",
+        ],
+    ]
 
 
 def rows_from(cells: Iterable[Iterable[object]]) -> list[list[object]]:

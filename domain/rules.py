@@ -102,7 +102,10 @@ class TierStandard(_Model):
 
     @model_validator(mode="after")
     def _latest_after_ideal(self) -> TierStandard:
-        if self.contact_latest_days is not None and self.contact_latest_days < self.contact_every_days:
+        if (
+            self.contact_latest_days is not None
+            and self.contact_latest_days < self.contact_every_days
+        ):
             raise ValueError(
                 f"contact_latest_days ({_num(self.contact_latest_days)}) must be >= "
                 f"contact_every_days ({_num(self.contact_every_days)})"
@@ -111,7 +114,11 @@ class TierStandard(_Model):
 
     @property
     def latest_days(self) -> float:
-        return self.contact_latest_days if self.contact_latest_days is not None else self.contact_every_days * 1.5
+        return (
+            self.contact_latest_days
+            if self.contact_latest_days is not None
+            else self.contact_every_days * 1.5
+        )
 
 
 class Tiers(_Model):
@@ -174,7 +181,9 @@ class PhraseFile(_Model):
     risk_phrases: list[RiskPhrase] = []
 
 
-SafetyItem = Literal["wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"]
+SafetyItem = Literal[
+    "wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"
+]
 
 
 class SafetyCheckRules(_Model):
@@ -194,7 +203,11 @@ class SafetyCheckRules(_Model):
         return self
 
     def levels(self) -> dict[Risk, tuple[str, ...]]:
-        return {Risk.CRISIS: tuple(self.crisis), Risk.HIGH: tuple(self.high), Risk.MEDIUM: tuple(self.medium)}
+        return {
+            Risk.CRISIS: tuple(self.crisis),
+            Risk.HIGH: tuple(self.high),
+            Risk.MEDIUM: tuple(self.medium),
+        }
 
 
 class NeedCategory(_Model):
@@ -332,8 +345,13 @@ class Times(_Model):
             h, m = v.split(":")
             return time(int(h), int(m))
 
-        return DayTimes(default=t(self.default), morning=t(self.morning), noon=t(self.noon),
-                        afternoon=t(self.afternoon), evening=t(self.evening))
+        return DayTimes(
+            default=t(self.default),
+            morning=t(self.morning),
+            noon=t(self.noon),
+            afternoon=t(self.afternoon),
+            evening=t(self.evening),
+        )
 
 
 class RuleBase(_Model):
@@ -532,7 +550,9 @@ def default_phrases() -> tuple[RiskPhrase, ...]:
 
 @lru_cache(maxsize=1)
 def _default_rules() -> RuleBase:
-    return parse_rules(DEFAULT_RULES_PATH.read_text(encoding="utf-8"), source=DEFAULT_RULES_PATH.name)
+    return parse_rules(
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8"), source=DEFAULT_RULES_PATH.name
+    )
 
 
 # --- error formatting ---
@@ -588,7 +608,10 @@ def _problem(err: ErrorDetails) -> str:
 
 
 _BOUND_KINDS = {
-    "gt": "greater_than", "ge": "greater_than_equal", "lt": "less_than", "le": "less_than_equal",
+    "gt": "greater_than",
+    "ge": "greater_than_equal",
+    "lt": "less_than",
+    "le": "less_than_equal",
 }
 
 
@@ -598,7 +621,10 @@ def _num(x: object) -> object:
 
 def _toml_type(value: object) -> str:
     return {
-        bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-        list: "an array", dict: "a table",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
     }.get(type(value), type(value).__name__)
-

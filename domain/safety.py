@@ -17,14 +17,33 @@ from datetime import datetime
 from domain.model import Risk
 
 # In the order asked. Each is answered True (yes), False (no) or None (not asked).
-ITEMS: tuple[str, ...] = ("wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent")
+ITEMS: tuple[str, ...] = (
+    "wish",
+    "thoughts",
+    "method",
+    "intent",
+    "plan",
+    "behaviour",
+    "behaviour_recent",
+)
 # item → the item that must be "yes" for it to be asked
-ASKED_IF: dict[str, str] = {"method": "thoughts", "intent": "thoughts", "plan": "thoughts",
-                            "behaviour_recent": "behaviour"}
+ASKED_IF: dict[str, str] = {
+    "method": "thoughts",
+    "intent": "thoughts",
+    "plan": "thoughts",
+    "behaviour_recent": "behaviour",
+}
 
 # What started a check, as its button says it (`sc:<client>:<code>`) → the trigger stored
-TRIGGERS: dict[str, str] = {"i9": "item9", "cr": "crisis", "ph": "phrase", "mp": "map", "cm": "command",
-                            "al": "crisis", "rv": "review"}
+TRIGGERS: dict[str, str] = {
+    "i9": "item9",
+    "cr": "crisis",
+    "ph": "phrase",
+    "mp": "map",
+    "cm": "command",
+    "al": "crisis",
+    "rv": "review",
+}
 
 _RANK = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRISIS: 3}
 
@@ -66,7 +85,9 @@ def complete(answers: Mapping[str, bool | None]) -> dict[str, bool | None]:
     return {i: answers.get(i) for i in ITEMS}
 
 
-def triage(answers: Mapping[str, bool | None], levels: Mapping[Risk, tuple[str, ...]]) -> SafetyCheck:
+def triage(
+    answers: Mapping[str, bool | None], levels: Mapping[Risk, tuple[str, ...]]
+) -> SafetyCheck:
     """The result: the highest tier any "yes" item maps to (`levels`: tier → items); low when
     no item maps anywhere. Items not asked (None) count as "no"."""
     best: Risk = Risk.LOW
@@ -81,8 +102,10 @@ def triage(answers: Mapping[str, bool | None], levels: Mapping[Risk, tuple[str, 
 
 def encode_answers(answers: Mapping[str, bool | None]) -> str:
     """Compact form for button data: one char per item in ITEMS order: y, n or - (not asked)."""
-    return "".join("y" if answers.get(i) is True else "n" if answers.get(i) is False else "-"
-                   for i in ITEMS[: _answered_prefix(answers)])
+    return "".join(
+        "y" if answers.get(i) is True else "n" if answers.get(i) is False else "-"
+        for i in ITEMS[: _answered_prefix(answers)]
+    )
 
 
 def decode_answers(text: str) -> dict[str, bool | None]:

@@ -28,8 +28,15 @@ from domain.when import _parse_time
 
 # Outbox priorities: lower is sent first.
 PRIORITY: Final[dict[str, int]] = {
-    "escalation": 0, "alert_crisis": 0, "realert": 0, "alert_high": 1,
-    "plan": 3, "cadence": 4, "review": 5, "agenda": 6, "digest": 6,
+    "escalation": 0,
+    "alert_crisis": 0,
+    "realert": 0,
+    "alert_high": 1,
+    "plan": 3,
+    "cadence": 4,
+    "review": 5,
+    "agenda": 6,
+    "digest": 6,
 }
 
 SNOOZE_CODES: Final[tuple[str, ...]] = ("1h", "1d", "1w")
@@ -106,8 +113,10 @@ def parse_agenda(text: str) -> str | None:
 
 
 _TZ_ALIASES: Final[dict[str, str]] = {
-    **dict.fromkeys(("北京", "上海", "中国", "china", "cst", "prc", "beijing", "shanghai",
-                     "北京时间"), "Asia/Shanghai"),
+    **dict.fromkeys(
+        ("北京", "上海", "中国", "china", "cst", "prc", "beijing", "shanghai", "北京时间"),
+        "Asia/Shanghai",
+    ),
     **dict.fromkeys(("香港", "hong kong", "hongkong", "hk"), "Asia/Hong_Kong"),
     **dict.fromkeys(("台北", "taipei"), "Asia/Taipei"),
     **dict.fromkeys(("东京", "tokyo", "日本", "japan", "jst"), "Asia/Tokyo"),
@@ -152,8 +161,11 @@ _SETTINGS_KEYS: Final[dict[str, str]] = {
 }
 # the `known` param of unknown_key: working examples (the template shows it as is)
 SETTINGS_KNOWN: Final = "agenda=8:00, quiet=22-7, tz=Asia/Shanghai"
-_SETTINGS_PARSERS = {"agenda_at": parse_agenda, "quiet_hours": parse_quiet,
-                     "timezone": parse_timezone}
+_SETTINGS_PARSERS = {
+    "agenda_at": parse_agenda,
+    "quiet_hours": parse_quiet,
+    "timezone": parse_timezone,
+}
 _KV_RE = re.compile(r"(?P<k>[^=\s]+)\s*=(?P<v>.*)")
 
 
@@ -245,8 +257,9 @@ def quiet_ends_at(now: datetime, tz: str | tzinfo, quiet: str | None) -> datetim
     return _at(today + timedelta(days=2), end, zone)  # pragma: no cover - DST oddities
 
 
-def agenda_due(now: datetime, tz: str | tzinfo, agenda_at: str | None,
-               last_sent_local_date: date | None) -> date | None:
+def agenda_due(
+    now: datetime, tz: str | tzinfo, agenda_at: str | None, last_sent_local_date: date | None
+) -> date | None:
     """The local date whose agenda should go out now, or None.
 
     Due when the local agenda time of today has been reached and today's was not yet sent.

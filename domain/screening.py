@@ -27,8 +27,10 @@ class Instrument(StrEnum):
 
 
 _INSTRUMENT_ALIASES = {
-    "phq9": Instrument.PHQ9, "phq": Instrument.PHQ9,
-    "gad7": Instrument.GAD7, "gad": Instrument.GAD7,
+    "phq9": Instrument.PHQ9,
+    "phq": Instrument.PHQ9,
+    "gad7": Instrument.GAD7,
+    "gad": Instrument.GAD7,
 }
 
 
@@ -214,7 +216,9 @@ def score(
     for i, a in enumerate(answers, start=1):
         if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a <= 3:
             raise ScreeningError(
-                f"{sp.name} item {i}: answer must be 0, 1, 2 or 3, got {a!r}", instrument=inst, item=i
+                f"{sp.name} item {i}: answer must be 0, 1, 2 or 3, got {a!r}",
+                instrument=inst,
+                item=i,
             )
     total = sum(answers)
     return ScreeningResult(

@@ -228,8 +228,22 @@ _URGENCY_RANK = {"A": 0, "B": 1, "C": 2}
 
 class _Ctx:
     __slots__ = (
-        "rules", "now", "tz", "levels", "below", "std", "screen_cutoff", "t", "required",
-        "freq_rank", "tags", "classify", "unclassified", "value", "lost_rank", "check_cutoff",
+        "rules",
+        "now",
+        "tz",
+        "levels",
+        "below",
+        "std",
+        "screen_cutoff",
+        "t",
+        "required",
+        "freq_rank",
+        "tags",
+        "classify",
+        "unclassified",
+        "value",
+        "lost_rank",
+        "check_cutoff",
     )
 
     def __init__(self, rules: RuleBase, now: datetime, tz: tzinfo | None) -> None:
@@ -324,24 +338,44 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
 
     # screenings
     for res, prev, high, medium in (
-        ((f.phq9, f.previous_phq9_total, t.phq9_high, t.phq9_medium),
-         (f.gad7, f.previous_gad7_total, t.gad7_high, t.gad7_medium))
-        if f.phq9 is not None or f.gad7 is not None else ()
+        (
+            (f.phq9, f.previous_phq9_total, t.phq9_high, t.phq9_medium),
+            (f.gad7, f.previous_gad7_total, t.gad7_high, t.gad7_medium),
+        )
+        if f.phq9 is not None or f.gad7 is not None
+        else ()
     ):
         if res is None:
             continue
         name = SPECS[res.instrument].name
         at = res.at or now
         if at < c.screen_cutoff:
-            rr.append((-1, Reason("screening_stale", {
-                "instrument": name, "total": res.total, "date": c.date(at),
-                "days": (now - at).days, "valid_days": t.screening_valid_days,
-            })))
+            rr.append(
+                (
+                    -1,
+                    Reason(
+                        "screening_stale",
+                        {
+                            "instrument": name,
+                            "total": res.total,
+                            "date": c.date(at),
+                            "days": (now - at).days,
+                            "valid_days": t.screening_valid_days,
+                        },
+                    ),
+                )
+            )
             continue
         date = c.date(at)
-        if res.instrument is Instrument.PHQ9 and res.item9 is not None and res.item9 >= t.phq9_item9_crisis:
+        if (
+            res.instrument is Instrument.PHQ9
+            and res.item9 is not None
+            and res.item9 >= t.phq9_item9_crisis
+        ):
             floor = 3
-            rr.append((3, Reason("phq9_item9", {"answer": res.item9, "date": date, "tier": "crisis"})))
+            rr.append(
+                (3, Reason("phq9_item9", {"answer": res.item9, "date": date, "tier": "crisis"}))
+            )
         total = res.total
         if total >= high:
             rank, threshold = 2, high
@@ -351,24 +385,58 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
             rank, threshold = 0, medium
         if rank > floor:
             floor = rank
-        rr.append((rank, Reason("screening_total", {
-            "instrument": name, "total": total, "band": res.band, "date": date,
-            "tier": _NAMES[rank], "threshold": threshold,
-        })))
+        rr.append(
+            (
+                rank,
+                Reason(
+                    "screening_total",
+                    {
+                        "instrument": name,
+                        "total": total,
+                        "band": res.band,
+                        "date": date,
+                        "tier": _NAMES[rank],
+                        "threshold": threshold,
+                    },
+                ),
+            )
+        )
         if prev is not None:
             diff = total - prev
             if diff >= t.worsening_points:
                 rank = _RANK[t.worsening_min_tier]
                 if rank > floor:
                     floor = rank
-                rr.append((rank, Reason("screening_worsening", {
-                    "instrument": name, "previous": prev, "total": total, "points": diff,
-                    "tier": _NAMES[rank],
-                })))
+                rr.append(
+                    (
+                        rank,
+                        Reason(
+                            "screening_worsening",
+                            {
+                                "instrument": name,
+                                "previous": prev,
+                                "total": total,
+                                "points": diff,
+                                "tier": _NAMES[rank],
+                            },
+                        ),
+                    )
+                )
             elif -diff >= t.worsening_points:
-                rr.append((-1, Reason("screening_improving", {
-                    "instrument": name, "previous": prev, "total": total, "points": -diff,
-                })))
+                rr.append(
+                    (
+                        -1,
+                        Reason(
+                            "screening_improving",
+                            {
+                                "instrument": name,
+                                "previous": prev,
+                                "total": total,
+                                "points": -diff,
+                            },
+                        ),
+                    )
+                )
 
     # risk tags
     if f.risk_tags:
@@ -384,9 +452,20 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
             rank = _RANK[tag.min_tier]
             if rank > floor:
                 floor = rank
-            rr.append((rank, Reason("risk_tag", {
-                "tag": tag.code, "en": tag.en, "zh": tag.zh, "tier": _NAMES[rank],
-            })))
+            rr.append(
+                (
+                    rank,
+                    Reason(
+                        "risk_tag",
+                        {
+                            "tag": tag.code,
+                            "en": tag.en,
+                            "zh": tag.zh,
+                            "tier": _NAMES[rank],
+                        },
+                    ),
+                )
+            )
 
     # 失联 after N attempts in a row that did not reach the client (as the #失联 tag)
     if f.unreached_streak and f.unreached_streak >= t.unreached_attempts:
@@ -394,7 +473,12 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         rank = _RANK[lost.min_tier] if lost is not None else 2
         if rank > floor:
             floor = rank
-        rr.append((rank, Reason("unreached_attempts", {"count": f.unreached_streak, "tier": _NAMES[rank]})))
+        rr.append(
+            (
+                rank,
+                Reason("unreached_attempts", {"count": f.unreached_streak, "tier": _NAMES[rank]}),
+            )
+        )
 
     # the latest safety check
     held_by_check = False
@@ -403,17 +487,37 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         at = sc.at or now
         rank = _RANK[sc.result]
         if at < c.check_cutoff:
-            rr.append((-1, Reason("safety_check_stale", {
-                "date": c.date(at), "tier": sc.result.value, "days": (now - at).days,
-                "valid_days": c.rules.safety_check.valid_days,
-            })))
+            rr.append(
+                (
+                    -1,
+                    Reason(
+                        "safety_check_stale",
+                        {
+                            "date": c.date(at),
+                            "tier": sc.result.value,
+                            "days": (now - at).days,
+                            "valid_days": c.rules.safety_check.valid_days,
+                        },
+                    ),
+                )
+            )
         else:
             if rank > floor:
                 floor = rank
             held_by_check = rank >= 2
-            rr.append((rank, Reason("safety_check", {
-                "date": c.date(at), "tier": sc.result.value, "items": ",".join(sc.deciding),
-            })))
+            rr.append(
+                (
+                    rank,
+                    Reason(
+                        "safety_check",
+                        {
+                            "date": c.date(at),
+                            "tier": sc.result.value,
+                            "items": ",".join(sc.deciding),
+                        },
+                    ),
+                )
+            )
 
     # the counsellor's setting is never lowered
     set_rank = 0 if f.counsellor_risk is Risk.LOW else _RANK[f.counsellor_risk]
@@ -430,9 +534,18 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         if held_rank > current:
             current = held_rank
             review_requested = True
-            rr.append((held_rank, Reason("held_until_review", {
-                "tier": held.value, "since": c.date(held_since) if held_since is not None else "",
-            })))
+            rr.append(
+                (
+                    held_rank,
+                    Reason(
+                        "held_until_review",
+                        {
+                            "tier": held.value,
+                            "since": c.date(held_since) if held_since is not None else "",
+                        },
+                    ),
+                )
+            )
     if current >= 3 and (held is None or _RANK[held] < 3):
         held, held_since = Risk.CRISIS, now
     elif current >= 2 and held_by_check and (held is None or _RANK[held] < 2):
@@ -440,7 +553,11 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
 
     # contact recency, against the cadence of the tier so far
     last = f.last_contact_at
-    times = sorted(f.interactions) if not f.other_contacts else _merge_contacts(f.interactions, f.other_contacts)
+    times = (
+        sorted(f.interactions)
+        if not f.other_contacts
+        else _merge_contacts(f.interactions, f.other_contacts)
+    )
     hi = bisect_right(times, now)  # later ones are planned, not contacts
     if hi and (last is None or times[hi - 1] > last):
         last = times[hi - 1]
@@ -465,8 +582,10 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     gap_raised = False
     if since is not None and now - since > limit:
         params = {
-            "days": (now - (seen_at or since)).days, "cadence_days": cadence_days,
-            "limit_days": _n(limit.total_seconds() / 86400), "tier": _NAMES[lost_rank],
+            "days": (now - (seen_at or since)).days,
+            "cadence_days": cadence_days,
+            "limit_days": _n(limit.total_seconds() / 86400),
+            "tier": _NAMES[lost_rank],
         }
         if last is not None:
             params["last_contact"] = c.date(last)
@@ -497,14 +616,31 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
     for i, (code, min_contacts, window_days, _) in enumerate(c.levels):
         if counts[i] >= min_contacts:
             actual = code
-            fr.append(Reason("contacts_counted", {"count": counts[i], "window_days": window_days, "tier": code}))
+            fr.append(
+                Reason(
+                    "contacts_counted",
+                    {"count": counts[i], "window_days": window_days, "tier": code},
+                )
+            )
             break
     else:
-        fr.append(Reason("contacts_counted", {
-            "count": counts[-1] if counts else 0, "window_days": c.levels[-1][2], "tier": actual,
-        }))
+        fr.append(
+            Reason(
+                "contacts_counted",
+                {
+                    "count": counts[-1] if counts else 0,
+                    "window_days": c.levels[-1][2],
+                    "tier": actual,
+                },
+            )
+        )
     required = c.required[current]
-    fr.append(Reason("frequency_required", {"risk": _NAMES[current], "cadence_days": cadence_days, "tier": required}))
+    fr.append(
+        Reason(
+            "frequency_required",
+            {"risk": _NAMES[current], "cadence_days": cadence_days, "tier": required},
+        )
+    )
     frequency_met = c.freq_rank[actual] <= c.freq_rank[required]
     if not frequency_met:
         fr.append(Reason("frequency_below_standard", {"actual": actual, "required": required}))
@@ -517,14 +653,24 @@ def _grade(f: ClientFacts, c: _Ctx) -> Grades:
         latest = base + latest_after
         if now > due:
             overdue_days = (now - due).days
-            fr.append(Reason("contact_overdue", {"days": overdue_days, "due": c.date(due), "cadence_days": cadence_days}))
+            fr.append(
+                Reason(
+                    "contact_overdue",
+                    {"days": overdue_days, "due": c.date(due), "cadence_days": cadence_days},
+                )
+            )
     else:
         base = f.created_at or now
         if start is not None and start > base:
             base = start
         due = base + respond
         latest = base + latest_after
-        fr.append(Reason("first_contact_due", {"due": c.date(due), "hours": _n(respond.total_seconds() / 3600)}))
+        fr.append(
+            Reason(
+                "first_contact_due",
+                {"due": c.date(due), "hours": _n(respond.total_seconds() / 3600)},
+            )
+        )
         if now > due:
             overdue_days = (now - due).days
     fr.append(Reason("next_contact", {"ideal": c.date(due), "latest": c.date(latest)}))
@@ -589,7 +735,9 @@ _NO_NEEDS = (Reason("no_needs", {}),)
 _first = itemgetter(0)
 
 
-def _needs(needs: Sequence[NeedFact | str], c: _Ctx) -> tuple[str, tuple[str, ...], tuple[Reason, ...]]:
+def _needs(
+    needs: Sequence[NeedFact | str], c: _Ctx
+) -> tuple[str, tuple[str, ...], tuple[Reason, ...]]:
     best = "C"
     best_rank = 3
     cats: list[str] = []
@@ -604,7 +752,12 @@ def _needs(needs: Sequence[NeedFact | str], c: _Ctx) -> tuple[str, tuple[str, ..
         found = classify(text)
         snippet = _clip(text)
         if not found:
-            reasons.append(Reason("need_unclassified", {"text": snippet, "urgency": unclassified, "explicit": explicit}))
+            reasons.append(
+                Reason(
+                    "need_unclassified",
+                    {"text": snippet, "urgency": unclassified, "explicit": explicit},
+                )
+            )
             rank = _URGENCY_RANK[unclassified]
             if rank < best_rank:
                 best, best_rank = unclassified, rank
@@ -613,10 +766,19 @@ def _needs(needs: Sequence[NeedFact | str], c: _Ctx) -> tuple[str, tuple[str, ..
             if cat.code in cats:
                 continue
             cats.append(cat.code)
-            reasons.append(Reason("need_category", {
-                "category": cat.code, "en": cat.en, "zh": cat.zh, "urgency": cat.urgency,
-                "text": snippet, "explicit": explicit,
-            }))
+            reasons.append(
+                Reason(
+                    "need_category",
+                    {
+                        "category": cat.code,
+                        "en": cat.en,
+                        "zh": cat.zh,
+                        "urgency": cat.urgency,
+                        "text": snippet,
+                        "explicit": explicit,
+                    },
+                )
+            )
             rank = _URGENCY_RANK[cat.urgency]
             if rank < best_rank:
                 best, best_rank = cat.urgency, rank
@@ -656,7 +818,10 @@ def _n(x: float) -> int | float:
 
 
 def regrade(
-    previous: Grades | None, facts: ClientFacts, rules: RuleBase, now: datetime,
+    previous: Grades | None,
+    facts: ClientFacts,
+    rules: RuleBase,
+    now: datetime,
     tz: tzinfo | None = None,
 ) -> RegradeDecision:
     """Grade again and compare. An alert when the risk tier rises TO high or crisis (a first
@@ -666,7 +831,9 @@ def regrade(
     old_risk = previous.risk if previous is not None else None
     changes: list[TierChange] = []
     if previous is None:
-        changes.append(TierChange(facts.client_id, "risk", None, grades.risk.value, now, grades.risk_reasons))
+        changes.append(
+            TierChange(facts.client_id, "risk", None, grades.risk.value, now, grades.risk_reasons)
+        )
     else:
         for dim, old, new, reasons in (
             ("risk", previous.risk.value, grades.risk.value, grades.risk_reasons),
@@ -683,7 +850,11 @@ def regrade(
         # the facts no longer support the held tier: the review is due now (and stays at the
         # moment it was first asked for, so the reminder is not sent again on every re-grade)
         due = grades.review_due_at
-        if previous is not None and previous.review_requested and previous.review_due_at is not None:
+        if (
+            previous is not None
+            and previous.review_requested
+            and previous.review_due_at is not None
+        ):
             # asked before (or confirmed at a review since): keep that date
             asked = previous.review_due_at
             due = asked if due is None or asked < due else due
@@ -696,14 +867,21 @@ def regrade(
     if new_rank >= 2 and new_rank > base:
         alert = alert_for(facts.client_id, grades.risk, old_risk, grades.risk_reasons, rules, now)
     return RegradeDecision(
-        grades=grades, changed=bool(changes), changes=tuple(changes), alert=alert,
+        grades=grades,
+        changed=bool(changes),
+        changes=tuple(changes),
+        alert=alert,
         previous_risk=old_risk,
     )
 
 
 def alert_for(
-    client_id: int, tier: Risk, previous: Risk | None, reasons: tuple[Reason, ...],
-    rules: RuleBase, now: datetime,
+    client_id: int,
+    tier: Risk,
+    previous: Risk | None,
+    reasons: tuple[Reason, ...],
+    rules: RuleBase,
+    now: datetime,
 ) -> AlertEvent:
     s = rules.standard(tier)
     return AlertEvent(

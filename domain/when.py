@@ -46,19 +46,51 @@ class DayTimes:
 DEFAULT_DAY_TIMES = DayTimes()
 
 _PERIODS = {
-    "上午": "morning", "早上": "morning", "早晨": "morning", "清晨": "morning", "早": "morning",
-    "morning": "morning", "am": "morning",
-    "中午": "noon", "noon": "noon", "midday": "noon",
-    "下午": "afternoon", "afternoon": "afternoon", "pm": "afternoon",
-    "傍晚": "evening", "晚上": "evening", "夜里": "evening", "晚": "evening", "evening": "evening",
-    "night": "evening", "tonight": "evening",
+    "上午": "morning",
+    "早上": "morning",
+    "早晨": "morning",
+    "清晨": "morning",
+    "早": "morning",
+    "morning": "morning",
+    "am": "morning",
+    "中午": "noon",
+    "noon": "noon",
+    "midday": "noon",
+    "下午": "afternoon",
+    "afternoon": "afternoon",
+    "pm": "afternoon",
+    "傍晚": "evening",
+    "晚上": "evening",
+    "夜里": "evening",
+    "晚": "evening",
+    "evening": "evening",
+    "night": "evening",
+    "tonight": "evening",
 }
 # shorthands people type: 今晚 = 今天晚上, 明早 = 明天早上 …
-_SHORTHANDS = (("今晚", "今天晚上"), ("明早", "明天早上"), ("明晚", "明天晚上"), ("明晨", "明天早上"),
-               ("tonight", "today evening"))
+_SHORTHANDS = (
+    ("今晚", "今天晚上"),
+    ("明早", "明天早上"),
+    ("明晚", "明天晚上"),
+    ("明晨", "明天早上"),
+    ("tonight", "today evening"),
+)
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_NUM = "零〇一二两俩三四五六七八九十"
 
 
@@ -94,15 +126,32 @@ _DAYS_RE = re.compile(
     r"(?P<unit>days|day|d|天|weeks|week|wks|wk|w|周|星期|礼拜)(?![a-z])"
     r"(?:\s*(?:后|以后|之后|later))?"
 )
-_YMD_RE = re.compile(r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*(?P<d>\d{1,2})(?:日|号|(?!\d))")
+_YMD_RE = re.compile(
+    r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*(?P<d>\d{1,2})(?:日|号|(?!\d))"
+)
 _MD_RE = re.compile(r"(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*(?P<d>\d{1,2})(?:日|号|(?!\d))")
 _DAYWORD_RE = re.compile(
     r"(?P<w>day after tomorrow|大后天|后天|today|tod|今天|今日|tomorrow|tmrw|tmr|tmw|明天|明日)"
 )
 _EN_DAYS = {
-    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "weds": 2,
-    "wed": 2, "thursday": 3, "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4,
-    "saturday": 5, "sat": 5, "sunday": 6, "sun": 6,
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "weds": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thurs": 3,
+    "thur": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
 }
 _EN_WEEKDAY_RE = re.compile(
     r"(?:(?P<next>next)\s*)?(?P<d>"
@@ -112,8 +161,23 @@ _EN_WEEKDAY_RE = re.compile(
 _CN_WEEKDAY_RE = re.compile(
     r"(?P<p>下下个?|下个?|本|这个?)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天1-7])"
 )
-_CN_WD = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
-          "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+_CN_WD = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
 
 _TIME_RE = re.compile(
     r"(?P<pre>上午|早上|早晨|清晨|早|中午|下午|傍晚|晚上|夜里|凌晨)?\s*"
@@ -224,7 +288,7 @@ def parse_when(text: str, now: datetime, tz: tzinfo, times: DayTimes | None = No
         raise _bad(shown)
     for short, full in _SHORTHANDS:
         if s.startswith(short):
-            s = full + " " + s[len(short):]
+            s = full + " " + s[len(short) :]
             s = s.strip()
     now_utc = now.astimezone(UTC)
     local_now = now.astimezone(tz)
@@ -245,7 +309,11 @@ def parse_when(text: str, now: datetime, tz: tzinfo, times: DayTimes | None = No
             if cn is None:
                 raise _bad(shown)
             amount = float(cn)
-        minutes = amount if unit in ("minutes", "minute", "mins", "min", "m", "分钟", "分") else amount * 60
+        minutes = (
+            amount
+            if unit in ("minutes", "minute", "mins", "min", "m", "分钟", "分")
+            else amount * 60
+        )
         if minutes != int(minutes) or minutes > 60 * 24 * 366:
             raise _bad(shown)
         return _check_future(now_utc + timedelta(minutes=int(minutes)), now_utc, shown, tz)
@@ -261,8 +329,15 @@ def parse_when(text: str, now: datetime, tz: tzinfo, times: DayTimes | None = No
         return result
 
     # 3. a date part, then optionally a time
-    for matcher in (_match_days, _match_ymd, _match_md, _match_dayword, _match_en_weekday,
-                    _match_cn_weekday, _match_next_week):
+    for matcher in (
+        _match_days,
+        _match_ymd,
+        _match_md,
+        _match_dayword,
+        _match_en_weekday,
+        _match_cn_weekday,
+        _match_next_week,
+    ):
         hit = matcher(s, today, shown)
         if hit is None:
             continue
@@ -298,7 +373,9 @@ def _match_days(s: str, today: date, shown: str) -> _Hit:
     n = cn_number(m.group("n"))
     if n is None or n > 3660:
         raise _bad(shown)
-    days = n * 7 if m.group("unit") in ("weeks", "week", "wks", "wk", "w", "周", "星期", "礼拜") else n
+    days = (
+        n * 7 if m.group("unit") in ("weeks", "week", "wks", "wk", "w", "周", "星期", "礼拜") else n
+    )
     return today + timedelta(days=days), m.end()
 
 
@@ -316,8 +393,21 @@ def _match_md(s: str, today: date, shown: str) -> _Hit:
     return _date_of(int(m["m"]), int(m["d"]), None, today, shown), m.end()
 
 
-_DAYWORD_OFFSET = {"today": 0, "tod": 0, "今天": 0, "今日": 0, "tomorrow": 1, "tmrw": 1, "tmr": 1,
-                   "tmw": 1, "明天": 1, "明日": 1, "后天": 2, "day after tomorrow": 2, "大后天": 3}
+_DAYWORD_OFFSET = {
+    "today": 0,
+    "tod": 0,
+    "今天": 0,
+    "今日": 0,
+    "tomorrow": 1,
+    "tmrw": 1,
+    "tmr": 1,
+    "tmw": 1,
+    "明天": 1,
+    "明日": 1,
+    "后天": 2,
+    "day after tomorrow": 2,
+    "大后天": 3,
+}
 
 
 def _match_dayword(s: str, today: date, shown: str) -> _Hit:
@@ -351,7 +441,9 @@ def _match_cn_weekday(s: str, today: date, shown: str) -> _Hit:
     return today + timedelta(days=days), m.end()
 
 
-_NEXT_WEEK_RE = re.compile(r"(?:(?P<p>下下个?|下个?)(?:周|星期|礼拜)|(?P<en>next\s*week))(?![一二三四五六日天1-7])")
+_NEXT_WEEK_RE = re.compile(
+    r"(?:(?P<p>下下个?|下个?)(?:周|星期|礼拜)|(?P<en>next\s*week))(?![一二三四五六日天1-7])"
+)
 
 
 def _match_next_week(s: str, today: date, shown: str) -> _Hit:

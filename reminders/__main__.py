@@ -29,8 +29,11 @@ async def _serve(container) -> None:  # noqa: ANN001
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = new_worker_id("worker")
-    async with Bot(settings.token, base_url=settings.api_base_url,
-                   base_file_url=file_url_for(settings.api_base_url)) as bot:
+    async with Bot(
+        settings.token,
+        base_url=settings.api_base_url,
+        base_file_url=file_url_for(settings.api_base_url),
+    ) as bot:
         deliverer = Deliverer(db, bot, container.renderer, clock, limiter_for(db), worker=worker)
         await asyncio.to_thread(deliverer.take_back)
         log.info("reminders worker %s started (tick %.0f s)", worker, settings.tick_seconds)
@@ -52,7 +55,9 @@ async def _serve(container) -> None:  # noqa: ANN001
 def main() -> int:
     from bootstrap import ConfigError, bootstrap, load_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

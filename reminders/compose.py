@@ -57,8 +57,11 @@ def compose(uow: UnitOfWork, item: Any, renderer: Renderer, now: datetime) -> En
         digest = digest_for(uow, recipient, now)
         if not digest:
             return None  # everything was handled since it was planned
-        return Envelope(recipient.telegram_id, render("digest", d=digest, day=payload.get("date", "")),
-                        recipient=recipient)
+        return Envelope(
+            recipient.telegram_id,
+            render("digest", d=digest, day=payload.get("date", "")),
+            recipient=recipient,
+        )
 
     owner_id = payload.get("from", recipient.id) if kind == "escalation" else recipient.id
     if kind == "escalation" and "alert_id" in payload:
@@ -84,14 +87,23 @@ def compose(uow: UnitOfWork, item: Any, renderer: Renderer, now: datetime) -> En
         pid = plan.id
         buttons = [
             [(render("button_done"), PlanDone(pid).pack())],
-            [(render("button_snooze_1h"), PlanSnooze(pid, "1h").pack()), (render("button_snooze_1d"), PlanSnooze(pid, "1d").pack()),
-             (render("button_snooze_1w"), PlanSnooze(pid, "1w").pack())],
+            [
+                (render("button_snooze_1h"), PlanSnooze(pid, "1h").pack()),
+                (render("button_snooze_1d"), PlanSnooze(pid, "1d").pack()),
+                (render("button_snooze_1w"), PlanSnooze(pid, "1w").pack()),
+            ],
         ]
-        series = uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
+        series = (
+            uow.series_of(recipient.id).get(plan.series_id) if plan.series_id is not None else None
+        )
         if series is not None and series.active:
             buttons[0].append((render("button_stop_series"), SeriesStop(pid).pack()))
-        return Envelope(recipient.telegram_id, render("reminder_plan", client=client, plan=plan, series=series),
-                        buttons, recipient=recipient)
+        return Envelope(
+            recipient.telegram_id,
+            render("reminder_plan", client=client, plan=plan, series=series),
+            buttons,
+            recipient=recipient,
+        )
 
     if kind in ("alert", "realert", "escalation"):
         alert = clinical.alert(int(payload["alert_id"]))
@@ -104,17 +116,30 @@ def compose(uow: UnitOfWork, item: Any, renderer: Renderer, now: datetime) -> En
         text = render_copy(renderer, view, now)
         if kind == "escalation":
             urgent = True
-        return Envelope(recipient.telegram_id, text, alert_buttons(renderer, view), urgent=urgent,
-                        recipient=recipient)
+        return Envelope(
+            recipient.telegram_id,
+            text,
+            alert_buttons(renderer, view),
+            urgent=urgent,
+            recipient=recipient,
+        )
 
     if kind == "cadence":
         grades = clinical.grades(client.id)
         if grades is None or grades.next_contact_due is None or grades.next_contact_due > now:
             return None
-        keys = [[(render("button_map_log"), MapAction("l", client.id).pack()),
-                 (render("button_cadence_snooze"), CadenceSnooze(client.id).pack())]]
-        return Envelope(recipient.telegram_id, render("reminder_cadence", client=client, g=grades), keys,
-                        recipient=recipient)
+        keys = [
+            [
+                (render("button_map_log"), MapAction("l", client.id).pack()),
+                (render("button_cadence_snooze"), CadenceSnooze(client.id).pack()),
+            ]
+        ]
+        return Envelope(
+            recipient.telegram_id,
+            render("reminder_cadence", client=client, g=grades),
+            keys,
+            recipient=recipient,
+        )
 
     if kind == "review":
         grades = clinical.grades(client.id)
@@ -123,8 +148,12 @@ def compose(uow: UnitOfWork, item: Any, renderer: Renderer, now: datetime) -> En
         buttons = [[(render("button_confirm"), TierReview("c", client.id).pack())]]
         if grades.risk.value != "low":
             buttons[0].append((render("button_lower"), TierReview("l", client.id).pack()))
-        return Envelope(recipient.telegram_id, render("reminder_review", client=client, g=grades), buttons,
-                        recipient=recipient)
+        return Envelope(
+            recipient.telegram_id,
+            render("reminder_review", client=client, g=grades),
+            buttons,
+            recipient=recipient,
+        )
     return None
 
 

@@ -63,11 +63,18 @@ class DeliveryStats:
     failed: int = 0
     cancelled: int = 0
     refused_429: int = 0
-    lateness: list[float] = field(default_factory=list)  # seconds between due and sent (by the clock)
+    lateness: list[float] = field(
+        default_factory=list
+    )  # seconds between due and sent (by the clock)
 
     def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "retried": self.retried, "deferred": self.deferred,
-                "failed": self.failed, "cancelled": self.cancelled}
+        return {
+            "sent": self.sent,
+            "retried": self.retried,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+        }
 
     def add(self, other: DeliveryStats) -> None:
         for name in ("sent", "retried", "deferred", "failed", "cancelled", "refused_429"):
@@ -82,8 +89,13 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
 
 class Deliverer:
     def __init__(
-        self, db: Database, bot: Bot, renderer: Renderer, clock: Callable[[], datetime],
-        limiter: SendLimiter | None = None, worker: str | None = None,
+        self,
+        db: Database,
+        bot: Bot,
+        renderer: Renderer,
+        clock: Callable[[], datetime],
+        limiter: SendLimiter | None = None,
+        worker: str | None = None,
         crash_after_send: Callable[[Any], bool] | None = None,
         lease: timedelta = LEASE,
         on_sent: Callable[[Any, int], None] | None = None,
@@ -109,14 +121,28 @@ class Deliverer:
 
     # --- units of work ----------------------------------------------------------------------
 
-    def _claim(self, now: datetime, limit: int, busy: set[int], max_priority: int | None) -> list[Any]:
+    def _claim(
+        self, now: datetime, limit: int, busy: set[int], max_priority: int | None
+    ) -> list[Any]:
         with self.db.uow(write=True) as uow:
             if max_priority is not None:
-                return uow.outbox.claim(now, limit=limit, worker=self.worker, lease=self.lease,
-                                        per_counsellor=PER_COUNSELLOR, busy_counsellors=busy,
-                                        max_priority=max_priority)
-            return uow.outbox.claim(now, limit=limit, worker=self.worker, lease=self.lease,
-                                    per_counsellor=PER_COUNSELLOR, busy_counsellors=busy)
+                return uow.outbox.claim(
+                    now,
+                    limit=limit,
+                    worker=self.worker,
+                    lease=self.lease,
+                    per_counsellor=PER_COUNSELLOR,
+                    busy_counsellors=busy,
+                    max_priority=max_priority,
+                )
+            return uow.outbox.claim(
+                now,
+                limit=limit,
+                worker=self.worker,
+                lease=self.lease,
+                per_counsellor=PER_COUNSELLOR,
+                busy_counsellors=busy,
+            )
 
     def _claim_ids(self, ids: list[int], now: datetime) -> list[Any]:
         with self.db.uow(write=True) as uow:
@@ -208,7 +234,9 @@ class Deliverer:
                     claims += 1
                 elif tasks:  # full: only something urgent may join
                     busy = {item.counsellor_id for item in tasks.values()}
-                    items = await asyncio.to_thread(self._claim, self.clock(), PER_COUNSELLOR, busy, 1)
+                    items = await asyncio.to_thread(
+                        self._claim, self.clock(), PER_COUNSELLOR, busy, 1
+                    )
                 else:
                     items = []
                 self._hold(items)
@@ -216,7 +244,9 @@ class Deliverer:
                     tasks[asyncio.create_task(self._deliver(item, stats))] = item
                 if not tasks:
                     break
-                done, _ = await asyncio.wait(tasks, timeout=REREAD_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    tasks, timeout=REREAD_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
                     tasks.pop(task)
                     if task.exception() is not None:
@@ -230,8 +260,11 @@ class Deliverer:
             await asyncio.gather(*tasks, return_exceptions=True)
             tasks.clear()
             if unsent:
-                await asyncio.shield(asyncio.to_thread(
-                    self._write, lambda uow: uow.outbox.release(self.worker, unsent)))
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        self._write, lambda uow: uow.outbox.release(self.worker, unsent)
+                    )
+                )
             raise
         finally:
             if tasks:  # an error: let the others finish (they were claimed; most are sent)
@@ -267,24 +300,34 @@ class Deliverer:
             return
         if not envelope.urgent and quiet_now(envelope.recipient, now):
             until = quiet_ends_at(now, envelope.recipient.timezone, envelope.recipient.quiet_hours)
-            await self._settle(lambda uow: uow.outbox.defer(item.id, not_before=until, worker=self.worker))
+            await self._settle(
+                lambda uow: uow.outbox.defer(item.id, not_before=until, worker=self.worker)
+            )
             stats.deferred += 1
             return
         markup = None
         if envelope.buttons:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in envelope.buttons]
+                [
+                    [InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                    for row in envelope.buttons
+                ]
             )
         for attempt in range(MAX_INLINE_RETRIES + 1):
             await self.limiter.acquire(envelope.chat_id, item.priority)
             if not self._holds(item):
                 # our lease may have run out (a long stall): another worker may own the row
-                log.warning("reminder %s: lease not renewed in time; left to whoever holds it", item.id)
+                log.warning(
+                    "reminder %s: lease not renewed in time; left to whoever holds it", item.id
+                )
                 return
             self._on_wire.add(item.id)
             try:
                 message = await self.bot.send_message(
-                    envelope.chat_id, envelope.text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    envelope.chat_id,
+                    envelope.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
                     disable_web_page_preview=True,
                 )
             except RetryAfter as exc:
@@ -305,7 +348,7 @@ class Deliverer:
                     stats.failed += 1
                     log.error("reminder %s refused by the Bot API: %s", item.id, exc)
                     return
-                later = self.clock() + timedelta(seconds=min(300, 5 * 2 ** item.attempts))
+                later = self.clock() + timedelta(seconds=min(300, 5 * 2**item.attempts))
                 await self._retry(item, later, type(exc).__name__)
                 stats.retried += 1
                 return
@@ -315,8 +358,15 @@ class Deliverer:
                 if self._crash_after_send is not None and self._crash_after_send(item):
                     raise SimulatedCrash(item.id)
                 sent_at = self.clock()
-                await self._settle(functools.partial(
-                    self._mark, item=item, message_id=message.message_id, now=sent_at, worker=self.worker))
+                await self._settle(
+                    functools.partial(
+                        self._mark,
+                        item=item,
+                        message_id=message.message_id,
+                        now=sent_at,
+                        worker=self.worker,
+                    )
+                )
                 stats.sent += 1
                 stats.lateness.append(max(0.0, (sent_at - item.due_at).total_seconds()))
                 return
@@ -336,10 +386,14 @@ class Deliverer:
         await self._settle(write)
 
     @staticmethod
-    def _mark(uow: UnitOfWork, item: Any, message_id: int, now: datetime, worker: str | None = None) -> None:
+    def _mark(
+        uow: UnitOfWork, item: Any, message_id: int, now: datetime, worker: str | None = None
+    ) -> None:
         uow.outbox.mark_sent(item.id, message_id=message_id, now=now, worker=worker)
         if item.kind == "alert":
-            uow.scan.update_alert(int(item.payload["alert_id"]), status="sent", message_id=message_id, sent_at=now)
+            uow.scan.update_alert(
+                int(item.payload["alert_id"]), status="sent", message_id=message_id, sent_at=now
+            )
 
     async def _forbidden(self, item: Any, stats: DeliveryStats) -> None:
         """The recipient blocked the bot: an alert escalates at once, an escalation goes to
@@ -349,7 +403,9 @@ class Deliverer:
         def write(uow: UnitOfWork) -> None:
             uow.outbox.fail(item.id, error="403 blocked", now=now, worker=self.worker)
             if item.kind in ("alert", "realert"):
-                with_alert = uow.clinical_of(item.counsellor_id).alert(int(item.payload["alert_id"]))
+                with_alert = uow.clinical_of(item.counsellor_id).alert(
+                    int(item.payload["alert_id"])
+                )
                 if with_alert is not None and with_alert.escalated_at is None:
                     enqueue_escalation(uow, with_alert, now, "blocked")
             elif item.kind == "escalation":
@@ -357,9 +413,18 @@ class Deliverer:
                 owner = int(item.payload.get("from", item.counsellor_id))
                 with_alert = uow.clinical_of(owner).alert(int(item.payload["alert_id"]))
                 unreachable = uow.counsellors.get(item.counsellor_id)
-                if with_alert is not None and with_alert.acknowledged_at is None and unreachable is not None:
-                    enqueue_escalation(uow, with_alert, now, str(item.payload.get("reason", "unacknowledged")),
-                                       unreachable=unreachable)
+                if (
+                    with_alert is not None
+                    and with_alert.acknowledged_at is None
+                    and unreachable is not None
+                ):
+                    enqueue_escalation(
+                        uow,
+                        with_alert,
+                        now,
+                        str(item.payload.get("reason", "unacknowledged")),
+                        unreachable=unreachable,
+                    )
 
         await self._settle(write)
         stats.failed += 1
@@ -376,4 +441,3 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
-

@@ -46,10 +46,18 @@ def plan_digests(uow: UnitOfWork, now: datetime) -> int:
             continue
         if not digest_for(uow, recipient, now):
             continue
-        if uow.outbox.enqueue(
-            counsellor_id=recipient.id, kind="digest", dedupe_key=key, due_at=now,
-            priority=PRIORITY["digest"], payload={"date": day.isoformat()}, now=now,
-        ) is not None:
+        if (
+            uow.outbox.enqueue(
+                counsellor_id=recipient.id,
+                kind="digest",
+                dedupe_key=key,
+                due_at=now,
+                priority=PRIORITY["digest"],
+                payload={"date": day.isoformat()},
+                now=now,
+            )
+            is not None
+        ):
             count += 1
     return count
 

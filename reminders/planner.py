@@ -33,10 +33,9 @@ def _alert_priority(tier: Any) -> int:
     return PRIORITY["alert_crisis"] if value == "crisis" else PRIORITY["alert_high"]
 
 
-
-
-def enqueue_escalation(uow: UnitOfWork, alert: Any, now: datetime, reason: str,
-                       unreachable: Counsellor | None = None) -> int:
+def enqueue_escalation(
+    uow: UnitOfWork, alert: Any, now: datetime, reason: str, unreachable: Counsellor | None = None
+) -> int:
     """Queue the escalation copies of an alert. `unreachable`: a target whose copy Telegram
     refused (they blocked the bot); the copy then goes to the other admins instead, and
     when there is nobody left the counsellor is told so: there is always someone."""
@@ -50,21 +49,39 @@ def enqueue_escalation(uow: UnitOfWork, alert: Any, now: datetime, reason: str,
     else:
         targets = domain_fallback_targets(counsellor, unreachable, uow.counsellors.list_admins())
         payload_extra["unreachable"] = unreachable.id
-    if not targets and reason != "blocked" and (unreachable is None or unreachable.id != counsellor.id):
+    if (
+        not targets
+        and reason != "blocked"
+        and (unreachable is None or unreachable.id != counsellor.id)
+    ):
         # Nobody to escalate to (a lone admin without a supervisor, or every admin has blocked
         # the bot): the counsellor is told so in their own chat, never silently nowhere.
         targets, reason = [counsellor], "nobody"
     if not targets:
-        log.warning("alert %s: the counsellor has blocked the bot and there is nobody to escalate to "
-                    "(no supervisor, no other admin who can be reached)", alert.id)
+        log.warning(
+            "alert %s: the counsellor has blocked the bot and there is nobody to escalate to "
+            "(no supervisor, no other admin who can be reached)",
+            alert.id,
+        )
     for target in targets:
-        if uow.outbox.enqueue(
-            counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
-            due_at=now, priority=PRIORITY["escalation"],
-            payload={"alert_id": alert.id, "client_id": alert.client_id, "from": counsellor.id,
-                     "reason": reason, **payload_extra},
-            now=now,
-        ) is not None:
+        if (
+            uow.outbox.enqueue(
+                counsellor_id=target.id,
+                kind="escalation",
+                dedupe_key=keys.escalation(alert.id, target.id),
+                due_at=now,
+                priority=PRIORITY["escalation"],
+                payload={
+                    "alert_id": alert.id,
+                    "client_id": alert.client_id,
+                    "from": counsellor.id,
+                    "reason": reason,
+                    **payload_extra,
+                },
+                now=now,
+            )
+            is not None
+        ):
             count += 1
     uow.scan.update_alert(alert.id, escalated_at=now)
     return count
@@ -84,7 +101,16 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
     Set-based (issue 12): each kind is found with one scan that leaves out what is already
     in the outbox, and enqueued with one multi-row insert per PLAN_BATCH rows; a tick with
     nothing due costs the same few statements whatever the caseload."""
-    counts = {"plan": 0, "alert": 0, "realert": 0, "escalation": 0, "cadence": 0, "review": 0, "agenda": 0, "digest": 0}
+    counts = {
+        "plan": 0,
+        "alert": 0,
+        "realert": 0,
+        "escalation": 0,
+        "cadence": 0,
+        "review": 0,
+        "agenda": 0,
+        "digest": 0,
+    }
     with db.uow(write=True) as uow:
         outbox = uow.outbox
         while True:
@@ -92,10 +118,16 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
             if not due:
                 break
             counts["plan"] += outbox.enqueue_many(
-                dict(counsellor_id=counsellor_id, kind="plan", dedupe_key=keys.plan(item.id, item.due_at),
-                     due_at=item.due_at, priority=PRIORITY["plan"],
-                     payload={"plan_id": item.id, "client_id": item.client_id}, now=now,
-                     client_id=item.client_id)
+                dict(
+                    counsellor_id=counsellor_id,
+                    kind="plan",
+                    dedupe_key=keys.plan(item.id, item.due_at),
+                    due_at=item.due_at,
+                    priority=PRIORITY["plan"],
+                    payload={"plan_id": item.id, "client_id": item.client_id},
+                    now=now,
+                    client_id=item.client_id,
+                )
                 for counsellor_id, item in due
             )
             uow.scan.mark_plans_reminded((item.id, item.due_at) for _, item in due)
@@ -110,24 +142,41 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
         for alert in pending:
             if keys.alert(alert.id) in pushed:
                 continue
-            if enqueue_alert_push(
-                uow, alert_id=alert.id, counsellor_id=alert.counsellor_id, client_id=alert.client_id,
-                tier=alert.tier, raised_at=alert.raised_at, now=now,
-            ) is not None:
+            if (
+                enqueue_alert_push(
+                    uow,
+                    alert_id=alert.id,
+                    counsellor_id=alert.counsellor_id,
+                    client_id=alert.client_id,
+                    tier=alert.tier,
+                    raised_at=alert.raised_at,
+                    now=now,
+                )
+                is not None
+            ):
                 counts["alert"] += 1
 
         for alert in uow.scan.alerts_to_realert(now):
             n = alert.realert_count + 1
-            if outbox.enqueue(
-                counsellor_id=alert.counsellor_id, kind="realert", dedupe_key=keys.realert(alert.id, n),
-                due_at=now, priority=PRIORITY["realert"],
-                payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n}, now=now,
-                client_id=alert.client_id,
-            ) is not None:
+            if (
+                outbox.enqueue(
+                    counsellor_id=alert.counsellor_id,
+                    kind="realert",
+                    dedupe_key=keys.realert(alert.id, n),
+                    due_at=now,
+                    priority=PRIORITY["realert"],
+                    payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n},
+                    now=now,
+                    client_id=alert.client_id,
+                )
+                is not None
+            ):
                 counts["realert"] += 1
             minutes = alert.realert_minutes or 0
             uow.scan.update_alert(
-                alert.id, realert_count=n, realert_at=now + timedelta(minutes=minutes) if minutes else None
+                alert.id,
+                realert_count=n,
+                realert_at=now + timedelta(minutes=minutes) if minutes else None,
             )
 
         for alert in uow.scan.alerts_to_escalate(now):
@@ -135,28 +184,59 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
 
         # Cadence reminders and tier reviews are pushed one by one only for crisis and high
         # risk students (a crisis student's first); the rest wait in the daily agenda.
-        counts["cadence"] = _enqueue_new(outbox, [
-            dict(counsellor_id=counsellor_id, kind="cadence", dedupe_key=keys.cadence(client_id, due.date()),
-                 due_at=due, priority=urgent_priority("cadence", risk), payload={"client_id": client_id}, now=now,
-                 client_id=client_id)
-            for counsellor_id, client_id, due, risk in uow.scan.cadence_to_plan(now, URGENT_RISKS)
-        ])
-        counts["review"] = _enqueue_new(outbox, [
-            dict(counsellor_id=counsellor_id, kind="review", dedupe_key=keys.review(client_id, due),
-                 due_at=due, priority=urgent_priority("review", risk), payload={"client_id": client_id}, now=now,
-                 client_id=client_id)
-            for counsellor_id, client_id, due, risk in uow.scan.reviews_to_plan(now, URGENT_RISKS)
-        ])
+        counts["cadence"] = _enqueue_new(
+            outbox,
+            [
+                dict(
+                    counsellor_id=counsellor_id,
+                    kind="cadence",
+                    dedupe_key=keys.cadence(client_id, due.date()),
+                    due_at=due,
+                    priority=urgent_priority("cadence", risk),
+                    payload={"client_id": client_id},
+                    now=now,
+                    client_id=client_id,
+                )
+                for counsellor_id, client_id, due, risk in uow.scan.cadence_to_plan(
+                    now, URGENT_RISKS
+                )
+            ],
+        )
+        counts["review"] = _enqueue_new(
+            outbox,
+            [
+                dict(
+                    counsellor_id=counsellor_id,
+                    kind="review",
+                    dedupe_key=keys.review(client_id, due),
+                    due_at=due,
+                    priority=urgent_priority("review", risk),
+                    payload={"client_id": client_id},
+                    now=now,
+                    client_id=client_id,
+                )
+                for counsellor_id, client_id, due, risk in uow.scan.reviews_to_plan(
+                    now, URGENT_RISKS
+                )
+            ],
+        )
 
         agendas = []
         for counsellor in uow.scan.counsellors_with_agenda():
             day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
             if day is None or _joined_after_agenda(counsellor, day):
                 continue
-            agendas.append(dict(
-                counsellor_id=counsellor.id, kind="agenda", dedupe_key=keys.agenda(counsellor.id, day),
-                due_at=now, priority=PRIORITY["agenda"], payload={"date": day.isoformat()}, now=now,
-            ))
+            agendas.append(
+                dict(
+                    counsellor_id=counsellor.id,
+                    kind="agenda",
+                    dedupe_key=keys.agenda(counsellor.id, day),
+                    due_at=now,
+                    priority=PRIORITY["agenda"],
+                    payload={"date": day.isoformat()},
+                    now=now,
+                )
+            )
         counts["agenda"] = _enqueue_new(outbox, agendas)
         from reminders.digest import plan_digests
 

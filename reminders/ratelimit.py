@@ -38,11 +38,23 @@ REPLY = 2
 #: the calls that put a new message in a chat, the ones Telegram's per-chat pace counts;
 #: edits and answers to button taps do not (charging them held a crisis alert back
 #: behind the edits of a safety check, by a second per tap)
-NEW_MESSAGE_METHODS = frozenset({
-    "sendMessage", "sendDocument", "sendPhoto", "sendMediaGroup", "sendAudio", "sendVideo",
-    "sendVoice", "sendAnimation", "sendSticker", "sendLocation", "sendContact", "copyMessage",
-    "forwardMessage",
-})
+NEW_MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendMediaGroup",
+        "sendAudio",
+        "sendVideo",
+        "sendVoice",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 
 
 class SlotStore(Protocol):
@@ -192,7 +204,9 @@ class SendLimiter:
                     if inherited is not None:
                         deadline = inherited
                     else:
-                        deadline = time.monotonic() + await self._reserve(f"chat:{chat_id}", self._chat)
+                        deadline = time.monotonic() + await self._reserve(
+                            f"chat:{chat_id}", self._chat
+                        )
                     bumped = False
                     remaining = deadline - time.monotonic()
                     if remaining > 0:
@@ -231,7 +245,6 @@ class SendLimiter:
 
 async def _inline(fn: Callable[[], float]) -> float:
     return fn()
-
 
 
 def limiter_for(db: Database, **kwargs: float) -> SendLimiter:

@@ -35,8 +35,9 @@ def deliverer_for(application: Any) -> Deliverer:
     if deliverer is None:
         ctx = application.bot_data["ctx"]
         limiter = application.bot_data.get(LIMITER_KEY) or limiter_for(ctx.db)
-        deliverer = Deliverer(ctx.db, application.bot, ctx.renderer, ctx.clock, limiter,
-                              worker=new_worker_id("bot"))
+        deliverer = Deliverer(
+            ctx.db, application.bot, ctx.renderer, ctx.clock, limiter, worker=new_worker_id("bot")
+        )
         application.bot_data[_DELIVERER_KEY] = deliverer
     return deliverer
 

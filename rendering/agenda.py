@@ -12,8 +12,9 @@ AGENDA_SECTIONS = {"a": "alerts", "r": "reviews", "p": "plan", "c": "contact"}
 LIST_PAGE = 20
 
 
-def agenda_message(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
-                   pushed: bool) -> tuple[str, list[list[tuple[str, str]]]]:
+def agenda_message(
+    renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime, pushed: bool
+) -> tuple[str, list[list[tuple[str, str]]]]:
     """The agenda in one message, and its buttons: "confirm all" for the quiet low-risk
     reviews, and "see all N" under every list that does not show everyone. Lists are
     shortened further (the longest first, most urgent kept) until the message fits."""
@@ -29,15 +30,29 @@ def agenda_message(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: s
         data[longest] = data[longest][: len(data[longest]) // 2]
     rows: list[list[tuple[str, str]]] = []
     if data.get("quiet_total"):
-        rows.append([(renderer.render(lang, "button_confirm_all", n=data["quiet_total"]), ConfirmQuietReviews().pack())])
+        rows.append(
+            [
+                (
+                    renderer.render(lang, "button_confirm_all", n=data["quiet_total"]),
+                    ConfirmQuietReviews().pack(),
+                )
+            ]
+        )
     for code, name in AGENDA_SECTIONS.items():
         total = data.get(f"{name}_total", len(data[name]))
         if total > len(data[name]):
-            rows.append([(renderer.render(lang, "button_see_all", section=name, n=total),
-                          AgendaList(code, 0).pack())])
+            rows.append(
+                [
+                    (
+                        renderer.render(lang, "button_see_all", section=name, n=total),
+                        AgendaList(code, 0).pack(),
+                    )
+                ]
+            )
     return text, rows
 
 
-def render_agenda(renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime,
-                  pushed: bool) -> str:
+def render_agenda(
+    renderer: Renderer, lang: str, data: dict[str, Any], *, tz: str, now: datetime, pushed: bool
+) -> str:
     return agenda_message(renderer, lang, data, tz=tz, now=now, pushed=pushed)[0]

@@ -61,35 +61,75 @@ class AlertCopyView:
     unreachable: Counsellor | None = None  # escalation: sent instead of them (they blocked the bot)
 
 
-def alert_view(uow: UnitOfWork, kind: str, payload: dict[str, Any], recipient: Counsellor, alert: Any,
-               client: Client, message_id: int | None = None) -> AlertCopyView:
+def alert_view(
+    uow: UnitOfWork,
+    kind: str,
+    payload: dict[str, Any],
+    recipient: Counsellor,
+    alert: Any,
+    client: Client,
+    message_id: int | None = None,
+) -> AlertCopyView:
     owner_id = int(payload.get("from", alert.counsellor_id))
     owner = recipient if owner_id == recipient.id else uow.counsellors.get(owner_id) or recipient
     escalate_to: tuple[Counsellor, ...] | None = None
-    if kind in ("alert", "realert") and alert.escalate_at is not None and alert.escalated_at is None:
+    if (
+        kind in ("alert", "realert")
+        and alert.escalate_at is not None
+        and alert.escalated_at is None
+    ):
         escalate_to = tuple(escalation_targets(uow, owner))
     unreachable = None
     if kind == "escalation" and payload.get("unreachable") is not None:
         unreachable = uow.counsellors.get(int(payload["unreachable"]))
-    return AlertCopyView(kind=kind, client=client, alert=alert, owner=owner, recipient=recipient,
-                         n=int(payload.get("n", 0) or 0), reason=str(payload.get("reason", "unacknowledged")),
-                         escalate_to=escalate_to, message_id=message_id, unreachable=unreachable)
+    return AlertCopyView(
+        kind=kind,
+        client=client,
+        alert=alert,
+        owner=owner,
+        recipient=recipient,
+        n=int(payload.get("n", 0) or 0),
+        reason=str(payload.get("reason", "unacknowledged")),
+        escalate_to=escalate_to,
+        message_id=message_id,
+        unreachable=unreachable,
+    )
 
 
-def render_copy(renderer: Renderer, view: AlertCopyView, now: datetime,
-                acknowledged_at: datetime | None = None) -> str:
+def render_copy(
+    renderer: Renderer, view: AlertCopyView, now: datetime, acknowledged_at: datetime | None = None
+) -> str:
     lang = _lang(view.recipient)
     alert = view.alert
     within = alert.respond_by - alert.raised_at
-    common = dict(client=view.client, alert=alert, tz=view.recipient.timezone, now=now,
-                  acknowledged_at=acknowledged_at, resources=crisis_resources(),
-                  within_minutes=int(within.total_seconds() // 60))
+    common = dict(
+        client=view.client,
+        alert=alert,
+        tz=view.recipient.timezone,
+        now=now,
+        acknowledged_at=acknowledged_at,
+        resources=crisis_resources(),
+        within_minutes=int(within.total_seconds() // 60),
+    )
     if view.kind == "escalation":
-        return renderer.render(lang, "escalation", counsellor=view.owner, reason=view.reason,
-                               self_notice=view.owner.id == view.recipient.id,
-                               unreachable=view.unreachable, **common)
-    return renderer.render(lang, "alert", again=view.kind == "realert", n=view.n,
-                           escalate_to=view.escalate_to, owner=view.owner, **common)
+        return renderer.render(
+            lang,
+            "escalation",
+            counsellor=view.owner,
+            reason=view.reason,
+            self_notice=view.owner.id == view.recipient.id,
+            unreachable=view.unreachable,
+            **common,
+        )
+    return renderer.render(
+        lang,
+        "alert",
+        again=view.kind == "realert",
+        n=view.n,
+        escalate_to=view.escalate_to,
+        owner=view.owner,
+        **common,
+    )
 
 
 def alert_buttons(renderer: Renderer, view: AlertCopyView) -> Buttons:
@@ -114,10 +154,14 @@ class Edit:
     text: str
 
 
-def acknowledged_edits(renderer: Renderer, views: list[AlertCopyView], acknowledged_at: datetime,
-                       now: datetime) -> list[Edit]:
-    return [Edit(v.recipient.telegram_id, v.message_id, render_copy(renderer, v, now, acknowledged_at))
-            for v in views if v.message_id is not None]
+def acknowledged_edits(
+    renderer: Renderer, views: list[AlertCopyView], acknowledged_at: datetime, now: datetime
+) -> list[Edit]:
+    return [
+        Edit(v.recipient.telegram_id, v.message_id, render_copy(renderer, v, now, acknowledged_at))
+        for v in views
+        if v.message_id is not None
+    ]
 
 
 def _unreachable(outcome: Any, copy: Any) -> Counsellor | None:
@@ -133,16 +177,42 @@ def acknowledged_views(outcome: Any, tapped_message_id: int | None = None) -> li
         recipient = outcome.recipients.get(copy.recipient_id)
         if recipient is None:
             continue
-        views.append(AlertCopyView(kind=copy.kind, client=outcome.client, alert=outcome.alert,
-                                   owner=outcome.owner, recipient=recipient, n=int(copy.payload.get("n", 0) or 0),
-                                   reason=str(copy.payload.get("reason", "unacknowledged")),
-                                   message_id=copy.message_id, unreachable=_unreachable(outcome, copy)))
+        views.append(
+            AlertCopyView(
+                kind=copy.kind,
+                client=outcome.client,
+                alert=outcome.alert,
+                owner=outcome.owner,
+                recipient=recipient,
+                n=int(copy.payload.get("n", 0) or 0),
+                reason=str(copy.payload.get("reason", "unacknowledged")),
+                message_id=copy.message_id,
+                unreachable=_unreachable(outcome, copy),
+            )
+        )
     mine = {v.message_id for v in views if v.recipient.id == outcome.owner.id}
     if tapped_message_id is not None and tapped_message_id not in mine:
-        views.append(AlertCopyView(kind="alert", client=outcome.client, alert=outcome.alert, owner=outcome.owner,
-                                   recipient=outcome.owner, message_id=tapped_message_id))
+        views.append(
+            AlertCopyView(
+                kind="alert",
+                client=outcome.client,
+                alert=outcome.alert,
+                owner=outcome.owner,
+                recipient=outcome.owner,
+                message_id=tapped_message_id,
+            )
+        )
     return views
 
 
-__all__ = ["acknowledged_views", "AlertCopyView", "Edit", "acknowledged_edits", "alert_buttons", "alert_view", "crisis_resources",
-           "render_copy", "safety_check_data"]
+__all__ = [
+    "acknowledged_views",
+    "AlertCopyView",
+    "Edit",
+    "acknowledged_edits",
+    "alert_buttons",
+    "alert_view",
+    "crisis_resources",
+    "render_copy",
+    "safety_check_data",
+]

@@ -40,7 +40,9 @@ def visible_length(html_text: str) -> int:
     return len(plain.encode("utf-16-le")) // 2
 
 
-_TOKEN_RE = re.compile(r"<(/?)([a-zA-Z0-9-]+)[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+_TOKEN_RE = re.compile(
+    r"<(/?)([a-zA-Z0-9-]+)[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL
+)
 ELLIPSIS = "…"
 
 
@@ -78,7 +80,11 @@ def fit_message(html_text: str, limit: int = MAX_MESSAGE) -> str:
         out.append(token)
     text = "".join(out).rstrip()
     # drop tags opened right at the cut (an empty <b></b> is refused by Telegram)
-    while open_tags and text.endswith(">") and re.search(r"<" + re.escape(open_tags[-1]) + r"\b[^>]*>$", text):
+    while (
+        open_tags
+        and text.endswith(">")
+        and re.search(r"<" + re.escape(open_tags[-1]) + r"\b[^>]*>$", text)
+    ):
         text = re.sub(r"<" + re.escape(open_tags[-1]) + r"\b[^>]*>$", "", text).rstrip()
         open_tags.pop()
     return text + ELLIPSIS + "".join(f"</{name}>" for name in reversed(open_tags))

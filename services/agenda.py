@@ -29,17 +29,32 @@ def agenda_lists(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> dict
         return -rank.get(c.id, 0)
 
     plan = sorted(repo.plan_between(start, end), key=lambda cp: (urgent(cp[0]), cp[1].due_at))
-    contact = [(c, g) for c, g in graded if g is not None and g.next_contact_due and g.next_contact_due <= end]
+    contact = [
+        (c, g)
+        for c, g in graded
+        if g is not None and g.next_contact_due and g.next_contact_due <= end
+    ]
     contact.sort(key=lambda cg: (urgent(cg[0]), cg[1].next_contact_due))
-    reviews = [(c, g) for c, g in graded if g is not None and g.review_due_at and g.review_due_at <= end]
+    reviews = [
+        (c, g) for c, g in graded if g is not None and g.review_due_at and g.review_due_at <= end
+    ]
     reviews.sort(key=lambda cg: (urgent(cg[0]), cg[1].review_due_at, cg[0].number))
     quiet = [(c, g) for c, g in reviews if quiet_review(g.risk, [r.code for r in g.risk_reasons])]
     reviews = [cg for cg in reviews if cg not in quiet]
     by_id = {c.id: c for c, _ in graded}
-    alerts = [(by_id[a.client_id], a) for a in clinical.unacknowledged_alerts() if a.client_id in by_id]
+    alerts = [
+        (by_id[a.client_id], a) for a in clinical.unacknowledged_alerts() if a.client_id in by_id
+    ]
     alerts.sort(key=lambda ca: (-getattr(ca[1].tier, "rank", 0), ca[1].raised_at))
-    return {"day": start.astimezone(ZoneInfo(counsellor.timezone)).date(), "plan": plan,
-            "contact": contact, "reviews": reviews, "quiet": quiet, "alerts": alerts, "now": now}
+    return {
+        "day": start.astimezone(ZoneInfo(counsellor.timezone)).date(),
+        "plan": plan,
+        "contact": contact,
+        "reviews": reviews,
+        "quiet": quiet,
+        "alerts": alerts,
+        "now": now,
+    }
 
 
 def agenda_data(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> dict[str, Any]:

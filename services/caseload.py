@@ -55,8 +55,8 @@ def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, str, str] | None
     if m is None:
         return None
     start, end = m.span()
-    before = flat[max(0, start - SNIPPET_BEFORE):start]
-    after = flat[end:end + SNIPPET_AFTER]
+    before = flat[max(0, start - SNIPPET_BEFORE) : start]
+    after = flat[end : end + SNIPPET_AFTER]
     if start > SNIPPET_BEFORE:
         before = "…" + before
     if end + SNIPPET_AFTER < len(flat):
@@ -106,7 +106,9 @@ def find(db: Database, actor: Counsellor, text: str) -> list[FindRow]:
     for client_id, found_hits in hits.items():
         where, (before, match, after), at = found_hits[0]
         latest = max((h[2] for h in found_hits if h[2] is not None), default=None)
-        rows.append(FindRow(by_id[client_id], where, before, match, after, latest, len(found_hits) - 1))
+        rows.append(
+            FindRow(by_id[client_id], where, before, match, after, latest, len(found_hits) - 1)
+        )
     epoch = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
     rows.sort(key=lambda r: (r.at or epoch, r.client.number), reverse=True)
     return rows
@@ -163,7 +165,11 @@ def _in_words(sheet: Any, words: Callable[[str, Any], str]) -> None:
     """Codes and JSON become the counsellor's words (in place): `high` → 高风险, `face` →
     面谈, the tier reasons' JSON → sentences. Column names stay (they are the file format)."""
     cols = {name: i for i, name in enumerate(sheet.columns)}
-    keyed = {i: kind for (name, col), kind in _WORD_COLUMNS.items() if name == sheet.name and (i := cols.get(col)) is not None}
+    keyed = {
+        i: kind
+        for (name, col), kind in _WORD_COLUMNS.items()
+        if name == sheet.name and (i := cols.get(col)) is not None
+    }
     risky = None  # old/new are risk tiers when the row's field/dimension is "risk"
     if sheet.name in ("status_history", "tier_history"):
         risky = cols.get("field", cols.get("dimension"))
@@ -185,8 +191,9 @@ def _in_words(sheet: Any, words: Callable[[str, Any], str]) -> None:
             row[i] = words(kind, value)
 
 
-def export(db: Database, actor: Counsellor, now: datetime,
-           words: Callable[[str, Any], str] | None = None) -> Export:
+def export(
+    db: Database, actor: Counsellor, now: datetime, words: Callable[[str, Any], str] | None = None
+) -> Export:
     """The counsellor's whole caseload as a .zip of CSV files plus README.txt. `words(kind,
     value)` puts codes into the counsellor's language (the bot passes its templates)."""
     tz = ZoneInfo(actor.timezone)
@@ -207,10 +214,16 @@ def export(db: Database, actor: Counsellor, now: datetime,
             writer.writerow(sheet.columns)
             for row in sheet.rows:
                 writer.writerow([_cell(v, tz) for v in row])
-            archive.writestr(zipfile.ZipInfo(f"{sheet.name}.csv", stamp), out.getvalue().encode("utf-8-sig"))
+            archive.writestr(
+                zipfile.ZipInfo(f"{sheet.name}.csv", stamp), out.getvalue().encode("utf-8-sig")
+            )
             files.append(f"{sheet.name}.csv ({len(sheet.rows)} rows): " + ", ".join(sheet.columns))
-        readme = README.format(name=actor.display_name, stamp=local.strftime("%Y-%m-%d %H:%M"), tz=actor.timezone,
-                               files="\n".join(files))
+        readme = README.format(
+            name=actor.display_name,
+            stamp=local.strftime("%Y-%m-%d %H:%M"),
+            tz=actor.timezone,
+            files="\n".join(files),
+        )
         archive.writestr(zipfile.ZipInfo("README.txt", stamp), readme.encode("utf-8-sig"))
     return Export(
         filename=f"caremap-export-{local.strftime('%Y-%m-%d')}.zip",
@@ -243,7 +256,10 @@ def ask_forget(db: Database, actor: Counsellor, args: str, now: datetime) -> For
         client = resolve_client(uow, actor, ref)
         counts = uow.caseload_of(actor.id).counts(client.id)
         pending_id = uow.pending.add(
-            counsellor_id=actor.id, kind="forget", payload={"client_id": client.id}, now=now,
+            counsellor_id=actor.id,
+            kind="forget",
+            payload={"client_id": client.id},
+            now=now,
             expires_at=now + FORGET_TTL,
         )
         return ForgetAsk(pending_id=pending_id, client=client, counts=counts)
@@ -256,7 +272,9 @@ def _take(uow: UnitOfWork, actor: Counsellor, pending_id: int, now: datetime) ->
     return uow.pending.consume(pending_id, actor.id, now=now)
 
 
-def confirm_forget(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> Forgotten | None:
+def confirm_forget(
+    db: Database, actor: Counsellor, pending_id: int, now: datetime
+) -> Forgotten | None:
     """Delete the client and everything of it, in one transaction. None when the button is
     not this counsellor's, was already used, expired, or the client is already gone."""
     with db.uow(write=True) as uow:

@@ -97,7 +97,11 @@ def resolve_client(uow: UnitOfWork, actor: Counsellor, ref: grammar.ClientRef | 
 
 
 def resolve_or_park(
-    uow: UnitOfWork, actor: Counsellor, ref: grammar.ClientRef | str, park: dict[str, Any], now: datetime
+    uow: UnitOfWork,
+    actor: Counsellor,
+    ref: grammar.ClientRef | str,
+    park: dict[str, Any],
+    now: datetime,
 ) -> Client | Choice:
     """The client `ref` names; when it names several, the command (`park`) waits as a
     parked input and the counsellor is asked which one (`Choice`)."""
@@ -107,7 +111,11 @@ def resolve_or_park(
         return match.client
     if match.candidates:
         pending_id = uow.pending.add(
-            counsellor_id=actor.id, kind="choose", payload=park, now=now, expires_at=now + PENDING_TTL
+            counsellor_id=actor.id,
+            kind="choose",
+            payload=park,
+            now=now,
+            expires_at=now + PENDING_TTL,
         )
         return Choice(pending_id=pending_id, ref=text, candidates=list(match.candidates))
     raise UnknownClient(text, match.suggestions)
@@ -130,7 +138,11 @@ def get_owned(uow: UnitOfWork, actor: Counsellor, client_id: int) -> Client:
 
 
 def add_client(
-    db: Database, actor: Counsellor, spec: grammar.NewClient, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    spec: grammar.NewClient,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> ClientAdded | AlreadyHandled:
     with db.uow(write=True) as uow:
@@ -138,9 +150,18 @@ def add_client(
             return AlreadyHandled()
         repo = uow.clients_of(actor.id)
         # the same name: an indexed lookup (casefold-equal names fold alike)
-        same = [c for c in repo.named(folded_name(spec.name)) if c.name.casefold() == spec.name.casefold()]
+        same = [
+            c
+            for c in repo.named(folded_name(spec.name))
+            if c.name.casefold() == spec.name.casefold()
+        ]
         client = repo.add(
-            name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major, grade=spec.grade, now=now
+            name=spec.name,
+            tags=tuple(spec.tags),
+            sid=spec.sid,
+            major=spec.major,
+            grade=spec.grade,
+            now=now,
         )
         record_undo(uow, actor, "new", {"client_id": client.id}, now)
         grading = regrade_client(uow, actor, client.id, now, rules)
@@ -158,7 +179,9 @@ def map_view(uow: UnitOfWork, actor: Counsellor, client_id: int, interactions: i
         raise NotYours()
     series = uow.series_of(actor.id).of_client(client_id)
     return MapView(
-        map=view, grades=clinical.grades(client_id), screenings=clinical.screenings(client_id, limit=6),
+        map=view,
+        grades=clinical.grades(client_id),
+        screenings=clinical.screenings(client_id, limit=6),
         tier_history=clinical.tier_history(client_id, limit=8),
         series=sorted(series, key=lambda s: not s.active),
         safety_checks=uow.crisis_of(actor.id).checks(client_id, limit=3),
@@ -176,14 +199,21 @@ def client_of(db: Database, actor: Counsellor, client_id: int) -> Client:
         return get_owned(uow, actor, client_id)
 
 
-def await_text_for(db: Database, actor: Counsellor, client_id: int, command: str, now: datetime) -> Client:
+def await_text_for(
+    db: Database, actor: Counsellor, client_id: int, command: str, now: datetime
+) -> Client:
     """📝 记录 / ⏰ 计划 tapped: the counsellor's next plain message (within 10 minutes) is
     that command for this client. A newer tap replaces an older one."""
     with db.uow(write=True) as uow:
         client = get_owned(uow, actor, client_id)
         uow.pending.discard(actor.id, "await_text")
-        uow.pending.add(counsellor_id=actor.id, kind="await_text",
-                        payload={"cmd": command, "client_id": client.id}, now=now, expires_at=now + AWAIT_TTL)
+        uow.pending.add(
+            counsellor_id=actor.id,
+            kind="await_text",
+            payload={"cmd": command, "client_id": client.id},
+            now=now,
+            expires_at=now + AWAIT_TTL,
+        )
         return client
 
 
@@ -199,9 +229,7 @@ def take_awaited_text(db: Database, actor: Counsellor, now: datetime) -> tuple[s
         return str(pending.payload["cmd"]), client.number
 
 
-def relationship_map(
-    db: Database, actor: Counsellor, args: str, now: datetime
-) -> MapView | Choice:
+def relationship_map(db: Database, actor: Counsellor, args: str, now: datetime) -> MapView | Choice:
     ref = grammar.parse_client_only(args, "map")
     with db.uow(write=True) as uow:
         found = resolve_or_park(uow, actor, ref, parked_command("map", args, now), now)
@@ -232,4 +260,3 @@ def caseload(db: Database, actor: Counsellor, now: datetime) -> list[CaseloadRow
         return (-row.risk.rank, last, row.client.number)
 
     return sorted(rows, key=key)
-

@@ -36,7 +36,11 @@ TRIGGERS = safety.TRIGGERS
 
 
 def record_signal(
-    uow: UnitOfWork, actor: Counsellor, client_id: int, texts: Iterable[tuple[str, str]], now: datetime,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client_id: int,
+    texts: Iterable[tuple[str, str]],
+    now: datetime,
     rules: RuleBase,
 ) -> RiskSignal | None:
     """Look for risk phrases in (source, text) pairs; store one signal with every phrase found
@@ -60,7 +64,9 @@ class SignalOutcome:
     changed: bool  # False: it had been answered already (a double tap)
 
 
-def dismiss_signal(db: Database, actor: Counsellor, signal_id: int, reason: str, now: datetime) -> SignalOutcome:
+def dismiss_signal(
+    db: Database, actor: Counsellor, signal_id: int, reason: str, now: datetime
+) -> SignalOutcome:
     if reason not in DISMISS_REASONS:
         raise NotYours()
     with db.uow(write=True) as uow:
@@ -70,7 +76,9 @@ def dismiss_signal(db: Database, actor: Counsellor, signal_id: int, reason: str,
             raise NotYours()
         changed = crisis.resolve_signal(signal_id, "dismissed", reason, now)
         client = get_owned(uow, actor, signal.client_id)
-        return SignalOutcome(client=client, signal=crisis.signal(signal_id) or signal, changed=changed)
+        return SignalOutcome(
+            client=client, signal=crisis.signal(signal_id) or signal, changed=changed
+        )
 
 
 def signal_subject(db: Database, actor: Counsellor, signal_id: int) -> SignalOutcome:
@@ -78,11 +86,13 @@ def signal_subject(db: Database, actor: Counsellor, signal_id: int) -> SignalOut
         signal = uow.crisis_of(actor.id).signal(signal_id)
         if signal is None:
             raise NotYours()
-        return SignalOutcome(client=get_owned(uow, actor, signal.client_id), signal=signal, changed=False)
+        return SignalOutcome(
+            client=get_owned(uow, actor, signal.client_id), signal=signal, changed=False
+        )
 
 
 def signal_to_phq9(db: Database, actor: Counsellor, signal_id: int, now: datetime) -> Questionnaire:
-    """"PHQ-9 now" on a signal: the questionnaire starts."""
+    """ "PHQ-9 now" on a signal: the questionnaire starts."""
     with db.uow(write=True) as uow:
         crisis = uow.crisis_of(actor.id)
         signal = crisis.signal(signal_id)
@@ -119,7 +129,12 @@ class SafetyDone:
 
 
 def start_check(
-    db: Database, actor: Counsellor, client_id: int, trigger: str, now: datetime, signal_id: int | None = None,
+    db: Database,
+    actor: Counsellor,
+    client_id: int,
+    trigger: str,
+    now: datetime,
+    signal_id: int | None = None,
 ) -> SafetyPrompt:
     stored_trigger = TRIGGERS.get(trigger)
     if stored_trigger is None:
@@ -136,8 +151,11 @@ def start_check(
         if client is None:
             raise NotYours()
         pending_id = uow.pending.add(
-            counsellor_id=actor.id, kind="safety", payload={"client_id": client.id, "trigger": stored_trigger},
-            now=now, expires_at=now + CHECK_TTL,
+            counsellor_id=actor.id,
+            kind="safety",
+            payload={"client_id": client.id, "trigger": stored_trigger},
+            now=now,
+            expires_at=now + CHECK_TTL,
         )
         return _prompt(pending_id, client, {})
 
@@ -146,14 +164,25 @@ def _prompt(pending_id: int, client: Client, answers: dict[str, bool | None]) ->
     item = safety.next_item(answers)
     assert item is not None
     asked = sum(1 for v in answers.values() if v is not None)
-    return SafetyPrompt(pending_id=pending_id, client=client, answers=dict(answers), item=item,
-                        index=asked + 1, code=safety.encode_answers(answers),
-                        yes_code=safety.encode_answers({**answers, item: True}),
-                        no_code=safety.encode_answers({**answers, item: False}))
+    return SafetyPrompt(
+        pending_id=pending_id,
+        client=client,
+        answers=dict(answers),
+        item=item,
+        index=asked + 1,
+        code=safety.encode_answers(answers),
+        yes_code=safety.encode_answers({**answers, item: True}),
+        no_code=safety.encode_answers({**answers, item: False}),
+    )
 
 
 def check_step(
-    db: Database, actor: Counsellor, pending_id: int, code: str, now: datetime, rules: RuleBase,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    code: str,
+    now: datetime,
+    rules: RuleBase,
 ) -> SafetyPrompt | SafetyDone:
     """A yes/no (or Back) of the safety check was tapped: ask the next item, or store the
     finished check (exactly once) and re-grade."""
@@ -173,10 +202,16 @@ def check_step(
         if uow.pending.consume(pending_id, actor.id, now=now) is None:
             raise NotYours()
         check = safety.triage(safety.complete(answers), rules.safety_check.levels())
-        stored = uow.crisis_of(actor.id).add_check(client.id, replace(check, at=now), pending.payload["trigger"], now)
+        stored = uow.crisis_of(actor.id).add_check(
+            client.id, replace(check, at=now), pending.payload["trigger"], now
+        )
         grading = regrade_client(uow, actor, client.id, now, rules)
-        return SafetyDone(client=uow.clients_of(actor.id).get(client.id) or client, stored=stored, grading=grading,
-                          alert_raised=grading is not None and grading.alert is not None)
+        return SafetyDone(
+            client=uow.clients_of(actor.id).get(client.id) or client,
+            stored=stored,
+            grading=grading,
+            alert_raised=grading is not None and grading.alert is not None,
+        )
 
 
 def back_code(code: str) -> str:

@@ -11,7 +11,11 @@ from storage.uow import UnitOfWork
 def escalation_targets(uow: UnitOfWork, counsellor: Counsellor) -> list[Counsellor]:
     """The counsellor's supervisor; the admins when none is set (never the counsellor);
     empty for a lone admin without a supervisor (see domain.escalation)."""
-    supervisor = uow.counsellors.get(counsellor.supervisor_id) if counsellor.supervisor_id is not None else None
+    supervisor = (
+        uow.counsellors.get(counsellor.supervisor_id)
+        if counsellor.supervisor_id is not None
+        else None
+    )
     return domain_escalation_targets(counsellor, supervisor, uow.counsellors.list_admins())
 
 

@@ -31,8 +31,16 @@ def caseload_records(db: Database, actor: Counsellor) -> list[ClientRecord]:
         ids = reader.client_ids()
         out = []
         for start in range(0, len(ids), export_store.EXPORT_BATCH):
-            for r in reader.records(ids[start:start + export_store.EXPORT_BATCH]):
-                out.append(ClientRecord(map=r.map, grades=r.grades, screenings=r.screenings,
-                                        tier_history=r.tier_history, details=r.details, series=r.series))
+            for r in reader.records(ids[start : start + export_store.EXPORT_BATCH]):
+                out.append(
+                    ClientRecord(
+                        map=r.map,
+                        grades=r.grades,
+                        screenings=r.screenings,
+                        tier_history=r.tier_history,
+                        details=r.details,
+                        series=r.series,
+                    )
+                )
             uow.session.expunge_all()  # a batch's rows are not kept for the next one
         return out

@@ -37,8 +37,14 @@ def practice_rules(rules: RuleBase) -> RuleBase:
 
 
 def regrade_client(
-    uow: UnitOfWork, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase,
-    *, release_hold: bool = False, release_hold_after: datetime | None = None,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client_id: int,
+    now: datetime,
+    rules: RuleBase,
+    *,
+    release_hold: bool = False,
+    release_hold_after: datetime | None = None,
     note: tiering.Reason | None = None,
 ) -> tiering.RegradeDecision | None:
     """Grade the client again and store the grades, the tier history and any alert.
@@ -54,8 +60,11 @@ def regrade_client(
     facts, previous = found.facts, found.grades
     if facts.held is not None and (
         release_hold
-        or (release_hold_after is not None and facts.held_since is not None
-            and facts.held_since >= release_hold_after)
+        or (
+            release_hold_after is not None
+            and facts.held_since is not None
+            and facts.held_since >= release_hold_after
+        )
     ):
         facts = replace(facts, held=None, held_since=None)
     decision = tiering.regrade(previous, facts, rules, now, ZoneInfo(actor.timezone))
@@ -70,48 +79,96 @@ def regrade_client(
     return decision
 
 
-def _raise_alert(uow: UnitOfWork, repo: ClinicalRepo, actor: Counsellor, alert: tiering.AlertEvent, now: datetime) -> int:
+def _raise_alert(
+    uow: UnitOfWork, repo: ClinicalRepo, actor: Counsellor, alert: tiering.AlertEvent, now: datetime
+) -> int:
     """Store the alert and queue its push in the same transaction; after the commit the bot
     sends it at once (Database.on_urgent), ahead of any backlog, instead of at the next tick."""
     alert_id: int = repo.add_alert(alert)
-    enqueue_alert_push(uow, alert_id=alert_id, counsellor_id=actor.id, client_id=alert.client_id,
-                       tier=alert.tier, raised_at=alert.raised_at, now=now)
+    enqueue_alert_push(
+        uow,
+        alert_id=alert_id,
+        counsellor_id=actor.id,
+        client_id=alert.client_id,
+        tier=alert.tier,
+        raised_at=alert.raised_at,
+        now=now,
+    )
     return alert_id
 
 
-def _tier_set_at(decision: tiering.RegradeDecision, previous: tiering.Grades | None,
-                 facts: tiering.ClientFacts, now: datetime) -> datetime:
+def _tier_set_at(
+    decision: tiering.RegradeDecision,
+    previous: tiering.Grades | None,
+    facts: tiering.ClientFacts,
+    now: datetime,
+) -> datetime:
     risk_changed = previous is None or previous.risk is not decision.grades.risk
     return now if risk_changed else (facts.tier_set_at or now)
 
 
-def _unchanged(new: tiering.Grades, tier_set_at: datetime, old: tiering.Grades | None,
-               old_tier_set_at: datetime | None) -> bool:
+def _unchanged(
+    new: tiering.Grades,
+    tier_set_at: datetime,
+    old: tiering.Grades | None,
+    old_tier_set_at: datetime | None,
+) -> bool:
     """Nothing to write: the stored grades say the same (but for the time of grading)."""
     return (
-        old is not None and old_tier_set_at == tier_set_at
-        and new._replace(graded_at=old.graded_at) == old and new.overdue == old.overdue
+        old is not None
+        and old_tier_set_at == tier_set_at
+        and new._replace(graded_at=old.graded_at) == old
+        and new.overdue == old.overdue
     )
 
 
 def enqueue_alert_push(
-    uow: UnitOfWork, *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime,
+    uow: UnitOfWork,
+    *,
+    alert_id: int,
+    counsellor_id: int,
+    client_id: int,
+    tier: Any,
+    raised_at: datetime,
     now: datetime,
 ) -> int | None:
     """Queue the first push of an alert (idempotent: one per alert, by its dedupe key)."""
-    return uow.outbox.enqueue(**alert_push(alert_id=alert_id, counsellor_id=counsellor_id, client_id=client_id,
-                                           tier=tier, raised_at=raised_at, now=now))
+    return uow.outbox.enqueue(
+        **alert_push(
+            alert_id=alert_id,
+            counsellor_id=counsellor_id,
+            client_id=client_id,
+            tier=tier,
+            raised_at=raised_at,
+            now=now,
+        )
+    )
 
 
 def alert_push(
-    *, alert_id: int, counsellor_id: int, client_id: int, tier: Any, raised_at: datetime, now: datetime,
+    *,
+    alert_id: int,
+    counsellor_id: int,
+    client_id: int,
+    tier: Any,
+    raised_at: datetime,
+    now: datetime,
 ) -> dict[str, Any]:
     """The outbox row of an alert's first push (`outbox.enqueue`'s keyword arguments)."""
-    priority = PRIORITY["alert_crisis"] if getattr(tier, "value", tier) == "crisis" else PRIORITY["alert_high"]
+    priority = (
+        PRIORITY["alert_crisis"]
+        if getattr(tier, "value", tier) == "crisis"
+        else PRIORITY["alert_high"]
+    )
     return {
-        "counsellor_id": counsellor_id, "kind": "alert", "dedupe_key": outbox_keys.alert(alert_id),
-        "due_at": raised_at, "priority": priority, "payload": {"alert_id": alert_id, "client_id": client_id},
-        "now": now, "client_id": client_id,
+        "counsellor_id": counsellor_id,
+        "kind": "alert",
+        "dedupe_key": outbox_keys.alert(alert_id),
+        "due_at": raised_at,
+        "priority": priority,
+        "payload": {"alert_id": alert_id, "client_id": client_id},
+        "now": now,
+        "client_id": client_id,
     }
 
 
@@ -121,7 +178,11 @@ REGRADE_BATCH = 500
 
 
 def regrade_everyone(
-    db: Database, now: datetime, rules: RuleBase, *, batch: int = REGRADE_BATCH,
+    db: Database,
+    now: datetime,
+    rules: RuleBase,
+    *,
+    batch: int = REGRADE_BATCH,
 ) -> dict[str, int]:
     """The passage of time: re-grade every client (lost contact, stale screenings, reviews).
 
@@ -140,12 +201,19 @@ def regrade_everyone(
     for actor, ids in caseloads:
         tz = ZoneInfo(actor.timezone)
         for start in range(0, len(ids), batch):
-            _regrade_batch(db, actor, ids[start:start + batch], now, rules, tz, counts)
+            _regrade_batch(db, actor, ids[start : start + batch], now, rules, tz, counts)
     return counts
 
 
-def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetime, rules: RuleBase,
-                   tz: ZoneInfo, counts: dict[str, int]) -> None:
+def _regrade_batch(
+    db: Database,
+    actor: Counsellor,
+    ids: list[int],
+    now: datetime,
+    rules: RuleBase,
+    tz: ZoneInfo,
+    counts: dict[str, int],
+) -> None:
     # read and grade outside the write lock (a /log is never kept waiting for it)…
     with db.uow(write=False) as uow:
         graded = uow.clinical_of(actor.id).graded_many(ids)
@@ -187,7 +255,13 @@ def _regrade_batch(db: Database, actor: Counsellor, ids: list[int], now: datetim
         # the alerts and their pushes: a statement each for the whole batch
         alert_ids = repo.add_alerts(alerts)
         uow.outbox.enqueue_many(
-            alert_push(alert_id=alert_id, counsellor_id=actor.id, client_id=alert.client_id, tier=alert.tier,
-                       raised_at=alert.raised_at, now=now)
+            alert_push(
+                alert_id=alert_id,
+                counsellor_id=actor.id,
+                client_id=alert.client_id,
+                tier=alert.tier,
+                raised_at=alert.raised_at,
+                now=now,
+            )
             for alert_id, alert in zip(alert_ids, alerts, strict=True)
         )

@@ -40,7 +40,10 @@ def ensure_admin(
                 existing = uow.counsellors.get(existing.id) or existing
             return existing
         return uow.counsellors.add(
-            telegram_id=telegram_id, display_name=display_name, is_admin=True, now=now,
+            telegram_id=telegram_id,
+            display_name=display_name,
+            is_admin=True,
+            now=now,
             timezone=timezone,
         )
 
@@ -51,7 +54,9 @@ def create_invite(db: Database, actor: Counsellor, now: datetime) -> tuple[str, 
     code = secrets.token_urlsafe(12)
     expires = now + INVITE_TTL
     with db.uow(write=True) as uow:
-        uow.invites.create(code_hash=hash_code(code), created_by=actor.id, expires_at=expires, now=now)
+        uow.invites.create(
+            code_hash=hash_code(code), created_by=actor.id, expires_at=expires, now=now
+        )
         uow.staff.record(actor.id, "invite", now)
     return code, expires
 
@@ -79,7 +84,10 @@ def _redeem(
         if invite is None:
             return None
         counsellor = uow.counsellors.add(
-            telegram_id=telegram_id, display_name=display_name, is_admin=False, now=now,
+            telegram_id=telegram_id,
+            display_name=display_name,
+            is_admin=False,
+            now=now,
             timezone=timezone,
         )
         if not uow.invites.mark_used(invite.id, counsellor.id, now):
@@ -103,4 +111,3 @@ class _Rollback(Exception):
 def set_language(db: Database, actor: Counsellor, lang: str | None) -> None:
     with db.uow(write=True) as uow:
         uow.counsellors.set_language(actor.id, lang)
-

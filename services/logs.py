@@ -60,10 +60,19 @@ class LogEntry:
     @classmethod
     def of(cls, parsed: grammar.LogEntry) -> LogEntry:
         return cls(
-            notes=parsed.notes, channel=parsed.channel, needs=tuple(parsed.needs), trust=parsed.trust,
-            satisfaction=parsed.satisfaction, risk=parsed.risk, next_due=parsed.next_due,
-            next_text=parsed.next_text, outcome=parsed.outcome, strengths=parsed.strengths,
-            warnings=parsed.warnings, next_unread=parsed.next_unread, next_error=parsed.next_error,
+            notes=parsed.notes,
+            channel=parsed.channel,
+            needs=tuple(parsed.needs),
+            trust=parsed.trust,
+            satisfaction=parsed.satisfaction,
+            risk=parsed.risk,
+            next_due=parsed.next_due,
+            next_text=parsed.next_text,
+            outcome=parsed.outcome,
+            strengths=parsed.strengths,
+            warnings=parsed.warnings,
+            next_unread=parsed.next_unread,
+            next_error=parsed.next_error,
         )
 
 
@@ -106,7 +115,9 @@ def log_conversation(
         if client_id is not None:
             client = get_owned(uow, actor, client_id)
         else:
-            found = resolve_or_park(uow, actor, parsed.client_ref, parked_command("log", args, now), now)
+            found = resolve_or_park(
+                uow, actor, parsed.client_ref, parked_command("log", args, now), now
+            )
             if isinstance(found, Choice):
                 return found
             client = found
@@ -114,52 +125,96 @@ def log_conversation(
 
 
 def write_log(
-    uow: UnitOfWork, actor: Counsellor, client: Client, entry: LogEntry, now: datetime, rules: RuleBase,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    entry: LogEntry,
+    now: datetime,
+    rules: RuleBase,
 ) -> Logged:
     """Store one conversation with `client` in the caller's unit of work."""
     repo = uow.clients_of(actor.id)
     records = uow.records_of(actor.id)
     notes, channel = entry.notes, entry.channel
-    interaction = records.add_interaction(client.id, at=now, channel=channel, notes=notes, now=now,
-                                       outcome=entry.outcome)
+    interaction = records.add_interaction(
+        client.id, at=now, channel=channel, notes=notes, now=now, outcome=entry.outcome
+    )
     need_list: list[tuple[str, bool]] = []
     need_ids: list[int] = []
     for need in entry.needs:
-        need_ids.append(records.add_need(client.id, text=need.text, explicit=need.explicit, source=channel, now=now).id)
+        need_ids.append(
+            records.add_need(
+                client.id, text=need.text, explicit=need.explicit, source=channel, now=now
+            ).id
+        )
         need_list.append((need.text, need.explicit))
     changes: list[StatusChange] = []
     if entry.trust is not None or entry.satisfaction is not None or entry.risk is not None:
         changes = repo.set_status(
-            client.id, by_counsellor_id=actor.id, now=now, trust=entry.trust,
-            satisfaction=entry.satisfaction, risk=entry.risk,
+            client.id,
+            by_counsellor_id=actor.id,
+            now=now,
+            trust=entry.trust,
+            satisfaction=entry.satisfaction,
+            risk=entry.risk,
         )
     if entry.strengths:  # `#+编程强`: a strength, kept as a tag "+…"
-        changes += repo.change_tags(client.id, add=entry.strengths, by_counsellor_id=actor.id, now=now)
+        changes += repo.change_tags(
+            client.id, add=entry.strengths, by_counsellor_id=actor.id, now=now
+        )
     plan = None
     if entry.next_due is not None:
         plan = records.add_plan(
-            client.id, kind=PlanKind.SHORT, text=entry.next_text or follow_up_text(notes),
-            due_at=entry.next_due, now=now,
+            client.id,
+            kind=PlanKind.SHORT,
+            text=entry.next_text or follow_up_text(notes),
+            due_at=entry.next_due,
+            now=now,
         )
-    record_undo(uow, actor, "log", {"client_id": client.id, "interaction_id": interaction.id, "need_ids": need_ids,
-                                    "changes": status_payload(changes), "plan_id": plan.id if plan else None}, now)
+    record_undo(
+        uow,
+        actor,
+        "log",
+        {
+            "client_id": client.id,
+            "interaction_id": interaction.id,
+            "need_ids": need_ids,
+            "changes": status_payload(changes),
+            "plan_id": plan.id if plan else None,
+        },
+        now,
+    )
     grading = regrade_client(uow, actor, client.id, now, rules)
-    signal = record_signal(uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)],
-                           now, rules)
+    signal = record_signal(
+        uow, actor, client.id, [("note", notes), *(("need", t) for t, _ in need_list)], now, rules
+    )
     fresh = repo.get(client.id)
     count = records.interaction_count(client.id)
     next_pending_id = None
     if entry.next_unread is not None:
         next_pending_id = uow.pending.add(
-            counsellor_id=actor.id, kind="next",
+            counsellor_id=actor.id,
+            kind="next",
             payload={"client_id": client.id, "text": follow_up_text(notes)},
-            now=now, expires_at=now + PENDING_TTL,
+            now=now,
+            expires_at=now + PENDING_TTL,
         )
     return Logged(
-        client=fresh or client, notes=notes, channel=channel, needs=need_list, changes=changes, plan=plan,
-        interaction_count=count or 1, grading=grading, risk_signal=signal,
-        warnings=entry.warnings, outcome=entry.outcome, strengths=entry.strengths,
-        next_unread=entry.next_unread, next_error=entry.next_error, next_pending_id=next_pending_id,
+        client=fresh or client,
+        notes=notes,
+        channel=channel,
+        needs=need_list,
+        changes=changes,
+        plan=plan,
+        interaction_count=count or 1,
+        grading=grading,
+        risk_signal=signal,
+        warnings=entry.warnings,
+        outcome=entry.outcome,
+        strengths=entry.strengths,
+        next_unread=entry.next_unread,
+        next_error=entry.next_error,
+        next_pending_id=next_pending_id,
     )
 
 
@@ -172,7 +227,12 @@ def follow_up_text(notes: str) -> str:
 
 
 def set_follow_up(
-    db: Database, actor: Counsellor, pending_id: int, choice: str, now: datetime, rules: RuleBase,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    choice: str,
+    now: datetime,
+    rules: RuleBase,
 ) -> PlanAdded | None:
     """A date button under a log whose `next=` could not be read: add the follow-up once.
 
@@ -189,7 +249,8 @@ def set_follow_up(
             return None
         client = get_owned(uow, actor, int(pending.payload["client_id"]))
         due = parse_when(FOLLOW_UP_CHOICES[choice], now, ZoneInfo(actor.timezone), rules.day_times)
-        item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=pending.payload["text"],
-                                                 due_at=due, now=now)
+        item = uow.records_of(actor.id).add_plan(
+            client.id, kind=PlanKind.SHORT, text=pending.payload["text"], due_at=due, now=now
+        )
         record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
         return PlanAdded(client=client, item=item)

@@ -44,7 +44,11 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
         for client, grades in graded:
             risk = (grades.risk if grades is not None else client.risk).value
             by[risk][client.trust] += 1
-            if grades is not None and grades.next_contact_due is not None and grades.next_contact_due < now:
+            if (
+                grades is not None
+                and grades.next_contact_due is not None
+                and grades.next_contact_due < now
+            ):
                 overdue += 1
         contacts = [0] * WEEKS
         for at in contact_times(uow, actor.id, now - timedelta(weeks=WEEKS + 1)):
@@ -52,10 +56,17 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
             week = (d - starts[0]).days // 7
             if 0 <= week < WEEKS:
                 contacts[week] += 1
-        follow_ups = sum(1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now)
-    return Overview(clients=len(graded), by_risk_trust=by, week_starts=[d.isoformat() for d in starts],
-                    contacts_per_week=contacts, overdue_contact=overdue, overdue_follow_ups=follow_ups)
-
+        follow_ups = sum(
+            1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now
+        )
+    return Overview(
+        clients=len(graded),
+        by_risk_trust=by,
+        week_starts=[d.isoformat() for d in starts],
+        contacts_per_week=contacts,
+        overdue_contact=overdue,
+        overdue_follow_ups=follow_ups,
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +92,11 @@ def client_chart(db: Database, actor: Counsellor, args: str, now: datetime) -> C
         for result in sorted(screenings, key=_taken_at):
             if result.at is not None:
                 by[result.instrument.value].append((result.at, result.total))
-        trust = [(h.at, int(h.new)) for h in sorted(repo.history(found.id), key=_changed_at)
-                 if h.field == "trust" and h.new and h.new.isdigit()]
+        trust = [
+            (h.at, int(h.new))
+            for h in sorted(repo.history(found.id), key=_changed_at)
+            if h.field == "trust" and h.new and h.new.isdigit()
+        ]
         return ClientChart(found, by["phq9"], by["gad7"], trust)
 
 

@@ -52,12 +52,18 @@ class ParkedNote:
 def park_command(db: Database, actor: Counsellor, command: str, args: str, now: datetime) -> int:
     """`/lgo 学生B …`: keep the text (encrypted) while the counsellor is asked "/log?"."""
     with db.uow(write=True) as uow:
-        return uow.pending.add(counsellor_id=actor.id, kind="command",
-                               payload={"cmd": command, "args": args}, now=now,
-                               expires_at=now + PENDING_TTL)
+        return uow.pending.add(
+            counsellor_id=actor.id,
+            kind="command",
+            payload={"cmd": command, "args": args},
+            now=now,
+            expires_at=now + PENDING_TTL,
+        )
 
 
-def take_parked_command(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> tuple[str, str]:
+def take_parked_command(
+    db: Database, actor: Counsellor, pending_id: int, now: datetime
+) -> tuple[str, str]:
     """The suggested command was tapped (or cancelled): hand back (command, args) once."""
     with db.uow(write=True) as uow:
         pending = uow.pending.consume(pending_id, actor.id, now)
@@ -70,14 +76,20 @@ def park_note(db: Database, actor: Counsellor, text: str, now: datetime) -> Park
     """A plain message: keep it (encrypted) until the counsellor taps which client it is about."""
     with db.uow(write=True) as uow:
         pending_id = uow.pending.add(
-            counsellor_id=actor.id, kind="note", payload={"text": text, "now": now.isoformat()},
-            now=now, expires_at=now + PENDING_TTL,
+            counsellor_id=actor.id,
+            kind="note",
+            payload={"text": text, "now": now.isoformat()},
+            now=now,
+            expires_at=now + PENDING_TTL,
         )
         repo = uow.clients_of(actor.id)
         named = named_at_start(text, repo.list())
         recent = [c for c in repo.recent(limit=RECENT_BUTTONS) if c not in named]  # type: ignore[attr-defined]  # storage's `def list` shadows list
-        return ParkedNote(pending_id=pending_id, recent=(named + recent)[:RECENT_BUTTONS + len(named)],
-                          named=named)
+        return ParkedNote(
+            pending_id=pending_id,
+            recent=(named + recent)[: RECENT_BUTTONS + len(named)],
+            named=named,
+        )
 
 
 def pending_kind(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> str | None:
@@ -105,12 +117,19 @@ def search_for_note(db: Database, actor: Counsellor, pending_id: int, now: datet
         if pending is None or pending.kind != "note":
             raise NotYours()
         uow.pending.discard(actor.id, "note_find")
-        uow.pending.add(counsellor_id=actor.id, kind="note_find", payload={"note_id": pending_id},
-                        now=now, expires_at=now + AWAIT_TTL)
+        uow.pending.add(
+            counsellor_id=actor.id,
+            kind="note_find",
+            payload={"note_id": pending_id},
+            now=now,
+            expires_at=now + AWAIT_TTL,
+        )
         return pending_id
 
 
-def find_for_note(db: Database, actor: Counsellor, text: str, now: datetime) -> tuple[int, list[Client]] | None:
+def find_for_note(
+    db: Database, actor: Counsellor, text: str, now: datetime
+) -> tuple[int, list[Client]] | None:
     """After 🔍: (the parked note's id, the clients `text` names) — None when no search waits."""
     with db.uow(write=True) as uow:
         waiting = uow.pending.latest(actor.id, "note_find", now)
@@ -130,7 +149,16 @@ class Resumed:
     """What a tapped choice button led to."""
 
     command: str
-    result: Logged | StatusResult | PlanAdded | SeriesStopped | MapView | Questionnaire | ScreeningSaved | int
+    result: (
+        Logged
+        | StatusResult
+        | PlanAdded
+        | SeriesStopped
+        | MapView
+        | Questionnaire
+        | ScreeningSaved
+        | int
+    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +190,9 @@ def _resume_status(r: _Resume) -> Resumed:
 
 
 def _resume_goal(r: _Resume) -> Resumed:
-    return Resumed("goal", write_goal(r.uow, r.actor, r.client, grammar.parse_goal(r.args), r.now, r.rules))
+    return Resumed(
+        "goal", write_goal(r.uow, r.actor, r.client, grammar.parse_goal(r.args), r.now, r.rules)
+    )
 
 
 def _resume_plan(r: _Resume) -> Resumed:
@@ -171,15 +201,22 @@ def _resume_plan(r: _Resume) -> Resumed:
 
 
 def _resume_map(r: _Resume) -> Resumed:
-    r.uow.staff.record(r.actor.id, "map", r.now, client_id=r.client.id, client_number=r.client.number)
+    r.uow.staff.record(
+        r.actor.id, "map", r.now, client_id=r.client.id, client_number=r.client.number
+    )
     return Resumed("map", map_view(r.uow, r.actor, r.client.id))
 
 
 def _resume_screening(r: _Resume) -> Resumed:
     spec = grammar.parse_screening(r.args, 9 if r.command == "phq9" else 7, r.command)
     if spec.answers is None:
-        return Resumed("ask_screening", start_questionnaire(r.uow, r.actor, r.client, r.command, r.now))
-    return Resumed("screening", save_screening(r.uow, r.actor, r.client, r.command, spec.answers, r.now, r.rules))
+        return Resumed(
+            "ask_screening", start_questionnaire(r.uow, r.actor, r.client, r.command, r.now)
+        )
+    return Resumed(
+        "screening",
+        save_screening(r.uow, r.actor, r.client, r.command, spec.answers, r.now, r.rules),
+    )
 
 
 #: the commands a client choice can resume (`/refer` resumes through services.referrals)
@@ -195,7 +232,12 @@ RESUMERS: dict[str, Callable[[_Resume], Resumed]] = {
 
 
 def resume_pending(
-    db: Database, actor: Counsellor, pending_id: int, client_id: int | None, now: datetime, rules: RuleBase,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    client_id: int | None,
+    now: datetime,
+    rules: RuleBase,
 ) -> Resumed:
     """A choice button was tapped: run the parked command for the chosen client, exactly once.
 
@@ -212,19 +254,26 @@ def resume_pending(
             if pending.kind != "note":
                 raise NotYours()
             new_id = uow.pending.add(
-                counsellor_id=actor.id, kind="note_new", payload=payload, now=now,
+                counsellor_id=actor.id,
+                kind="note_new",
+                payload=payload,
+                now=now,
                 expires_at=now + PENDING_TTL,
             )
             return Resumed(command="ask_name", result=new_id)
         client = get_owned(uow, actor, client_id)
         if pending.kind == "note":
-            return Resumed("log", write_log(uow, actor, client, LogEntry(notes=payload["text"]), now, rules))
+            return Resumed(
+                "log", write_log(uow, actor, client, LogEntry(notes=payload["text"]), now, rules)
+            )
         command = payload.get("cmd")
         resume = RESUMERS.get(command) if isinstance(command, str) else None
         if resume is None:
             raise NotYours()
         then = datetime.fromisoformat(payload.get("now", now.isoformat()))
-        return resume(_Resume(uow, actor, client, str(command), payload.get("args", ""), then, now, rules))
+        return resume(
+            _Resume(uow, actor, client, str(command), payload.get("args", ""), then, now, rules)
+        )
 
 
 def pending_new_client_note(db: Database, actor: Counsellor, now: datetime) -> int | None:
@@ -235,8 +284,15 @@ def pending_new_client_note(db: Database, actor: Counsellor, now: datetime) -> i
 
 
 def new_client_with_note(
-    db: Database, actor: Counsellor, pending_id: int, spec: grammar.NewClient, now: datetime,
-    update_id: int | None, rules: RuleBase, *, allow_same_name: bool = False,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    spec: grammar.NewClient,
+    now: datetime,
+    update_id: int | None,
+    rules: RuleBase,
+    *,
+    allow_same_name: bool = False,
     new_args: str | None = None,
 ) -> tuple[ClientAdded, Logged] | SameName | AlreadyHandled:
     with db.uow(write=True) as uow:
@@ -250,13 +306,21 @@ def new_client_with_note(
         if same and not allow_same_name:
             # 周晓雯 is already #27: ask before a silent duplicate; the note waits (as a picker)
             parked = uow.pending.add(
-                counsellor_id=actor.id, kind="note",
-                payload={**pending.payload, "new_args": new_args or spec.name}, now=now,
+                counsellor_id=actor.id,
+                kind="note",
+                payload={**pending.payload, "new_args": new_args or spec.name},
+                now=now,
                 expires_at=now + PENDING_TTL,
             )
             return SameName(pending_id=parked, name=spec.name, existing=same)
-        client = repo.add(name=spec.name, tags=tuple(spec.tags), sid=spec.sid, major=spec.major,
-                          grade=spec.grade, now=now)
+        client = repo.add(
+            name=spec.name,
+            tags=tuple(spec.tags),
+            sid=spec.sid,
+            major=spec.major,
+            grade=spec.grade,
+            now=now,
+        )
         logged = write_log(uow, actor, client, LogEntry(notes=pending.payload["text"]), now, rules)
         return ClientAdded(client=client, same_name=same), logged
 
@@ -271,10 +335,14 @@ class SameName:
 
 
 def new_anyway(
-    db: Database, actor: Counsellor, pending_id: int, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> tuple[ClientAdded, Logged] | SameName | AlreadyHandled:
-    """"➕ 仍然新建" after the same-name question: add the namesake and log the note to them."""
+    """ "➕ 仍然新建" after the same-name question: add the namesake and log the note to them."""
     with db.uow(write=False) as uow:
         pending = uow.pending.get(pending_id, actor.id, now=now)
         if pending is None or "new_args" not in pending.payload:
@@ -284,13 +352,18 @@ def new_anyway(
         if uow.pending.get(pending_id, actor.id, now=now) is None:
             raise NotYours()
         uow.pending.consume(pending_id, actor.id, now)
-        again = uow.pending.add(counsellor_id=actor.id, kind="note_new", payload=dict(pending.payload),
-                                now=now, expires_at=now + PENDING_TTL)
-    return new_client_with_note(db, actor, again, grammar.parse_new(args), now, update_id, rules,
-                                allow_same_name=True)
+        again = uow.pending.add(
+            counsellor_id=actor.id,
+            kind="note_new",
+            payload=dict(pending.payload),
+            now=now,
+            expires_at=now + PENDING_TTL,
+        )
+    return new_client_with_note(
+        db, actor, again, grammar.parse_new(args), now, update_id, rules, allow_same_name=True
+    )
 
 
 def cancel_pending(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> bool:
     with db.uow(write=True) as uow:
         return uow.pending.consume(pending_id, actor.id, now) is not None
-

@@ -52,7 +52,11 @@ class SeriesStopped:
 
 
 def write_status(
-    uow: UnitOfWork, actor: Counsellor, client: Client, spec: grammar.StatusUpdate, now: datetime,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    spec: grammar.StatusUpdate,
+    now: datetime,
     rules: RuleBase,
 ) -> StatusResult:
     repo = uow.clients_of(actor.id)
@@ -61,12 +65,20 @@ def write_status(
         raise CommandError("practice_only")
     changes: list[StatusChange] = []
     if value_set:  # private practice: the value tier's inputs (client_details)
-        values = {k: v for k, v in (("payer", spec.payer), ("pay_capacity", spec.capacity)) if v is not None}
+        values = {
+            k: v
+            for k, v in (("payer", spec.payer), ("pay_capacity", spec.capacity))
+            if v is not None
+        }
         uow.details_of(actor.id).set(client.id, **values)
     if spec.trust is not None or spec.satisfaction is not None or spec.risk is not None:
         changes = repo.set_status(
-            client.id, by_counsellor_id=actor.id, now=now,
-            trust=spec.trust, satisfaction=spec.satisfaction, risk=spec.risk,
+            client.id,
+            by_counsellor_id=actor.id,
+            now=now,
+            trust=spec.trust,
+            satisfaction=spec.satisfaction,
+            risk=spec.risk,
         )
     if spec.add_tags:
         kept = set(client.tags) - set(spec.remove_tags)
@@ -74,31 +86,50 @@ def write_status(
         if total > grammar.TAGS_PER_CLIENT_MAX:
             raise CommandError("too_many_tags", max=grammar.TAGS_PER_CLIENT_MAX, have=total)
     if spec.add_tags or spec.remove_tags:
-        changes += repo.change_tags(client.id, add=spec.add_tags, remove=spec.remove_tags,
-                                    by_counsellor_id=actor.id, now=now)
+        changes += repo.change_tags(
+            client.id,
+            add=spec.add_tags,
+            remove=spec.remove_tags,
+            by_counsellor_id=actor.id,
+            now=now,
+        )
     if changes:
-        record_undo(uow, actor, "status", {"client_id": client.id, "changes": status_payload(changes)}, now)
+        record_undo(
+            uow, actor, "status", {"client_id": client.id, "changes": status_payload(changes)}, now
+        )
     grading = regrade_client(uow, actor, client.id, now, rules) if changes or value_set else None
     fresh = repo.get(client.id) or client
-    return StatusResult(client=fresh, changes=changes, history=repo.history(client.id), grading=grading)
+    return StatusResult(
+        client=fresh, changes=changes, history=repo.history(client.id), grading=grading
+    )
 
 
 def set_status(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    args: str,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> StatusResult | Choice | AlreadyHandled:
     spec = grammar.parse_status(args)
     with db.uow(write=True) as uow:
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
-        found = resolve_or_park(uow, actor, spec.client_ref, parked_command("status", args, now), now)
+        found = resolve_or_park(
+            uow, actor, spec.client_ref, parked_command("status", args, now), now
+        )
         if isinstance(found, Choice):
             return found
         return write_status(uow, actor, found, spec, now, rules)
 
 
 def add_goal(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    args: str,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> PlanAdded | Choice | AlreadyHandled:
     spec = grammar.parse_goal(args)
@@ -112,9 +143,16 @@ def add_goal(
 
 
 def write_goal(
-    uow: UnitOfWork, actor: Counsellor, client: Client, spec: grammar.Goal, now: datetime, rules: RuleBase,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    spec: grammar.Goal,
+    now: datetime,
+    rules: RuleBase,
 ) -> PlanAdded:
-    item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now)
+    item = uow.records_of(actor.id).add_plan(
+        client.id, kind=PlanKind.LONG, text=spec.text, due_at=None, now=now
+    )
     record_undo(uow, actor, "goal", {"client_id": client.id, "plan_id": item.id}, now)
     signal = record_signal(uow, actor, client.id, [("goal", spec.text)], now, rules)
     return PlanAdded(client=client, item=item, risk_signal=signal)
@@ -122,8 +160,9 @@ def write_goal(
 
 def parse_plan(args: str, now: datetime, tz: ZoneInfo, times: DayTimes) -> PlanSpec:
     """A recurring plan, a stop, or (the common case) a one-off follow-up."""
-    return (recurrence.parse_recurring_plan(args, now, tz, times)
-            or grammar.parse_plan(args, now, tz, times))
+    return recurrence.parse_recurring_plan(args, now, tz, times) or grammar.parse_plan(
+        args, now, tz, times
+    )
 
 
 def _client_ref(spec: PlanSpec) -> grammar.ClientRef:
@@ -133,8 +172,9 @@ def _client_ref(spec: PlanSpec) -> grammar.ClientRef:
     return ref
 
 
-def write_plan(uow: UnitOfWork, actor: Counsellor, client: Client, spec: PlanSpec, now: datetime
-               ) -> PlanAdded | SeriesStopped:
+def write_plan(
+    uow: UnitOfWork, actor: Counsellor, client: Client, spec: PlanSpec, now: datetime
+) -> PlanAdded | SeriesStopped:
     if isinstance(spec, recurrence.StopSpec):
         store = uow.series_of(actor.id)
         ended = []
@@ -147,20 +187,35 @@ def write_plan(uow: UnitOfWork, actor: Counsellor, client: Client, spec: PlanSpe
         grades = uow.clinical_of(actor.id).grades(client.id)
         risk = grades.risk if grades is not None else client.risk
         series, item = uow.series_of(actor.id).add(
-            client.id, spec.text, spec.every, spec.first_due, spec.until,
-            recurrence.stop_below_for(risk), now,
+            client.id,
+            spec.text,
+            spec.every,
+            spec.first_due,
+            spec.until,
+            recurrence.stop_below_for(risk),
+            now,
         )
-        record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id,
-                                         "series_id": series.id}, now)
+        record_undo(
+            uow,
+            actor,
+            "plan",
+            {"client_id": client.id, "plan_id": item.id, "series_id": series.id},
+            now,
+        )
         return PlanAdded(client=client, item=item, series=series)
-    item = uow.records_of(actor.id).add_plan(client.id, kind=PlanKind.SHORT, text=spec.text,
-                                             due_at=spec.due, now=now)
+    item = uow.records_of(actor.id).add_plan(
+        client.id, kind=PlanKind.SHORT, text=spec.text, due_at=spec.due, now=now
+    )
     record_undo(uow, actor, "plan", {"client_id": client.id, "plan_id": item.id}, now)
     return PlanAdded(client=client, item=item)
 
 
 def add_plan(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    args: str,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> PlanAdded | SeriesStopped | Choice | AlreadyHandled:
     """`/plan <client> <when> <what>`; `/plan <client> every 1w <what> [until <date>]` (a
@@ -169,8 +224,9 @@ def add_plan(
     with db.uow(write=True) as uow:
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
-        found = resolve_or_park(uow, actor, _client_ref(spec), parked_command("plan", args, now), now)
+        found = resolve_or_park(
+            uow, actor, _client_ref(spec), parked_command("plan", args, now), now
+        )
         if isinstance(found, Choice):
             return found
         return write_plan(uow, actor, found, spec, now)
-

@@ -93,16 +93,29 @@ def _client_param(ref: grammar.ClientRef) -> str:
     return f'"{ref.text}"' if any(ch.isspace() for ch in ref.text) else ref.text
 
 
-def _add(uow: UnitOfWork, actor: Counsellor, client: Client, resource: Resource | None, text: str,
-         now: datetime) -> Referred:
+def _add(
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    resource: Resource | None,
+    text: str,
+    now: datetime,
+) -> Referred:
     stored = resource.code if resource is not None else text
     referral = uow.records_of(actor.id).add_referral(client.id, stored, "referred", now)
-    record_undo(uow, actor, "referral", {"client_id": client.id, "referral_id": referral.id, "text": stored}, now)
+    record_undo(
+        uow,
+        actor,
+        "referral",
+        {"client_id": client.id, "referral_id": referral.id, "text": stored},
+        now,
+    )
     return Referred(client=client, referral=referral, resource=resource)
 
 
-def _suggest(uow: UnitOfWork, actor: Counsellor, client: Client, rules: RuleBase,
-             cat: Catalogue) -> list[Resource]:
+def _suggest(
+    uow: UnitOfWork, actor: Counsellor, client: Client, rules: RuleBase, cat: Catalogue
+) -> list[Resource]:
     view = uow.records_of(actor.id).relationship_map(client.id, interactions_limit=0)
     if view is None or not view.needs:
         return []
@@ -114,21 +127,36 @@ def _suggest(uow: UnitOfWork, actor: Counsellor, client: Client, rules: RuleBase
     return [r for r in cat.for_needs(categories, texts) if r.code not in already][:SUGGEST_MAX]
 
 
-def _without_resource(uow: UnitOfWork, actor: Counsellor, client: Client, ref: str, now: datetime,
-                      rules: RuleBase, cat: Catalogue) -> Suggestions:
+def _without_resource(
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    ref: str,
+    now: datetime,
+    rules: RuleBase,
+    cat: Catalogue,
+) -> Suggestions:
     found = _suggest(uow, actor, client, rules, cat)
     if not found:
         raise CommandError("refer_needs_resource", client=ref)
     pending_id = uow.pending.add(
-        counsellor_id=actor.id, kind="refer_pick", payload={"client_id": client.id}, now=now,
+        counsellor_id=actor.id,
+        kind="refer_pick",
+        payload={"client_id": client.id},
+        now=now,
         expires_at=now + PENDING_TTL,
     )
     return Suggestions(client=client, pending_id=pending_id, resources=found)
 
 
 def refer(
-    db: Database, actor: Counsellor, args: str, now: datetime, update_id: int | None,
-    rules: RuleBase, cat: Catalogue,
+    db: Database,
+    actor: Counsellor,
+    args: str,
+    now: datetime,
+    update_id: int | None,
+    rules: RuleBase,
+    cat: Catalogue,
 ) -> Referred | Suggestions | Choice | AlreadyHandled:
     """`/refer <client> <resource>`; without a resource, suggest ones matching the needs."""
     spec = parse_refer(args)
@@ -136,17 +164,26 @@ def refer(
     with db.uow(write=True) as uow:
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
-        found = resolve_or_park(uow, actor, spec.client_ref, parked_command("refer", args, now), now)
+        found = resolve_or_park(
+            uow, actor, spec.client_ref, parked_command("refer", args, now), now
+        )
         if isinstance(found, Choice):
             return found
         if not spec.text:
-            return _without_resource(uow, actor, found, _client_param(spec.client_ref), now, rules, cat)
+            return _without_resource(
+                uow, actor, found, _client_param(spec.client_ref), now, rules, cat
+            )
         return _add(uow, actor, found, resource, spec.text, now)
 
 
 def resume_choice(
-    db: Database, actor: Counsellor, pending_id: int, client_id: int, now: datetime,
-    rules: RuleBase, cat: Catalogue,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    client_id: int,
+    now: datetime,
+    rules: RuleBase,
+    cat: Catalogue,
 ) -> Referred | Suggestions:
     """A client button of a parked /refer was tapped: run it, exactly once."""
     with db.uow(write=True) as uow:
@@ -161,7 +198,11 @@ def resume_choice(
 
 
 def pick_suggestion(
-    db: Database, actor: Counsellor, pending_id: int, code: str, now: datetime,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    code: str,
+    now: datetime,
     cat: Catalogue,
 ) -> Referred:
     """A suggested resource's button was tapped: refer to it, exactly once."""
@@ -177,7 +218,11 @@ def pick_suggestion(
 
 
 def set_status(
-    db: Database, actor: Counsellor, referral_id: int, action: str, now: datetime,
+    db: Database,
+    actor: Counsellor,
+    referral_id: int,
+    action: str,
+    now: datetime,
     cat: Catalogue,
 ) -> Referred:
     """An Accepted / Completed / Declined button. Tapping the current status again is harmless."""
@@ -195,7 +240,21 @@ def set_status(
         if referral is None or client is None:
             raise NotYours()
         if before.status != status:
-            record_undo(uow, actor, "referral_status", {"client_id": client.id, "referral_id": referral_id,
-                                                        "text": before.resource, "old": before.status}, now)
-        return Referred(client=client, referral=referral, resource=cat.get(referral.resource),
-                        changed=before.status != status)
+            record_undo(
+                uow,
+                actor,
+                "referral_status",
+                {
+                    "client_id": client.id,
+                    "referral_id": referral_id,
+                    "text": before.resource,
+                    "old": before.status,
+                },
+                now,
+            )
+        return Referred(
+            client=client,
+            referral=referral,
+            resource=cat.get(referral.resource),
+            changed=before.status != status,
+        )

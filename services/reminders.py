@@ -41,11 +41,19 @@ def complete_plan(db: Database, actor: Counsellor, plan_id: int, now: datetime) 
         changed = repo.complete_plan(plan_id, now)
         uow.outbox.cancel(keys.plan_family(plan_id))
         if changed:
-            record_undo(uow, actor, "done", {"client_id": client.id, "plan_id": plan_id, "text": plan.text}, now)
+            record_undo(
+                uow,
+                actor,
+                "done",
+                {"client_id": client.id, "plan_id": plan_id, "text": plan.text},
+                now,
+            )
         return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=changed)
 
 
-def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: datetime) -> PlanOutcome:
+def snooze_plan(
+    db: Database, actor: Counsellor, plan_id: int, code: str, now: datetime
+) -> PlanOutcome:
     if code not in schedule.SNOOZE_CODES:
         raise NotYours()
     until = schedule.snooze_until(now, code, actor.timezone)
@@ -62,9 +70,22 @@ def snooze_plan(db: Database, actor: Counsellor, plan_id: int, code: str, now: d
             return PlanOutcome(client=client, plan=plan, changed=False, until=plan.due_at)
         repo.snooze_plan(plan_id, until)
         if plan.due_at is not None:
-            record_undo(uow, actor, "snooze", {"client_id": client.id, "plan_id": plan_id, "text": plan.text,
-                                               "due_at": plan.due_at.isoformat(), "until": until.isoformat()}, now)
-        return PlanOutcome(client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until)
+            record_undo(
+                uow,
+                actor,
+                "snooze",
+                {
+                    "client_id": client.id,
+                    "plan_id": plan_id,
+                    "text": plan.text,
+                    "due_at": plan.due_at.isoformat(),
+                    "until": until.isoformat(),
+                },
+                now,
+            )
+        return PlanOutcome(
+            client=client, plan=repo.plan_item(plan_id) or plan, changed=True, until=until
+        )
 
 
 def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) -> SeriesStopped:
@@ -82,7 +103,9 @@ def stop_series(db: Database, actor: Counsellor, plan_id: int, now: datetime) ->
             raise NotYours()
         for removed in store.end(series.id, now, "stopped"):
             uow.outbox.cancel(keys.plan_family(removed))
-        return SeriesStopped(client=get_owned(uow, actor, plan.client_id), series=[store.get(series.id) or series])
+        return SeriesStopped(
+            client=get_owned(uow, actor, plan.client_id), series=[store.get(series.id) or series]
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +120,9 @@ class AlertOutcome:
     owner: Counsellor | None = None
 
 
-def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datetime) -> AlertOutcome:
+def acknowledge_alert(
+    db: Database, actor: Counsellor, alert_id: int, now: datetime
+) -> AlertOutcome:
     with db.uow(write=True) as uow:
         repo = uow.clinical_of(actor.id)
         alert = repo.alert(alert_id)
@@ -111,11 +136,16 @@ def acknowledge_alert(db: Database, actor: Counsellor, alert_id: int, now: datet
             other = c.payload.get("unreachable") if c.kind == "escalation" else None
             if other is not None and int(other) not in recipients:
                 recipients[int(other)] = uow.counsellors.get(int(other))
-        return AlertOutcome(client=get_owned(uow, actor, alert.client_id), alert=repo.alert(alert_id) or alert, changed=changed,
-                            # a deactivated counsellor's chat is never written to again (a
-                            # leaver's copy of an alert handed over stays as it was)
-                            copies=copies, recipients={k: v for k, v in recipients.items() if v is not None and v.active},
-                            owner=actor)
+        return AlertOutcome(
+            client=get_owned(uow, actor, alert.client_id),
+            alert=repo.alert(alert_id) or alert,
+            changed=changed,
+            # a deactivated counsellor's chat is never written to again (a
+            # leaver's copy of an alert handed over stays as it was)
+            copies=copies,
+            recipients={k: v for k, v in recipients.items() if v is not None and v.active},
+            owner=actor,
+        )
 
 
 @dataclass(frozen=True)
@@ -138,8 +168,12 @@ def confirm_review(
             raise NotYours()
         due = now + timedelta(days=rules.standard(grades.risk).review_after_days)
         clinical.confirm_review(client_id, now, due)
-        return ReviewOutcome(client=client, grades=clinical.grades(client_id) or grades, lowered=False,
-                             floor_kept=False)
+        return ReviewOutcome(
+            client=client,
+            grades=clinical.grades(client_id) or grades,
+            lowered=False,
+            floor_kept=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +194,11 @@ def review_subject(db: Database, actor: Counsellor, client_id: int) -> ReviewSub
 
 
 def lower_tier(
-    db: Database, actor: Counsellor, client_id: int, now: datetime, rules: RuleBase,
+    db: Database,
+    actor: Counsellor,
+    client_id: int,
+    now: datetime,
+    rules: RuleBase,
     reason: str = "improved",
 ) -> ReviewOutcome:
     """At a review, the counsellor lowers the tier one step, with a reason (REVIEW_REASONS)
@@ -187,31 +225,46 @@ def lower_tier(
             return ReviewOutcome(client=client, grades=after, lowered=False, floor_kept=True)
         if client.risk is not target:
             repo.set_status(client_id, by_counsellor_id=actor.id, now=now, risk=target)
-        note = Reason("counsellor_review", {"reason": reason, "old": grades.risk.value, "new": target.value})
+        note = Reason(
+            "counsellor_review", {"reason": reason, "old": grades.risk.value, "new": target.value}
+        )
         regrade_client(uow, actor, client_id, now, rules, release_hold=True, note=note)
         after = clinical.grades(client_id) or grades
         lowered = after.risk.rank < grades.risk.rank
         if not lowered:
             due = now + timedelta(days=rules.standard(after.risk).review_after_days)
             clinical.confirm_review(client_id, now, due)
-            after = clinical.grades(client_id) or after  # with the new review date, never a past one
-        return ReviewOutcome(client=repo.get(client_id) or client, grades=after, lowered=lowered,
-                             floor_kept=not lowered)
+            after = (
+                clinical.grades(client_id) or after
+            )  # with the new review date, never a past one
+        return ReviewOutcome(
+            client=repo.get(client_id) or client,
+            grades=after,
+            lowered=lowered,
+            floor_kept=not lowered,
+        )
 
 
 CADENCE_SNOOZE = timedelta(days=1)
 
 
-def snooze_cadence(db: Database, actor: Counsellor, client_id: int, now: datetime) -> tuple[Client, datetime]:
-    """"该联系" 推迟: remind again in a day (skipped if contact is logged meanwhile)."""
+def snooze_cadence(
+    db: Database, actor: Counsellor, client_id: int, now: datetime
+) -> tuple[Client, datetime]:
+    """ "该联系" 推迟: remind again in a day (skipped if contact is logged meanwhile)."""
     until = now + CADENCE_SNOOZE
     with db.uow(write=True) as uow:
         client = uow.clients_of(actor.id).get(client_id)
         if client is None:
             raise NotYours()
         uow.outbox.enqueue(
-            counsellor_id=actor.id, kind="cadence", dedupe_key=keys.cadence_snooze(client_id, until),
-            due_at=until, priority=schedule.PRIORITY["cadence"], payload={"client_id": client_id}, now=now,
+            counsellor_id=actor.id,
+            kind="cadence",
+            dedupe_key=keys.cadence_snooze(client_id, until),
+            due_at=until,
+            priority=schedule.PRIORITY["cadence"],
+            payload={"client_id": client_id},
+            now=now,
             client_id=client_id,
         )
         return client, until
@@ -220,7 +273,7 @@ def snooze_cadence(db: Database, actor: Counsellor, client_id: int, now: datetim
 def confirm_quiet_reviews(
     db: Database, actor: Counsellor, now: datetime, rules: RuleBase
 ) -> list[Client]:
-    """"Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
+    """ "Confirm all": the low-risk reviews with no risk factor that are due today, confirmed
     together (each gets its next review date). Returns the clients confirmed."""
     from services.agenda import agenda_lists
 
@@ -272,7 +325,11 @@ def set_supervisor(
         raise CommandError("admin_only")
     with db.uow(write=True) as uow:
         counsellor = uow.counsellors.get_by_telegram_id(counsellor_tid)
-        supervisor = uow.counsellors.get_by_telegram_id(supervisor_tid) if supervisor_tid is not None else None
+        supervisor = (
+            uow.counsellors.get_by_telegram_id(supervisor_tid)
+            if supervisor_tid is not None
+            else None
+        )
         if counsellor is None or (supervisor_tid is not None and supervisor is None):
             return None
         uow.counsellors.set_supervisor(counsellor.id, supervisor.id if supervisor else None)

@@ -84,8 +84,9 @@ class RosterPreview:
     file_name: str
 
 
-def preview(db: Database, actor: Counsellor, file_name: str | None, data: bytes, now: datetime
-            ) -> RosterPreview:
+def preview(
+    db: Database, actor: Counsellor, file_name: str | None, data: bytes, now: datetime
+) -> RosterPreview:
     """Read the file and say what would happen; nothing is written to the caseload."""
     rows = read_rows(file_name, data)
     with db.uow(write=True) as uow:
@@ -95,16 +96,26 @@ def preview(db: Database, actor: Counsellor, file_name: str | None, data: bytes,
         if plan.to_add:
             uow.pending.discard(actor.id, "import")  # one import waits at a time
             pending_id = uow.pending.add(
-                counsellor_id=actor.id, kind="import",
+                counsellor_id=actor.id,
+                kind="import",
                 payload={"rows": [_row_payload(r) for r in plan.to_add]},
-                now=now, expires_at=now + IMPORT_TTL,
+                now=now,
+                expires_at=now + IMPORT_TTL,
             )
         return RosterPreview(pending_id, plan, file_name or "")
 
 
 def _row_payload(r: Any) -> dict[str, Any]:
-    return {"line": r.line, "name": r.name, "sid": r.sid, "major": r.major, "grade": r.grade,
-            "dorm": r.dorm, "phone": r.phone, "tags": list(r.tags)}
+    return {
+        "line": r.line,
+        "name": r.name,
+        "sid": r.sid,
+        "major": r.major,
+        "grade": r.grade,
+        "dorm": r.dorm,
+        "phone": r.phone,
+        "tags": list(r.tags),
+    }
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,9 @@ class Imported:
     skipped: int  # rows whose 学号 was added meanwhile
 
 
-def confirm(db: Database, actor: Counsellor, pending_id: int, now: datetime,
-            rules: RuleBase) -> Imported | None:
+def confirm(
+    db: Database, actor: Counsellor, pending_id: int, now: datetime, rules: RuleBase
+) -> Imported | None:
     """The Import button: add every waiting row in one transaction (graded like /new).
     None when the preview is gone (already imported, cancelled or expired)."""
     with db.uow(write=True) as uow:
@@ -130,8 +142,14 @@ def confirm(db: Database, actor: Counsellor, pending_id: int, now: datetime,
             if r.get("sid") and r["sid"] in have:
                 skipped += 1
                 continue
-            client = repo.add(name=r["name"], tags=tuple(r.get("tags") or ()), sid=r.get("sid"),
-                              major=r.get("major"), grade=r.get("grade"), now=now)
+            client = repo.add(
+                name=r["name"],
+                tags=tuple(r.get("tags") or ()),
+                sid=r.get("sid"),
+                major=r.get("major"),
+                grade=r.get("grade"),
+                now=now,
+            )
             if r.get("dorm") or r.get("phone"):
                 details.set(client.id, dorm=r.get("dorm"), phone=r.get("phone"))
             if r.get("sid"):

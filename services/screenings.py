@@ -37,17 +37,32 @@ class ScreeningSaved:
 
 
 def save_screening(
-    uow: UnitOfWork, actor: Counsellor, client: Client, instrument: str, answers: Sequence[int], now: datetime,
+    uow: UnitOfWork,
+    actor: Counsellor,
+    client: Client,
+    instrument: str,
+    answers: Sequence[int],
+    now: datetime,
     rules: RuleBase,
 ) -> ScreeningSaved:
     repo = uow.clinical_of(actor.id)
     earlier = repo.screenings(client.id, instrument, limit=1)
     result = repo.add_screening(client.id, score_screening(instrument, answers, at=now), now)
-    record_undo(uow, actor, "screening", {"client_id": client.id, "instrument": str(getattr(instrument, "value", instrument)),
-                                          "at": (result.at or now).isoformat()}, now)
+    record_undo(
+        uow,
+        actor,
+        "screening",
+        {
+            "client_id": client.id,
+            "instrument": str(getattr(instrument, "value", instrument)),
+            "at": (result.at or now).isoformat(),
+        },
+        now,
+    )
     grading = regrade_client(uow, actor, client.id, now, rules)
-    return ScreeningSaved(client=client, result=result, previous=earlier[0] if earlier else None,
-                          grading=grading)
+    return ScreeningSaved(
+        client=client, result=result, previous=earlier[0] if earlier else None, grading=grading
+    )
 
 
 @dataclass(frozen=True)
@@ -57,16 +72,26 @@ class Questionnaire:
     instrument: str
 
 
-def start_questionnaire(uow: UnitOfWork, actor: Counsellor, client: Client, instrument: str, now: datetime) -> Questionnaire:
+def start_questionnaire(
+    uow: UnitOfWork, actor: Counsellor, client: Client, instrument: str, now: datetime
+) -> Questionnaire:
     pending_id = uow.pending.add(
-        counsellor_id=actor.id, kind="screen", payload={"instrument": instrument, "client_id": client.id},
-        now=now, expires_at=now + PENDING_TTL,
+        counsellor_id=actor.id,
+        kind="screen",
+        payload={"instrument": instrument, "client_id": client.id},
+        now=now,
+        expires_at=now + PENDING_TTL,
     )
     return Questionnaire(pending_id=pending_id, client=client, instrument=instrument)
 
 
 def screening(
-    db: Database, actor: Counsellor, instrument: str, args: str, now: datetime, update_id: int | None,
+    db: Database,
+    actor: Counsellor,
+    instrument: str,
+    args: str,
+    now: datetime,
+    update_id: int | None,
     rules: RuleBase,
 ) -> ScreeningSaved | Questionnaire | Choice | AlreadyHandled:
     """`/phq9 <client> [answers]`: save at once, or start the questionnaire with buttons."""
@@ -75,7 +100,9 @@ def screening(
     with db.uow(write=True) as uow:
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
-        found = resolve_or_park(uow, actor, spec.client_ref, parked_command(instrument, args, now), now)
+        found = resolve_or_park(
+            uow, actor, spec.client_ref, parked_command(instrument, args, now), now
+        )
         if isinstance(found, Choice):
             return found
         if spec.answers is None:
@@ -84,7 +111,11 @@ def screening(
 
 
 def questionnaire_step(
-    db: Database, actor: Counsellor, pending_id: int, answers: Sequence[int], now: datetime,
+    db: Database,
+    actor: Counsellor,
+    pending_id: int,
+    answers: Sequence[int],
+    now: datetime,
     rules: RuleBase,
 ) -> Questionnaire | ScreeningSaved:
     """A button of the questionnaire was tapped. Saves (exactly once) when complete."""

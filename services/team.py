@@ -19,7 +19,9 @@ from storage.staff import AuditEntry, Handover
 from storage.uow import UnitOfWork
 
 
-def sync_admins(db: Database, admin_telegram_ids: Iterable[int], log: logging.Logger | None = None) -> tuple[list[int], list[int]]:
+def sync_admins(
+    db: Database, admin_telegram_ids: Iterable[int], log: logging.Logger | None = None
+) -> tuple[list[int], list[int]]:
     """At every start: admins are exactly the counsellors listed in CAREMAP_ADMIN_IDS.
     A removed id loses /invite, supervisor settings and the admins' escalations at once."""
     with db.uow(write=True) as uow:
@@ -27,7 +29,11 @@ def sync_admins(db: Database, admin_telegram_ids: Iterable[int], log: logging.Lo
     if log is not None and (granted or revoked):
         log.info(
             "CAREMAP_ADMIN_IDS: admin rights given to %d and taken from %d counsellor(s) "
-            "(counsellor ids given %s, taken %s)", len(granted), len(revoked), granted, revoked,
+            "(counsellor ids given %s, taken %s)",
+            len(granted),
+            len(revoked),
+            granted,
+            revoked,
         )
     return granted, revoked
 
@@ -80,11 +86,15 @@ def ask_deactivate(db: Database, actor: Counsellor, tid: int, now: datetime) -> 
         clients, plans, alerts = uow.staff.caseload_counts(who.id)
         if clients:
             raise CommandError("team_handover_first", id=tid, clients=clients)
-        pending_id = uow.pending.add(actor.id, "team", {"action": "deactivate", "who": who.id}, now, now + TEAM_TTL)
+        pending_id = uow.pending.add(
+            actor.id, "team", {"action": "deactivate", "who": who.id}, now, now + TEAM_TTL
+        )
         return TeamAsk(pending_id, "deactivate", who, None, clients, plans, alerts)
 
 
-def ask_handover(db: Database, actor: Counsellor, from_tid: int, to_tid: int, now: datetime) -> TeamAsk:
+def ask_handover(
+    db: Database, actor: Counsellor, from_tid: int, to_tid: int, now: datetime
+) -> TeamAsk:
     """`/team handover <from> <to>`: the leaver's whole caseload to a colleague, and the
     leaver deactivated, in one transaction once confirmed."""
     _admin(actor)
@@ -98,7 +108,11 @@ def ask_handover(db: Database, actor: Counsellor, from_tid: int, to_tid: int, no
             raise CommandError("team_to_inactive", id=to_tid)
         clients, plans, alerts = uow.staff.caseload_counts(who.id)
         pending_id = uow.pending.add(
-            actor.id, "team", {"action": "handover", "who": who.id, "to": to.id}, now, now + TEAM_TTL
+            actor.id,
+            "team",
+            {"action": "handover", "who": who.id, "to": to.id},
+            now,
+            now + TEAM_TTL,
         )
         return TeamAsk(pending_id, "handover", who, to, clients, plans, alerts)
 
@@ -112,7 +126,9 @@ def _check_leaver(actor: Counsellor, who: Counsellor) -> None:
         raise CommandError("team_already_inactive", id=who.telegram_id)
 
 
-def confirm_team(db: Database, actor: Counsellor, pending_id: int, now: datetime) -> TeamDone | None:
+def confirm_team(
+    db: Database, actor: Counsellor, pending_id: int, now: datetime
+) -> TeamDone | None:
     """Do the parked deactivation or handover, checking everything again (the team may
     have changed since the question). None when the button is not this admin's, used or
     expired."""
@@ -141,7 +157,11 @@ def confirm_team(db: Database, actor: Counsellor, pending_id: int, now: datetime
             _tell_new_owner(uow, to, handover, now)
             uow.staff.record(actor.id, "handover", now, target_id=who.id)
         elif uow.staff.caseload_counts(who.id)[0]:
-            raise CommandError("team_handover_first", id=who.telegram_id, clients=uow.staff.caseload_counts(who.id)[0])
+            raise CommandError(
+                "team_handover_first",
+                id=who.telegram_id,
+                clients=uow.staff.caseload_counts(who.id)[0],
+            )
         uow.staff.set_active(who.id, False, now)
         uow.staff.record(actor.id, "deactivate", now, target_id=who.id)
         if handover is not None:
@@ -156,15 +176,26 @@ def _escalate(uow: UnitOfWork, alert: Any, from_id: int, reason: str, now: datet
     owner = uow.counsellors.get(alert.counsellor_id)
     if owner is None:
         return
-    supervisor = uow.counsellors.get(owner.supervisor_id) if owner.supervisor_id is not None else None
+    supervisor = (
+        uow.counsellors.get(owner.supervisor_id) if owner.supervisor_id is not None else None
+    )
     for target in escalation_targets(owner, supervisor, uow.counsellors.list_admins()):
         if not target.active:
             continue
         uow.outbox.enqueue(
-            counsellor_id=target.id, kind="escalation", dedupe_key=keys.escalation(alert.id, target.id),
-            due_at=now, priority=PRIORITY["escalation"],
-            payload={"alert_id": alert.id, "client_id": alert.client_id, "from": from_id, "reason": reason},
-            now=now, client_id=alert.client_id,
+            counsellor_id=target.id,
+            kind="escalation",
+            dedupe_key=keys.escalation(alert.id, target.id),
+            due_at=now,
+            priority=PRIORITY["escalation"],
+            payload={
+                "alert_id": alert.id,
+                "client_id": alert.client_id,
+                "from": from_id,
+                "reason": reason,
+            },
+            now=now,
+            client_id=alert.client_id,
         )
 
 
@@ -178,14 +209,22 @@ def _escalate_moved(uow: UnitOfWork, leaver: Counsellor, handover: Handover, now
             _escalate(uow, alert, leaver.id, "unacknowledged", now)
 
 
-def _reroute_escalations(uow: UnitOfWork, leaver: Counsellor, payloads: list[dict[str, Any]], now: datetime) -> None:
+def _reroute_escalations(
+    uow: UnitOfWork, leaver: Counsellor, payloads: list[dict[str, Any]], now: datetime
+) -> None:
     for payload in payloads:
         if "alert_id" not in payload:
             continue
         alert = uow.scan.alert(int(payload["alert_id"]))
         if alert is None or alert.acknowledged_at is not None or alert.counsellor_id == leaver.id:
             continue
-        _escalate(uow, alert, int(payload.get("from", alert.counsellor_id)), str(payload.get("reason", "unacknowledged")), now)
+        _escalate(
+            uow,
+            alert,
+            int(payload.get("from", alert.counsellor_id)),
+            str(payload.get("reason", "unacknowledged")),
+            now,
+        )
 
 
 def _tell_new_owner(uow: UnitOfWork, to: Counsellor, handover: Handover, now: datetime) -> None:
@@ -198,9 +237,14 @@ def _tell_new_owner(uow: UnitOfWork, to: Counsellor, handover: Handover, now: da
             continue
         n = alert.realert_count + 1
         uow.outbox.enqueue(
-            counsellor_id=to.id, kind="realert", dedupe_key=keys.realert(alert.id, n), due_at=now,
-            priority=PRIORITY["realert"], payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n},
-            now=now, client_id=alert.client_id,
+            counsellor_id=to.id,
+            kind="realert",
+            dedupe_key=keys.realert(alert.id, n),
+            due_at=now,
+            priority=PRIORITY["realert"],
+            payload={"alert_id": alert.id, "client_id": alert.client_id, "n": n},
+            now=now,
+            client_id=alert.client_id,
         )
         uow.scan.update_alert(alert.id, realert_count=n)
 
@@ -223,7 +267,9 @@ def reactivate(db: Database, actor: Counsellor, tid: int, now: datetime) -> Coun
         return uow.counsellors.get(who.id) or who
 
 
-def list_invites(db: Database, actor: Counsellor, now: datetime) -> list[tuple[Invite, Counsellor | None]]:
+def list_invites(
+    db: Database, actor: Counsellor, now: datetime
+) -> list[tuple[Invite, Counsellor | None]]:
     _admin(actor)
     with db.uow(write=False) as uow:
         return [(i, uow.counsellors.get(i.created_by)) for i in uow.staff.open_invites(now)]
@@ -238,7 +284,9 @@ def revoke_invite(db: Database, actor: Counsellor, invite_id: int, now: datetime
         return done
 
 
-def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Counsellor | None, datetime | None]]:
+def team_list(
+    db: Database, actor: Counsellor
+) -> list[tuple[Counsellor, int, Counsellor | None, datetime | None]]:
     """Every counsellor with their caseload size, supervisor and last activity (a logged
     conversation or an audited action; admins only)."""
     _admin(actor)
@@ -246,9 +294,15 @@ def team_list(db: Database, actor: Counsellor) -> list[tuple[Counsellor, int, Co
         everyone = uow.counsellors.list_all()
         by_id = {c.id: c for c in everyone}
         active = uow.staff.last_activity()
-        return [(c, uow.staff.caseload_counts(c.id)[0], by_id.get(c.supervisor_id) if c.supervisor_id is not None else None,
-                 active.get(c.id))
-                for c in everyone]
+        return [
+            (
+                c,
+                uow.staff.caseload_counts(c.id)[0],
+                by_id.get(c.supervisor_id) if c.supervisor_id is not None else None,
+                active.get(c.id),
+            )
+            for c in everyone
+        ]
 
 
 # --- the audit trail ------------------------------------------------------------------------

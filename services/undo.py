@@ -66,12 +66,17 @@ class _Undo:
 # --- the hook called by the use cases ----------------------------------------------------
 
 
-def record_undo(uow: UnitOfWork, actor: Counsellor, kind: str, payload: dict[str, Any], now: datetime) -> None:
+def record_undo(
+    uow: UnitOfWork, actor: Counsellor, kind: str, payload: dict[str, Any], now: datetime
+) -> None:
     """Remember how to undo a change just made in this unit of work (ids and old values)."""
     if kind not in UNDOERS:
         raise ValueError(f"unknown undo kind {kind!r}")
     uow.pending.add(
-        counsellor_id=actor.id, kind="undo", payload={"kind": kind, **payload}, now=now,
+        counsellor_id=actor.id,
+        kind="undo",
+        payload={"kind": kind, **payload},
+        now=now,
         expires_at=now + UNDO_WINDOW,
     )
 
@@ -108,13 +113,21 @@ def peek_undo(db: Database, actor: Counsellor, now: datetime) -> UndoPreview | N
         if client is None:
             return None  # its client was forgotten: `undo` skips such entries
         p = entry.payload
-        detail = {"instrument": p.get("instrument"), "changes": list(p.get("changes", [])),
-                  "needs": len(p.get("need_ids", [])), "plan": p.get("plan_id") is not None,
-                  "text": p.get("text"), "status": p.get("old"), "until": p.get("until")}
+        detail = {
+            "instrument": p.get("instrument"),
+            "changes": list(p.get("changes", [])),
+            "needs": len(p.get("need_ids", [])),
+            "plan": p.get("plan_id") is not None,
+            "text": p.get("text"),
+            "status": p.get("old"),
+            "until": p.get("until"),
+        }
         return UndoPreview(entry.id, p["kind"], client, entry.created_at or now, detail)
 
 
-def undo_entry(db: Database, actor: Counsellor, entry_id: int, now: datetime, rules: RuleBase) -> Undone | None:
+def undo_entry(
+    db: Database, actor: Counsellor, entry_id: int, now: datetime, rules: RuleBase
+) -> Undone | None:
     """The confirmed /undo: take back exactly the entry that was shown, if it is still the
     latest (None when it expired or something newer was recorded meanwhile)."""
     with db.uow(write=True) as uow:
@@ -125,7 +138,9 @@ def undo_entry(db: Database, actor: Counsellor, entry_id: int, now: datetime, ru
         client = uow.clients_of(actor.id).get(int(entry.payload.get("client_id", 0)))
         if client is None:
             return None
-        return _undo_one(_Undo(uow, actor, client, entry.payload, entry.created_at or now, now), rules)
+        return _undo_one(
+            _Undo(uow, actor, client, entry.payload, entry.created_at or now, now), rules
+        )
 
 
 def _undo_one(u: _Undo, rules: RuleBase) -> Undone:
@@ -136,8 +151,14 @@ def _undo_one(u: _Undo, rules: RuleBase) -> Undone:
     # what is undone never happened: a crisis it raised is not held (issue 11)
     regrade_client(u.uow, u.actor, u.client.id, u.now, rules, release_hold_after=u.since)
     fresh = u.uow.clients_of(u.actor.id).get(u.client.id) or u.client
-    return Undone(kind, fresh, needs=done.needs, plan=done.plan, changes=done.changes,
-                  instrument=u.payload.get("instrument"))
+    return Undone(
+        kind,
+        fresh,
+        needs=done.needs,
+        plan=done.plan,
+        changes=done.changes,
+        instrument=u.payload.get("instrument"),
+    )
 
 
 # --- one function per kind ---------------------------------------------------------------
@@ -171,7 +192,9 @@ def _undo_status(u: _Undo) -> Undone:
 
 
 def _undo_screening(u: _Undo) -> Undone:
-    u.store.delete_screening(u.client.id, u.payload["instrument"], datetime.fromisoformat(u.payload["at"]))
+    u.store.delete_screening(
+        u.client.id, u.payload["instrument"], datetime.fromisoformat(u.payload["at"])
+    )
     _cancel_alerts(u)
     return Undone("screening", u.client)
 
@@ -184,7 +207,9 @@ def _undo_done(u: _Undo) -> Undone:
 
 def _undo_snooze(u: _Undo) -> Undone:
     """The snooze tap: back to its time before."""
-    u.uow.records_of(u.actor.id).snooze_plan(int(u.payload["plan_id"]), datetime.fromisoformat(u.payload["due_at"]))
+    u.uow.records_of(u.actor.id).snooze_plan(
+        int(u.payload["plan_id"]), datetime.fromisoformat(u.payload["due_at"])
+    )
     return Undone("snooze", u.client)
 
 
@@ -194,7 +219,9 @@ def _undo_referral(u: _Undo) -> Undone:
 
 
 def _undo_referral_status(u: _Undo) -> Undone:
-    u.uow.records_of(u.actor.id).set_referral_status(int(u.payload["referral_id"]), str(u.payload["old"]), u.now)
+    u.uow.records_of(u.actor.id).set_referral_status(
+        int(u.payload["referral_id"]), str(u.payload["old"]), u.now
+    )
     return Undone("referral_status", u.client)
 
 

@@ -72,10 +72,13 @@ COUNTED: tuple[tuple[str, Any], ...] = (
 
 # /find: each kind of free text, as stored (plain rows: decrypted by `texts`)
 _TEXTS = tuple(
-    (kind, text(
-        f"SELECT t.client_id, t.{at}, t.{col} FROM {table} t JOIN clients c ON c.id = t.client_id "
-        "WHERE c.counsellor_id = :c"
-    ))
+    (
+        kind,
+        text(
+            f"SELECT t.client_id, t.{at}, t.{col} FROM {table} t JOIN clients c ON c.id = t.client_id "
+            "WHERE c.counsellor_id = :c"
+        ),
+    )
     for kind, table, at, col in (
         ("note", "interactions", "at", "notes_enc"),
         ("need", "needs", "created_at", "text_enc"),
@@ -110,9 +113,14 @@ class CaseloadStore(Repo):
         return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))
 
     def _owned(self, client_id: int) -> bool:
-        return self._s.scalar(
-            select(ClientRow.id).where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
-        ) is not None
+        return (
+            self._s.scalar(
+                select(ClientRow.id).where(
+                    ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+                )
+            )
+            is not None
+        )
 
     # -- /find -------------------------------------------------------------------------
 
@@ -139,20 +147,26 @@ class CaseloadStore(Repo):
         ending in `_enc` are decrypted (and lose the suffix)."""
         clients = list(
             self._s.scalars(
-                select(ClientRow).where(ClientRow.counsellor_id == self.counsellor_id).order_by(ClientRow.number)
+                select(ClientRow)
+                .where(ClientRow.counsellor_id == self.counsellor_id)
+                .order_by(ClientRow.number)
             )
         )
         by_id = {c.id: c for c in clients}
         mapper = inspect(ClientRow)
         client_attrs = [
-            mapper.get_property_by_column(c).key for c in ClientRow.__table__.columns
+            mapper.get_property_by_column(c).key
+            for c in ClientRow.__table__.columns
             if c.name not in ("counsellor_id", "name_key")  # the name's blind index: not data
         ]
         sheets = [
             Sheet(
                 "clients",
                 [*client_attrs, "tags"],
-                [[getattr(c, col) for col in client_attrs] + [" ".join(t.tag for t in c.tags)] for c in clients],
+                [
+                    [getattr(c, col) for col in client_attrs] + [" ".join(t.tag for t in c.tags)]
+                    for c in clients
+                ],
             )
         ]
         for name, model in EXPORT_TABLES:
@@ -161,7 +175,9 @@ class CaseloadStore(Repo):
             header = ["client_number", "client_name"] + [c.name.removesuffix("_enc") for c in cols]
             order = [table.c.client_id] + ([table.c.id] if "id" in table.c else [])
             rows = []
-            for r in self._s.execute(select(table).where(self._mine(table.c.client_id)).order_by(*order)).mappings():
+            for r in self._s.execute(
+                select(table).where(self._mine(table.c.client_id)).order_by(*order)
+            ).mappings():
                 client = by_id.get(r["client_id"])
                 if client is None:
                     continue
@@ -183,7 +199,12 @@ class CaseloadStore(Repo):
         if not self._owned(client_id):
             return {name: 0 for name, _ in COUNTED}
         return {
-            name: int(self._s.scalar(select(func.count()).select_from(model).where(model.client_id == client_id)) or 0)
+            name: int(
+                self._s.scalar(
+                    select(func.count()).select_from(model).where(model.client_id == client_id)
+                )
+                or 0
+            )
             for name, model in COUNTED
         }
 
@@ -191,7 +212,11 @@ class CaseloadStore(Repo):
 
     def has_records(self, client_id: int) -> bool:
         """Anything recorded for the client besides the client row itself."""
-        return any(n for k, n in self.counts(client_id).items() if k not in ("tiers", "alerts", "reminders"))
+        return any(
+            n
+            for k, n in self.counts(client_id).items()
+            if k not in ("tiers", "alerts", "reminders")
+        )
 
     def delete_screening(self, client_id: int, instrument: str, at: datetime) -> int:
         """Remove the screening of `instrument` taken at `at` (an /undo)."""
@@ -199,8 +224,11 @@ class CaseloadStore(Repo):
             return 0
         result = self._s.execute(
             delete(ScreeningRow)
-            .where(ScreeningRow.client_id == client_id, ScreeningRow.instrument == instrument,
-                   ScreeningRow.at == aware(at, "at"))
+            .where(
+                ScreeningRow.client_id == client_id,
+                ScreeningRow.instrument == instrument,
+                ScreeningRow.at == aware(at, "at"),
+            )
             .execution_options(synchronize_session="fetch")
         )
         return result.rowcount
@@ -220,7 +248,9 @@ class CaseloadStore(Repo):
         """Put back the old values of the given status changes (latest first) and remove
         them from the history. A field changed again since is left alone."""
         row = self._s.scalars(
-            select(ClientRow).where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
+            select(ClientRow).where(
+                ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+            )
         ).one_or_none()
         if row is None:
             return 0
@@ -256,7 +286,9 @@ class CaseloadStore(Repo):
 
     def refresh_last_contact(self, client_id: int) -> None:
         """last_contact_at = the latest remaining interaction (None if none)."""
-        latest = self._s.scalar(select(func.max(InteractionRow.at)).where(InteractionRow.client_id == client_id))
+        latest = self._s.scalar(
+            select(func.max(InteractionRow.at)).where(InteractionRow.client_id == client_id)
+        )
         self._s.execute(
             update(ClientRow)
             .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
@@ -278,6 +310,8 @@ class CaseloadStore(Repo):
         )
         if ids:
             self._s.execute(
-                delete(AlertRow).where(AlertRow.id.in_(ids)).execution_options(synchronize_session="fetch")
+                delete(AlertRow)
+                .where(AlertRow.id.in_(ids))
+                .execution_options(synchronize_session="fetch")
             )
         return ids

@@ -48,8 +48,6 @@ _LIST_TAGS = text(
 )
 
 
-
-
 class ClientRepo(ScopedRepo):
     """A counsellor's clients. Reads return None for a missing (or another counsellor's)
     client; writes raise `ClientNotFound`."""
@@ -93,16 +91,23 @@ class ClientRepo(ScopedRepo):
             tags.setdefault(client_id, []).append(dec(token))
         out = []
         for r in self._s.execute(_LIST_CLIENTS, params):
-            out.append(Client(
-                id=r[0], counsellor_id=self.counsellor_id, number=r[1], name=dec(r[2]),
-                tags=tuple(tags.get(r[0], ())),
-                sid=None if r[3] is None else dec(r[3]),
-                major=None if r[4] is None else dec(r[4]),
-                grade=None if r[5] is None else dec(r[5]),
-                trust=None if r[6] is None else int(dec(r[6])),
-                satisfaction=None if r[7] is None else int(dec(r[7])),
-                risk=Risk(r[8]), created_at=raw_utc(r[9]), last_contact_at=raw_utc(r[10]),
-            ))
+            out.append(
+                Client(
+                    id=r[0],
+                    counsellor_id=self.counsellor_id,
+                    number=r[1],
+                    name=dec(r[2]),
+                    tags=tuple(tags.get(r[0], ())),
+                    sid=None if r[3] is None else dec(r[3]),
+                    major=None if r[4] is None else dec(r[4]),
+                    grade=None if r[5] is None else dec(r[5]),
+                    trust=None if r[6] is None else int(dec(r[6])),
+                    satisfaction=None if r[7] is None else int(dec(r[7])),
+                    risk=Risk(r[8]),
+                    created_at=raw_utc(r[9]),
+                    last_contact_at=raw_utc(r[10]),
+                )
+            )
         return out
 
     def recent(self, limit: int = 6) -> builtins.list[Client]:
@@ -122,10 +127,13 @@ class ClientRepo(ScopedRepo):
 
     def client_ids(self) -> builtins.list[int]:
         """The caseload's client ids, by number (one statement)."""
-        return list(self._s.scalars(
-            select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
-            .order_by(ClientRow.number)
-        ))
+        return list(
+            self._s.scalars(
+                select(ClientRow.id)
+                .where(ClientRow.counsellor_id == self.counsellor_id)
+                .order_by(ClientRow.number)
+            )
+        )
 
     def history(self, client_id: int) -> builtins.list[StatusChange]:
         """Status changes, latest first (empty for an unknown client)."""
@@ -196,8 +204,13 @@ class ClientRepo(ScopedRepo):
         return as_client(row)
 
     def change_tags(
-        self, client_id: int, *, add: Iterable[str] = (), remove: Iterable[str] = (),
-        by_counsellor_id: int, now: datetime,
+        self,
+        client_id: int,
+        *,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        by_counsellor_id: int,
+        now: datetime,
     ) -> builtins.list[StatusChange]:
         """Add and remove tags, keeping each actual change in the status history
         (field "tag": None → tag when added, tag → None when cleared)."""
@@ -210,14 +223,30 @@ class ClientRepo(ScopedRepo):
             row.tags = [t for t in row.tags if t.tag not in set(drop)]
             have -= set(drop)
         for tag in drop:
-            changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id, at=now,
-                                           field="tag", old=tag, new=None))
+            changed.append(
+                StatusChangeRow(
+                    client_id=row.id,
+                    counsellor_id=by_counsellor_id,
+                    at=now,
+                    field="tag",
+                    old=tag,
+                    new=None,
+                )
+            )
         for tag in _clean_tags(add):
             if tag not in have:
                 row.tags.append(ClientTagRow(tag=tag))
                 have.add(tag)
-                changed.append(StatusChangeRow(client_id=row.id, counsellor_id=by_counsellor_id,
-                                               at=now, field="tag", old=None, new=tag))
+                changed.append(
+                    StatusChangeRow(
+                        client_id=row.id,
+                        counsellor_id=by_counsellor_id,
+                        at=now,
+                        field="tag",
+                        old=None,
+                        new=tag,
+                    )
+                )
         for change in changed:
             self._s.add(change)
         self._s.flush()

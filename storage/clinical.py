@@ -198,7 +198,10 @@ class ClinicalRepo(ScopedRepo):
             client_id: _decoded_grades(self._uow.cipher, token)
             for client_id, token in self._s.execute(_LIST_GRADES, {"c": self.counsellor_id})
         }
-        return [(client, grades.get(client.id)) for client in self._uow.clients_of(self.counsellor_id).list()]
+        return [
+            (client, grades.get(client.id))
+            for client in self._uow.clients_of(self.counsellor_id).list()
+        ]
 
     def confirm_review(self, client_id: int, now: datetime, review_due_at: datetime) -> bool:
         """The counsellor confirmed (or lowered, then re-graded) the risk tier: restart the
@@ -248,31 +251,40 @@ class ClinicalRepo(ScopedRepo):
         if not events:
             return []
         wanted = {e.client_id for e in events}
-        owned = set(self._s.scalars(
-            select(ClientRow.id).where(ClientRow.id.in_(wanted), ClientRow.counsellor_id == self.counsellor_id)
-        ))
+        owned = set(
+            self._s.scalars(
+                select(ClientRow.id).where(
+                    ClientRow.id.in_(wanted), ClientRow.counsellor_id == self.counsellor_id
+                )
+            )
+        )
         if wanted - owned:
             raise ClientNotFound(f"client {min(wanted - owned)} not found")
-        rows = [{
-            "client_id": e.client_id,
-            "counsellor_id": self.counsellor_id,
-            "tier": Risk(e.tier).value,
-            "previous": None if e.previous is None else Risk(e.previous).value,
-            "raised_at": aware(e.raised_at, "raised_at"),
-            "respond_by": aware(e.respond_by, "respond_by"),
-            "realert_minutes": e.realert_minutes,
-            "escalate_minutes": e.escalate_minutes,
-            "realert_at": aware_opt(e.realert_at, "realert_at"),
-            "escalate_at": aware_opt(e.escalate_at, "escalate_at"),
-            "reasons_enc": self._enc(encode_reasons(e.reasons)),
-            "status": "pending",
-        } for e in events]
+        rows = [
+            {
+                "client_id": e.client_id,
+                "counsellor_id": self.counsellor_id,
+                "tier": Risk(e.tier).value,
+                "previous": None if e.previous is None else Risk(e.previous).value,
+                "raised_at": aware(e.raised_at, "raised_at"),
+                "respond_by": aware(e.respond_by, "respond_by"),
+                "realert_minutes": e.realert_minutes,
+                "escalate_minutes": e.escalate_minutes,
+                "realert_at": aware_opt(e.realert_at, "realert_at"),
+                "escalate_at": aware_opt(e.escalate_at, "escalate_at"),
+                "reasons_enc": self._enc(encode_reasons(e.reasons)),
+                "status": "pending",
+            }
+            for e in events
+        ]
         # one alert per client in a batch: the ids come back by client (a multi-row INSERT …
         # RETURNING per 1,000 rows, not a statement per alert)
         if len(wanted) != len(events):
             raise ValueError("add_alerts takes one alert per client")
         table = AlertRow.__table__
-        by_client = dict(self._s.execute(table.insert().returning(table.c.client_id, table.c.id), rows).all())
+        by_client = dict(
+            self._s.execute(table.insert().returning(table.c.client_id, table.c.id), rows).all()
+        )
         return [int(by_client[e.client_id]) for e in events]
 
     def alerts(self, client_id: int) -> list[Alert]:
@@ -290,7 +302,9 @@ class ClinicalRepo(ScopedRepo):
         rows = self._s.scalars(
             select(AlertRow)
             .join(ClientRow, ClientRow.id == AlertRow.client_id)
-            .where(ClientRow.counsellor_id == self.counsellor_id, AlertRow.acknowledged_at.is_(None))
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id, AlertRow.acknowledged_at.is_(None)
+            )
             .order_by(AlertRow.raised_at.desc(), AlertRow.id.desc())
         )
         return [as_alert(r, self._dec) for r in rows]
@@ -323,10 +337,13 @@ class ClinicalRepo(ScopedRepo):
     def _check_own(self, ids: set[int]) -> None:
         if not ids:
             return
-        own = set(self._s.scalars(
-            select(ClientRow.id).where(ClientRow.id.in_(sorted(ids)),
-                                       ClientRow.counsellor_id == self.counsellor_id)
-        ))
+        own = set(
+            self._s.scalars(
+                select(ClientRow.id).where(
+                    ClientRow.id.in_(sorted(ids)), ClientRow.counsellor_id == self.counsellor_id
+                )
+            )
+        )
         missing = ids - own
         if missing:
             raise ClientNotFound(f"client {min(missing)} not found")

@@ -42,7 +42,7 @@ _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 def _hhmm(value: str, what: str) -> str:
-    """"8:00" → "08:00"; ValueError unless a valid 24-hour time."""
+    """ "8:00" → "08:00"; ValueError unless a valid 24-hour time."""
     m = _HHMM.fullmatch(value.strip()) if isinstance(value, str) else None
     if m is None:
         raise ValueError(f"{what} must be a time HH:MM (00:00–23:59)")
@@ -54,7 +54,7 @@ def _agenda_at(value: str | None) -> str | None:
 
 
 def _quiet_hours(value: str | None) -> str | None:
-    """"22:00-07:30" (may wrap midnight); None = none. Start and end must differ."""
+    """ "22:00-07:30" (may wrap midnight); None = none. Start and end must differ."""
     if value is None:
         return None
     if not isinstance(value, str) or value.replace("–", "-").count("-") != 1:
@@ -122,7 +122,9 @@ class CounsellorRepo(Repo):
         return self._update(counsellor_id, language=clean_text(language, 8, "language"))
 
     def set_timezone(self, counsellor_id: int, timezone: str) -> Counsellor | None:
-        return self._update(counsellor_id, timezone=clean_text(timezone, 64, "time zone", required=True))
+        return self._update(
+            counsellor_id, timezone=clean_text(timezone, 64, "time zone", required=True)
+        )
 
     def set_supervisor(self, counsellor_id: int, supervisor_id: int | None) -> Counsellor | None:
         if supervisor_id == counsellor_id:
@@ -210,7 +212,10 @@ class InviteRepo(Repo):
     def redeemed_by(self, counsellor_id: int) -> Invite | None:
         """The invite this counsellor joined with, if any."""
         row = self._s.scalars(
-            select(InviteRow).where(InviteRow.used_by == counsellor_id).order_by(InviteRow.id.desc()).limit(1)
+            select(InviteRow)
+            .where(InviteRow.used_by == counsellor_id)
+            .order_by(InviteRow.id.desc())
+            .limit(1)
         ).one_or_none()
         return as_invite(row) if row else None
 

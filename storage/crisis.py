@@ -55,13 +55,20 @@ class CrisisRepo(Repo):
         self.counsellor_id = counsellor_id
 
     def _owns(self, client_id: int) -> bool:
-        return self._s.scalar(
-            select(ClientRow.id).where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
-        ) is not None
+        return (
+            self._s.scalar(
+                select(ClientRow.id).where(
+                    ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+                )
+            )
+            is not None
+        )
 
     # safety checks
 
-    def add_check(self, client_id: int, check: SafetyCheck, trigger: str, now: datetime) -> StoredCheck:
+    def add_check(
+        self, client_id: int, check: SafetyCheck, trigger: str, now: datetime
+    ) -> StoredCheck:
         if not self._owns(client_id):
             raise LookupError("no such client")
         if trigger not in TRIGGERS:
@@ -70,9 +77,14 @@ class CrisisRepo(Repo):
             raise ValueError("a stored safety check has every item (None for not asked)")
         at = aware(check.at or now, "at")
         row = SafetyCheckRow(
-            client_id=client_id, counsellor_id=self.counsellor_id, at=at,
-            answers_enc=self._enc(json.dumps({"answers": check.answers, "deciding": list(check.deciding)})),
-            result=Risk(check.result).value, trigger=trigger,
+            client_id=client_id,
+            counsellor_id=self.counsellor_id,
+            at=at,
+            answers_enc=self._enc(
+                json.dumps({"answers": check.answers, "deciding": list(check.deciding)})
+            ),
+            result=Risk(check.result).value,
+            trigger=trigger,
         )
         self._s.add(row)
         self._s.flush()
@@ -82,7 +94,10 @@ class CrisisRepo(Repo):
         """The client's safety checks, latest first (empty for another counsellor's client)."""
         rows = self._s.scalars(
             select(SafetyCheckRow)
-            .where(SafetyCheckRow.client_id == client_id, SafetyCheckRow.counsellor_id == self.counsellor_id)
+            .where(
+                SafetyCheckRow.client_id == client_id,
+                SafetyCheckRow.counsellor_id == self.counsellor_id,
+            )
             .order_by(SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
             .limit(limit)
         )
@@ -94,20 +109,32 @@ class CrisisRepo(Repo):
 
     def _check(self, row: SafetyCheckRow) -> StoredCheck:
         data = json.loads(self._dec(row.answers_enc))
-        check = SafetyCheck(answers=dict(data["answers"]), result=Risk(row.result),
-                            deciding=tuple(data.get("deciding", ())), at=row.at)
-        return StoredCheck(id=row.id, client_id=row.client_id, at=row.at, trigger=row.trigger, check=check)
+        check = SafetyCheck(
+            answers=dict(data["answers"]),
+            result=Risk(row.result),
+            deciding=tuple(data.get("deciding", ())),
+            at=row.at,
+        )
+        return StoredCheck(
+            id=row.id, client_id=row.client_id, at=row.at, trigger=row.trigger, check=check
+        )
 
     # risk-phrase signals
 
-    def add_signal(self, client_id: int, source: str, phrases: tuple[str, ...], now: datetime) -> RiskSignal:
+    def add_signal(
+        self, client_id: int, source: str, phrases: tuple[str, ...], now: datetime
+    ) -> RiskSignal:
         if not self._owns(client_id):
             raise LookupError("no such client")
         if source not in SIGNAL_SOURCES:
             raise ValueError(f"unknown signal source {source!r}")
         row = RiskSignalRow(
-            client_id=client_id, counsellor_id=self.counsellor_id, at=aware(now, "now"), source=source,
-            phrases_enc=self._enc(json.dumps(list(phrases), ensure_ascii=False)), outcome="open",
+            client_id=client_id,
+            counsellor_id=self.counsellor_id,
+            at=aware(now, "now"),
+            source=source,
+            phrases_enc=self._enc(json.dumps(list(phrases), ensure_ascii=False)),
+            outcome="open",
         )
         self._s.add(row)
         self._s.flush()
@@ -124,13 +151,18 @@ class CrisisRepo(Repo):
     def signals(self, client_id: int, limit: int = 5) -> list[RiskSignal]:
         rows = self._s.scalars(
             select(RiskSignalRow)
-            .where(RiskSignalRow.client_id == client_id, RiskSignalRow.counsellor_id == self.counsellor_id)
+            .where(
+                RiskSignalRow.client_id == client_id,
+                RiskSignalRow.counsellor_id == self.counsellor_id,
+            )
             .order_by(RiskSignalRow.at.desc(), RiskSignalRow.id.desc())
             .limit(limit)
         )
         return [self._signal(r) for r in rows]
 
-    def resolve_signal(self, signal_id: int, outcome: str, reason: str | None, now: datetime) -> bool:
+    def resolve_signal(
+        self, signal_id: int, outcome: str, reason: str | None, now: datetime
+    ) -> bool:
         """Record what the counsellor made of an open signal; True only the first time."""
         if outcome not in SIGNAL_OUTCOMES or outcome == "open":
             raise ValueError(f"unknown outcome {outcome!r}")
@@ -138,8 +170,11 @@ class CrisisRepo(Repo):
             raise ValueError(f"unknown reason {reason!r}")
         result = self._s.execute(
             update(RiskSignalRow)
-            .where(RiskSignalRow.id == signal_id, RiskSignalRow.counsellor_id == self.counsellor_id,
-                   RiskSignalRow.outcome == "open")
+            .where(
+                RiskSignalRow.id == signal_id,
+                RiskSignalRow.counsellor_id == self.counsellor_id,
+                RiskSignalRow.outcome == "open",
+            )
             .values(outcome=outcome, reason=reason, resolved_at=aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
@@ -147,7 +182,12 @@ class CrisisRepo(Repo):
 
     def _signal(self, row: Any) -> RiskSignal:
         return RiskSignal(
-            id=row.id, client_id=row.client_id, at=row.at, source=row.source,
-            phrases=tuple(json.loads(self._dec(row.phrases_enc))), outcome=row.outcome, reason=row.reason,
+            id=row.id,
+            client_id=row.client_id,
+            at=row.at,
+            source=row.source,
+            phrases=tuple(json.loads(self._dec(row.phrases_enc))),
+            outcome=row.outcome,
+            reason=row.reason,
             resolved_at=row.resolved_at,
         )

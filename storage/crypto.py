@@ -45,8 +45,11 @@ class Cipher:
         # blind-index keys, one per Fernet key (the first writes, all are looked up), each
         # derived from the key's own bytes: never the encryption or signing key itself
         self._index_keys = [
-            hmac.new(base64.urlsafe_b64decode(part.strip().encode("ascii")), _INDEX_LABEL, hashlib.sha256).digest()
-            for part in key.split(",") if part.strip()
+            hmac.new(
+                base64.urlsafe_b64decode(part.strip().encode("ascii")), _INDEX_LABEL, hashlib.sha256
+            ).digest()
+            for part in key.split(",")
+            if part.strip()
         ]
 
     @staticmethod

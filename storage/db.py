@@ -49,7 +49,6 @@ _BEGIN_OPTION = "caremap_sqlite_begin"
 _WRITER_WAIT = 30.0
 
 
-
 def _parse(url: str) -> URL:
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"DATABASE_URL is empty: {_SUPPORTED}")

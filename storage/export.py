@@ -52,13 +52,17 @@ def _child(row: Any, *order: Any) -> Any:
     return select(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
 
 
-_Q_CLIENTS = select(ClientRow).where(ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("c"))
+_Q_CLIENTS = select(ClientRow).where(
+    ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("c")
+)
 _Q_NEEDS = _child(NeedRow, NeedRow.created_at.desc(), NeedRow.id.desc())
 _Q_INTERACTIONS = _child(InteractionRow, InteractionRow.at.desc(), InteractionRow.id.desc())
 _Q_REFERRALS = _child(ReferralRow, ReferralRow.created_at.desc(), ReferralRow.id.desc())
 _Q_PLAN = _child(PlanItemRow, PlanItemRow.created_at.desc(), PlanItemRow.id.desc())
 _Q_HISTORY = _child(StatusChangeRow, StatusChangeRow.at.desc(), StatusChangeRow.id.desc())
-_Q_GRADES = select(ClientGradeRow.client_id, ClientGradeRow.data_enc).where(ClientGradeRow.client_id.in_(_IDS))
+_Q_GRADES = select(ClientGradeRow.client_id, ClientGradeRow.data_enc).where(
+    ClientGradeRow.client_id.in_(_IDS)
+)
 _Q_SCREENINGS = _child(ScreeningRow, ScreeningRow.at.desc(), ScreeningRow.id.desc())
 _Q_TIERS = _child(TierChangeRow, TierChangeRow.at.desc(), TierChangeRow.id.desc())
 _Q_DETAILS = select(ClientDetailsRow).where(ClientDetailsRow.client_id.in_(_IDS))
@@ -80,9 +84,13 @@ class ExportReader(ScopedRepo):
 
     def client_ids(self) -> list[int]:
         """The counsellor's clients, by number."""
-        return list(self._s.scalars(
-            select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id).order_by(ClientRow.number)
-        ))
+        return list(
+            self._s.scalars(
+                select(ClientRow.id)
+                .where(ClientRow.counsellor_id == self.counsellor_id)
+                .order_by(ClientRow.number)
+            )
+        )
 
     def records(self, client_ids: Sequence[int]) -> list[ExportedClient]:
         """The records of these clients (at most `EXPORT_BATCH`), in the order given; an
@@ -90,7 +98,10 @@ class ExportReader(ScopedRepo):
         if len(client_ids) > EXPORT_BATCH:
             raise ValueError(f"at most {EXPORT_BATCH} clients per batch")
         s, dec = self._s, self._dec
-        clients = {row.id: row for row in s.scalars(_Q_CLIENTS, {"ids": list(client_ids), "c": self.counsellor_id})}
+        clients = {
+            row.id: row
+            for row in s.scalars(_Q_CLIENTS, {"ids": list(client_ids), "c": self.counsellor_id})
+        }
         if not clients:
             return []
         params = {"ids": sorted(clients)}
@@ -101,30 +112,62 @@ class ExportReader(ScopedRepo):
                 out[row.client_id].append(convert(row))
             return out
 
-        needs = grouped(_Q_NEEDS, lambda n: Need(
-            id=n.id, client_id=n.client_id, text=dec(n.text_enc), explicit=n.explicit, source=n.source,
-            created_at=n.created_at,
-        ))
-        interactions = grouped(_Q_INTERACTIONS, lambda i: Interaction(
-            id=i.id, client_id=i.client_id, at=i.at, channel=i.channel, notes=dec(i.notes_enc),
-            created_at=i.created_at, outcome=i.outcome,
-        ))
+        needs = grouped(
+            _Q_NEEDS,
+            lambda n: Need(
+                id=n.id,
+                client_id=n.client_id,
+                text=dec(n.text_enc),
+                explicit=n.explicit,
+                source=n.source,
+                created_at=n.created_at,
+            ),
+        )
+        interactions = grouped(
+            _Q_INTERACTIONS,
+            lambda i: Interaction(
+                id=i.id,
+                client_id=i.client_id,
+                at=i.at,
+                channel=i.channel,
+                notes=dec(i.notes_enc),
+                created_at=i.created_at,
+                outcome=i.outcome,
+            ),
+        )
         referrals = grouped(_Q_REFERRALS, lambda r: as_referral(r, dec))
         plan = grouped(_Q_PLAN, lambda p: as_plan_item(p, dec))
         history: dict[int, list[StatusChange]] = grouped(_Q_HISTORY, as_status_change)
         grades = {cid: decode_grades(dec(data)) for cid, data in s.execute(_Q_GRADES, params)}
-        screenings = grouped(_Q_SCREENINGS, lambda r: ScreeningResult(
-            instrument=Instrument(r.instrument), answers=tuple(json.loads(dec(r.answers_enc))),
-            total=r.total, band=r.band, item9=r.item9, at=r.at,
-        ))
-        tiers = grouped(_Q_TIERS, lambda r: TierChange(
-            client_id=r.client_id, dimension=r.dimension, old=r.old, new=r.new, at=r.at,
-            reasons=decode_reasons(dec(r.reasons_enc)),
-        ))
+        screenings = grouped(
+            _Q_SCREENINGS,
+            lambda r: ScreeningResult(
+                instrument=Instrument(r.instrument),
+                answers=tuple(json.loads(dec(r.answers_enc))),
+                total=r.total,
+                band=r.band,
+                item9=r.item9,
+                at=r.at,
+            ),
+        )
+        tiers = grouped(
+            _Q_TIERS,
+            lambda r: TierChange(
+                client_id=r.client_id,
+                dimension=r.dimension,
+                old=r.old,
+                new=r.new,
+                at=r.at,
+                reasons=decode_reasons(dec(r.reasons_enc)),
+            ),
+        )
         details = {
             r.client_id: ClientDetails(
-                r.client_id, dorm=dec(r.dorm_enc) if r.dorm_enc else None,
-                phone=dec(r.phone_enc) if r.phone_enc else None, payer=r.payer, pay_capacity=r.pay_capacity,
+                r.client_id,
+                dorm=dec(r.dorm_enc) if r.dorm_enc else None,
+                phone=dec(r.phone_enc) if r.phone_enc else None,
+                payer=r.payer,
+                pay_capacity=r.pay_capacity,
             )
             for r in s.scalars(_Q_DETAILS, params)
         }
@@ -135,16 +178,22 @@ class ExportReader(ScopedRepo):
             if row is None:
                 continue
             seen = interactions.get(cid, [])
-            out.append(ExportedClient(
-                map=RelationshipMap(
-                    client=as_client(row), needs=needs.get(cid, []), interactions=seen[:INTERACTIONS_LIMIT],
-                    interaction_count=len(seen), referrals=referrals.get(cid, []), plan=plan.get(cid, []),
-                    history=history.get(cid, []),
-                ),
-                grades=grades.get(cid),
-                screenings=screenings.get(cid, [])[:SCREENINGS_LIMIT],
-                tier_history=tiers.get(cid, [])[:TIERS_LIMIT],
-                details=details.get(cid, ClientDetails(cid)),
-                series=series.get(cid, []),
-            ))
+            out.append(
+                ExportedClient(
+                    map=RelationshipMap(
+                        client=as_client(row),
+                        needs=needs.get(cid, []),
+                        interactions=seen[:INTERACTIONS_LIMIT],
+                        interaction_count=len(seen),
+                        referrals=referrals.get(cid, []),
+                        plan=plan.get(cid, []),
+                        history=history.get(cid, []),
+                    ),
+                    grades=grades.get(cid),
+                    screenings=screenings.get(cid, [])[:SCREENINGS_LIMIT],
+                    tier_history=tiers.get(cid, [])[:TIERS_LIMIT],
+                    details=details.get(cid, ClientDetails(cid)),
+                    series=series.get(cid, []),
+                )
+            )
         return out

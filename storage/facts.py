@@ -43,7 +43,15 @@ from storage.orm import (
 )
 from storage.tiering_codec import decode_grades, encode_grades, encode_reasons
 
-__all__ = ["FACTS_BATCH", "Graded", "load_facts", "still_as_read", "save_grades_many", "add_tier_changes", "grade_values"]
+__all__ = [
+    "FACTS_BATCH",
+    "Graded",
+    "load_facts",
+    "still_as_read",
+    "save_grades_many",
+    "add_tier_changes",
+    "grade_values",
+]
 
 #: clients per IN (...) list: well under SQLite's and psycopg's parameter limits
 FACTS_BATCH = 500
@@ -66,7 +74,7 @@ class Graded:
 
 def _chunks(ids: Sequence[int], size: int = FACTS_BATCH) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
-        yield list(ids[start:start + size])
+        yield list(ids[start : start + size])
 
 
 def _screening(item: Row[Any], dec: Callable[[str], str]) -> ScreeningResult:
@@ -96,10 +104,9 @@ def load_facts(
 # the query itself for one client: a /log re-grades its client through here). `:ids` is
 # an expanding IN list.
 _IDS = bindparam("ids", expanding=True)
-_Q_CLIENTS = (
-    select(ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at)
-    .where(ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("counsellor_id"))
-)
+_Q_CLIENTS = select(
+    ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at
+).where(ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("counsellor_id"))
 _Q_TAGS = (
     select(ClientTagRow.client_id, ClientTagRow.tag)
     .where(ClientTagRow.client_id.in_(_IDS))
@@ -116,25 +123,34 @@ _Q_CONTACTS = (
     .order_by(InteractionRow.client_id, InteractionRow.at, InteractionRow.id)
 )
 _Q_SCREENINGS = (
-    select(ScreeningRow.client_id, ScreeningRow.instrument, ScreeningRow.answers_enc,
-           ScreeningRow.total, ScreeningRow.band, ScreeningRow.item9, ScreeningRow.at)
+    select(
+        ScreeningRow.client_id,
+        ScreeningRow.instrument,
+        ScreeningRow.answers_enc,
+        ScreeningRow.total,
+        ScreeningRow.band,
+        ScreeningRow.item9,
+        ScreeningRow.at,
+    )
     .where(ScreeningRow.client_id.in_(_IDS))
     .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
 )
-_Q_GRADES = (
-    select(ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc)
-    .where(ClientGradeRow.client_id.in_(_IDS))
-)
+_Q_GRADES = select(
+    ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc
+).where(ClientGradeRow.client_id.in_(_IDS))
 _Q_CHECKS = (
-    select(SafetyCheckRow.client_id, SafetyCheckRow.at, SafetyCheckRow.answers_enc,
-           SafetyCheckRow.result)
+    select(
+        SafetyCheckRow.client_id,
+        SafetyCheckRow.at,
+        SafetyCheckRow.answers_enc,
+        SafetyCheckRow.result,
+    )
     .where(SafetyCheckRow.client_id.in_(_IDS))
     .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
 )
-_Q_VALUES = (
-    select(ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity)
-    .where(ClientDetailsRow.client_id.in_(_IDS))
-)
+_Q_VALUES = select(
+    ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity
+).where(ClientDetailsRow.client_id.in_(_IDS))
 
 
 def _load_batch(
@@ -201,8 +217,12 @@ def _load_batch(
             check_times.append(item.at)
             if check is None:
                 data = json.loads(dec(item.answers_enc))
-                check = SafetyCheck(answers=dict(data["answers"]), result=Risk(item.result),
-                                    deciding=tuple(data.get("deciding", ())), at=item.at)
+                check = SafetyCheck(
+                    answers=dict(data["answers"]),
+                    result=Risk(item.result),
+                    deciding=tuple(data.get("deciding", ())),
+                    at=item.at,
+                )
         facts = ClientFacts(
             client_id=row.id,
             counsellor_risk=Risk(row.risk),
@@ -225,8 +245,12 @@ def _load_batch(
             unreached_streak=streak,
             value=values.get(cid),
         )
-        out[cid] = Graded(facts=facts, grades=standing, tier_set_at=tier_set_at,
-                          version=stored[cid][1] if cid in stored else None)
+        out[cid] = Graded(
+            facts=facts,
+            grades=standing,
+            tier_set_at=tier_set_at,
+            version=stored[cid][1] if cid in stored else None,
+        )
     return out
 
 
@@ -251,7 +275,9 @@ def still_as_read(
     return out
 
 
-def grade_values(grades: Grades, tier_set_at: datetime, enc: Callable[[str], str]) -> dict[str, Any]:
+def grade_values(
+    grades: Grades, tier_set_at: datetime, enc: Callable[[str], str]
+) -> dict[str, Any]:
     """The client_grades columns (but client_id) of `grades`; `ClinicalRepo.save_grades` and
     `save_grades_many` write the same thing."""
     return {
@@ -267,7 +293,9 @@ def grade_values(grades: Grades, tier_set_at: datetime, enc: Callable[[str], str
 
 
 def save_grades_many(
-    s: Session, dialect: str, enc: Callable[[str], str],
+    s: Session,
+    dialect: str,
+    enc: Callable[[str], str],
     items: Sequence[tuple[Grades, datetime]],
 ) -> None:
     """Upsert many clients' grades in one executemany (the caller has checked that the
@@ -286,7 +314,10 @@ def save_grades_many(
 
 
 def add_tier_changes(
-    s: Session, enc: Callable[[str], str], changes: Sequence[TierChange], by_counsellor_id: int | None,
+    s: Session,
+    enc: Callable[[str], str],
+    changes: Sequence[TierChange],
+    by_counsellor_id: int | None,
 ) -> None:
     """Insert many tier-history rows in one executemany (clients checked by the caller)."""
     if not changes:
@@ -295,13 +326,15 @@ def add_tier_changes(
     for change in changes:
         if change.dimension not in _DIMENSIONS:
             raise ValueError(f"unknown tier dimension {change.dimension!r}")
-        rows.append({
-            "client_id": change.client_id,
-            "at": aware(change.at, "at"),
-            "dimension": change.dimension,
-            "old": clean_text(change.old, 16, "old tier"),
-            "new": clean_text(change.new, 16, "new tier"),
-            "reasons_enc": enc(encode_reasons(change.reasons)),
-            "by_counsellor_id": by_counsellor_id,
-        })
+        rows.append(
+            {
+                "client_id": change.client_id,
+                "at": aware(change.at, "at"),
+                "dimension": change.dimension,
+                "old": clean_text(change.old, 16, "old tier"),
+                "new": clean_text(change.new, 16, "new tier"),
+                "reasons_enc": enc(encode_reasons(change.reasons)),
+                "by_counsellor_id": by_counsellor_id,
+            }
+        )
     s.execute(TierChangeRow.__table__.insert(), rows)

@@ -55,7 +55,9 @@ class InboxRepo(Repo):
             .order_by(InboxRow.update_id)
             .limit(limit)
         ).all()
-        return [(update_id, self._dec(payload)) for update_id, payload in rows if payload is not None]
+        return [
+            (update_id, self._dec(payload)) for update_id, payload in rows if payload is not None
+        ]
 
     def is_handled(self, update_id: int) -> bool | None:
         """True handled, False waiting, None never seen."""

@@ -108,9 +108,9 @@ def ensure_key_check(db: Database) -> bool:
             )
             stored = result.first() is not None
         token = session.scalar(
-            select(MetaRow.value).where(MetaRow.name == KEY_CHECK).execution_options(
-                populate_existing=True
-            )
+            select(MetaRow.value)
+            .where(MetaRow.name == KEY_CHECK)
+            .execution_options(populate_existing=True)
         )
         if token is None or not _matches(db.cipher, token, legacy=False):
             raise KeyMismatch("the key check failed")
@@ -131,9 +131,10 @@ def sqlite_file_has_data(path: Path) -> bool:
         return True  # unreadable: do not assume it is empty
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" in tables and conn.execute(
-            "SELECT 1 FROM meta WHERE name = ?", (KEY_CHECK,)
-        ).fetchone():
+        if (
+            "meta" in tables
+            and conn.execute("SELECT 1 FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+        ):
             return True
         for table in ("counsellors", "clients"):
             if table in tables and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
@@ -191,8 +192,12 @@ def rotate_key(db: Database, new: Cipher) -> Rotation:
                 session.execute(stmt, values)
         # the names' blind index is keyed by the key too (storage/clients.py `named`)
         index = text("UPDATE clients SET name_key = :k WHERE id = :id")
-        for client_id, token in session.execute(text("SELECT id, name_enc FROM clients WHERE name_enc IS NOT NULL")).all():
-            session.execute(index, {"id": client_id, "k": new.blind_index(folded_name(new.decrypt(token)))})
+        for client_id, token in session.execute(
+            text("SELECT id, name_enc FROM clients WHERE name_enc IS NOT NULL")
+        ).all():
+            session.execute(
+                index, {"id": client_id, "k": new.blind_index(folded_name(new.decrypt(token)))}
+            )
         session.execute(
             update(MetaRow.__table__)
             .where(MetaRow.__table__.c.name == KEY_CHECK)

@@ -19,7 +19,12 @@ from storage.orm import (
 from storage.tiering_codec import decode_reasons
 
 __all__ = [
-    "as_alert", "as_client", "as_counsellor", "as_invite", "as_plan_item", "as_referral",
+    "as_alert",
+    "as_client",
+    "as_counsellor",
+    "as_invite",
+    "as_plan_item",
+    "as_referral",
     "as_status_change",
 ]
 

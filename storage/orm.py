@@ -195,8 +195,12 @@ class PlanItemRow(Base):
         Index(
             "ix_plan_items_due_at_unreminded",
             "due_at",
-            postgresql_where=text("done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"),
-            sqlite_where=text("done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"),
+            postgresql_where=text(
+                "done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"
+            ),
+            sqlite_where=text(
+                "done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"
+            ),
         ),
     )
 
@@ -221,9 +225,7 @@ class PlanSeriesRow(Base):
     __tablename__ = "plan_series"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[int] = mapped_column(
-        ForeignKey("clients.id", ondelete="CASCADE"), index=True
-    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     text_enc: Mapped[str] = mapped_column(Text)
     every: Mapped[str] = mapped_column(String(8))  # "1w", "2w", "1m", "3d"
     first_due: Mapped[datetime]

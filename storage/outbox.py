@@ -47,7 +47,9 @@ from storage.orm import (
 
 __all__ = ["OutboxRepo", "ScanRepo", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ALERT_STATUSES"]
 
-OUTBOX_KINDS = frozenset({"plan", "cadence", "alert", "realert", "escalation", "review", "agenda", "digest"})
+OUTBOX_KINDS = frozenset(
+    {"plan", "cadence", "alert", "realert", "escalation", "review", "agenda", "digest"}
+)
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 ALERT_STATUSES = frozenset({"pending", "sent", "acknowledged"})
 _FINAL = ("sent", "failed", "cancelled")
@@ -116,8 +118,15 @@ def _order_key(item: OutboxItem) -> tuple[int, datetime, int]:
 
 
 def _row_values(
-    *, counsellor_id: int, kind: str, dedupe_key: str, due_at: datetime, priority: int,
-    payload: dict[str, Any], now: datetime, client_id: int | None = None,
+    *,
+    counsellor_id: int,
+    kind: str,
+    dedupe_key: str,
+    due_at: datetime,
+    priority: int,
+    payload: dict[str, Any],
+    now: datetime,
+    client_id: int | None = None,
     not_before: datetime | None = None,
 ) -> dict[str, Any]:
     """A new outbox row's columns, checked (`OutboxRepo.enqueue` and `enqueue_many`)."""
@@ -164,8 +173,15 @@ class OutboxRepo(Repo):
         any status: a sent or cancelled key is never enqueued again). `not_before`
         defaults to `due_at`."""
         values = _row_values(
-            counsellor_id=counsellor_id, kind=kind, dedupe_key=dedupe_key, due_at=due_at,
-            priority=priority, payload=payload, now=now, client_id=client_id, not_before=not_before,
+            counsellor_id=counsellor_id,
+            kind=kind,
+            dedupe_key=dedupe_key,
+            due_at=due_at,
+            priority=priority,
+            payload=payload,
+            now=now,
+            client_id=client_id,
+            not_before=not_before,
         )
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = (
@@ -207,9 +223,13 @@ class OutboxRepo(Repo):
         wanted = sorted(set(keys))
         found: set[str] = set()
         for start in range(0, len(wanted), _MANY):
-            found.update(self._s.scalars(
-                select(_T.c.dedupe_key).where(_T.c.dedupe_key.in_(wanted[start:start + _MANY]))
-            ))
+            found.update(
+                self._s.scalars(
+                    select(_T.c.dedupe_key).where(
+                        _T.c.dedupe_key.in_(wanted[start : start + _MANY])
+                    )
+                )
+            )
         return found
 
     def _due(self, now: datetime) -> Any:
@@ -227,7 +247,9 @@ class OutboxRepo(Repo):
             ),
         )
 
-    def _take(self, ids: list[int], now: datetime, worker: str, lease: timedelta) -> list[OutboxItem]:
+    def _take(
+        self, ids: list[int], now: datetime, worker: str, lease: timedelta
+    ) -> list[OutboxItem]:
         if not ids:
             return []
         rows = self._s.execute(
@@ -286,7 +308,9 @@ class OutboxRepo(Repo):
             ranked = (
                 select(
                     _T.c.id,
-                    func.row_number().over(partition_by=_T.c.counsellor_id, order_by=order).label("rn"),
+                    func.row_number()
+                    .over(partition_by=_T.c.counsellor_id, order_by=order)
+                    .label("rn"),
                 )
                 .where(due)
                 .subquery()
@@ -316,7 +340,11 @@ class OutboxRepo(Repo):
         return self._take(list(self._s.scalars(pick)), now, worker, lease)
 
     def renew(
-        self, worker: str, now: datetime, *, lease: timedelta = DEFAULT_LEASE,
+        self,
+        worker: str,
+        now: datetime,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
         ids: Iterable[int] | None = None,
     ) -> set[int]:
         """Extend the lease of the rows `worker` is sending (all of them, or `ids`) to
@@ -422,9 +450,7 @@ class OutboxRepo(Repo):
     def counts(self) -> dict[str, int]:
         """Rows by status; every status is present (0 when none)."""
         out = dict.fromkeys(OUTBOX_STATUSES, 0)
-        for status, n in self._s.execute(
-            select(_T.c.status, func.count()).group_by(_T.c.status)
-        ):
+        for status, n in self._s.execute(select(_T.c.status, func.count()).group_by(_T.c.status)):
             out[status] = int(n)
         return out
 
@@ -587,7 +613,9 @@ class ScanRepo(Repo):
         contact is due by now, most overdue first."""
         now = aware(now, "now")
         rows = self._s.execute(
-            select(ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.next_contact_due)
+            select(
+                ClientRow.counsellor_id, ClientGradeRow.client_id, ClientGradeRow.next_contact_due
+            )
             .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
             .where(ClientGradeRow.next_contact_due <= now)
             .order_by(ClientGradeRow.next_contact_due, ClientGradeRow.client_id)
@@ -606,8 +634,9 @@ class ScanRepo(Repo):
         ).all()
         return [(c, k, due) for c, k, due in rows]
 
-    def _due_unplanned(self, column: Any, kind: str, now: datetime,
-                       risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+    def _due_unplanned(
+        self, column: Any, kind: str, now: datetime, risks: Collection[str]
+    ) -> list[tuple[int, int, datetime, str]]:
         """(counsellor_id, client_id, due, risk) for graded clients of these risk tiers whose
         `column` is due by now and who have no `kind` outbox row for that very due time yet:
         a tick with nothing new to plan gets an empty list in one statement, however many
@@ -616,7 +645,9 @@ class ScanRepo(Repo):
         now = aware(now, "now")
         planned = (
             select(_T.c.id)
-            .where(_T.c.client_id == ClientGradeRow.client_id, _T.c.kind == kind, _T.c.due_at == column)
+            .where(
+                _T.c.client_id == ClientGradeRow.client_id, _T.c.kind == kind, _T.c.due_at == column
+            )
             .exists()
         )
         rows = self._s.execute(
@@ -627,13 +658,17 @@ class ScanRepo(Repo):
         ).all()
         return [(c, k, due, risk) for c, k, due, risk in rows]
 
-    def cadence_to_plan(self, now: datetime, risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+    def cadence_to_plan(
+        self, now: datetime, risks: Collection[str]
+    ) -> list[tuple[int, int, datetime, str]]:
         """`cadence_due` for clients of these tiers (the ones pushed one by one; the rest wait
         in the agenda) without those whose reminder for that due time is already in the
         outbox (the planner's scan)."""
         return self._due_unplanned(ClientGradeRow.next_contact_due, "cadence", now, risks)
 
-    def reviews_to_plan(self, now: datetime, risks: Collection[str]) -> list[tuple[int, int, datetime, str]]:
+    def reviews_to_plan(
+        self, now: datetime, risks: Collection[str]
+    ) -> list[tuple[int, int, datetime, str]]:
         """`reviews_due`, likewise."""
         return self._due_unplanned(ClientGradeRow.review_due_at, "review", now, risks)
 

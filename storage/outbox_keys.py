@@ -22,8 +22,22 @@ from sqlalchemy import or_
 SEP = ":"
 
 __all__ = [
-    "SEP", "agenda", "alert", "alert_family", "cadence", "cadence_snooze", "escalation", "escalations_of",
-    "digest", "is_prefix", "matching", "plan", "plan_family", "realert", "realerts_of", "review",
+    "SEP",
+    "agenda",
+    "alert",
+    "alert_family",
+    "cadence",
+    "cadence_snooze",
+    "escalation",
+    "escalations_of",
+    "digest",
+    "is_prefix",
+    "matching",
+    "plan",
+    "plan_family",
+    "realert",
+    "realerts_of",
+    "review",
 ]
 
 
@@ -57,6 +71,7 @@ def matching(column: Any, *keys: str) -> Any:
 
 # --- follow-ups from the plan --------------------------------------------------------------
 
+
 def plan(plan_id: int, due_at: datetime) -> str:
     """One reminder per due time of a plan item (a snooze gives a new due time, a new key)."""
     return f"plan{SEP}{_id(plan_id)}{SEP}{due_at.isoformat()}"
@@ -68,6 +83,7 @@ def plan_family(plan_id: int) -> str:
 
 
 # --- alerts --------------------------------------------------------------------------------
+
 
 def alert(alert_id: int) -> str:
     """The first push of an alert (exact key)."""
@@ -97,6 +113,7 @@ def alert_family(alert_id: int) -> tuple[str, ...]:
 
 
 # --- the rest --------------------------------------------------------------------------------
+
 
 def cadence(client_id: int, due: date) -> str:
     return f"cadence{SEP}{_id(client_id)}{SEP}{due.isoformat()}"

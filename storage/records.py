@@ -25,9 +25,12 @@ __all__ = ["RecordRepo"]
 
 # built once: a /log counts its client's interactions for the reply
 _COUNT_INTERACTIONS = (
-    select(func.count()).select_from(InteractionRow)
+    select(func.count())
+    .select_from(InteractionRow)
     .join(ClientRow, ClientRow.id == InteractionRow.client_id)
-    .where(InteractionRow.client_id == bindparam("client"), ClientRow.counsellor_id == bindparam("c"))
+    .where(
+        InteractionRow.client_id == bindparam("client"), ClientRow.counsellor_id == bindparam("c")
+    )
 )
 
 
@@ -38,7 +41,9 @@ class RecordRepo(ScopedRepo):
 
     def interaction_count(self, client_id: int) -> int:
         """How many interactions the client has (0 for another counsellor's or none)."""
-        return int(self._s.scalar(_COUNT_INTERACTIONS, {"client": client_id, "c": self.counsellor_id}) or 0)
+        return int(
+            self._s.scalar(_COUNT_INTERACTIONS, {"client": client_id, "c": self.counsellor_id}) or 0
+        )
 
     def relationship_map(
         self, client_id: int, *, interactions_limit: int = 20
@@ -101,7 +106,12 @@ class RecordRepo(ScopedRepo):
         )
 
     def add_interaction(
-        self, client_id: int, at: datetime, channel: str | None, notes: str, now: datetime,
+        self,
+        client_id: int,
+        at: datetime,
+        channel: str | None,
+        notes: str,
+        now: datetime,
         outcome: str | None = None,
     ) -> Interaction:
         """A contact. `outcome="unreached"` (a call nobody answered) is kept in the history

@@ -39,7 +39,9 @@ class SeedClient:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: datetime) -> list[int]:
+def seed_clients(
+    uow, counsellor_id: int, clients: Sequence[SeedClient], now: datetime
+) -> list[int]:
     """Add `clients` to the counsellor's caseload; returns their ids in order."""
     now = aware(now, "now")
     repo = uow.clients_of(counsellor_id)
@@ -49,30 +51,65 @@ def seed_clients(uow, counsellor_id: int, clients: Sequence[SeedClient], now: da
     interactions, needs, screenings, plans = [], [], [], []
     for cid, c in zip(ids, clients, strict=True):
         for at, channel, notes, outcome in c.interactions:
-            interactions.append({"client_id": cid, "at": aware(at, "at"), "channel": channel,
-                                 "notes_enc": enc(notes), "created_at": now, "outcome": outcome})
+            interactions.append(
+                {
+                    "client_id": cid,
+                    "at": aware(at, "at"),
+                    "channel": channel,
+                    "notes_enc": enc(notes),
+                    "created_at": now,
+                    "outcome": outcome,
+                }
+            )
         for text, explicit in c.needs:
-            needs.append({"client_id": cid, "text_enc": enc(text), "explicit": explicit,
-                          "source": "seed", "created_at": now})
+            needs.append(
+                {
+                    "client_id": cid,
+                    "text_enc": enc(text),
+                    "explicit": explicit,
+                    "source": "seed",
+                    "created_at": now,
+                }
+            )
         for instrument, answers, at in c.screenings:
             r = score_screening(instrument, list(answers))
-            screenings.append({"client_id": cid, "instrument": r.instrument.value,
-                               "answers_enc": enc(json.dumps(list(r.answers))),
-                               # the encrypted column types encrypt these three
-                               "total_enc": r.total, "band_enc": r.band, "item9_enc": r.item9,
-                               "at": aware(at, "at")})
+            screenings.append(
+                {
+                    "client_id": cid,
+                    "instrument": r.instrument.value,
+                    "answers_enc": enc(json.dumps(list(r.answers))),
+                    # the encrypted column types encrypt these three
+                    "total_enc": r.total,
+                    "band_enc": r.band,
+                    "item9_enc": r.item9,
+                    "at": aware(at, "at"),
+                }
+            )
         for text, due in c.plans:
-            plans.append({"client_id": cid, "kind": PlanKind.SHORT.value, "text_enc": enc(text),
-                          "due_at": aware(due, "due_at"), "created_at": now})
-    for table, rows in ((InteractionRow, interactions), (NeedRow, needs),
-                        (ScreeningRow, screenings), (PlanItemRow, plans)):
+            plans.append(
+                {
+                    "client_id": cid,
+                    "kind": PlanKind.SHORT.value,
+                    "text_enc": enc(text),
+                    "due_at": aware(due, "due_at"),
+                    "created_at": now,
+                }
+            )
+    for table, rows in (
+        (InteractionRow, interactions),
+        (NeedRow, needs),
+        (ScreeningRow, screenings),
+        (PlanItemRow, plans),
+    ):
         if rows:
             s.execute(table.__table__.insert(), rows)
     if interactions:  # what add_interaction keeps up to date: the latest reached contact
         latest = (
             select(func.max(InteractionRow.at))
-            .where(InteractionRow.client_id == ClientRow.id,
-                   func.coalesce(InteractionRow.outcome, "") != "unreached")
+            .where(
+                InteractionRow.client_id == ClientRow.id,
+                func.coalesce(InteractionRow.outcome, "") != "unreached",
+            )
             .scalar_subquery()
         )
         s.execute(

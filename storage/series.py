@@ -58,10 +58,16 @@ class PlanSeries:
 
 def as_series(row: PlanSeriesRow, dec) -> PlanSeries:
     return PlanSeries(
-        id=row.id, client_id=row.client_id, text=dec(row.text_enc),
-        every=Recurrence.from_code(row.every), first_due=row.first_due, until_at=row.until_at,
-        stop_below=Risk(row.stop_below) if row.stop_below else None, created_at=row.created_at,
-        ended_at=row.ended_at, end_reason=row.end_reason,
+        id=row.id,
+        client_id=row.client_id,
+        text=dec(row.text_enc),
+        every=Recurrence.from_code(row.every),
+        first_due=row.first_due,
+        until_at=row.until_at,
+        stop_below=Risk(row.stop_below) if row.stop_below else None,
+        created_at=row.created_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
     )
 
 
@@ -78,8 +84,14 @@ class SeriesRepo(Repo):
         )
 
     def add(
-        self, client_id: int, text: str, every: Recurrence, first_due: datetime,
-        until_at: datetime | None, stop_below: Risk | None, now: datetime,
+        self,
+        client_id: int,
+        text: str,
+        every: Recurrence,
+        first_due: datetime,
+        until_at: datetime | None,
+        stop_below: Risk | None,
+        now: datetime,
     ) -> tuple[PlanSeries, PlanItem]:
         """A new series and its first occurrence (seq 0, due `first_due`)."""
         owner = self._s.scalar(
@@ -91,16 +103,24 @@ class SeriesRepo(Repo):
             raise LookupError(f"client {client_id} not found")
         clean = clean_text(text, 4000, "plan text", required=True)
         row = PlanSeriesRow(
-            client_id=client_id, text_enc=self._enc(clean), every=every.code,
-            first_due=aware(first_due, "first_due"), until_at=aware_opt(until_at, "until_at"),
+            client_id=client_id,
+            text_enc=self._enc(clean),
+            every=every.code,
+            first_due=aware(first_due, "first_due"),
+            until_at=aware_opt(until_at, "until_at"),
             stop_below=None if stop_below is None else Risk(stop_below).value,
             created_at=aware(now, "now"),
         )
         self._s.add(row)
         self._s.flush()
         item = PlanItemRow(
-            client_id=client_id, kind=PlanKind.SHORT.value, text_enc=self._enc(clean),
-            due_at=row.first_due, created_at=row.created_at, series_id=row.id, seq=0,
+            client_id=client_id,
+            kind=PlanKind.SHORT.value,
+            text_enc=self._enc(clean),
+            due_at=row.first_due,
+            created_at=row.created_at,
+            series_id=row.id,
+            seq=0,
         )
         self._s.add(item)
         self._s.flush()
@@ -108,7 +128,8 @@ class SeriesRepo(Repo):
 
     def get(self, series_id: int) -> PlanSeries | None:
         row = self._s.scalars(
-            select(PlanSeriesRow).where(PlanSeriesRow.id == series_id, self._owned())
+            select(PlanSeriesRow)
+            .where(PlanSeriesRow.id == series_id, self._owned())
             .execution_options(populate_existing=True)
         ).one_or_none()
         return as_series(row, self._dec) if row else None
@@ -123,12 +144,16 @@ class SeriesRepo(Repo):
     def next_open(self, series_id: int) -> PlanItem | None:
         """The series' latest open occurrence (the one to be reminded of next), if any."""
         row = self._s.scalars(
-            select(PlanItemRow).where(
-                PlanItemRow.series_id == series_id, PlanItemRow.done_at.is_(None),
+            select(PlanItemRow)
+            .where(
+                PlanItemRow.series_id == series_id,
+                PlanItemRow.done_at.is_(None),
                 PlanItemRow.client_id.in_(
                     select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
                 ),
-            ).order_by(PlanItemRow.seq.desc()).limit(1)
+            )
+            .order_by(PlanItemRow.seq.desc())
+            .limit(1)
         ).one_or_none()
         return as_plan_item(row, self._dec) if row else None
 
@@ -147,15 +172,19 @@ class SeriesRepo(Repo):
         )
         if done.rowcount != 1:
             return []
-        ids = list(self._s.scalars(
-            select(PlanItemRow.id).where(
-                PlanItemRow.series_id == series_id, PlanItemRow.done_at.is_(None),
-                PlanItemRow.due_at > now,
+        ids = list(
+            self._s.scalars(
+                select(PlanItemRow.id).where(
+                    PlanItemRow.series_id == series_id,
+                    PlanItemRow.done_at.is_(None),
+                    PlanItemRow.due_at > now,
+                )
             )
-        ))
+        )
         if ids:
             self._s.execute(
-                delete(PlanItemRow).where(PlanItemRow.id.in_(ids))
+                delete(PlanItemRow)
+                .where(PlanItemRow.id.in_(ids))
                 .execution_options(synchronize_session=False)
             )
         return ids
@@ -164,10 +193,16 @@ class SeriesRepo(Repo):
         """/undo of a new series: the series row and all its occurrences."""
         if self.get(series_id) is None:
             return False
-        self._s.execute(delete(PlanItemRow).where(PlanItemRow.series_id == series_id)
-                        .execution_options(synchronize_session=False))
-        self._s.execute(delete(PlanSeriesRow).where(PlanSeriesRow.id == series_id)
-                        .execution_options(synchronize_session=False))
+        self._s.execute(
+            delete(PlanItemRow)
+            .where(PlanItemRow.series_id == series_id)
+            .execution_options(synchronize_session=False)
+        )
+        self._s.execute(
+            delete(PlanSeriesRow)
+            .where(PlanSeriesRow.id == series_id)
+            .execution_options(synchronize_session=False)
+        )
         return True
 
 
@@ -200,25 +235,40 @@ class SeriesScan(Repo):
         series, tz, risk = found
         if series.ended_at is not None:
             return Advance(None, None)
-        later = self._s.scalar(select(exists().where(
-            PlanItemRow.series_id == series.id, PlanItemRow.seq > item.seq)))
+        later = self._s.scalar(
+            select(exists().where(PlanItemRow.series_id == series.id, PlanItemRow.seq > item.seq))
+        )
         if later:
             return Advance(None, None)
         if series.stop_below and risk and Risk(risk).rank < Risk(series.stop_below).rank:
             self._end(series, now, "tier")
             return Advance(None, "tier")
-        nxt = next_occurrence(series.first_due, Recurrence.from_code(series.every), item.seq,
-                              now, ZoneInfo(tz), series.until_at)
+        nxt = next_occurrence(
+            series.first_due,
+            Recurrence.from_code(series.every),
+            item.seq,
+            now,
+            ZoneInfo(tz),
+            series.until_at,
+        )
         if nxt is None:
             self._end(series, now, "until")
             return Advance(None, "until")
         seq, due = nxt
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         new_id = self._s.execute(
-            insert(PlanItemRow.__table__).values(
-                client_id=series.client_id, kind=PlanKind.SHORT.value, text_enc=series.text_enc,
-                due_at=due, created_at=now, series_id=series.id, seq=seq,
-            ).on_conflict_do_nothing(index_elements=["series_id", "seq"]).returning(PlanItemRow.id)
+            insert(PlanItemRow.__table__)
+            .values(
+                client_id=series.client_id,
+                kind=PlanKind.SHORT.value,
+                text_enc=series.text_enc,
+                due_at=due,
+                created_at=now,
+                series_id=series.id,
+                seq=seq,
+            )
+            .on_conflict_do_nothing(index_elements=["series_id", "seq"])
+            .returning(PlanItemRow.id)
         ).scalar_one_or_none()
         if new_id is None:
             return Advance(None, None)
@@ -227,9 +277,10 @@ class SeriesScan(Repo):
 
     def _end(self, series: PlanSeriesRow, now: datetime, reason: str) -> None:
         self._s.execute(
-            update(PlanSeriesRow).where(PlanSeriesRow.id == series.id,
-                                        PlanSeriesRow.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason).execution_options(synchronize_session=False)
+            update(PlanSeriesRow)
+            .where(PlanSeriesRow.id == series.id, PlanSeriesRow.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+            .execution_options(synchronize_session=False)
         )
 
     def series(self, series_id: int) -> PlanSeries | None:
@@ -257,8 +308,14 @@ class DetailsRepo(Repo):
         self.counsellor_id = counsellor_id
 
     def _owns(self, client_id: int) -> bool:
-        return self._s.scalar(select(ClientRow.id).where(
-            ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)) is not None
+        return (
+            self._s.scalar(
+                select(ClientRow.id).where(
+                    ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id
+                )
+            )
+            is not None
+        )
 
     def get(self, client_id: int) -> ClientDetails | None:
         if not self._owns(client_id):
@@ -267,9 +324,11 @@ class DetailsRepo(Repo):
         if row is None:
             return ClientDetails(client_id)
         return ClientDetails(
-            client_id, dorm=self._dec(row.dorm_enc) if row.dorm_enc else None,
+            client_id,
+            dorm=self._dec(row.dorm_enc) if row.dorm_enc else None,
             phone=self._dec(row.phone_enc) if row.phone_enc else None,
-            payer=row.payer, pay_capacity=row.pay_capacity,
+            payer=row.payer,
+            pay_capacity=row.pay_capacity,
         )
 
     def set(self, client_id: int, **values: object) -> ClientDetails:

@@ -62,7 +62,11 @@ class StaffRepo(Repo):
     def set_active(self, counsellor_id: int, active: bool, now: datetime) -> bool:
         """Deactivate (every command refused from the next update on) or reactivate.
         False when nothing changed (unknown, or already in that state)."""
-        cond = CounsellorRow.deactivated_at.is_(None) if not active else CounsellorRow.deactivated_at.is_not(None)
+        cond = (
+            CounsellorRow.deactivated_at.is_(None)
+            if not active
+            else CounsellorRow.deactivated_at.is_not(None)
+        )
         result = self._s.execute(
             update(CounsellorRow)
             .where(CounsellorRow.id == counsellor_id, cond)
@@ -78,7 +82,8 @@ class StaffRepo(Repo):
                 .execution_options(synchronize_session="fetch")
             )
             self._s.execute(
-                delete(PendingRow).where(PendingRow.counsellor_id == counsellor_id)
+                delete(PendingRow)
+                .where(PendingRow.counsellor_id == counsellor_id)
                 .execution_options(synchronize_session=False)
             )
             # nothing more is sent to them (an agenda already queued, an escalation)
@@ -95,8 +100,11 @@ class StaffRepo(Repo):
         about another counsellor's alert: what must find another recipient when they leave."""
         rows = self._s.scalars(
             select(OutboxRow.payload)
-            .where(OutboxRow.counsellor_id == counsellor_id, OutboxRow.kind == "escalation",
-                   OutboxRow.status.in_(("pending", "sending")))
+            .where(
+                OutboxRow.counsellor_id == counsellor_id,
+                OutboxRow.kind == "escalation",
+                OutboxRow.status.in_(("pending", "sending")),
+            )
             .order_by(OutboxRow.id)
         )
         return [json.loads(p) for p in rows]
@@ -116,7 +124,9 @@ class StaffRepo(Repo):
             .group_by(AuditRow.actor_id)
         ).all()
         added = self._s.execute(
-            select(ClientRow.counsellor_id, func.max(ClientRow.created_at)).group_by(ClientRow.counsellor_id)
+            select(ClientRow.counsellor_id, func.max(ClientRow.created_at)).group_by(
+                ClientRow.counsellor_id
+            )
         ).all()
         for who, when in (*logged, *acted, *added):
             if who is not None and when is not None:
@@ -128,13 +138,19 @@ class StaffRepo(Repo):
     def caseload_counts(self, counsellor_id: int) -> tuple[int, int, int]:
         """(clients, open dated plan items, unacknowledged alerts) of one counsellor."""
         mine = select(ClientRow.id).where(ClientRow.counsellor_id == counsellor_id)
-        clients = self._s.scalar(select(func.count()).select_from(ClientRow).where(ClientRow.counsellor_id == counsellor_id))
+        clients = self._s.scalar(
+            select(func.count())
+            .select_from(ClientRow)
+            .where(ClientRow.counsellor_id == counsellor_id)
+        )
         plans = self._s.scalar(
-            select(func.count()).select_from(PlanItemRow)
+            select(func.count())
+            .select_from(PlanItemRow)
             .where(PlanItemRow.client_id.in_(mine), PlanItemRow.done_at.is_(None))
         )
         alerts = self._s.scalar(
-            select(func.count()).select_from(AlertRow)
+            select(func.count())
+            .select_from(AlertRow)
             .where(AlertRow.client_id.in_(mine), AlertRow.acknowledged_at.is_(None))
         )
         return int(clients or 0), int(plans or 0), int(alerts or 0)
@@ -153,7 +169,9 @@ class StaffRepo(Repo):
         clients, plans, alerts = self.caseload_counts(from_id)
         ids = list(
             self._s.scalars(
-                select(ClientRow.id).where(ClientRow.counsellor_id == from_id).order_by(ClientRow.number)
+                select(ClientRow.id)
+                .where(ClientRow.counsellor_id == from_id)
+                .order_by(ClientRow.number)
             )
         )
         first = None
@@ -179,18 +197,26 @@ class StaffRepo(Repo):
                 )
             # sent to the leaver, or being sent right now (a worker holds the first push under
             # its lease and may already have composed it for the leaver's chat)
-            in_flight = set(self._s.scalars(
-                select(OutboxRow.dedupe_key)
-                .where(OutboxRow.client_id.in_(ids), OutboxRow.kind == "alert", OutboxRow.status == "sending")
-            ))
+            in_flight = set(
+                self._s.scalars(
+                    select(OutboxRow.dedupe_key).where(
+                        OutboxRow.client_id.in_(ids),
+                        OutboxRow.kind == "alert",
+                        OutboxRow.status == "sending",
+                    )
+                )
+            )
             open_alerts = self._s.execute(
                 select(AlertRow.id, AlertRow.status)
                 .where(AlertRow.client_id.in_(ids), AlertRow.acknowledged_at.is_(None))
                 .order_by(AlertRow.raised_at, AlertRow.id)
             ).all()
             open_ids = [alert_id for alert_id, _ in open_alerts]
-            sent = [alert_id for alert_id, status in open_alerts
-                    if status == "sent" or outbox_keys.alert(alert_id) in in_flight]
+            sent = [
+                alert_id
+                for alert_id, status in open_alerts
+                if status == "sent" or outbox_keys.alert(alert_id) in in_flight
+            ]
             # the leaver's message ids mean nothing in the new counsellor's chat
             self._s.execute(
                 update(AlertRow)
@@ -205,9 +231,12 @@ class StaffRepo(Repo):
             # counsellor; a retried one comes back pending for them)
             moved = self._s.execute(
                 update(OutboxRow)
-                .where(OutboxRow.counsellor_id == from_id, OutboxRow.status.in_(("pending", "sending")),
-                       OutboxRow.client_id.in_(ids),
-                       OutboxRow.kind.in_(("plan", "cadence", "review", "alert", "realert")))
+                .where(
+                    OutboxRow.counsellor_id == from_id,
+                    OutboxRow.status.in_(("pending", "sending")),
+                    OutboxRow.client_id.in_(ids),
+                    OutboxRow.kind.in_(("plan", "cadence", "review", "alert", "realert")),
+                )
                 .values(counsellor_id=to_id)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -218,8 +247,15 @@ class StaffRepo(Repo):
             .execution_options(synchronize_session=False)
         )
         self._s.flush()
-        return Handover(clients=clients, open_plans=plans, open_alerts=alerts, reminders=moved,
-                        first_number=first, sent_alert_ids=tuple(sent), open_alert_ids=tuple(open_ids))
+        return Handover(
+            clients=clients,
+            open_plans=plans,
+            open_alerts=alerts,
+            reminders=moved,
+            first_number=first,
+            sent_alert_ids=tuple(sent),
+            open_alert_ids=tuple(open_ids),
+        )
 
     # -- invites -----------------------------------------------------------------------
 
@@ -236,7 +272,9 @@ class StaffRepo(Repo):
         now = aware(now, "now")
         result = self._s.execute(
             update(InviteRow)
-            .where(InviteRow.id == invite_id, InviteRow.used_at.is_(None), InviteRow.expires_at > now)
+            .where(
+                InviteRow.id == invite_id, InviteRow.used_at.is_(None), InviteRow.expires_at > now
+            )
             .values(expires_at=now)
             .execution_options(synchronize_session="fetch")
         )
@@ -244,13 +282,27 @@ class StaffRepo(Repo):
 
     # -- audit trail -------------------------------------------------------------------
 
-    def record(self, actor_id: int | None, action: str, now: datetime, *, client_id: int | None = None,
-               client_number: int | None = None, target_id: int | None = None) -> None:
+    def record(
+        self,
+        actor_id: int | None,
+        action: str,
+        now: datetime,
+        *,
+        client_id: int | None = None,
+        client_number: int | None = None,
+        target_id: int | None = None,
+    ) -> None:
         """One audit row: who, what, when (and which client number / counsellor); never text."""
-        self._s.add(AuditRow(
-            at=aware(now, "now"), actor_id=actor_id, action=action[:32], client_id=client_id,
-            client_number=client_number, target_id=target_id,
-        ))
+        self._s.add(
+            AuditRow(
+                at=aware(now, "now"),
+                actor_id=actor_id,
+                action=action[:32],
+                client_id=client_id,
+                client_number=client_number,
+                target_id=target_id,
+            )
+        )
 
     def audit(self, actor_id: int | None, limit: int = 20) -> list[AuditEntry]:
         """The latest entries, latest first: one counsellor's own (`actor_id`), or the whole

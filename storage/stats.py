@@ -17,9 +17,14 @@ if TYPE_CHECKING:
 def contact_times(uow: UnitOfWork, counsellor_id: int, since: datetime) -> list[datetime]:
     """When the counsellor's clients were contacted since `since` (attempts logged
     outcome=unreached are not contacts)."""
-    return list(uow.session.scalars(
-        select(InteractionRow.at)
-        .join(ClientRow, ClientRow.id == InteractionRow.client_id)
-        .where(ClientRow.counsellor_id == counsellor_id, InteractionRow.at >= aware(since, "since"),
-               or_(InteractionRow.outcome.is_(None), InteractionRow.outcome != "unreached"))
-    ))
+    return list(
+        uow.session.scalars(
+            select(InteractionRow.at)
+            .join(ClientRow, ClientRow.id == InteractionRow.client_id)
+            .where(
+                ClientRow.counsellor_id == counsellor_id,
+                InteractionRow.at >= aware(since, "since"),
+                or_(InteractionRow.outcome.is_(None), InteractionRow.outcome != "unreached"),
+            )
+        )
+    )

@@ -66,7 +66,10 @@ class TeamRepo(Repo):
             .where(_alert_keys(alert_id), _T.c.status == "sent", _T.c.message_id.is_not(None))
             .order_by(_T.c.id)
         ).all()
-        return [AlertCopy(r.id, r.kind, r.counsellor_id, int(r.message_id), json.loads(r.payload)) for r in rows]
+        return [
+            AlertCopy(r.id, r.kind, r.counsellor_id, int(r.message_id), json.loads(r.payload))
+            for r in rows
+        ]
 
     # -- the team overview ------------------------------------------------------------------
 
@@ -78,11 +81,16 @@ class TeamRepo(Repo):
             if not counsellor_ids:
                 return []
             stmt = stmt.where(CounsellorRow.id.in_(counsellor_ids))
-        people = [as_counsellor(r) for r in self._s.scalars(stmt.execution_options(populate_existing=True))]
+        people = [
+            as_counsellor(r)
+            for r in self._s.scalars(stmt.execution_options(populate_existing=True))
+        ]
         if not people:
             return []
         ids = [p.id for p in people]
-        everyone = {c.id: c for c in (as_counsellor(r) for r in self._s.scalars(select(CounsellorRow)))}
+        everyone = {
+            c.id: c for c in (as_counsellor(r) for r in self._s.scalars(select(CounsellorRow)))
+        }
 
         open_alerts: dict[tuple[int, str], int] = {}
         crisis_open_clients: dict[int, set[int]] = {}
@@ -112,26 +120,38 @@ class TeamRepo(Repo):
         named: dict[int, str] = {}
         wanted = set().union(*crisis_open_clients.values(), *crisis_past_clients.values())
         if wanted:
-            named = dict(self._s.execute(select(ClientRow.id, ClientRow.name).where(ClientRow.id.in_(wanted))).all())
+            named = dict(
+                self._s.execute(
+                    select(ClientRow.id, ClientRow.name).where(ClientRow.id.in_(wanted))
+                ).all()
+            )
 
         out = []
         for p in people:
-            crisis_ids = sorted(crisis_open_clients.get(p.id, set()) | crisis_past_clients.get(p.id, set()))
-            out.append(CounsellorLoad(
-                counsellor=p,
-                supervisor=everyone.get(p.supervisor_id) if p.supervisor_id is not None else None,
-                open_crisis=open_alerts.get((p.id, "crisis"), 0),
-                open_high=open_alerts.get((p.id, "high"), 0),
-                past_contact=past.get(p.id, 0),
-                crisis_clients=tuple((i, named[i]) for i in crisis_ids if i in named),
-                high_past_contact=high_past.get(p.id, 0),
-            ))
+            crisis_ids = sorted(
+                crisis_open_clients.get(p.id, set()) | crisis_past_clients.get(p.id, set())
+            )
+            out.append(
+                CounsellorLoad(
+                    counsellor=p,
+                    supervisor=everyone.get(p.supervisor_id)
+                    if p.supervisor_id is not None
+                    else None,
+                    open_crisis=open_alerts.get((p.id, "crisis"), 0),
+                    open_high=open_alerts.get((p.id, "high"), 0),
+                    past_contact=past.get(p.id, 0),
+                    crisis_clients=tuple((i, named[i]) for i in crisis_ids if i in named),
+                    high_past_contact=high_past.get(p.id, 0),
+                )
+            )
         return out
 
     def unsupervised(self) -> list[Counsellor]:
         """Counsellors with no supervisor set, by id."""
         rows = self._s.scalars(
-            select(CounsellorRow).where(CounsellorRow.supervisor_id.is_(None)).order_by(CounsellorRow.id)
+            select(CounsellorRow)
+            .where(CounsellorRow.supervisor_id.is_(None))
+            .order_by(CounsellorRow.id)
         )
         return [as_counsellor(r) for r in rows]
 
@@ -144,8 +164,15 @@ class TeamRepo(Repo):
         return [as_counsellor(r) for r in rows]
 
     def count_open_alerts(self, counsellor_id: int) -> int:
-        return int(self._s.scalar(
-            select(func.count()).select_from(AlertRow).where(
-                and_(AlertRow.counsellor_id == counsellor_id, AlertRow.acknowledged_at.is_(None))
+        return int(
+            self._s.scalar(
+                select(func.count())
+                .select_from(AlertRow)
+                .where(
+                    and_(
+                        AlertRow.counsellor_id == counsellor_id, AlertRow.acknowledged_at.is_(None)
+                    )
+                )
             )
-        ) or 0)
+            or 0
+        )

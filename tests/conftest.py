@@ -78,7 +78,10 @@ class BotEnv:
 
 @pytest_asyncio.fixture
 async def bot_env(
-    request: pytest.FixtureRequest, fake_api: FakeTelegramServer, tmp_path: Path, clock: FakeClock  # noqa: F811
+    request: pytest.FixtureRequest,
+    fake_api: FakeTelegramServer,  # noqa: F811
+    tmp_path: Path,
+    clock: FakeClock,
 ) -> AsyncIterator[BotEnv]:
     from bootstrap.database import open_database
     from bootstrap.settings import Settings
@@ -96,7 +99,9 @@ async def bot_env(
     db = open_database(settings)
     # The reminders tick is driven by the tests (reminders.tick.run_once) with the injected
     # clock, not by the JobQueue's real-time timer.
-    app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=limiter_for_test(request))
+    app = build_application(
+        assemble(settings, db, clock=clock), jobs=False, limiter=limiter_for_test(request)
+    )
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)
     try:
         # as `python -m bot` runs: our own getUpdates loop through the inbox table

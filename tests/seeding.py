@@ -15,8 +15,17 @@ from sqlalchemy.engine import make_url
 from domain.model import PlanKind
 
 
-def seed_due_followups(db: Any, server: Any, *, chats: int, per_chat: int, first_tid: int, prefix: str,
-                       due: datetime, client_prefix: str = "学生") -> dict[int, str]:
+def seed_due_followups(
+    db: Any,
+    server: Any,
+    *,
+    chats: int,
+    per_chat: int,
+    first_tid: int,
+    prefix: str,
+    due: datetime,
+    client_prefix: str = "学生",
+) -> dict[int, str]:
     """`chats` counsellors (Telegram ids from `first_tid`, agenda off, each with one client
     named `<client_prefix><chat>`) with `per_chat` follow-ups due at `due`; returns plan id → its label
     (`<prefix>-<chat>-<k>-end`, a word to find in the sent texts)."""
@@ -25,14 +34,20 @@ def seed_due_followups(db: Any, server: Any, *, chats: int, per_chat: int, first
         for n in range(chats):
             tid = first_tid + n
             server.user(tid, f"C{n}", started=True)
-            counsellor = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=due)
+            counsellor = uow.counsellors.add(
+                telegram_id=tid, display_name=f"C{n}", is_admin=False, now=due
+            )
             uow.counsellors.set_settings(counsellor.id, agenda_at=None)
             repo = uow.clients_of(counsellor.id)
             records = uow.records_of(counsellor.id)
-            client = repo.add(name=f"{client_prefix}{n}", tags=(), sid=None, major=None, grade=None, now=due)
+            client = repo.add(
+                name=f"{client_prefix}{n}", tags=(), sid=None, major=None, grade=None, now=due
+            )
             for k in range(per_chat):
                 label = f"{prefix}-{n}-{k}-end"
-                item = records.add_plan(client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due)
+                item = records.add_plan(
+                    client.id, kind=PlanKind.SHORT, text=label, due_at=due, now=due
+                )
                 labels[item.id] = label
     return labels
 
@@ -58,7 +73,9 @@ def labels_delivered(server: Any, labels: set[str]) -> Counter:
     counts: Counter = Counter()
     for call in server.calls:
         if call.method == "sendMessage" and call.status == 200:
-            for word in str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split():
+            for word in (
+                str(call.params.get("text", "")).replace("<", " ").replace(">", " ").split()
+            ):
                 if word in labels:
                     counts[word] += 1
     return counts

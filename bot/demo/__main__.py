@@ -24,7 +24,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python -m bot demo",
         description="Try CareMap in a local Telegram-like chat page (no token, no network).",
     )
-    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 = any free)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 = any free)"
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
@@ -53,7 +55,9 @@ async def serve(port: int, workdir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     logging.getLogger("caremap").setLevel(logging.INFO)
     # the demo generates its key next to its own database; saying so each start is noise
@@ -61,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(args.port, Path.cwd()))
     except OSError as exc:
-        print(f"caremap demo: cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
-              "try another --port", file=sys.stderr)
+        print(
+            f"caremap demo: cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
+            "try another --port",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         pass

@@ -65,7 +65,9 @@ PEOPLE = (
 class DemoRuntime:
     """Start, stop and reset the fake Bot API + the CareMap application + the seed data."""
 
-    def __init__(self, workdir: Path, *, on_event: Callable[[ServerEvent], None] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, on_event: Callable[[ServerEvent], None] | None = None
+    ) -> None:
         self.workdir = Path(workdir)
         self.db_path = self.workdir / DB_FILE
         self.clock = DemoClock()
@@ -91,8 +93,12 @@ class DemoRuntime:
         for person in PEOPLE:
             # The counsellors have talked to the bot before, so it may write to them
             # (reminders); the stranger's chat opens when they first send something.
-            server.user(person.id, person.name, language_code=person.language_code,
-                        started=person.role != "stranger")
+            server.user(
+                person.id,
+                person.name,
+                language_code=person.language_code,
+                started=person.role != "stranger",
+            )
         settings = Settings(
             token=server.token,
             api_base_url=server.base_url,
@@ -104,7 +110,9 @@ class DemoRuntime:
         self.db = container.db
         fresh = await asyncio.to_thread(invites.find_counsellor, self.db, seed.ADMIN_ID) is None
         if fresh:
-            await asyncio.to_thread(seed.seed_class, self.db, self.clock(), container.rules, container.catalogue)
+            await asyncio.to_thread(
+                seed.seed_class, self.db, self.clock(), container.rules, container.catalogue
+            )
         app = build_application(container)
         await app.initialize()
         if app.post_init is not None:
@@ -112,7 +120,9 @@ class DemoRuntime:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(
-            poll_interval=0.0, timeout=POLL_TIMEOUT, drop_pending_updates=False,
+            poll_interval=0.0,
+            timeout=POLL_TIMEOUT,
+            drop_pending_updates=False,
             allowed_updates=["message", "callback_query"],
         )
         self.app = app

@@ -37,7 +37,15 @@ _GIVEN = (
     "心怡 天佑 雅琪 泽宇 紫萱 博文 可馨 皓轩 语嫣 俊熙 婉清 昊天 思琪 志强 丽娜 建华 晓彤 "
     "家豪 梦洁 鹏飞 静怡 凯文 雪婷 嘉伟 晓雯 子豪 慧敏 宏宇 倩倩 少杰 梓涵"
 ).split()
-_MAJORS = ["计算机科学与技术", "软件工程", "市场营销", "会计学", "汉语言文学", "数学与应用数学", "英语"]
+_MAJORS = [
+    "计算机科学与技术",
+    "软件工程",
+    "市场营销",
+    "会计学",
+    "汉语言文学",
+    "数学与应用数学",
+    "英语",
+]
 _ROUTINE = [
     ("班会上发言积极, 适应得不错", "group"),
     ("新生入学谈话: 对专业有兴趣, 暂无困难", "face"),
@@ -101,30 +109,63 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     for i, name in enumerate(names):
         notes, via = _ROUTINE[i % len(_ROUTINE)]
         days_ago = 21 + (i * 17) % 36
-        log(numbers[name], f"{notes} via={via} trust={rng.choice((3, 4))}",
-            now - timedelta(days=days_ago, hours=rng.randint(0, 6)))
+        log(
+            numbers[name],
+            f"{notes} via={via} trust={rng.choice((3, 4))}",
+            now - timedelta(days=days_ago, hours=rng.randint(0, 6)),
+        )
 
     def refer(number: int, resource: str, at: datetime, status: str | None = None) -> None:
         done = referrals.refer(db, admin, f"{number} {resource}", at, None, rules=rules, cat=cat)
         assert isinstance(done, referrals.Referred), done
         if status is not None:
-            referrals.set_status(db, admin, done.referral.id, status, at + timedelta(days=3), cat=cat)
+            referrals.set_status(
+                db, admin, done.referral.id, status, at + timedelta(days=3), cat=cat
+            )
 
     # 学生A, exactly as the seed tells it: two deep talks (he trusts 小李 and shares what
     # puzzles him), the ACM team and a senior study partner, a study plan with a review every
     # two weeks, a check on the team in a month, and a goal for the end of term.
-    log(a, "第一次谈话: 渴望在技术领域有所建树, 但对大学的学习方式感到迷茫, 不知如何规划; 性格内向, "
+    log(
+        a,
+        "第一次谈话: 渴望在技术领域有所建树, 但对大学的学习方式感到迷茫, 不知如何规划; 性格内向, "
         "很少参加集体活动 #技术成长 #学习方式迷茫 #?团队协作经验 via=face trust=4 sat=4 risk=low "
-        "outcome=reached", now - timedelta(days=12, hours=3))
+        "outcome=reached",
+        now - timedelta(days=12, hours=3),
+    )
     refer(a, "ACM竞赛队", now - timedelta(days=12, hours=2), "a")
     refer(a, "高年级学习伙伴", now - timedelta(days=12, hours=2), "a")
-    records.add_plan(db, admin, f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况", now - timedelta(days=12, hours=2), None, rules)
+    records.add_plan(
+        db,
+        admin,
+        f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况",
+        now - timedelta(days=12, hours=2),
+        None,
+        rules,
+    )
     refer(a, "学习计划", now - timedelta(days=3, hours=2), "a")
-    log(a, "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
-        "#+愿意分享 via=face trust=5 sat=5 outcome=reached", now - timedelta(days=3, hours=5))
-    records.add_plan(db, admin, f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20", now - timedelta(days=3, hours=4),
-                  None, rules)
-    records.add_goal(db, admin, f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力", now - timedelta(days=3), None, rules)
+    log(
+        a,
+        "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
+        "#+愿意分享 via=face trust=5 sat=5 outcome=reached",
+        now - timedelta(days=3, hours=5),
+    )
+    records.add_plan(
+        db,
+        admin,
+        f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20",
+        now - timedelta(days=3, hours=4),
+        None,
+        rules,
+    )
+    records.add_goal(
+        db,
+        admin,
+        f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力",
+        now - timedelta(days=3),
+        None,
+        rules,
+    )
 
     # 学生B, exactly as the seed tells it: one talk about the failed courses went badly (she
     # was upset); the dorm visit and her roommates showed why (part-time work for money, and
@@ -132,17 +173,45 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     # applied for one-to-one tutoring and the library work-study post, suggested the free
     # counselling service; trust is low, risk high; a sincere, non-judgemental talk this
     # week, then a weekly follow-up until she is back on track.
-    log(b, "因挂科来找我: 沟通不畅, 她情绪激动, 很快就走了 #学业帮扶 via=face trust=1 sat=1 risk=high "
-        "outcome=reached", now - timedelta(days=9))
-    log(b, "宿舍走访, 和室友沟通: 家庭经济压力大, 她需要大量时间做兼职, 精力不足; 感到自卑, 不敢向老师和"
-        "同学求助 #勤工助学 #?自卑不敢求助 #?被认可 via=dorm", now - timedelta(days=7))
+    log(
+        b,
+        "因挂科来找我: 沟通不畅, 她情绪激动, 很快就走了 #学业帮扶 via=face trust=1 sat=1 risk=high "
+        "outcome=reached",
+        now - timedelta(days=9),
+    )
+    log(
+        b,
+        "宿舍走访, 和室友沟通: 家庭经济压力大, 她需要大量时间做兼职, 精力不足; 感到自卑, 不敢向老师和"
+        "同学求助 #勤工助学 #?自卑不敢求助 #?被认可 via=dorm",
+        now - timedelta(days=7),
+    )
     refer(b, "学业辅导", now - timedelta(days=6))
     refer(b, "勤工助学", now - timedelta(days=6), "a")
     refer(b, "心理咨询中心", now - timedelta(days=6))
-    records.add_plan(db, admin, f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教", now - timedelta(hours=2),
-                  None, rules)
-    records.add_plan(db, admin, f"{b} 每周 跟进学业和打工情况, 直到她重回正轨", now - timedelta(hours=2), None, rules)
-    records.add_goal(db, admin, f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学", now - timedelta(days=6), None, rules)
+    records.add_plan(
+        db,
+        admin,
+        f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教",
+        now - timedelta(hours=2),
+        None,
+        rules,
+    )
+    records.add_plan(
+        db,
+        admin,
+        f"{b} 每周 跟进学业和打工情况, 直到她重回正轨",
+        now - timedelta(hours=2),
+        None,
+        rules,
+    )
+    records.add_goal(
+        db,
+        admin,
+        f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学",
+        now - timedelta(days=6),
+        None,
+        rules,
+    )
 
     _settle_history(db, admin, now, rules)
     return Seeded(admin=admin, student_a=a, student_b=b, clients=len(names) + 2)
@@ -154,11 +223,18 @@ def _settle_history(db: Database, admin: Counsellor, now: datetime, rules: RuleB
     with db.uow(write=False) as uow:
         repo = uow.clients_of(admin.id)
         clinical = uow.clinical_of(admin.id)
-        alerts = [a for c in repo.list() for a in clinical.alerts(c.id) if a.acknowledged_at is None]
-        reviewed = [c.id for c, g in clinical.list_graded() if g is not None and g.review_due_at is not None
-                    and g.review_due_at <= now]
+        alerts = [
+            a for c in repo.list() for a in clinical.alerts(c.id) if a.acknowledged_at is None
+        ]
+        reviewed = [
+            c.id
+            for c, g in clinical.list_graded()
+            if g is not None and g.review_due_at is not None and g.review_due_at <= now
+        ]
     for alert in alerts:
-        reminders_service.acknowledge_alert(db, admin, alert.id, alert.raised_at + timedelta(minutes=20))
+        reminders_service.acknowledge_alert(
+            db, admin, alert.id, alert.raised_at + timedelta(minutes=20)
+        )
     for client_id in reviewed:
         reminders_service.confirm_review(db, admin, client_id, now - timedelta(days=6), rules)
 

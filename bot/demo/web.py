@@ -108,8 +108,11 @@ class DemoWeb:
             }
         photo = None
         if view.photo is not None:  # the /overview and /map … chart pictures
-            photo = {"url": f"/file/{view.chat_id}/{view.message_id}", "width": view.photo.get("width", 0),
-                     "height": view.photo.get("height", 0)}
+            photo = {
+                "url": f"/file/{view.chat_id}/{view.message_id}",
+                "width": view.photo.get("width", 0),
+                "height": view.photo.get("height", 0),
+            }
         return {
             "id": view.message_id,
             "chat_id": view.chat_id,
@@ -127,12 +130,18 @@ class DemoWeb:
         if event.kind in ("message", "edit") and event.message is not None:
             self._broadcast({"type": event.kind, "message": self._message(event.message)})
         elif event.kind == "delete" and event.message is not None:
-            self._broadcast({"type": "delete", "chat_id": event.chat_id, "id": event.message.message_id})
+            self._broadcast(
+                {"type": "delete", "chat_id": event.chat_id, "id": event.message.message_id}
+            )
         elif event.kind == "callback_answer" and event.answer is not None:
-            self._broadcast({
-                "type": "answer", "chat_id": event.chat_id, "text": event.answer.text or "",
-                "alert": event.answer.show_alert,
-            })
+            self._broadcast(
+                {
+                    "type": "answer",
+                    "chat_id": event.chat_id,
+                    "text": event.answer.text or "",
+                    "alert": event.answer.show_alert,
+                }
+            )
         elif event.kind == "commands":
             self._broadcast({"type": "menus", "menus": self._menus()})
 
@@ -141,13 +150,18 @@ class DemoWeb:
         if server is None:
             return {}
         return {
-            str(p.id): {lang: [list(c) for c in server.menu_commands(p.id, lang)] for lang in ("zh", "en")}
+            str(p.id): {
+                lang: [list(c) for c in server.menu_commands(p.id, lang)] for lang in ("zh", "en")
+            }
             for p in PEOPLE
         }
 
     def _clock(self) -> dict[str, Any]:
         offset = self.runtime.clock.offset
-        return {"now": local_time(self.runtime.clock()), "offset_hours": round(offset.total_seconds() / 3600, 2)}
+        return {
+            "now": local_time(self.runtime.clock()),
+            "offset_hours": round(offset.total_seconds() / 3600, 2),
+        }
 
     def _state(self) -> dict[str, Any]:
         chats: dict[str, list[dict[str, Any]]] = {}
@@ -156,7 +170,8 @@ class DemoWeb:
         return {
             "type": "state",
             "people": [
-                {"id": p.id, "name": p.name, "role": p.role, "lang": self._languages[p.id]} for p in PEOPLE
+                {"id": p.id, "name": p.name, "role": p.role, "lang": self._languages[p.id]}
+                for p in PEOPLE
             ],
             "chats": chats,
             "menus": self._menus(),
@@ -166,7 +181,8 @@ class DemoWeb:
     # --- HTTP ------------------------------------------------------------------------------
     async def _index(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=(STATIC / "index.html").read_text(encoding="utf-8"), content_type="text/html",
+            text=(STATIC / "index.html").read_text(encoding="utf-8"),
+            content_type="text/html",
             headers={"Cache-Control": "no-store"},
         )
 
@@ -175,13 +191,17 @@ class DemoWeb:
         if name not in STATIC_FILES:
             raise web.HTTPNotFound()
         return web.Response(
-            text=(STATIC / name).read_text(encoding="utf-8"), content_type=STATIC_FILES[name],
+            text=(STATIC / name).read_text(encoding="utf-8"),
+            content_type=STATIC_FILES[name],
             headers={"Cache-Control": "no-store"},
         )
 
     async def _file(self, request: web.Request) -> web.Response:
         try:
-            chat_id, message_id = int(request.match_info["chat_id"]), int(request.match_info["message_id"])
+            chat_id, message_id = (
+                int(request.match_info["chat_id"]),
+                int(request.match_info["message_id"]),
+            )
             person = next(p for p in PEOPLE if p.id == chat_id)
             view = self.runtime.user(person.id).current(message_id)
         except (ValueError, StopIteration, KeyError, RuntimeError):
@@ -190,7 +210,9 @@ class DemoWeb:
             raise web.HTTPNotFound()
         if view.document is None:  # a picture, shown in the chat
             png = view.file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
-            return web.Response(body=view.file_bytes, content_type="image/png" if png else "image/jpeg")
+            return web.Response(
+                body=view.file_bytes, content_type="image/png" if png else "image/jpeg"
+            )
         name = view.document.get("file_name") or "file"
         return web.Response(
             body=view.file_bytes,
@@ -221,7 +243,9 @@ class DemoWeb:
                     await self._act(msg.json(), queue)
                 except Exception as exc:  # noqa: BLE001 - tell the page, keep the socket
                     log.exception("demo action failed")
-                    queue.put_nowait({"type": "toast", "text": f"{type(exc).__name__}: {exc}"[:200]})
+                    queue.put_nowait(
+                        {"type": "toast", "text": f"{type(exc).__name__}: {exc}"[:200]}
+                    )
         finally:
             self._clients.discard(queue)
             writer.cancel()
@@ -229,7 +253,9 @@ class DemoWeb:
                 await writer
         return ws
 
-    async def _write(self, ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    async def _write(
+        self, ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any] | None]
+    ) -> None:
         while True:
             payload = await queue.get()
             if payload is None:
@@ -237,7 +263,9 @@ class DemoWeb:
                 return
             await ws.send_json(payload)
 
-    async def _act(self, action: dict[str, Any], queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    async def _act(
+        self, action: dict[str, Any], queue: asyncio.Queue[dict[str, Any] | None]
+    ) -> None:
         kind = action.get("type")
         if kind == "send":
             text = str(action.get("text", "")).strip()
@@ -248,7 +276,9 @@ class DemoWeb:
             try:
                 await user.tap(int(action["message"]), str(action["data"]))
             except (LookupError, ValueError):
-                queue.put_nowait({"type": "toast", "chat_id": user.id, "text": "This button is gone."})
+                queue.put_nowait(
+                    {"type": "toast", "chat_id": user.id, "text": "This button is gone."}
+                )
         elif kind == "lang":
             lang = "zh" if action.get("lang") == "zh" else "en"
             user_id = int(action["user"])
@@ -276,8 +306,15 @@ class DemoWeb:
         except Exception as exc:  # noqa: BLE001
             log.exception("moving the demo clock failed")
             delivered, error = {}, f"{type(exc).__name__}: {exc}"[:200]
-        self._broadcast({"type": "tick", "clock": self._clock(), "step": step,
-                         "delivered": delivered, "error": error})
+        self._broadcast(
+            {
+                "type": "tick",
+                "clock": self._clock(),
+                "step": step,
+                "delivered": delivered,
+                "error": error,
+            }
+        )
 
     async def _reset(self) -> None:
         self._broadcast({"type": "resetting"})

@@ -112,11 +112,17 @@ class Delivery:
                     continue
                 update = state.updates[0]
                 hook = state.webhook
-                headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret"]} if hook["secret"] else {}
+                headers = (
+                    {"X-Telegram-Bot-Api-Secret-Token": hook["secret"]} if hook["secret"] else {}
+                )
                 state.inflight += 1
                 try:
-                    async with session.post(hook["url"], json=update, headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=30)) as response:
+                    async with session.post(
+                        hook["url"],
+                        json=update,
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=30),
+                    ) as response:
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0

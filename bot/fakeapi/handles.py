@@ -50,7 +50,11 @@ class ChatHandle:
         """Every message in this chat that still exists, the user's and the bot's, oldest
         first, current state (after edits); ``view.raw["from"]["is_bot"]`` tells who."""
         chat = self._chat
-        return [chat.messages[mid].current for mid in sorted(chat.messages) if not chat.messages[mid].deleted]
+        return [
+            chat.messages[mid].current
+            for mid in sorted(chat.messages)
+            if not chat.messages[mid].deleted
+        ]
 
     @property
     def all_sent(self) -> list[MessageView]:
@@ -260,8 +264,14 @@ class FakeUser(ChatHandle):
             "photo": [{**file, "width": 90, "height": 90, "file_size": 1200}],
             "voice": {**file, "duration": 3, "mime_type": "audio/ogg"},
             "document": {**file, "file_name": "谈话记录.pdf", "mime_type": "application/pdf"},
-            "sticker": {**file, "type": "regular", "width": 512, "height": 512,
-                        "is_animated": False, "is_video": False},
+            "sticker": {
+                **file,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+            },
             "location": {"latitude": 31.2304, "longitude": 121.4737},
         }
         if kind not in payloads:
@@ -279,7 +289,10 @@ class FakeUser(ChatHandle):
         return message
 
     async def send_document(
-        self, data: bytes, file_name: str, mime_type: str | None = None,
+        self,
+        data: bytes,
+        file_name: str,
+        mime_type: str | None = None,
         caption: str | None = None,
     ) -> dict[str, Any]:
         """The user sends a file (a roster spreadsheet…). Its bytes are kept like an upload,
@@ -291,10 +304,15 @@ class FakeUser(ChatHandle):
         file_id = f"BQACAgIAAxkBAAI{n:08d}user"
         ext = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
         self._state.files[file_id] = (bytes(data), file_name, mime, f"documents/file_{n}.{ext}")
-        fields: dict[str, Any] = {"document": {
-            "file_id": file_id, "file_unique_id": "AgAD" + file_id[-12:],
-            "file_name": file_name, "mime_type": mime, "file_size": len(data),
-        }}
+        fields: dict[str, Any] = {
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": "AgAD" + file_id[-12:],
+                "file_name": file_name,
+                "mime_type": mime,
+                "file_size": len(data),
+            }
+        }
         if caption is not None:
             fields["caption"] = caption
         message = self._new_user_message(self, **fields)

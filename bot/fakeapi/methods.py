@@ -146,9 +146,7 @@ class MessageMethods:
 
     async def deleteMessage(self, params: dict[str, Any], files: Any) -> Any:
         chat = self.state.resolve_chat(v.chat_ref(params))
-        stored = self.state.find_message(
-            chat, v.message_id(params), "message to delete not found"
-        )
+        stored = self.state.find_message(chat, v.message_id(params), "message to delete not found")
         self.state.delete_message(chat, stored)
         return True
 
@@ -239,10 +237,19 @@ class MessageMethods:
         n = state.next_file_number()
         file_id = f"AgACAgIAAxkDAAI{n:08d}photo"
         png = data[:4] == b"\x89PNG"
-        state.files[file_id] = (data, None, "image/png" if png else "image/jpeg",
-                               f"photos/file_{n}.{'png' if png else 'jpg'}")
-        photo = {"file_id": file_id, "file_unique_id": "AQAD" + file_id[-12:], "width": width,
-                 "height": height, "file_size": len(data)}
+        state.files[file_id] = (
+            data,
+            None,
+            "image/png" if png else "image/jpeg",
+            f"photos/file_{n}.{'png' if png else 'jpg'}",
+        )
+        photo = {
+            "file_id": file_id,
+            "file_unique_id": "AQAD" + file_id[-12:],
+            "width": width,
+            "height": height,
+            "file_size": len(data),
+        }
         raw_caption = params.get("caption")
         parse_mode = v.str_value(params, "parse_mode")
         plain, entities = v.format_text(
@@ -250,8 +257,16 @@ class MessageMethods:
         )
         inline, other = v.reply_markup(params)
         return state.add_bot_message(
-            chat, text=plain or None, html=raw_caption, parse_mode=parse_mode, entities=entities,
-            inline=inline, other=other, params=params, file_bytes=data, photo=photo,
+            chat,
+            text=plain or None,
+            html=raw_caption,
+            parse_mode=parse_mode,
+            entities=entities,
+            inline=inline,
+            other=other,
+            params=params,
+            file_bytes=data,
+            photo=photo,
         )
 
     async def getFile(self, params: dict[str, Any], files: Any) -> Any:

@@ -110,7 +110,6 @@ class ServerEvent:
     offset: int | None = None
 
 
-
 def message_id_of(message: MessageView | int | dict[str, Any]) -> int:
     if isinstance(message, MessageView):
         return message.message_id

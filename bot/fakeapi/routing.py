@@ -21,9 +21,7 @@ Files = dict[str, tuple[str | None, bytes, str]]
 
 
 class Router:
-    def __init__(
-        self, token: str, state: State, flood: FloodPolicy, methods: dict[str, Method]
-    ):
+    def __init__(self, token: str, state: State, flood: FloodPolicy, methods: dict[str, Method]):
         self.token = token
         self.state = state
         self.flood = flood

@@ -338,7 +338,9 @@ class FakeTelegramServer:
         the bot must not trust it. Returns the query id."""
         chat = self.state.chats[user.id]
         stored = chat.messages[message_id_of(message)]
-        return await self.state.enqueue_callback(chat, user.as_dict(), stored, {"callback_data": data})
+        return await self.state.enqueue_callback(
+            chat, user.as_dict(), stored, {"callback_data": data}
+        )
 
     # ------------------------------------------------------------------ waiting, webhook
     def notify(self) -> None:

@@ -346,8 +346,7 @@ def inline_button(button: Any) -> dict[str, Any]:
     actions = [k for k in INLINE_BUTTON_ACTIONS if button.get(k) is not None]
     if not actions:
         raise bad(
-            "can't parse inline keyboard button: Text buttons are unallowed in the "
-            "inline keyboard"
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
         )
     if len(actions) > 1:
         raise bad(

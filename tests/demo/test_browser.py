@@ -72,7 +72,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "demo", "--port", str(port)],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     ready = threading.Event()
@@ -269,7 +273,8 @@ def test_the_overview_picture_shows(demo: Demo, page) -> None:
     send(page, "/overview")
     img = bot_rows(page).locator("img.photo").last
     expect(img).to_be_visible(timeout=60_000)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=img.element_handle(),
-                           timeout=30_000)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 100", arg=img.element_handle(), timeout=30_000
+    )
     expect(bot_rows(page).filter(has=page.locator("img.photo")).last).to_contain_text("概览")
     shot(page, "10-overview")

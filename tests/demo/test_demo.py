@@ -39,17 +39,29 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
         b = clients.relationship_map(db, admin, "学生B", now).map
         # as the seed tells them (issue 15): A trusts 小李, has the ACM team, a senior study
         # partner, a study plan with a fortnightly review and a check on the team in a month
-        assert "入学成绩优异" in a.client.strengths and a.client.trust == 5 and a.client.risk.value == "low"
+        assert (
+            "入学成绩优异" in a.client.strengths
+            and a.client.trust == 5
+            and a.client.risk.value == "low"
+        )
         assert {"贫困生", "挂科"} <= set(b.client.tags) and b.client.trust == 1
         assert b.client.risk.value == "high" and b.client.major == "市场营销"
         assert a.interaction_count == 2 and b.interaction_count == 2  # B: one talk went badly
-        assert {r.resource for r in a.referrals} == {"competition_team", "study_partner", "study_plan"}
+        assert {r.resource for r in a.referrals} == {
+            "competition_team",
+            "study_partner",
+            "study_plan",
+        }
         assert {r.resource for r in b.referrals} == {"tutoring", "work_study", "counselling_centre"}
         a_due = sorted(p.due_at for p in a.plan if p.due_at is not None)
         b_due = sorted(p.due_at for p in b.plan if p.due_at is not None)
-        assert len(a_due) == 2 and timedelta(days=10) < a_due[0] - now < timedelta(days=12)  # fortnightly
+        assert len(a_due) == 2 and timedelta(days=10) < a_due[0] - now < timedelta(
+            days=12
+        )  # fortnightly
         assert timedelta(days=17) < a_due[1] - now < timedelta(days=19)  # the team, a month on
-        assert len(b_due) == 2 and timedelta(0) < b_due[0] - now <= timedelta(days=4)  # this week's talk
+        assert len(b_due) == 2 and timedelta(0) < b_due[0] - now <= timedelta(
+            days=4
+        )  # this week's talk
         assert timedelta(days=6) < b_due[1] - now <= timedelta(days=7)  # weekly
         a_series = [s.every.code for s in clients.relationship_map(db, admin, "学生A", now).series]
         b_series = list(clients.relationship_map(db, admin, "学生B", now).series)
@@ -59,7 +71,9 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
         admin_chat = [m.text for m in runtime.user(seed.ADMIN_ID).history]
         assert admin_chat[0] == "/start" and admin_chat[2] == "/invite"
         assert any("学生B" in t for t in admin_chat[3:]), admin_chat  # /clients
-        assert any("王老师" in t and "加入" in t for t in admin_chat)  # the inviter is told (issue 13)
+        assert any(
+            "王老师" in t and "加入" in t for t in admin_chat
+        )  # the inviter is told (issue 13)
         second_chat = [m.text for m in runtime.user(seed.SECOND_ID).history]
         assert second_chat[0].startswith("/start ") and "王老师" in second_chat[1]
         assert runtime.server.errors == []
@@ -128,8 +142,13 @@ async def test_page_socket_pushes_state_and_chat_events(tmp_path: Path):
 
                 await ws.send_json({"type": "send", "user": seed.STRANGER_ID, "text": "hello <b>"})
                 seen = [await ws.receive_json(timeout=30) for _ in range(2)]
-                assert seen[0]["message"]["text"] == "hello <b>" and not seen[0]["message"]["from_bot"]
-                assert seen[1]["message"]["from_bot"] and seen[1]["message"]["chat_id"] == seed.STRANGER_ID
+                assert (
+                    seen[0]["message"]["text"] == "hello <b>" and not seen[0]["message"]["from_bot"]
+                )
+                assert (
+                    seen[1]["message"]["from_bot"]
+                    and seen[1]["message"]["chat_id"] == seed.STRANGER_ID
+                )
 
                 await ws.send_json({"type": "lang", "user": seed.STRANGER_ID, "lang": "zh"})
                 assert (await ws.receive_json(timeout=30))["lang"] == "zh"

@@ -118,8 +118,12 @@ def block_on_message(server: FakeTelegramServer, user: Any, contains: str) -> as
             blocked.set_result(None)
 
     def observe(event: Any) -> None:
-        if (event.kind == "message" and event.from_bot and event.chat_id == user.chat_id
-                and contains in (event.message.text or "")):
+        if (
+            event.kind == "message"
+            and event.from_bot
+            and event.chat_id == user.chat_id
+            and contains in (event.message.text or "")
+        ):
             unsubscribe()
             tasks.append(loop.create_task(block()))
 

@@ -24,8 +24,21 @@ def forged_data() -> list[str]:
             if kind in ("p", "rp", "rv"):
                 out.append(f"{kind}:1:{bad}" if kind != "rv" else f"rv:c:{bad}")
     # the crisis path (issue 11): wrong shapes, triggers, reasons and safety check answers
-    out += ["rv:l", "rv:r:1", "rv:r:1:because", "rv:r:1:improved:x", "sc:1", "sc:1:zz", "sc:1:al:x",
-            "sg:1:z", "sk:1:q", "sk:1:-", "sk:1:nny", "sk:1:yyyyyyyy", f"rv:r:1:{HUGE[0]}"]
+    out += [
+        "rv:l",
+        "rv:r:1",
+        "rv:r:1:because",
+        "rv:r:1:improved:x",
+        "sc:1",
+        "sc:1:zz",
+        "sc:1:al:x",
+        "sg:1:z",
+        "sk:1:q",
+        "sk:1:-",
+        "sk:1:nny",
+        "sk:1:yyyyyyyy",
+        f"rv:r:1:{HUGE[0]}",
+    ]
     # every kind in its right shape, one id at a time out of range or not ASCII digits
     from tests.unit.test_buttons import SAMPLES
 
@@ -33,7 +46,10 @@ def forged_data() -> list[str]:
         good = sample.pack().split(":")
         for i, part in enumerate(good):
             if part in ("1", "2"):
-                out += [":".join([*good[:i], bad, *good[i + 1:]]) for bad in (HUGE[0], "0", "²", "１２")]
+                out += [
+                    ":".join([*good[:i], bad, *good[i + 1 :]])
+                    for bad in (HUGE[0], "0", "²", "１２")
+                ]
     return [d for d in out if len(d.encode()) <= 64]
 
 

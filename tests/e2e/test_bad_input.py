@@ -60,7 +60,12 @@ async def test_malformed_commands_in_chinese(bot_env):
     await admin.send("/new 王芳")
     await admin.expect_message()
     before = table_counts(bot_env.db_path)
-    for command in ("/log 王芳 聊了 trust=9", "/plan 王芳 下下下周", "/new", "/status 王芳 risk=很高"):
+    for command in (
+        "/log 王芳 聊了 trust=9",
+        "/plan 王芳 下下下周",
+        "/new",
+        "/status 王芳 risk=很高",
+    ):
         await admin.send(command)
         reply = await admin.expect_message()
         assert any("\u4e00" <= ch <= "\u9fff" for ch in reply.text), command

@@ -101,16 +101,33 @@ async def test_export_sends_the_own_caseload_as_a_zip_of_csv(bot_env):
     assert doc.file_name == "caremap-export-2026-11-28.zip"
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
     names = set(archive.namelist())
-    assert names == {f"{n}.csv" for n in ("clients", "interactions", "needs", "plan", "status_history",
-                                           "screenings", "tier_history", "referrals", "safety_checks",
-                                           "risk_signals", "recurring_plans", "client_details")} | {"README.txt"}
+    assert names == {
+        f"{n}.csv"
+        for n in (
+            "clients",
+            "interactions",
+            "needs",
+            "plan",
+            "status_history",
+            "screenings",
+            "tier_history",
+            "referrals",
+            "safety_checks",
+            "risk_signals",
+            "recurring_plans",
+            "client_details",
+        )
+    } | {"README.txt"}
     [client] = read_csv(archive, "clients.csv")
     assert (client["name"], client["sid"], client["tags"]) == ("王芳", "2025001", "贫困生")
     [note] = read_csv(archive, "interactions.csv")
     assert note["notes"] == "挂科 3 门,周末打工" and note["client_name"] == "王芳"
     assert read_csv(archive, "needs.csv")[0]["text"] == "学业辅导"
     assert {p["text"] for p in read_csv(archive, "plan.csv")} >= {"考研"}
-    assert {(s["field"], s["new"]) for s in read_csv(archive, "status_history.csv")} >= {("trust", "2"), ("risk", "high")}
+    assert {(s["field"], s["new"]) for s in read_csv(archive, "status_history.csv")} >= {
+        ("trust", "2"),
+        ("risk", "high"),
+    }
     assert read_csv(archive, "screenings.csv")[0]["total"] == "4"
     assert read_csv(archive, "tier_history.csv")
     readme = archive.read("README.txt").decode("utf-8-sig")
@@ -167,22 +184,49 @@ async def test_forget_deletes_everything_and_overwrites_the_bytes(bot_env):
     data = ask.buttons[0][0][1]
     await admin.tap(ask, "🗑 Delete forever")
     done = await admin.expect_edit(ask)
-    assert "has been deleted" in done.text and "1 conversation" in done.text and "1 screening" in done.text
+    assert (
+        "has been deleted" in done.text
+        and "1 conversation" in done.text
+        and "1 screening" in done.text
+    )
     after = table_counts(bot_env.db_path)
     assert after["clients"] == 1 and after["pending_inputs"] == 0
     con = sqlite3.connect(bot_env.db_path)
-    for table in ("interactions", "needs", "plan_items", "screenings", "tier_changes", "alerts", "client_grades",
-                  "status_changes", "client_tags", "referrals", "outbox", "safety_checks", "risk_signals",
-                  "plan_series", "client_details"):
-        assert con.execute(f"SELECT count(*) FROM {table} WHERE client_id = 1").fetchone()[0] == 0, table
+    for table in (
+        "interactions",
+        "needs",
+        "plan_items",
+        "screenings",
+        "tier_changes",
+        "alerts",
+        "client_grades",
+        "status_changes",
+        "client_tags",
+        "referrals",
+        "outbox",
+        "safety_checks",
+        "risk_signals",
+        "plan_series",
+        "client_details",
+    ):
+        assert (
+            con.execute(f"SELECT count(*) FROM {table} WHERE client_id = 1").fetchone()[0] == 0
+        ), table
     con.close()
     # a double tap is harmless
     qid = await replay_callback(bot_env.server, admin, ask, data)
     assert "already been used" in (await admin.expect_callback_answer(qid)).text
     assert table_counts(bot_env.db_path) == after
     blob = raw_bytes(bot_env.db_path)
-    for secret in ("独特名字Zyxwvut", "Zyxwvut", "9988776655", "UniqueSecretNoteQwerty", "UniqueNeedAsdfgh",
-                   "UniqueGoalZxcvbn", "UniqueSeriesPoiuyt"):
+    for secret in (
+        "独特名字Zyxwvut",
+        "Zyxwvut",
+        "9988776655",
+        "UniqueSecretNoteQwerty",
+        "UniqueNeedAsdfgh",
+        "UniqueGoalZxcvbn",
+        "UniqueSeriesPoiuyt",
+    ):
         assert secret.encode() not in blob, secret
     assert cipher_text.encode() not in blob
     # the control: the remaining client is still on disk (its name encrypted, issue 14)
@@ -370,7 +414,9 @@ async def test_undo_takes_back_taps_and_referrals(bot_env):
     assert "snoozing #1 王芳's follow-up" in ask.text
     await admin.tap(ask, "↩️ Undo")
     assert "back at its time before the snooze" in (await admin.expect_edit(ask)).text
-    assert rows(bot_env, "SELECT due_at FROM plan_items")[0][0].startswith("2026-11-28 04:00")  # 12:00 local
+    assert rows(bot_env, "SELECT due_at FROM plan_items")[0][0].startswith(
+        "2026-11-28 04:00"
+    )  # 12:00 local
     # a Done tap, undone: open again
     await say(admin, "/plan 王芳 1h call her mother back")
     bot_env.clock.advance(hours=1)
@@ -394,4 +440,3 @@ async def test_undo_takes_back_taps_and_referrals(bot_env):
     assert rows(bot_env, "SELECT status FROM referrals") == [("referred",)]
     assert "referral of #1 王芳 is removed" in (await undo(admin)).text
     assert rows(bot_env, "SELECT count(*) FROM referrals") == [(0,)]
-

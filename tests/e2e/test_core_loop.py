@@ -14,10 +14,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def table_counts(db_path) -> dict[str, int]:
     con = sqlite3.connect(db_path)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT IN ('alembic_version', 'processed_updates', 'inbox')"
-        )]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND name NOT IN ('alembic_version', 'processed_updates', 'inbox')"
+            )
+        ]
         return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
     finally:
         con.close()
@@ -50,7 +53,18 @@ async def test_admin_welcome_and_command_menu_in_both_languages(bot_env):
     assert "Welcome" in msg.text and "/invite" in msg.text
     en = dict(bot_env.server.commands(scope="all_private_chats"))
     zh = dict(bot_env.server.commands(language_code="zh", scope="all_private_chats"))
-    assert {"log", "new", "map", "clients", "status", "goal", "plan", "lang", "help", "invite"} <= set(en)
+    assert {
+        "log",
+        "new",
+        "map",
+        "clients",
+        "status",
+        "goal",
+        "plan",
+        "lang",
+        "help",
+        "invite",
+    } <= set(en)
     assert set(en) == set(zh)
     assert en["map"] != zh["map"] and "关系图" in zh["map"]
 
@@ -85,7 +99,9 @@ async def test_non_admin_cannot_invite(bot_env):
 
 async def test_stranger_refused_and_nothing_stored(bot_env):
     before = table_counts(bot_env.db_path)
-    stranger = bot_env.server.user(STRANGER_ID, "Mallory", username="mallory_x", language_code="zh-hans")
+    stranger = bot_env.server.user(
+        STRANGER_ID, "Mallory", username="mallory_x", language_code="zh-hans"
+    )
     for text in ("/start", "/start bogus-code", "/new 王芳", "/clients", "今天心情不好", "/map 1"):
         await stranger.send(text)
         msg = await stranger.expect_message()
@@ -97,7 +113,10 @@ async def test_stranger_refused_and_nothing_stored(bot_env):
     await bot_env.server.wait_for(lambda: set(ids) <= inbox.handled or None, 30, "all handled")
     con = sqlite3.connect(bot_env.db_path)
     try:
-        assert con.execute("SELECT count(*) FROM inbox WHERE payload_enc IS NOT NULL").fetchone()[0] == 0
+        assert (
+            con.execute("SELECT count(*) FROM inbox WHERE payload_enc IS NOT NULL").fetchone()[0]
+            == 0
+        )
     finally:
         con.close()
     raw = bot_env.db_path.read_bytes()
@@ -127,8 +146,10 @@ async def test_every_command_round_trip(bot_env):
     assert "#1 王芳" in msg.text and "2025001" in msg.text
     await admin.send("/new 学生A #竞赛达人 major=CS")
     assert "#2 学生A" in (await admin.expect_message()).text
-    await admin.send("/log wf missed classes, works weekends #tutoring #?recognition via=face "
-                     "trust=2 sat=3 risk=high next=1w")
+    await admin.send(
+        "/log wf missed classes, works weekends #tutoring #?recognition via=face "
+        "trust=2 sat=3 risk=high next=1w"
+    )
     msg = await admin.expect_message()
     assert "Logged for #1 王芳" in msg.text
     assert "tutoring" in msg.text and "recognition (implicit)" in msg.text
@@ -146,11 +167,24 @@ async def test_every_command_round_trip(bot_env):
     assert "trust 3/5" in msg.text and "risk" in msg.text
     await admin.send("/map 王芳")
     m = (await admin.expect_message()).text
-    for heading in ("1 · Identification", "2 · Needs", "3 · Interactions", "4 · Resources matched",
-                    "5 · Relationship status", "6 · Plan"):
+    for heading in (
+        "1 · Identification",
+        "2 · Needs",
+        "3 · Interactions",
+        "4 · Resources matched",
+        "5 · Relationship status",
+        "6 · Plan",
+    ):
         assert heading in m
-    assert "#班干部" in m and "Explicit: tutoring (face to face)" in m and "Implicit: recognition" in m
-    assert "Trust 3/5" in m and "your risk setting high" in m and "Risk: 🟠 high" in m and "Trend:" in m
+    assert (
+        "#班干部" in m and "Explicit: tutoring (face to face)" in m and "Implicit: recognition" in m
+    )
+    assert (
+        "Trust 3/5" in m
+        and "your risk setting high" in m
+        and "Risk: 🟠 high" in m
+        and "Trend:" in m
+    )
     assert "Postgraduate exam" in m and "check the tutoring plan" in m
     await admin.send("/clients")
     lines = (await admin.expect_message()).text.splitlines()
@@ -178,7 +212,7 @@ async def test_notes_are_shown_as_typed_and_long_maps_fit(bot_env):
     admin = await admin_ready(bot_env)
     await admin.send("/new 王芳")
     await admin.expect_message()
-    tricky = "挂科 <3 门 & a<b \"quoted\" 😀 <b>not bold</b> &amp;"
+    tricky = '挂科 <3 门 & a<b "quoted" 😀 <b>not bold</b> &amp;'
     await admin.send(f"/log 王芳 {tricky}")
     msg = await admin.expect_message()
     assert tricky in msg.text

@@ -34,11 +34,18 @@ class BotProcess:
 
     def __init__(self, server, workdir: Path, database_url: str, key: str) -> None:
         self.server, self.workdir = server, workdir
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
-        self.env.update(TELEGRAM_BOT_TOKEN=server.token, TELEGRAM_API_BASE_URL=server.base_url,
-                        CAREMAP_ADMIN_IDS=str(ADMIN), DATABASE_URL=database_url,
-                        CAREMAP_SECRET_KEY=key)
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+        }
+        self.env.update(
+            TELEGRAM_BOT_TOKEN=server.token,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            CAREMAP_ADMIN_IDS=str(ADMIN),
+            DATABASE_URL=database_url,
+            CAREMAP_SECRET_KEY=key,
+        )
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 1
@@ -46,8 +53,14 @@ class BotProcess:
     async def start(self) -> None:
         log = open(self.workdir / "bot.log", "ab")  # noqa: SIM115 - the child keeps it
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=self.workdir, env=self.env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=self.workdir,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
         log.close()
         self.starts += 1
@@ -106,8 +119,13 @@ async def until(check, timeout: float, what: str) -> None:
 
 
 def bot_replies(server, chat_id: int) -> int:
-    return sum(1 for c in server.calls if c.method == "sendMessage" and c.status == 200
-               and str(c.params.get("chat_id")) == str(chat_id))
+    return sum(
+        1
+        for c in server.calls
+        if c.method == "sendMessage"
+        and c.status == 200
+        and str(c.params.get("chat_id")) == str(chat_id)
+    )
 
 
 async def started_admin(server, bot: BotProcess):
@@ -161,8 +179,12 @@ async def test_kill_9_at_random_moments_in_a_burst_of_200_logs(fake_api, crash_e
                     dead.set_result(True)
 
             def on_event(event, base=base, moment=moment, delay=delay, dead=dead):
-                if (event.kind == "message" and event.from_bot and not dead.done()
-                        and bot_replies(fake_api, ADMIN) - base >= moment):
+                if (
+                    event.kind == "message"
+                    and event.from_bot
+                    and not dead.done()
+                    and bot_replies(fake_api, ADMIN) - base >= moment
+                ):
                     loop.call_later(delay, kill)
 
             unsubscribe = fake_api.subscribe(on_event)
@@ -198,8 +220,13 @@ async def test_a_log_in_flight_when_the_process_dies_is_stored_after_restart(fak
 
             def on_event(event, sent=sent, dead=dead):
                 # the poll after the one that fetched our update confirms it
-                if (event.kind == "poll" and "id" in sent and event.offset is not None
-                        and event.offset > sent["id"] and not dead.done()):
+                if (
+                    event.kind == "poll"
+                    and "id" in sent
+                    and event.offset is not None
+                    and event.offset > sent["id"]
+                    and not dead.done()
+                ):
                     bot.kill()
                     dead.set_result(True)
 

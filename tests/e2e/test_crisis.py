@@ -17,9 +17,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TRANSCRIPT: list[str] = []  # the conversation as the bot showed it (for the notes)
 
 
-
 def _show(who, msg):
-    TRANSCRIPT.append(f"{who}: {msg.text}" + (f"\n   [{' | '.join(msg.button_texts)}]" if msg.button_texts else ""))
+    TRANSCRIPT.append(
+        f"{who}: {msg.text}"
+        + (f"\n   [{' | '.join(msg.button_texts)}]" if msg.button_texts else "")
+    )
 
 
 async def _quiet(env, lang):
@@ -75,14 +77,23 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert rows(bot_env, "select result, trigger from safety_checks") == [("crisis", "phrase")]
     assert "intent" not in rows(bot_env, "select answers_enc from safety_checks")[0][0]
     assert rows(bot_env, "select risk from client_grades") == [("crisis",)]
-    assert rows(bot_env, "select tier, previous, status from alerts") == [("crisis", "low", "pending")]
+    assert rows(bot_env, "select tier, previous, status from alerts") == [
+        ("crisis", "low", "pending")
+    ]
     # the map shows the check, its date and answers, and the reasons name it
     await admin.send("/map 学生X")
     m = await admin.expect_message(contains="🗺", skip_others=True)
     assert "安全评估：" in m.text and "有行动的意图" in m.text
-    assert "的安全评估：希望自己死去、有自杀的想法" not in m.text  # the deciding items only in the reason
+    assert (
+        "的安全评估：希望自己死去、有自杀的想法" not in m.text
+    )  # the deciding items only in the reason
     assert "的安全评估：有行动的意图，至少为危机" in m.text
-    assert m.button_texts == ["📝 记录", "⏰ 计划", "📋 筛查", "🛟 现在做安全评估"]  # issue 13's row, then 🛟
+    assert m.button_texts == [
+        "📝 记录",
+        "⏰ 计划",
+        "📋 筛查",
+        "🛟 现在做安全评估",
+    ]  # issue 13's row, then 🛟
     # a double tap on the last answer stores nothing more
     assert last_data.startswith("sk:") and last_data.endswith(":yynynn")
     qid = await replay_callback(bot_env.server, admin, prompt, last_data)
@@ -92,22 +103,34 @@ async def test_risk_phrase_prompt_safety_check_crisis_alert_zh(bot_env):
     assert (await run_once(bot_env.app)).get("sent", 0) == 0
     await bot_env.server.idle(timeout=60, quiet=0.3)
     headline = alert.text.splitlines()[0]
-    assert [m.message_id for m in admin.all_sent if m.text.startswith(headline)] == [alert.message_id]
+    assert [m.message_id for m in admin.all_sent if m.text.startswith(headline)] == [
+        alert.message_id
+    ]
 
 
 async def test_not_a_risk_with_a_reason_is_kept_and_changes_nothing(bot_env):
     admin = await _quiet(bot_env, "en")
     await admin.send("/new Wang")
     await admin.expect_message()
-    await admin.send("/log Wang said the exam was so bad he wanted to kill myself lol, quoting a meme")
+    await admin.send(
+        "/log Wang said the exam was so bad he wanted to kill myself lol, quoting a meme"
+    )
     await admin.expect_message()
     prompt = await admin.expect_message()
     assert "“kill myself”" in prompt.text and prompt.button_texts == [
-        "🛟 Safety check now", "📋 PHQ-9 now", "Not a risk…"]
+        "🛟 Safety check now",
+        "📋 PHQ-9 now",
+        "Not a risk…",
+    ]
     await admin.tap(prompt, "Not a risk…")
     why = await admin.expect_edit(prompt)
     assert "why?" in why.text
-    assert why.button_texts == ["A joke", "Quoting someone", "Already handled", "🛟 Safety check now"]
+    assert why.button_texts == [
+        "A joke",
+        "Quoting someone",
+        "Already handled",
+        "🛟 Safety check now",
+    ]
     await admin.tap(prompt, "A joke")
     done = await admin.expect_edit(prompt)
     assert "Noted" in done.text and "a joke" in done.text and "unchanged" in done.text
@@ -145,10 +168,15 @@ async def test_a_goal_and_a_plain_note_are_checked_too(bot_env):
     await admin.tap(prompt2, "📋 PHQ-9 now")
     q = await admin.expect_edit(prompt2)
     assert "question 1 of 9" in q.text
-    assert sorted(rows(bot_env, "select source, outcome from risk_signals")) == [("goal", "open"), ("note", "phq9")]
+    assert sorted(rows(bot_env, "select source, outcome from risk_signals")) == [
+        ("goal", "open"),
+        ("note", "phq9"),
+    ]
 
 
-async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_with_reason(bot_env):
+async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_with_reason(
+    bot_env,
+):
     admin = await _quiet(bot_env, "en")
     await admin.send("/new Chen")
     await admin.expect_message()
@@ -181,7 +209,9 @@ async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_
     await admin.tap(review, "Safety check shows no current risk")
     done = await admin.expect_edit(review)
     assert "is now high risk" in done.text
-    history = rows(bot_env, "select old, new, reasons_enc from tier_changes where dimension='risk' order by id")
+    history = rows(
+        bot_env, "select old, new, reasons_enc from tier_changes where dimension='risk' order by id"
+    )
     assert [(o, n) for o, n, _ in history][-1] == ("crisis", "high")
     await admin.send("/map Chen")
     m = await admin.expect_message(contains="🗺", skip_others=True)
@@ -208,7 +238,12 @@ async def test_risk_crisis_offers_a_check_on_the_reply_and_the_map_has_the_butto
     assert rows(bot_env, "select count(*) from safety_checks") == [(0,)]
     await admin.send("/map Zhao")
     m = await admin.expect_message(contains="🗺", skip_others=True)
-    assert m.button_texts == ["📝 Log", "⏰ Plan", "📋 Screen", "🛟 Safety check now"]  # issue 13's row, then 🛟
+    assert m.button_texts == [
+        "📝 Log",
+        "⏰ Plan",
+        "📋 Screen",
+        "🛟 Safety check now",
+    ]  # issue 13's row, then 🛟
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -220,4 +255,6 @@ def _write_transcript():
 
     target = os.environ.get("CAREMAP_TRANSCRIPT")
     if target and TRANSCRIPT:
-        pathlib.Path(target).write_text(json.dumps(TRANSCRIPT, ensure_ascii=False, indent=1), encoding="utf-8")
+        pathlib.Path(target).write_text(
+            json.dumps(TRANSCRIPT, ensure_ascii=False, indent=1), encoding="utf-8"
+        )

@@ -48,7 +48,9 @@ def _seed(db, server, clock) -> list:
             client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=now)
             count = PER_COUNSELLOR if n < COUNSELLORS else OWN
             for k in range(count):
-                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"backlog {n}-{k}", due_at=now, now=now)
+                records.add_plan(
+                    client.id, kind=PlanKind.SHORT, text=f"backlog {n}-{k}", due_at=now, now=now
+                )
             if n >= COUNSELLORS:
                 repo.add(name=f"危机{n}", tags=(), sid=None, major=None, grade=None, now=now)
                 users.append((user, f"危机{n}"))
@@ -57,9 +59,13 @@ def _seed(db, server, clock) -> list:
 
 async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_path, clock):
     db_path = tmp_path / "caremap.db"
-    settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
-                        database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}),
-                        timezone="Asia/Shanghai")
+    settings = Settings(
+        token=fake_api.token,
+        api_base_url=fake_api.base_url,
+        database_url=f"sqlite+pysqlite:///{db_path}",
+        admin_ids=frozenset({ADMIN_ID}),
+        timezone="Asia/Shanghai",
+    )
     db = open_database(settings)
     crises = _seed(db, fake_api, clock)
     clock.advance(minutes=1)
@@ -67,8 +73,13 @@ async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_p
     fake_api.enable_rate_limits()  # Telegram's: 30/s overall, 1/s per chat with bursts of 3
 
     def follow_ups() -> int:
-        return sum(1 for c in fake_api.calls if c.method == "sendMessage" and c.status == 200
-                   and "Follow-up" in str(c.params.get("text", "")))
+        return sum(
+            1
+            for c in fake_api.calls
+            if c.method == "sendMessage"
+            and c.status == 200
+            and "Follow-up" in str(c.params.get("text", ""))
+        )
 
     def alert_call(name: str):
         for c in fake_api.calls:
@@ -84,15 +95,28 @@ async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_p
     try:
         async with running_bot(app, fake_api):
             backlog = asyncio.create_task(run_once(app))
-            await fake_api.wait_for(lambda: True if follow_ups() >= 10 else None, 60, "the backlog under way")
+            await fake_api.wait_for(
+                lambda: True if follow_ups() >= 10 else None, 60, "the backlog under way"
+            )
             for user, name in crises:
                 before = follow_ups()
                 sent_at = time.monotonic()
                 await user.send(f"/phq9 {name} 1 1 1 1 1 1 1 1 2")
-                call = await fake_api.wait_for(lambda name=name: alert_call(name), 30, f"the crisis alert for {name}")
+                call = await fake_api.wait_for(
+                    lambda name=name: alert_call(name), 30, f"the crisis alert for {name}"
+                )
                 latencies.append(call.t - sent_at)
-                behind.append(sum(1 for c in fake_api.calls if c.method == "sendMessage" and c.status == 200
-                                  and "Follow-up" in str(c.params.get("text", "")) and c.t < call.t) - before)
+                behind.append(
+                    sum(
+                        1
+                        for c in fake_api.calls
+                        if c.method == "sendMessage"
+                        and c.status == 200
+                        and "Follow-up" in str(c.params.get("text", ""))
+                        and c.t < call.t
+                    )
+                    - before
+                )
             assert not backlog.done()  # the backlog was still being delivered all along
             backlog.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -100,7 +124,9 @@ async def test_a_crisis_alert_is_not_held_behind_1000_follow_ups(fake_api, tmp_p
     finally:
         db.dispose()
     refused = sum(1 for c in fake_api.calls if c.method == "sendMessage" and c.status == 429)
-    print(f"crisis behind 1,000 follow-ups: latency p50 {percentile(latencies, 0.5):.2f} s, "
-          f"max {max(latencies):.2f} s; follow-ups sent before each alert {behind}; 429s {refused}")
+    print(
+        f"crisis behind 1,000 follow-ups: latency p50 {percentile(latencies, 0.5):.2f} s, "
+        f"max {max(latencies):.2f} s; follow-ups sent before each alert {behind}; 429s {refused}"
+    )
     assert all(n < 50 for n in behind), behind
     assert max(latencies) < 2.0, latencies

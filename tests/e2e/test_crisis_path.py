@@ -102,7 +102,9 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
     assert "respond within 1 h" in escalation.text and "Crisis hotline" in escalation.text
     await settle(bot_env)
     mine = [m for m in second.messages if "CRISIS" in m.text]
-    assert len(mine) == 3 and all(m.button_texts == ["✅ Acknowledge", "🛟 Safety check"] for m in mine)
+    assert len(mine) == 3 and all(
+        m.button_texts == ["✅ Acknowledge", "🛟 Safety check"] for m in mine
+    )
 
     # Acknowledge from the SECOND repeat: every copy is edited, none keeps a button.
     bot_env.clock.advance(minutes=2)  # 10:33 local
@@ -117,7 +119,9 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
         assert "Please tap Acknowledge" not in edited.text and "it goes to" not in edited.text
     assert "Reminder 2" in second.current(mine[-1]).text  # each copy keeps its own heading
     edited = await admin.expect_edit(escalation)
-    assert "Escalation" in edited.text and "Acknowledged by Zhang at 2026-11-28 10:33" in edited.text
+    assert (
+        "Escalation" in edited.text and "Acknowledged by Zhang at 2026-11-28 10:33" in edited.text
+    )
     assert no_buttons(edited)
 
     # A double tap (a stale client replaying the old button): harmless, nothing comes back.
@@ -207,7 +211,11 @@ async def test_alert_in_chinese_tells_the_same(bot_env):
     assert "不会通知任何其他人" in alert.text
     await admin.tap(alert, "✅ 确认")
     edited = await admin.expect_edit(alert)
-    assert "已于 2026-11-28 10:00 确认" in edited.text and "服务标准" in edited.text and no_buttons(edited)
+    assert (
+        "已于 2026-11-28 10:00 确认" in edited.text
+        and "服务标准" in edited.text
+        and no_buttons(edited)
+    )
 
 
 async def test_lone_admin_who_blocked_the_bot_is_logged_not_silent(bot_env, caplog):

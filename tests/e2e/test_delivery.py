@@ -27,8 +27,12 @@ RULES = default_rules()
 
 def _settings(server, db_path) -> Settings:
     return Settings(
-        token=server.token, api_base_url=server.base_url, database_url=f"sqlite+pysqlite:///{db_path}",
-        admin_ids=frozenset({ADMIN_ID}), timezone="Asia/Shanghai", tick_seconds=1,
+        token=server.token,
+        api_base_url=server.base_url,
+        database_url=f"sqlite+pysqlite:///{db_path}",
+        admin_ids=frozenset({ADMIN_ID}),
+        timezone="Asia/Shanghai",
+        tick_seconds=1,
     )
 
 
@@ -41,8 +45,12 @@ def _seed_counsellor(db, telegram_id, now, *, name="Li"):
 
 def _plan(db, counsellor, client_name, when_text, what, now, update_id):
     if not any(c.name == client_name for c in _clients(db, counsellor)):
-        clients.add_client(db, counsellor, grammar.parse_new(client_name), now, update_id=None, rules=RULES)
-    result = records.add_plan(db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id, rules=RULES)
+        clients.add_client(
+            db, counsellor, grammar.parse_new(client_name), now, update_id=None, rules=RULES
+        )
+    result = records.add_plan(
+        db, counsellor, f"{client_name} {when_text} {what}", now, update_id=update_id, rules=RULES
+    )
     assert isinstance(result, records.PlanAdded), result
     return result.item
 
@@ -99,8 +107,15 @@ async def test_crash_between_send_and_mark_repeats_at_most_that_one(fake_api, tm
                 return True
             return False
 
-        deliverer = Deliverer(db, app.bot, default_renderer(), clock, SendLimiter(), worker="w1",
-                              crash_after_send=crash_on_second)
+        deliverer = Deliverer(
+            db,
+            app.bot,
+            default_renderer(),
+            clock,
+            SendLimiter(),
+            worker="w1",
+            crash_after_send=crash_on_second,
+        )
         with pytest.raises(SimulatedCrash):
             await deliverer.run()
         await fake_api.idle(timeout=30)
@@ -150,4 +165,3 @@ async def test_429_storm_loses_nothing_and_sends_nothing_twice(fake_api, tmp_pat
     assert con.execute("select count(*) from outbox where status = 'sent'").fetchone()[0] == 100
     con.close()
     db.dispose()
-

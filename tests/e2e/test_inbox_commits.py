@@ -47,15 +47,23 @@ async def test_a_log_commits_twice_and_its_claim_marks_the_inbox_row(bot_env):
     await admin.expect_message(timeout=30)
     await _handled(bot_env, bot_env.server.sent_updates[-1]["update_id"])
 
-    commits, update_id, text = await _commits_for(bot_env, admin, "/log 王芳 talked about the exams")
+    commits, update_id, text = await _commits_for(
+        bot_env, admin, "/log 王芳 talked about the exams"
+    )
     assert "王芳" in text
     assert commits == 2  # the inbox storing the update; the handler's claim + note + mark
-    assert db_rows(bot_env, f"SELECT handled_at IS NOT NULL, payload_enc FROM inbox WHERE update_id = {update_id}") \
-        == [(1, None)]
-    assert db_rows(bot_env, f"SELECT count(*) FROM processed_updates WHERE update_id = {update_id}") == [(1,)]
+    assert db_rows(
+        bot_env,
+        f"SELECT handled_at IS NOT NULL, payload_enc FROM inbox WHERE update_id = {update_id}",
+    ) == [(1, None)]
+    assert db_rows(
+        bot_env, f"SELECT count(*) FROM processed_updates WHERE update_id = {update_id}"
+    ) == [(1,)]
 
     # a read (nothing claimed): the inbox marks the row itself, in a transaction of its own
     commits, update_id, _text = await _commits_for(bot_env, admin, "/clients")
     assert commits == 2
-    assert db_rows(bot_env, f"SELECT handled_at IS NOT NULL, payload_enc FROM inbox WHERE update_id = {update_id}") \
-        == [(1, None)]
+    assert db_rows(
+        bot_env,
+        f"SELECT handled_at IS NOT NULL, payload_enc FROM inbox WHERE update_id = {update_id}",
+    ) == [(1, None)]

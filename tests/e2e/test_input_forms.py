@@ -60,7 +60,9 @@ async def test_unreadable_next_keeps_the_note_and_asks_only_for_the_date(bot_env
     # the question's buttons are gone and its parked entry used up: no second follow-up
     assert (await admin.expect_edit(reply)).buttons == []
     with sqlite3.connect(bot_env.db_path) as con:
-        assert con.execute("select count(*) from pending_inputs where kind='next'").fetchone()[0] == 0
+        assert (
+            con.execute("select count(*) from pending_inputs where kind='next'").fetchone()[0] == 0
+        )
 
 
 async def test_next_week_words_are_understood(bot_env):

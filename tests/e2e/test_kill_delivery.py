@@ -34,8 +34,15 @@ KILLS = 5
 
 def _seed(db: Database, server) -> dict[int, str]:
     """300 follow-ups already due, 6 for each of 50 counsellors; plan id → its label."""
-    return seed_due_followups(db, server, chats=CHATS, per_chat=PER_CHAT, first_tid=60_000, prefix="burst",
-                              due=datetime.now(UTC) - timedelta(minutes=5))
+    return seed_due_followups(
+        db,
+        server,
+        chats=CHATS,
+        per_chat=PER_CHAT,
+        first_tid=60_000,
+        prefix="burst",
+        due=datetime.now(UTC) - timedelta(minutes=5),
+    )
 
 
 def _delivered(server, labels: dict[int, str]) -> Counter:
@@ -71,10 +78,18 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
     db.migrate()
     labels = _seed(db, fake_api)
     db.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
-    env.update(TELEGRAM_BOT_TOKEN=fake_api.token, TELEGRAM_API_BASE_URL=fake_api.base_url,
-               DATABASE_URL=f"sqlite:///{db_path}", CAREMAP_SECRET_KEY=key.decode() if isinstance(key, bytes) else key,
-               CAREMAP_TICK_SECONDS="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=fake_api.token,
+        TELEGRAM_API_BASE_URL=fake_api.base_url,
+        DATABASE_URL=f"sqlite:///{db_path}",
+        CAREMAP_SECRET_KEY=key.decode() if isinstance(key, bytes) else key,
+        CAREMAP_TICK_SECONDS="1",
+    )
     rng = random.Random(20261201)
     in_flight: set[str] = set()
     per_kill: list[int] = []
@@ -82,8 +97,9 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
 
     async def start(n: int):
         log = open(tmp_path / f"bot-{n}.log", "wb")  # noqa: SIM115 - closed below
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-                                                    stdout=log, stderr=log)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
         return proc, log
 
     def count() -> int:
@@ -96,8 +112,11 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
         before = count()
         target = before + rng.randint(3, 15)  # a random moment of the burst
         try:
-            await fake_api.wait_for(lambda target=target: True if count() >= target else None, 60,
-                                    f"{target - before} deliveries after start {trial}")
+            await fake_api.wait_for(
+                lambda target=target: True if count() >= target else None,
+                60,
+                f"{target - before} deliveries after start {trial}",
+            )
         finally:
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
@@ -105,7 +124,9 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
         # in flight: delivered by Telegram during this life but not marked sent
         delivered = _delivered(fake_api, labels)
         unsent = _unsent_rows(db_path)
-        flying = {labels[pid] for pid in unsent if delivered[labels[pid]] > before_counts[labels[pid]]}
+        flying = {
+            labels[pid] for pid in unsent if delivered[labels[pid]] > before_counts[labels[pid]]
+        }
         per_kill.append(len(flying))
         in_flight |= flying
         lives.append(f"{time.monotonic() - started:.1f}s:{count() - before}")
@@ -115,13 +136,21 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
     try:
         # "restart" = the new process is up and talks to Telegram (its getMe), so that the
         # time Python takes to import on a loaded machine is not counted as delivery time
-        await fake_api.wait_for(lambda: True if len(fake_api.calls) > calls_before else None, 60,
-                                "the restarted bot's first call")
+        await fake_api.wait_for(
+            lambda: True if len(fake_api.calls) > calls_before else None,
+            60,
+            "the restarted bot's first call",
+        )
         restarted = fake_api.calls[calls_before].t
-        await fake_api.wait_for(lambda: True if set(_delivered(fake_api, labels)) == set(labels.values()) else None,
-                                30, "every reminder delivered after the last restart")
+        await fake_api.wait_for(
+            lambda: True if set(_delivered(fake_api, labels)) == set(labels.values()) else None,
+            30,
+            "every reminder delivered after the last restart",
+        )
         took = time.monotonic() - restarted
-        await fake_api.wait_for(lambda: True if not _unsent_rows(db_path) else None, 30, "every row marked sent")
+        await fake_api.wait_for(
+            lambda: True if not _unsent_rows(db_path) else None, 30, "every row marked sent"
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 30)
@@ -132,8 +161,13 @@ async def test_kill_9_during_a_300_push_burst_loses_nothing_and_repeats_only_wha
     assert set(delivered) == set(labels.values())  # nothing lost
     assert took < 30
     assert all(n <= 5 for n in per_kill), per_kill
-    assert repeated <= in_flight, (sorted(repeated - in_flight), per_kill)  # only what was in flight
+    assert repeated <= in_flight, (
+        sorted(repeated - in_flight),
+        per_kill,
+    )  # only what was in flight
     extra = sum(n - 1 for n in delivered.values())
     assert extra <= sum(per_kill), (extra, per_kill)
-    print(f"kill -9 ×{KILLS} (life: seconds:deliveries {lives}): in flight per kill {per_kill}, "
-          f"repeated sends {extra}, the rest delivered {took:.1f} s after the last restart")
+    print(
+        f"kill -9 ×{KILLS} (life: seconds:deliveries {lives}): in flight per kill {per_kill}, "
+        f"repeated sends {extra}, the rest delivered {took:.1f} s after the last restart"
+    )

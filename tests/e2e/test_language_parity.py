@@ -21,15 +21,70 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # instruments, formats and the product. Anything else English is a defect.
 ALLOWED = {
     # commands
-    "start", "help", "invite", "lang", "new", "log", "map", "clients", "status", "goal", "plan",
-    "phq9", "gad7", "today", "tz", "settings", "find", "export", "forget", "undo", "refer",
-    "resources", "supervisor", "team", "audit", "import", "overview", "archive",
+    "start",
+    "help",
+    "invite",
+    "lang",
+    "new",
+    "log",
+    "map",
+    "clients",
+    "status",
+    "goal",
+    "plan",
+    "phq9",
+    "gad7",
+    "today",
+    "tz",
+    "settings",
+    "find",
+    "export",
+    "forget",
+    "undo",
+    "refer",
+    "resources",
+    "supervisor",
+    "team",
+    "audit",
+    "import",
+    "overview",
+    "archive",
     # options and their example values
-    "via", "trust", "sat", "risk", "next", "sid", "major", "grade", "agenda", "quiet", "off",
-    "zh", "en", "low", "medium", "high", "crisis", "id",
+    "via",
+    "trust",
+    "sat",
+    "risk",
+    "next",
+    "sid",
+    "major",
+    "grade",
+    "agenda",
+    "quiet",
+    "off",
+    "zh",
+    "en",
+    "low",
+    "medium",
+    "high",
+    "crisis",
+    "id",
     # names
-    "CareMap", "Telegram", "PHQ", "GAD", "CSV", "UTF", "BOM", "README", "txt", "zip", "English",
-    "Asia", "Shanghai", "ACM", "Excel", "xlsx",
+    "CareMap",
+    "Telegram",
+    "PHQ",
+    "GAD",
+    "CSV",
+    "UTF",
+    "BOM",
+    "README",
+    "txt",
+    "zip",
+    "English",
+    "Asia",
+    "Shanghai",
+    "ACM",
+    "Excel",
+    "xlsx",
 }
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 _CODE = re.compile(r"<code>.*?</code>", re.S)
@@ -151,8 +206,11 @@ async def test_chinese_tour_has_no_english_words(bot_env, lang_code):
     import io
     import zipfile
 
-    doc = next(m for m in bot_env.server.user(ADMIN_ID, "小李").messages
-               if m.file_bytes and (m.file_name or "").endswith(".zip"))
+    doc = next(
+        m
+        for m in bot_env.server.user(ADMIN_ID, "小李").messages
+        if m.file_bytes and (m.file_name or "").endswith(".zip")
+    )
     archive = zipfile.ZipFile(io.BytesIO(doc.file_bytes))
     tiers = list(csv.DictReader(io.StringIO(archive.read("tier_history.csv").decode("utf-8-sig"))))
     assert tiers and all("{" not in t["reasons"] for t in tiers), tiers[:2]

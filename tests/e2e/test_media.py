@@ -13,7 +13,12 @@ from tests.e2e.test_core_loop import admin_ready, table_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-WORDS = {"photo": "photos", "voice": "voice messages", "sticker": "stickers", "location": "locations"}
+WORDS = {
+    "photo": "photos",
+    "voice": "voice messages",
+    "sticker": "stickers",
+    "location": "locations",
+}
 
 
 def interactions(env) -> list[str]:

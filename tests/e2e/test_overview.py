@@ -24,7 +24,9 @@ def test_the_cjk_font_has_every_glyph_of_the_labels():
     from rendering.render import default_renderer
 
     font = cjk_font()
-    assert font is not None, "fonts-noto-cjk is needed for Chinese pictures (apt-get install fonts-noto-cjk)"
+    assert font is not None, (
+        "fonts-noto-cjk is needed for Chinese pictures (apt-get install fonts-noto-cjk)"
+    )
     charmap = FT2Font(font[1]).get_charmap()
     text = "".join(chart_labels(default_renderer(), "zh").values()) + "0123456789"
     missing = {ch for ch in text if not ch.isspace() and ord(ch) not in charmap}
@@ -33,8 +35,13 @@ def test_the_cjk_font_has_every_glyph_of_the_labels():
 
 async def test_overview_picture(bot_env):
     admin = await admin_ready(bot_env, lang="zh-hans")
-    for cmd in ("/new 学生A", "/new 学生B", "/status 学生B risk=high trust=2",
-                "/log 学生A 聊了竞赛队 via=面谈 trust=5", "/plan 学生B 1h 回个电话"):
+    for cmd in (
+        "/new 学生A",
+        "/new 学生B",
+        "/status 学生B risk=high trust=2",
+        "/log 学生A 聊了竞赛队 via=面谈 trust=5",
+        "/plan 学生B 1h 回个电话",
+    ):
         await admin.send(cmd)
         await admin.expect_message()
         if "risk=high" in cmd:  # the high-risk alert follows the reply at once
@@ -43,7 +50,9 @@ async def test_overview_picture(bot_env):
     await admin.send("/overview")
     photo = await admin.expect_message(contains="学生概览", skip_others=True)
     assert photo.photo is not None and photo.file_bytes
-    assert png_size(photo.file_bytes) == (1200, 800) == (photo.photo["width"], photo.photo["height"])
+    assert (
+        png_size(photo.file_bytes) == (1200, 800) == (photo.photo["width"], photo.photo["height"])
+    )
     assert "2 人" in photo.caption and "逾期跟进 1 项" in photo.caption
     assert "学生A" not in photo.caption  # counts only, no names
     actions = [c for c in bot_env.server.calls if c.method == "sendChatAction"]
@@ -54,7 +63,10 @@ async def test_client_chart(bot_env):
     admin = await admin_ready(bot_env)
     await admin.send("/new 学生B")
     await admin.expect_message()
-    for phq, gad, trust in (("2 2 1 1 0 0 1 0 0", "1 1 1 1 1 1 1", 2), ("1 1 1 0 0 0 0 0 0", "1 0 0 1 0 0 0", 3)):
+    for phq, gad, trust in (
+        ("2 2 1 1 0 0 1 0 0", "1 1 1 1 1 1 1", 2),
+        ("1 1 1 0 0 0 0 0 0", "1 0 0 1 0 0 0", 3),
+    ):
         await admin.send(f"/phq9 学生B {phq}")
         await admin.expect_message()
         await admin.send(f"/gad7 学生B {gad}")

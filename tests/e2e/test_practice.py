@@ -22,9 +22,14 @@ async def practice_env(fake_api, tmp_path, clock):
     from tests.e2e.harness import running_bot
 
     db_path = tmp_path / "caremap.db"
-    settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
-                        database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}),
-                        timezone="Asia/Shanghai", mode="practice")
+    settings = Settings(
+        token=fake_api.token,
+        api_base_url=fake_api.base_url,
+        database_url=f"sqlite+pysqlite:///{db_path}",
+        admin_ids=frozenset({ADMIN_ID}),
+        timezone="Asia/Shanghai",
+        mode="practice",
+    )
     db = open_database(settings)
     app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast_limiter())
     env = BotEnv(server=fake_api, db=db, clock=clock, db_path=db_path, app=app)

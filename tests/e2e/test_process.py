@@ -13,12 +13,24 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 async def test_python_m_bot_runs_on_the_sqlite_default(fake_api, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
-    env.update(TELEGRAM_BOT_TOKEN=fake_api.token, TELEGRAM_API_BASE_URL=fake_api.base_url,
-               CAREMAP_ADMIN_IDS="1001")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=fake_api.token,
+        TELEGRAM_API_BASE_URL=fake_api.base_url,
+        CAREMAP_ADMIN_IDS="1001",
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         admin = fake_api.user(1001, "Li", language_code="zh-hans")

@@ -13,15 +13,20 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def follow_ups(admin, text: str, after: int = 0) -> list:
-    return [m for m in admin.messages if m.message_id > after and "Follow-up" in m.text
-            and text in m.text]
+    return [
+        m
+        for m in admin.messages
+        if m.message_id > after and "Follow-up" in m.text and text in m.text
+    ]
 
 
 def occurrences(env) -> list[tuple]:
     con = sqlite3.connect(env.db_path)
     try:
-        return con.execute("select seq, done_at is not null from plan_items where series_id is not null "
-                           "order by seq").fetchall()
+        return con.execute(
+            "select seq, done_at is not null from plan_items where series_id is not null "
+            "order by seq"
+        ).fetchall()
     finally:
         con.close()
 
@@ -161,8 +166,15 @@ async def test_plan_stop_command_and_undo(bot_env):
     await admin.expect_edit(ask)
     con = sqlite3.connect(bot_env.db_path)
     try:
-        assert con.execute("select count(*) from plan_series").fetchone()[0] == 1  # only the stopped one
-        assert con.execute("select count(*) from plan_items where series_id is not null and "
-                           "done_at is null and due_at > '2026-11-29'").fetchone()[0] == 0
+        assert (
+            con.execute("select count(*) from plan_series").fetchone()[0] == 1
+        )  # only the stopped one
+        assert (
+            con.execute(
+                "select count(*) from plan_items where series_id is not null and "
+                "done_at is null and due_at > '2026-11-29'"
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         con.close()

@@ -31,13 +31,34 @@ def referral_rows(env):
 async def test_resources_in_both_languages(bot_env):
     admin = await admin_ready(bot_env)
     msg = await say(admin, "/resources")
-    for text in ("On campus", "Off campus", "Personal support", "tutoring", "Counselling centre",
-                 "Work-study post", "Alumni mentor", "Study plan", "/refer"):
+    for text in (
+        "On campus",
+        "Off campus",
+        "Personal support",
+        "tutoring",
+        "Counselling centre",
+        "Work-study post",
+        "Alumni mentor",
+        "Study plan",
+        "/refer",
+    ):
         assert text in msg.text
-    assert msg.text.index("On campus") < msg.text.index("Off campus") < msg.text.index("Personal support")
+    assert (
+        msg.text.index("On campus")
+        < msg.text.index("Off campus")
+        < msg.text.index("Personal support")
+    )
     await say(admin, "/lang zh")
     msg = await say(admin, "/resources")
-    for text in ("校内资源", "校外资源", "个人支持", "tutoring", "心理咨询中心", "勤工助学岗位", "校友导师"):
+    for text in (
+        "校内资源",
+        "校外资源",
+        "个人支持",
+        "tutoring",
+        "心理咨询中心",
+        "勤工助学岗位",
+        "校友导师",
+    ):
         assert text in msg.text
     assert "Counselling centre" not in msg.text
 
@@ -54,7 +75,9 @@ async def test_refer_buttons_double_tap_and_map(bot_env):
     free = await say(admin, "/refer wf Prof. Li's <reading> group & co")
     assert "Prof. Li's <reading> group & co" in free.text and "not in the catalogue" in free.text
     assert [r[:2] for r in referral_rows(bot_env)] == [
-        ("tutoring", "referred"), ("counselling_centre", "referred"), ("Prof. Li's <reading> group & co", "referred"),
+        ("tutoring", "referred"),
+        ("counselling_centre", "referred"),
+        ("Prof. Li's <reading> group & co", "referred"),
     ]
     # Accepted → Completed, each tap edits the message.
     bot_env.clock.advance(days=2)
@@ -73,7 +96,7 @@ async def test_refer_buttons_double_tap_and_map(bot_env):
     assert referral_rows(bot_env)[0] == ("tutoring", "completed", 1)
     # The map lists them latest first, in the counsellor's language, with status and dates.
     m = (await say(admin, "/map 王芳")).text
-    section = m[m.index("4 · Resources matched"):m.index("5 · Relationship status")]
+    section = m[m.index("4 · Resources matched") : m.index("5 · Relationship status")]
     lines = [ln for ln in section.splitlines() if ln.startswith("•")]
     assert lines[0].startswith("• Prof. Li's <reading> group & co — 📨 referred · 2026-11-28")
     assert lines[1].startswith("• Counselling centre — 📨 referred")
@@ -129,7 +152,9 @@ async def test_needs_suggest_resources(bot_env):
     await say(admin, "/log 王芳 missed classes, works nights #挂科 #学费")
     msg = await say(admin, "/refer 王芳")
     assert "fit the needs" in msg.text
-    assert {"Tutoring", "Work-study post", "Financial aid office", "Study plan"} <= set(msg.button_texts)
+    assert {"Tutoring", "Work-study post", "Financial aid office", "Study plan"} <= set(
+        msg.button_texts
+    )
     assert "Counselling centre" not in msg.button_texts
     qid = await admin.tap(msg, "Work-study post")
     edited = await admin.expect_edit(msg)

@@ -53,7 +53,9 @@ async def test_plan_reminder_done_and_snooze(bot_env):
     counts = await tick(bot_env)
     assert counts["sent"] == 1
     reminder = await admin.expect_message()
-    assert "Follow-up" in reminder.text and "check the tutoring plan & <exam> dates" in reminder.text
+    assert (
+        "Follow-up" in reminder.text and "check the tutoring plan & <exam> dates" in reminder.text
+    )
     assert reminder.button_texts[0] == "✓ Done"
     # Snooze an hour: edited in place; due again an hour later.
     await admin.tap(reminder, "Snooze 1 h")
@@ -73,7 +75,9 @@ async def test_plan_reminder_done_and_snooze(bot_env):
     bot_env.clock.advance(days=2)
     await tick(bot_env)
     await settle(bot_env)
-    assert not [m for m in admin.messages if "Follow-up" in m.text and m.message_id > again.message_id]
+    assert not [
+        m for m in admin.messages if "Follow-up" in m.text and m.message_id > again.message_id
+    ]
 
 
 async def test_log_next_makes_a_reminder(bot_env):
@@ -98,7 +102,11 @@ async def test_crisis_alert_repeats_then_escalates_and_ack_stops_it(bot_env):
     await second.send("/phq9 学生C 1 1 1 1 1 1 1 1 2")
     assert "crisis" in (await second.expect_message()).text.lower()
     alert = await second.expect_message()  # sent at once, right after the reply, no tick needed
-    assert "CRISIS" in alert.text and "学生C" in alert.text and "respond within 1 h, by 2026-11-28 11:00" in alert.text
+    assert (
+        "CRISIS" in alert.text
+        and "学生C" in alert.text
+        and "respond within 1 h, by 2026-11-28 11:00" in alert.text
+    )
     assert alert.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
     # Crisis standard: re-alert after 15 min, escalate after 30 min (default rule file).
     bot_env.clock.advance(minutes=16)
@@ -232,7 +240,9 @@ async def test_tier_review_confirm_or_lower(bot_env):
         await admin.expect_message()
         await admin.send(f"/status {name} risk=high")
         await admin.expect_message()
-        assert "HIGH RISK" in (await admin.expect_message()).text  # the alert, at once after the reply
+        assert (
+            "HIGH RISK" in (await admin.expect_message()).text
+        )  # the alert, at once after the reply
     bot_env.clock.advance(days=7, hours=1)  # high: review after 7 days
     await tick(bot_env)
     await settle(bot_env)

@@ -29,10 +29,17 @@ def snapshot(db_path) -> dict[str, list]:
     """Every row of every table (bar the bookkeeping ones): any change shows."""
     con = sqlite3.connect(db_path)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-        return {n: sorted(map(repr, con.execute(f'SELECT * FROM "{n}"').fetchall()))
-                for n in names if n not in IGNORED}
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            n: sorted(map(repr, con.execute(f'SELECT * FROM "{n}"').fetchall()))
+            for n in names
+            if n not in IGNORED
+        }
     finally:
         con.close()
 
@@ -60,8 +67,11 @@ class Replayer:
         app.process_update = counted
 
     async def handled(self, update_id: int, times: int) -> None:
-        await self.env.server.wait_for(lambda: self.done[update_id] >= times or None, 30,
-                                       f"update {update_id} handled {times}×")
+        await self.env.server.wait_for(
+            lambda: self.done[update_id] >= times or None,
+            30,
+            f"update {update_id} handled {times}×",
+        )
 
     async def check(self, kind: str, write: bool = True) -> None:
         """The last update was handled; deliver it twice more and see nothing change."""
@@ -74,8 +84,11 @@ class Replayer:
         await server.redeliver(update)
         # fetched again: the inbox knows it and does not queue it a second time …
         inbox = self.env.extra["inbox"]
-        await server.wait_for(lambda: inbox.fetched.get(update["update_id"], 0) >= 2 or None, 30,
-                              f"update {update['update_id']} fetched again")
+        await server.wait_for(
+            lambda: inbox.fetched.get(update["update_id"], 0) >= 2 or None,
+            30,
+            f"update {update['update_id']} fetched again",
+        )
         await server.idle()
         # … and handled again all the same (a row re-fed after a crash), it changes nothing
         await app.process_update(Update.de_json(update, app.bot))
@@ -98,7 +111,6 @@ class Replayer:
     async def tap(self, message, button: str, kind: str, write: bool = True):
         await self.user.tap(message, button)
         await self.check(kind, write)
-
 
 
 async def test_every_replayed_update_kind_is_handled_once(bot_env):
@@ -145,7 +157,9 @@ async def test_every_replayed_update_kind_is_handled_once(bot_env):
     await r.tap(cancel, [t for t in cancel.button_texts if "Cancel" in t][0], "choice: cancel")
     assert len(rows(bot_env, "SELECT id FROM interactions")) == 3
     # reminder buttons (as the tick sends them): snooze, done; tier review
-    plan_id = rows(bot_env, "SELECT id FROM plan_items WHERE done_at IS NULL AND kind != 'long'")[0][0]
+    plan_id = rows(bot_env, "SELECT id FROM plan_items WHERE done_at IS NULL AND kind != 'long'")[
+        0
+    ][0]
     snooze = await replay_callback(bot_env.server, admin, ask, f"rs:{plan_id}:1d")
     await admin.expect_callback_answer(snooze)
     due = rows(bot_env, f"SELECT due_at FROM plan_items WHERE id = {plan_id}")

@@ -97,8 +97,9 @@ async def test_a_button_whose_edit_fails_after_commit_says_saved(bot_env):
     await admin.expect_message()
     await admin.send("/log 王 聊了学业")
     choose = await admin.expect_message()
-    bot_env.server.fail_next_with(400, "Bad Request: message to edit not found",
-                                  methods={"editMessageText"})
+    bot_env.server.fail_next_with(
+        400, "Bad Request: message to edit not found", methods={"editMessageText"}
+    )
     await admin.tap(choose, "#1 王芳")
     reply = await admin.expect_message()
     assert "已保存" in reply.text and "请不要重复发送" in reply.text

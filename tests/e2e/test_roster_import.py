@@ -33,7 +33,9 @@ def workbook(rows: list[list], title: str | None = None) -> bytes:
 def clients(env) -> list[tuple]:
     con = sqlite3.connect(env.db_path)
     try:
-        rows = con.execute("select number, name_enc, sid_enc, major_enc from clients order by number").fetchall()
+        rows = con.execute(
+            "select number, name_enc, sid_enc, major_enc from clients order by number"
+        ).fetchall()
     finally:
         con.close()
     # identifying facts are encrypted at rest (issue 14): read them back with the key
@@ -45,15 +47,18 @@ async def test_import_a_chinese_roster_on_one_tap(bot_env):
     admin = await admin_ready(bot_env, lang="zh-hans")
     await admin.send("/new 学生Z sid=2025199")
     await admin.expect_message()
-    data = workbook([
-        ["姓名", "学号", "专业", "年级", "宿舍", "电话", "标签", "备注"],
-        ["学生A", 2025101, "计算机科学与技术", 2025, "东3-412", 13800000001, "竞赛达人", "x"],
-        [None, None, None, None, None, None, None, None],
-        ["学生B", 2025102, "市场营销", 2025, "西1-208", "13800000002", "贫困生、班干部", None],
-        ["学生B2", 2025102, "市场营销", 2025, None, None, None, None],  # duplicate 学号
-        ["学生Z", 2025199, "市场营销", 2025, None, None, None, None],  # already there
-        [None, 2025105, "市场营销", 2025, None, None, None, None],  # no name
-    ], title="2025级 学生名单")
+    data = workbook(
+        [
+            ["姓名", "学号", "专业", "年级", "宿舍", "电话", "标签", "备注"],
+            ["学生A", 2025101, "计算机科学与技术", 2025, "东3-412", 13800000001, "竞赛达人", "x"],
+            [None, None, None, None, None, None, None, None],
+            ["学生B", 2025102, "市场营销", 2025, "西1-208", "13800000002", "贫困生、班干部", None],
+            ["学生B2", 2025102, "市场营销", 2025, None, None, None, None],  # duplicate 学号
+            ["学生Z", 2025199, "市场营销", 2025, None, None, None, None],  # already there
+            [None, 2025105, "市场营销", 2025, None, None, None, None],  # no name
+        ],
+        title="2025级 学生名单",
+    )
     await admin.send_document(data, "2025级名单.xlsx", XLSX)
     preview = await admin.expect_message(contains="名单")
     text = preview.text
@@ -68,8 +73,10 @@ async def test_import_a_chinese_roster_on_one_tap(bot_env):
     await admin.tap(preview, "📥 导入 2 人")
     done = (await admin.expect_edit(preview)).text
     assert "已导入 2 名学生（#2–#3）" in done
-    assert clients(bot_env)[1:] == [(2, "学生A", "2025101", "计算机科学与技术"),
-                                    (3, "学生B", "2025102", "市场营销")]
+    assert clients(bot_env)[1:] == [
+        (2, "学生A", "2025101", "计算机科学与技术"),
+        (3, "学生B", "2025102", "市场营销"),
+    ]
     await admin.send("/map 学生B")
     m = (await admin.expect_message(contains="关系图", skip_others=True)).text
     assert "#贫困生" in m and "#班干部" in m
@@ -105,7 +112,15 @@ async def test_import_command_sends_a_template_that_imports(bot_env):
     assert msg.file_name == "roster-template.xlsx" and "Import a class roster" in msg.text
     data = bot_env.server.uploaded_file(msg.document["file_id"])[0]
     ws = load_workbook(io.BytesIO(data)).active
-    assert [c.value for c in ws[1]] == ["name", "student id", "major", "grade", "dorm", "phone", "tags"]
+    assert [c.value for c in ws[1]] == [
+        "name",
+        "student id",
+        "major",
+        "grade",
+        "dorm",
+        "phone",
+        "tags",
+    ]
     await admin.send_document(data, "roster-template.xlsx", XLSX)
     preview = await admin.expect_message()
     assert "To add: 2" in preview.text
@@ -118,8 +133,18 @@ async def test_import_command_sends_a_template_that_imports(bot_env):
 async def test_a_class_of_hundreds_in_seconds(bot_env, n):
     admin = await admin_ready(bot_env)
     rows = [["姓名", "学号", "专业", "年级", "宿舍", "电话", "标签"]]
-    rows += [[f"学生{i:03d}", 2026000 + i, "市场营销", 2026, f"西{i % 9}-{i}", f"1390000{i:04d}",
-              "贫困生" if i % 10 == 0 else None] for i in range(n)]
+    rows += [
+        [
+            f"学生{i:03d}",
+            2026000 + i,
+            "市场营销",
+            2026,
+            f"西{i % 9}-{i}",
+            f"1390000{i:04d}",
+            "贫困生" if i % 10 == 0 else None,
+        ]
+        for i in range(n)
+    ]
     data = workbook(rows)
     started = time.perf_counter()
     await admin.send_document(data, f"{n}.xlsx", XLSX)
@@ -138,7 +163,9 @@ async def test_a_class_of_hundreds_in_seconds(bot_env, n):
 
 async def test_forget_removes_the_roster_details(bot_env):
     admin = await admin_ready(bot_env)
-    data = workbook([["姓名", "学号", "宿舍", "电话"], ["学生Q", 2025300, "南7-707", "13712345678"]])
+    data = workbook(
+        [["姓名", "学号", "宿舍", "电话"], ["学生Q", 2025300, "南7-707", "13712345678"]]
+    )
     await admin.send_document(data, "q.xlsx", XLSX)
     preview = await admin.expect_message()
     await admin.tap(preview, "📥 Import 1")

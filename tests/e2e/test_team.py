@@ -30,7 +30,10 @@ async def test_admin_is_told_who_has_no_supervisor_at_start_and_in_settings(bot_
     await admin.send("/settings")
     text = (await admin.expect_message()).text
     assert "Zhang (id 2002) → Li" in text and "Li (id 1001) → ⚠️ nobody" in text
-    assert "Your unacknowledged crisis alerts go to: ⚠️ nobody — set a supervisor: /settings supervisor 1001" in text
+    assert (
+        "Your unacknowledged crisis alerts go to: ⚠️ nobody — set a supervisor: /settings supervisor 1001"
+        in text
+    )
     assert "/settings supervisor <counsellor id> <supervisor id>" in text
     third = await invite_third(bot_env, admin)
     await admin.send(f"/settings supervisor {SECOND_ID} {THIRD_ID}")
@@ -45,7 +48,10 @@ async def test_admin_is_told_who_has_no_supervisor_at_start_and_in_settings(bot_
     assert "No supervisor set" not in mine
     assert "Your unacknowledged crisis alerts go to: Wang (your supervisor)" in mine
     await third.send("/settings")
-    assert "Your unacknowledged crisis alerts go to: the admins (Li)" in (await third.expect_message()).text
+    assert (
+        "Your unacknowledged crisis alerts go to: the admins (Li)"
+        in (await third.expect_message()).text
+    )
     await third.send("/start")
     assert "No supervisor set" not in (await third.expect_message()).text
 
@@ -62,9 +68,13 @@ async def test_team_lists_supervisors_open_crisis_alerts_and_overdue_contact(bot
     await admin.send("/team")
     text = (await admin.expect_message()).text
     assert "Team — 3 counsellors" in text
-    zhang = text[text.index("Zhang"):text.index("Wang (")] if "Wang (" in text else text[text.index("Zhang"):]
+    zhang = (
+        text[text.index("Zhang") : text.index("Wang (")]
+        if "Wang (" in text
+        else text[text.index("Zhang") :]
+    )
     assert "Supervisor: Wang" in zhang and "Open crisis alerts: 🔴 1" in zhang
-    li = text[text.index("Li (admin)"):text.index("Zhang")]
+    li = text[text.index("Li (admin)") : text.index("Zhang")]
     assert "Supervisor: none · unacknowledged alerts go to ⚠️ nobody" in li
     assert "Open crisis alerts: 0" in li
     assert "学生C" not in text  # counts only, no client names in /team
@@ -72,11 +82,14 @@ async def test_team_lists_supervisors_open_crisis_alerts_and_overdue_contact(bot
     bot_env.clock.advance(days=3)
     await admin.send("/team")
     text = (await admin.expect_message(contains="Team —", skip_others=True)).text
-    zhang = text[text.index("Zhang"):]
+    zhang = text[text.index("Zhang") :]
     assert "clients past latest contact: 1" in zhang.split("\n\n")[0]
     # not for counsellors
     await second.send("/team")
-    assert "Only admins can see the team" in (await second.expect_message(contains="admins", skip_others=True)).text
+    assert (
+        "Only admins can see the team"
+        in (await second.expect_message(contains="admins", skip_others=True)).text
+    )
 
 
 async def test_supervisor_digest_at_the_agenda_hour_once(bot_env):
@@ -104,7 +117,9 @@ async def test_supervisor_digest_at_the_agenda_hour_once(bot_env):
     await tick(bot_env)
     await settle(bot_env)
     assert sum("Supervision digest" in m.text for m in third.messages) == 1  # once a day
-    assert not [m for m in admin.messages if "Supervision digest" in m.text]  # Zhang has a supervisor
+    assert not [
+        m for m in admin.messages if "Supervision digest" in m.text
+    ]  # Zhang has a supervisor
     assert not [m for m in second.messages if "Supervision digest" in m.text]
 
 

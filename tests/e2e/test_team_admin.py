@@ -50,7 +50,10 @@ async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(b
     assert "韩梅梅" in (await say(second, "/clients")).text
     await admin.tap(ask, "✅ Yes, do it")
     done = await admin.expect_edit(ask)
-    assert "2 clients handed over to Li (now #2–#3)" in done.text and "Zhang no longer has access" in done.text
+    assert (
+        "2 clients handed over to Li (now #2–#3)" in done.text
+        and "Zhang no longer has access" in done.text
+    )
     # the open alerts go to the new counsellor at once (issue 10's urgent path: right after
     # the confirmation's answer, no tick needed), under the client's new number
     pushed = [await admin.expect_message() for _ in range(open_alerts)]
@@ -76,14 +79,20 @@ async def test_handover_moves_the_caseload_and_the_leaver_loses_access_at_once(b
     assert "韩梅梅" in (await say(admin, "/clients")).text
     audit = await say(admin, "/audit")
     assert "Team activity" in audit.text and "Li handed over the caseload of Zhang" in audit.text
-    assert "Li ended the access of Zhang" in audit.text and "Zhang read the map of client #1" not in audit.text
+    assert (
+        "Li ended the access of Zhang" in audit.text
+        and "Zhang read the map of client #1" not in audit.text
+    )
 
 
 async def test_deactivate_needs_an_empty_caseload_and_a_confirmation(bot_env):
     admin, second = await _two_counsellors(bot_env)
     await say(second, "/new 王芳")
     refused = await say(admin, f"/team deactivate {SECOND_ID}")
-    assert "still looks after 1 client" in refused.text and f"/team handover {SECOND_ID}" in refused.text
+    assert (
+        "still looks after 1 client" in refused.text
+        and f"/team handover {SECOND_ID}" in refused.text
+    )
     third_ask = await say(admin, f"/team handover {SECOND_ID} 1001")
     await admin.tap(third_ask, "Cancel")
     assert "Cancelled" in (await admin.expect_edit(third_ask)).text
@@ -113,7 +122,9 @@ async def test_deactivate_needs_an_empty_caseload_and_a_confirmation(bot_env):
     assert "no clients yet" in (await say(second, "/clients")).text
     # the counsellor's own audit trail: their own actions only
     mine = await say(second, "/audit")
-    assert "Your activity" in mine.text and "deleted client #1" in mine.text and "Li" not in mine.text
+    assert (
+        "Your activity" in mine.text and "deleted client #1" in mine.text and "Li" not in mine.text
+    )
 
 
 async def test_invites_are_listed_and_revocable(bot_env):

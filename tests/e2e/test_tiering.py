@@ -47,8 +47,11 @@ async def test_gad7_compact_answers_and_trend(bot_env):
 async def test_screening_bad_answers_change_nothing(bot_env):
     admin = await _with_client(bot_env)
     before = table_counts(bot_env.db_path)
-    for cmd, fragment in (("/phq9 王芳 1 2 3", "9"), ("/gad7 王芳 1 1 1 1 1 1 7", "7"),
-                          ("/phq9 王芳 1 1 1 1 1 1 1 1 x", "9")):
+    for cmd, fragment in (
+        ("/phq9 王芳 1 2 3", "9"),
+        ("/gad7 王芳 1 1 1 1 1 1 7", "7"),
+        ("/phq9 王芳 1 1 1 1 1 1 1 1 x", "9"),
+    ):
         await admin.send(cmd)
         reply = await admin.expect_message()
         assert fragment in reply.text and "went wrong" not in reply.text, (cmd, reply.text)

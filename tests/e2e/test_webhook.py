@@ -30,13 +30,20 @@ async def webhook_bot(fake_api, tmp_path, clock):
     from bot.app import build_application
 
     db_path = tmp_path / "caremap.db"
-    settings = Settings(token=fake_api.token, api_base_url=fake_api.base_url,
-                        database_url=f"sqlite+pysqlite:///{db_path}", admin_ids=frozenset({ADMIN_ID}))
+    settings = Settings(
+        token=fake_api.token,
+        api_base_url=fake_api.base_url,
+        database_url=f"sqlite+pysqlite:///{db_path}",
+        admin_ids=frozenset({ADMIN_ID}),
+    )
     db = open_database(settings)
     app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast_limiter())
     port = free_port()
-    hook = Webhook(f"http://127.0.0.1:{port}/caremap/hook", ("127.0.0.1", port),
-                   webhook_secret(None, fake_api.token))
+    hook = Webhook(
+        f"http://127.0.0.1:{port}/caremap/hook",
+        ("127.0.0.1", port),
+        webhook_secret(None, fake_api.token),
+    )
     try:
         async with serving(app, db, clock, webhook=hook) as inbox:
             yield inbox, hook, db_path
@@ -82,15 +89,25 @@ async def test_updates_arrive_by_webhook_and_200_means_stored(fake_api, webhook_
 
 async def test_a_post_without_the_secret_is_refused_and_stores_nothing(fake_api, webhook_bot):
     inbox, hook, db_path = webhook_bot
-    update = {"update_id": 5, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"},
-                                          "from": {"id": 1, "is_bot": False, "first_name": "x"}, "text": "/start"}}
+    update = {
+        "update_id": 5,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 1, "type": "private"},
+            "from": {"id": 1, "is_bot": False, "first_name": "x"},
+            "text": "/start",
+        },
+    }
     async with aiohttp.ClientSession() as session:
         async with session.post(hook.url, json=update) as response:
             assert response.status == 403
-        async with session.post(hook.url, json=update,
-                                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+        async with session.post(
+            hook.url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+        ) as response:
             assert response.status == 403
-        async with session.post(hook.url, data=b"not json",
-                                headers={"X-Telegram-Bot-Api-Secret-Token": hook.secret}) as response:
+        async with session.post(
+            hook.url, data=b"not json", headers={"X-Telegram-Bot-Api-Secret-Token": hook.secret}
+        ) as response:
             assert response.status == 400
     assert count(db_path, "SELECT count(*) FROM inbox") == 0

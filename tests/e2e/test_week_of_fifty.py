@@ -105,12 +105,17 @@ async def test_a_week_with_fifty_students_is_one_digest_a_day(bot_env):
     # only the follow-ups the counsellor dated: the seeded ones (学生B's next=1w and weekly
     # series, 学生A's study-plan review) and the one dated above (周三下午), each once
     with sqlite3.connect(bot_env.db_path) as con:
-        dated = con.execute("select count(*) from plan_items where due_at is not null and done_at is null "
-                            "and due_at <= ?", (bot_env.clock().isoformat(),)).fetchone()[0]
+        dated = con.execute(
+            "select count(*) from plan_items where due_at is not null and done_at is null "
+            "and due_at <= ?",
+            (bot_env.clock().isoformat(),),
+        ).fetchone()[0]
     follow_ups = sum(d["follow-up"] for d in per_day)
     assert 2 <= follow_ups <= dated, (follow_ups, dated)
     assert sum(d["review"] for d in per_day) <= DAYS // 3 + 1  # the crisis review, every 3 days
-    assert len(week) - follow_ups <= DAYS + 2 * (DAYS // 2 + 1), [m.text[:40] for m in week]  # was 66 a week
+    assert len(week) - follow_ups <= DAYS + 2 * (DAYS // 2 + 1), [
+        m.text[:40] for m in week
+    ]  # was 66 a week
 
     # the crisis student is first in every list that holds them, in every agenda
     for text in agendas:

@@ -61,35 +61,51 @@ async def test_export_xlsx_holds_exactly_the_counsellors_data(bot_env):
     await second.expect_message()
     await second.send("/log 别人的学生 secret of the other counsellor")
     await second.expect_message()
-    for cmd in ("/new 学生B #贫困生 #+会营销 sid=2025102 major=市场营销",
-                "/log 学生B 挂科 3 门, 周末打工 #勤工助学 #?被认可 via=宿舍 trust=2 risk=high outcome=联系上",
-                "/log 学生B 电话没接 via=电话 outcome=未联系上",
-                "/refer 学生B 勤工",
-                "/plan 学生B 每周 学业跟进 直到 2027-01-15",
-                "/goal 学生B 重回正轨",
-                "/phq9 学生B 1 1 1 1 0 0 0 0 0"):
+    for cmd in (
+        "/new 学生B #贫困生 #+会营销 sid=2025102 major=市场营销",
+        "/log 学生B 挂科 3 门, 周末打工 #勤工助学 #?被认可 via=宿舍 trust=2 risk=high outcome=联系上",
+        "/log 学生B 电话没接 via=电话 outcome=未联系上",
+        "/refer 学生B 勤工",
+        "/plan 学生B 每周 学业跟进 直到 2027-01-15",
+        "/goal 学生B 重回正轨",
+        "/phq9 学生B 1 1 1 1 0 0 0 0 0",
+    ):
         await admin.send(cmd)
         await admin.expect_message()
     await admin.send("/export")
     doc = await admin.expect_message(contains="敏感", skip_others=True)
     assert doc.file_name == "caremap-2026-11-28.xlsx"
     wb = load_workbook(io.BytesIO(doc.file_bytes))
-    assert wb.sheetnames == ["1 客户识别", "2 需求分析", "3 互动历史", "4 价值匹配", "5 关系状态",
-                             "6 未来规划", "量表", "分级历史"]
+    assert wb.sheetnames == [
+        "1 客户识别",
+        "2 需求分析",
+        "3 互动历史",
+        "4 价值匹配",
+        "5 关系状态",
+        "6 未来规划",
+        "量表",
+        "分级历史",
+    ]
 
     def rows(sheet):
-        return [[c if c is not None else "" for c in r] for r in wb[sheet].iter_rows(values_only=True)]
+        return [
+            [c if c is not None else "" for c in r] for r in wb[sheet].iter_rows(values_only=True)
+        ]
 
     ident = rows("1 客户识别")
     assert ident[0][:4] == ["编号", "姓名", "学号", "专业"]
     assert [r[:4] for r in ident[1:]] == [[1, "学生B", "2025102", "市场营销"]]
     assert ident[1][7:9] == ["贫困生", "会营销"]
     needs = rows("2 需求分析")
-    assert [r[2:6] for r in needs[1:]] == [["勤工助学", "显性", "经济", "宿舍走访"],
-                                          ["被认可", "隐性", "个人成长", "宿舍走访"]]
+    assert [r[2:6] for r in needs[1:]] == [
+        ["勤工助学", "显性", "经济", "宿舍走访"],
+        ["被认可", "隐性", "个人成长", "宿舍走访"],
+    ]
     talks = rows("3 互动历史")
-    assert [(r[3], r[4], r[5]) for r in talks[1:]] == [("宿舍走访", "联系上", "挂科 3 门, 周末打工"),
-                                                ("电话", "未联系上", "电话没接")]
+    assert [(r[3], r[4], r[5]) for r in talks[1:]] == [
+        ("宿舍走访", "联系上", "挂科 3 门, 周末打工"),
+        ("电话", "未联系上", "电话没接"),
+    ]
     assert rows("4 价值匹配")[1][2] == "勤工助学岗位"
     status = rows("5 关系状态")
     assert status[1][2] == 2 and status[1][4] == "高风险" and status[1][5] == "高风险"
@@ -100,7 +116,11 @@ async def test_export_xlsx_holds_exactly_the_counsellors_data(bot_env):
     assert rows("量表")[1][2:5] == ["PHQ-9", "2026-11-28", 4]
     assert len(rows("分级历史")) > 1
     everything = repr([rows(s) for s in wb.sheetnames])
-    assert "别人的学生" not in everything and "secret of the other" not in everything and "9999" not in everything
+    assert (
+        "别人的学生" not in everything
+        and "secret of the other" not in everything
+        and "9999" not in everything
+    )
     await admin.send("/export csv")
     zipped = await admin.expect_message(contains="敏感", skip_others=True)
     assert zipped.file_name == "caremap-export-2026-11-28.zip"

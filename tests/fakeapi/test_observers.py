@@ -32,7 +32,8 @@ async def test_subscribe_sees_messages_edits_answers_deletions_and_menus(fake_ap
 
     await ann.send("/start")
     sent = await bot.send_message(
-        1001, "<b>hi</b> there",
+        1001,
+        "<b>hi</b> there",
         parse_mode=ParseMode.HTML,
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="go")]]),
     )
@@ -60,7 +61,9 @@ async def test_subscribe_sees_messages_edits_answers_deletions_and_menus(fake_ap
     assert answer.answer.text == "Done!" and answer.message.message_id == sent.message_id
     assert edit.message.message_id == sent.message_id and edit.message.version == 1
     assert edit.message.entity_types() == ["italic"] and edit.message.reply_markup is None
-    assert document.message.file_name == "export.csv" and document.message.file_bytes == b"a,b\n1,2\n"
+    assert (
+        document.message.file_name == "export.csv" and document.message.file_bytes == b"a,b\n1,2\n"
+    )
 
     unsubscribe()
     await bot.send_message(1001, "after")

@@ -32,7 +32,9 @@ def png(width: int, height: int) -> bytes:
 
 
 def jpeg(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    app0 = (
+        b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    )
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
     return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
 
@@ -98,10 +100,13 @@ def test_bad_html_is_refused_with_the_parsers_reason():
 
 
 def test_only_html_parse_mode_is_implemented():
-    assert "MarkdownV2/Markdown are not supported" in refused(
-        v.format_text, "*x*", "MarkdownV2", None
-    )[1]
-    assert refused(v.format_text, "x", "rich", None)[1] == "Bad Request: unsupported parse_mode 'rich'"
+    assert (
+        "MarkdownV2/Markdown are not supported"
+        in refused(v.format_text, "*x*", "MarkdownV2", None)[1]
+    )
+    assert (
+        refused(v.format_text, "x", "rich", None)[1] == "Bad Request: unsupported parse_mode 'rich'"
+    )
 
 
 def test_explicit_entities_must_lie_inside_the_text():
@@ -166,7 +171,9 @@ def test_inline_keyboard_shape_size_and_urls():
     )
     button = {"text": "x", "callback_data": "a"}
     assert len(v.inline_keyboard([[button] * 10] * 10)) == 10
-    assert refused(v.inline_keyboard, [[button] * 101])[1] == "Bad Request: reply markup is too long"
+    assert (
+        refused(v.inline_keyboard, [[button] * 101])[1] == "Bad Request: reply markup is too long"
+    )
     assert refused(v.inline_keyboard, [[{"text": "x", "url": "www.e.com"}]])[1] == (
         "Bad Request: inline keyboard button URL 'www.e.com' is invalid: Wrong HTTP URL"
     )

@@ -19,7 +19,9 @@ NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
 def _start(url: str, key: str, admins: set[int]):
-    return open_database(Settings(token="1:x", database_url=url, secret_key=key, admin_ids=frozenset(admins)))
+    return open_database(
+        Settings(token="1:x", database_url=url, secret_key=key, admin_ids=frozenset(admins))
+    )
 
 
 def test_an_id_removed_from_the_setting_is_no_longer_admin_after_restart(tmp_path):

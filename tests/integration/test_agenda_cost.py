@@ -41,7 +41,13 @@ def _caseload(db: Database, now, telegram_id: int, n: int) -> int:
         for i in range(n):
             client = repo.add(f"学生{i}", [], None, None, None, now)
             clinical.add_alert(alert_for(client.id, Risk.CRISIS, None, CRISIS, rules, now))
-            records.add_plan(client.id, kind=PlanKind.SHORT, text=f"跟进 {i}", due_at=now + timedelta(hours=1), now=now)
+            records.add_plan(
+                client.id,
+                kind=PlanKind.SHORT,
+                text=f"跟进 {i}",
+                due_at=now + timedelta(hours=1),
+                now=now,
+            )
         return me.id
 
 

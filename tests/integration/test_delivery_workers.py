@@ -31,14 +31,21 @@ async def test_two_workers_deliver_1000_reminders_exactly_once(pg_schema_url, fa
         for n in range(CHATS):
             tid = 70_000 + n
             users[tid] = fake_api.user(tid, f"C{n}", started=True)
-            counsellor = uow.counsellors.add(telegram_id=tid, display_name=f"C{n}", is_admin=False, now=NOW)
+            counsellor = uow.counsellors.add(
+                telegram_id=tid, display_name=f"C{n}", is_admin=False, now=NOW
+            )
             uow.counsellors.set_settings(counsellor.id, agenda_at=None)
             repo = uow.clients_of(counsellor.id)
             records = uow.records_of(counsellor.id)
             client = repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=NOW)
             for k in range(PER_CHAT):
-                records.add_plan(client.id, kind=PlanKind.SHORT, text=f"item {n}-{k}",
-                              due_at=NOW + timedelta(minutes=k), now=NOW)
+                records.add_plan(
+                    client.id,
+                    kind=PlanKind.SHORT,
+                    text=f"item {n}-{k}",
+                    due_at=NOW + timedelta(minutes=k),
+                    now=NOW,
+                )
     later = NOW + timedelta(hours=1)
     planned = plan_due_work(db, later)
     assert planned["plan"] == CHATS * PER_CHAT
@@ -51,8 +58,10 @@ async def test_two_workers_deliver_1000_reminders_exactly_once(pg_schema_url, fa
     # Two workers, two database engines, two Bot clients: as two processes would be.
     db2 = Database(pg_schema_url, db.cipher)
     fast = dict(overall_per_second=2000, per_chat_rate=500, per_chat_burst=50)
-    async with Bot(fake_api.token, base_url=fake_api.base_url) as bot1, \
-            Bot(fake_api.token, base_url=fake_api.base_url) as bot2:
+    async with (
+        Bot(fake_api.token, base_url=fake_api.base_url) as bot1,
+        Bot(fake_api.token, base_url=fake_api.base_url) as bot2,
+    ):
         w1 = Deliverer(db, bot1, default_renderer(), clock, SendLimiter(**fast), worker="w1")
         w2 = Deliverer(db2, bot2, default_renderer(), clock, SendLimiter(**fast), worker="w2")
         # A message refused with 429 more often than the inline retries allow waits for its

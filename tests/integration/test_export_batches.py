@@ -33,9 +33,14 @@ def _one_by_one(db: Database, actor) -> list[tuple]:
         records, clinical = uow.records_of(actor.id), uow.clinical_of(actor.id)
         details, series = uow.details_of(actor.id), uow.series_of(actor.id)
         return [
-            (records.relationship_map(c.id, interactions_limit=100_000), clinical.grades(c.id),
-             clinical.screenings(c.id, limit=1000), clinical.tier_history(c.id, limit=1000),
-             details.get(c.id), series.of_client(c.id))
+            (
+                records.relationship_map(c.id, interactions_limit=100_000),
+                clinical.grades(c.id),
+                clinical.screenings(c.id, limit=1000),
+                clinical.tier_history(c.id, limit=1000),
+                details.get(c.id),
+                series.of_client(c.id),
+            )
             for c in uow.clients_of(actor.id).list()
         ]
 
@@ -49,7 +54,9 @@ def test_batches_give_what_the_per_client_reads_give(db: Database, monkeypatch) 
     log_conversation(db, other, "王芳 not mine", NOW, None, rules=RULES)
     for day in range(3):
         at = NOW + timedelta(days=day)
-        log_conversation(db, me, f"王芳 第{day}次 想要奖学金 trust={day + 2} next=明天", at, None, rules=RULES)
+        log_conversation(
+            db, me, f"王芳 第{day}次 想要奖学金 trust={day + 2} next=明天", at, None, rules=RULES
+        )
         log_conversation(db, me, f"李雷 电话 {day} via=电话 risk=high", at, None, rules=RULES)
     screening(db, me, "phq9", "王芳 1 2 3 1 2 3 1 2 1", NOW, None, RULES)
     screening(db, me, "gad7", "王芳 1 1 1 1 1 1 1", NOW + timedelta(hours=1), None, RULES)

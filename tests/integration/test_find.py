@@ -27,10 +27,16 @@ def test_find_over_the_texts_that_hold_the_query(db: Database) -> None:
     for actor in (me, other):
         for name in ("王芳", "李雷", "Anna"):
             add_client(db, actor, grammar.parse_new(name), NOW, None, RULES)
-    log_conversation(db, me, "王芳 谈了 期末\n\n  考试 的压力", NOW - timedelta(days=2), None, rules=RULES)
-    log_conversation(db, me, "李雷 Scholarship form handed in", NOW - timedelta(days=1), None, rules=RULES)
+    log_conversation(
+        db, me, "王芳 谈了 期末\n\n  考试 的压力", NOW - timedelta(days=2), None, rules=RULES
+    )
+    log_conversation(
+        db, me, "李雷 Scholarship form handed in", NOW - timedelta(days=1), None, rules=RULES
+    )
     log_conversation(db, me, "Anna 期末考试 went fine", NOW, None, rules=RULES)
-    log_conversation(db, other, "王芳 期末 考试 (another counsellor's note)", NOW, None, rules=RULES)
+    log_conversation(
+        db, other, "王芳 期末 考试 (another counsellor's note)", NOW, None, rules=RULES
+    )
 
     spaced = find(db, me, "期末 考试")  # the note's newline and double spaces count as one space
     assert [(r.client.name, r.where, r.match) for r in spaced] == [("王芳", "note", "期末 考试")]
@@ -38,6 +44,9 @@ def test_find_over_the_texts_that_hold_the_query(db: Database) -> None:
     tight = find(db, me, "期末考试")
     assert [r.client.name for r in tight] == ["Anna"]
     both = find(db, me, "期末")  # latest first
-    assert [(r.client.name, r.at) for r in both] == [("Anna", NOW), ("王芳", NOW - timedelta(days=2))]
+    assert [(r.client.name, r.at) for r in both] == [
+        ("Anna", NOW),
+        ("王芳", NOW - timedelta(days=2)),
+    ]
     assert [r.match for r in find(db, me, "SCHOLARSHIP")] == ["Scholarship"]
     assert find(db, me, "another counsellor") == []

@@ -26,7 +26,9 @@ def make_db(tmp_path) -> Database:
 def _setup(tmp_path):
     db = make_db(tmp_path)
     admin = invites.ensure_admin(db, 1, "Li", NOW - 40 * DAY, "Asia/Shanghai")
-    client = clients.add_client(db, admin, grammar.parse_new("王芳"), NOW - 40 * DAY, update_id=1, rules=RULES).client
+    client = clients.add_client(
+        db, admin, grammar.parse_new("王芳"), NOW - 40 * DAY, update_id=1, rules=RULES
+    ).client
     return db, admin, client
 
 
@@ -49,7 +51,9 @@ def test_lowering_a_crisis_on_12_12_never_shows_a_past_review_date(tmp_path):
 def test_first_phq9_of_a_student_last_seen_32_days_ago(tmp_path):
     db, admin, client = _setup(tmp_path)
     logs.log_conversation(db, admin, "王芳 聊了聊", NOW - 32 * DAY, update_id=2, rules=RULES)
-    saved = screenings.screening(db, admin, "phq9", "王芳 2 2 2 2 2 2 2 2 0", NOW, update_id=3, rules=RULES)
+    saved = screenings.screening(
+        db, admin, "phq9", "王芳 2 2 2 2 2 2 2 2 0", NOW, update_id=3, rules=RULES
+    )
     g = saved.grading.grades
     assert g.risk is Risk.HIGH
     assert saved.grading.alert is not None
@@ -80,9 +84,13 @@ def test_raising_the_tier_restarts_the_standard_and_a_log_resets_the_dates(tmp_p
 
 def test_item9_then_zero_and_100_days_stays_crisis_until_a_review_with_a_reason(tmp_path):
     db, admin, client = _setup(tmp_path)
-    first = screenings.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 1", NOW, update_id=2, rules=RULES)
+    first = screenings.screening(
+        db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 1", NOW, update_id=2, rules=RULES
+    )
     assert first.grading.grades.risk is Risk.CRISIS and first.grading.alert is not None
-    second = screenings.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3, rules=RULES)
+    second = screenings.screening(
+        db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3, rules=RULES
+    )
     assert second.grading.grades.risk is Risk.CRISIS and second.grading.grades.review_requested
     t = NOW + 107 * DAY
     regrade_everyone(db, t, rules=RULES)
@@ -122,7 +130,9 @@ def test_undo_of_the_log_that_raised_a_crisis_lets_it_go(tmp_path):
 def test_confirming_a_held_crisis_is_not_asked_again_before_the_next_review(tmp_path):
     db, admin, client = _setup(tmp_path)
     screenings.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 1", NOW, update_id=2, rules=RULES)
-    screenings.screening(db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3, rules=RULES)
+    screenings.screening(
+        db, admin, "phq9", "王芳 0 0 0 0 0 0 0 0 0", NOW + 7 * DAY, update_id=3, rules=RULES
+    )
     t = NOW + 8 * DAY
     out = rem.confirm_review(db, admin, client.id, t, rules=RULES)
     assert out.grades.risk is Risk.CRISIS and out.grades.review_due_at == t + 3 * DAY
@@ -140,11 +150,20 @@ def test_three_unreached_attempts_in_a_row_make_the_client_unreachable(tmp_path)
     db, admin, client = _setup(tmp_path)
     logs.log_conversation(db, admin, "王芳 聊了聊", NOW - 10 * DAY, update_id=2, rules=RULES)
     for i in range(3):
-        res = logs.log_conversation(db, admin, "王芳 打电话没接 outcome=unreached", NOW + i * DAY, update_id=10 + i, rules=RULES)
+        res = logs.log_conversation(
+            db,
+            admin,
+            "王芳 打电话没接 outcome=unreached",
+            NOW + i * DAY,
+            update_id=10 + i,
+            rules=RULES,
+        )
     g = res.grading.grades
     assert g.risk is Risk.HIGH and g.risk_reasons[0].code == "unreached_attempts"
     assert res.grading.alert is not None
     # the next contact that reaches the client ends the streak (the high tier itself is not held)
-    reached = logs.log_conversation(db, admin, "王芳 终于联系上了", NOW + 4 * DAY, update_id=20, rules=RULES)
+    reached = logs.log_conversation(
+        db, admin, "王芳 终于联系上了", NOW + 4 * DAY, update_id=20, rules=RULES
+    )
     assert "unreached_attempts" not in [r.code for r in reached.grading.grades.risk_reasons]
     db.dispose()

@@ -34,37 +34,118 @@ SECRETS = (NAME, SID, MAJOR, GRADE, *TAGS, LATER_TAG, "moderately_severe")
 CLEAR = {
     "alembic_version": {"version_num"},
     "meta": {"name"},  # value is the key check token
-    "counsellors": {"id", "telegram_id", "display_name", "is_admin", "language", "timezone",
-                    "supervisor_id", "client_seq", "created_at", "agenda_at", "quiet_hours",
-                    "telegram_language", "deactivated_at"},
+    "counsellors": {
+        "id",
+        "telegram_id",
+        "display_name",
+        "is_admin",
+        "language",
+        "timezone",
+        "supervisor_id",
+        "client_seq",
+        "created_at",
+        "agenda_at",
+        "quiet_hours",
+        "telegram_language",
+        "deactivated_at",
+    },
     "audit_log": {"id", "at", "actor_id", "action", "client_id", "client_number", "target_id"},
     "invites": {"id", "code_hash", "created_by", "created_at", "expires_at", "used_at", "used_by"},
     "clients": {"id", "counsellor_id", "number", "risk", "created_at", "last_contact_at"},
     "client_tags": {"id", "client_id"},
     "needs": {"id", "client_id", "explicit", "source", "created_at"},
     "interactions": {"id", "client_id", "at", "channel", "created_at", "outcome"},
-    "plan_items": {"id", "client_id", "kind", "due_at", "done_at", "created_at", "reminded_due_at",
-                   "series_id", "seq"},
-    "plan_series": {"id", "client_id", "every", "first_due", "until_at", "stop_below", "created_at",
-                    "ended_at", "end_reason"},
+    "plan_items": {
+        "id",
+        "client_id",
+        "kind",
+        "due_at",
+        "done_at",
+        "created_at",
+        "reminded_due_at",
+        "series_id",
+        "seq",
+    },
+    "plan_series": {
+        "id",
+        "client_id",
+        "every",
+        "first_due",
+        "until_at",
+        "stop_below",
+        "created_at",
+        "ended_at",
+        "end_reason",
+    },
     "client_details": {"client_id", "payer", "pay_capacity"},  # issue 15: value tier inputs
     "status_changes": {"id", "client_id", "counsellor_id", "at", "field"},
     "referrals": {"id", "client_id", "status", "created_at", "updated_at"},
     "pending_inputs": {"id", "counsellor_id", "kind", "created_at", "expires_at"},
     "processed_updates": {"update_id", "processed_at"},
     "screenings": {"id", "client_id", "instrument", "at"},
-    "client_grades": {"client_id", "risk", "risk_rank", "graded_at", "tier_set_at", "review_due_at",
-                      "next_contact_due", "contact_latest_at"},
+    "client_grades": {
+        "client_id",
+        "risk",
+        "risk_rank",
+        "graded_at",
+        "tier_set_at",
+        "review_due_at",
+        "next_contact_due",
+        "contact_latest_at",
+    },
     # issue 11: safety checks and risk-phrase signals (answers and phrases encrypted)
     "safety_checks": {"id", "client_id", "counsellor_id", "at", "result", "trigger"},
-    "risk_signals": {"id", "client_id", "counsellor_id", "at", "source", "outcome", "reason", "resolved_at"},
+    "risk_signals": {
+        "id",
+        "client_id",
+        "counsellor_id",
+        "at",
+        "source",
+        "outcome",
+        "reason",
+        "resolved_at",
+    },
     "tier_changes": {"id", "client_id", "at", "dimension", "old", "new", "by_counsellor_id"},
-    "alerts": {"id", "client_id", "counsellor_id", "tier", "previous", "raised_at", "respond_by",
-               "realert_minutes", "escalate_minutes", "realert_at", "escalate_at", "acknowledged_at",
-               "status", "escalated_at", "realert_count", "message_id", "sent_at"},
-    "outbox": {"id", "counsellor_id", "client_id", "kind", "priority", "dedupe_key", "due_at",
-               "not_before", "payload", "status", "attempts", "claimed_at", "claimed_by", "sent_at",
-               "failed_at", "message_id", "last_error", "created_at", "lease_until"},
+    "alerts": {
+        "id",
+        "client_id",
+        "counsellor_id",
+        "tier",
+        "previous",
+        "raised_at",
+        "respond_by",
+        "realert_minutes",
+        "escalate_minutes",
+        "realert_at",
+        "escalate_at",
+        "acknowledged_at",
+        "status",
+        "escalated_at",
+        "realert_count",
+        "message_id",
+        "sent_at",
+    },
+    "outbox": {
+        "id",
+        "counsellor_id",
+        "client_id",
+        "kind",
+        "priority",
+        "dedupe_key",
+        "due_at",
+        "not_before",
+        "payload",
+        "status",
+        "attempts",
+        "claimed_at",
+        "claimed_by",
+        "sent_at",
+        "failed_at",
+        "message_id",
+        "last_error",
+        "created_at",
+        "lease_until",
+    },
     # issue 10: the send budget shared by every process (rate-limit key "all" / "chat:<telegram id>")
     "send_slots": {"key", "tat"},
     # issue 10: the update inbox (the update itself is encrypted in payload_enc)
@@ -82,9 +163,15 @@ def _seed(db: Database) -> tuple[int, int]:
         records = uow.records_of(c.id)
         clinical = uow.clinical_of(c.id)
         client = repo.add(NAME, list(TAGS), SID, MAJOR, GRADE, NOW)
-        repo.set_status(client.id, by_counsellor_id=c.id, now=NOW, trust=2, satisfaction=3, risk="high")
-        repo.change_tags(client.id, add=[LATER_TAG], remove=["贫困生"], by_counsellor_id=c.id, now=NOW)
-        clinical.add_screening(client.id, score("phq9", [2, 2, 2, 2, 2, 2, 2, 1, 1]), NOW)  # 16, item 9 = 1
+        repo.set_status(
+            client.id, by_counsellor_id=c.id, now=NOW, trust=2, satisfaction=3, risk="high"
+        )
+        repo.change_tags(
+            client.id, add=[LATER_TAG], remove=["贫困生"], by_counsellor_id=c.id, now=NOW
+        )
+        clinical.add_screening(
+            client.id, score("phq9", [2, 2, 2, 2, 2, 2, 2, 1, 1]), NOW
+        )  # 16, item 9 = 1
         records.add_interaction(client.id, NOW, "face", "谈了很久", NOW)
     return c.id, client.id
 
@@ -101,10 +188,19 @@ def _assert_every_other_column_is_a_token(db: Database) -> int:
                     if value is not None and (table, col) in BLIND:
                         # keyed: the HMAC of a seeded name under this database's key, no other
                         assert re.fullmatch("[0-9a-f]{32}", value), (table, col, value)
-                        assert value in {db.cipher.blind_index(folded_name(s)) for s in SECRETS}, (table, col)
-                        assert value not in {Cipher(Cipher.generate_key()).blind_index(folded_name(NAME))}
+                        assert value in {db.cipher.blind_index(folded_name(s)) for s in SECRETS}, (
+                            table,
+                            col,
+                        )
+                        assert value not in {
+                            Cipher(Cipher.generate_key()).blind_index(folded_name(NAME))
+                        }
                     elif value is not None:
-                        assert isinstance(value, str) and value.startswith("gAAAAA"), (table, col, value)
+                        assert isinstance(value, str) and value.startswith("gAAAAA"), (
+                            table,
+                            col,
+                            value,
+                        )
                         checked += 1
     return checked
 
@@ -151,15 +247,31 @@ def test_pg_dump_holds_no_identifying_fact(pg_schema_url):
         if pg_dump is not None:
             env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
             dump = subprocess.run(
-                [pg_dump, "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
-                 "-d", url.database, "-n", schema, "--data-only"],
-                capture_output=True, check=True, timeout=60, env=env,
+                [
+                    pg_dump,
+                    "-h",
+                    url.host or "127.0.0.1",
+                    "-p",
+                    str(url.port or 5432),
+                    "-U",
+                    url.username or "postgres",
+                    "-d",
+                    url.database,
+                    "-n",
+                    schema,
+                    "--data-only",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=60,
+                env=env,
             ).stdout.decode("utf-8")
             assert "gAAAAA" in dump  # the dump did include the rows
         else:  # the tables read raw
             with db.engine.connect() as conn:
                 dump = "\n".join(
-                    str(tuple(row)) for t in inspect(conn).get_table_names()
+                    str(tuple(row))
+                    for t in inspect(conn).get_table_names()
                     for row in conn.execute(text(f"SELECT * FROM {t}"))
                 )
         for secret in SECRETS:
@@ -170,32 +282,59 @@ def test_pg_dump_holds_no_identifying_fact(pg_schema_url):
         db.dispose()
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_the_encrypting_migration_encrypts_existing_rows_and_its_downgrade_restores_them(dialect, tmp_path, request):
-    url = f"sqlite:///{tmp_path / 'caremap.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_schema_url")
+@pytest.mark.parametrize(
+    "dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_the_encrypting_migration_encrypts_existing_rows_and_its_downgrade_restores_them(
+    dialect, tmp_path, request
+):
+    url = (
+        f"sqlite:///{tmp_path / 'caremap.db'}"
+        if dialect == "sqlite"
+        else request.getfixturevalue("pg_schema_url")
+    )
     cipher = Cipher(Cipher.generate_key())
     db = Database(url, cipher)
     before = Database.revision_before(ENCRYPT_IDENTITY_REVISION)
     try:
         db.migrate(before)
         ts = NOW if dialect == "postgresql" else NOW.replace(tzinfo=None)
-        with db.engine.begin() as conn:  # rows as a database from before the migration holds them: in clear
-            cid = conn.execute(text(
-                "INSERT INTO counsellors (telegram_id, display_name, is_admin, timezone, client_seq, created_at) "
-                "VALUES (1001, 'Li', true, 'Asia/Shanghai', 1, :t) RETURNING id"), {"t": ts}).scalar_one()
-            client_id = conn.execute(text(
-                "INSERT INTO clients (counsellor_id, number, name, sid, major, grade, trust, satisfaction, risk, created_at) "
-                "VALUES (:c, 1, :n, :s, :m, :g, 2, 3, 'high', :t) RETURNING id"),
-                {"c": cid, "n": NAME, "s": SID, "m": MAJOR, "g": GRADE, "t": ts}).scalar_one()
+        with (
+            db.engine.begin() as conn
+        ):  # rows as a database from before the migration holds them: in clear
+            cid = conn.execute(
+                text(
+                    "INSERT INTO counsellors (telegram_id, display_name, is_admin, timezone, client_seq, created_at) "
+                    "VALUES (1001, 'Li', true, 'Asia/Shanghai', 1, :t) RETURNING id"
+                ),
+                {"t": ts},
+            ).scalar_one()
+            client_id = conn.execute(
+                text(
+                    "INSERT INTO clients (counsellor_id, number, name, sid, major, grade, trust, satisfaction, risk, created_at) "
+                    "VALUES (:c, 1, :n, :s, :m, :g, 2, 3, 'high', :t) RETURNING id"
+                ),
+                {"c": cid, "n": NAME, "s": SID, "m": MAJOR, "g": GRADE, "t": ts},
+            ).scalar_one()
             for tag in TAGS:
-                conn.execute(text("INSERT INTO client_tags (client_id, tag) VALUES (:c, :t)"), {"c": client_id, "t": tag})
-            conn.execute(text(
-                "INSERT INTO screenings (client_id, instrument, answers_enc, total, band, item9, at) "
-                "VALUES (:c, 'phq9', :a, 16, 'moderately_severe', 1, :t)"),
-                {"c": client_id, "a": cipher.encrypt("[2,2,2,2,2,2,2,1,1]"), "t": ts})
-            conn.execute(text(
-                "INSERT INTO status_changes (client_id, counsellor_id, at, field, old, new) "
-                "VALUES (:c, :k, :t, 'tag', '贫困生', NULL)"), {"c": client_id, "k": cid, "t": ts})
+                conn.execute(
+                    text("INSERT INTO client_tags (client_id, tag) VALUES (:c, :t)"),
+                    {"c": client_id, "t": tag},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO screenings (client_id, instrument, answers_enc, total, band, item9, at) "
+                    "VALUES (:c, 'phq9', :a, 16, 'moderately_severe', 1, :t)"
+                ),
+                {"c": client_id, "a": cipher.encrypt("[2,2,2,2,2,2,2,1,1]"), "t": ts},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO status_changes (client_id, counsellor_id, at, field, old, new) "
+                    "VALUES (:c, :k, :t, 'tag', '贫困生', NULL)"
+                ),
+                {"c": client_id, "k": cid, "t": ts},
+            )
         db.migrate()
         assert db.current_revision() == HEAD
         _assert_every_other_column_is_a_token(db)
@@ -204,13 +343,25 @@ def test_the_encrypting_migration_encrypts_existing_rows_and_its_downgrade_resto
             clinical = uow.clinical_of(cid)
             client = repo.get(client_id)
             assert (client.name, client.sid, client.trust, client.tags) == (NAME, SID, 2, TAGS)
-            assert [c.id for c in repo.named(folded_name(NAME))] == [client_id]  # 0011 indexed the row
+            assert [c.id for c in repo.named(folded_name(NAME))] == [
+                client_id
+            ]  # 0011 indexed the row
             assert clinical.screenings(client_id)[0].item9 == 1
             repo.add_tags(client_id, ["新标签"])  # ids continue after the copied rows (PG sequence)
         db.downgrade(before)
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT name, sid, trust FROM clients")).one() == (NAME, SID, 2)
-            assert [r[0] for r in conn.execute(text("SELECT tag FROM client_tags ORDER BY id"))] == [*TAGS, "新标签"]
-            assert conn.execute(text("SELECT total, band, item9 FROM screenings")).one() == (16, "moderately_severe", 1)
+            assert conn.execute(text("SELECT name, sid, trust FROM clients")).one() == (
+                NAME,
+                SID,
+                2,
+            )
+            assert [
+                r[0] for r in conn.execute(text("SELECT tag FROM client_tags ORDER BY id"))
+            ] == [*TAGS, "新标签"]
+            assert conn.execute(text("SELECT total, band, item9 FROM screenings")).one() == (
+                16,
+                "moderately_severe",
+                1,
+            )
     finally:
         db.dispose()

@@ -26,7 +26,10 @@ NOTE = "周末在打工, 挂科 3 门"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     for name in list(os.environ):
-        if name.startswith(("TELEGRAM_", "DATABASE_", "CAREMAP_")) and name != "CAREMAP_TEST_POSTGRES_URL":
+        if (
+            name.startswith(("TELEGRAM_", "DATABASE_", "CAREMAP_"))
+            and name != "CAREMAP_TEST_POSTGRES_URL"
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env
     old = os.umask(0o022)  # a typical operator umask: the code must not rely on it
@@ -88,7 +91,9 @@ def test_a_different_key_after_data_exists_is_refused_in_one_line(tmp_path, monk
     _seed(_settings(_url(tmp_path), right))
     size = (tmp_path / "caremap.db").stat().st_size
 
-    rc, _, err = _run_main(monkeypatch, capsys, [], DATABASE_URL=_url(tmp_path), CAREMAP_SECRET_KEY=wrong)
+    rc, _, err = _run_main(
+        monkeypatch, capsys, [], DATABASE_URL=_url(tmp_path), CAREMAP_SECRET_KEY=wrong
+    )
 
     assert rc == 2
     lines = err.strip().splitlines()
@@ -105,7 +110,9 @@ def test_the_key_check_is_stored_at_first_start_and_not_readable_without_the_key
     db = open_database(_settings(_url(tmp_path), key))
     try:
         with db.engine.connect() as conn:
-            token = conn.exec_driver_sql("SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).scalar()
+            token = conn.exec_driver_sql(
+                "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)
+            ).scalar()
     finally:
         db.dispose()
     assert token and "caremap" not in token
@@ -125,7 +132,9 @@ def test_a_wrong_key_is_refused_on_a_database_from_before_the_key_check(tmp_path
     assert _read_note(_settings(_url(tmp_path), right)) == NOTE
 
 
-def test_a_missing_key_file_with_data_present_is_refused_and_not_regenerated(tmp_path, monkeypatch, capsys):
+def test_a_missing_key_file_with_data_present_is_refused_and_not_regenerated(
+    tmp_path, monkeypatch, capsys
+):
     _seed(_settings(_url(tmp_path)))  # no CAREMAP_SECRET_KEY: the key file is generated
     key_file = tmp_path / "caremap.db.key"
     assert key_file.exists()
@@ -148,7 +157,9 @@ def test_a_key_file_readable_by_others_is_warned_about_in_one_line(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="caremap"):
         db = open_database(_settings(_url(tmp_path)))
         db.dispose()
-    warnings = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
+    warnings = [
+        r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()
+    ]
     assert warnings == [
         f"the key file {key_file} is readable by other users (mode 0644); make it owner-only: chmod 600 {key_file}"
     ]
@@ -221,12 +232,20 @@ def test_rotate_key_with_an_environment_key(tmp_path, monkeypatch, capsys):
     old, new = Cipher.generate_key(), Cipher.generate_key()
     _seed(_settings(_url(tmp_path), old))
 
-    rc, _, err = _run_main(monkeypatch, capsys, ["rotate-key"], DATABASE_URL=_url(tmp_path), CAREMAP_SECRET_KEY=old)
+    rc, _, err = _run_main(
+        monkeypatch, capsys, ["rotate-key"], DATABASE_URL=_url(tmp_path), CAREMAP_SECRET_KEY=old
+    )
     assert rc == 2 and "CAREMAP_NEW_SECRET_KEY" in err and len(err.strip().splitlines()) == 1
     assert _read_note(_settings(_url(tmp_path), old)) == NOTE  # nothing changed
 
-    rc, out, err = _run_main(monkeypatch, capsys, ["rotate-key"], DATABASE_URL=_url(tmp_path),
-                             CAREMAP_SECRET_KEY=old, CAREMAP_NEW_SECRET_KEY=new)
+    rc, out, err = _run_main(
+        monkeypatch,
+        capsys,
+        ["rotate-key"],
+        DATABASE_URL=_url(tmp_path),
+        CAREMAP_SECRET_KEY=old,
+        CAREMAP_NEW_SECRET_KEY=new,
+    )
     assert rc == 0, err
     assert new not in out and old not in out
     assert _read_note(_settings(_url(tmp_path), new)) == NOTE
@@ -234,7 +253,9 @@ def test_rotate_key_with_an_environment_key(tmp_path, monkeypatch, capsys):
         open_database(_settings(_url(tmp_path), old))
 
 
-def test_a_rotation_that_fails_midway_keeps_the_old_key_and_its_check(tmp_path, monkeypatch, capsys):
+def test_a_rotation_that_fails_midway_keeps_the_old_key_and_its_check(
+    tmp_path, monkeypatch, capsys
+):
     from storage import keycheck
 
     _seed(_settings(_url(tmp_path)))
@@ -314,7 +335,10 @@ def test_backup_is_a_consistent_owner_only_copy_that_restores(tmp_path, monkeypa
     assert rc == 0, err
     assert f"backup written to {target}" in out and "1 clients" in out
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert not list(target.parent.glob("*.tmp")) and not target.with_name(target.name + "-wal").exists()
+    assert (
+        not list(target.parent.glob("*.tmp"))
+        and not target.with_name(target.name + "-wal").exists()
+    )
     assert NOTE.encode() not in target.read_bytes()
 
     # restore as README says: the copy becomes caremap.db beside the same key
@@ -331,6 +355,11 @@ def test_backup_is_a_consistent_owner_only_copy_that_restores(tmp_path, monkeypa
 
 def test_backup_refuses_postgresql_in_one_line(pg_schema_url, monkeypatch, capsys):
     key = Cipher.generate_key()
-    rc, _, err = _run_main(monkeypatch, capsys, ["backup", "/tmp/x.db"], DATABASE_URL=pg_schema_url,
-                           CAREMAP_SECRET_KEY=key)
+    rc, _, err = _run_main(
+        monkeypatch,
+        capsys,
+        ["backup", "/tmp/x.db"],
+        DATABASE_URL=pg_schema_url,
+        CAREMAP_SECRET_KEY=key,
+    )
     assert rc == 2 and "pg_dump" in err and len(err.strip().splitlines()) == 1

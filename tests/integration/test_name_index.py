@@ -29,11 +29,16 @@ def test_same_names_are_found_by_the_index_whatever_the_case_or_spacing(db: Data
     other, other_ids = _seed(db, ["王芳"], telegram_id=2)
     with db.uow(write=False) as uow:
         repo = uow.clients_of(actor.id)
-        assert [c.id for c in repo.named(folded_name("王芳"))] == [ids[0], ids[4]]  # not 王芳菲, not C2's
+        assert [c.id for c in repo.named(folded_name("王芳"))] == [
+            ids[0],
+            ids[4],
+        ]  # not 王芳菲, not C2's
         assert [c.id for c in repo.named(folded_name("LI MING"))] == [ids[1], ids[3]]
         assert repo.named(folded_name("王")) == []
         assert [c.id for c in uow.clients_of(other.id).named(folded_name("王芳"))] == other_ids
-        stored = uow.session.execute(text("SELECT name_key FROM clients ORDER BY id")).scalars().all()
+        stored = (
+            uow.session.execute(text("SELECT name_key FROM clients ORDER BY id")).scalars().all()
+        )
     assert all(len(k) == 32 and "王" not in k for k in stored)
     assert stored[0] == stored[4] == stored[5] != stored[2]
 
@@ -51,9 +56,16 @@ def test_an_exact_name_reads_only_its_clients(db: Database) -> None:
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert logged.client.id == ids[12] and logged.interaction_count == 1
-    assert isinstance(twins, Choice) and sorted(c.id for c in twins.candidates) == [ids[7], ids[300]]
+    assert isinstance(twins, Choice) and sorted(c.id for c in twins.candidates) == [
+        ids[7],
+        ids[300],
+    ]
     # the whole-caseload read (`ClientRepo.list`) never ran
-    assert not [s for s in seen if "FROM client_tags t JOIN clients c" in s or "FROM clients WHERE counsellor_id" in s]
+    assert not [
+        s
+        for s in seen
+        if "FROM client_tags t JOIN clients c" in s or "FROM clients WHERE counsellor_id" in s
+    ]
 
 
 def test_a_key_rotation_rewrites_the_index(tmp_path) -> None:
@@ -68,7 +80,9 @@ def test_a_key_rotation_rewrites_the_index(tmp_path) -> None:
         db = Database(f"sqlite:///{tmp_path / 'caremap.db'}", Cipher(key))
         try:
             with db.uow(write=False) as uow:
-                assert [c.id for c in uow.clients_of(actor.id).named(folded_name("周晓雯"))] == [ids[0]]
+                assert [c.id for c in uow.clients_of(actor.id).named(folded_name("周晓雯"))] == [
+                    ids[0]
+                ]
         finally:
             db.dispose()
 

@@ -18,7 +18,9 @@ from services import reminders as reminder_service
 from storage import Database
 from storage import outbox_keys as keys
 
-REASONS = (Reason("risk_tag", {"tag": "self_harm_history", "en": "x", "zh": "自伤", "tier": "crisis"}),)
+REASONS = (
+    Reason("risk_tag", {"tag": "self_harm_history", "en": "x", "zh": "自伤", "tier": "crisis"}),
+)
 
 
 def test_keys_are_built_in_one_place_and_never_prefix_each_other():
@@ -40,19 +42,33 @@ def test_acknowledging_alert_1_leaves_alerts_10_to_19_and_100_to_199_alone(db: D
         repo = uow.clients_of(me.id)
         clinical = uow.clinical_of(me.id)
         client = repo.add("Li", [], None, None, None, now)
-        ids = [clinical.add_alert(alert_for(client.id, Risk.CRISIS, Risk.LOW, REASONS, rules, now))
-               for _ in range(200)]
+        ids = [
+            clinical.add_alert(alert_for(client.id, Risk.CRISIS, Risk.LOW, REASONS, rules, now))
+            for _ in range(200)
+        ]
     assert ids == list(range(1, 201))  # the ids the bug confused: 1, 10–19, 100–199
     plan_due_work(db, now)  # enqueues "alert:<id>" for every pending alert
     with db.uow() as uow:
         for alert_id in ids:
             for n in (1, 2):
-                uow.outbox.enqueue(counsellor_id=me.id, kind="realert", dedupe_key=keys.realert(alert_id, n),
-                                   due_at=now + timedelta(hours=n), priority=0, now=now,
-                                   payload={"alert_id": alert_id, "client_id": client.id, "n": n})
-            uow.outbox.enqueue(counsellor_id=boss.id, kind="escalation",
-                               dedupe_key=keys.escalation(alert_id, boss.id), due_at=now + timedelta(hours=3),
-                               priority=0, now=now, payload={"alert_id": alert_id, "client_id": client.id})
+                uow.outbox.enqueue(
+                    counsellor_id=me.id,
+                    kind="realert",
+                    dedupe_key=keys.realert(alert_id, n),
+                    due_at=now + timedelta(hours=n),
+                    priority=0,
+                    now=now,
+                    payload={"alert_id": alert_id, "client_id": client.id, "n": n},
+                )
+            uow.outbox.enqueue(
+                counsellor_id=boss.id,
+                kind="escalation",
+                dedupe_key=keys.escalation(alert_id, boss.id),
+                due_at=now + timedelta(hours=3),
+                priority=0,
+                now=now,
+                payload={"alert_id": alert_id, "client_id": client.id},
+            )
         assert uow.outbox.counts()["pending"] == 200 * 4
 
     outcome = reminder_service.acknowledge_alert(db, me, 1, now)
@@ -74,8 +90,12 @@ def test_completing_plan_item_4_leaves_plan_item_42_alone(db: Database, now):
         repo = uow.clients_of(me.id)
         records = uow.records_of(me.id)
         client = repo.add("Li", [], None, None, None, now)
-        items = [records.add_plan(client.id, PlanKind.SHORT, f"step {i}", now - timedelta(minutes=1), now)
-                 for i in range(1, 46)]
+        items = [
+            records.add_plan(
+                client.id, PlanKind.SHORT, f"step {i}", now - timedelta(minutes=1), now
+            )
+            for i in range(1, 46)
+        ]
     assert [i.id for i in items][:4] == [1, 2, 3, 4]
     plan_due_work(db, now)
     reminder_service.complete_plan(db, me, 4, now)
@@ -90,8 +110,15 @@ def test_cancel_matches_exactly_unless_the_key_ends_with_the_separator(db: Datab
     with db.uow() as uow:
         me = uow.counsellors.add(1001, "Ms A", True, now)
         for key in ("agenda:1:x", "agenda:10:x", "agenda:1"):
-            uow.outbox.enqueue(counsellor_id=me.id, kind="agenda", dedupe_key=key, due_at=now, priority=6,
-                               payload={}, now=now)
+            uow.outbox.enqueue(
+                counsellor_id=me.id,
+                kind="agenda",
+                dedupe_key=key,
+                due_at=now,
+                priority=6,
+                payload={},
+                now=now,
+            )
         assert uow.outbox.cancel("agenda:1") == 1
         assert uow.outbox.cancel("agenda:1:") == 1
         assert uow.outbox.get_by_key("agenda:10:x").status == "pending"

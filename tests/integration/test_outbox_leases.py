@@ -20,8 +20,16 @@ def _counsellors(db: Database, now, n: int = 3) -> list[int]:
 
 
 def _enqueue(uow, counsellor_id: int, key: str, now, priority: int = 3, **kw):
-    return uow.outbox.enqueue(counsellor_id=counsellor_id, kind="plan", dedupe_key=key, due_at=now,
-                              priority=priority, payload={}, now=now, **kw)
+    return uow.outbox.enqueue(
+        counsellor_id=counsellor_id,
+        kind="plan",
+        dedupe_key=key,
+        due_at=now,
+        priority=priority,
+        payload={},
+        now=now,
+        **kw,
+    )
 
 
 def test_lease_is_renewed_while_sending_and_taken_back_when_it_runs_out(db: Database, now):
@@ -33,7 +41,9 @@ def test_lease_is_renewed_while_sending_and_taken_back_when_it_runs_out(db: Data
     assert [i.lease_until for i in got] == [now + 10 * S] * 2
     with db.uow() as uow:  # w1 renews while it sends: nobody may take its rows
         assert uow.outbox.renew("w1", now + 8 * S, lease=10 * S) == set(ids[:2])
-        assert [i.id for i in uow.outbox.claim(now + 15 * S, limit=10, worker="w2", lease=10 * S)] == [ids[2]]
+        assert [
+            i.id for i in uow.outbox.claim(now + 15 * S, limit=10, worker="w2", lease=10 * S)
+        ] == [ids[2]]
     with db.uow() as uow:  # w1 stops renewing (it died): after its lease, w3 takes them
         assert uow.outbox.claim(now + 17 * S, limit=10, worker="w3") == []
         assert [i.id for i in uow.outbox.claim(now + 19 * S, limit=10, worker="w3")] == ids[:2]
@@ -74,7 +84,9 @@ def test_claim_ids_takes_only_pending_due_rows_once(db: Database, now):
         assert uow.outbox.claim(now, limit=10, worker="tick") == []
 
 
-def test_small_claims_share_the_rate_between_recipients_and_never_hold_back_an_alert(db: Database, now):
+def test_small_claims_share_the_rate_between_recipients_and_never_hold_back_an_alert(
+    db: Database, now
+):
     a, b, c = _counsellors(db, now, 3)
     with db.uow() as uow:
         for i in range(20):
@@ -92,7 +104,9 @@ def test_small_claims_share_the_rate_between_recipients_and_never_hold_back_an_a
         _enqueue(uow, a, "alert2", now, priority=1)
         _enqueue(uow, b, "b2", now)
     with db.uow() as uow:
-        second = uow.outbox.claim(now, limit=10, worker="w", per_counsellor=3, busy_counsellors=[a, b])
+        second = uow.outbox.claim(
+            now, limit=10, worker="w", per_counsellor=3, busy_counsellors=[a, b]
+        )
     assert [i.dedupe_key for i in second] == ["alert2"]
     with db.uow() as uow:
         third = uow.outbox.claim(now, limit=4, worker="w", per_counsellor=3)

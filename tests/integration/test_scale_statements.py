@@ -48,7 +48,10 @@ def caseload(db: Database, n: int, telegram_id: int = 1) -> int:
         counsellor = uow.counsellors.add(telegram_id, "C", True, NOW - 400 * DAY).id
     for start in range(0, n, 500):
         clients = [
-            SeedClient(name=f"s{i}", interactions=[(NOW - (k * 3 + 1) * DAY, "面谈", "ok", None) for k in range(3)])
+            SeedClient(
+                name=f"s{i}",
+                interactions=[(NOW - (k * 3 + 1) * DAY, "面谈", "ok", None) for k in range(3)],
+            )
             for i in range(start, min(n, start + 500))
         ]
         with db.uow(write=True) as uow:
@@ -88,8 +91,10 @@ def test_regrade_raising_many_alerts_costs_a_handful_of_statements(db: Database)
         counsellor = uow.counsellors.add(1, "C", True, NOW - 400 * DAY).id
 
     def risky(n: int) -> None:
-        clients = [SeedClient(name=f"r{i}", screenings=[("phq9", [3, 3, 3, 3, 3, 3, 3, 3, 1], NOW - DAY)])
-                   for i in range(n)]
+        clients = [
+            SeedClient(name=f"r{i}", screenings=[("phq9", [3, 3, 3, 3, 3, 3, 3, 3, 1], NOW - DAY)])
+            for i in range(n)
+        ]
         with db.uow(write=True) as uow:
             seed_clients(uow, counsellor, clients, NOW - 30 * DAY)
 
@@ -118,21 +123,30 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
         for i, cid in enumerate(ids):
             for k in range(i % 5):
                 outcome = "unreached" if (i + k) % 3 == 0 else None
-                records.add_interaction(cid, NOW - (k * 11 + i) * DAY, "电话", f"n{k}", NOW, outcome=outcome)
+                records.add_interaction(
+                    cid, NOW - (k * 11 + i) * DAY, "电话", f"n{k}", NOW, outcome=outcome
+                )
             if i % 3 == 0:
                 records.add_need(cid, "想申请助学金", i % 2 == 0, "log", NOW)
                 records.add_need(cid, "最近失眠", False, "log", NOW)
             if i % 2 == 1:
                 for j in range(1 + i % 3):  # the latest and the previous total count
                     answers = [min(3, (i + j + q) % 4) for q in range(9)]
-                    clinical.add_screening(cid, score("phq9", answers, at=NOW - (j * 20 + 1) * DAY), NOW)
+                    clinical.add_screening(
+                        cid, score("phq9", answers, at=NOW - (j * 20 + 1) * DAY), NOW
+                    )
             if i % 4 == 2:
                 clinical.add_screening(cid, score("gad7", [1] * 7, at=NOW - 3 * DAY), NOW)
             if i % 5 == 1:
                 answers = {item: item in ("wish", "thoughts", "method") for item in ITEMS}
                 uow.crisis_of(me.id).add_check(
-                    cid, SafetyCheck(answers=answers, result=Risk.HIGH, deciding=("method",), at=NOW - DAY),
-                    "command", NOW)
+                    cid,
+                    SafetyCheck(
+                        answers=answers, result=Risk.HIGH, deciding=("method",), at=NOW - DAY
+                    ),
+                    "command",
+                    NOW,
+                )
             if i == 7:
                 uow.details_of(me.id).set(cid, payer="self", pay_capacity=3)
         stranger = uow.clients_of(other.id).add("x", [], None, None, None, NOW).id
@@ -162,7 +176,9 @@ def test_facts_many_says_what_facts_says(db: Database) -> None:
     assert any(len(f.needs) == 2 for f in facts)
     assert any(f.value is not None for f in facts)
     assert any(f.risk_tags and "+编程强" not in f.risk_tags for f in facts)
-    assert any(f.tier_set_at is None for f in facts) and any(f.tier_set_at is not None for f in facts)
+    assert any(f.tier_set_at is None for f in facts) and any(
+        f.tier_set_at is not None for f in facts
+    )
 
 
 def idle_tick_statements(db: Database, n: int, telegram_id: int, when: datetime) -> int:
@@ -209,13 +225,21 @@ def test_requests_cost_the_same_statements_at_any_caseload(db: Database) -> None
         update_ids = iter(range(telegram_id * 1000, telegram_id * 1000 + 100))
         seen = {}
         for name, call in (
-            ("log", lambda a=actor, ids=update_ids: log_conversation(db, a, "s7 ok via=微信", NOW, next(ids),
-                                                                     rules=rules)),
+            (
+                "log",
+                lambda a=actor, ids=update_ids: log_conversation(
+                    db, a, "s7 ok via=微信", NOW, next(ids), rules=rules
+                ),
+            ),
             ("clients", lambda a=actor: caseload_of(db, a, NOW)),
             ("today", lambda a=actor: rem.today(db, a, NOW)),
             ("map", lambda a=actor: relationship_map(db, a, "s7", NOW)),
-            ("new", lambda a=actor, ids=update_ids: add_client(db, a, grammar.parse_new("s7 #新"), NOW, next(ids),
-                                                               rules)),
+            (
+                "new",
+                lambda a=actor, ids=update_ids: add_client(
+                    db, a, grammar.parse_new("s7 #新"), NOW, next(ids), rules
+                ),
+            ),
         ):
             call()  # warm
             with counting(db) as box:

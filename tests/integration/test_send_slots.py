@@ -92,7 +92,9 @@ async def test_replies_count_against_the_chat_only_when_they_add_a_message():
     assert limiter.store.reserve("chat:8", 1.0, 3) > 0.5  # three new messages do count
 
 
-async def test_the_bot_takes_an_injected_budget_and_keeps_telegrams_pace_by_default(tmp_path, clock):
+async def test_the_bot_takes_an_injected_budget_and_keeps_telegrams_pace_by_default(
+    tmp_path, clock
+):
     """Tests inject a fast budget (tests/conftest.py); without one the bot paces replies,
     reminders and alerts at Telegram's limits: bursts of 3, then under 1/s per chat."""
     from bootstrap import assemble
@@ -103,15 +105,23 @@ async def test_the_bot_takes_an_injected_budget_and_keeps_telegrams_pace_by_defa
     from reminders.tick import LIMITER_KEY
     from tests.conftest import fast_limiter
 
-    settings = Settings(token="123456789:AAFakeToken", database_url=f"sqlite+pysqlite:///{tmp_path / 'c.db'}",
-                        admin_ids=frozenset({1}))
+    settings = Settings(
+        token="123456789:AAFakeToken",
+        database_url=f"sqlite+pysqlite:///{tmp_path / 'c.db'}",
+        admin_ids=frozenset({1}),
+    )
     db = open_database(settings)
     try:
         fast = fast_limiter()
         app = build_application(assemble(settings, db, clock=clock), jobs=False, limiter=fast)
         assert app.bot_data[LIMITER_KEY] is fast
-        assert isinstance(app.bot.rate_limiter, ReplyRateLimiter) and app.bot.rate_limiter.limiter is fast
-        default = build_application(assemble(settings, db, clock=clock), jobs=False).bot_data[LIMITER_KEY]
+        assert (
+            isinstance(app.bot.rate_limiter, ReplyRateLimiter)
+            and app.bot.rate_limiter.limiter is fast
+        )
+        default = build_application(assemble(settings, db, clock=clock), jobs=False).bot_data[
+            LIMITER_KEY
+        ]
         assert default is not fast and default.rate == 25.0
         assert isinstance(default.store, MemorySlots)  # SQLite: one process
         started = time.monotonic()

@@ -35,7 +35,9 @@ def app(tmp_path: Path) -> Iterator[Container]:
 
 
 def _admin(app: Container, telegram_id: int = 1) -> Counsellor:
-    return invites.ensure_admin(app.db, telegram_id, f"Li {telegram_id}", NOW - 60 * MIN, "Asia/Shanghai")
+    return invites.ensure_admin(
+        app.db, telegram_id, f"Li {telegram_id}", NOW - 60 * MIN, "Asia/Shanghai"
+    )
 
 
 def _new(app: Container, actor: Counsellor, args: str, at: datetime = NOW - 30 * MIN) -> int:
@@ -50,8 +52,14 @@ def _new(app: Container, actor: Counsellor, args: str, at: datetime = NOW - 30 *
 def test_log_writes_the_note_needs_status_and_follow_up_in_one_go(app: Container) -> None:
     me = _admin(app)
     client_id = _new(app, me, "王芳")
-    logged = logs.log_conversation(app.db, me, "王芳 talked about money #学费 trust=2 risk=high next=1d",
-                                   NOW, update_id=7, rules=app.rules)
+    logged = logs.log_conversation(
+        app.db,
+        me,
+        "王芳 talked about money #学费 trust=2 risk=high next=1d",
+        NOW,
+        update_id=7,
+        rules=app.rules,
+    )
     assert isinstance(logged, logs.Logged)
     assert logged.client.id == client_id
     assert logged.needs == [("学费", True)]
@@ -60,7 +68,9 @@ def test_log_writes_the_note_needs_status_and_follow_up_in_one_go(app: Container
     assert logged.interaction_count == 1
     assert logged.grading is not None and logged.grading.grades.risk == Risk.HIGH
     # the same Telegram update again writes nothing
-    again = logs.log_conversation(app.db, me, "王芳 talked about money", NOW, update_id=7, rules=app.rules)
+    again = logs.log_conversation(
+        app.db, me, "王芳 talked about money", NOW, update_id=7, rules=app.rules
+    )
     assert isinstance(again, clients.AlreadyHandled)
     with app.db.uow(write=False) as uow:
         view = uow.records_of(me.id).relationship_map(client_id, interactions_limit=10)
@@ -68,11 +78,17 @@ def test_log_writes_the_note_needs_status_and_follow_up_in_one_go(app: Container
 
 
 def test_log_entry_of_a_parsed_log_keeps_every_field() -> None:
-    parsed = grammar.parse_log("王芳 a long talk #学费 via=phone trust=3 sat=4 outcome=reached #+编程强",
-                               NOW, UTC)
+    parsed = grammar.parse_log(
+        "王芳 a long talk #学费 via=phone trust=3 sat=4 outcome=reached #+编程强", NOW, UTC
+    )
     entry = logs.LogEntry.of(parsed)
     assert (entry.notes, entry.channel, entry.trust, entry.satisfaction, entry.outcome) == (
-        parsed.notes, "phone", 3, 4, "reached")
+        parsed.notes,
+        "phone",
+        3,
+        4,
+        "reached",
+    )
     assert entry.needs == tuple(parsed.needs) and entry.strengths == ("+编程强",)
     assert logs.LogEntry(notes="x") == logs.LogEntry("x", None, (), None, None, None, None, None)
 
@@ -123,7 +139,10 @@ def test_a_plain_note_tapped_onto_a_client_is_logged(app: Container) -> None:
     note = parked.park_note(app.db, me, "王芳 looked tired today", NOW)
     assert [c.id for c in note.named] == [client_id]
     resumed = parked.resume_pending(app.db, me, note.pending_id, client_id, NOW, app.rules)
-    assert isinstance(resumed.result, logs.Logged) and resumed.result.notes == "王芳 looked tired today"
+    assert (
+        isinstance(resumed.result, logs.Logged)
+        and resumed.result.notes == "王芳 looked tired today"
+    )
     assert resumed.result.outcome is None and resumed.result.plan is None
 
 
@@ -193,8 +212,18 @@ def test_undo_is_per_counsellor_and_expires(app: Container) -> None:
 
 
 def test_every_undo_kind_has_an_undoer_and_unknown_kinds_are_refused(app: Container) -> None:
-    assert set(undo.UNDO_KINDS) == {"new", "log", "status", "plan", "goal", "screening", "done", "snooze",
-                                    "referral", "referral_status"}
+    assert set(undo.UNDO_KINDS) == {
+        "new",
+        "log",
+        "status",
+        "plan",
+        "goal",
+        "screening",
+        "done",
+        "snooze",
+        "referral",
+        "referral_status",
+    }
     me = _admin(app)
     with app.db.uow(write=True) as uow, pytest.raises(ValueError):
         undo.record_undo(uow, me, "forget", {"client_id": 1}, NOW)
@@ -212,7 +241,9 @@ def test_refer_to_a_catalogue_resource_then_accept_and_undo(app: Container) -> N
     accepted = referrals.set_status(app.db, me, done.referral.id, "a", NOW + MIN, app.catalogue)
     assert accepted.changed and accepted.referral.status == "accepted"
     with pytest.raises(NotYours):  # someone else's referral
-        referrals.set_status(app.db, _admin(app, 2), done.referral.id, "d", NOW + MIN, app.catalogue)
+        referrals.set_status(
+            app.db, _admin(app, 2), done.referral.id, "d", NOW + MIN, app.catalogue
+        )
     first = undo.undo(app.db, me, NOW + 2 * MIN, app.rules)
     assert first is not None and first.kind == "referral_status"
     second = undo.undo(app.db, me, NOW + 3 * MIN, app.rules)

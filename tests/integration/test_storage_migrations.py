@@ -93,7 +93,10 @@ def test_expected_indexes_exist(db: Database):
         "raised_at",
     ]
     # the idle tick's scans (0012)
-    assert idx["ix_client_grades_risk_next_contact_due"]["column_names"] == ["risk", "next_contact_due"]
+    assert idx["ix_client_grades_risk_next_contact_due"]["column_names"] == [
+        "risk",
+        "next_contact_due",
+    ]
     assert idx["ix_client_grades_risk_review_due_at"]["column_names"] == ["risk", "review_due_at"]
     assert idx["ix_alerts_escalate_at_open"]["column_names"] == ["escalate_at"]
 
@@ -120,7 +123,10 @@ def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now)
     assert bare_db.current_revision() == "0001"
     assert not (_tables(bare_db) & TIERING_TABLES)
     with bare_db.engine.connect() as conn:  # back in clear (encryption undone), the 0001 schema
-        assert conn.execute(text("SELECT name FROM clients WHERE id = :i"), {"i": client_id}).scalar() == "Li"
+        assert (
+            conn.execute(text("SELECT name FROM clients WHERE id = :i"), {"i": client_id}).scalar()
+            == "Li"
+        )
         assert conn.execute(text("SELECT tag FROM client_tags")).scalar() == "贫困生"
 
 

@@ -13,7 +13,6 @@ def _add_counsellor(db, tid, now):
         return uow.counsellors.add(telegram_id=tid, display_name=str(tid), is_admin=False, now=now)
 
 
-
 def test_once_claims_in_the_same_transaction(db, now):
     with db.once(7, now):
         _add_counsellor(db, 1, now)

@@ -20,7 +20,9 @@ from tests.integration.test_storage_migrations import HEAD
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
-REASONS = (Reason("risk_tag", {"tag": "self_harm_history", "en": "x", "zh": "自伤", "tier": "crisis"}),)
+REASONS = (
+    Reason("risk_tag", {"tag": "self_harm_history", "en": "x", "zh": "自伤", "tier": "crisis"}),
+)
 
 
 def _two_counsellors(db: Database, now) -> tuple[Counsellor, Counsellor]:
@@ -184,13 +186,17 @@ def test_counsellor_reminder_settings(db: Database, now):
 def test_enqueue_dedupes_and_validates(db: Database, now):
     a, _ = _two_counsellors(db, now)
     with db.uow() as uow:
-        first = _enqueue(uow, a.id, "plan:1:2026-03-02T09:30", now, payload={"plan_id": 1, "client_id": 2})
+        first = _enqueue(
+            uow, a.id, "plan:1:2026-03-02T09:30", now, payload={"plan_id": 1, "client_id": 2}
+        )
         assert isinstance(first, int)
         assert _enqueue(uow, a.id, "plan:1:2026-03-02T09:30", now + H, priority=0) is None
         with pytest.raises(ValueError):
             _enqueue(uow, a.id, "k", now, kind="sms")
         with pytest.raises(ValueError):
-            _enqueue(uow, a.id, "k", now, payload={"text": "a long free-text note about the client"})
+            _enqueue(
+                uow, a.id, "k", now, payload={"text": "a long free-text note about the client"}
+            )
         with pytest.raises(ValueError):
             _enqueue(uow, a.id, "k", now, priority=-1)
         with pytest.raises(ValueError):
@@ -208,7 +214,11 @@ def test_enqueue_dedupes_and_validates(db: Database, now):
     assert item.due_at.utcoffset() == timedelta(0)
     with db.uow(write=False) as uow:
         assert uow.outbox.counts() == {
-            "pending": 0, "sending": 0, "sent": 1, "failed": 0, "cancelled": 0
+            "pending": 0,
+            "sending": 0,
+            "sent": 1,
+            "failed": 0,
+            "cancelled": 0,
         }
 
 
@@ -230,7 +240,9 @@ def test_claim_order_limit_and_not_before(db: Database, now):
     with db.uow() as uow:
         assert [i.id for i in uow.outbox.claim(now, limit=10, worker="w2", lease=H)] == [late]
         assert uow.outbox.claim(now, limit=10, worker="w2") == []
-        assert [i.dedupe_key for i in uow.outbox.claim(now + M, limit=10, worker="w2")] == ["future"]
+        assert [i.dedupe_key for i in uow.outbox.claim(now + M, limit=10, worker="w2")] == [
+            "future"
+        ]
         with pytest.raises(ValueError):
             uow.outbox.claim(now, limit=0, worker="w")
     with db.uow(write=False) as uow:
@@ -261,9 +273,9 @@ def test_stale_sending_row_is_reclaimed_exactly(db: Database, now):
     assert again.claimed_at == now + 6 * M and again.lease_until == now + 11 * M
     with db.uow() as uow:
         assert uow.outbox.claim(now + 6 * M, limit=10, worker="w3") == []  # fresh claim
-        assert [i.dedupe_key for i in uow.outbox.claim(now + 10 * M, limit=10, worker="w3", lease=H)] == [
-            "z"
-        ]
+        assert [
+            i.dedupe_key for i in uow.outbox.claim(now + 10 * M, limit=10, worker="w3", lease=H)
+        ] == ["z"]
         # w2 stalls: its lease runs out at +11 min, and w4 may take the row
         assert uow.outbox.claim(now + 10 * M, limit=10, worker="w4") == []
         assert [i.id for i in uow.outbox.claim(now + 12 * M, limit=10, worker="w4")] == [y]
@@ -300,14 +312,21 @@ def test_retry_defer_fail_cancel(db: Database, now):
         assert (ri.status, ri.not_before, ri.attempts) == ("pending", now + 5 * M, 1)
         assert ri.last_error.startswith("Network error x") and len(ri.last_error) == 200
         assert (di.status, di.not_before, di.attempts, di.last_error) == (
-            "pending", now + 8 * H, 0, None
+            "pending",
+            now + 8 * H,
+            0,
+            None,
         )
         assert (fi.status, fi.failed_at) == ("failed", now)
         assert fi.last_error == "Forbidden: bot was blocked by the user"
         assert uow.outbox.get(c1).status == uow.outbox.get(c2).status == "cancelled"
         assert uow.outbox.get(lit).status == "pending"
         assert uow.outbox.counts() == {
-            "pending": 3, "sending": 0, "sent": 0, "failed": 1, "cancelled": 2
+            "pending": 3,
+            "sending": 0,
+            "sent": 0,
+            "failed": 1,
+            "cancelled": 2,
         }
     with db.uow() as uow:  # retried is due again at its not_before, the deferred later
         assert [i.id for i in uow.outbox.claim(now + 5 * M, limit=10, worker="w")] == [r]
@@ -366,7 +385,11 @@ def test_concurrent_workers_send_every_row_exactly_once(db: Database, now):
     assert len(set(all_ids)) == rows  # … and none missed
     with db.uow(write=False) as uow:
         assert uow.outbox.counts() == {
-            "pending": 0, "sending": 0, "sent": rows, "failed": 0, "cancelled": 0
+            "pending": 0,
+            "sending": 0,
+            "sent": rows,
+            "failed": 0,
+            "cancelled": 0,
         }
         items = uow.outbox.list()
     assert Counter(i.attempts for i in items) == {1: rows}
@@ -458,9 +481,7 @@ def test_alert_scans_and_updates(db: Database, now):
         assert uow.scan.alerts_to_realert(e2.realert_at) == []
         assert [x.id for x in uow.scan.alerts_to_realert(nxt)] == [id1]
         y = uow.clinical_of(b.id).alert(id2)
-        assert (y.status, y.acknowledged_at, y.message_id) == (
-            "acknowledged", e2.realert_at, 9
-        )
+        assert (y.status, y.acknowledged_at, y.message_id) == ("acknowledged", e2.realert_at, 9)
         assert uow.clinical_of(b.id).alert(id1) is None  # not b's
         late = max(e1.escalate_at, e2.escalate_at)
         assert [x.id for x in uow.scan.alerts_to_escalate(late)] == [id1]  # id2 acknowledged

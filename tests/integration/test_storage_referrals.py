@@ -39,7 +39,9 @@ def test_referrals_latest_first_and_status_updates(db: Database, now):
         assert (got.resource, got.status, got.created_at) == ("tutoring", "accepted", now)
         view = repo.relationship_map(ca.id)
         assert [(r.resource, r.status) for r in view.referrals] == [
-            ("Prof. Li's group", "referred"), ("tutoring", "accepted")]
+            ("Prof. Li's group", "referred"),
+            ("tutoring", "accepted"),
+        ]
         assert view.referrals[1].updated_at == now + 2 * DAY
 
 
@@ -82,7 +84,9 @@ def test_referral_resources_are_encrypted_at_rest(tmp_path, cipher, now):
         client = repo.add(name="王芳", tags=(), sid=None, major=None, grade=None, now=now)
         records.add_referral(client.id, "精神科门诊 Dr. Zhou", "referred", now)
     with db.uow(write=False) as uow:
-        assert [r.resource for r in uow.records_of(counsellor.id).referrals(client.id)] == ["精神科门诊 Dr. Zhou"]
+        assert [r.resource for r in uow.records_of(counsellor.id).referrals(client.id)] == [
+            "精神科门诊 Dr. Zhou"
+        ]
     db.dispose()
     con = sqlite3.connect(path)
     raw = con.execute("select resource_enc from referrals").fetchone()[0]

@@ -81,7 +81,10 @@ def test_screenings_round_trip_and_are_encrypted_at_rest(db: Database, now):
         assert "[" not in enc and "," not in enc  # no JSON list in clear
         # results are encrypted too (issue 14): tokens, which the key reads back
         assert total.startswith("gAAAAA") and band.startswith("gAAAAA")
-        assert int(db.cipher.decrypt(total)) in (14, 9) and db.cipher.decrypt(band) in ("moderate", "mild")
+        assert int(db.cipher.decrypt(total)) in (14, 9) and db.cipher.decrypt(band) in (
+            "moderate",
+            "mild",
+        )
 
 
 def test_add_screening_refuses_bad_input(db: Database, now):

@@ -13,6 +13,7 @@ from storage import outbox_keys as keys
 
 RULES = default_rules()
 
+
 def _setup(db_url, cipher, now):
     db = Database(db_url, cipher)
     db.migrate()
@@ -56,37 +57,68 @@ def test_loads_copies_and_digest(db_url, cipher, now):
         z = next(ld for ld in uow.team.loads(later) if ld.counsellor.id == zhang.id)
         assert z.past_contact == 3 and z.high_past_contact == 2
         assert bool(supervision.digest_for(uow, wang, later))
-        assert not supervision.digest_for(uow, admin, later)  # Li's only supervisee has nothing high
+        assert not supervision.digest_for(
+            uow, admin, later
+        )  # Li's only supervisee has nothing high
         lines = supervision.digest_for(uow, wang, later).lines
         assert [ld.counsellor.display_name for ld in lines] == ["Zhang"]
 
     # the copies of alert N are found by exact key (not alert N0 …)
     with db.uow(write=True) as uow:
-        alert_id = uow.clinical_of(zhang.id).alerts(
-            next(c.id for c in uow.clients_of(zhang.id).list() if c.name == "学生C"))[0].id
+        alert_id = (
+            uow.clinical_of(zhang.id)
+            .alerts(next(c.id for c in uow.clients_of(zhang.id).list() if c.name == "学生C"))[0]
+            .id
+        )
         other = alert_id * 10
-        for key, kind, _mid in ((keys.alert(alert_id), "alert", 11), (keys.realert(alert_id, 1), "realert", 12),
-                               (keys.escalation(alert_id, wang.id), "escalation", 13),
-                               (keys.alert(other), "alert", 99), (keys.realert(other, 1), "realert", 98)):
-            row = uow.outbox.enqueue(counsellor_id=zhang.id, kind=kind, dedupe_key=key, due_at=now, priority=0,
-                                     payload={"alert_id": alert_id}, now=now)
+        for key, kind, _mid in (
+            (keys.alert(alert_id), "alert", 11),
+            (keys.realert(alert_id, 1), "realert", 12),
+            (keys.escalation(alert_id, wang.id), "escalation", 13),
+            (keys.alert(other), "alert", 99),
+            (keys.realert(other, 1), "realert", 98),
+        ):
+            row = uow.outbox.enqueue(
+                counsellor_id=zhang.id,
+                kind=kind,
+                dedupe_key=key,
+                due_at=now,
+                priority=0,
+                payload={"alert_id": alert_id},
+                now=now,
+            )
             # raising the alert already queued its first push (issue 10: sent at once)
             assert row is not None or key == keys.alert(alert_id)
         for item in uow.outbox.claim(now, limit=50, worker="t"):
-            uow.outbox.mark_sent(item.id, message_id={keys.alert(alert_id): 11, keys.realert(alert_id, 1): 12,
-                                                      keys.escalation(alert_id, wang.id): 13}.get(item.dedupe_key, 99),
-                                 now=now)
+            uow.outbox.mark_sent(
+                item.id,
+                message_id={
+                    keys.alert(alert_id): 11,
+                    keys.realert(alert_id, 1): 12,
+                    keys.escalation(alert_id, wang.id): 13,
+                }.get(item.dedupe_key, 99),
+                now=now,
+            )
     with db.uow(write=False) as uow:
         copies = uow.team.alert_copies(alert_id)
-    assert [(c.kind, c.message_id) for c in copies] == [("alert", 11), ("realert", 12), ("escalation", 13)]
+    assert [(c.kind, c.message_id) for c in copies] == [
+        ("alert", 11),
+        ("realert", 12),
+        ("escalation", 13),
+    ]
     db.dispose()
 
 
 def test_unsupervised_and_team_are_for_admins(db_url, cipher, now):
     db, admin, zhang, wang = _setup(db_url, cipher, now)
     lines = supervision.unsupervised(db, admin, now)
-    assert {ln.counsellor.display_name: [t.display_name for t in ln.escalates_to] for ln in lines} == {
-        "Li": [], "Wang": ["Li"]}
+    assert {
+        ln.counsellor.display_name: [t.display_name for t in ln.escalates_to] for ln in lines
+    } == {"Li": [], "Wang": ["Li"]}
     assert supervision.unsupervised(db, zhang, now) == []
-    assert [ln.counsellor.display_name for ln in supervision.team(db, admin, now)] == ["Li", "Zhang", "Wang"]
+    assert [ln.counsellor.display_name for ln in supervision.team(db, admin, now)] == [
+        "Li",
+        "Zhang",
+        "Wang",
+    ]
     db.dispose()

@@ -17,8 +17,12 @@ from tests.unit.test_buttons import SAMPLES
 def routes() -> list[CallbackQueryHandler]:
     application = ApplicationBuilder().token("1:test").build()
     bot_routes.register(application)
-    return [h for group in sorted(application.handlers) for h in application.handlers[group]
-            if isinstance(h, CallbackQueryHandler)]
+    return [
+        h
+        for group in sorted(application.handlers)
+        for h in application.handlers[group]
+        if isinstance(h, CallbackQueryHandler)
+    ]
 
 
 def _tap(raw: str) -> Update:

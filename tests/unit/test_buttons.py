@@ -26,41 +26,44 @@ def data(kind, *values):
     return KINDS[kind](*values).pack()
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("p:12:34", ("p", (12, 34))),
-    ("p:12:x", ("p", (12, "x"))),
-    ("p:12:n", ("p", (12, "n"))),
-    ("rp:3:x", ("rp", (3, "x"))),
-    ("cl:0", ("cl", (0,))),
-    ("s:7:", ("s", (7, ()))),
-    ("s:7:0123", ("s", (7, (0, 1, 2, 3)))),
-    ("s:7:x", ("s", (7, "x"))),
-    ("rd:5", ("rd", (5,))),
-    ("rs:5:1w", ("rs", (5, "1w"))),
-    ("ak:1", ("ak", (1,))),
-    ("rv:l:9", ("rv", ("l", 9))),
-    ("fg:2:y", ("fg", (2, "y"))),
-    ("rf:2:c", ("rf", (2, "c"))),
-    ("rr:2:counselling_centre", ("rr", (2, "counselling_centre"))),
-    ("rr:2:-", ("rr", (2, "-"))),
-    (f"ak:{MAX_ID}", ("ak", (MAX_ID,))),
-    # the crisis path (issue 11)
-    ("rv:c:9", ("rv", ("c", 9))),
-    ("rv:r:9:no_risk", ("rv:r", (9, "no_risk"))),
-    ("rv:r:9:mistake", ("rv:r", (9, "mistake"))),
-    ("sc:4:al", ("sc", (4, "al"))),
-    ("sc:4:mp", ("sc", (4, "mp"))),
-    ("sc:4:i9", ("sc", (4, "i9"))),
-    ("sg:3:c", ("sg", (3, "c"))),
-    ("sg:3:n", ("sg", (3, "n"))),
-    ("sg:3:h", ("sg", (3, "h"))),
-    ("sk:8:", ("sk", (8, ""))),
-    ("sk:8:y", ("sk", (8, "y"))),
-    ("sk:8:yynynn", ("sk", (8, "yynynn"))),
-    ("sk:8:nn---n", ("sk", (8, "nn---n"))),
-    ("sk:8:x", ("sk", (8, "x"))),
-    (f"sk:{MAX_ID}:yyyyyyy", ("sk", (MAX_ID, "yyyyyyy"))),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("p:12:34", ("p", (12, 34))),
+        ("p:12:x", ("p", (12, "x"))),
+        ("p:12:n", ("p", (12, "n"))),
+        ("rp:3:x", ("rp", (3, "x"))),
+        ("cl:0", ("cl", (0,))),
+        ("s:7:", ("s", (7, ()))),
+        ("s:7:0123", ("s", (7, (0, 1, 2, 3)))),
+        ("s:7:x", ("s", (7, "x"))),
+        ("rd:5", ("rd", (5,))),
+        ("rs:5:1w", ("rs", (5, "1w"))),
+        ("ak:1", ("ak", (1,))),
+        ("rv:l:9", ("rv", ("l", 9))),
+        ("fg:2:y", ("fg", (2, "y"))),
+        ("rf:2:c", ("rf", (2, "c"))),
+        ("rr:2:counselling_centre", ("rr", (2, "counselling_centre"))),
+        ("rr:2:-", ("rr", (2, "-"))),
+        (f"ak:{MAX_ID}", ("ak", (MAX_ID,))),
+        # the crisis path (issue 11)
+        ("rv:c:9", ("rv", ("c", 9))),
+        ("rv:r:9:no_risk", ("rv:r", (9, "no_risk"))),
+        ("rv:r:9:mistake", ("rv:r", (9, "mistake"))),
+        ("sc:4:al", ("sc", (4, "al"))),
+        ("sc:4:mp", ("sc", (4, "mp"))),
+        ("sc:4:i9", ("sc", (4, "i9"))),
+        ("sg:3:c", ("sg", (3, "c"))),
+        ("sg:3:n", ("sg", (3, "n"))),
+        ("sg:3:h", ("sg", (3, "h"))),
+        ("sk:8:", ("sk", (8, ""))),
+        ("sk:8:y", ("sk", (8, "y"))),
+        ("sk:8:yynynn", ("sk", (8, "yynynn"))),
+        ("sk:8:nn---n", ("sk", (8, "nn---n"))),
+        ("sk:8:x", ("sk", (8, "x"))),
+        (f"sk:{MAX_ID}:yyyyyyy", ("sk", (MAX_ID, "yyyyyyy"))),
+    ],
+)
 def test_good_data(raw, expected):
     assert parse(raw) == expected
     kind, fields = expected
@@ -68,18 +71,82 @@ def test_good_data(raw, expected):
 
 
 BAD = [
-    None, "", ":", "p", "p:", "p:1", "p:1:2:3", "zz:1", "P:1:2",
-    f"ak:{2**63}", f"ak:{2**63 + 1}", f"ak:{2**64}", f"ak:{MAX_ID + 1}", "ak:0", "ak:-1", "ak:+1",
-    "ak:1.0", "ak: 1", "ak:1 ", "ak:0x10",
-    "ak:²", "ak:1²", "ak:１２", "ak:١٢", "p:²:1", "p:1:²", "p:１:n", "cl:²", "cl:-1", "cl:99999",
-    "rd:1:extra", "rs:1:2h", "rv:x:1", "rv:c:²", "fg:1:Y", "rf:1:z", "s:1:4", "s:1:0123012301",
-    "s:1:０", "rr:1:", "rr:1:资源", "rr:1:a b", "p:" + "1" * 70 + ":2",
+    None,
+    "",
+    ":",
+    "p",
+    "p:",
+    "p:1",
+    "p:1:2:3",
+    "zz:1",
+    "P:1:2",
+    f"ak:{2**63}",
+    f"ak:{2**63 + 1}",
+    f"ak:{2**64}",
+    f"ak:{MAX_ID + 1}",
+    "ak:0",
+    "ak:-1",
+    "ak:+1",
+    "ak:1.0",
+    "ak: 1",
+    "ak:1 ",
+    "ak:0x10",
+    "ak:²",
+    "ak:1²",
+    "ak:１２",
+    "ak:١٢",
+    "p:²:1",
+    "p:1:²",
+    "p:１:n",
+    "cl:²",
+    "cl:-1",
+    "cl:99999",
+    "rd:1:extra",
+    "rs:1:2h",
+    "rv:x:1",
+    "rv:c:²",
+    "fg:1:Y",
+    "rf:1:z",
+    "s:1:4",
+    "s:1:0123012301",
+    "s:1:０",
+    "rr:1:",
+    "rr:1:资源",
+    "rr:1:a b",
+    "p:" + "1" * 70 + ":2",
     # the crisis path (issue 11)
-    "rv:l", "rv:l:²", "rv:r", "rv:r:1", "rv:r:1:because", "rv:r:²:improved", f"rv:r:{2**63}:improved",
-    "rv:r:1:improved:x", "rv:r:１:improved", "rv:x:1:improved",
-    "sc", "sc:1", "sc:1:zz", "sc:1:al:x", "sc:1:AL", f"sc:{2**63}:al", "sc:²:al", "sc:０:al",
-    "sg:1", "sg:1:z", "sg:1:cc", "sg:１:c", f"sg:{2**64}:n",
-    "sk:1", "sk:1:q", "sk:1:-", "sk:1:nny", "sk:1:yyyyyyyy", "sk:1:xx", "sk:1:Y", "sk:²:y", f"sk:{2**63}:y",
+    "rv:l",
+    "rv:l:²",
+    "rv:r",
+    "rv:r:1",
+    "rv:r:1:because",
+    "rv:r:²:improved",
+    f"rv:r:{2**63}:improved",
+    "rv:r:1:improved:x",
+    "rv:r:１:improved",
+    "rv:x:1:improved",
+    "sc",
+    "sc:1",
+    "sc:1:zz",
+    "sc:1:al:x",
+    "sc:1:AL",
+    f"sc:{2**63}:al",
+    "sc:²:al",
+    "sc:０:al",
+    "sg:1",
+    "sg:1:z",
+    "sg:1:cc",
+    "sg:１:c",
+    f"sg:{2**64}:n",
+    "sk:1",
+    "sk:1:q",
+    "sk:1:-",
+    "sk:1:nny",
+    "sk:1:yyyyyyyy",
+    "sk:1:xx",
+    "sk:1:Y",
+    "sk:²:y",
+    f"sk:{2**63}:y",
 ]
 
 
@@ -142,19 +209,47 @@ def test_the_agenda_lists_the_parser_takes_are_the_agendas():
     assert set(AGENDA_LISTS) == set(AGENDA_SECTIONS)
 
 
-@pytest.mark.parametrize("raw", [
-    "mp:12", "mx:l:3", "mx:9:3", "cz:5", "ra", "al:a:0", "alp:c:12", "ud:7", "ud:x", "tm:4:y",
-    "p:3:N", "p:3:s", "p:3:xx", "p:3:b",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "mp:12",
+        "mx:l:3",
+        "mx:9:3",
+        "cz:5",
+        "ra",
+        "al:a:0",
+        "alp:c:12",
+        "ud:7",
+        "ud:x",
+        "tm:4:y",
+        "p:3:N",
+        "p:3:s",
+        "p:3:xx",
+        "p:3:b",
+    ],
+)
 def test_issue_13_and_14_buttons_read(raw):
     kind, _ = parse(raw)
     assert raw.startswith(kind)
 
 
-@pytest.mark.parametrize("raw", [
-    "mp:²", "mp:0", "mp:99999999999", "mx:q:3", "mx:l", "cz:-1", "ra:1", "al:z:0", "alp:a:99999",
-    "ud:xx", "tm:4:maybe", "p:3:S",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "mp:²",
+        "mp:0",
+        "mp:99999999999",
+        "mx:q:3",
+        "mx:l",
+        "cz:-1",
+        "ra:1",
+        "al:z:0",
+        "alp:a:99999",
+        "ud:xx",
+        "tm:4:maybe",
+        "p:3:S",
+    ],
+)
 def test_issue_13_and_14_forged_buttons_are_refused(raw):
     with pytest.raises(BadButton):
         parse(raw)
@@ -164,8 +259,11 @@ def test_issue_13_and_14_forged_buttons_are_refused(raw):
 
 ids = st.integers(min_value=1, max_value=MAX_ID)
 pages = st.integers(min_value=0, max_value=9999)
-codes = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.", min_size=1,
-                max_size=40)
+codes = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.",
+    min_size=1,
+    max_size=40,
+)
 
 
 def _safety_codes() -> list[str]:
@@ -186,19 +284,24 @@ def _of(*words):
 
 
 STRATEGIES = {
-    buttons.ParkedChoice: st.builds(buttons.ParkedChoice, ids, ids | _of("x", "xx", "b", "n", "N", "s")),
+    buttons.ParkedChoice: st.builds(
+        buttons.ParkedChoice, ids, ids | _of("x", "xx", "b", "n", "N", "s")
+    ),
     buttons.ReferralClientChoice: st.builds(buttons.ReferralClientChoice, ids, ids | _of("x")),
     buttons.ClientsPage: st.builds(buttons.ClientsPage, pages),
     buttons.QuestionnaireStep: st.builds(
-        buttons.QuestionnaireStep, ids,
-        st.lists(st.integers(0, 3), max_size=9).map(tuple) | _of("x")),
+        buttons.QuestionnaireStep,
+        ids,
+        st.lists(st.integers(0, 3), max_size=9).map(tuple) | _of("x"),
+    ),
     buttons.PlanDone: st.builds(buttons.PlanDone, ids),
     buttons.PlanSnooze: st.builds(buttons.PlanSnooze, ids, _of("1h", "1d", "1w")),
     buttons.SeriesStop: st.builds(buttons.SeriesStop, ids),
     buttons.AckAlert: st.builds(buttons.AckAlert, ids),
     buttons.TierReview: st.builds(buttons.TierReview, _of("c", "l"), ids),
-    buttons.TierLowerReason: st.builds(buttons.TierLowerReason, ids, _of(*__import__("domain.tiering").tiering
-                                                                          .REVIEW_REASONS)),
+    buttons.TierLowerReason: st.builds(
+        buttons.TierLowerReason, ids, _of(*__import__("domain.tiering").tiering.REVIEW_REASONS)
+    ),
     buttons.ForgetConfirm: st.builds(buttons.ForgetConfirm, ids, _of("y", "n")),
     buttons.ImportConfirm: st.builds(buttons.ImportConfirm, ids, _of("y", "n")),
     buttons.TeamConfirm: st.builds(buttons.TeamConfirm, ids, _of("y", "n")),
@@ -207,8 +310,9 @@ STRATEGIES = {
     buttons.FollowUpDate: st.builds(buttons.FollowUpDate, ids, _of(*buttons.FOLLOW_UP)),
     buttons.RunSuggested: st.builds(buttons.RunSuggested, ids, _of("y", "x")),
     buttons.SignalAction: st.builds(buttons.SignalAction, ids, _of(*buttons.SIGNAL_ACTIONS)),
-    buttons.SafetyCheckStart: st.builds(buttons.SafetyCheckStart, ids,
-                                        _of(*__import__("domain.safety").safety.TRIGGERS)),
+    buttons.SafetyCheckStart: st.builds(
+        buttons.SafetyCheckStart, ids, _of(*__import__("domain.safety").safety.TRIGGERS)
+    ),
     buttons.SafetyCheckStep: st.builds(buttons.SafetyCheckStep, ids, _of("x", *_safety_codes())),
     buttons.OpenMap: st.builds(buttons.OpenMap, ids),
     buttons.MapAction: st.builds(buttons.MapAction, _of(*buttons.MAP_ACTIONS), ids),
@@ -241,14 +345,32 @@ def test_every_button_round_trips_within_64_bytes(cls, data):
 
 # one valid button of each kind (its ids 1 and 2)
 SAMPLES = [
-    buttons.ParkedChoice(1, 2), buttons.ReferralClientChoice(1, 2), buttons.ClientsPage(0),
-    buttons.QuestionnaireStep(1, (0, 3)), buttons.PlanDone(1), buttons.PlanSnooze(1, "1d"), buttons.SeriesStop(1),
-    buttons.AckAlert(1), buttons.TierReview("l", 1), buttons.TierLowerReason(1, "improved"),
-    buttons.ForgetConfirm(1, "y"), buttons.ImportConfirm(1, "n"), buttons.TeamConfirm(1, "y"),
-    buttons.ReferralStatus(1, "a"), buttons.ReferralPick(1, "counselling_centre"), buttons.FollowUpDate(1, "2w"),
-    buttons.RunSuggested(1, "y"), buttons.SignalAction(1, "q"), buttons.SafetyCheckStart(1, "al"),
-    buttons.SafetyCheckStep(1, "y"), buttons.OpenMap(1), buttons.MapAction("9", 1), buttons.CadenceSnooze(1),
-    buttons.ConfirmQuietReviews(), buttons.AgendaList("a", 3), buttons.AgendaListPage("c", 5),
+    buttons.ParkedChoice(1, 2),
+    buttons.ReferralClientChoice(1, 2),
+    buttons.ClientsPage(0),
+    buttons.QuestionnaireStep(1, (0, 3)),
+    buttons.PlanDone(1),
+    buttons.PlanSnooze(1, "1d"),
+    buttons.SeriesStop(1),
+    buttons.AckAlert(1),
+    buttons.TierReview("l", 1),
+    buttons.TierLowerReason(1, "improved"),
+    buttons.ForgetConfirm(1, "y"),
+    buttons.ImportConfirm(1, "n"),
+    buttons.TeamConfirm(1, "y"),
+    buttons.ReferralStatus(1, "a"),
+    buttons.ReferralPick(1, "counselling_centre"),
+    buttons.FollowUpDate(1, "2w"),
+    buttons.RunSuggested(1, "y"),
+    buttons.SignalAction(1, "q"),
+    buttons.SafetyCheckStart(1, "al"),
+    buttons.SafetyCheckStep(1, "y"),
+    buttons.OpenMap(1),
+    buttons.MapAction("9", 1),
+    buttons.CadenceSnooze(1),
+    buttons.ConfirmQuietReviews(),
+    buttons.AgendaList("a", 3),
+    buttons.AgendaListPage("c", 5),
     buttons.UndoChoice(1),
 ]
 
@@ -259,7 +381,9 @@ def _id_positions(sample) -> list[int]:
     out = []
     for i, value in enumerate(values):
         if value in (1, 2) and not isinstance(value, bool):
-            type(sample)(*values[:i], MAX_ID, *values[i + 1:]).pack()  # accepted at the top of the range
+            type(sample)(
+                *values[:i], MAX_ID, *values[i + 1 :]
+            ).pack()  # accepted at the top of the range
             out.append(i)
     return out
 
@@ -274,11 +398,18 @@ def test_ids_out_of_range_are_refused_both_ways(sample, bad):
     cls = type(sample)
     values = [getattr(sample, f.name) for f in dataclasses.fields(cls)]
     for i in _id_positions(sample):
-        forged = cls(*values[:i], bad, *values[i + 1:])
+        forged = cls(*values[:i], bad, *values[i + 1 :])
         with pytest.raises(BadButton):
             forged.pack()
-        raw = ":".join([cls.KIND, *("".join(map(str, v)) if isinstance(v, tuple) else str(v)
-                                    for v in forged.__dict__.values())])
+        raw = ":".join(
+            [
+                cls.KIND,
+                *(
+                    "".join(map(str, v)) if isinstance(v, tuple) else str(v)
+                    for v in forged.__dict__.values()
+                ),
+            ]
+        )
         with pytest.raises(BadButton):
             cls.parse(raw)
         assert not cls.matches(raw)
@@ -302,8 +433,25 @@ def test_any_text_is_a_button_or_bad_button(raw):
         assert button.pack() == raw  # what is read is exactly what would be written
 
 
-@pytest.mark.parametrize("raw", ["ra:", "ra::", "rd:1:", ":rd:1", "rd::1", "rv:r:1:improved:", "s:1::",
-                                 "rd:01", "rd:00", "p:01:2", "p:1:007", "cl:00", "cl:01", "al:a:01"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ra:",
+        "ra::",
+        "rd:1:",
+        ":rd:1",
+        "rd::1",
+        "rv:r:1:improved:",
+        "s:1::",
+        "rd:01",
+        "rd:00",
+        "p:01:2",
+        "p:1:007",
+        "cl:00",
+        "cl:01",
+        "al:a:01",
+    ],
+)
 def test_one_spelling_per_button(raw):
     """No stray separator, no leading zero: the bot never wrote one; each value reads from one string."""
     with pytest.raises(BadButton):

@@ -7,7 +7,9 @@ from domain.model import Counsellor
 
 
 def person(i: int, admin: bool = False, supervisor: int | None = None) -> Counsellor:
-    return Counsellor(id=i, telegram_id=1000 + i, display_name=f"c{i}", is_admin=admin, supervisor_id=supervisor)
+    return Counsellor(
+        id=i, telegram_id=1000 + i, display_name=f"c{i}", is_admin=admin, supervisor_id=supervisor
+    )
 
 
 def ids(people) -> list[int]:

@@ -46,10 +46,14 @@ NEW_OK = [
     ("王芳 ＃留学生", g.NewClient("王芳", ("留学生",))),
     ("王芳 #竞赛达人，", g.NewClient("王芳", ("竞赛达人",))),
     ('王芳 #"class rep"', g.NewClient("王芳", ("class rep",))),
-    ("王芳 sid=2025001 major=Marketing grade=2025",
-     g.NewClient("王芳", (), "2025001", "Marketing", "2025")),
-    ("王芳 学号=2025001 专业=市场营销 年级=大二",
-     g.NewClient("王芳", (), "2025001", "市场营销", "大二")),
+    (
+        "王芳 sid=2025001 major=Marketing grade=2025",
+        g.NewClient("王芳", (), "2025001", "Marketing", "2025"),
+    ),
+    (
+        "王芳 学号=2025001 专业=市场营销 年级=大二",
+        g.NewClient("王芳", (), "2025001", "市场营销", "大二"),
+    ),
     ("王芳 学号＝2025001", g.NewClient("王芳", (), "2025001")),
     ("王芳 SID=A1 Major=CS", g.NewClient("王芳", (), "A1", "CS")),
     ('王芳 major="Computer Science"', g.NewClient("王芳", (), None, "Computer Science")),
@@ -81,42 +85,80 @@ LOG_OK = [
     ("Wang, missed class", g.LogEntry(ClientRef("Wang"), "missed class")),
     (
         "wf missed two classes, works nights #tutoring #?recognition via=face trust=2 risk=high next=1w",
-        g.LogEntry(ClientRef("wf"), "missed two classes, works nights",
-                   (NeedSpec("tutoring", True), NeedSpec("recognition", False)),
-                   "face", 2, None, Risk.HIGH, utc(2026, 12, 5, 9, 0)),
+        g.LogEntry(
+            ClientRef("wf"),
+            "missed two classes, works nights",
+            (NeedSpec("tutoring", True), NeedSpec("recognition", False)),
+            "face",
+            2,
+            None,
+            Risk.HIGH,
+            utc(2026, 12, 5, 9, 0),
+        ),
     ),
     (
         "王芳 via=宿舍 trust=4 聊了实习 #实习推荐 sat=5 #隐性:希望被认可 risk=低",
-        g.LogEntry(ClientRef("王芳"), "聊了实习",
-                   (NeedSpec("实习推荐", True), NeedSpec("希望被认可", False)),
-                   "dorm", 4, 5, Risk.LOW),
+        g.LogEntry(
+            ClientRef("王芳"),
+            "聊了实习",
+            (NeedSpec("实习推荐", True), NeedSpec("希望被认可", False)),
+            "dorm",
+            4,
+            5,
+            Risk.LOW,
+        ),
     ),
     (
         "王芳 渠道＝微信 信任＝3 满意=2 风险=危机 下次=明天 聊了 ＃学业辅导 #？社会支持 #implicit:future",
-        g.LogEntry(ClientRef("王芳"), "聊了",
-                   (NeedSpec("学业辅导"), NeedSpec("社会支持", False), NeedSpec("future", False)),
-                   "chat", 3, 2, Risk.CRISIS, utc(2026, 11, 29, 9, 0)),
+        g.LogEntry(
+            ClientRef("王芳"),
+            "聊了",
+            (NeedSpec("学业辅导"), NeedSpec("社会支持", False), NeedSpec("future", False)),
+            "chat",
+            3,
+            2,
+            Risk.CRISIS,
+            utc(2026, 11, 29, 9, 0),
+        ),
     ),
-    ("王芳 谈话 next=12-01 14:30 后面还有",
-     g.LogEntry(ClientRef("王芳"), "谈话 后面还有", next_due=utc(2026, 12, 1, 14, 30))),
-    ("王芳 谈话 next=下周一 15:00",
-     g.LogEntry(ClientRef("王芳"), "谈话", next_due=utc(2026, 11, 30, 15, 0))),
-    ('王芳 谈话 next="12-01 14:30"',
-     g.LogEntry(ClientRef("王芳"), "谈话", next_due=utc(2026, 12, 1, 14, 30))),
-    ("王芳 谈话 next=明天 trust=3",
-     g.LogEntry(ClientRef("王芳"), "谈话", trust=3, next_due=utc(2026, 11, 29, 9, 0))),
-    ("王芳 谈话 next=3d 然后",
-     g.LogEntry(ClientRef("王芳"), "谈话 然后", next_due=utc(2026, 12, 1, 9, 0))),
+    (
+        "王芳 谈话 next=12-01 14:30 后面还有",
+        g.LogEntry(ClientRef("王芳"), "谈话 后面还有", next_due=utc(2026, 12, 1, 14, 30)),
+    ),
+    (
+        "王芳 谈话 next=下周一 15:00",
+        g.LogEntry(ClientRef("王芳"), "谈话", next_due=utc(2026, 11, 30, 15, 0)),
+    ),
+    (
+        '王芳 谈话 next="12-01 14:30"',
+        g.LogEntry(ClientRef("王芳"), "谈话", next_due=utc(2026, 12, 1, 14, 30)),
+    ),
+    (
+        "王芳 谈话 next=明天 trust=3",
+        g.LogEntry(ClientRef("王芳"), "谈话", trust=3, next_due=utc(2026, 11, 29, 9, 0)),
+    ),
+    (
+        "王芳 谈话 next=3d 然后",
+        g.LogEntry(ClientRef("王芳"), "谈话 然后", next_due=utc(2026, 12, 1, 9, 0)),
+    ),
     # x=y with an unknown key is text; so is a hashtag of digits
     ("王芳 a=b and 1+1=2 ranked #1", g.LogEntry(ClientRef("王芳"), "a=b and 1+1=2 ranked #1")),
-    ("王芳 see https://x.org/?a=b#frag", g.LogEntry(ClientRef("王芳"), "see https://x.org/?a=b#frag")),
+    (
+        "王芳 see https://x.org/?a=b#frag",
+        g.LogEntry(ClientRef("王芳"), "see https://x.org/?a=b#frag"),
+    ),
     # a quoted phrase in the notes is not an option
     ('王芳 他说 "trust=5 是玩笑" 哈', g.LogEntry(ClientRef("王芳"), '他说 "trust=5 是玩笑" 哈')),
     ("王芳 聊了 #实习 #实习", g.LogEntry(ClientRef("王芳"), "聊了", (NeedSpec("实习"),))),
-    ("王芳 TRUST=5 Via=Phone 通话", g.LogEntry(ClientRef("王芳"), "通话", channel="phone", trust=5)),
+    (
+        "王芳 TRUST=5 Via=Phone 通话",
+        g.LogEntry(ClientRef("王芳"), "通话", channel="phone", trust=5),
+    ),
     ("王芳 trust=５ 好", g.LogEntry(ClientRef("王芳"), "好", trust=5)),
-    ("王芳 聊了 risk=high， 然后 trust=4.", g.LogEntry(ClientRef("王芳"), "聊了 然后", trust=4,
-                                                     risk=Risk.HIGH)),
+    (
+        "王芳 聊了 risk=high， 然后 trust=4.",
+        g.LogEntry(ClientRef("王芳"), "聊了 然后", trust=4, risk=Risk.HIGH),
+    ),
     ("#3 talked", g.LogEntry(ClientRef("#3"), "talked")),
 ]
 
@@ -192,12 +234,24 @@ def test_goal(args: str, expected: g.Goal) -> None:
 
 
 PLAN_OK = [
-    ("王芳 下周一 15:00 看看辅导计划", g.PlanSpec(ClientRef("王芳"), utc(2026, 11, 30, 15, 0), "看看辅导计划")),
-    ("王芳 下周一 看看辅导计划", g.PlanSpec(ClientRef("王芳"), utc(2026, 11, 30, 9, 0), "看看辅导计划")),
+    (
+        "王芳 下周一 15:00 看看辅导计划",
+        g.PlanSpec(ClientRef("王芳"), utc(2026, 11, 30, 15, 0), "看看辅导计划"),
+    ),
+    (
+        "王芳 下周一 看看辅导计划",
+        g.PlanSpec(ClientRef("王芳"), utc(2026, 11, 30, 9, 0), "看看辅导计划"),
+    ),
     ("王芳 12-01 14:30 call", g.PlanSpec(ClientRef("王芳"), utc(2026, 12, 1, 14, 30), "call")),
     ("王芳 12-01 call", g.PlanSpec(ClientRef("王芳"), utc(2026, 12, 1, 9, 0), "call")),
-    ("wf 3d check\n the team", g.PlanSpec(ClientRef("wf"), utc(2026, 12, 1, 9, 0), "check\n the team")),
-    ("wf tomorrow 9am call back", g.PlanSpec(ClientRef("wf"), utc(2026, 11, 29, 9, 0), "call back")),
+    (
+        "wf 3d check\n the team",
+        g.PlanSpec(ClientRef("wf"), utc(2026, 12, 1, 9, 0), "check\n the team"),
+    ),
+    (
+        "wf tomorrow 9am call back",
+        g.PlanSpec(ClientRef("wf"), utc(2026, 11, 29, 9, 0), "call back"),
+    ),
     ('wf "12-01 14:30" call', g.PlanSpec(ClientRef("wf"), utc(2026, 12, 1, 14, 30), "call")),
     ("wf 14:30 call", g.PlanSpec(ClientRef("wf"), utc(2026, 11, 28, 14, 30), "call")),
     ("wf 明天下午3点 回访", g.PlanSpec(ClientRef("wf"), utc(2026, 11, 29, 15, 0), "回访")),
@@ -228,8 +282,14 @@ def test_client_ref(args: str, ref: ClientRef, rest: int) -> None:
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [("王芳", "王芳"), ("  Wang   Fang ", "Wang Fang"), ('"Li Ming"', "Li Ming"), ("7", "7"),
-     ("「王芳」", "王芳"), ("王芳：", "王芳")],
+    [
+        ("王芳", "王芳"),
+        ("  Wang   Fang ", "Wang Fang"),
+        ('"Li Ming"', "Li Ming"),
+        ("7", "7"),
+        ("「王芳」", "王芳"),
+        ("王芳：", "王芳"),
+    ],
 )
 def test_client_only(args: str, expected: str) -> None:
     assert g.parse_client_only(args) == expected
@@ -237,8 +297,18 @@ def test_client_only(args: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [("", None), ("  ", None), ("zh", "zh"), ("CN", "zh"), ("中文", "zh"), ("zh-CN", "zh"),
-     ("en", "en"), ("English", "en"), ("英文", "en"), ("英语", "en")],
+    [
+        ("", None),
+        ("  ", None),
+        ("zh", "zh"),
+        ("CN", "zh"),
+        ("中文", "zh"),
+        ("zh-CN", "zh"),
+        ("en", "en"),
+        ("English", "en"),
+        ("英文", "en"),
+        ("英语", "en"),
+    ],
 )
 def test_lang(args: str, expected: str | None) -> None:
     assert g.parse_lang(args) == expected
@@ -246,9 +316,15 @@ def test_lang(args: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "n", "expected"),
-    [("", 9, None), ("  ", 7, None), ("2 2 1 0 0 0 1 1 0", 9, (2, 2, 1, 0, 0, 0, 1, 1, 0)),
-     ("221000110", 9, (2, 2, 1, 0, 0, 0, 1, 1, 0)), ("3,3,3,3,3,3,3", 7, (3,) * 7),
-     ("０１２３０１２", 7, (0, 1, 2, 3, 0, 1, 2)), ("1，2，3、0 1 2 3", 7, (1, 2, 3, 0, 1, 2, 3))],
+    [
+        ("", 9, None),
+        ("  ", 7, None),
+        ("2 2 1 0 0 0 1 1 0", 9, (2, 2, 1, 0, 0, 0, 1, 1, 0)),
+        ("221000110", 9, (2, 2, 1, 0, 0, 0, 1, 1, 0)),
+        ("3,3,3,3,3,3,3", 7, (3,) * 7),
+        ("０１２３０１２", 7, (0, 1, 2, 3, 0, 1, 2)),
+        ("1，2，3、0 1 2 3", 7, (1, 2, 3, 0, 1, 2, 3)),
+    ],
 )
 def test_scores(text: str, n: int, expected: tuple[int, ...] | None) -> None:
     assert g.parse_scores(text, n) == expected
@@ -256,7 +332,8 @@ def test_scores(text: str, n: int, expected: tuple[int, ...] | None) -> None:
 
 def test_screening() -> None:
     assert g.parse_screening("王芳 221000110", 9) == g.ScreeningSpec(
-        ClientRef("王芳"), (2, 2, 1, 0, 0, 0, 1, 1, 0))
+        ClientRef("王芳"), (2, 2, 1, 0, 0, 0, 1, 1, 0)
+    )
     assert g.parse_screening("3", 7) == g.ScreeningSpec(ClientRef("3"), None)
 
 
@@ -290,15 +367,35 @@ BAD: list[tuple[str, str, str, dict[str, object]]] = [
     ("new", '"Li\nMing"', "name_bad_char", {"name": "Li Ming"}),
     ("new", "王 芳", "new_extra_words", {"name": "王", "extra": "芳"}),
     ("new", "Li Ming #a", "new_extra_words", {"name": "Li", "extra": "Ming"}),
-    ("new", "王芳 class=3", "unknown_key", {"key": "class", "known": "sid, major, grade", "command": "new"}),
-    ("status", "王芳 via=face", "unknown_key", {"key": "via", "known": "trust, sat, risk", "command": "status"}),
+    (
+        "new",
+        "王芳 class=3",
+        "unknown_key",
+        {"key": "class", "known": "sid, major, grade", "command": "new"},
+    ),
+    (
+        "status",
+        "王芳 via=face",
+        "unknown_key",
+        {"key": "via", "known": "trust, sat, risk", "command": "status"},
+    ),
     ("new", "王芳 #", "empty_tag", {"command": "new"}),
     ("log", "王芳 hi #", "empty_tag", {"command": "log"}),
     ("log", "王芳 hi #?", "empty_tag", {"command": "log"}),
     ("new", "王芳 #" + "长" * 33, "tag_too_long", {"tag": "长" * 32 + "…", "max": 32}),
     ("log", "王芳 hi #" + "x" * 201, "tag_too_long", {"tag": "x" * 32 + "…", "max": 200}),
-    ("new", "王芳 " + " ".join(f"#t{i}" for i in range(21)), "too_many_tags", {"max": 20, "have": 21}),
-    ("status", "王芳 " + " ".join(f"#t{i}" for i in range(300)), "too_many_tags", {"max": 20, "have": 21}),
+    (
+        "new",
+        "王芳 " + " ".join(f"#t{i}" for i in range(21)),
+        "too_many_tags",
+        {"max": 20, "have": 21},
+    ),
+    (
+        "status",
+        "王芳 " + " ".join(f"#t{i}" for i in range(300)),
+        "too_many_tags",
+        {"max": 20, "have": 21},
+    ),
     ("new", "王芳 sid=", "empty_value", {"key": "sid", "command": "new"}),
     ("log", "王芳 hi trust=", "empty_value", {"key": "trust", "command": "log"}),
     ("log", "王芳 hi next=", "empty_value", {"key": "next", "command": "log"}),
@@ -332,7 +429,12 @@ BAD: list[tuple[str, str, str, dict[str, object]]] = [
     ("plan", "王芳 someday call", "bad_when", {"text": "someday"}),
     ("plan", "王芳 02-30 call", "bad_when", {"text": "02-30"}),
     ("plan", "王芳 someday hi", "bad_when", {"text": "someday"}),
-    ("plan", "王芳 11-28 08:00 call", "past_when", {"text": "11-28 08:00", "when": "2026-11-28 08:00"}),
+    (
+        "plan",
+        "王芳 11-28 08:00 call",
+        "past_when",
+        {"text": "11-28 08:00", "when": "2026-11-28 08:00"},
+    ),
     ("plan", "王芳 today call", "past_when", {"text": "today", "when": "2026-11-28 09:00"}),
     ("plan", "王芳 2026-01-01 hi", "past_when", {"text": "2026-01-01", "when": "2026-01-01 09:00"}),
     ("lang", "fr", "bad_lang", {"value": "fr"}),
@@ -374,14 +476,17 @@ def test_every_code_is_raised_in_the_table() -> None:
     from tests.unit.test_roster import ROSTER_BAD  # roster import
     from tests.unit.test_schedule import BAD as SCHEDULE_BAD  # /settings codes live there
 
-    assert ({code for _, _, code, _ in BAD + SCHEDULE_BAD}
-            | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD + VALUE_BAD}
-            | {"practice_only"}  # raised by services.records on campus (tests/e2e/test_practice.py)
-            | {code for _, _, code in ROSTER_BAD}) == ERROR_CODES
+    assert (
+        {code for _, _, code, _ in BAD + SCHEDULE_BAD}
+        | {code for _, code, _ in RECURRENCE_BAD + OUTCOME_BAD + VALUE_BAD}
+        | {"practice_only"}  # raised by services.records on campus (tests/e2e/test_practice.py)
+        | {code for _, _, code in ROSTER_BAD}
+    ) == ERROR_CODES
 
 
-_ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                   undefined=StrictUndefined)
+_ENV = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
+)
 _ALLOWED_TAG = re.compile(r"</?(b|i|code)>")
 
 
@@ -393,8 +498,9 @@ def test_every_code_has_a_template(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize(("fn", "args", "code", "params"), BAD)
-def test_templates_render_raised_params(lang: str, fn: str, args: str, code: str,
-                                        params: dict[str, object]) -> None:
+def test_templates_render_raised_params(
+    lang: str, fn: str, args: str, code: str, params: dict[str, object]
+) -> None:
     with pytest.raises(CommandError) as e:
         CALL[fn](args)
     text = _ENV.get_template(f"{lang}/errors/{e.value.code}.j2").render(**e.value.params)
@@ -427,17 +533,48 @@ def test_command_error_basics() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("face", "face"), ("面谈", "face"), ("当面", "face"), ("F2F", "face"), ("in-person", "face"),
-     ("phone", "phone"), ("电话", "phone"), ("call", "phone"),
-     ("chat", "chat"), ("线上", "chat"), ("微信", "chat"), ("WeChat", "chat"), ("qq", "chat"),
-     ("online", "chat"), ("message", "chat"),
-     ("dorm", "dorm"), ("宿舍", "dorm"), ("宿舍走访", "dorm"), ("dorm-visit", "dorm"),
-     ("dorm_visit", "dorm"), ("email", "email"), ("邮件", "email"),
-     ("class", "class"), ("课堂", "class"), ("observation", "class"), ("观察", "class"),
-     ("parent", "parent"), ("家长", "parent"), ("teacher", "teacher"), ("老师", "teacher"),
-     ("任课老师", "teacher"), ("group", "group"), ("团体", "group"), ("班会", "group"),
-     ("survey", "survey"), ("问卷", "survey"), ("other", "other"), ("其他", "other"),
-     ("pigeon", None), ("", None)],
+    [
+        ("face", "face"),
+        ("面谈", "face"),
+        ("当面", "face"),
+        ("F2F", "face"),
+        ("in-person", "face"),
+        ("phone", "phone"),
+        ("电话", "phone"),
+        ("call", "phone"),
+        ("chat", "chat"),
+        ("线上", "chat"),
+        ("微信", "chat"),
+        ("WeChat", "chat"),
+        ("qq", "chat"),
+        ("online", "chat"),
+        ("message", "chat"),
+        ("dorm", "dorm"),
+        ("宿舍", "dorm"),
+        ("宿舍走访", "dorm"),
+        ("dorm-visit", "dorm"),
+        ("dorm_visit", "dorm"),
+        ("email", "email"),
+        ("邮件", "email"),
+        ("class", "class"),
+        ("课堂", "class"),
+        ("observation", "class"),
+        ("观察", "class"),
+        ("parent", "parent"),
+        ("家长", "parent"),
+        ("teacher", "teacher"),
+        ("老师", "teacher"),
+        ("任课老师", "teacher"),
+        ("group", "group"),
+        ("团体", "group"),
+        ("班会", "group"),
+        ("survey", "survey"),
+        ("问卷", "survey"),
+        ("other", "other"),
+        ("其他", "other"),
+        ("pigeon", None),
+        ("", None),
+    ],
 )
 def test_parse_channel(text: str, code: str | None) -> None:
     assert parse_channel(text) == code
@@ -460,16 +597,15 @@ def test_channel_labels() -> None:
 
 
 _ALPHABET = st.sampled_from(
-    list(" \n\t#＃?？=＝\"'“”「」‘’:：，,.-/0123456789abcdemnotwhy王芳明天下周一点半后") +
-    ["trust=", "sat=", "risk=", "via=", "next=", "sid=", "#?", "12-01", "14:30", "😀", "<&>"]
+    list(" \n\t#＃?？=＝\"'“”「」‘’:：，,.-/0123456789abcdemnotwhy王芳明天下周一点半后")
+    + ["trust=", "sat=", "risk=", "via=", "next=", "sid=", "#?", "12-01", "14:30", "😀", "<&>"]
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_ALPHABET, max_size=30).map("".join))
 def test_parsers_raise_only_command_errors(text: str) -> None:
-    for fn in (*CALL.values(), lambda a: parse_when(a, NOW, SH),
-               lambda a: match_client(a, [])):
+    for fn in (*CALL.values(), lambda a: parse_when(a, NOW, SH), lambda a: match_client(a, [])):
         try:
             fn(text)
         except CommandError as e:

@@ -18,9 +18,30 @@ from domain.when import parse_when
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=SH)  # a Saturday
-KNOWN = ("start", "help", "invite", "lang", "new", "log", "map", "clients", "status", "goal",
-         "plan", "phq9", "gad7", "today", "tz", "settings", "find", "export", "forget", "undo",
-         "refer", "resources")
+KNOWN = (
+    "start",
+    "help",
+    "invite",
+    "lang",
+    "new",
+    "log",
+    "map",
+    "clients",
+    "status",
+    "goal",
+    "plan",
+    "phq9",
+    "gad7",
+    "today",
+    "tz",
+    "settings",
+    "find",
+    "export",
+    "forget",
+    "undo",
+    "refer",
+    "resources",
+)
 
 
 def utc(*args: int) -> datetime:
@@ -73,49 +94,106 @@ def test_suggest_command(typed: str, meant: str | None) -> None:
 
 LOG_FORMS = [
     # `：` and `＝` work like `=`
-    ("学生B 路上碰到 trust：4 next：周五",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4, next_due=utc(2026, 12, 4, 9, 0))),
-    ("学生B 路上碰到 trust＝4 risk＝high",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4, risk=Risk.HIGH)),
-    ("学生B 路上碰到 trust:4 via:电话",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", channel="phone", trust=4)),
-    ("学生B 路上碰到 信任：4 风险：高 下次：明天下午",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4, risk=Risk.HIGH,
-                next_due=utc(2026, 11, 29, 15, 0))),
-    ("学生B 路上碰到 trust： 4",  # a space after the colon
-     g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4)),
-    ("学生B 路上碰到 trust=４，",  # full-width digit and a trailing comma
-     g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4)),
+    (
+        "学生B 路上碰到 trust：4 next：周五",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4, next_due=utc(2026, 12, 4, 9, 0)),
+    ),
+    (
+        "学生B 路上碰到 trust＝4 risk＝high",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4, risk=Risk.HIGH),
+    ),
+    (
+        "学生B 路上碰到 trust:4 via:电话",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", channel="phone", trust=4),
+    ),
+    (
+        "学生B 路上碰到 信任：4 风险：高 下次：明天下午",
+        g.LogEntry(
+            ClientRef("学生B"),
+            "路上碰到",
+            trust=4,
+            risk=Risk.HIGH,
+            next_due=utc(2026, 11, 29, 15, 0),
+        ),
+    ),
+    (
+        "学生B 路上碰到 trust： 4",  # a space after the colon
+        g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4),
+    ),
+    (
+        "学生B 路上碰到 trust=４，",  # full-width digit and a trailing comma
+        g.LogEntry(ClientRef("学生B"), "路上碰到", trust=4),
+    ),
     # everyday times after next=
-    ("学生B 路上碰到 next=下周", g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 30, 9, 0))),
-    ("学生B 路上碰到 next=明天下午",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 29, 15, 0))),
-    ("学生B 路上碰到 next=下周三上午",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 2, 9, 0))),
-    ("学生B 路上碰到 next=周五晚上",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 4, 19, 0))),
-    ("学生B 路上碰到 next=3天后", g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 1, 9, 0))),
-    ("学生B 路上碰到 next=2d", g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 30, 9, 0))),
+    (
+        "学生B 路上碰到 next=下周",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 30, 9, 0)),
+    ),
+    (
+        "学生B 路上碰到 next=明天下午",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 29, 15, 0)),
+    ),
+    (
+        "学生B 路上碰到 next=下周三上午",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 2, 9, 0)),
+    ),
+    (
+        "学生B 路上碰到 next=周五晚上",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 4, 19, 0)),
+    ),
+    (
+        "学生B 路上碰到 next=3天后",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 12, 1, 9, 0)),
+    ),
+    (
+        "学生B 路上碰到 next=2d",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_due=utc(2026, 11, 30, 9, 0)),
+    ),
     # a date the bot cannot read: the note is kept, the date is asked for
-    ("学生B 路上碰到 next=过几天",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_unread="过几天", next_error="bad_when")),
-    ("学生B 路上碰到 next=昨天",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_unread="昨天", next_error="bad_when")),
-    ("学生B 路上碰到 next=2026-01-01",
-     g.LogEntry(ClientRef("学生B"), "路上碰到", next_unread="2026-01-01", next_error="past_when")),
+    (
+        "学生B 路上碰到 next=过几天",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_unread="过几天", next_error="bad_when"),
+    ),
+    (
+        "学生B 路上碰到 next=昨天",
+        g.LogEntry(ClientRef("学生B"), "路上碰到", next_unread="昨天", next_error="bad_when"),
+    ),
+    (
+        "学生B 路上碰到 next=2026-01-01",
+        g.LogEntry(
+            ClientRef("学生B"), "路上碰到", next_unread="2026-01-01", next_error="past_when"
+        ),
+    ),
     # an option the bot cannot read is never silently kept as text: it is said back
-    ("学生B 路上碰到 trsut=4",
-     g.LogEntry(ClientRef("学生B"), "路上碰到 trsut=4",
-                warnings=(InputWarning("unknown_option", "trsut=4", "trust"),))),
-    ("学生B 路上碰到 nxet：周五",
-     g.LogEntry(ClientRef("学生B"), "路上碰到 nxet：周五",
-                warnings=(InputWarning("unknown_option", "nxet：周五", "next"),))),
-    ("学生B 路上碰到 心情=不错",
-     g.LogEntry(ClientRef("学生B"), "路上碰到 心情=不错",
-                warnings=(InputWarning("unknown_option", "心情=不错", ""),))),
+    (
+        "学生B 路上碰到 trsut=4",
+        g.LogEntry(
+            ClientRef("学生B"),
+            "路上碰到 trsut=4",
+            warnings=(InputWarning("unknown_option", "trsut=4", "trust"),),
+        ),
+    ),
+    (
+        "学生B 路上碰到 nxet：周五",
+        g.LogEntry(
+            ClientRef("学生B"),
+            "路上碰到 nxet：周五",
+            warnings=(InputWarning("unknown_option", "nxet：周五", "next"),),
+        ),
+    ),
+    (
+        "学生B 路上碰到 心情=不错",
+        g.LogEntry(
+            ClientRef("学生B"),
+            "路上碰到 心情=不错",
+            warnings=(InputWarning("unknown_option", "心情=不错", ""),),
+        ),
+    ),
     # prose with a colon stays prose, silently
-    ("学生B 原因：家里的事 时间 14:30",
-     g.LogEntry(ClientRef("学生B"), "原因：家里的事 时间 14:30")),
+    (
+        "学生B 原因：家里的事 时间 14:30",
+        g.LogEntry(ClientRef("学生B"), "原因：家里的事 时间 14:30"),
+    ),
     ("学生B 见 https://x.org/?a=b", g.LogEntry(ClientRef("学生B"), "见 https://x.org/?a=b")),
 ]
 
@@ -157,9 +235,13 @@ def test_a_name_or_pinyin_at_the_start_of_a_note():
     from domain.matching import named_at_start
     from domain.model import Client
 
-    clients = [Client(id=i, counsellor_id=1, number=i, name=n)
-               for i, n in enumerate(("田欣怡", "王芳", "王芳芳", "Li Ming"), start=1)]
-    assert [c.name for c in named_at_start("田欣怡 今天来办公室问转专业的流程", clients)] == ["田欣怡"]
+    clients = [
+        Client(id=i, counsellor_id=1, number=i, name=n)
+        for i, n in enumerate(("田欣怡", "王芳", "王芳芳", "Li Ming"), start=1)
+    ]
+    assert [c.name for c in named_at_start("田欣怡 今天来办公室问转专业的流程", clients)] == [
+        "田欣怡"
+    ]
     assert [c.name for c in named_at_start("田欣怡今天来办公室", clients)] == ["田欣怡"]
     assert [c.name for c in named_at_start("txy 今天来办公室", clients)] == ["田欣怡"]
     assert [c.name for c in named_at_start("tianxinyi：来问转专业", clients)] == ["田欣怡"]

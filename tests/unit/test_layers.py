@@ -16,7 +16,9 @@ def test_import_contracts_hold():
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("import-linter is not installed: pip install -e '.[test]'")
-    proc = subprocess.run([exe, "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [exe, "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "BROKEN" not in proc.stdout, proc.stdout[-4000:]
 
@@ -25,8 +27,15 @@ def _runtime_cycles() -> list[tuple[str, str]]:
     import grimp
 
     graph = grimp.build_graph(
-        "bot", "reminders", "bootstrap", "rendering", "services", "storage", "domain",
-        cache_dir=None, exclude_type_checking_imports=True,
+        "bot",
+        "reminders",
+        "bootstrap",
+        "rendering",
+        "services",
+        "storage",
+        "domain",
+        cache_dir=None,
+        exclude_type_checking_imports=True,
     )
     return sorted(
         (importer, imported)
@@ -52,7 +61,11 @@ def test_the_cycle_check_can_fail(tmp_path, monkeypatch):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    for name in [m for m in sys.modules if m.split(".")[0] in {"bot", "reminders", "bootstrap", "rendering",
-                                                                 "services", "storage", "domain"}]:
+    for name in [
+        m
+        for m in sys.modules
+        if m.split(".")[0]
+        in {"bot", "reminders", "bootstrap", "rendering", "services", "storage", "domain"}
+    ]:
         monkeypatch.delitem(sys.modules, name)
     assert ("domain.a", "domain.b") in _runtime_cycles()

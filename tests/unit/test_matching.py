@@ -12,8 +12,9 @@ from domain.model import Client
 
 def mk(number: int, name: str, sid: str | None = None, last: int | None = None) -> Client:
     at = datetime(2026, 11, last, tzinfo=UTC) if last else None
-    return Client(id=100 + number, counsellor_id=1, number=number, name=name, sid=sid,
-                  last_contact_at=at)
+    return Client(
+        id=100 + number, counsellor_id=1, number=number, name=name, sid=sid, last_contact_at=at
+    )
 
 
 CLIENTS = [
@@ -40,19 +41,53 @@ def nums(cs: list[Client]) -> list[int]:
 
 UNIQUE = [
     # digits → number, else exact sid
-    ("1", 1), ("13", 13), ("２", 2), ("2025002", 2), ("#3", 3),
+    ("1", 1),
+    ("13", 13),
+    ("２", 2),
+    ("2025002", 2),
+    ("#3", 3),
     ("12", 12),  # number 12 beats sid "12" of 张三
     # exact name (beats prefix: 王芳 is also a prefix of 王芳菲)
-    ("王芳", 1), ("王芳菲", 2), ("李明", 3), ("li ming", 4), ("LI  MING", 4), ("Alice", 10),
+    ("王芳", 1),
+    ("王芳菲", 2),
+    ("李明", 3),
+    ("li ming", 4),
+    ("LI  MING", 4),
+    ("Alice", 10),
     # unique prefix
-    ("王芳菲", 2), ("欧阳", 11), ("张小", 6), ("吕", 8), ("单", 7), ("alice b", 9),
+    ("王芳菲", 2),
+    ("欧阳", 11),
+    ("张小", 6),
+    ("吕", 8),
+    ("单", 7),
+    ("alice b", 9),
     # full pinyin, with spaces / capitals, then pinyin prefix
-    ("wangfang", 1), ("wang fang", 1), ("WangFang", 1), ("wangfangfei", 2), ("zhangsan", 5),
-    ("ouyangnana", 11), ("ouyang", 11), ("zhangx", 6), ("wangfangf", 2),
-    ("shanli", 7), ("danli", 7), ("lvxiaohong", 8), ("luxiaohong", 8), ("lü xiao hong", 8),
+    ("wangfang", 1),
+    ("wang fang", 1),
+    ("WangFang", 1),
+    ("wangfangfei", 2),
+    ("zhangsan", 5),
+    ("ouyangnana", 11),
+    ("ouyang", 11),
+    ("zhangx", 6),
+    ("wangfangf", 2),
+    ("shanli", 7),
+    ("danli", 7),
+    ("lvxiaohong", 8),
+    ("luxiaohong", 8),
+    ("lü xiao hong", 8),
     # initials
-    ("wf", 1), ("wff", 2), ("zs", 5), ("zxm", 6), ("oynn", 11), ("ab", 9), ("lxh", 8),
-    ("sl", 7), ("oy", 11), ("ouyangn", 11), ("li ming", 4),
+    ("wf", 1),
+    ("wff", 2),
+    ("zs", 5),
+    ("zxm", 6),
+    ("oynn", 11),
+    ("ab", 9),
+    ("lxh", 8),
+    ("sl", 7),
+    ("oy", 11),
+    ("ouyangn", 11),
+    ("li ming", 4),
 ]
 
 
@@ -96,7 +131,7 @@ def test_same_exact_name_twice_is_ambiguous() -> None:
 
 
 def test_candidates_capped_at_8() -> None:
-    many = [mk(i, f"王{chr(0x4e00 + i)}") for i in range(1, 21)]
+    many = [mk(i, f"王{chr(0x4E00 + i)}") for i in range(1, 21)]
     m = match_client("王", many)
     assert len(m.candidates) == 8
     assert nums(m.candidates) == list(range(1, 9))
@@ -125,7 +160,7 @@ def test_none_with_suggestions(ref: str, suggested: list[int]) -> None:
 
 
 def test_suggestions_capped_at_5() -> None:
-    many = [mk(i, f"王芳{chr(0x4e00 + i)}") for i in range(1, 11)]
+    many = [mk(i, f"王芳{chr(0x4E00 + i)}") for i in range(1, 11)]
     m = match_client("x王芳", many)
     assert m.client is None and len(m.suggestions) == 5
 
@@ -137,8 +172,9 @@ def test_empty_caseload() -> None:
 def test_fast_for_300_clients() -> None:
     surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
     given = "芳明伟娜静丽强磊军洋勇艳杰娟涛超"
-    clients = [mk(i + 1, surnames[i % 20] + given[i % 15] + given[(i * 7) % 15])
-               for i in range(300)]
+    clients = [
+        mk(i + 1, surnames[i % 20] + given[i % 15] + given[(i * 7) % 15]) for i in range(300)
+    ]
     refs = ["wangfang", "lmw", "张", "zhao", "300", "陈伟", "nobody", "zhangweifang"]
     for r in refs:  # warm-up
         match_client(r, clients)
@@ -149,7 +185,19 @@ def test_fast_for_300_clients() -> None:
     assert per_call < 0.005, per_call
 
 
-REFS = [r for r, _ in UNIQUE] + ["王", "陈", "li", "zhang", "nobody", "99", "2025001", "#1", "", "  ", '"王芳"']
+REFS = [r for r, _ in UNIQUE] + [
+    "王",
+    "陈",
+    "li",
+    "zhang",
+    "nobody",
+    "99",
+    "2025001",
+    "#1",
+    "",
+    "  ",
+    '"王芳"',
+]
 
 
 @pytest.mark.parametrize("ref", REFS)

@@ -92,8 +92,10 @@ def defaulted_time_params(source: str) -> list[tuple[int, str]]:
             continue
         args = node.args
         positional = args.posonlyargs + args.args
-        with_default = positional[len(positional) - len(args.defaults):] if args.defaults else []
-        kw_with_default = [a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+        with_default = positional[len(positional) - len(args.defaults) :] if args.defaults else []
+        kw_with_default = [
+            a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+        ]
         for a in [*with_default, *kw_with_default]:
             if a.arg in TIME_PARAMS:
                 found.append((node.lineno, f"{node.name}({a.arg}=…)"))

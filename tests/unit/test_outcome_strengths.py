@@ -18,15 +18,31 @@ SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("reached", "reached"), ("联系上", "reached"), ("已联系上", "reached"), ("OK", "reached"),
-    ("not reached", "unreached"), ("unreached", "unreached"), ("未联系上", "unreached"),
-    ("没接", "unreached"), ("联系不上", "unreached"), ("no-answer", "unreached"),
-    ("refused", "refused"), ("拒绝", "refused"), ("拒绝沟通", "refused"),
-    ("referred", "referred"), ("已转介", "referred"), ("转介", "referred"),
-    ("改约", "rescheduled"), ("ＲＥＡＣＨＥＤ", "reached"),
-    ("maybe", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("reached", "reached"),
+        ("联系上", "reached"),
+        ("已联系上", "reached"),
+        ("OK", "reached"),
+        ("not reached", "unreached"),
+        ("unreached", "unreached"),
+        ("未联系上", "unreached"),
+        ("没接", "unreached"),
+        ("联系不上", "unreached"),
+        ("no-answer", "unreached"),
+        ("refused", "refused"),
+        ("拒绝", "refused"),
+        ("拒绝沟通", "refused"),
+        ("referred", "referred"),
+        ("已转介", "referred"),
+        ("转介", "referred"),
+        ("改约", "rescheduled"),
+        ("ＲＥＡＣＨＥＤ", "reached"),
+        ("maybe", None),
+        ("", None),
+    ],
+)
 def test_outcome_words(text, code):
     assert parse_outcome(text) == code
 

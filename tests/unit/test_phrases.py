@@ -58,10 +58,25 @@ def test_true_positives(text, expected):
 @pytest.mark.parametrize(
     "text",
     [
-        "笑死我了", "这题真是笑死", "死磕到底", "热死了", "累死了", "饿死了", "想死你了", "想死我了",
-        "从题海中解脱出来", "今天状态不错,聊了实习", "他很活泼", "死亡率的作业",
-        "spills", "the pillsbury dough", "I'm dying to see it", "killer app", "ending it early",
-        "a long history", "",
+        "笑死我了",
+        "这题真是笑死",
+        "死磕到底",
+        "热死了",
+        "累死了",
+        "饿死了",
+        "想死你了",
+        "想死我了",
+        "从题海中解脱出来",
+        "今天状态不错,聊了实习",
+        "他很活泼",
+        "死亡率的作业",
+        "spills",
+        "the pillsbury dough",
+        "I'm dying to see it",
+        "killer app",
+        "ending it early",
+        "a long history",
+        "",
     ],
 )
 def test_known_non_matches(text):
@@ -85,12 +100,16 @@ def test_the_list_is_bilingual_and_large_enough():
 
 def test_operator_adds_phrases_in_the_rule_file_and_an_extra_file(tmp_path: Path):
     base = Path("domain/default_rules.toml").read_text(encoding="utf-8")
-    (tmp_path / "more.toml").write_text('[[risk_phrases]]\ntext = "不想上岸了"\nkind = "ideation"\n',
-                                        encoding="utf-8")
+    (tmp_path / "more.toml").write_text(
+        '[[risk_phrases]]\ntext = "不想上岸了"\nkind = "ideation"\n', encoding="utf-8"
+    )
     rules_path = tmp_path / "rules.toml"
     base = base.replace("version = 1", 'version = 1\nphrases_file = "more.toml"')
-    rules_path.write_text(base + '\n[[risk_phrases]]\ntext = "走了算了"\n'
-                          'kind = "ideation"\nunless = ["走了算了吧去吃饭"]\n', encoding="utf-8")
+    rules_path.write_text(
+        base + '\n[[risk_phrases]]\ntext = "走了算了"\n'
+        'kind = "ideation"\nunless = ["走了算了吧去吃饭"]\n',
+        encoding="utf-8",
+    )
     rules = load_rules(rules_path)
     assert found("我觉得走了算了", rules) == ["走了算了"]
     assert found("不想上岸了", rules) == ["不想上岸了"]
@@ -103,9 +122,13 @@ def test_a_bad_phrase_file_is_a_rules_error(tmp_path: Path):
     base = Path("domain/default_rules.toml").read_text(encoding="utf-8")
     (tmp_path / "more.toml").write_text('[[risk_phrases]]\ntext = ""\n', encoding="utf-8")
     rules_path = tmp_path / "rules.toml"
-    rules_path.write_text(base.replace("version = 1", 'version = 1\nphrases_file = "more.toml"'), encoding="utf-8")
+    rules_path.write_text(
+        base.replace("version = 1", 'version = 1\nphrases_file = "more.toml"'), encoding="utf-8"
+    )
     with pytest.raises(RulesError, match="more.toml"):
         load_rules(rules_path)
-    rules_path.write_text(base.replace("version = 1", 'version = 1\nphrases_file = "missing.toml"'), encoding="utf-8")
+    rules_path.write_text(
+        base.replace("version = 1", 'version = 1\nphrases_file = "missing.toml"'), encoding="utf-8"
+    )
     with pytest.raises(RulesError, match="cannot read the phrase file"):
         load_rules(rules_path)

@@ -51,4 +51,6 @@ def test_practice_only_template_exists():
     from tests.unit.test_grammar import _ENV
 
     for lang in ("en", "zh"):
-        assert "CAREMAP_MODE=practice" in _ENV.get_template(f"{lang}/errors/practice_only.j2").render()
+        assert (
+            "CAREMAP_MODE=practice" in _ENV.get_template(f"{lang}/errors/practice_only.j2").render()
+        )

@@ -24,8 +24,16 @@ def test_default_catalogue_loads_with_every_kind():
     assert cat.source == "default_resources.toml"
     assert {r.kind for r in cat.resources} == set(KINDS)
     assert [k for k, _ in cat.by_kind()] == list(KINDS)
-    for code in ("tutoring", "counselling_centre", "work_study", "professor_lab", "internship",
-                 "alumni_mentor", "study_plan", "check_ins"):
+    for code in (
+        "tutoring",
+        "counselling_centre",
+        "work_study",
+        "professor_lab",
+        "internship",
+        "alumni_mentor",
+        "study_plan",
+        "check_ins",
+    ):
         assert cat.get(code) is not None
     for r in cat.resources:
         assert r.en and r.zh and r.desc_en and r.desc_zh
@@ -47,23 +55,43 @@ def test_a_minimal_file_loads():
 @pytest.mark.parametrize(
     ("edit", "key", "problem"),
     [
-        (lambda t: t.replace('kind = "on_campus"', 'kind = "abroad"'), "resources[0].kind", "must be one of"),
-        (lambda t: t.replace('code = "tutoring"', 'code = "Tutoring!"'), "resources[0].code", "lower-case"),
+        (
+            lambda t: t.replace('kind = "on_campus"', 'kind = "abroad"'),
+            "resources[0].kind",
+            "must be one of",
+        ),
+        (
+            lambda t: t.replace('code = "tutoring"', 'code = "Tutoring!"'),
+            "resources[0].code",
+            "lower-case",
+        ),
         (lambda t: t.replace('zh = "学业辅导"\n', ""), "resources[0].zh", "missing"),
         (lambda t: t.replace('en = "Tutoring"', 'en = ""'), "resources[0].en", "must not be empty"),
         (lambda t: t + 'colour = "red"\n', "resources[0].colour", "unknown key"),
-        (lambda t: t.replace('desc_zh = "课程辅导。"', "desc_zh = 3"), "resources[0].desc_zh", "must be a string"),
-        (lambda t: t + "aliases = \"tutor\"\n", "resources[0].aliases", "must be an array"),
+        (
+            lambda t: t.replace('desc_zh = "课程辅导。"', "desc_zh = 3"),
+            "resources[0].desc_zh",
+            "must be a string",
+        ),
+        (lambda t: t + 'aliases = "tutor"\n', "resources[0].aliases", "must be an array"),
         (lambda t: t.replace("version = 1", "version = 2"), "version", "must be one of"),
         (lambda t: t + t.split("version = 1")[1], "resources[1].code", "used twice"),
-        (lambda t: t + t.split("version = 1")[1].replace('"tutoring"', '"peer"', 1)
-         .replace('"Tutoring"', '"Peer"'), "resources[1].zh", "names both 'tutoring' and 'peer'"),
+        (
+            lambda t: (
+                t
+                + t.split("version = 1")[1]
+                .replace('"tutoring"', '"peer"', 1)
+                .replace('"Tutoring"', '"Peer"')
+            ),
+            "resources[1].zh",
+            "names both 'tutoring' and 'peer'",
+        ),
     ],
 )
 def test_each_mistake_names_the_key(edit, key, problem):
     with pytest.raises(ResourcesError) as exc:
         parse_resources(edit(GOOD), source="mine.toml")
-    assert (key, ) in [(p,) for p, _ in exc.value.problems]
+    assert (key,) in [(p,) for p, _ in exc.value.problems]
     assert f"mine.toml: {key}: " in str(exc.value) and problem in str(exc.value)
 
 
@@ -80,12 +108,23 @@ def test_syntax_error_and_unreadable_file(tmp_path):
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("tutoring", "tutoring"), ("TUTORING", "tutoring"), ("学业辅导", "tutoring"), ("辅导", "tutoring"),
-        ("Counselling centre", "counselling_centre"), ("counselling   CENTRE", "counselling_centre"),
-        ("心理咨询中心", "counselling_centre"), ("心理", "counselling_centre"),
-        ("work-study", "work_study"), ("勤工", "work_study"), ("alum", "alumni_mentor"),
-        ("校友导师", "alumni_mentor"), ("实习", "internship"), ("check-in", "check_ins"),
-        ("定期", "check_ins"), ("study_plan", "study_plan"), ("学习计划", "study_plan"),
+        ("tutoring", "tutoring"),
+        ("TUTORING", "tutoring"),
+        ("学业辅导", "tutoring"),
+        ("辅导", "tutoring"),
+        ("Counselling centre", "counselling_centre"),
+        ("counselling   CENTRE", "counselling_centre"),
+        ("心理咨询中心", "counselling_centre"),
+        ("心理", "counselling_centre"),
+        ("work-study", "work_study"),
+        ("勤工", "work_study"),
+        ("alum", "alumni_mentor"),
+        ("校友导师", "alumni_mentor"),
+        ("实习", "internship"),
+        ("check-in", "check_ins"),
+        ("定期", "check_ins"),
+        ("study_plan", "study_plan"),
+        ("学习计划", "study_plan"),
     ],
 )
 def test_lookup_by_code_name_alias_or_prefix(text, code):
@@ -96,7 +135,10 @@ def test_lookup_by_code_name_alias_or_prefix(text, code):
 def test_ambiguous_prefix_and_free_text():
     cat = load_resources()
     amb = cat.lookup("ca")
-    assert amb.resource is None and {r.code for r in amb.candidates} == {"career_centre", "campus_clinic"}
+    assert amb.resource is None and {r.code for r in amb.candidates} == {
+        "career_centre",
+        "campus_clinic",
+    }
     assert len(cat.lookup("c").candidates) > 2
     assert cat.lookup("Prof. Li's reading group") == type(amb)()
     assert cat.lookup("   ") == type(amb)()

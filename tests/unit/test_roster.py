@@ -24,31 +24,55 @@ def test_chinese_headers_under_a_title_row():
     ]
     plan = plan_roster(rows, existing_sids={"2025001": 7})
     assert plan.header_line == 3
-    assert plan.columns == {"name": "姓名", "sid": "学号", "major": "专业", "dorm": "宿舍",
-                            "phone": "手机号", "tags": "标签"}
+    assert plan.columns == {
+        "name": "姓名",
+        "sid": "学号",
+        "major": "专业",
+        "dorm": "宿舍",
+        "phone": "手机号",
+        "tags": "标签",
+    }
     assert plan.unused == ["序号"]
-    assert [(r.line, r.name, r.sid) for r in plan.to_add] == [(4, "学生A", "2025101"), (6, "学生B", "2025102")]
+    assert [(r.line, r.name, r.sid) for r in plan.to_add] == [
+        (4, "学生A", "2025101"),
+        (6, "学生B", "2025102"),
+    ]
     b = plan.to_add[1]
     assert (b.dorm, b.phone, b.tags) == ("西1-208", "138-0000-0002", ("贫困生", "班干部"))
     assert plan.to_add[0].phone == "13800000001"
     assert [(p.line, p.code, p.other_line) for p in plan.problems] == [
-        (7, "duplicate_in_file", 6), (8, "missing_name", None), (9, "bad_phone", None)]
+        (7, "duplicate_in_file", 6),
+        (8, "missing_name", None),
+        (9, "bad_phone", None),
+    ]
     assert [(p.line, p.name, p.number) for p in plan.present] == [(10, "学生F", 7)]
 
 
 def test_english_headers():
-    rows = [["Name", "Student ID", "Major", "Grade", "Tags"], ["Li Ming", "S1", "Law", 2025, "#cadre, athlete"]]
+    rows = [
+        ["Name", "Student ID", "Major", "Grade", "Tags"],
+        ["Li Ming", "S1", "Law", 2025, "#cadre, athlete"],
+    ]
     plan = plan_roster(rows, {})
     (r,) = plan.to_add
-    assert (r.name, r.sid, r.major, r.grade, r.tags) == ("Li Ming", "S1", "Law", "2025", ("cadre", "athlete"))
+    assert (r.name, r.sid, r.major, r.grade, r.tags) == (
+        "Li Ming",
+        "S1",
+        "Law",
+        "2025",
+        ("cadre", "athlete"),
+    )
 
 
-@pytest.mark.parametrize(("rows", "code"), [
-    ([["hello", "world"], ["a", "b"]], "roster_no_header"),
-    ([["学号", "专业"], ["1", "x"]], "roster_no_header"),  # no name column
-    ([["姓名", "学号"], [None, None], []], "roster_empty"),
-    ([["姓名", "学号"]] + [[f"s{i}", i] for i in range(2001)], "roster_too_many"),
-])
+@pytest.mark.parametrize(
+    ("rows", "code"),
+    [
+        ([["hello", "world"], ["a", "b"]], "roster_no_header"),
+        ([["学号", "专业"], ["1", "x"]], "roster_no_header"),  # no name column
+        ([["姓名", "学号"], [None, None], []], "roster_empty"),
+        ([["姓名", "学号"]] + [[f"s{i}", i] for i in range(2001)], "roster_too_many"),
+    ],
+)
 def test_files_that_import_nothing(rows, code):
     with pytest.raises(CommandError) as e:
         plan_roster(rows, {})
@@ -56,7 +80,9 @@ def test_files_that_import_nothing(rows, code):
 
 
 def test_cell_text():
-    assert cell_text(2025102.0) == "2025102" and cell_text(None) == "" and cell_text(" a  b ") == "a b"
+    assert (
+        cell_text(2025102.0) == "2025102" and cell_text(None) == "" and cell_text(" a  b ") == "a b"
+    )
 
 
 # every roster error, raised by reading bytes (services.roster) or planning rows

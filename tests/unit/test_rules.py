@@ -33,13 +33,27 @@ def test_default_file_loads_with_campus_defaults():
     }
     for risk, values in expected.items():
         s = rules.standard(risk)
-        got = (s.respond_within_hours, s.contact_every_days, s.review_after_days, s.realert_minutes, s.escalate_minutes)
+        got = (
+            s.respond_within_hours,
+            s.contact_every_days,
+            s.review_after_days,
+            s.realert_minutes,
+            s.escalate_minutes,
+        )
         assert got == values
     t = rules.thresholds
-    assert (t.phq9_item9_crisis, t.phq9_high, t.gad7_high, t.phq9_medium, t.gad7_medium) == (1, 15, 15, 10, 10)
+    assert (t.phq9_item9_crisis, t.phq9_high, t.gad7_high, t.phq9_medium, t.gad7_medium) == (
+        1,
+        15,
+        15,
+        10,
+        10,
+    )
     assert t.lost_contact_factor == 2 and t.lost_contact_min_tier is Risk.MEDIUM
     assert rules.value.enabled is False
-    assert [rules.required_frequency(r) for r in (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM, Risk.LOW)] == ["S", "A", "A", "B"]
+    assert [
+        rules.required_frequency(r) for r in (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM, Risk.LOW)
+    ] == ["S", "A", "A", "B"]
 
 
 def test_load_rules_from_a_path(tmp_path):
@@ -106,14 +120,21 @@ def test_need_classification_latin_keywords_match_whole_words_only():
 def test_syntax_error_names_the_line():
     text = DEFAULT_TEXT.replace("phq9_high = 15", "phq9_high = = 20")
     msg = problem(text)
-    line = DEFAULT_TEXT.splitlines().index(next(x for x in DEFAULT_TEXT.splitlines() if x.startswith("phq9_high"))) + 1
+    line = (
+        DEFAULT_TEXT.splitlines().index(
+            next(x for x in DEFAULT_TEXT.splitlines() if x.startswith("phq9_high"))
+        )
+        + 1
+    )
     assert msg.startswith(f"rules.toml: line {line}, column ")
     assert "TOML syntax error" in msg
 
 
 def test_unknown_key_top_level_and_nested():
     assert "rules.toml: colour: unknown key" in problem("colour = 'red'\n" + DEFAULT_TEXT)
-    msg = problem(with_replaced("review_after_days = 3\n", "review_after_days = 3\nreveiw_days = 4\n"))
+    msg = problem(
+        with_replaced("review_after_days = 3\n", "review_after_days = 3\nreveiw_days = 4\n")
+    )
     assert msg == "rules.toml: tiers.crisis.reveiw_days: unknown key"
 
 
@@ -133,7 +154,12 @@ def test_wrong_types():
     assert msg.startswith("rules.toml: tiers.crisis.realert_minutes: must be an integer")
     msg = problem(with_replaced("enabled = false", 'enabled = "no"'))
     assert msg.startswith("rules.toml: value.enabled: must be true or false")
-    msg = problem(with_replaced('min_tier = "high"\n\n[[risk_tags]]\ncode = "bereavement"', 'min_tier = "severe"\n\n[[risk_tags]]\ncode = "bereavement"'))
+    msg = problem(
+        with_replaced(
+            'min_tier = "high"\n\n[[risk_tags]]\ncode = "bereavement"',
+            'min_tier = "severe"\n\n[[risk_tags]]\ncode = "bereavement"',
+        )
+    )
     assert msg.startswith("rules.toml: risk_tags[2].min_tier: must be one of")
     msg = problem(with_replaced('urgency = "A"', 'urgency = "D"'))
     assert msg.startswith("rules.toml: needs.categories[0].urgency: must be one of")
@@ -153,7 +179,9 @@ def test_cross_checks():
         with_replaced("phq9_medium = 10", "phq9_medium = 21")
     )
     assert "'自伤' names both" in problem(
-        with_replaced('aliases = ["欺凌", "霸凌", "被欺负", "bullied"]', 'aliases = ["欺凌", "自伤"]')
+        with_replaced(
+            'aliases = ["欺凌", "霸凌", "被欺负", "bullied"]', 'aliases = ["欺凌", "自伤"]'
+        )
     )
     assert "code 'bullying' is used twice" in problem(
         with_replaced('code = "social_isolation"', 'code = "bullying"')
@@ -161,7 +189,9 @@ def test_cross_checks():
 
 
 def test_several_problems_one_line_each_and_source_name():
-    text = "extra = 1\n" + with_replaced("respond_within_hours = 1\n", "respond_within_hours = -1\n")
+    text = "extra = 1\n" + with_replaced(
+        "respond_within_hours = 1\n", "respond_within_hours = -1\n"
+    )
     with pytest.raises(RulesError) as err:
         parse_rules(text, source="/etc/caremap/rules.toml")
     lines = str(err.value).splitlines()
@@ -179,7 +209,9 @@ def test_several_problems_one_line_each_and_source_name():
 def test_modified_rules_change_grades():
     default = load_rules(None)
     stricter = parse_rules(with_replaced("phq9_medium = 10", "phq9_medium = 5"))
-    facts = ClientFacts(client_id=1, phq9=score("phq9", [1, 1, 1, 1, 1, 1, 0, 0, 0], at=NOW), interactions=(NOW,))
+    facts = ClientFacts(
+        client_id=1, phq9=score("phq9", [1, 1, 1, 1, 1, 1, 0, 0, 0], at=NOW), interactions=(NOW,)
+    )
     assert grade(facts, default, NOW).risk is Risk.LOW
     assert grade(facts, stricter, NOW).risk is Risk.MEDIUM
 
@@ -193,9 +225,14 @@ def test_modified_rules_change_grades():
     assert g.risk_reasons[0].params["cadence_days"] == 20
 
     # a new need category, and a tag raised to high
-    extra = DEFAULT_TEXT + '\n[[needs.categories]]\ncode = "housing"\nen = "housing"\nzh = "住宿"\nurgency = "A"\nkeywords = ["宿舍", "dorm"]\n'
-    extra = extra.replace('aliases = ["学业预警", "不及格", "重修", "failing", "academic warning", "academic probation"]\nmin_tier = "medium"',
-                          'aliases = ["学业预警"]\nmin_tier = "high"')
+    extra = (
+        DEFAULT_TEXT
+        + '\n[[needs.categories]]\ncode = "housing"\nen = "housing"\nzh = "住宿"\nurgency = "A"\nkeywords = ["宿舍", "dorm"]\n'
+    )
+    extra = extra.replace(
+        'aliases = ["学业预警", "不及格", "重修", "failing", "academic warning", "academic probation"]\nmin_tier = "medium"',
+        'aliases = ["学业预警"]\nmin_tier = "high"',
+    )
     custom = parse_rules(extra)
     needy = ClientFacts(client_id=3, needs=("宿舍漏水",), risk_tags=("挂科",), interactions=(NOW,))
     g0, g1 = grade(needy, default, NOW), grade(needy, custom, NOW)

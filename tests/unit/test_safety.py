@@ -44,8 +44,11 @@ def answers(yes=(), no=None):
         (("wish", "thoughts", "intent"), Risk.CRISIS, ("intent",)),
         (("wish", "thoughts", "plan"), Risk.CRISIS, ("plan",)),
         (("behaviour", "behaviour_recent"), Risk.CRISIS, ("behaviour_recent",)),
-        (("wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"), Risk.CRISIS,
-         ("intent", "plan", "behaviour_recent")),
+        (
+            ("wish", "thoughts", "method", "intent", "plan", "behaviour", "behaviour_recent"),
+            Risk.CRISIS,
+            ("intent", "plan", "behaviour_recent"),
+        ),
     ],
 )
 def test_triage_table(yes, expected, deciding):
@@ -53,7 +56,9 @@ def test_triage_table(yes, expected, deciding):
     assert check.result is expected and check.deciding == deciding
 
 
-full_answers = st.fixed_dictionaries({i: st.sampled_from([True, False, None]) for i in safety.ITEMS})
+full_answers = st.fixed_dictionaries(
+    {i: st.sampled_from([True, False, None]) for i in safety.ITEMS}
+)
 
 
 @given(full_answers, st.sampled_from(safety.ITEMS))
@@ -63,12 +68,22 @@ def test_one_more_yes_never_lowers_the_result(a, item):
     assert RANK[after] >= RANK[before]
 
 
-@given(full_answers, st.sampled_from(safety.ITEMS),
-       st.fixed_dictionaries({i: st.sampled_from(["crisis", "high", "medium", "none"]) for i in safety.ITEMS}))
+@given(
+    full_answers,
+    st.sampled_from(safety.ITEMS),
+    st.fixed_dictionaries(
+        {i: st.sampled_from(["crisis", "high", "medium", "none"]) for i in safety.ITEMS}
+    ),
+)
 def test_monotone_for_any_triage_in_the_rule_file(a, item, where):
-    levels = {tier: tuple(i for i in safety.ITEMS if where[i] == tier.value)
-              for tier in (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM)}
-    assert RANK[safety.triage({**a, item: True}, levels).result] >= RANK[safety.triage(a, levels).result]
+    levels = {
+        tier: tuple(i for i in safety.ITEMS if where[i] == tier.value)
+        for tier in (Risk.CRISIS, Risk.HIGH, Risk.MEDIUM)
+    }
+    assert (
+        RANK[safety.triage({**a, item: True}, levels).result]
+        >= RANK[safety.triage(a, levels).result]
+    )
 
 
 def test_skip_logic_and_the_order_of_questions():
@@ -106,18 +121,30 @@ def test_forged_codes_are_refused(forged):
 
 
 def test_the_triage_is_data_in_the_rule_file():
-    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
-        'high = ["method", "behaviour"]', 'high = ["behaviour"]').replace(
-        'crisis = ["intent", "plan", "behaviour_recent"]', 'crisis = ["method", "intent", "plan", "behaviour_recent"]')
+    text = (
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+        .replace('high = ["method", "behaviour"]', 'high = ["behaviour"]')
+        .replace(
+            'crisis = ["intent", "plan", "behaviour_recent"]',
+            'crisis = ["method", "intent", "plan", "behaviour_recent"]',
+        )
+    )
     rules = parse_rules(text)
-    assert safety.triage(answers(("wish", "thoughts", "method")), rules.safety_check.levels()).result is Risk.CRISIS
-    bad = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace('high = ["method", "behaviour"]',
-                                                                 'high = ["method", "intent"]')
+    assert (
+        safety.triage(answers(("wish", "thoughts", "method")), rules.safety_check.levels()).result
+        is Risk.CRISIS
+    )
+    bad = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
+        'high = ["method", "behaviour"]', 'high = ["method", "intent"]'
+    )
     with pytest.raises(RulesError, match="more than one tier"):
         parse_rules(bad)
     with pytest.raises(RulesError, match="safety_check.medium"):
-        parse_rules(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace('medium = ["wish", "thoughts"]',
-                                                                           'medium = ["wishes"]'))
+        parse_rules(
+            DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
+                'medium = ["wish", "thoughts"]', 'medium = ["wishes"]'
+            )
+        )
 
 
 # --- grading with a safety check, and no silent downgrade ---
@@ -138,7 +165,11 @@ def test_a_safety_check_raises_the_tier_with_its_reason():
     g = grade(facts(safety_check=checked(("wish", "thoughts", "plan"))), RULES, NOW)
     assert g.risk is Risk.CRISIS and g.held is Risk.CRISIS
     r = g.risk_reasons[0]
-    assert r.code == "safety_check" and r.params == {"date": "2026-12-01", "tier": "crisis", "items": "plan"}
+    assert r.code == "safety_check" and r.params == {
+        "date": "2026-12-01",
+        "tier": "crisis",
+        "items": "plan",
+    }
     g = grade(facts(safety_check=checked(("behaviour",))), RULES, NOW)
     assert g.risk is Risk.HIGH and g.held is Risk.HIGH  # high from a safety check is held too
     g = grade(facts(safety_check=checked(("wish",))), RULES, NOW)
@@ -152,8 +183,13 @@ def _step(previous, f, now):
     was set at NOW in these tests)."""
     f = replace(f, tier_set_at=NOW)
     if previous is not None:
-        f = replace(f, standing_risk=previous.risk, tier_since=previous.tier_since, held=previous.held,
-                    held_since=previous.held_since)
+        f = replace(
+            f,
+            standing_risk=previous.risk,
+            tier_since=previous.tier_since,
+            held=previous.held,
+            held_since=previous.held_since,
+        )
     return regrade(previous, f, RULES, now).grades
 
 
@@ -161,15 +197,24 @@ def test_item9_then_item9_zero_and_100_days_still_crisis_until_reviewed():
     g = _step(None, facts(phq9=score("phq9", [0] * 8 + [1], at=NOW)), NOW)
     assert g.risk is Risk.CRISIS and g.held is Risk.CRISIS and not g.review_requested
     week = NOW + 7 * DAY
-    g = _step(g, facts(phq9=score("phq9", [0] * 9, at=week), previous_phq9_total=1,
-                       interactions=(week,)), week)
+    g = _step(
+        g,
+        facts(phq9=score("phq9", [0] * 9, at=week), previous_phq9_total=1, interactions=(week,)),
+        week,
+    )
     assert g.risk is Risk.CRISIS and g.risk_floor is Risk.LOW
     assert g.risk_reasons[0].code == "held_until_review"
     first_due = g.review_due_at
     assert g.review_requested and first_due <= week  # the review is due (asked for at once)
     for days in (30, 60, 91, 107):
         t = NOW + days * DAY
-        g = _step(g, facts(phq9=score("phq9", [0] * 9, at=week), previous_phq9_total=1, interactions=(week,)), t)
+        g = _step(
+            g,
+            facts(
+                phq9=score("phq9", [0] * 9, at=week), previous_phq9_total=1, interactions=(week,)
+            ),
+            t,
+        )
         assert g.risk is Risk.CRISIS and g.held is Risk.CRISIS, days
         assert g.review_due_at == first_due  # still due since then: not re-sent on each re-grade
 
@@ -177,7 +222,9 @@ def test_item9_then_item9_zero_and_100_days_still_crisis_until_reviewed():
 def test_a_stale_screening_does_not_lower_a_held_crisis():
     g = _step(None, facts(phq9=score("phq9", [0] * 8 + [1], at=NOW)), NOW)
     later = NOW + 91 * DAY
-    g = _step(g, facts(phq9=score("phq9", [0] * 8 + [1], at=NOW), interactions=(later - DAY,)), later)
+    g = _step(
+        g, facts(phq9=score("phq9", [0] * 8 + [1], at=NOW), interactions=(later - DAY,)), later
+    )
     assert g.risk is Risk.CRISIS and g.review_requested
     codes = [r.code for r in g.risk_reasons]
     assert codes[0] == "held_until_review" and "screening_stale" in codes

@@ -27,13 +27,30 @@ def u(*args: int) -> datetime:
 # ------------------------------------------------------------------ parse_clock
 
 CLOCK_OK = [
-    ("8", "08:00"), ("08", "08:00"), ("0", "00:00"), ("23", "23:00"),
-    ("8:30", "08:30"), ("08:30", "08:30"), ("23:59", "23:59"), ("00:00", "00:00"),
-    ("８：３０", "08:30"), ("  7:05 ", "07:05"),
-    ("20点", "20:00"), ("8点半", "08:30"), ("8点15", "08:15"), ("8点15分", "08:15"),
-    ("八点", "08:00"), ("下午3点", "15:00"), ("晚上9点半", "21:30"),
-    ("8am", "08:00"), ("8pm", "20:00"), ("8 PM", "20:00"), ("8:30pm", "20:30"),
-    ("12am", "00:00"), ("12pm", "12:00"), ("8a.m.", "08:00"),
+    ("8", "08:00"),
+    ("08", "08:00"),
+    ("0", "00:00"),
+    ("23", "23:00"),
+    ("8:30", "08:30"),
+    ("08:30", "08:30"),
+    ("23:59", "23:59"),
+    ("00:00", "00:00"),
+    ("８：３０", "08:30"),
+    ("  7:05 ", "07:05"),
+    ("20点", "20:00"),
+    ("8点半", "08:30"),
+    ("8点15", "08:15"),
+    ("8点15分", "08:15"),
+    ("八点", "08:00"),
+    ("下午3点", "15:00"),
+    ("晚上9点半", "21:30"),
+    ("8am", "08:00"),
+    ("8pm", "20:00"),
+    ("8 PM", "20:00"),
+    ("8:30pm", "20:30"),
+    ("12am", "00:00"),
+    ("12pm", "12:00"),
+    ("8a.m.", "08:00"),
 ]
 
 
@@ -46,12 +63,25 @@ def test_parse_clock(text: str, expected: str) -> None:
 # ------------------------------------------------------------------ parse_quiet / parse_agenda
 
 QUIET_OK = [
-    ("22-7", "22:00-07:00"), ("22:00-07:00", "22:00-07:00"), ("22:30-06:45", "22:30-06:45"),
-    ("22 - 7", "22:00-07:00"), ("22~7", "22:00-07:00"), ("22～7", "22:00-07:00"),
-    ("10pm-7am", "22:00-07:00"), ("10pm to 7am", "22:00-07:00"), ("22点到7点", "22:00-07:00"),
-    ("22点至7点半", "22:00-07:30"), ("12:00-14:00", "12:00-14:00"), ("0-6", "00:00-06:00"),
+    ("22-7", "22:00-07:00"),
+    ("22:00-07:00", "22:00-07:00"),
+    ("22:30-06:45", "22:30-06:45"),
+    ("22 - 7", "22:00-07:00"),
+    ("22~7", "22:00-07:00"),
+    ("22～7", "22:00-07:00"),
+    ("10pm-7am", "22:00-07:00"),
+    ("10pm to 7am", "22:00-07:00"),
+    ("22点到7点", "22:00-07:00"),
+    ("22点至7点半", "22:00-07:30"),
+    ("12:00-14:00", "12:00-14:00"),
+    ("0-6", "00:00-06:00"),
     ("23:59-00:00", "23:59-00:00"),
-    ("off", None), ("OFF", None), ("none", None), ("关", None), ("无", None), ("关闭", None),
+    ("off", None),
+    ("OFF", None),
+    ("none", None),
+    ("关", None),
+    ("无", None),
+    ("关闭", None),
 ]
 
 
@@ -64,8 +94,17 @@ def test_parse_quiet(text: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("8:00", "08:00"), ("8", "08:00"), ("7点半", "07:30"), ("9am", "09:00"), ("0", "00:00"),
-     ("off", None), ("None", None), ("关", None), ("无", None)],
+    [
+        ("8:00", "08:00"),
+        ("8", "08:00"),
+        ("7点半", "07:30"),
+        ("9am", "09:00"),
+        ("0", "00:00"),
+        ("off", None),
+        ("None", None),
+        ("关", None),
+        ("无", None),
+    ],
 )
 def test_parse_agenda(text: str, expected: str | None) -> None:
     assert s.parse_agenda(text) == expected
@@ -74,13 +113,24 @@ def test_parse_agenda(text: str, expected: str | None) -> None:
 # ------------------------------------------------------------------ parse_timezone
 
 TZ_OK = [
-    ("Asia/Shanghai", "Asia/Shanghai"), ("asia/shanghai", "Asia/Shanghai"),
-    ("ASIA/SHANGHAI", "Asia/Shanghai"), ("america/new_york", "America/New_York"),
-    ("America/New York", "America/New_York"), ("europe/paris", "Europe/Paris"),
-    ("北京", "Asia/Shanghai"), ("上海", "Asia/Shanghai"), ("China", "Asia/Shanghai"),
-    ("CST", "Asia/Shanghai"), ("香港", "Asia/Hong_Kong"), ("台北", "Asia/Taipei"),
-    ("东京", "Asia/Tokyo"), ("London", "Europe/London"), ("New York", "America/New_York"),
-    ("new  york", "America/New_York"), ("UTC", "UTC"), ("utc", "UTC"),
+    ("Asia/Shanghai", "Asia/Shanghai"),
+    ("asia/shanghai", "Asia/Shanghai"),
+    ("ASIA/SHANGHAI", "Asia/Shanghai"),
+    ("america/new_york", "America/New_York"),
+    ("America/New York", "America/New_York"),
+    ("europe/paris", "Europe/Paris"),
+    ("北京", "Asia/Shanghai"),
+    ("上海", "Asia/Shanghai"),
+    ("China", "Asia/Shanghai"),
+    ("CST", "Asia/Shanghai"),
+    ("香港", "Asia/Hong_Kong"),
+    ("台北", "Asia/Taipei"),
+    ("东京", "Asia/Tokyo"),
+    ("London", "Europe/London"),
+    ("New York", "America/New_York"),
+    ("new  york", "America/New_York"),
+    ("UTC", "UTC"),
+    ("utc", "UTC"),
 ]
 
 
@@ -95,10 +145,14 @@ def test_parse_timezone(text: str, expected: str) -> None:
 SETTINGS_OK = [
     ("", SettingsChange()),
     ("   ", SettingsChange()),
-    ("agenda=8:00 quiet=22-7 tz=Asia/Shanghai",
-     SettingsChange("08:00", "22:00-07:00", "Asia/Shanghai")),
-    ("日程=7点半 免打扰=22:30-06:45 时区=北京",
-     SettingsChange("07:30", "22:30-06:45", "Asia/Shanghai")),
+    (
+        "agenda=8:00 quiet=22-7 tz=Asia/Shanghai",
+        SettingsChange("08:00", "22:00-07:00", "Asia/Shanghai"),
+    ),
+    (
+        "日程=7点半 免打扰=22:30-06:45 时区=北京",
+        SettingsChange("07:30", "22:30-06:45", "Asia/Shanghai"),
+    ),
     ("agenda=off", SettingsChange(agenda_at=None)),
     ("quiet=关", SettingsChange(quiet_hours=None)),
     ("日程＝关 免打扰＝无", SettingsChange(None, None)),
@@ -145,12 +199,25 @@ BAD = [
     ("tz", "Mars/Olympus", "bad_tz", {"value": "Mars/Olympus"}),
     ("tz", "北极", "bad_tz", {"value": "北极"}),
     ("tz", "+8", "bad_tz", {"value": "+8"}),
-    ("settings", "foo=1", "unknown_key",
-     {"key": "foo", "known": s.SETTINGS_KNOWN, "command": "settings"}),
-    ("settings", "8:00", "unknown_key",
-     {"key": "8:00", "known": s.SETTINGS_KNOWN, "command": "settings"}),
+    (
+        "settings",
+        "foo=1",
+        "unknown_key",
+        {"key": "foo", "known": s.SETTINGS_KNOWN, "command": "settings"},
+    ),
+    (
+        "settings",
+        "8:00",
+        "unknown_key",
+        {"key": "8:00", "known": s.SETTINGS_KNOWN, "command": "settings"},
+    ),
     ("settings", "agenda=", "empty_value", {"key": "agenda", "command": "settings"}),
-    ("settings", "quiet=22-7 agenda= tz=UTC", "empty_value", {"key": "agenda", "command": "settings"}),
+    (
+        "settings",
+        "quiet=22-7 agenda= tz=UTC",
+        "empty_value",
+        {"key": "agenda", "command": "settings"},
+    ),
     ("settings", "agenda=8 日程=9", "duplicate_option", {"key": "日程"}),
     ("settings", "agenda=25", "bad_clock", {"value": "25"}),
     ("settings", "quiet=22-22", "bad_quiet", {"value": "22-22"}),
@@ -181,15 +248,17 @@ def test_every_schedule_code_is_registered_and_raised() -> None:
     assert SCHEDULE_CODES <= raised <= ERROR_CODES
 
 
-_ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                   undefined=StrictUndefined)
+_ENV = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
+)
 _ALLOWED_TAG = re.compile(r"</?(b|i|code)>")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize(("fn", "args", "code", "params"), BAD)
-def test_templates_render_raised_params(lang: str, fn: str, args: str, code: str,
-                                        params: dict[str, object]) -> None:
+def test_templates_render_raised_params(
+    lang: str, fn: str, args: str, code: str, params: dict[str, object]
+) -> None:
     with pytest.raises(CommandError) as e:
         CALL[fn](args)
     text = _ENV.get_template(f"{lang}/errors/{e.value.code}.j2").render(**e.value.params)
@@ -208,9 +277,15 @@ def test_bad_tz_template_shows_examples(lang: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list(" =＝-~:：0123456789apm点半到关offtzagendaquiet日程免打扰时区/_北京")
-                                + ["tz=", "agenda=", "quiet=", "Asia/Shanghai", "😀", "<&>"]),
-                max_size=20).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            list(" =＝-~:：0123456789apm点半到关offtzagendaquiet日程免打扰时区/_北京")
+            + ["tz=", "agenda=", "quiet=", "Asia/Shanghai", "😀", "<&>"]
+        ),
+        max_size=20,
+    ).map("".join)
+)
 def test_parsers_raise_only_command_errors(text: str) -> None:
     for fn in CALL.values():
         try:
@@ -274,9 +349,12 @@ def test_quiet_ends_at(now: datetime, tz: str, quiet: str | None, expected: date
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
-       st.sampled_from([SH, "UTC", "Europe/London", "Asia/Tokyo"]),
-       st.integers(0, 23 * 60 + 59), st.integers(1, 23 * 60 + 59))
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    st.sampled_from([SH, "UTC", "Europe/London", "Asia/Tokyo"]),
+    st.integers(0, 23 * 60 + 59),
+    st.integers(1, 23 * 60 + 59),
+)
 def test_quiet_window_properties(naive: datetime, tz: str, start: int, length: int) -> None:
     now = naive.replace(tzinfo=UTC)
     end = (start + length) % (24 * 60)
@@ -318,8 +396,9 @@ AGENDA_DUE = [
 
 
 @pytest.mark.parametrize(("now", "tz", "agenda_at", "last", "expected"), AGENDA_DUE)
-def test_agenda_due(now: datetime, tz: str, agenda_at: str | None, last: date | None,
-                    expected: date | None) -> None:
+def test_agenda_due(
+    now: datetime, tz: str, agenda_at: str | None, last: date | None, expected: date | None
+) -> None:
     assert s.agenda_due(now, tz, agenda_at, last) == expected
 
 
@@ -338,8 +417,9 @@ NEXT_AGENDA = [
 
 
 @pytest.mark.parametrize(("now", "tz", "agenda_at", "expected"), NEXT_AGENDA)
-def test_next_agenda_at(now: datetime, tz: str, agenda_at: str | None,
-                        expected: datetime | None) -> None:
+def test_next_agenda_at(
+    now: datetime, tz: str, agenda_at: str | None, expected: datetime | None
+) -> None:
     assert s.next_agenda_at(now, tz, agenda_at) == expected
 
 
@@ -410,8 +490,17 @@ def test_snooze_codes() -> None:
 
 
 def test_priority() -> None:
-    assert s.PRIORITY == {"escalation": 0, "alert_crisis": 0, "realert": 0, "alert_high": 1,
-                          "plan": 3, "cadence": 4, "review": 5, "agenda": 6, "digest": 6}
+    assert s.PRIORITY == {
+        "escalation": 0,
+        "alert_crisis": 0,
+        "realert": 0,
+        "alert_high": 1,
+        "plan": 3,
+        "cadence": 4,
+        "review": 5,
+        "agenda": 6,
+        "digest": 6,
+    }
 
 
 def test_now_in_another_zone_is_accepted_and_result_is_utc() -> None:
@@ -423,9 +512,14 @@ def test_now_in_another_zone_is_accepted_and_result_is_utc() -> None:
 
 @pytest.mark.parametrize(
     "call",
-    [lambda n: s.in_quiet_hours(n, SH, "22:00-07:00"), lambda n: s.quiet_ends_at(n, SH, "22:00-07:00"),
-     lambda n: s.agenda_due(n, SH, "08:00", None), lambda n: s.next_agenda_at(n, SH, "08:00"),
-     lambda n: s.local_day(n, SH), lambda n: s.snooze_until(n, "1h", SH)],
+    [
+        lambda n: s.in_quiet_hours(n, SH, "22:00-07:00"),
+        lambda n: s.quiet_ends_at(n, SH, "22:00-07:00"),
+        lambda n: s.agenda_due(n, SH, "08:00", None),
+        lambda n: s.next_agenda_at(n, SH, "08:00"),
+        lambda n: s.local_day(n, SH),
+        lambda n: s.snooze_until(n, "1h", SH),
+    ],
 )
 def test_naive_now_is_a_programming_error(call) -> None:
     with pytest.raises(TypeError):

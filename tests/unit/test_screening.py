@@ -31,9 +31,16 @@ def answers_for_total(n_items: int, total: int) -> list[int]:
 @pytest.mark.parametrize(
     ("total", "band"),
     [
-        (0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"),
-        (14, "moderate"), (15, "moderately_severe"), (19, "moderately_severe"),
-        (20, "severe"), (27, "severe"),
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately_severe"),
+        (19, "moderately_severe"),
+        (20, "severe"),
+        (27, "severe"),
     ],
 )
 def test_phq9_band_edges(total, band):
@@ -46,8 +53,14 @@ def test_phq9_band_edges(total, band):
 @pytest.mark.parametrize(
     ("total", "band"),
     [
-        (0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"),
-        (14, "moderate"), (15, "severe"), (21, "severe"),
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
     ],
 )
 def test_gad7_band_edges(total, band):
@@ -64,7 +77,9 @@ def test_result_fields_and_item9():
     assert (res.total, res.band, res.item9, res.at) == (2, "minimal", 2, at)
 
 
-@pytest.mark.parametrize(("instrument", "count"), [("phq9", 8), ("phq9", 10), ("phq9", 0), ("gad7", 6), ("gad7", 9)])
+@pytest.mark.parametrize(
+    ("instrument", "count"), [("phq9", 8), ("phq9", 10), ("phq9", 0), ("gad7", 6), ("gad7", 9)]
+)
 def test_wrong_answer_count(instrument, count):
     with pytest.raises(ScreeningError) as err:
         score(instrument, [1] * count)
@@ -98,7 +113,12 @@ def test_items_and_labels_in_both_languages():
     assert PHQ9.items("zh")[8] == "有不如死掉或用某种方式伤害自己的念头"
     assert GAD7.items("en")[0] == "Feeling nervous, anxious, or on edge"
     assert GAD7.items("zh")[0] == "感觉紧张、焦虑或急切"
-    assert ANSWER_LABELS["en"] == ("Not at all", "Several days", "More than half the days", "Nearly every day")
+    assert ANSWER_LABELS["en"] == (
+        "Not at all",
+        "Several days",
+        "More than half the days",
+        "Nearly every day",
+    )
     assert ANSWER_LABELS["zh"] == ("完全不会", "好几天", "一半以上的天数", "几乎每天")
     for spec in (PHQ9, GAD7):
         covered = [t for b in spec.bands for t in range(b.low, b.high + 1)]

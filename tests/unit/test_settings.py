@@ -25,10 +25,14 @@ def test_defaults(tmp_path, monkeypatch):
 def test_values_and_dotenv(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text('TELEGRAM_BOT_TOKEN="123:fromfile"\nCAREMAP_ADMIN_IDS=1, 2;3\n# comment\n')
-    s = load_settings({"CAREMAP_TIMEZONE": "Europe/London", "CAREMAP_TICK_SECONDS": "5"}, dotenv=env_file)
+    s = load_settings(
+        {"CAREMAP_TIMEZONE": "Europe/London", "CAREMAP_TICK_SECONDS": "5"}, dotenv=env_file
+    )
     assert s.token == "123:fromfile" and s.admin_ids == frozenset({1, 2, 3})
     assert s.timezone == "Europe/London" and s.tick_seconds == 5
-    s2 = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgres://u@h/db"}, dotenv=None)
+    s2 = load_settings(
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgres://u@h/db"}, dotenv=None
+    )
     assert s2.database_url.startswith("postgresql+psycopg://")
 
 
@@ -62,7 +66,10 @@ def test_the_process_environment_and_dotenv(tmp_path, monkeypatch):
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "CAREMAP_TICK_SECONDS": "soon"}, "CAREMAP_TICK_SECONDS"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "CAREMAP_TICK_SECONDS": "0"}, "CAREMAP_TICK_SECONDS"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "CAREMAP_RULES": "/nonexistent.toml"}, "CAREMAP_RULES"),
-        ({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": "ftp://x"},
+            "TELEGRAM_API_BASE_URL",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env, variable):
@@ -72,10 +79,20 @@ def test_bad_settings_name_the_variable(env, variable):
 
 
 def _run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+    }
     clean.update(env)
-    return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=clean, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_python_m_bot_without_token_prints_one_line(tmp_path):
@@ -86,7 +103,9 @@ def test_python_m_bot_without_token_prints_one_line(tmp_path):
 
 
 def test_python_m_bot_postgres_without_key_refuses(tmp_path):
-    proc = _run_bot(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL="postgresql+psycopg://u@127.0.0.1:1/x")
+    proc = _run_bot(
+        tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL="postgresql+psycopg://u@127.0.0.1:1/x"
+    )
     assert proc.returncode == 2
     assert "CAREMAP_SECRET_KEY" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -101,10 +120,20 @@ def test_python_m_bot_bad_rule_file(tmp_path):
 
 
 def test_python_m_reminders_refuses_sqlite_with_one_line(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "CAREMAP_", "DATABASE_"))
+    }
     clean["TELEGRAM_BOT_TOKEN"] = TOKEN
-    proc = subprocess.run([sys.executable, "-m", "reminders"], cwd=tmp_path, env=clean,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "reminders"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "caremap.db").exists()
@@ -113,14 +142,25 @@ def test_python_m_reminders_refuses_sqlite_with_one_line(tmp_path):
 def test_webhook_settings():
     s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN}, dotenv=None)
     assert s.webhook_url is None and s.webhook_listen == ("0.0.0.0", 8080)
-    s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "CAREMAP_WEBHOOK_URL": "https://bot.example.edu/hook",
-                       "CAREMAP_WEBHOOK_LISTEN": "127.0.0.1:8443", "CAREMAP_WEBHOOK_SECRET": "s3cr-et_"},
-                      dotenv=None)
-    assert s.webhook_url == "https://bot.example.edu/hook" and s.webhook_listen == ("127.0.0.1", 8443)
+    s = load_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "CAREMAP_WEBHOOK_URL": "https://bot.example.edu/hook",
+            "CAREMAP_WEBHOOK_LISTEN": "127.0.0.1:8443",
+            "CAREMAP_WEBHOOK_SECRET": "s3cr-et_",
+        },
+        dotenv=None,
+    )
+    assert s.webhook_url == "https://bot.example.edu/hook" and s.webhook_listen == (
+        "127.0.0.1",
+        8443,
+    )
     assert s.webhook_secret == "s3cr-et_"
-    for env, variable in (({"CAREMAP_WEBHOOK_URL": "ftp://x"}, "CAREMAP_WEBHOOK_URL"),
-                          ({"CAREMAP_WEBHOOK_LISTEN": "8080"}, "CAREMAP_WEBHOOK_LISTEN"),
-                          ({"CAREMAP_WEBHOOK_LISTEN": "0.0.0.0:99999"}, "CAREMAP_WEBHOOK_LISTEN"),
-                          ({"CAREMAP_WEBHOOK_SECRET": "has space"}, "CAREMAP_WEBHOOK_SECRET")):
+    for env, variable in (
+        ({"CAREMAP_WEBHOOK_URL": "ftp://x"}, "CAREMAP_WEBHOOK_URL"),
+        ({"CAREMAP_WEBHOOK_LISTEN": "8080"}, "CAREMAP_WEBHOOK_LISTEN"),
+        ({"CAREMAP_WEBHOOK_LISTEN": "0.0.0.0:99999"}, "CAREMAP_WEBHOOK_LISTEN"),
+        ({"CAREMAP_WEBHOOK_SECRET": "has space"}, "CAREMAP_WEBHOOK_SECRET"),
+    ):
         with pytest.raises(ConfigError, match=variable):
             load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, **env}, dotenv=None)

@@ -28,7 +28,9 @@ def test_status_without_options_is_a_query():
     assert parse_status("王芳").is_query
 
 
-@pytest.mark.parametrize(("args", "code"), [("王芳 -#", "empty_tag"), ("王芳 -#" + "长" * 40, "tag_too_long")])
+@pytest.mark.parametrize(
+    ("args", "code"), [("王芳 -#", "empty_tag"), ("王芳 -#" + "长" * 40, "tag_too_long")]
+)
 def test_bad_tags(args, code):
     with pytest.raises(CommandError) as info:
         parse_status(args)

@@ -11,7 +11,9 @@ from pathlib import Path
 STORAGE = Path(__file__).resolve().parents[2] / "storage"
 REPO = STORAGE.parent
 # the kinds of outbox rows whose keys outbox_keys builds ("alert:1", "realert:1:2", …)
-_KEY_TEXT = re.compile(r"^(plan|alert|realert|escalation|cadence|cadence-snooze|review|agenda|digest):")
+_KEY_TEXT = re.compile(
+    r"^(plan|alert|realert|escalation|cadence|cadence-snooze|review|agenda|digest):"
+)
 
 
 def _python_files(root: Path) -> list[Path]:
@@ -23,7 +25,9 @@ def private_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "storage":
-            found += [f"{path.name}:{node.lineno} {a.name}" for a in node.names if a.name.startswith("_")]
+            found += [
+                f"{path.name}:{node.lineno} {a.name}" for a in node.names if a.name.startswith("_")
+            ]
     return found
 
 
@@ -33,7 +37,11 @@ def key_literals(path: Path, root: Path = REPO) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.JoinedStr) and node.values:
             first = node.values[0]
-            text = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
+            text = (
+                first.value
+                if isinstance(first, ast.Constant) and isinstance(first.value, str)
+                else ""
+            )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
         else:
@@ -49,15 +57,25 @@ def test_no_private_name_is_imported_across_storage_modules():
 
 def test_the_checks_see_a_private_import_and_a_key_literal(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text('from storage.base import Repo, _hidden\nKEY = f"alert:{1}"\nOTHER = "realert:2:"\n')
+    sample.write_text(
+        'from storage.base import Repo, _hidden\nKEY = f"alert:{1}"\nOTHER = "realert:2:"\n'
+    )
     assert private_imports(sample) == ["sample.py:1 _hidden"]
     assert key_literals(sample, tmp_path) == ["sample.py:2 'alert:'", "sample.py:3 'realert:2:'"]
 
 
 def test_outbox_keys_are_written_in_outbox_keys_only():
-    roots = [REPO / name for name in ("storage", "services", "reminders", "bot", "rendering", "bootstrap")]
-    hits = [hit for root in roots for p in _python_files(root) if p.name != "outbox_keys.py"
-            for hit in key_literals(p)]
+    roots = [
+        REPO / name
+        for name in ("storage", "services", "reminders", "bot", "rendering", "bootstrap")
+    ]
+    hits = [
+        hit
+        for root in roots
+        for p in _python_files(root)
+        if p.name != "outbox_keys.py"
+        for hit in key_literals(p)
+    ]
     assert hits == []
 
 
@@ -66,8 +84,10 @@ def test_each_caseload_method_lives_in_one_repository():
     from storage.clinical import ClinicalRepo
     from storage.records import RecordRepo
 
-    public = {cls.__name__: {n for n in vars(cls) if not n.startswith("_")}
-              for cls in (ClientRepo, RecordRepo, ClinicalRepo)}
+    public = {
+        cls.__name__: {n for n in vars(cls) if not n.startswith("_")}
+        for cls in (ClientRepo, RecordRepo, ClinicalRepo)
+    }
     names = [n for methods in public.values() for n in methods]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
     assert {"get", "list", "add", "delete"} <= public["ClientRepo"]

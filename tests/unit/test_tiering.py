@@ -67,8 +67,16 @@ def codes(reasons):
 
 @pytest.mark.parametrize(
     ("total", "expected"),
-    [(0, Risk.LOW), (9, Risk.LOW), (10, Risk.MEDIUM), (14, Risk.MEDIUM), (15, Risk.HIGH), (19, Risk.HIGH),
-     (20, Risk.HIGH), (24, Risk.HIGH)],
+    [
+        (0, Risk.LOW),
+        (9, Risk.LOW),
+        (10, Risk.MEDIUM),
+        (14, Risk.MEDIUM),
+        (15, Risk.HIGH),
+        (19, Risk.HIGH),
+        (20, Risk.HIGH),
+        (24, Risk.HIGH),
+    ],
 )
 def test_phq9_total_thresholds(total, expected):
     g = grade(facts(phq9=phq9(spread(9, total, keep_last_zero=True))), RULES, NOW)
@@ -88,7 +96,9 @@ def test_gad7_total_thresholds(total, expected):
 def test_item9_makes_crisis_whatever_the_total():
     g = grade(facts(phq9=phq9([0, 0, 0, 0, 0, 0, 0, 0, 1], days_ago=0)), RULES, NOW)
     assert g.risk is Risk.CRISIS
-    assert g.risk_reasons[0] == Reason("phq9_item9", {"answer": 1, "date": "2025-11-23", "tier": "crisis"})
+    assert g.risk_reasons[0] == Reason(
+        "phq9_item9", {"answer": 1, "date": "2025-11-23", "tier": "crisis"}
+    )
 
 
 def test_counsellor_setting_is_kept_and_reported():
@@ -115,7 +125,11 @@ def test_lost_contact_against_the_cadence_of_the_current_tier():
     g = grade(facts(risk_tags=("挂科",), interactions=(NOW - 41 * DAY,)), RULES, NOW)
     lost = next(r for r in g.risk_reasons if r.code == "contact_gap")
     assert lost.params == {
-        "days": 41, "cadence_days": 14, "limit_days": 28, "tier": "medium", "last_contact": "2025-10-13",
+        "days": 41,
+        "cadence_days": 14,
+        "limit_days": 28,
+        "tier": "medium",
+        "last_contact": "2025-10-13",
     }
     # low: every 60 days, lost after 120
     assert grade(facts(interactions=(NOW - 119 * DAY,)), RULES, NOW).risk is Risk.LOW
@@ -147,8 +161,10 @@ def test_stale_screening_no_longer_raises():
 def test_trend():
     g = grade(facts(phq9=phq9(spread(9, 9, True)), previous_phq9_total=3), RULES, NOW)
     assert g.risk is Risk.MEDIUM
-    assert g.risk_reasons[0] == Reason("screening_worsening", {
-        "instrument": "PHQ-9", "previous": 3, "total": 9, "points": 6, "tier": "medium"})
+    assert g.risk_reasons[0] == Reason(
+        "screening_worsening",
+        {"instrument": "PHQ-9", "previous": 3, "total": 9, "points": 6, "tier": "medium"},
+    )
     g = grade(facts(gad7=gad7(spread(7, 4)), previous_gad7_total=12), RULES, NOW)
     assert g.risk is Risk.LOW
     assert "screening_improving" in codes(g.risk_reasons)
@@ -163,7 +179,10 @@ def test_dates_in_the_callers_timezone():
     late = datetime(2025, 11, 23, 20, 0, tzinfo=UTC)  # 04:00 on the 24th in Shanghai
     f = facts(phq9=score("phq9", [0] * 8 + [1], at=late))
     assert grade(f, RULES, late).risk_reasons[0].params["date"] == "2025-11-23"
-    assert grade(f, RULES, late, tz=ZoneInfo("Asia/Shanghai")).risk_reasons[0].params["date"] == "2025-11-24"
+    assert (
+        grade(f, RULES, late, tz=ZoneInfo("Asia/Shanghai")).risk_reasons[0].params["date"]
+        == "2025-11-24"
+    )
 
 
 # --- properties ---
@@ -191,9 +210,18 @@ def test_item9_above_zero_is_always_crisis(p, item9, counsellor):
     assert grade(facts(phq9=phq9(p), counsellor_risk=counsellor), RULES, NOW).risk is Risk.CRISIS
 
 
-@given(phq9_answers, gad7_answers, risks, st.lists(st.sampled_from(["失联", "挂科", "家庭变故", "班干部"]), max_size=3))
+@given(
+    phq9_answers,
+    gad7_answers,
+    risks,
+    st.lists(st.sampled_from(["失联", "挂科", "家庭变故", "班干部"]), max_size=3),
+)
 def test_counsellor_setting_never_lowered(p, g, counsellor, tags):
-    got = grade(facts(phq9=phq9(p), gad7=gad7(g), counsellor_risk=counsellor, risk_tags=tuple(tags)), RULES, NOW)
+    got = grade(
+        facts(phq9=phq9(p), gad7=gad7(g), counsellor_risk=counsellor, risk_tags=tuple(tags)),
+        RULES,
+        NOW,
+    )
     assert got.risk.rank >= counsellor.rank
     assert got.risk.rank >= got.risk_floor.rank
 
@@ -203,7 +231,15 @@ def test_counsellor_setting_never_lowered(p, g, counsellor, tags):
 
 @pytest.mark.parametrize(
     ("days_ago", "expected"),
-    [((1, 6), "S"), ((1,), "A"), ((29,), "A"), ((31, 60), "B"), ((90,), "B"), ((92,), "C"), ((), "C")],
+    [
+        ((1, 6), "S"),
+        ((1,), "A"),
+        ((29,), "A"),
+        ((31, 60), "B"),
+        ((90,), "B"),
+        ((92,), "C"),
+        ((), "C"),
+    ],
 )
 def test_frequency_tier_from_interactions(days_ago, expected):
     f = facts(interactions=tuple(NOW - d * DAY for d in days_ago))
@@ -213,7 +249,11 @@ def test_frequency_tier_from_interactions(days_ago, expected):
 def test_frequency_required_by_the_risk_tier_and_below_standard():
     g = grade(facts(counsellor_risk=Risk.CRISIS, interactions=(NOW - DAY,)), RULES, NOW)
     assert (g.frequency, g.frequency_required, g.frequency_met) == ("A", "S", False)
-    assert codes(g.frequency_reasons)[:3] == ["contacts_counted", "frequency_required", "frequency_below_standard"]
+    assert codes(g.frequency_reasons)[:3] == [
+        "contacts_counted",
+        "frequency_required",
+        "frequency_below_standard",
+    ]
     g = grade(facts(interactions=(NOW - DAY,)), RULES, NOW)
     assert (g.frequency, g.frequency_required, g.frequency_met) == ("A", "B", True)
 
@@ -224,16 +264,23 @@ def test_future_interactions_are_ignored():
 
 
 def test_next_contact_due_and_overdue():
-    g = grade(facts(counsellor_risk=Risk.HIGH, interactions=(NOW - 10 * DAY, NOW - 30 * DAY)), RULES, NOW)
+    g = grade(
+        facts(counsellor_risk=Risk.HIGH, interactions=(NOW - 10 * DAY, NOW - 30 * DAY)), RULES, NOW
+    )
     assert g.next_contact_due == NOW - 3 * DAY
     assert g.overdue and g.overdue_days == 3
-    assert Reason("contact_overdue", {"days": 3, "due": "2025-11-20", "cadence_days": 7}) in g.frequency_reasons
+    assert (
+        Reason("contact_overdue", {"days": 3, "due": "2025-11-20", "cadence_days": 7})
+        in g.frequency_reasons
+    )
     g = grade(facts(interactions=(NOW - DAY,)), RULES, NOW)
     assert g.next_contact_due == NOW + 59 * DAY and not g.overdue and g.overdue_days == 0
 
 
 def test_first_contact_due_within_response_time():
-    g = grade(facts(counsellor_risk=Risk.HIGH, interactions=(), created_at=NOW - 2 * DAY), RULES, NOW)
+    g = grade(
+        facts(counsellor_risk=Risk.HIGH, interactions=(), created_at=NOW - 2 * DAY), RULES, NOW
+    )
     assert g.next_contact_due == NOW - DAY and g.overdue_days == 1
     assert "first_contact_due" in codes(g.frequency_reasons)
 
@@ -265,10 +312,17 @@ def test_value_tier_off_by_default_and_on_when_enabled():
     info = ValueInfo(payment_capacity=5, payer="self")
     g = grade(facts(value=info), RULES, NOW)
     assert (g.value, g.value_reasons) == (None, ())
-    private = parse_rules(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"))
+    private = parse_rules(
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("enabled = false", "enabled = true")
+    )
     cases = [
-        (ValueInfo(5, "self"), "V1"), (ValueInfo(4, "insurance"), "V2"), (ValueInfo(2, "self"), "V2"),
-        (ValueInfo(1, "self"), "V3"), (ValueInfo(5, "sponsored"), "V3"), (None, None), (ValueInfo(None, "self"), None),
+        (ValueInfo(5, "self"), "V1"),
+        (ValueInfo(4, "insurance"), "V2"),
+        (ValueInfo(2, "self"), "V2"),
+        (ValueInfo(1, "self"), "V3"),
+        (ValueInfo(5, "sponsored"), "V3"),
+        (None, None),
+        (ValueInfo(None, "self"), None),
     ]
     for value, expected in cases:
         got = grade(facts(value=value), private, NOW)
@@ -287,13 +341,23 @@ def test_alert_when_rising_to_high_or_crisis_only():
     a = d.alert
     assert (a.tier, a.previous, a.raised_at) == (Risk.HIGH, Risk.LOW, NOW)
     assert a.respond_by == NOW + timedelta(hours=24)
-    assert (a.realert_at, a.escalate_at) == (NOW + timedelta(minutes=120), NOW + timedelta(minutes=1440))
-    assert d.changes[0].dimension == "risk" and (d.changes[0].old, d.changes[0].new) == ("low", "high")
+    assert (a.realert_at, a.escalate_at) == (
+        NOW + timedelta(minutes=120),
+        NOW + timedelta(minutes=1440),
+    )
+    assert d.changes[0].dimension == "risk" and (d.changes[0].old, d.changes[0].new) == (
+        "low",
+        "high",
+    )
     assert d.changes[0].reasons[0].code == "risk_tag"
 
     crisis_facts = facts(phq9=phq9([0] * 8 + [2]))
     d2 = regrade(d.grades, crisis_facts, RULES, NOW)
-    assert d2.alert is not None and d2.alert.tier is Risk.CRISIS and d2.alert.escalate_at == NOW + timedelta(minutes=30)
+    assert (
+        d2.alert is not None
+        and d2.alert.tier is Risk.CRISIS
+        and d2.alert.escalate_at == NOW + timedelta(minutes=30)
+    )
 
     assert regrade(d2.grades, crisis_facts, RULES, NOW).alert is None  # stays
     fall = regrade(d2.grades, high_facts, RULES, NOW)  # falls
@@ -336,7 +400,9 @@ def test_urgency_key_sorts_risk_then_longest_without_contact():
         ("crisis", facts(counsellor_risk=Risk.CRISIS)),
     ]
     graded = [(name, grade(f, RULES, NOW)) for name, f in rows]
-    order = [name for name, g in sorted(graded, key=lambda x: urgency_key(x[1], x[1].last_contact_at))]
+    order = [
+        name for name, g in sorted(graded, key=lambda x: urgency_key(x[1], x[1].last_contact_at))
+    ]
     assert order == ["crisis", "high-never", "high-old", "high-recent", "low-old"]
 
 
@@ -364,18 +430,44 @@ def test_every_emitted_code_is_registered():
 
 
 def _varied_facts():
-    private = parse_rules(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"))
+    private = parse_rules(
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("enabled = false", "enabled = true")
+    )
     yield RULES, facts()
-    yield RULES, facts(interactions=(), created_at=NOW - 300 * DAY, needs=("挂科", NeedFact("？？", False)))
-    yield RULES, facts(phq9=phq9([3] * 9), gad7=gad7([0] * 7), previous_phq9_total=2, previous_gad7_total=12,
-                       risk_tags=("失联", "孤立"), counsellor_risk=Risk.HIGH, interactions=(NOW - 50 * DAY,))
+    yield (
+        RULES,
+        facts(interactions=(), created_at=NOW - 300 * DAY, needs=("挂科", NeedFact("？？", False))),
+    )
+    yield (
+        RULES,
+        facts(
+            phq9=phq9([3] * 9),
+            gad7=gad7([0] * 7),
+            previous_phq9_total=2,
+            previous_gad7_total=12,
+            risk_tags=("失联", "孤立"),
+            counsellor_risk=Risk.HIGH,
+            interactions=(NOW - 50 * DAY,),
+        ),
+    )
     yield RULES, facts(phq9=phq9([3] * 9, days_ago=200))
     yield RULES, facts(interactions=(), created_at=NOW)
     yield private, facts(value=ValueInfo(3, "self"))
     yield private, facts()
     from domain.safety import triage
-    check = triage({"wish": True, "thoughts": True, "method": False, "intent": True, "plan": False,
-                    "behaviour": False, "behaviour_recent": None}, RULES.safety_check.levels())
+
+    check = triage(
+        {
+            "wish": True,
+            "thoughts": True,
+            "method": False,
+            "intent": True,
+            "plan": False,
+            "behaviour": False,
+            "behaviour_recent": None,
+        },
+        RULES.safety_check.levels(),
+    )
     yield RULES, facts(safety_check=replace(check, at=NOW - DAY))
     yield RULES, facts(held=Risk.CRISIS, held_since=NOW - 9 * DAY)
     yield RULES, facts(unreached_streak=3)
@@ -393,13 +485,39 @@ def test_emitted_params_match_the_registry():
 
 
 SAMPLE = {
-    "tier": "high", "risk": "crisis", "answer": 2, "date": "2025-11-23", "instrument": "PHQ-9",
-    "total": 22, "band": "severe", "threshold": 20, "days": 41, "valid_days": 90, "previous": 12,
-    "points": 10, "tag": "family_crisis", "en": "family crisis", "zh": "家庭变故", "cadence_days": 14,
-    "limit_days": 28, "last_contact": "2025-10-13", "since": "2025-06-01", "count": 3,
-    "window_days": 30, "actual": "B", "required": "S", "due": "2025-11-20", "hours": 24,
-    "category": "academic", "urgency": "B", "text": "挂科 <3 门 & a<b", "explicit": False,
-    "capacity": 4, "payer": "self", "ideal": "2025-11-25", "latest": "2025-11-30",
+    "tier": "high",
+    "risk": "crisis",
+    "answer": 2,
+    "date": "2025-11-23",
+    "instrument": "PHQ-9",
+    "total": 22,
+    "band": "severe",
+    "threshold": 20,
+    "days": 41,
+    "valid_days": 90,
+    "previous": 12,
+    "points": 10,
+    "tag": "family_crisis",
+    "en": "family crisis",
+    "zh": "家庭变故",
+    "cadence_days": 14,
+    "limit_days": 28,
+    "last_contact": "2025-10-13",
+    "since": "2025-06-01",
+    "count": 3,
+    "window_days": 30,
+    "actual": "B",
+    "required": "S",
+    "due": "2025-11-20",
+    "hours": 24,
+    "category": "academic",
+    "urgency": "B",
+    "text": "挂科 <3 门 & a<b",
+    "explicit": False,
+    "capacity": 4,
+    "payer": "self",
+    "ideal": "2025-11-25",
+    "latest": "2025-11-30",
     "items": "intent,plan",
 }
 
@@ -407,8 +525,11 @@ SAMPLE = {
 @pytest.fixture(scope="module")
 def env():
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
@@ -436,7 +557,10 @@ def test_real_grades_render(env, lang):
 
 
 @settings(max_examples=50)
-@given(st.lists(st.integers(0, 3), min_size=9, max_size=9), st.sampled_from([None, ZoneInfo("Asia/Shanghai")]))
+@given(
+    st.lists(st.integers(0, 3), min_size=9, max_size=9),
+    st.sampled_from([None, ZoneInfo("Asia/Shanghai")]),
+)
 def test_grading_is_deterministic(p, tz):
     f = facts(phq9=phq9(p))
     assert grade(f, RULES, NOW, tz) == grade(f, RULES, NOW, tz)

@@ -35,8 +35,15 @@ def render(reason, lang):
     return str(env.get_template(f"{lang}/reasons.j2").module.reason(reason)).strip()
 
 
-@pytest.mark.parametrize(("total", "band"), [(15, "moderately_severe"), (17, "moderately_severe"),
-                                             (19, "moderately_severe"), (20, "severe")])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (15, "moderately_severe"),
+        (17, "moderately_severe"),
+        (19, "moderately_severe"),
+        (20, "severe"),
+    ],
+)
 def test_phq9_moderately_severe_and_severe_are_high(total, band):
     answers = [3, 3, 3, 3, 3, 0, 0, 0, 0]
     left = total - 15
@@ -49,8 +56,20 @@ def test_phq9_moderately_severe_and_severe_are_high(total, band):
     assert r.params["band"] == band and r.params["tier"] == "high" and r.params["threshold"] == 15
 
 
-@pytest.mark.parametrize("tag", ["贫困生", "留学生", "班干部", "竞赛达人", "经济困难", "建档立卡", "单亲家庭",
-                                 "international student", "class cadre"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "贫困生",
+        "留学生",
+        "班干部",
+        "竞赛达人",
+        "经济困难",
+        "建档立卡",
+        "单亲家庭",
+        "international student",
+        "class cadre",
+    ],
+)
 def test_identity_tags_never_raise_risk_nor_show_as_risk(tag):
     g = grade(facts(risk_tags=(tag,)), RULES, NOW)
     assert g.risk is Risk.LOW and g.risk_floor is Risk.LOW
@@ -66,14 +85,21 @@ def test_identity_tags_do_not_add_to_risk_tags():
 
 
 def test_risk_tags_stay_and_each_counts():
-    for tag, tier in (("挂科", Risk.MEDIUM), ("失联", Risk.HIGH), ("家庭变故", Risk.HIGH), ("自伤史", Risk.HIGH)):
+    for tag, tier in (
+        ("挂科", Risk.MEDIUM),
+        ("失联", Risk.HIGH),
+        ("家庭变故", Risk.HIGH),
+        ("自伤史", Risk.HIGH),
+    ):
         g = grade(facts(risk_tags=(tag,)), RULES, NOW)
         assert g.risk is tier, tag
         assert g.risk_reasons[0].code == "risk_tag"
 
 
 def test_operator_adds_risk_and_identity_tags_in_the_rule_file():
-    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8") + """
+    text = (
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+        + """
 [[risk_tags]]
 code = "housing_loss"
 en = "lost housing"
@@ -85,19 +111,25 @@ code = "athlete"
 en = "athlete"
 zh = "运动员"
 """
+    )
     rules = parse_rules(text)
     assert grade(facts(risk_tags=("无处居住",)), rules, NOW).risk is Risk.HIGH
     assert grade(facts(risk_tags=("运动员",)), rules, NOW).risk is Risk.LOW
-    assert grade(facts(risk_tags=("挂科",)), rules, NOW).risk is Risk.MEDIUM  # the shipped ones stay
+    assert (
+        grade(facts(risk_tags=("挂科",)), rules, NOW).risk is Risk.MEDIUM
+    )  # the shipped ones stay
 
 
 def test_a_name_cannot_be_both_a_risk_and_an_identity_tag():
-    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8") + """
+    text = (
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+        + """
 [[identity_tags]]
 code = "failing"
 en = "repeat student"
 zh = "挂科"
 """
+    )
     with pytest.raises(RulesError, match="both a risk tag and an identity tag"):
         parse_rules(text)
 
@@ -114,8 +146,13 @@ def test_no_logged_contact_is_the_counsellors_overdue_contact_not_unreachable():
 def test_a_new_tier_counts_its_standard_from_the_moment_it_was_raised():
     # a student last seen 32 days ago; the first PHQ-9 (16 → high) is taken today
     phq = score("phq9", [2, 2, 2, 2, 2, 2, 2, 2, 0], at=NOW)
-    f = facts(interactions=(NOW - 32 * DAY,), other_contacts=(NOW,), phq9=phq,
-              standing_risk=Risk.LOW, tier_since=NOW - 150 * DAY)
+    f = facts(
+        interactions=(NOW - 32 * DAY,),
+        other_contacts=(NOW,),
+        phq9=phq,
+        standing_risk=Risk.LOW,
+        tier_since=NOW - 150 * DAY,
+    )
     g = grade(f, RULES, NOW)
     assert g.risk is Risk.HIGH
     assert "contact_gap" not in codes(g.risk_reasons)
@@ -126,16 +163,28 @@ def test_a_new_tier_counts_its_standard_from_the_moment_it_was_raised():
 
 def test_raised_tier_without_a_contact_still_counts_from_the_raise():
     # risk=high set by the counsellor today (no screening): last contact 32 days ago
-    f = facts(interactions=(NOW - 32 * DAY,), counsellor_risk=Risk.HIGH, standing_risk=Risk.LOW,
-              tier_since=NOW - 150 * DAY)
+    f = facts(
+        interactions=(NOW - 32 * DAY,),
+        counsellor_risk=Risk.HIGH,
+        standing_risk=Risk.LOW,
+        tier_since=NOW - 150 * DAY,
+    )
     d = regrade(None, f, RULES, NOW)
     g = d.grades
     assert "contact_gap" not in codes(g.risk_reasons)
     assert g.next_contact_due == NOW + 7 * DAY  # not "2026-11-06", a month in the past
     # eleven days later, still nothing logged: now it is overdue, counted from the raise
     later = NOW + 11 * DAY
-    g2 = grade(facts(interactions=(NOW - 32 * DAY,), counsellor_risk=Risk.HIGH, standing_risk=Risk.HIGH,
-                     tier_since=NOW), RULES, later)
+    g2 = grade(
+        facts(
+            interactions=(NOW - 32 * DAY,),
+            counsellor_risk=Risk.HIGH,
+            standing_risk=Risk.HIGH,
+            tier_since=NOW,
+        ),
+        RULES,
+        later,
+    )
     assert g2.next_contact_due == NOW + 7 * DAY and g2.overdue_days == 4
     assert g2.past_latest(later)
 
@@ -150,29 +199,45 @@ def test_a_screening_is_a_contact_and_resets_the_dates():
 
 
 def test_a_screening_in_the_same_meeting_is_not_counted_twice():
-    f = facts(interactions=(NOW - 2 * DAY,), other_contacts=(NOW - 2 * DAY + timedelta(minutes=20),))
+    f = facts(
+        interactions=(NOW - 2 * DAY,), other_contacts=(NOW - 2 * DAY + timedelta(minutes=20),)
+    )
     g = grade(f, RULES, NOW)
     counted = next(r for r in g.frequency_reasons if r.code == "contacts_counted")
     assert counted.params["count"] == 1
     f2 = facts(interactions=(NOW - 5 * DAY,), other_contacts=(NOW - DAY,))
-    assert next(r for r in grade(f2, RULES, NOW).frequency_reasons
-                if r.code == "contacts_counted").params["count"] == 2
+    assert (
+        next(
+            r for r in grade(f2, RULES, NOW).frequency_reasons if r.code == "contacts_counted"
+        ).params["count"]
+        == 2
+    )
 
 
 def test_the_contact_gap_does_not_reset_its_own_clock():
-    g = grade(facts(interactions=(NOW - 125 * DAY,), standing_risk=Risk.LOW, tier_since=NOW - 300 * DAY),
-              RULES, NOW)
+    g = grade(
+        facts(interactions=(NOW - 125 * DAY,), standing_risk=Risk.LOW, tier_since=NOW - 300 * DAY),
+        RULES,
+        NOW,
+    )
     assert g.risk is Risk.MEDIUM and g.risk_reasons[0].code == "contact_gap"
     assert g.overdue and g.next_contact_due == NOW - 125 * DAY + 14 * DAY
     # the next day, still no contact: it stays medium (the gap is not forgotten)
-    g2 = grade(facts(interactions=(NOW - 125 * DAY,), standing_risk=Risk.MEDIUM, tier_since=g.tier_since),
-               RULES, NOW + DAY)
+    g2 = grade(
+        facts(interactions=(NOW - 125 * DAY,), standing_risk=Risk.MEDIUM, tier_since=g.tier_since),
+        RULES,
+        NOW + DAY,
+    )
     assert g2.risk is Risk.MEDIUM and g2.risk_reasons[0].code == "contact_gap"
 
 
 def test_every_tier_has_an_ideal_and_a_latest_contact():
-    for risk, (ideal, latest) in {Risk.CRISIS: (2, 3), Risk.HIGH: (7, 10), Risk.MEDIUM: (14, 21),
-                                  Risk.LOW: (60, 90)}.items():
+    for risk, (ideal, latest) in {
+        Risk.CRISIS: (2, 3),
+        Risk.HIGH: (7, 10),
+        Risk.MEDIUM: (14, 21),
+        Risk.LOW: (60, 90),
+    }.items():
         s = RULES.standard(risk)
         assert (s.contact_every_days, s.latest_days) == (ideal, latest)
         g = grade(facts(counsellor_risk=risk, interactions=(NOW,)), RULES, NOW)
@@ -180,7 +245,9 @@ def test_every_tier_has_an_ideal_and_a_latest_contact():
 
 
 def test_latest_before_ideal_is_refused():
-    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("contact_latest_days = 10", "contact_latest_days = 5")
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
+        "contact_latest_days = 10", "contact_latest_days = 5"
+    )
     with pytest.raises(RulesError, match="tiers.high: contact_latest_days"):
         parse_rules(text)
 
@@ -192,5 +259,7 @@ def test_unreachable_after_n_attempts_in_a_row_is_graded_like_the_tag():
     r = g.risk_reasons[0]
     assert r.code == "unreached_attempts" and r.params == {"count": 3, "tier": "high"}
     assert "连续 3 次没有联系上，视为失联" in render(r, "zh")
-    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace("unreached_attempts = 3", "unreached_attempts = 5")
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
+        "unreached_attempts = 3", "unreached_attempts = 5"
+    )
     assert grade(facts(unreached_streak=4), parse_rules(text), NOW).risk is Risk.LOW

@@ -43,12 +43,18 @@ def test_package_type_checks(package):
 # pass by being lax, and one package's block does not leak into another's).
 CANARIES = {
     # strict: an unannotated function and a bare generic
-    "domain": ("def untyped(x):\n    return x\n\n\ndef bare() -> list:\n    return []\n",
-               ["[no-untyped-def]", "[type-arg]"], []),
+    "domain": (
+        "def untyped(x):\n    return x\n\n\ndef bare() -> list:\n    return []\n",
+        ["[no-untyped-def]", "[type-arg]"],
+        [],
+    ),
     # every def typed and the bodies checked; a bare generic is domain's rule, not this block's
-    "services": ("def untyped(x):\n    return x\n\n\ndef half(x: int, y) -> int:\n    return x\n\n\n"
-                 "def bare() -> list:\n    n: int = 'one'\n    return [n]\n",
-                 ["[no-untyped-def]", "[no-untyped-def]", "[assignment]"], ["[type-arg]"]),
+    "services": (
+        "def untyped(x):\n    return x\n\n\ndef half(x: int, y) -> int:\n    return x\n\n\n"
+        "def bare() -> list:\n    n: int = 'one'\n    return [n]\n",
+        ["[no-untyped-def]", "[no-untyped-def]", "[assignment]"],
+        ["[type-arg]"],
+    ),
 }
 
 

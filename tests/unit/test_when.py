@@ -152,8 +152,10 @@ def test_month_end_today_morning_is_past() -> None:
     jan31 = datetime(2026, 1, 31, 20, 0, tzinfo=SH)
     with pytest.raises(CommandError) as e:
         parse_when("01-31 09:00", jan31, SH)
-    assert (e.value.code, e.value.params) == ("past_when", {"text": "01-31 09:00",
-                                                            "when": "2026-01-31 09:00"})
+    assert (e.value.code, e.value.params) == (
+        "past_when",
+        {"text": "01-31 09:00", "when": "2026-01-31 09:00"},
+    )
 
 
 def test_year_end() -> None:
@@ -243,8 +245,18 @@ def test_naive_now_is_a_programming_error() -> None:
 
 @pytest.mark.parametrize(
     ("text", "n"),
-    [("3", 3), ("三", 3), ("两", 2), ("十", 10), ("十五", 15), ("二十", 20), ("二十五", 25),
-     ("x", None), ("", None), ("十十", None)],
+    [
+        ("3", 3),
+        ("三", 3),
+        ("两", 2),
+        ("十", 10),
+        ("十五", 15),
+        ("二十", 20),
+        ("二十五", 25),
+        ("x", None),
+        ("", None),
+        ("十十", None),
+    ],
 )
 def test_cn_number(text: str, n: int | None) -> None:
     assert cn_number(text) == n
@@ -292,12 +304,17 @@ def test_everyday_words(text: str, expected: datetime) -> None:
 def test_day_sized_offsets_share_one_hour_whatever_the_clock() -> None:
     """At 08:24 `3天后`, `2d`, `1w` and `明天` all land at the same default hour."""
     early = datetime(2026, 11, 28, 8, 24, tzinfo=SH)
-    hours = {parse_when(w, early, SH).astimezone(SH).time() for w in ("3天后", "2d", "1w", "明天", "下周一")}
+    hours = {
+        parse_when(w, early, SH).astimezone(SH).time()
+        for w in ("3天后", "2d", "1w", "明天", "下周一")
+    }
     assert hours == {time(9, 0)}
 
 
 def test_day_times_from_the_rule_file() -> None:
-    times = DayTimes(default=time(8, 30), morning=time(8, 0), afternoon=time(14, 0), evening=time(20, 0))
+    times = DayTimes(
+        default=time(8, 30), morning=time(8, 0), afternoon=time(14, 0), evening=time(20, 0)
+    )
     assert parse_when("明天", NOW, SH, times) == local(2026, 11, 29, 8, 30)
     assert parse_when("2d", NOW, SH, times) == local(2026, 11, 30, 8, 30)
     assert parse_when("明天下午", NOW, SH, times) == local(2026, 11, 29, 14, 0)
@@ -311,4 +328,6 @@ def test_parts_of_the_day_in_the_past_are_refused() -> None:
     with pytest.raises(CommandError) as e:
         parse_when("今天下午", evening, SH)
     assert e.value.code == "past_when"
-    assert parse_when("今晚", datetime(2026, 11, 28, 18, 0, tzinfo=SH), SH) == local(2026, 11, 28, 19, 0)
+    assert parse_when("今晚", datetime(2026, 11, 28, 18, 0, tzinfo=SH), SH) == local(
+        2026, 11, 28, 19, 0
+    )

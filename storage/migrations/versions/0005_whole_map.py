@@ -38,7 +38,9 @@ def upgrade() -> None:
         sa.Column("ended_at", TS, nullable=True),
         sa.Column("end_reason", sa.String(16), nullable=True),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["clients.id"], name="fk_plan_series_client_id_clients",
+            ["client_id"],
+            ["clients.id"],
+            name="fk_plan_series_client_id_clients",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_plan_series"),
@@ -46,9 +48,7 @@ def upgrade() -> None:
     op.create_index("ix_plan_series_client_id", "plan_series", ["client_id"])
     op.add_column("plan_items", sa.Column("series_id", sa.Integer(), nullable=True))
     op.add_column("plan_items", sa.Column("seq", sa.Integer(), nullable=True))
-    op.create_index(
-        "ix_plan_items_series_id_seq", "plan_items", ["series_id", "seq"], unique=True
-    )
+    op.create_index("ix_plan_items_series_id_seq", "plan_items", ["series_id", "seq"], unique=True)
     op.add_column("interactions", sa.Column("outcome", sa.String(16), nullable=True))
     op.create_table(
         "client_details",
@@ -58,7 +58,9 @@ def upgrade() -> None:
         sa.Column("payer", sa.String(16), nullable=True),
         sa.Column("pay_capacity", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["clients.id"], name="fk_client_details_client_id_clients",
+            ["client_id"],
+            ["clients.id"],
+            name="fk_client_details_client_id_clients",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("client_id", name="pk_client_details"),

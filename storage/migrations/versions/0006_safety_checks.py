@@ -31,10 +31,15 @@ def upgrade() -> None:
         sa.Column("result", sa.String(16), nullable=False),
         sa.Column("trigger", sa.String(16), nullable=False),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["clients.id"], name="fk_safety_checks_client_id_clients", ondelete="CASCADE"
+            ["client_id"],
+            ["clients.id"],
+            name="fk_safety_checks_client_id_clients",
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["counsellor_id"], ["counsellors.id"], name="fk_safety_checks_counsellor_id_counsellors",
+            ["counsellor_id"],
+            ["counsellors.id"],
+            name="fk_safety_checks_counsellor_id_counsellors",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_safety_checks"),
@@ -52,10 +57,15 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(16), nullable=True),
         sa.Column("resolved_at", TS, nullable=True),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["clients.id"], name="fk_risk_signals_client_id_clients", ondelete="CASCADE"
+            ["client_id"],
+            ["clients.id"],
+            name="fk_risk_signals_client_id_clients",
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["counsellor_id"], ["counsellors.id"], name="fk_risk_signals_counsellor_id_counsellors",
+            ["counsellor_id"],
+            ["counsellors.id"],
+            name="fk_risk_signals_counsellor_id_counsellors",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_risk_signals"),

@@ -97,7 +97,10 @@ def _rebuild_tags(encrypt: bool) -> None:
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column(column, sa.Text() if encrypt else sa.String(64), nullable=False),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["clients.id"], name="fk_client_tags_client_id_clients", ondelete="CASCADE"
+            ["client_id"],
+            ["clients.id"],
+            name="fk_client_tags_client_id_clients",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_client_tags"),
     ]
@@ -108,14 +111,18 @@ def _rebuild_tags(encrypt: bool) -> None:
         op.create_index("ix_client_tags_client_id", "client_tags", ["client_id"])
     else:
         op.create_index("ix_client_tags_tag", "client_tags", ["tag"])
-    insert = sa.text(f"INSERT INTO client_tags (id, client_id, {column}) VALUES (:id, :client_id, :v)")
+    insert = sa.text(
+        f"INSERT INTO client_tags (id, client_id, {column}) VALUES (:id, :client_id, :v)"
+    )
     for tag_id, client_id, value in rows:
         v = cipher.encrypt(value) if encrypt else cipher.decrypt(value)
         conn.execute(insert, {"id": tag_id, "client_id": client_id, "v": v})
     if rows and conn.dialect.name == "postgresql":
-        conn.execute(sa.text(
-            "SELECT setval(pg_get_serial_sequence('client_tags', 'id'), (SELECT max(id) FROM client_tags))"
-        ))
+        conn.execute(
+            sa.text(
+                "SELECT setval(pg_get_serial_sequence('client_tags', 'id'), (SELECT max(id) FROM client_tags))"
+            )
+        )
 
 
 def upgrade() -> None:

@@ -33,7 +33,10 @@ def upgrade() -> None:
         sa.Column("client_number", sa.Integer(), nullable=True),
         sa.Column("target_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["actor_id"], ["counsellors.id"], name="fk_audit_log_actor_id_counsellors", ondelete="SET NULL"
+            ["actor_id"],
+            ["counsellors.id"],
+            name="fk_audit_log_actor_id_counsellors",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )

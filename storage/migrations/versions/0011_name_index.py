@@ -27,7 +27,9 @@ def upgrade() -> None:
     op.add_column("clients", sa.Column("name_key", sa.String(64), nullable=True))
     op.create_index("ix_clients_counsellor_id_name_key", "clients", ["counsellor_id", "name_key"])
     conn = op.get_bind()
-    rows = conn.execute(sa.text("SELECT id, name_enc FROM clients WHERE name_enc IS NOT NULL")).all()
+    rows = conn.execute(
+        sa.text("SELECT id, name_enc FROM clients WHERE name_enc IS NOT NULL")
+    ).all()
     cipher = context.config.attributes.get("cipher")
     if cipher is None and rows:
         raise RuntimeError(
@@ -36,7 +38,9 @@ def upgrade() -> None:
         )
     update = sa.text("UPDATE clients SET name_key = :k WHERE id = :id")
     for client_id, token in rows:
-        conn.execute(update, {"id": client_id, "k": cipher.blind_index(folded_name(cipher.decrypt(token)))})
+        conn.execute(
+            update, {"id": client_id, "k": cipher.blind_index(folded_name(cipher.decrypt(token)))}
+        )
 
 
 def downgrade() -> None:

@@ -24,15 +24,25 @@ _UNREMINDED = "done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at !
 
 
 def upgrade() -> None:
-    op.create_index("ix_client_grades_risk_next_contact_due", "client_grades", ["risk", "next_contact_due"])
-    op.create_index("ix_client_grades_risk_review_due_at", "client_grades", ["risk", "review_due_at"])
     op.create_index(
-        "ix_alerts_escalate_at_open", "alerts", ["escalate_at"],
-        postgresql_where=sa.text(_OPEN), sqlite_where=sa.text(_OPEN),
+        "ix_client_grades_risk_next_contact_due", "client_grades", ["risk", "next_contact_due"]
     )
     op.create_index(
-        "ix_plan_items_due_at_unreminded", "plan_items", ["due_at"],
-        postgresql_where=sa.text(_UNREMINDED), sqlite_where=sa.text(_UNREMINDED),
+        "ix_client_grades_risk_review_due_at", "client_grades", ["risk", "review_due_at"]
+    )
+    op.create_index(
+        "ix_alerts_escalate_at_open",
+        "alerts",
+        ["escalate_at"],
+        postgresql_where=sa.text(_OPEN),
+        sqlite_where=sa.text(_OPEN),
+    )
+    op.create_index(
+        "ix_plan_items_due_at_unreminded",
+        "plan_items",
+        ["due_at"],
+        postgresql_where=sa.text(_UNREMINDED),
+        sqlite_where=sa.text(_UNREMINDED),
     )
 
 
