@@ -6,9 +6,10 @@ client is simply "not found" (`UnknownClient` for a typed reference, `NotYours` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from domain import grammar
 from domain.matching import Match, folded_name, lookup_key, match_client
@@ -124,6 +125,36 @@ def resolve_or_park(
 def parked_command(command: str, args: str, now: datetime) -> dict[str, Any]:
     """What a command waiting for a client choice keeps (resumed by services.parked)."""
     return {"cmd": command, "args": args, "now": now.isoformat()}
+
+
+T = TypeVar("T")
+
+
+def on_client(
+    db: Database,
+    actor: Counsellor,
+    command: str,
+    args: str,
+    ref: grammar.ClientRef | str,
+    now: datetime,
+    update_id: int | None,
+    then: Callable[[UnitOfWork, Client], T],
+    *,
+    client_id: int | None = None,
+) -> T | Choice | AlreadyHandled:
+    """The pipeline of every write command about one client, in one transaction: claim the
+    update (handled before: nothing is written again), resolve the client `ref` names (or,
+    when it names several, park `command` and ask which one), then `then(uow, client)`.
+    `client_id` (a choice button already resolved it) skips the resolving."""
+    with db.uow(write=True) as uow:
+        if claimed_before(uow, update_id, now):
+            return AlreadyHandled()
+        if client_id is not None:
+            return then(uow, get_owned(uow, actor, client_id))
+        found = resolve_or_park(uow, actor, ref, parked_command(command, args, now), now)
+        if isinstance(found, Choice):
+            return found
+        return then(uow, found)
 
 
 def get_owned(uow: UnitOfWork, actor: Counsellor, client_id: int) -> Client:

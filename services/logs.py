@@ -17,10 +17,8 @@ from services.clients import (
     PENDING_TTL,
     AlreadyHandled,
     Choice,
-    claimed_before,
     get_owned,
-    parked_command,
-    resolve_or_park,
+    on_client,
 )
 from services.crisis import record_signal
 from services.errors import NotYours
@@ -109,19 +107,18 @@ def log_conversation(
 ) -> Logged | Choice | AlreadyHandled:
     """`/log <client> <notes…> [options]`; `client_id` is set when a choice button resolved it."""
     parsed = grammar.parse_log(args, now, ZoneInfo(actor.timezone), rules.day_times)
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        if client_id is not None:
-            client = get_owned(uow, actor, client_id)
-        else:
-            found = resolve_or_park(
-                uow, actor, parsed.client_ref, parked_command("log", args, now), now
-            )
-            if isinstance(found, Choice):
-                return found
-            client = found
-        return write_log(uow, actor, client, LogEntry.of(parsed), now, rules)
+    entry = LogEntry.of(parsed)
+    return on_client(
+        db,
+        actor,
+        "log",
+        args,
+        parsed.client_ref,
+        now,
+        update_id,
+        lambda uow, client: write_log(uow, actor, client, entry, now, rules),
+        client_id=client_id,
+    )
 
 
 def write_log(

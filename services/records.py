@@ -12,7 +12,11 @@ from domain.model import Client, Counsellor, PlanItem, PlanKind, StatusChange
 from domain.rules import RuleBase
 from domain.tiering import RegradeDecision
 from domain.when import DayTimes
-from services.clients import AlreadyHandled, Choice, claimed_before, parked_command, resolve_or_park
+from services.clients import (
+    AlreadyHandled,
+    Choice,
+    on_client,
+)
 from services.crisis import record_signal
 from services.grading import regrade_client
 from services.undo import record_undo, status_payload
@@ -113,15 +117,16 @@ def set_status(
     rules: RuleBase,
 ) -> StatusResult | Choice | AlreadyHandled:
     spec = grammar.parse_status(args)
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        found = resolve_or_park(
-            uow, actor, spec.client_ref, parked_command("status", args, now), now
-        )
-        if isinstance(found, Choice):
-            return found
-        return write_status(uow, actor, found, spec, now, rules)
+    return on_client(
+        db,
+        actor,
+        "status",
+        args,
+        spec.client_ref,
+        now,
+        update_id,
+        lambda uow, client: write_status(uow, actor, client, spec, now, rules),
+    )
 
 
 def add_goal(
@@ -133,13 +138,16 @@ def add_goal(
     rules: RuleBase,
 ) -> PlanAdded | Choice | AlreadyHandled:
     spec = grammar.parse_goal(args)
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        found = resolve_or_park(uow, actor, spec.client_ref, parked_command("goal", args, now), now)
-        if isinstance(found, Choice):
-            return found
-        return write_goal(uow, actor, found, spec, now, rules)
+    return on_client(
+        db,
+        actor,
+        "goal",
+        args,
+        spec.client_ref,
+        now,
+        update_id,
+        lambda uow, client: write_goal(uow, actor, client, spec, now, rules),
+    )
 
 
 def write_goal(
@@ -221,12 +229,13 @@ def add_plan(
     """`/plan <client> <when> <what>`; `/plan <client> every 1w <what> [until <date>]` (a
     recurring follow-up, domain/recurrence.py); `/plan <client> stop` ends the recurring ones."""
     spec = parse_plan(args, now, ZoneInfo(actor.timezone), rules.day_times)
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        found = resolve_or_park(
-            uow, actor, _client_ref(spec), parked_command("plan", args, now), now
-        )
-        if isinstance(found, Choice):
-            return found
-        return write_plan(uow, actor, found, spec, now)
+    return on_client(
+        db,
+        actor,
+        "plan",
+        args,
+        _client_ref(spec),
+        now,
+        update_id,
+        lambda uow, client: write_plan(uow, actor, client, spec, now),
+    )

@@ -21,10 +21,8 @@ from services.clients import (
     PENDING_TTL,
     AlreadyHandled,
     Choice,
-    claimed_before,
     get_owned,
-    parked_command,
-    resolve_or_park,
+    on_client,
 )
 from services.errors import NotYours
 from services.undo import record_undo
@@ -161,19 +159,15 @@ def refer(
     """`/refer <client> <resource>`; without a resource, suggest ones matching the needs."""
     spec = parse_refer(args)
     resource = _pick(cat, spec) if spec.text else None
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        found = resolve_or_park(
-            uow, actor, spec.client_ref, parked_command("refer", args, now), now
-        )
-        if isinstance(found, Choice):
-            return found
+
+    def then(uow: UnitOfWork, client: Client) -> Referred | Suggestions:
         if not spec.text:
             return _without_resource(
-                uow, actor, found, _client_param(spec.client_ref), now, rules, cat
+                uow, actor, client, _client_param(spec.client_ref), now, rules, cat
             )
-        return _add(uow, actor, found, resource, spec.text, now)
+        return _add(uow, actor, client, resource, spec.text, now)
+
+    return on_client(db, actor, "refer", args, spec.client_ref, now, update_id, then)
 
 
 def resume_choice(

@@ -16,10 +16,8 @@ from services.clients import (
     PENDING_TTL,
     AlreadyHandled,
     Choice,
-    claimed_before,
     get_owned,
-    parked_command,
-    resolve_or_park,
+    on_client,
 )
 from services.errors import NotYours
 from services.grading import regrade_client
@@ -97,17 +95,13 @@ def screening(
     """`/phq9 <client> [answers]`: save at once, or start the questionnaire with buttons."""
     n = 9 if instrument == "phq9" else 7
     spec = grammar.parse_screening(args, n, instrument)
-    with db.uow(write=True) as uow:
-        if claimed_before(uow, update_id, now):
-            return AlreadyHandled()
-        found = resolve_or_park(
-            uow, actor, spec.client_ref, parked_command(instrument, args, now), now
-        )
-        if isinstance(found, Choice):
-            return found
+
+    def then(uow: UnitOfWork, client: Client) -> ScreeningSaved | Questionnaire:
         if spec.answers is None:
-            return start_questionnaire(uow, actor, found, instrument, now)
-        return save_screening(uow, actor, found, instrument, spec.answers, now, rules)
+            return start_questionnaire(uow, actor, client, instrument, now)
+        return save_screening(uow, actor, client, instrument, spec.answers, now, rules)
+
+    return on_client(db, actor, instrument, args, spec.client_ref, now, update_id, then)
 
 
 def questionnaire_step(
