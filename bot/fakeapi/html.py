@@ -58,7 +58,7 @@ def utf16_len(text: str) -> int:
 class _Open:
     tag: str
     start: int  # utf-16 offset in the output
-    byte_offset: int
+    index: int  # of its '<' in the source (its byte offset is computed on error)
     seq: int
     attrs: dict[str, str] = field(default_factory=dict)
     language: str | None = None
@@ -93,13 +93,12 @@ def _decode_attr_value(source: str, start: int, end: int, byte_at: list[int]) ->
 
 def _parse_start_tag(source: str, i: int, byte_at: list[int]) -> tuple[str, dict[str, str], int]:
     """Parse ``<name attr=...>`` starting at ``source[i] == '<'``."""
-    start_byte = byte_at[i]
     m = _TAG_NAME_RE.match(source, i + 1)
     if not m:
-        raise HtmlParseError('Unsupported start tag ""', start_byte)
+        raise HtmlParseError('Unsupported start tag ""', byte_at[i])
     name = m.group(0).lower()
     if name not in ALLOWED_TAGS:
-        raise HtmlParseError(f'Unsupported start tag "{name}"', start_byte)
+        raise HtmlParseError(f'Unsupported start tag "{name}"', byte_at[i])
     j = m.end()
     attrs: dict[str, str] = {}
     n = len(source)
@@ -107,7 +106,7 @@ def _parse_start_tag(source: str, i: int, byte_at: list[int]) -> tuple[str, dict
         while j < n and source[j].isspace():
             j += 1
         if j >= n:
-            raise HtmlParseError("Unclosed start tag", start_byte)
+            raise HtmlParseError("Unclosed start tag", byte_at[i])
         if source[j] == ">":
             return name, attrs, j + 1
         am = _ATTR_NAME_RE.match(source, j)
@@ -122,12 +121,12 @@ def _parse_start_tag(source: str, i: int, byte_at: list[int]) -> tuple[str, dict
             while j < n and source[j].isspace():
                 j += 1
             if j >= n:
-                raise HtmlParseError("Unclosed start tag", start_byte)
+                raise HtmlParseError("Unclosed start tag", byte_at[i])
             if source[j] in "\"'":
                 quote = source[j]
                 end = source.find(quote, j + 1)
                 if end == -1:
-                    raise HtmlParseError("Unclosed start tag", start_byte)
+                    raise HtmlParseError("Unclosed start tag", byte_at[i])
                 attrs[attr] = _decode_attr_value(source, j + 1, end, byte_at)
                 j = end + 1
             else:
@@ -167,15 +166,22 @@ def _entity_for(frame: _Open, length: int) -> dict[str, Any] | None:
     return {"type": SIMPLE_TAGS[tag], **base}
 
 
-def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
-    # byte_at[k] == UTF-8 byte offset of source[k]; one extra slot for the end
-    byte_at = [0] * (len(source) + 1)
-    acc = 0
-    for k, ch in enumerate(source):
-        byte_at[k] = acc
-        acc += len(ch.encode("utf-8", "surrogatepass"))
-    byte_at[len(source)] = acc
+_TEXT_RUN = re.compile(r"[^&<]+")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
+
+class _ByteOffsets:
+    """`at[k]`: the UTF-8 byte offset of `source[k]`, computed only when an error needs it."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+
+    def __getitem__(self, k: int) -> int:
+        return len(self._source[:k].encode("utf-8", "surrogatepass"))
+
+
+def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
+    byte_at: Any = _ByteOffsets(source)
     out: list[str] = []
     pos16 = 0
     stack: list[_Open] = []
@@ -183,7 +189,15 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     seq = 0
     i = 0
     n = len(source)
+    text_run = _TEXT_RUN.match
     while i < n:
+        run = text_run(source, i)
+        if run is not None:  # plain text up to the next '&' or '<', in one step
+            chunk = run.group(0)
+            out.append(chunk)
+            pos16 += len(chunk) + len(_ASTRAL.findall(chunk))
+            i = run.end()
+            continue
         ch = source[i]
         if ch == "&":
             decoded, i = _decode_entity(source, i, byte_at)
@@ -229,17 +243,14 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
                 raise HtmlParseError(
                     'Tag "tg-emoji" must have a valid attribute "emoji-id"', byte_at[i]
                 )
-            stack.append(_Open(name, pos16, byte_at[i], seq, attrs))
+            stack.append(_Open(name, pos16, i, seq, attrs))
             seq += 1
             i = end
             continue
-        out.append(ch)
-        pos16 += 2 if ord(ch) > 0xFFFF else 1
-        i += 1
     if stack:
         top = stack[-1]
         raise HtmlParseError(
-            f'Can\'t find end tag corresponding to start tag "{top.tag}"', top.byte_offset
+            f'Can\'t find end tag corresponding to start tag "{top.tag}"', byte_at[top.index]
         )
     created.sort(key=lambda item: (item[1]["offset"], -item[1]["length"], item[0]))
     return "".join(out), [ent for _, ent in created]
