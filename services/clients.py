@@ -168,6 +168,16 @@ def get_owned(uow: UnitOfWork, actor: Counsellor, client_id: int) -> Client:
 # --- clients -----------------------------------------------------------------------------
 
 
+def same_name(uow: UnitOfWork, actor: Counsellor, name: str) -> list[Client]:
+    """The actor's clients called `name` (case aside): one indexed lookup on the name's
+    blind index (casefold-equal names fold alike), never the whole caseload."""
+    return [
+        c
+        for c in uow.clients_of(actor.id).named(folded_name(name))
+        if c.name.casefold() == name.casefold()
+    ]
+
+
 def add_client(
     db: Database,
     actor: Counsellor,
@@ -180,12 +190,7 @@ def add_client(
         if claimed_before(uow, update_id, now):
             return AlreadyHandled()
         repo = uow.clients_of(actor.id)
-        # the same name: an indexed lookup (casefold-equal names fold alike)
-        same = [
-            c
-            for c in repo.named(folded_name(spec.name))
-            if c.name.casefold() == spec.name.casefold()
-        ]
+        same = same_name(uow, actor, spec.name)
         client = repo.add(
             name=spec.name,
             tags=tuple(spec.tags),

@@ -23,6 +23,7 @@ from services.clients import (
     claimed_before,
     get_owned,
     map_view,
+    same_name,
 )
 from services.errors import NotYours
 from services.logs import LogEntry, Logged, write_log
@@ -302,7 +303,7 @@ def new_client_with_note(
         if pending is None:
             raise NotYours()
         repo = uow.clients_of(actor.id)
-        same = [c for c in repo.list() if c.name.casefold() == spec.name.casefold()]
+        same = same_name(uow, actor, spec.name)
         if same and not allow_same_name:
             # 周晓雯 is already #27: ask before a silent duplicate; the note waits (as a picker)
             parked = uow.pending.add(

@@ -146,6 +146,32 @@ def test_a_plain_note_tapped_onto_a_client_is_logged(app: Container) -> None:
     assert resumed.result.outcome is None and resumed.result.plan is None
 
 
+def test_a_note_for_a_new_client_asks_before_a_second_client_of_the_same_name(
+    app: Container,
+) -> None:
+    me = _admin(app)
+    amy = _new(app, me, "Amy")
+    _new(app, me, "Amyc")  # a prefix of it is not the same name
+    note = parked.park_note(app.db, me, "met her at the library", NOW)
+    asked = parked.new_client_with_note(
+        app.db, me, note.pending_id, grammar.parse_new("amy"), NOW, 31, app.rules
+    )
+    assert isinstance(asked, parked.SameName)
+    assert [c.id for c in asked.existing] == [amy]  # case aside, the same name; nothing else
+    added, logged = parked.new_client_with_note(
+        app.db,
+        me,
+        asked.pending_id,
+        grammar.parse_new("amy"),
+        NOW,
+        32,
+        app.rules,
+        allow_same_name=True,
+    )
+    assert added.client.id != amy and [c.id for c in added.same_name] == [amy]
+    assert logged.notes == "met her at the library"
+
+
 def test_resolution_errors(app: Container) -> None:
     me = _admin(app)
     other = _admin(app, 2)
