@@ -237,8 +237,15 @@ class ClinicalRepo(ScopedRepo):
         `limit` (all with None) as (client id, grades), and how many there are in all. One
         statement; only the rows returned are decrypted."""
         g = ClientGradeRow
-        rows = self._s.execute(
-            select(g.client_id, g.data_enc, func.count().over())
+        # ordered, counted and cut on the small columns alone; the grades joined after
+        due = (
+            select(
+                g.client_id,
+                g.risk_rank,
+                g.next_contact_due,
+                ClientRow.number,
+                func.count().over().label("total"),
+            )
             .join(ClientRow, ClientRow.id == g.client_id)
             .where(
                 ClientRow.counsellor_id == self.counsellor_id,
@@ -247,6 +254,12 @@ class ClinicalRepo(ScopedRepo):
             )
             .order_by(g.risk_rank.desc(), g.next_contact_due, ClientRow.number)
             .limit(limit)
+            .subquery()
+        )
+        rows = self._s.execute(
+            select(due.c.client_id, g.data_enc, due.c.total)
+            .join(g, g.client_id == due.c.client_id)
+            .order_by(due.c.risk_rank.desc(), due.c.next_contact_due, due.c.number)
         ).all()
         return self._grades_rows(rows)
 
