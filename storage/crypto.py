@@ -83,8 +83,8 @@ class Cipher:
         the cost over many tokens (/find decrypts a caseload's 50,000 notes): each token is
         checked as Fernet checks it (version byte, HMAC-SHA256 over version, timestamp, IV
         and ciphertext, compared in constant time) and only then deciphered, all of them in
-        one AES call (CBC deciphering is each block's AES-ECB deciphering XOR the block
-        before it, the IV for the first), then unpadded (PKCS7, checked). A token this
+        one AES call and one XOR (CBC deciphering is each block's AES-ECB deciphering XOR
+        the block before it, the IV for the first), then unpadded (PKCS7, checked). A token this
         cannot read under the first key (another key of a rotation, or a bad token) goes
         through `decrypt`, which reads it or raises what it always raised."""
         checked: list[bytes | None] = []
@@ -104,20 +104,22 @@ class Cipher:
                 and same(digest(signing, data[:-32], "sha256"), data[-32:])
             )
             checked.append(data if ok else None)
+        good = [data for data in checked if data is not None]
         decryptor = _AES(algorithms.AES(self._encryption_key), modes.ECB()).decryptor()
-        ecb = decryptor.update(b"".join(d[25:-32] for d in checked if d is not None))
-        ecb += decryptor.finalize()
+        ecb = decryptor.update(b"".join(data[25:-32] for data in good)) + decryptor.finalize()
+        # CBC: XOR each deciphered block with the block before it (the IV for the first),
+        # all tokens at once: the IV and every ciphertext block but the last, end to end
+        before = b"".join(data[9:-48] for data in good)
+        plain = (int.from_bytes(ecb, "big") ^ int.from_bytes(before, "big")).to_bytes(
+            len(ecb), "big"
+        )
         out: list[str] = []
-        at, from_bytes = 0, int.from_bytes
+        at = 0
         for token, data in zip(tokens, checked, strict=True):
             if data is not None:
                 n = len(data) - 57
-                block = ecb[at : at + n]
+                padded = plain[at : at + n]
                 at += n
-                # XOR with the IV and every ciphertext block but the last
-                padded = (from_bytes(block, "big") ^ from_bytes(data[9 : 9 + n], "big")).to_bytes(
-                    n, "big"
-                )
                 pad = padded[-1]
                 if 1 <= pad <= 16 and padded[-pad:] == bytes((pad,)) * pad:
                     try:
