@@ -246,15 +246,15 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
         n = next(uid)
         client_svc.add_client(db, actor, grammar.parse_new(f"新生{n} #挂科"), now, n, rules=rules)
 
-    def clients() -> None:
-        rows = client_svc.caseload(db, actor, now)
+    def clients() -> None:  # what bot.handlers.clients runs: the first page, cut in SQL
+        shown = client_svc.caseload_page(db, actor, now, 0, 10)
         renderer.render(
             lang,
             "clients",
-            clients=rows[:10],
-            total=len(rows),
-            page=0,
-            pages=-(-len(rows) // 10),
+            clients=shown.rows,
+            total=shown.total,
+            page=shown.page,
+            pages=shown.pages,
             start=0,
             now=now,
             tz=tz,

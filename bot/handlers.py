@@ -419,15 +419,13 @@ async def map_(turn: Turn) -> None:
 
 
 def _clients_page(
-    turn: Turn, clients: list[clients_service.CaseloadRow], page: int
+    turn: Turn, shown: clients_service.CaseloadPage
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    pages = max(1, -(-len(clients) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    chunk = clients[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    page, pages, chunk = shown.page, shown.pages, shown.rows
     text = turn.render(
         "clients",
         clients=chunk,
-        total=len(clients),
+        total=shown.total,
         page=page,
         pages=pages,
         start=page * PAGE_SIZE,
@@ -458,8 +456,10 @@ def _icon(row: clients_service.CaseloadRow) -> str:
 
 @guard
 async def clients(turn: Turn) -> None:
-    caseload = await run(clients_service.caseload, turn.app.db, turn.counsellor, turn.now)
-    text, markup = _clients_page(turn, caseload, 0)
+    shown = await run(
+        clients_service.caseload_page, turn.app.db, turn.counsellor, turn.now, 0, PAGE_SIZE
+    )
+    text, markup = _clients_page(turn, shown)
     await turn.send_text(text, markup)
 
 
@@ -1162,8 +1162,10 @@ RESUMED: dict[str, Resumed] = {
 async def on_clients_page(turn: Turn, tap: ClientsPage) -> None:
     query = turn.update.callback_query
     await turn.claim()  # handled twice: "already done", never an error on the old query
-    caseload = await run(clients_service.caseload, turn.app.db, turn.counsellor, turn.now)
-    text, markup = _clients_page(turn, caseload, tap.page)
+    shown = await run(
+        clients_service.caseload_page, turn.app.db, turn.counsellor, turn.now, tap.page, PAGE_SIZE
+    )
+    text, markup = _clients_page(turn, shown)
     await query.answer()
     await edit(query, text, markup)
 

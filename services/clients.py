@@ -285,14 +285,30 @@ class CaseloadRow:
         return self.grades.risk if self.grades is not None else self.client.risk
 
 
+@dataclass(frozen=True)
+class CaseloadPage:
+    rows: list[CaseloadRow]
+    total: int  # clients in the caseload
+    page: int  # the page shown (the one asked for, within 0 … pages - 1)
+    pages: int
+
+
 def caseload(db: Database, actor: Counsellor, now: datetime) -> list[CaseloadRow]:
-    """Most urgent first: the graded risk tier, then longest without contact."""
+    """The whole caseload, most urgent first: the graded risk tier, then longest without
+    contact, then by number."""
     with db.uow(write=False) as uow:
-        rows = [CaseloadRow(c, g) for c, g in uow.clinical_of(actor.id).list_graded()]
-    epoch = datetime.min.replace(tzinfo=now.tzinfo)
+        return [CaseloadRow(c, g) for c, g in uow.clinical_of(actor.id).caseload_page(0, None)]
 
-    def key(row: CaseloadRow) -> tuple[int, datetime, int]:
-        last = row.client.last_contact_at or epoch
-        return (-row.risk.rank, last, row.client.number)
 
-    return sorted(rows, key=key)
+def caseload_page(
+    db: Database, actor: Counsellor, now: datetime, page: int, size: int
+) -> CaseloadPage:
+    """One page of `caseload` (/clients): `size` rows of page `page` (clamped to the pages
+    there are), ordered and cut in SQL, only the page's clients read and decrypted; a
+    constant number of statements whatever the caseload."""
+    with db.uow(write=False) as uow:
+        total = uow.clients_of(actor.id).count()
+        pages = max(1, -(-total // size))
+        page = min(max(page, 0), pages - 1)
+        rows = uow.clinical_of(actor.id).caseload_page(page * size, size)
+    return CaseloadPage([CaseloadRow(c, g) for c, g in rows], total, page, pages)

@@ -14,16 +14,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from domain.model import Risk
 from storage.errors import ClientNotFound
 from storage.orm import ClientRow
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
 
-__all__ = ["Repo", "ScopedRepo", "aware", "aware_opt", "clean_text"]
+__all__ = ["Repo", "ScopedRepo", "aware", "aware_opt", "clean_text", "risk_rank"]
 
 
 def aware(value: datetime, what: str) -> datetime:
@@ -55,6 +56,12 @@ def clean_text(value: str | None, limit: int, what: str, *, required: bool = Fal
     if len(value) > limit:
         raise ValueError(f"{what} is too long (at most {limit} characters)")
     return value or None
+
+
+def risk_rank(column: Any) -> Any:
+    """SQL for `Risk(column).rank` (0 low … 3 crisis; 0 for anything else), to order by risk
+    in SQL as `domain.model.Risk.rank` does in memory."""
+    return case({r.value: r.rank for r in Risk}, value=column, else_=0)
 
 
 def raw_utc(value: Any) -> datetime | None:

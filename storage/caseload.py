@@ -7,7 +7,7 @@ never read, counted, changed or deleted. Free text is decrypted in memory only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -127,16 +127,16 @@ class CaseloadStore(Repo):
     def texts(self, contains: Callable[[str], bool] | None = None) -> list[TextHit]:
         """Every note, need and plan item of the caseload, decrypted, latest first; with
         `contains`, only those whose text it accepts. Plain rows (`text()`, no per-row type
-        processing): /find over 50,000 notes spends its time decrypting, not building rows."""
+        processing), each table's tokens decrypted in one `Cipher.decrypt_many`: /find over
+        50,000 notes spends its time decrypting, not building rows."""
         out: list[TextHit] = []
-        dec = self._uow.cipher.decrypt
         params = {"c": self.counsellor_id}
         for kind, query in _TEXTS:
-            for client_id, when, token in self._s.execute(query, params):
-                plain = dec(token)
+            rows = self._s.execute(query, params).all()
+            plains = self._uow.cipher.decrypt_many([token for _, _, token in rows])
+            for (client_id, when, _), plain in zip(rows, plains, strict=True):
                 if contains is None or contains(plain):
-                    out.append(TextHit(client_id, kind, when, plain))
-        out = [replace(h, at=raw_utc(h.at)) for h in out]
+                    out.append(TextHit(client_id, kind, raw_utc(when), plain))
         out.sort(key=lambda h: h.at, reverse=True)
         return out
 

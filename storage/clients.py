@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
@@ -38,14 +38,27 @@ def _score(value: int | None, what: str) -> int | None:
     return value
 
 
+_CLIENT_COLUMNS = (
+    "id, number, name_enc, sid_enc, major_enc, grade_enc, trust_enc, satisfaction_enc, "
+    "risk, created_at, last_contact_at"
+)
 _LIST_CLIENTS = text(
-    "SELECT id, number, name_enc, sid_enc, major_enc, grade_enc, trust_enc, satisfaction_enc, "
-    "risk, created_at, last_contact_at FROM clients WHERE counsellor_id = :c ORDER BY number"
+    f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE counsellor_id = :c ORDER BY number"
 )
 _LIST_TAGS = text(
     "SELECT t.client_id, t.tag_enc FROM client_tags t JOIN clients c ON c.id = t.client_id "
     "WHERE c.counsellor_id = :c ORDER BY t.id"
 )
+_SOME_CLIENTS = text(
+    f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE counsellor_id = :c AND id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_SOME_TAGS = text(
+    "SELECT t.client_id, t.tag_enc FROM client_tags t JOIN clients c ON c.id = t.client_id "
+    "WHERE c.counsellor_id = :c AND t.client_id IN :ids ORDER BY t.id"
+).bindparams(bindparam("ids", expanding=True))
+# `many` reads at most this many ids by an IN list (under every backend's bind-parameter
+# limit); more are picked out of the whole caseload (`list`)
+_MANY_LIMIT = 500
 
 
 class ClientRepo(ScopedRepo):
@@ -84,13 +97,30 @@ class ClientRepo(ScopedRepo):
         read as plain rows (two `text()` queries, no ORM objects, no per-column type
         processing) and the tokens go through the cipher's memo: a token is never rewritten
         in place, so the memo cannot go stale, and a write shows at the next read."""
+        return self._plain(_LIST_CLIENTS, _LIST_TAGS, {"c": self.counsellor_id})
+
+    def many(self, client_ids: Iterable[int]) -> dict[int, Client]:
+        """These clients by id (two statements, read as `list` reads them); ids that are
+        not this counsellor's are absent. Meant for the few a page shows: over 500 ids it
+        reads the whole caseload instead."""
+        ids = sorted(set(client_ids))
+        if not ids:
+            return {}
+        if len(ids) > _MANY_LIMIT:
+            wanted = set(ids)
+            return {c.id: c for c in self.list() if c.id in wanted}
+        found = self._plain(_SOME_CLIENTS, _SOME_TAGS, {"c": self.counsellor_id, "ids": ids})
+        return {c.id: c for c in found}
+
+    def _plain(
+        self, clients: Any, tags_query: Any, params: dict[str, Any]
+    ) -> builtins.list[Client]:
         dec = self._uow.cipher.decrypt_cached
-        params = {"c": self.counsellor_id}
         tags: dict[int, builtins.list[str]] = {}
-        for client_id, token in self._s.execute(_LIST_TAGS, params):
+        for client_id, token in self._s.execute(tags_query, params):
             tags.setdefault(client_id, []).append(dec(token))
         out = []
-        for r in self._s.execute(_LIST_CLIENTS, params):
+        for r in self._s.execute(clients, params):
             out.append(
                 Client(
                     id=r[0],
@@ -109,6 +139,17 @@ class ClientRepo(ScopedRepo):
                 )
             )
         return out
+
+    def count(self) -> int:
+        """How many clients the counsellor has (one statement)."""
+        return int(
+            self._s.scalar(
+                select(func.count())
+                .select_from(ClientRow)
+                .where(ClientRow.counsellor_id == self.counsellor_id)
+            )
+            or 0
+        )
 
     def recent(self, limit: int = 6) -> builtins.list[Client]:
         """Most recently contacted first, then the newest created."""

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -17,7 +17,7 @@ from domain.model import Client, Risk
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, TierChange
-from storage.base import ScopedRepo, aware, aware_opt, clean_text
+from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank
 from storage.dto import Alert
 from storage.errors import ClientNotFound
 from storage.facts import (
@@ -203,6 +203,89 @@ class ClinicalRepo(ScopedRepo):
             for client in self._uow.clients_of(self.counsellor_id).list()
         ]
 
+    def caseload_page(self, offset: int, limit: int | None) -> list[tuple[Client, Grades | None]]:
+        """`limit` clients (all with None) from `offset` of the caseload, most urgent
+        first: the graded risk tier (the client's own risk if never graded), then the
+        longest without contact (never contacted first), then by number; each with its
+        saved grades. Ordered and cut in SQL on columns kept in clear, and only the page is
+        decrypted (three statements: the page, then its clients and their tags)."""
+        c, g = ClientRow, ClientGradeRow
+        rows = self._s.execute(
+            select(c.id, g.data_enc)
+            .outerjoin(g, g.client_id == c.id)
+            .where(c.counsellor_id == self.counsellor_id)
+            .order_by(
+                func.coalesce(g.risk_rank, risk_rank(c.risk)).desc(),
+                c.last_contact_at.asc().nulls_first(),
+                c.number,
+            )
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        clients = self._uow.clients_of(self.counsellor_id).many(r[0] for r in rows)
+        return [
+            (clients[cid], None if token is None else _decoded_grades(self._uow.cipher, token))
+            for cid, token in rows
+            if cid in clients
+        ]
+
+    def contacts_due(
+        self, end: datetime, limit: int | None = None
+    ) -> tuple[list[tuple[int, Grades]], int]:
+        """The graded clients whose next contact is due before or at `end` (overdue ones
+        included), most urgent risk first, then the earliest due, then by number: the first
+        `limit` (all with None) as (client id, grades), and how many there are in all. One
+        statement; only the rows returned are decrypted."""
+        g = ClientGradeRow
+        # ordered, counted and cut on the small columns alone; the grades joined after
+        due = (
+            select(
+                g.client_id,
+                g.risk_rank,
+                g.next_contact_due,
+                ClientRow.number,
+                func.count().over().label("total"),
+            )
+            .join(ClientRow, ClientRow.id == g.client_id)
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                g.next_contact_due.is_not(None),
+                g.next_contact_due <= aware(end, "end"),
+            )
+            .order_by(g.risk_rank.desc(), g.next_contact_due, ClientRow.number)
+            .limit(limit)
+            .subquery()
+        )
+        rows = self._s.execute(
+            select(due.c.client_id, g.data_enc, due.c.total)
+            .join(g, g.client_id == due.c.client_id)
+            .order_by(due.c.risk_rank.desc(), due.c.next_contact_due, due.c.number)
+        ).all()
+        return self._grades_rows(rows)
+
+    def reviews_due(self, end: datetime) -> list[tuple[int, Grades]]:
+        """The graded clients whose risk-tier review is due before or at `end`, most urgent
+        risk first, then the earliest due, then by number, as (client id, grades): all of
+        them (the agenda splits off the quiet ones by their reasons, which are encrypted).
+        One statement."""
+        g = ClientGradeRow
+        rows = self._s.execute(
+            select(g.client_id, g.data_enc, func.count().over())
+            .join(ClientRow, ClientRow.id == g.client_id)
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                g.review_due_at.is_not(None),
+                g.review_due_at <= aware(end, "end"),
+            )
+            .order_by(g.risk_rank.desc(), g.review_due_at, ClientRow.number)
+        ).all()
+        return self._grades_rows(rows)[0]
+
+    def _grades_rows(self, rows: Sequence[Any]) -> tuple[list[tuple[int, Grades]], int]:
+        cipher = self._uow.cipher
+        total = int(rows[0][2]) if rows else 0
+        return [(cid, _decoded_grades(cipher, token)) for cid, token, _ in rows], total
+
     def confirm_review(self, client_id: int, now: datetime, review_due_at: datetime) -> bool:
         """The counsellor confirmed (or lowered, then re-graded) the risk tier: restart the
         review clock (tier_set_at = now) and set the next review. The stored Grades get the
@@ -308,6 +391,22 @@ class ClinicalRepo(ScopedRepo):
             .order_by(AlertRow.raised_at.desc(), AlertRow.id.desc())
         )
         return [as_alert(r, self._dec) for r in rows]
+
+    def open_alerts(self, limit: int | None = None) -> tuple[list[Alert], int]:
+        """The caseload's unacknowledged alerts for the agenda, the highest tier first, then
+        the earliest raised (then the latest stored): the first `limit` (all with None), and
+        how many there are in all. One statement; only the alerts returned are decrypted."""
+        rows = self._s.execute(
+            select(AlertRow, func.count().over())
+            .join(ClientRow, ClientRow.id == AlertRow.client_id)
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id, AlertRow.acknowledged_at.is_(None)
+            )
+            .order_by(risk_rank(AlertRow.tier).desc(), AlertRow.raised_at, AlertRow.id.desc())
+            .limit(limit)
+        ).all()
+        total = int(rows[0][1]) if rows else 0
+        return [as_alert(r, self._dec) for r, _ in rows], total
 
     def alert(self, alert_id: int) -> Alert | None:
         """An alert addressed to this counsellor, or None."""

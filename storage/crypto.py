@@ -7,10 +7,14 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.ciphers import Cipher as _AES
+from cryptography.hazmat.primitives.ciphers import algorithms, modes
 
 from storage.errors import DecryptionError
 
@@ -41,6 +45,10 @@ class Cipher:
                 # never echo the key itself
                 raise ValueError(f"invalid encryption key: {_KEY_HELP}") from None
         self._fernet = MultiFernet(fernets)
+        # the first key's halves, for `decrypt_many` (a Fernet key is the HMAC-SHA256
+        # signing key, then the AES-128 key)
+        first = base64.urlsafe_b64decode(next(p.strip() for p in key.split(",") if p.strip()))
+        self._signing_key, self._encryption_key = first[:16], first[16:]
         self._memo: dict[str, str] = {}
         # blind-index keys, one per Fernet key (the first writes, all are looked up), each
         # derived from the key's own bytes: never the encryption or signing key itself
@@ -69,6 +77,58 @@ class Cipher:
                 "could not decrypt a stored field: the data was written with a different "
                 "CAREMAP_SECRET_KEY (or the key file beside the database was replaced)"
             ) from None
+
+    def decrypt_many(self, tokens: Sequence[str]) -> list[str]:
+        """`[decrypt(t) for t in tokens]`, the same texts or the same error, at about half
+        the cost over many tokens (/find decrypts a caseload's 50,000 notes): each token is
+        checked as Fernet checks it (version byte, HMAC-SHA256 over version, timestamp, IV
+        and ciphertext, compared in constant time) and only then deciphered, all of them in
+        one AES call and one XOR (CBC deciphering is each block's AES-ECB deciphering XOR
+        the block before it, the IV for the first), then unpadded (PKCS7, checked). A token this
+        cannot read under the first key (another key of a rotation, or a bad token) goes
+        through `decrypt`, which reads it or raises what it always raised."""
+        checked: list[bytes | None] = []
+        signing, digest, same = self._signing_key, hmac.digest, hmac.compare_digest
+        for token in tokens:
+            try:
+                data = binascii.a2b_base64(
+                    token.replace("-", "+").replace("_", "/"), strict_mode=True
+                )
+            except (binascii.Error, AttributeError, TypeError, ValueError):
+                checked.append(None)
+                continue
+            ok = (
+                len(data) >= 73
+                and data[0] == 0x80
+                and (len(data) - 57) % 16 == 0
+                and same(digest(signing, data[:-32], "sha256"), data[-32:])
+            )
+            checked.append(data if ok else None)
+        good = [data for data in checked if data is not None]
+        decryptor = _AES(algorithms.AES(self._encryption_key), modes.ECB()).decryptor()
+        ecb = decryptor.update(b"".join(data[25:-32] for data in good)) + decryptor.finalize()
+        # CBC: XOR each deciphered block with the block before it (the IV for the first),
+        # all tokens at once: the IV and every ciphertext block but the last, end to end
+        before = b"".join(data[9:-48] for data in good)
+        plain = (int.from_bytes(ecb, "big") ^ int.from_bytes(before, "big")).to_bytes(
+            len(ecb), "big"
+        )
+        out: list[str] = []
+        at = 0
+        for token, data in zip(tokens, checked, strict=True):
+            if data is not None:
+                n = len(data) - 57
+                padded = plain[at : at + n]
+                at += n
+                pad = padded[-1]
+                if 1 <= pad <= 16 and padded[-pad:] == bytes((pad,)) * pad:
+                    try:
+                        out.append(padded[:-pad].decode("utf-8"))
+                        continue
+                    except UnicodeError:
+                        pass
+            out.append(self.decrypt(token))
+        return out
 
     _MEMO_LIMIT = 200_000
 

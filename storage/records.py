@@ -17,9 +17,16 @@ from domain.model import (
     Referral,
     RelationshipMap,
 )
-from storage.base import ScopedRepo, aware, aware_opt, clean_text
+from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank
 from storage.mappers import as_client, as_plan_item, as_referral
-from storage.orm import ClientRow, InteractionRow, NeedRow, PlanItemRow, ReferralRow
+from storage.orm import (
+    ClientGradeRow,
+    ClientRow,
+    InteractionRow,
+    NeedRow,
+    PlanItemRow,
+    ReferralRow,
+)
 
 __all__ = ["RecordRepo"]
 
@@ -298,6 +305,32 @@ class RecordRepo(ScopedRepo):
             .order_by(PlanItemRow.due_at, PlanItemRow.id)
         ).all()
         return [(as_client(c), self._plan(p)) for c, p in rows]
+
+    def plan_due(
+        self, end: datetime, limit: int | None = None
+    ) -> tuple[list[tuple[int, PlanItem]], int]:
+        """For the daily agenda: the open dated follow-ups due before `end` (the overdue ones
+        included), those of the most urgent clients first (the graded risk tier, else the
+        client's own), then the earliest due: the first `limit` (all with None) as (client
+        id, item), and how many there are in all. One statement; only the items returned
+        are decrypted."""
+        p, g = PlanItemRow, ClientGradeRow
+        rows = self._s.execute(
+            select(p, func.count().over())
+            .join(ClientRow, ClientRow.id == p.client_id)
+            .outerjoin(g, g.client_id == p.client_id)
+            .where(
+                ClientRow.counsellor_id == self.counsellor_id,
+                p.kind == PlanKind.SHORT.value,
+                p.done_at.is_(None),
+                p.due_at.is_not(None),
+                p.due_at < aware(end, "end"),
+            )
+            .order_by(func.coalesce(g.risk_rank, risk_rank(ClientRow.risk)).desc(), p.due_at, p.id)
+            .limit(limit)
+        ).all()
+        total = int(rows[0][1]) if rows else 0
+        return [(item.client_id, self._plan(item)) for item, _ in rows], total
 
     def _interaction(self, item: InteractionRow) -> Interaction:
         return Interaction(

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import base64
 import os
 import stat
 
 import pytest
+from cryptography.fernet import Fernet
 
 from storage import Cipher, DecryptionError, resolve_secret_key
 
@@ -77,3 +79,64 @@ def test_postgres_without_key_raises(url):
         resolve_secret_key(None, url)
     with pytest.raises(ValueError, match="CAREMAP_SECRET_KEY is required with PostgreSQL"):
         resolve_secret_key("  ", url)
+
+
+def _tampered(token: str, at: int) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    raw[at] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).decode("ascii")
+
+
+def test_decrypt_many_reads_what_decrypt_reads():
+    """The batch path (/find) gives exactly `decrypt`'s texts: every length around the AES
+    block, Chinese, emoji, empty; tokens of an older key of a rotation; Fernet's own."""
+    old, new = Cipher.generate_key(), Cipher.generate_key()
+    c = Cipher(f"{new},{old}")
+    texts = ["", "a", "期末", "x" * 15, "y" * 16, "z" * 17, "谈了近况，约了下次 🙂" * 9]
+    texts += [os.urandom(n).hex() for n in range(0, 70, 7)]
+    tokens = [c.encrypt(t) for t in texts] + [Cipher(old).encrypt("旧钥匙")]
+    tokens.append(Fernet(new.encode()).encrypt("由 Fernet 直接加密".encode()).decode())
+    expected = [c.decrypt(t) for t in tokens]
+    assert expected[: len(texts)] == texts
+    assert c.decrypt_many(tokens) == expected
+    assert c.decrypt_many([]) == []
+    # the first key's tokens never take the slow path (`decrypt`)
+    fast = Cipher(new)
+
+    def slow(token: str) -> str:
+        raise AssertionError("decrypt_many fell back to decrypt")
+
+    fast.decrypt = slow  # type: ignore[method-assign]
+    assert fast.decrypt_many(tokens[: len(texts)] + tokens[-1:]) == texts + expected[-1:]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a token",
+        "",
+        "gAAAAA",
+        "tampered-signature",
+        "tampered-ciphertext",
+        "tampered-version",
+        "other key",
+        "truncated",
+    ],
+)
+def test_decrypt_many_refuses_what_decrypt_refuses(bad: str):
+    key = Cipher.generate_key()
+    c = Cipher(key)
+    good = c.encrypt("secret note")
+    token = {
+        "tampered-signature": lambda: _tampered(good, -1),
+        "tampered-ciphertext": lambda: _tampered(good, 30),
+        "tampered-version": lambda: _tampered(good, 0),
+        "other key": lambda: Cipher(Cipher.generate_key()).encrypt("secret note"),
+        "truncated": lambda: good[:-8],
+    }.get(bad, lambda: bad)()
+    with pytest.raises(DecryptionError) as one:
+        c.decrypt(token)
+    with pytest.raises(DecryptionError) as many:
+        c.decrypt_many([c.encrypt("fine"), token])
+    assert str(many.value) == str(one.value)
+    assert "secret note" not in str(many.value)
