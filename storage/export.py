@@ -1,6 +1,9 @@
 """`/export`'s reads in sets (issue 12: "`/export` streamed"): everything of a batch of a
 counsellor's clients in one statement per table (`EXPORT_BATCH` clients at a time), grouped
-in Python — not about fourteen statements per client (70,000 at 5,000 clients). Each
+in Python — not about fourteen statements per client (70,000 at 5,000 clients). The
+batches follow the client number (keyset pagination on the counsellor's unique
+`(counsellor_id, number)`: no id list held, the same statements for every batch), so the
+export can write each batch out and forget it: memory stays flat whatever the caseload. Each
 client's record is what the per-client reads give (`RecordRepo.relationship_map`,
 `ClinicalRepo.grades`/`screenings`/`tier_history`, `DetailsRepo.get`,
 `SeriesRepo.of_client`): same rows, same order, same objects
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +55,12 @@ def _child(row: Any, *order: Any) -> Any:
     return select(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
 
 
-_Q_CLIENTS = select(ClientRow).where(
-    ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("c")
+# the next batch of the caseload, by number (keyset: after the last number of the batch before)
+_Q_PAGE = (
+    select(ClientRow)
+    .where(ClientRow.counsellor_id == bindparam("c"), ClientRow.number > bindparam("after"))
+    .order_by(ClientRow.number)
+    .limit(bindparam("n"))
 )
 _Q_NEEDS = _child(NeedRow, NeedRow.created_at.desc(), NeedRow.id.desc())
 _Q_INTERACTIONS = _child(InteractionRow, InteractionRow.at.desc(), InteractionRow.id.desc())
@@ -82,29 +89,33 @@ class ExportedClient:
 class ExportReader(ScopedRepo):
     """`uow`-bound reader of one counsellor's caseload for `/export`."""
 
-    def client_ids(self) -> list[int]:
-        """The counsellor's clients, by number."""
-        return list(
-            self._s.scalars(
-                select(ClientRow.id)
-                .where(ClientRow.counsellor_id == self.counsellor_id)
-                .order_by(ClientRow.number)
+    def batches(self, size: int | None = None) -> Iterator[list[ExportedClient]]:
+        """The whole caseload by number, `size` (default `EXPORT_BATCH`) clients at a time:
+        per batch one statement for the clients (plus their tags) and one per table. The
+        rows of a batch leave the session before the next one is read. Run it in one read
+        unit of work with `snapshot=True`, so the batches are of one state of the data."""
+        size = EXPORT_BATCH if size is None else size
+        if not 0 < size <= EXPORT_BATCH:
+            raise ValueError(f"from 1 to {EXPORT_BATCH} clients per batch")
+        after = 0
+        while True:
+            rows = list(
+                self._s.scalars(_Q_PAGE, {"c": self.counsellor_id, "after": after, "n": size})
             )
-        )
+            if not rows:
+                return
+            yield self._records(rows)
+            after = rows[-1].number
+            self._s.expunge_all()  # a batch's rows are not kept for the next one
+            if len(rows) < size:
+                return
 
-    def records(self, client_ids: Sequence[int]) -> list[ExportedClient]:
-        """The records of these clients (at most `EXPORT_BATCH`), in the order given; an
-        id that is not this counsellor's client is left out."""
-        if len(client_ids) > EXPORT_BATCH:
-            raise ValueError(f"at most {EXPORT_BATCH} clients per batch")
+    def _records(self, rows: Sequence[ClientRow]) -> list[ExportedClient]:
+        """The records of these clients (a batch), in their order."""
         s, dec = self._s, self._dec
-        clients = {
-            row.id: row
-            for row in s.scalars(_Q_CLIENTS, {"ids": list(client_ids), "c": self.counsellor_id})
-        }
-        if not clients:
+        if not rows:
             return []
-        params = {"ids": sorted(clients)}
+        params = {"ids": sorted(row.id for row in rows)}
 
         def grouped(query: Any, convert: Callable[[Any], Any]) -> dict[int, list[Any]]:
             out: dict[int, list[Any]] = defaultdict(list)
@@ -173,10 +184,8 @@ class ExportReader(ScopedRepo):
         }
         series = grouped(_Q_SERIES, lambda r: as_series(r, dec))
         out = []
-        for cid in client_ids:
-            row = clients.get(cid)
-            if row is None:
-                continue
+        for row in rows:
+            cid = row.id
             seen = interactions.get(cid, [])
             out.append(
                 ExportedClient(
