@@ -6,7 +6,8 @@ The caseload is `bench_scale.py`'s (one counsellor, 10 notes a client, graded on
 SQLite (and PostgreSQL with --backend). Streamed, the peak stays about the same at 5,000
 clients as at 300 (a batch of `EXPORT_BATCH` clients is in memory, not the caseload);
 the time grows with the caseload. Timing and memory are separate runs (tracemalloc slows
-Python down about twofold).
+Python down about twofold). "cpu s" is the process's CPU time per run: on a loaded machine
+it varies less than the wall time.
 
     .venv/bin/python benchmarks/bench_export.py                    # 300 and 5,000, 3 runs
     .venv/bin/python benchmarks/bench_export.py --scales 5000 --runs 5 --profile xlsx
@@ -71,12 +72,13 @@ def run(scale: int, backend: str, runs: int, profile: str | None) -> list[dict[s
         counter = bench.Counter(db)
         actor = find_counsellor(db, 1000)
         for name, fn in exporters(db, actor).items():
-            took, stmts = [], 0
+            took, cpu, stmts = [], [], 0
             for _ in range(runs):
                 with tempfile.TemporaryDirectory() as tmp:
-                    before, t = counter.n, time.perf_counter()
+                    before, t, c = counter.n, time.perf_counter(), time.process_time()
                     fn(Path(tmp))
                     took.append(time.perf_counter() - t)
+                    cpu.append(time.process_time() - c)
                     stmts = counter.n - before
             with tempfile.TemporaryDirectory() as tmp:
                 tracemalloc.start()
@@ -90,12 +92,14 @@ def run(scale: int, backend: str, runs: int, profile: str | None) -> list[dict[s
                     prof.runcall(fn, Path(tmp))
                 pstats.Stats(prof).sort_stats("tottime").print_stats(20)
             took.sort()
+            cpu.sort()
             row = {
                 "clients": str(scale),
                 "backend": backend,
                 "export": name,
                 "runs s": " ".join(f"{t:.2f}" for t in took),
                 "median s": f"{took[len(took) // 2]:.2f}",
+                "cpu s": " ".join(f"{t:.2f}" for t in cpu),
                 "stmts": str(stmts),
                 "peak MB": f"{peak / 1e6:.1f}",
                 "file MB": f"{size / 1e6:.1f}",

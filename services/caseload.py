@@ -179,22 +179,38 @@ def _in_words(
     if name in ("status_history", "tier_history"):
         risky = cols.get("field", cols.get("dimension"))
     old_new = [cols[col] for col in ("old", "new")] if risky is not None else []
+    # the same few codes recur on thousands of rows: each is put into words once (by the
+    # value as stored: the reasons by their JSON)
+    said: dict[tuple[str, type, Any], Any] = {}
+
+    def in_words_once(kind: str, value: Any) -> Any:
+        if kind == "reasons":
+            try:
+                value = decode_reasons(value)
+            except (ValueError, KeyError, TypeError):
+                return value  # not JSON reasons: left as it is
+        return words(kind, value)
+
+    def word(kind: str, value: Any) -> Any:
+        key = (kind, type(value), value)
+        try:
+            return said[key]
+        except KeyError:
+            out = said[key] = in_words_once(kind, value)
+            return out
+        except TypeError:  # unhashable: not kept
+            return in_words_once(kind, value)
 
     def in_words(row: list[Any]) -> None:
         if risky is not None and row[risky] == "risk":
             for i in old_new:
                 if row[i]:
-                    row[i] = words("risk", row[i])
+                    row[i] = word("risk", row[i])
         for i, kind in keyed.items():
             value = row[i]
             if value is None or value == "":
                 continue
-            if kind == "reasons":
-                try:
-                    value = decode_reasons(value)
-                except (ValueError, KeyError, TypeError):
-                    continue
-            row[i] = words(kind, value)
+            row[i] = word(kind, value)
 
     return in_words
 

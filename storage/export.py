@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 
 from domain.model import Interaction, Need, RelationshipMap, StatusChange
 from domain.screening import Instrument, ScreeningResult
@@ -51,8 +51,15 @@ INTERACTIONS_LIMIT, SCREENINGS_LIMIT, TIERS_LIMIT = 100_000, 1000, 1000
 _IDS = bindparam("ids", expanding=True)
 
 
+def _plain(row: Any) -> Any:
+    """A select of the model's columns by attribute name: rows come back as plain tuples
+    (decrypted by the column types where they are Encrypted*), not ORM instances (the
+    identity map and instance state cost more than the rest of the read)."""
+    return select(*(getattr(row, attr.key) for attr in inspect(row).column_attrs))
+
+
 def _child(row: Any, *order: Any) -> Any:
-    return select(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
+    return _plain(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
 
 
 # the next batch of the caseload, by number (keyset: after the last number of the batch before)
@@ -72,7 +79,7 @@ _Q_GRADES = select(ClientGradeRow.client_id, ClientGradeRow.data_enc).where(
 )
 _Q_SCREENINGS = _child(ScreeningRow, ScreeningRow.at.desc(), ScreeningRow.id.desc())
 _Q_TIERS = _child(TierChangeRow, TierChangeRow.at.desc(), TierChangeRow.id.desc())
-_Q_DETAILS = select(ClientDetailsRow).where(ClientDetailsRow.client_id.in_(_IDS))
+_Q_DETAILS = _plain(ClientDetailsRow).where(ClientDetailsRow.client_id.in_(_IDS))
 _Q_SERIES = _child(PlanSeriesRow, PlanSeriesRow.created_at.desc(), PlanSeriesRow.id.desc())
 
 
@@ -119,7 +126,7 @@ class ExportReader(ScopedRepo):
 
         def grouped(query: Any, convert: Callable[[Any], Any]) -> dict[int, list[Any]]:
             out: dict[int, list[Any]] = defaultdict(list)
-            for row in s.scalars(query, params):
+            for row in s.execute(query, params):
                 out[row.client_id].append(convert(row))
             return out
 
@@ -180,7 +187,7 @@ class ExportReader(ScopedRepo):
                 payer=r.payer,
                 pay_capacity=r.pay_capacity,
             )
-            for r in s.scalars(_Q_DETAILS, params)
+            for r in s.execute(_Q_DETAILS, params)
         }
         series = grouped(_Q_SERIES, lambda r: as_series(r, dec))
         out = []
