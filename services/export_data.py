@@ -5,7 +5,7 @@ the counsellor-scoped reader (storage/export.py), a batch of clients at a time."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ class ClientRecord:
     series: list[Any]
 
 
-def caseload_batches(db: Database, actor: Counsellor) -> Iterator[list[ClientRecord]]:
+def caseload_batches(db: Database, actor: Counsellor) -> Generator[list[ClientRecord], None, None]:
     """Every client of the counsellor, by number, `EXPORT_BATCH` at a time (storage/export.py:
     a handful of statements per batch, not about fourteen per client). The reader writes
     each batch out before the next is read, so the caseload is never all in memory. One
