@@ -121,9 +121,6 @@ class CaseloadStore(Repo):
         super().__init__(uow)
         self.counsellor_id = counsellor_id
 
-    def _mine(self, column: Any) -> Any:
-        return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))
-
     def _owned(self, client_id: int) -> bool:
         return (
             self._s.scalar(
