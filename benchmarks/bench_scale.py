@@ -14,7 +14,8 @@ backend, wall time and SQL statements (a `before_cursor_execute` counter) of:
 - per request, for the first counsellor (server side: the use case and the rendering of
   its reply, no Telegram): `/log`, `/map`, `/new`, `/clients` (the first page), `/today`,
   `/find` (a word in every client's latest notes: 5,000 clients × 10 = 50,000 notes at
-  1×5,000), `/export` (the Excel workbook): p50/p95 ms and SQL statements per request.
+  1×5,000), `/export` (the Excel workbook, streamed onto a file): p50/p95 ms and SQL
+  statements per request (the export's peak memory: `bench_export.py`).
 
 Not a test: run it by hand.
 
@@ -216,14 +217,14 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
     """Server-side cost of the counsellor-facing requests for the first counsellor (what the
     handler runs in its worker threads, plus the rendering of the reply; no Telegram):
     p50/p95 in ms and SQL statements per request."""
-    from bot.export_xlsx import build_workbook
+    from bot.export_xlsx import write_workbook
     from domain import grammar
     from rendering.agenda import agenda_message
     from rendering.render import default_renderer
     from services import caseload as caseload_svc
     from services import clients as client_svc
     from services import reminders as rem
-    from services.export_data import caseload_records
+    from services.export_data import caseload_batches
     from services.grading import default_rules
     from services.invites import find_counsellor
     from services.logs import log_conversation
@@ -269,8 +270,13 @@ def requests(db: Database, counter: Counter, now: datetime) -> dict[str, str]:
             lang, "find_results", "rows", rows, query="期末", total=len(rows), tz=tz
         )
 
-    def export() -> None:
-        build_workbook(renderer, lang, tz, caseload_records(db, actor), now)
+    def export() -> None:  # what the handler runs: streamed onto a file on disk
+        with tempfile.TemporaryDirectory(prefix="caremap-bench-") as tmp:
+            batches = caseload_batches(db, actor)
+            try:
+                write_workbook(renderer, lang, tz, batches, now, Path(tmp) / "export.xlsx")
+            finally:
+                batches.close()
 
     out: dict[str, str] = {}
     for name, fn, times in (

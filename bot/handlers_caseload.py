@@ -9,7 +9,9 @@ counsellor who tapped, once.
 from __future__ import annotations
 
 import html
-import io
+import tempfile
+from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
@@ -19,8 +21,11 @@ from telegram.ext import Application
 from bot.turn import Turn, button_handler, command, confirm_or_cancel, edit, guard, on_tap, run
 from domain.buttons import ForgetConfirm, UndoChoice
 from domain.errors import CommandError
+from domain.model import Counsellor
+from rendering.render import Renderer
 from services import caseload
 from services import undo as undo_service
+from storage.db import Database
 
 
 @guard
@@ -64,33 +69,59 @@ async def export(turn: Turn) -> None:
     def words(kind: str, value: object) -> str:  # codes and JSON → the counsellor's words
         return html.unescape(renderer.render(lang, "export_csv_word", kind=kind, value=value))
 
-    result = await turn.once(caseload.export, turn.app.db, turn.counsellor, turn.now, words)
-    await turn.context.bot.send_document(
-        turn.update.effective_chat.id,
-        document=InputFile(io.BytesIO(result.data), filename=result.filename),
-        caption=turn.render("export_caption", counts=result.counts),
-        parse_mode=ParseMode.HTML,
-    )
+    with tempfile.TemporaryDirectory(prefix="caremap-export-") as tmp:
+        result = await turn.once(
+            caseload.export, turn.app.db, turn.counsellor, turn.now, words, directory=Path(tmp)
+        )
+        await _send_file(turn, result.path, result.filename, "export_caption", result.counts)
+
+
+async def _send_file(
+    turn: Turn, path: Path, filename: str, caption: str, counts: dict[str, int]
+) -> None:
+    """Send a file from disk as a document, read as it is uploaded (not into memory)."""
+    with path.open("rb") as data:
+        await turn.context.bot.send_document(
+            turn.update.effective_chat.id,
+            document=InputFile(data, filename=filename, read_file_handle=False),
+            caption=turn.render(caption, counts=counts),
+            parse_mode=ParseMode.HTML,
+        )
+
+
+def _write_xlsx(
+    db: Database, actor: Counsellor, renderer: Renderer, lang: str, now: datetime, path: Path
+) -> dict[str, int]:
+    """The workbook, streamed: each batch of the caseload read (one read transaction)
+    goes to the file on disk before the next is read."""
+    from bot.export_xlsx import write_workbook
+    from services.export_data import caseload_batches
+
+    batches = caseload_batches(db, actor)
+    try:
+        return write_workbook(renderer, lang, actor.timezone, batches, now, path)
+    finally:
+        batches.close()  # ends the read transaction if the writing failed half-way
 
 
 async def _export_xlsx(turn: Turn) -> None:
-    from bot.export_xlsx import build_workbook
-    from services.export_data import caseload_records
-
     await turn.context.bot.send_chat_action(
         turn.update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT
     )
-    records = await run(caseload_records, turn.app.db, turn.counsellor)
-    data, counts = await run(
-        build_workbook, turn.app.renderer, turn.lang, turn.counsellor.timezone, records, turn.now
-    )
     local = turn.now.astimezone(ZoneInfo(turn.counsellor.timezone))
-    await turn.context.bot.send_document(
-        turn.update.effective_chat.id,
-        document=InputFile(io.BytesIO(data), filename=f"caremap-{local.strftime('%Y-%m-%d')}.xlsx"),
-        caption=turn.render("export_xlsx_caption", counts=counts),
-        parse_mode=ParseMode.HTML,
-    )
+    filename = f"caremap-{local.strftime('%Y-%m-%d')}.xlsx"
+    with tempfile.TemporaryDirectory(prefix="caremap-export-") as tmp:
+        path = Path(tmp) / filename
+        counts = await run(
+            _write_xlsx,
+            turn.app.db,
+            turn.counsellor,
+            turn.app.renderer,
+            turn.lang,
+            turn.now,
+            path,
+        )
+        await _send_file(turn, path, filename, "export_xlsx_caption", counts)
 
 
 @guard

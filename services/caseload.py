@@ -7,12 +7,14 @@ client is never found, exported, deleted or undone.
 from __future__ import annotations
 
 import csv
-import io
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -120,7 +122,7 @@ def find(db: Database, actor: Counsellor, text: str) -> list[FindRow]:
 @dataclass(frozen=True)
 class Export:
     filename: str
-    data: bytes
+    path: Path  # the .zip, in the directory the caller gave (theirs to delete)
     counts: dict[str, int]
 
 
@@ -161,75 +163,126 @@ _WORD_COLUMNS: dict[tuple[str, str], str] = {
 }
 
 
-def _in_words(sheet: Any, words: Callable[[str, Any], str]) -> None:
-    """Codes and JSON become the counsellor's words (in place): `high` → 高风险, `face` →
-    面谈, the tier reasons' JSON → sentences. Column names stay (they are the file format)."""
-    cols = {name: i for i, name in enumerate(sheet.columns)}
+def _in_words(
+    name: str, columns: list[str], words: Callable[[str, Any], str]
+) -> Callable[[list[Any]], None]:
+    """What puts a row of file `name` into the counsellor's words (in place): `high` →
+    高风险, `face` → 面谈, the tier reasons' JSON → sentences. Column names stay (they are the
+    file format)."""
+    cols = {col: i for i, col in enumerate(columns)}
     keyed = {
         i: kind
-        for (name, col), kind in _WORD_COLUMNS.items()
-        if name == sheet.name and (i := cols.get(col)) is not None
+        for (sheet, col), kind in _WORD_COLUMNS.items()
+        if sheet == name and (i := cols.get(col)) is not None
     }
     risky = None  # old/new are risk tiers when the row's field/dimension is "risk"
-    if sheet.name in ("status_history", "tier_history"):
+    if name in ("status_history", "tier_history"):
         risky = cols.get("field", cols.get("dimension"))
-    for row in sheet.rows:
+    old_new = [cols[col] for col in ("old", "new")] if risky is not None else []
+    # the same few codes recur on thousands of rows: each is put into words once (by the
+    # value as stored: the reasons by their JSON)
+    said: dict[tuple[str, type, Any], Any] = {}
+
+    def in_words_once(kind: str, value: Any) -> Any:
+        if kind == "reasons":
+            try:
+                value = decode_reasons(value)
+            except (ValueError, KeyError, TypeError):
+                return value  # not JSON reasons: left as it is
+        return words(kind, value)
+
+    def word(kind: str, value: Any) -> Any:
+        key = (kind, type(value), value)
+        try:
+            return said[key]
+        except KeyError:
+            out = said[key] = in_words_once(kind, value)
+            return out
+        except TypeError:  # unhashable: not kept
+            return in_words_once(kind, value)
+
+    def in_words(row: list[Any]) -> None:
         if risky is not None and row[risky] == "risk":
-            for col in ("old", "new"):
-                i = cols[col]
+            for i in old_new:
                 if row[i]:
-                    row[i] = words("risk", row[i])
+                    row[i] = word("risk", row[i])
         for i, kind in keyed.items():
             value = row[i]
             if value is None or value == "":
                 continue
-            if kind == "reasons":
-                try:
-                    value = decode_reasons(value)
-                except (ValueError, KeyError, TypeError):
-                    continue
-            row[i] = words(kind, value)
+            row[i] = word(kind, value)
+
+    return in_words
 
 
 def export(
-    db: Database, actor: Counsellor, now: datetime, words: Callable[[str, Any], str] | None = None
+    db: Database,
+    actor: Counsellor,
+    now: datetime,
+    words: Callable[[str, Any], str] | None = None,
+    *,
+    directory: Path,
 ) -> Export:
-    """The counsellor's whole caseload as a .zip of CSV files plus README.txt. `words(kind,
-    value)` puts codes into the counsellor's language (the bot passes its templates)."""
+    """The counsellor's whole caseload as a .zip of CSV files plus README.txt, written to
+    `directory`. `words(kind, value)` puts codes into the counsellor's language (the bot
+    passes its templates).
+
+    Streamed (issue 12): one read unit of work on one snapshot of the data (no write lock
+    held while it reads), a batch of clients at a time; each batch's rows go straight to
+    one temporary file per CSV, which are then copied into the archive. Memory stays flat
+    whatever the caseload. The export is recorded in the audit trail afterwards, in its
+    own short write."""
     tz = ZoneInfo(actor.timezone)
-    with db.uow(write=True) as uow:
-        sheets = uow.caseload_of(actor.id).export()
-        uow.staff.record(actor.id, "export", now)
-    if words is not None:
-        for sheet in sheets:
-            _in_words(sheet, words)
     local = now.astimezone(tz)
-    buffer = io.BytesIO()
-    files = []
     stamp = (local.year, local.month, local.day, local.hour, local.minute, local.second)
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for sheet in sheets:
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow(sheet.columns)
-            for row in sheet.rows:
-                writer.writerow([_cell(v, tz) for v in row])
-            archive.writestr(
-                zipfile.ZipInfo(f"{sheet.name}.csv", stamp), out.getvalue().encode("utf-8-sig")
+    filename = f"caremap-export-{local.strftime('%Y-%m-%d')}.zip"
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="caremap-csv-", dir=directory) as tmp:
+        parts: dict[str, Any] = {}  # file → (text stream, csv writer, row hook)
+        try:
+            with db.uow(write=False, snapshot=True) as uow:
+                store = uow.caseload_of(actor.id)
+                columns = store.export_columns()
+                for name, header in columns:
+                    stream = open(  # noqa: SIM115 - closed below, after the archive is written
+                        Path(tmp) / f"{name}.csv", "w", encoding="utf-8-sig", newline=""
+                    )
+                    writer = csv.writer(stream, lineterminator="\r\n")
+                    writer.writerow(header)
+                    hook = _in_words(name, header, words) if words is not None else None
+                    parts[name] = (stream, writer, hook)
+                    counts[name] = 0
+                for name, rows in store.export_batches():
+                    stream, writer, hook = parts[name]
+                    for row in rows:
+                        if hook is not None:
+                            hook(row)
+                        writer.writerow([_cell(v, tz) for v in row])
+                    counts[name] += len(rows)
+        finally:
+            for stream, _, _ in parts.values():
+                stream.close()
+        with db.uow(write=True) as uow:
+            uow.staff.record(actor.id, "export", now)
+        path = directory / filename
+        files = []
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, header in columns:
+                part = Path(tmp) / f"{name}.csv"
+                info = zipfile.ZipInfo(f"{name}.csv", stamp)
+                info.file_size = part.stat().st_size  # as `writestr` sets it: same header
+                with part.open("rb") as src, archive.open(info, "w") as dest:
+                    shutil.copyfileobj(src, dest, 1 << 20)
+                part.unlink()
+                files.append(f"{name}.csv ({counts[name]} rows): " + ", ".join(header))
+            readme = README.format(
+                name=actor.display_name,
+                stamp=local.strftime("%Y-%m-%d %H:%M"),
+                tz=actor.timezone,
+                files="\n".join(files),
             )
-            files.append(f"{sheet.name}.csv ({len(sheet.rows)} rows): " + ", ".join(sheet.columns))
-        readme = README.format(
-            name=actor.display_name,
-            stamp=local.strftime("%Y-%m-%d %H:%M"),
-            tz=actor.timezone,
-            files="\n".join(files),
-        )
-        archive.writestr(zipfile.ZipInfo("README.txt", stamp), readme.encode("utf-8-sig"))
-    return Export(
-        filename=f"caremap-export-{local.strftime('%Y-%m-%d')}.zip",
-        data=buffer.getvalue(),
-        counts={s.name: len(s.rows) for s in sheets},
-    )
+            archive.writestr(zipfile.ZipInfo("README.txt", stamp), readme.encode("utf-8-sig"))
+    return Export(filename=filename, path=path, counts=counts)
 
 
 # --- /forget ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ never read, counted, changed or deleted. Free text is decrypted in memory only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, inspect, select, text, update
 
 from domain.model import Risk
+from storage import export as export_store
 from storage.base import Repo, aware, raw_utc
 from storage.orm import (
     AlertRow,
@@ -97,20 +98,28 @@ class TextHit:
     text: str
 
 
-@dataclass(frozen=True)
-class Sheet:
-    name: str
-    columns: list[str]
-    rows: list[list[Any]]
+def _client_attrs() -> list[str]:
+    """The client's columns in the export, as ORM attribute names (decrypted values)."""
+    mapper = inspect(ClientRow)
+    return [
+        mapper.get_property_by_column(c).key
+        for c in ClientRow.__table__.columns
+        if c.name not in ("counsellor_id", "name_key")  # the name's blind index: not data
+    ]
+
+
+def _export_tables() -> list[tuple[str, Any, list[Any]]]:
+    """Each child table of the export with its columns (all but `client_id`)."""
+    return [
+        (name, model.__table__, [c for c in model.__table__.columns if c.name != "client_id"])
+        for name, model in EXPORT_TABLES
+    ]
 
 
 class CaseloadStore(Repo):
     def __init__(self, uow: UnitOfWork, counsellor_id: int) -> None:
         super().__init__(uow)
         self.counsellor_id = counsellor_id
-
-    def _mine(self, column: Any) -> Any:
-        return column.in_(select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id))
 
     def _owned(self, client_id: int) -> bool:
         return (
@@ -142,55 +151,88 @@ class CaseloadStore(Repo):
 
     # -- /export -----------------------------------------------------------------------
 
-    def export(self) -> list[Sheet]:
-        """The whole caseload as sheets: clients first, then one per child table. Columns
-        ending in `_enc` are decrypted (and lose the suffix)."""
-        clients = list(
-            self._s.scalars(
-                select(ClientRow)
-                .where(ClientRow.counsellor_id == self.counsellor_id)
-                .order_by(ClientRow.number)
-            )
-        )
-        by_id = {c.id: c for c in clients}
-        mapper = inspect(ClientRow)
-        client_attrs = [
-            mapper.get_property_by_column(c).key
-            for c in ClientRow.__table__.columns
-            if c.name not in ("counsellor_id", "name_key")  # the name's blind index: not data
+    def export_columns(self) -> list[tuple[str, list[str]]]:
+        """The export's files in order (clients first, then one per child table), each with
+        its header. Columns ending in `_enc` lose the suffix (their values are decrypted)."""
+        return [
+            ("clients", [*_client_attrs(), "tags"]),
+            *(
+                (
+                    name,
+                    ["client_number", "client_name"] + [c.name.removesuffix("_enc") for c in cols],
+                )
+                for name, _, cols in _export_tables()
+            ),
         ]
-        sheets = [
-            Sheet(
-                "clients",
-                [*client_attrs, "tags"],
-                [
-                    [getattr(c, col) for col in client_attrs] + [" ".join(t.tag for t in c.tags)]
-                    for c in clients
-                ],
+
+    def export_batches(self, size: int | None = None) -> Iterator[tuple[str, list[list[Any]]]]:
+        """The whole caseload as `(file, rows)` pieces, `size` clients at a time, each file's
+        pieces in its order: the clients by number (one statement per batch, plus their
+        tags), then the child tables' rows by client id and row id, the clients taken by
+        id (one statement per batch for the clients' numbers and names, then one per
+        table). Keyset pagination: nothing of the caseload is held between batches. Run it
+        in one read unit of work with `snapshot=True` (one state of the data throughout)."""
+        size = export_store.EXPORT_BATCH if size is None else size
+        if not 0 < size <= export_store.EXPORT_BATCH:
+            raise ValueError(f"from 1 to {export_store.EXPORT_BATCH} clients per batch")
+        s, c = self._s, self.counsellor_id
+        attrs = _client_attrs()
+        after = 0
+        while True:
+            clients = list(
+                s.scalars(
+                    select(ClientRow)
+                    .where(ClientRow.counsellor_id == c, ClientRow.number > after)
+                    .order_by(ClientRow.number)
+                    .limit(size)
+                )
             )
-        ]
-        for name, model in EXPORT_TABLES:
-            table = model.__table__
-            cols = [c for c in table.columns if c.name != "client_id"]
-            header = ["client_number", "client_name"] + [c.name.removesuffix("_enc") for c in cols]
-            order = [table.c.client_id] + ([table.c.id] if "id" in table.c else [])
-            rows = []
-            for r in self._s.execute(
-                select(table).where(self._mine(table.c.client_id)).order_by(*order)
-            ).mappings():
-                client = by_id.get(r["client_id"])
-                if client is None:
-                    continue
-                # `*_enc` columns of the Encrypted* types come back decrypted already
-                values = [
-                    self._dec(r[c.name])
-                    if c.name.endswith("_enc") and r[c.name] and not isinstance(c.type, _ENCRYPTED)
-                    else r[c.name]
-                    for c in cols
-                ]
-                rows.append([client.number, client.name, *values])
-            sheets.append(Sheet(name, header, rows))
-        return sheets
+            if clients:
+                yield (
+                    "clients",
+                    [
+                        [getattr(r, col) for col in attrs] + [" ".join(t.tag for t in r.tags)]
+                        for r in clients
+                    ],
+                )
+                after = clients[-1].number
+                s.expunge_all()
+            if len(clients) < size:
+                break
+        tables = _export_tables()
+        after = 0
+        while True:
+            who = s.execute(
+                select(ClientRow.id, ClientRow.number, ClientRow.name)
+                .where(ClientRow.counsellor_id == c, ClientRow.id > after)
+                .order_by(ClientRow.id)
+                .limit(size)
+            ).all()
+            if not who:
+                break
+            by_id = {r[0]: (r[1], r[2]) for r in who}
+            ids = list(by_id)
+            for name, table, cols in tables:
+                order = [table.c.client_id] + ([table.c.id] if "id" in table.c else [])
+                rows = []
+                for r in s.execute(
+                    select(table).where(table.c.client_id.in_(ids)).order_by(*order)
+                ).mappings():
+                    number, client_name = by_id[r["client_id"]]
+                    # `*_enc` columns of the Encrypted* types come back decrypted already
+                    values = [
+                        self._dec(r[col.name])
+                        if col.name.endswith("_enc")
+                        and r[col.name]
+                        and not isinstance(col.type, _ENCRYPTED)
+                        else r[col.name]
+                        for col in cols
+                    ]
+                    rows.append([number, client_name, *values])
+                yield name, rows
+            after = ids[-1]
+            if len(who) < size:
+                break
 
     # -- /forget -----------------------------------------------------------------------
 

@@ -147,6 +147,15 @@ class Database:
             engine = create_engine(parsed, echo=echo, pool_pre_ping=True, hide_parameters=True)
             self._write_engine = engine
             self._read_engine = engine.execution_options(postgresql_readonly=True)
+        # a long read that must see one state of the database across its statements
+        # (`uow(write=False, snapshot=True)`: /export). SQLite's deferred BEGIN already
+        # reads one snapshot (WAL) without taking the write lock; PostgreSQL's default READ
+        # COMMITTED takes a new one per statement, REPEATABLE READ keeps the first.
+        self._snapshot_engine = (
+            self._read_engine
+            if self.dialect == "sqlite"
+            else self._read_engine.execution_options(isolation_level="REPEATABLE READ")
+        )
         self.engine = engine
         # SQLite lets one writer in at a time; a writer that finds the lock taken waits in
         # SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries, so two threads
@@ -216,11 +225,19 @@ class Database:
             ONCE.reset(token)
 
     @contextmanager
-    def uow(self, write: bool = True) -> Iterator[UnitOfWork]:
+    def uow(self, write: bool = True, *, snapshot: bool = False) -> Iterator[UnitOfWork]:
         """One Session, one transaction. A write unit commits on normal exit; any
         exception rolls the whole unit back. A read unit (`write=False`) never commits
-        (on PostgreSQL it runs READ ONLY)."""
-        engine = self._write_engine if write else self._read_engine
+        (on PostgreSQL it runs READ ONLY); with `snapshot=True` every statement of it sees
+        the same state of the database (PostgreSQL: REPEATABLE READ; SQLite's read
+        transaction does already), for reads spread over many statements (/export)."""
+        if snapshot and write:
+            raise ValueError("snapshot is for read units of work")
+        engine = (
+            self._snapshot_engine
+            if snapshot
+            else (self._write_engine if write else self._read_engine)
+        )
         # SQLite: this process's writers queue on a lock of ours rather than on SQLite's
         # busy handler, which polls with sleeps of up to 100 ms (see `_sqlite_writers`)
         lock = self._sqlite_writers if write else None

@@ -1,6 +1,9 @@
 """`/export`'s reads in sets (issue 12: "`/export` streamed"): everything of a batch of a
 counsellor's clients in one statement per table (`EXPORT_BATCH` clients at a time), grouped
-in Python — not about fourteen statements per client (70,000 at 5,000 clients). Each
+in Python — not about fourteen statements per client (70,000 at 5,000 clients). The
+batches follow the client number (keyset pagination on the counsellor's unique
+`(counsellor_id, number)`: no id list held, the same statements for every batch), so the
+export can write each batch out and forget it: memory stays flat whatever the caseload. Each
 client's record is what the per-client reads give (`RecordRepo.relationship_map`,
 `ClinicalRepo.grades`/`screenings`/`tier_history`, `DetailsRepo.get`,
 `SeriesRepo.of_client`): same rows, same order, same objects
@@ -10,11 +13,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 
 from domain.model import Interaction, Need, RelationshipMap, StatusChange
 from domain.screening import Instrument, ScreeningResult
@@ -48,12 +51,23 @@ INTERACTIONS_LIMIT, SCREENINGS_LIMIT, TIERS_LIMIT = 100_000, 1000, 1000
 _IDS = bindparam("ids", expanding=True)
 
 
+def _plain(row: Any) -> Any:
+    """A select of the model's columns by attribute name: rows come back as plain tuples
+    (decrypted by the column types where they are Encrypted*), not ORM instances (the
+    identity map and instance state cost more than the rest of the read)."""
+    return select(*(getattr(row, attr.key) for attr in inspect(row).column_attrs))
+
+
 def _child(row: Any, *order: Any) -> Any:
-    return select(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
+    return _plain(row).where(row.client_id.in_(_IDS)).order_by(row.client_id, *order)
 
 
-_Q_CLIENTS = select(ClientRow).where(
-    ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("c")
+# the next batch of the caseload, by number (keyset: after the last number of the batch before)
+_Q_PAGE = (
+    select(ClientRow)
+    .where(ClientRow.counsellor_id == bindparam("c"), ClientRow.number > bindparam("after"))
+    .order_by(ClientRow.number)
+    .limit(bindparam("n"))
 )
 _Q_NEEDS = _child(NeedRow, NeedRow.created_at.desc(), NeedRow.id.desc())
 _Q_INTERACTIONS = _child(InteractionRow, InteractionRow.at.desc(), InteractionRow.id.desc())
@@ -65,7 +79,7 @@ _Q_GRADES = select(ClientGradeRow.client_id, ClientGradeRow.data_enc).where(
 )
 _Q_SCREENINGS = _child(ScreeningRow, ScreeningRow.at.desc(), ScreeningRow.id.desc())
 _Q_TIERS = _child(TierChangeRow, TierChangeRow.at.desc(), TierChangeRow.id.desc())
-_Q_DETAILS = select(ClientDetailsRow).where(ClientDetailsRow.client_id.in_(_IDS))
+_Q_DETAILS = _plain(ClientDetailsRow).where(ClientDetailsRow.client_id.in_(_IDS))
 _Q_SERIES = _child(PlanSeriesRow, PlanSeriesRow.created_at.desc(), PlanSeriesRow.id.desc())
 
 
@@ -82,33 +96,37 @@ class ExportedClient:
 class ExportReader(ScopedRepo):
     """`uow`-bound reader of one counsellor's caseload for `/export`."""
 
-    def client_ids(self) -> list[int]:
-        """The counsellor's clients, by number."""
-        return list(
-            self._s.scalars(
-                select(ClientRow.id)
-                .where(ClientRow.counsellor_id == self.counsellor_id)
-                .order_by(ClientRow.number)
+    def batches(self, size: int | None = None) -> Iterator[list[ExportedClient]]:
+        """The whole caseload by number, `size` (default `EXPORT_BATCH`) clients at a time:
+        per batch one statement for the clients (plus their tags) and one per table. The
+        rows of a batch leave the session before the next one is read. Run it in one read
+        unit of work with `snapshot=True`, so the batches are of one state of the data."""
+        size = EXPORT_BATCH if size is None else size
+        if not 0 < size <= EXPORT_BATCH:
+            raise ValueError(f"from 1 to {EXPORT_BATCH} clients per batch")
+        after = 0
+        while True:
+            rows = list(
+                self._s.scalars(_Q_PAGE, {"c": self.counsellor_id, "after": after, "n": size})
             )
-        )
+            if not rows:
+                return
+            yield self._records(rows)
+            after = rows[-1].number
+            self._s.expunge_all()  # a batch's rows are not kept for the next one
+            if len(rows) < size:
+                return
 
-    def records(self, client_ids: Sequence[int]) -> list[ExportedClient]:
-        """The records of these clients (at most `EXPORT_BATCH`), in the order given; an
-        id that is not this counsellor's client is left out."""
-        if len(client_ids) > EXPORT_BATCH:
-            raise ValueError(f"at most {EXPORT_BATCH} clients per batch")
+    def _records(self, rows: Sequence[ClientRow]) -> list[ExportedClient]:
+        """The records of these clients (a batch), in their order."""
         s, dec = self._s, self._dec
-        clients = {
-            row.id: row
-            for row in s.scalars(_Q_CLIENTS, {"ids": list(client_ids), "c": self.counsellor_id})
-        }
-        if not clients:
+        if not rows:
             return []
-        params = {"ids": sorted(clients)}
+        params = {"ids": sorted(row.id for row in rows)}
 
         def grouped(query: Any, convert: Callable[[Any], Any]) -> dict[int, list[Any]]:
             out: dict[int, list[Any]] = defaultdict(list)
-            for row in s.scalars(query, params):
+            for row in s.execute(query, params):
                 out[row.client_id].append(convert(row))
             return out
 
@@ -169,14 +187,12 @@ class ExportReader(ScopedRepo):
                 payer=r.payer,
                 pay_capacity=r.pay_capacity,
             )
-            for r in s.scalars(_Q_DETAILS, params)
+            for r in s.execute(_Q_DETAILS, params)
         }
         series = grouped(_Q_SERIES, lambda r: as_series(r, dec))
         out = []
-        for cid in client_ids:
-            row = clients.get(cid)
-            if row is None:
-                continue
+        for row in rows:
+            cid = row.id
             seen = interactions.get(cid, [])
             out.append(
                 ExportedClient(
