@@ -121,6 +121,7 @@ async def _export_xlsx(turn: Turn) -> None:
             turn.now,
             path,
         )
+        await turn.once(caseload.record_export, turn.app.db, turn.counsellor, turn.now)
         await _send_file(turn, path, filename, "export_xlsx_caption", counts)
 
 

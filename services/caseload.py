@@ -262,8 +262,7 @@ def export(
         finally:
             for stream, _, _ in parts.values():
                 stream.close()
-        with db.uow(write=True) as uow:
-            uow.staff.record(actor.id, "export", now)
+        record_export(db, actor, now)
         path = directory / filename
         files = []
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -283,6 +282,14 @@ def export(
             )
             archive.writestr(zipfile.ZipInfo("README.txt", stamp), readme.encode("utf-8-sig"))
     return Export(filename=filename, path=path, counts=counts)
+
+
+def record_export(db: Database, actor: Counsellor, now: datetime) -> None:
+    """An export of the caseload (workbook or CSVs) in the audit trail: who and when, in its
+    own short write after the read. Inside `Turn.once` it claims the update, so a
+    redelivered /export is refused here, before anything is sent twice."""
+    with db.uow(write=True) as uow:
+        uow.staff.record(actor.id, "export", now)
 
 
 # --- /forget ------------------------------------------------------------------------------

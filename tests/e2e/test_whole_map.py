@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.test_caseload import say
 from tests.e2e.test_core_loop import admin_ready
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -124,3 +125,6 @@ async def test_export_xlsx_holds_exactly_the_counsellors_data(bot_env):
     await admin.send("/export csv")
     zipped = await admin.expect_message(contains="敏感", skip_others=True)
     assert zipped.file_name == "caremap-export-2026-11-28.zip"
+    # both exports are in the audit trail (who and when, never what)
+    audit = await say(admin, "/audit")
+    assert audit.text.count("导出了全部学生") == 2, audit.text
