@@ -137,11 +137,8 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
             if len(due) < PLAN_BATCH:
                 break
 
-        pending = uow.scan.alerts_to_send(limit=500)
-        pushed = outbox.existing_keys(keys.alert(a.id) for a in pending) if pending else set()
-        for alert in pending:
-            if keys.alert(alert.id) in pushed:
-                continue
+        # the 500 oldest alerts not yet pushed, but those whose push is already queued
+        for alert in uow.scan.alerts_unpushed(limit=500):
             if (
                 enqueue_alert_push(
                     uow,
