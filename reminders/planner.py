@@ -219,7 +219,8 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
         )
 
         agendas = []
-        for counsellor in uow.scan.counsellors_with_agenda():
+        with_agenda = uow.scan.counsellors_with_agenda()  # the digests' recipients too
+        for counsellor in with_agenda:
             day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
             if day is None or _joined_after_agenda(counsellor, day):
                 continue
@@ -237,7 +238,7 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
         counts["agenda"] = _enqueue_new(outbox, agendas)
         from reminders.digest import plan_digests
 
-        counts["digest"] = plan_digests(uow, now)
+        counts["digest"] = plan_digests(uow, now, with_agenda)
     return counts
 
 
