@@ -9,10 +9,12 @@ local day (dedupe key `digest:<counsellor>:<date>`), like the daily agenda.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.model import Counsellor
 from domain.schedule import PRIORITY, agenda_due
 from services.supervision import digest_for
 from storage import UnitOfWork
@@ -33,11 +35,16 @@ def _due_day(counsellor: Any, now: datetime) -> Any:
     return day if now - at < WINDOW else None
 
 
-def plan_digests(uow: UnitOfWork, now: datetime) -> int:
+def plan_digests(
+    uow: UnitOfWork, now: datetime, recipients: Sequence[Counsellor] | None = None
+) -> int:
     """Enqueue today's digest for every recipient whose hour has come and who has something
-    to read. Returns how many were enqueued."""
+    to read. Returns how many were enqueued. `recipients`: the counsellors with an agenda
+    (`uow.scan.counsellors_with_agenda()`) when the caller has just read them."""
     count = 0
-    for recipient in uow.scan.counsellors_with_agenda():
+    if recipients is None:
+        recipients = uow.scan.counsellors_with_agenda()
+    for recipient in recipients:
         day = _due_day(recipient, now)
         if day is None:
             continue

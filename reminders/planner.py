@@ -137,11 +137,8 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
             if len(due) < PLAN_BATCH:
                 break
 
-        pending = uow.scan.alerts_to_send(limit=500)
-        pushed = outbox.existing_keys(keys.alert(a.id) for a in pending) if pending else set()
-        for alert in pending:
-            if keys.alert(alert.id) in pushed:
-                continue
+        # the 500 oldest alerts not yet pushed, but those whose push is already queued
+        for alert in uow.scan.alerts_unpushed(limit=500):
             if (
                 enqueue_alert_push(
                     uow,
@@ -222,7 +219,8 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
         )
 
         agendas = []
-        for counsellor in uow.scan.counsellors_with_agenda():
+        with_agenda = uow.scan.counsellors_with_agenda()  # the digests' recipients too
+        for counsellor in with_agenda:
             day = agenda_due(now, counsellor.timezone, counsellor.agenda_at, None)
             if day is None or _joined_after_agenda(counsellor, day):
                 continue
@@ -240,7 +238,7 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
         counts["agenda"] = _enqueue_new(outbox, agendas)
         from reminders.digest import plan_digests
 
-        counts["digest"] = plan_digests(uow, now)
+        counts["digest"] = plan_digests(uow, now, with_agenda)
     return counts
 
 

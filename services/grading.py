@@ -195,6 +195,9 @@ def regrade_everyone(
     only its batch. Returns counts for the log: clients graded, tiers changed, alerts raised.
     """
     counts = {"clients": 0, "changed": 0, "alerts": 0}
+    # PostgreSQL plans the batches' reads from statistics: a caseload loaded since they were
+    # last gathered (autovacuum off or not yet round) would be read by sequential scans
+    db.refresh_statistics()
     with db.uow(write=False) as uow:
         counsellors = uow.counsellors.list_all()
         caseloads = [(actor, uow.clients_of(actor.id).client_ids()) for actor in counsellors]
@@ -202,6 +205,7 @@ def regrade_everyone(
         tz = ZoneInfo(actor.timezone)
         for start in range(0, len(ids), batch):
             _regrade_batch(db, actor, ids[start : start + batch], now, rules, tz, counts)
+    db.refresh_statistics()  # the grades just written are what the tick scans next
     return counts
 
 

@@ -117,7 +117,9 @@ class ClinicalRepo(ScopedRepo):
         those nobody has graded since and that still exist (PostgreSQL: locked until
         the commit)."""
         versions = {cid: g.version for cid, g in graded.items()}
-        return still_as_read(self._s, self._uow.dialect, self.counsellor_id, versions)
+        fresh = still_as_read(self._s, self._uow.dialect, self.counsellor_id, versions)
+        self._known_own().update(fresh)  # checked (and locked) for the batch's writes
+        return fresh
 
     def grades(self, client_id: int) -> Grades | None:
         """The grades last saved with `save_grades`, exactly; None if never graded."""
@@ -334,15 +336,7 @@ class ClinicalRepo(ScopedRepo):
         if not events:
             return []
         wanted = {e.client_id for e in events}
-        owned = set(
-            self._s.scalars(
-                select(ClientRow.id).where(
-                    ClientRow.id.in_(wanted), ClientRow.counsellor_id == self.counsellor_id
-                )
-            )
-        )
-        if wanted - owned:
-            raise ClientNotFound(f"client {min(wanted - owned)} not found")
+        self._check_own(wanted)
         rows = [
             {
                 "client_id": e.client_id,
@@ -433,7 +427,17 @@ class ClinicalRepo(ScopedRepo):
         )
         return result.rowcount == 1
 
+    def _known_own(self) -> set[int]:
+        """Clients of this counsellor's already checked in this unit of work by
+        `still_as_read`, which keeps them until the commit (PostgreSQL: the rows are locked
+        FOR UPDATE; SQLite: the write lock is held): the re-grade's batch writes do not
+        select them again, one statement each."""
+        known: dict[int, set[int]] = self._s.info.setdefault("caremap_own_clients", {})
+        return known.setdefault(self.counsellor_id, set())
+
     def _check_own(self, ids: set[int]) -> None:
+        known = self._known_own()
+        ids = ids - known
         if not ids:
             return
         own = set(

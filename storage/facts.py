@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -95,99 +95,136 @@ def load_facts(
     simply absent). Eight statements per FACTS_BATCH clients."""
     wanted = sorted({int(i) for i in client_ids})
     out: dict[int, Graded] = {}
+    if not wanted:
+        return out
+    # the session's pending changes first (what Session.execute's autoflush did), then
+    # plain Core reads on its connection: no ORM result machinery for 5,000 contact rows
+    s.flush()
+    conn = s.connection()
     for ids in _chunks(wanted):
-        out.update(_load_batch(s, dec, counsellor_id, ids))
+        out.update(_load_batch(conn, dec, counsellor_id, ids))
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    clients: Any
+    tags: Any
+    needs: Any
+    contacts: Any
+    screenings: Any
+    grades: Any
+    checks: Any
+    values: Any
+
+
 # The batch's statements, built once (a statement built per call costs more Python than
-# the query itself for one client: a /log re-grades its client through here). `:ids` is
+# the query itself for one client: a /log re-grades its client through here). `ids` is
 # an expanding IN list.
-_IDS = bindparam("ids", expanding=True)
-_Q_CLIENTS = select(
-    ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at
-).where(ClientRow.id.in_(_IDS), ClientRow.counsellor_id == bindparam("counsellor_id"))
-_Q_TAGS = (
-    select(ClientTagRow.client_id, ClientTagRow.tag)
-    .where(ClientTagRow.client_id.in_(_IDS))
-    .order_by(ClientTagRow.client_id, ClientTagRow.id)
-)
-_Q_NEEDS = (
-    select(NeedRow.client_id, NeedRow.text_enc, NeedRow.explicit)
-    .where(NeedRow.client_id.in_(_IDS))
-    .order_by(NeedRow.client_id, NeedRow.created_at, NeedRow.id)
-)
-_Q_CONTACTS = (
-    select(InteractionRow.client_id, InteractionRow.at, InteractionRow.outcome)
-    .where(InteractionRow.client_id.in_(_IDS))
-    .order_by(InteractionRow.client_id, InteractionRow.at, InteractionRow.id)
-)
-_Q_SCREENINGS = (
-    select(
-        ScreeningRow.client_id,
-        ScreeningRow.instrument,
-        ScreeningRow.answers_enc,
-        ScreeningRow.total,
-        ScreeningRow.band,
-        ScreeningRow.item9,
-        ScreeningRow.at,
+def _reads(ids: Any) -> _Reads:
+    clients = select(
+        ClientRow.id, ClientRow.risk, ClientRow.last_contact_at, ClientRow.created_at
+    ).where(ClientRow.id.in_(ids), ClientRow.counsellor_id == bindparam("counsellor_id"))
+    tags = (
+        select(ClientTagRow.client_id, ClientTagRow.tag)
+        .where(ClientTagRow.client_id.in_(ids))
+        .order_by(ClientTagRow.client_id, ClientTagRow.id)
     )
-    .where(ScreeningRow.client_id.in_(_IDS))
-    .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
-)
-_Q_GRADES = select(
-    ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc
-).where(ClientGradeRow.client_id.in_(_IDS))
-_Q_CHECKS = (
-    select(
-        SafetyCheckRow.client_id,
-        SafetyCheckRow.at,
-        SafetyCheckRow.answers_enc,
-        SafetyCheckRow.result,
+    needs = (
+        select(NeedRow.client_id, NeedRow.text_enc, NeedRow.explicit)
+        .where(NeedRow.client_id.in_(ids))
+        .order_by(NeedRow.client_id, NeedRow.created_at, NeedRow.id)
     )
-    .where(SafetyCheckRow.client_id.in_(_IDS))
-    .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
-)
-_Q_VALUES = select(
-    ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity
-).where(ClientDetailsRow.client_id.in_(_IDS))
+    contacts = (
+        select(InteractionRow.client_id, InteractionRow.at, InteractionRow.outcome)
+        .where(InteractionRow.client_id.in_(ids))
+        .order_by(InteractionRow.client_id, InteractionRow.at, InteractionRow.id)
+    )
+    screenings = (
+        select(
+            ScreeningRow.client_id,
+            ScreeningRow.instrument,
+            ScreeningRow.answers_enc,
+            # labelled: on a Core connection a row is keyed by column names otherwise
+            ScreeningRow.total.label("total"),
+            ScreeningRow.band.label("band"),
+            ScreeningRow.item9.label("item9"),
+            ScreeningRow.at,
+        )
+        .where(ScreeningRow.client_id.in_(ids))
+        .order_by(ScreeningRow.client_id, ScreeningRow.at.desc(), ScreeningRow.id.desc())
+    )
+    grades = select(
+        ClientGradeRow.client_id, ClientGradeRow.tier_set_at, ClientGradeRow.data_enc
+    ).where(ClientGradeRow.client_id.in_(ids))
+    checks = (
+        select(
+            SafetyCheckRow.client_id,
+            SafetyCheckRow.at,
+            SafetyCheckRow.answers_enc,
+            SafetyCheckRow.result,
+        )
+        .where(SafetyCheckRow.client_id.in_(ids))
+        .order_by(SafetyCheckRow.client_id, SafetyCheckRow.at.desc(), SafetyCheckRow.id.desc())
+    )
+    values = select(
+        ClientDetailsRow.client_id, ClientDetailsRow.payer, ClientDetailsRow.pay_capacity
+    ).where(ClientDetailsRow.client_id.in_(ids))
+    return _Reads(
+        clients=clients,
+        tags=tags,
+        needs=needs,
+        contacts=contacts,
+        screenings=screenings,
+        grades=grades,
+        checks=checks,
+        values=values,
+    )
+
+
+_READS = _reads(bindparam("ids", expanding=True))
+#: PostgreSQL: the ids written into the statement as numbers, not 500 placeholders that
+#: psycopg splits out of a long query text in Python on every execution (it caches that
+#: work for short queries only): a third of a batch read's client-side cost
+_READS_PG = _reads(bindparam("ids", expanding=True, literal_execute=True))
 
 
 def _load_batch(
-    s: Session, dec: Callable[[str], str], counsellor_id: int, ids: list[int]
+    s: Connection, dec: Callable[[str], str], counsellor_id: int, ids: list[int]
 ) -> dict[int, Graded]:
     # Core rows, not ORM objects: nothing lands in the session's identity map (a re-grade
     # of a batch then flushes and autoflushes as cheaply as a single client's)
-    rows = {r.id: r for r in s.execute(_Q_CLIENTS, {"ids": ids, "counsellor_id": counsellor_id})}
+    q = _READS_PG if s.dialect.name == "postgresql" else _READS
+    rows = {r.id: r for r in s.execute(q.clients, {"ids": ids, "counsellor_id": counsellor_id})}
     if not rows:
         return {}
     ids = sorted(rows)
     params = {"ids": ids}
     tags: dict[int, list[str]] = defaultdict(list)
-    for cid, tag in s.execute(_Q_TAGS, params):
+    for cid, tag in s.execute(q.tags, params):
         if not is_strength(tag):  # a strength (#+…) is never graded
             tags[cid].append(tag)
     needs: dict[int, list[NeedFact]] = defaultdict(list)
-    for cid, text_enc, explicit in s.execute(_Q_NEEDS, params):
+    for cid, text_enc, explicit in s.execute(q.needs, params):
         needs[cid].append(NeedFact(dec(text_enc), bool(explicit)))
     contacts: dict[int, list[tuple[datetime, str | None]]] = defaultdict(list)
-    for cid, at, outcome in s.execute(_Q_CONTACTS, params):
+    for cid, at, outcome in s.execute(q.contacts, params):
         contacts[cid].append((at, outcome))
     # every screening, latest first per client: the latest and the previous total per
     # instrument, and their times (a screening is a contact too)
     screenings: dict[int, list[Row[Any]]] = defaultdict(list)
-    for item in s.execute(_Q_SCREENINGS, params):
+    for item in s.execute(q.screenings, params):
         screenings[item.client_id].append(item)
     stored: dict[int, tuple[datetime, str]] = {
-        cid: (tier_set_at, data_enc) for cid, tier_set_at, data_enc in s.execute(_Q_GRADES, params)
+        cid: (tier_set_at, data_enc) for cid, tier_set_at, data_enc in s.execute(q.grades, params)
     }
     # safety checks (issue 11): the latest one grades, every one is a contact (the domain
     # does not count a screening or a check twice in one meeting)
     checks: dict[int, list[Row[Any]]] = defaultdict(list)
-    for item in s.execute(_Q_CHECKS, params):
+    for item in s.execute(q.checks, params):
         checks[item.client_id].append(item)
     values: dict[int, ValueInfo] = {}
-    for cid, payer, capacity in s.execute(_Q_VALUES, params):
+    for cid, payer, capacity in s.execute(q.values, params):
         if payer is not None or capacity is not None:  # practice mode's value-tier inputs
             values[cid] = ValueInfo(payment_capacity=capacity, payer=payer)
 
@@ -264,10 +301,12 @@ def still_as_read(
     PostgreSQL: the client rows stay locked until the commit."""
     out: set[int] = set()
     for ids in _chunks(sorted(versions)):
+        # PostgreSQL: the ids as numbers in the text (see `_READS_PG`)
+        listed = bindparam("ids", ids, expanding=True, literal_execute=dialect == "postgresql")
         stmt = (
             select(ClientRow.id, ClientGradeRow.data_enc)
             .outerjoin(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
-            .where(ClientRow.id.in_(ids), ClientRow.counsellor_id == counsellor_id)
+            .where(ClientRow.id.in_(listed), ClientRow.counsellor_id == counsellor_id)
         )
         if dialect == "postgresql":
             stmt = stmt.with_for_update(of=ClientRow)

@@ -331,9 +331,20 @@ class ClientGradeRow(Base):
         Index("ix_client_grades_next_contact_due", "next_contact_due"),
         Index("ix_client_grades_review_due_at", "review_due_at"),
         Index("ix_client_grades_contact_latest_at", "contact_latest_at"),  # migration 0006
-        # the idle tick scans only crisis/high clients (migration 0012)
-        Index("ix_client_grades_risk_next_contact_due", "risk", "next_contact_due"),
-        Index("ix_client_grades_risk_review_due_at", "risk", "review_due_at"),
+        # the idle tick scans only crisis/high clients (migration 0012); PostgreSQL reads
+        # the client ids from the index too, not from the wide rows (migration 0013)
+        Index(
+            "ix_client_grades_risk_next_contact_due",
+            "risk",
+            "next_contact_due",
+            postgresql_include=["client_id"],
+        ),
+        Index(
+            "ix_client_grades_risk_review_due_at",
+            "risk",
+            "review_due_at",
+            postgresql_include=["client_id"],
+        ),
     )
 
     client_id: Mapped[int] = mapped_column(
@@ -409,6 +420,14 @@ class AlertRow(Base):
             "escalate_at",
             postgresql_where=text("acknowledged_at IS NULL AND escalated_at IS NULL"),
             sqlite_where=text("acknowledged_at IS NULL AND escalated_at IS NULL"),
+        ),
+        # the tick's oldest alerts not yet pushed (migration 0013)
+        Index(
+            "ix_alerts_raised_at_id_pending",
+            "raised_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
         ),
     )
 

@@ -556,6 +556,28 @@ class ScanRepo(Repo):
         """Alerts not yet pushed (status "pending"), oldest first."""
         return self._alerts(AlertRow.status == "pending", limit=limit)
 
+    def alerts_unpushed(self, limit: int = 500) -> list[Alert]:
+        """Of the `limit` oldest alerts not yet pushed (`alerts_to_send(limit)`), those whose
+        first push is not in the outbox (no row under `outbox_keys.alert(id)`), oldest
+        first: one statement that reads ids only when there are none (the idle tick), the
+        alerts themselves only for the ids found."""
+        oldest = (
+            select(AlertRow.id, AlertRow.raised_at)
+            .where(AlertRow.status == "pending")
+            .order_by(AlertRow.raised_at, AlertRow.id)
+            .limit(limit)
+            .subquery()
+        )
+        pushed = select(_T.c.id).where(_T.c.dedupe_key == outbox_keys.alert_sql(oldest.c.id))
+        ids = list(
+            self._s.scalars(
+                select(oldest.c.id)
+                .where(~pushed.exists())
+                .order_by(oldest.c.raised_at, oldest.c.id)
+            )
+        )
+        return self._alerts(AlertRow.id.in_(ids)) if ids else []
+
     def alerts_to_realert(self, now: datetime) -> list[Alert]:
         """Sent, unacknowledged alerts whose realert_at has come."""
         return self._alerts(
@@ -650,13 +672,27 @@ class ScanRepo(Repo):
             )
             .exists()
         )
+        # client_grades alone (its indexes by risk and due time), not joined to clients: the
+        # counsellors are looked up for the rows found only, so a tick with every overdue
+        # client already planned reads no client row
         rows = self._s.execute(
-            select(ClientRow.counsellor_id, ClientGradeRow.client_id, column, ClientGradeRow.risk)
-            .join(ClientRow, ClientRow.id == ClientGradeRow.client_id)
+            select(ClientGradeRow.client_id, column, ClientGradeRow.risk)
             .where(column <= now, ClientGradeRow.risk.in_(sorted(risks)), ~planned)
             .order_by(column, ClientGradeRow.client_id)
         ).all()
-        return [(c, k, due, risk) for c, k, due, risk in rows]
+        if not rows:
+            return []
+        ids = sorted({k for k, _, _ in rows})
+        owner: dict[int, int] = {}
+        for start in range(0, len(ids), _MANY):
+            owner.update(
+                self._s.execute(
+                    select(ClientRow.id, ClientRow.counsellor_id).where(
+                        ClientRow.id.in_(ids[start : start + _MANY])
+                    )
+                ).all()
+            )
+        return [(owner[k], k, due, risk) for k, due, risk in rows if k in owner]
 
     def cadence_to_plan(
         self, now: datetime, risks: Collection[str]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import String, cast, literal, or_
 
 SEP = ":"
 
@@ -26,6 +26,7 @@ __all__ = [
     "agenda",
     "alert",
     "alert_family",
+    "alert_sql",
     "cadence",
     "cadence_snooze",
     "escalation",
@@ -88,6 +89,11 @@ def plan_family(plan_id: int) -> str:
 def alert(alert_id: int) -> str:
     """The first push of an alert (exact key)."""
     return f"alert{SEP}{_id(alert_id)}"
+
+
+def alert_sql(alert_id: Any) -> Any:
+    """`alert(id)` as a SQL expression of an alert id column (the planner's anti-join)."""
+    return literal(f"alert{SEP}", String) + cast(alert_id, String)
 
 
 def realert(alert_id: int, n: int) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -132,3 +133,28 @@ def test_in_memory_sqlite_works(cipher, now):
     with db.uow(write=False) as uow:
         assert [c.telegram_id for c in uow.counsellors.list_admins()] == [1]
     db.dispose()
+
+
+def test_refresh_statistics_vacuums_and_analyzes_what_changed(db: Database, now):
+    """PostgreSQL: a table changed by more than a tenth since its last analyze is vacuumed
+    and analyzed (autovacuum's rule: the re-grade's reads are planned from statistics even
+    where autovacuum is off), and then is not stale any more. SQLite: nothing to do."""
+    if db.dialect != "postgresql":
+        assert db.refresh_statistics() == []
+        return
+    with db.uow() as uow:
+        for update_id in range(1, 301):
+            assert uow.updates.claim(update_id, now)
+    refreshed: list[str] = []
+    deadline = time.monotonic() + 10  # the server's activity statistics arrive within ~1 s
+    while "processed_updates" not in refreshed and time.monotonic() < deadline:
+        refreshed = db.refresh_statistics()
+        time.sleep(0.2)
+    assert "processed_updates" in refreshed
+    assert "processed_updates" not in db.refresh_statistics()
+    with db.engine.connect() as conn:
+        analyzed = conn.exec_driver_sql(
+            "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables"
+            " WHERE schemaname = current_schema() AND relname = 'processed_updates'"
+        ).scalar()
+    assert analyzed is True

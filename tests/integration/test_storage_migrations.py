@@ -9,7 +9,7 @@ from storage.db import ENCRYPT_IDENTITY_REVISION
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0012"  # the one place tests name the newest revision
+HEAD = "0013"  # the one place tests name the newest revision
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
@@ -99,6 +99,8 @@ def test_expected_indexes_exist(db: Database):
     ]
     assert idx["ix_client_grades_risk_review_due_at"]["column_names"] == ["risk", "review_due_at"]
     assert idx["ix_alerts_escalate_at_open"]["column_names"] == ["escalate_at"]
+    # the tick's alerts not yet pushed (0013)
+    assert idx["ix_alerts_raised_at_id_pending"]["column_names"] == ["raised_at", "id"]
 
 
 def test_0002_upgrades_and_downgrades_over_existing_data(bare_db: Database, now):

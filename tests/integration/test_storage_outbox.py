@@ -14,7 +14,7 @@ from sqlalchemy import event, inspect, text
 from domain.model import Counsellor, PlanKind, Risk
 from domain.rules import load_rules
 from domain.tiering import Reason, alert_for, grade
-from storage import Database, OutboxItem
+from storage import Database, OutboxItem, outbox_keys
 from tests.integration.test_storage_migrations import HEAD
 
 M = timedelta(minutes=1)
@@ -455,6 +455,17 @@ def test_alert_scans_and_updates(db: Database, now):
         assert [x.id for x in uow.scan.alerts_to_send()] == [id1, id2]
         assert [x.id for x in uow.scan.alerts_to_send(limit=1)] == [id1]
         assert uow.scan.alerts_to_send()[0].reasons == REASONS
+        assert uow.scan.alerts_unpushed() == uow.scan.alerts_to_send()
+    # the tick's scan leaves out an alert whose push is queued (matched by the exact key, not
+    # a key that merely starts with it), and looks no further than `limit` pending alerts
+    with db.uow() as uow:
+        assert _enqueue(uow, a.id, outbox_keys.alert(id1), now) is not None
+        assert _enqueue(uow, a.id, outbox_keys.alert(id1) + "0", now) is not None
+    with db.uow(write=False) as uow:
+        assert [x.id for x in uow.scan.alerts_unpushed()] == [id2]
+        assert uow.scan.alerts_unpushed()[0].reasons == REASONS
+        assert uow.scan.alerts_unpushed(limit=1) == []
+        assert [x.id for x in uow.scan.alerts_unpushed(limit=2)] == [id2]
     with db.uow() as uow:
         for aid in (id1, id2):
             assert uow.scan.update_alert(aid, status="sent", message_id=500 + aid, sent_at=now)
@@ -465,6 +476,7 @@ def test_alert_scans_and_updates(db: Database, now):
             uow.scan.update_alert(id1, status="escalated")
     with db.uow(write=False) as uow:
         assert uow.scan.alerts_to_send() == []
+        assert uow.scan.alerts_unpushed() == []
         assert uow.scan.alerts_to_realert(e1.realert_at - M) == []
         assert [x.id for x in uow.scan.alerts_to_realert(e2.realert_at)] == [id1, id2]
         x = uow.clinical_of(a.id).alert(id1)
