@@ -912,3 +912,12 @@ def urgency_key(grades: Grades, last_contact_at: datetime | None = None) -> tupl
     (never contacted first). `last_contact_at` defaults to the one the grades saw."""
     last = last_contact_at if last_contact_at is not None else grades.last_contact_at
     return (-_RANK[grades.risk], last.timestamp() if last is not None else float("-inf"))
+
+
+def days_late(due: datetime | None, now: datetime, tz: tzinfo) -> int:
+    """Whole calendar days (in the counsellor's time zone) that `now` is past `due`; 0 when
+    it is not past, or past only on the same day. What a list read today shows ("overdue 2
+    days"), whenever the grades were last computed."""
+    if due is None or now <= due:
+        return 0
+    return (now.astimezone(tz).date() - due.astimezone(tz).date()).days

@@ -116,6 +116,7 @@ class Renderer:
         self.env.filters["oneline"] = _oneline
         self.env.filters["local"] = _local
         self.env.filters["localdate"] = _localdate
+        self.env.filters["days_late"] = _days_late
         from domain.resources import resource_label
         from domain.vocab import channel_label, outcome_label, unreached_streak
 
@@ -159,6 +160,12 @@ def _localdate(value: datetime | None, tz: str | ZoneInfo = "Asia/Shanghai") -> 
         return ""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     return value.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def _days_late(due: datetime | None, now: datetime, tz: str | ZoneInfo = "Asia/Shanghai") -> int:
+    from domain.tiering import days_late
+
+    return days_late(due, now, tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
 
 
 @lru_cache(maxsize=1)

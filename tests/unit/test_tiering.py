@@ -564,3 +564,19 @@ def test_real_grades_render(env, lang):
 def test_grading_is_deterministic(p, tz):
     f = facts(phq9=phq9(p))
     assert grade(f, RULES, NOW, tz) == grade(f, RULES, NOW, tz)
+
+
+def test_days_late_counts_calendar_days_in_the_counsellors_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from domain.tiering import days_late
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    due = datetime(2026, 12, 6, 9, 38, tzinfo=UTC)  # 17:38 in Shanghai, 12-06
+    assert days_late(None, due, shanghai) == 0
+    assert days_late(due, due, shanghai) == 0
+    assert days_late(due, due + timedelta(hours=6), shanghai) == 0  # 23:38, the same day
+    # 12-07 00:30 in Shanghai: a day late by the calendar, though not 24 hours
+    assert days_late(due, datetime(2026, 12, 6, 16, 30, tzinfo=UTC), shanghai) == 1
+    assert days_late(due, datetime(2026, 12, 9, 2, 0, tzinfo=UTC), shanghai) == 3
+    assert days_late(due, due - timedelta(days=2), shanghai) == 0
