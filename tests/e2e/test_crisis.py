@@ -202,6 +202,8 @@ async def test_item9_offers_a_check_and_a_held_crisis_is_lowered_only_by_review_
     await run_once(bot_env.app)
     review = await admin.expect_message(contains="Tier review", skip_others=True)
     assert "no longer support it" in review.text and "Confirm tier" in review.button_texts
+    # each reason on a line of its own, the question's line included
+    assert "or keep it.\n· " in review.text, review.text
     assert rows(bot_env, "select risk from client_grades") == [("crisis",)]
     await admin.tap(review, "Lower it")
     why = await admin.expect_edit(review)
