@@ -246,7 +246,7 @@ def _new_args(name: str, i: int, rng: random.Random) -> str:
         parts.append("#班干部")
     if i == 17:
         parts.append("#留学生")
-    parts += [f"sid=2026{i + 101:04d}", f"major={major}", "grade=2026"]
+    parts += [f"sid=2026{i + 201:04d}", f"major={major}", "grade=2026"]
     return " ".join(parts)
 
 

@@ -34,6 +34,8 @@ async def test_first_start_seeds_the_class_and_the_invited_colleague(tmp_path: P
         assert clients.caseload(db, second, now) == []
         names = [r.client.name for r in rows]
         assert len(set(names)) == len(names)
+        sids = [r.client.sid for r in rows]  # a student number is one student's
+        assert None not in sids and len(set(sids)) == len(sids)
 
         a = clients.relationship_map(db, admin, "学生A", now).map
         b = clients.relationship_map(db, admin, "学生B", now).map
