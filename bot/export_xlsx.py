@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -65,17 +64,6 @@ COLUMNS: dict[str, list[str]] = {
 
 def _plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text)).strip()
-
-
-def build_workbook(
-    renderer: Renderer, lang: str, tz: str, records: list[ClientRecord], now: datetime
-) -> tuple[bytes, dict[str, int]]:
-    """The workbook of these records as bytes (small caseloads, tests); /export writes
-    `write_workbook` to a file instead."""
-    with tempfile.TemporaryDirectory(prefix="caremap-export-") as tmp:
-        path = Path(tmp) / "export.xlsx"
-        counts = write_workbook(renderer, lang, tz, [records], now, path)
-        return path.read_bytes(), counts
 
 
 def write_workbook(

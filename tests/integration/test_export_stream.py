@@ -1,7 +1,7 @@
 """/export streamed (issue 12): both files, written batch by batch onto disk, hold exactly
-what the in-memory export held before (`export_before.py`, the old code kept as the
-oracle) across batch boundaries; the same statements for every batch; one snapshot of the
-data, read without the write lock; and nothing of another counsellor's caseload."""
+what one batch holds, across batch boundaries; the same statements for every batch; one
+snapshot of the data, read without the write lock; and nothing of another counsellor's
+caseload."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from services.screenings import screening
 from storage import Database
 from storage import export as export_store
 from storage.caseload import CaseloadStore
-from tests.integration import export_before
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 RULES = default_rules()
@@ -99,29 +98,36 @@ def _words(renderer, lang):
     )
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_streamed_files_are_the_files_of_before(db: Database, monkeypatch, tmp_path, lang):
-    me = _seed(db)
+def _export_both(db: Database, me, lang: str, directory: Path):
+    """Both files (the workbook, the CSV zip) as the handlers write them."""
     renderer = default_renderer()
-    tz = me.timezone
-    # before: the whole caseload in memory, the workbook built there
-    old_xlsx, old_counts = export_before.build_workbook(
-        renderer, lang, tz, export_data.caseload_records(db, me), NOW
+    directory.mkdir()
+    path = directory / "x.xlsx"
+    counts = write_workbook(
+        renderer, lang, me.timezone, export_data.caseload_batches(db, me), NOW, path
     )
-    old_name, old_zip, old_zip_counts = export_before.export_csv(
-        db, me, NOW, _words(renderer, lang)
-    )
+    got = caseload.export(db, me, NOW, _words(renderer, lang), directory=directory)
+    return path, counts, got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_files_written_batch_by_batch_are_the_files_of_one_batch(
+    db: Database, monkeypatch, tmp_path, lang
+):
+    """(When the export began to stream, the old in-memory code was the oracle: the same
+    zip byte for byte, the same workbook cell for cell; the batching is what can break it.)"""
+    me = _seed(db)
+    monkeypatch.setattr(export_store, "EXPORT_BATCH", 10_000)  # the whole caseload at once
+    one_path, one_counts, one = _export_both(db, me, lang, tmp_path / "one")
     monkeypatch.setattr(export_store, "EXPORT_BATCH", 3)  # ten clients: four batches
     batches = list(export_data.caseload_batches(db, me))
     assert [len(b) for b in batches] == [3, 3, 3, 1]
-    path = tmp_path / "x.xlsx"
-    counts = write_workbook(renderer, lang, tz, export_data.caseload_batches(db, me), NOW, path)
-    assert counts == old_counts and counts["identification"] == 10
-    assert _cells(path) == _cells(old_xlsx)
-    got = caseload.export(db, me, NOW, _words(renderer, lang), directory=tmp_path)
-    assert (got.filename, got.counts) == (old_name, old_zip_counts)
-    assert got.path.read_bytes() == old_zip  # byte for byte
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("caremap-csv-")]
+    path, counts, got = _export_both(db, me, lang, tmp_path / "batched")
+    assert counts == one_counts and counts["identification"] == 10
+    assert _cells(path) == _cells(one_path)
+    assert (got.filename, got.counts) == (one.filename, one.counts)
+    assert got.path.read_bytes() == one.path.read_bytes()  # byte for byte
+    assert not list(tmp_path.rglob("caremap-csv-*"))
     # the other counsellor's clients are in neither file
     archive = zipfile.ZipFile(got.path)
     everything = "".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
