@@ -7,14 +7,9 @@ for 200 clients than for 20. SQLite, and PostgreSQL when CAREMAP_TEST_POSTGRES_U
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import event
 
 from domain.model import Counsellor, PlanKind, Risk
 from domain.schedule import local_day, quiet_review
@@ -25,28 +20,13 @@ from services.grading import default_rules, regrade_everyone
 from storage import Database
 from storage.seeding import SeedClient, seed_clients
 from storage.uow import UnitOfWork
+from tests.integration.test_scale_statements import counting
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 RULES = default_rules()
 TAGS = ("失联", "挂科", "经济困难", "家庭变故", "孤立")
 WHEN = (NOW, NOW + 8 * DAY, NOW + 31 * DAY, NOW + 91 * DAY)
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[int]]:
-    box = [0]
-    me = threading.get_ident()
-
-    def hit(*_args: object) -> None:
-        if threading.get_ident() == me:
-            box[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", hit)
-    try:
-        yield box
-    finally:
-        event.remove(db.engine, "before_cursor_execute", hit)
 
 
 def _caseload(db: Database, n: int, telegram_id: int, seed: int = 7) -> Counsellor:
