@@ -65,20 +65,8 @@ def enqueue_escalation(
         )
     for target in targets:
         if (
-            uow.outbox.enqueue(
-                counsellor_id=target.id,
-                kind="escalation",
-                dedupe_key=keys.escalation(alert.id, target.id),
-                due_at=now,
-                priority=PRIORITY["escalation"],
-                payload={
-                    "alert_id": alert.id,
-                    "client_id": alert.client_id,
-                    "from": counsellor.id,
-                    "reason": reason,
-                    **payload_extra,
-                },
-                now=now,
+            uow.outbox.enqueue_escalation(
+                alert, target.id, from_id=counsellor.id, reason=reason, now=now, extra=payload_extra
             )
             is not None
         ):

@@ -182,21 +182,7 @@ def _escalate(uow: UnitOfWork, alert: Any, from_id: int, reason: str, now: datet
     for target in escalation_targets(owner, supervisor, uow.counsellors.list_admins()):
         if not target.active:
             continue
-        uow.outbox.enqueue(
-            counsellor_id=target.id,
-            kind="escalation",
-            dedupe_key=keys.escalation(alert.id, target.id),
-            due_at=now,
-            priority=PRIORITY["escalation"],
-            payload={
-                "alert_id": alert.id,
-                "client_id": alert.client_id,
-                "from": from_id,
-                "reason": reason,
-            },
-            now=now,
-            client_id=alert.client_id,
-        )
+        uow.outbox.enqueue_escalation(alert, target.id, from_id=from_id, reason=reason, now=now)
 
 
 def _escalate_moved(uow: UnitOfWork, leaver: Counsellor, handover: Handover, now: datetime) -> None:

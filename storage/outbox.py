@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import Counsellor, PlanItem, PlanKind
+from domain.schedule import PRIORITY
 from storage import outbox_keys
 from storage.base import Repo, aware, aware_opt, clean_text
 from storage.dto import Alert, OutboxItem
@@ -195,6 +196,35 @@ class OutboxRepo(Repo):
         if new_id is not None and priority <= URGENT_PRIORITY:
             self._uow.urgent_outbox_ids.append(new_id)
         return new_id
+
+    def enqueue_escalation(
+        self,
+        alert: Alert,
+        target_id: int,
+        *,
+        from_id: int,
+        reason: str,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> int | None:
+        """An unacknowledged alert told to one more person of the owner's line (supervisor,
+        admin), now and at escalation priority, once per alert and person (`enqueue`)."""
+        return self.enqueue(
+            counsellor_id=target_id,
+            kind="escalation",
+            dedupe_key=outbox_keys.escalation(alert.id, target_id),
+            due_at=now,
+            priority=PRIORITY["escalation"],
+            payload={
+                "alert_id": alert.id,
+                "client_id": alert.client_id,
+                "from": from_id,
+                "reason": reason,
+                **(extra or {}),
+            },
+            now=now,
+            client_id=alert.client_id,
+        )
 
     def enqueue_many(self, rows: Iterable[dict[str, Any]]) -> int:
         """`enqueue` for many rows (each a dict of enqueue's keyword arguments) in one
