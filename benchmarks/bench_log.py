@@ -20,13 +20,22 @@ and measure Telegram's limit, not the bot. So BOTH bots run with the same limite
 path (`ReplyRateLimiter(SendLimiter(overall 100,000/s, per chat 100,000/s))`): its cost is
 counted, its pacing is not. The fake enforces no rate limits (its default).
 
+With `--bound`, a third bot in each round: **caremap, database cost removed** — the same
+Application, inbox loop, handlers, templates and replies, but the inbox's store and mark, the
+counsellor lookup and the `/log` use case answer from results captured once (nothing is
+written). Not a usable bot: the rate CareMap would reach if its database work cost nothing,
+which bounds what any storage layer can bring the ratio to.
+
     nice -n 5 .venv/bin/python benchmarks/bench_log.py [--chats 8] [--per-chat 40] [--rounds 1]
+                                                       [--bound]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import statistics
 import sys
@@ -35,6 +44,8 @@ import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,9 +58,10 @@ from bootstrap.database import open_database  # noqa: E402
 from bootstrap.settings import Settings  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.fakeapi.server import FakeTelegramServer  # noqa: E402
-from bot.inbox import serving  # noqa: E402
+from bot.inbox import Inbox, serving  # noqa: E402
 from reminders.ratelimit import ReplyRateLimiter, SendLimiter  # noqa: E402
 from reminders.tick import LIMITER_KEY  # noqa: E402
+from services import invites, logs  # noqa: E402
 from tests.e2e.harness import running_bot  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -112,8 +124,43 @@ def seed(db, chats: int) -> None:
                 repo.add(name=f"学生{n}", tags=(), sid=None, major=None, grade=None, now=now)
 
 
+@contextlib.contextmanager
+def database_free():
+    """The `--bound` bot: the database work of a `/log` update answers from a result captured
+    at its first call (per counsellor), so everything else runs as in use."""
+    real_log, real_find = logs.log_conversation, invites.find_counsellor
+    logged: dict[int, object] = {}
+    found: dict[int, Any] = {}
+
+    def log_conversation(db, actor, args, now, update_id, **kw):
+        if actor.id not in logged:
+            logged[actor.id] = real_log(db, actor, args, now, update_id, **kw)
+        return logged[actor.id]
+
+    def find_counsellor(db, telegram_id):
+        if telegram_id not in found:
+            found[telegram_id] = real_find(db, telegram_id)
+        return found[telegram_id]
+
+    def remember_telegram_language(db, actor, lang):
+        found[actor.telegram_id] = dataclasses.replace(actor, telegram_language=lang)
+        return found[actor.telegram_id]
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(patch.object(logs, "log_conversation", log_conversation))
+        stack.enter_context(patch.object(invites, "find_counsellor", find_counsellor))
+        stack.enter_context(
+            patch.object(invites, "remember_telegram_language", remember_telegram_language)
+        )
+        stack.enter_context(
+            patch.object(Inbox, "_store", lambda self, batch: [u for u, _ in batch])
+        )
+        stack.enter_context(patch.object(Inbox, "_mark", lambda self, update_id: None))
+        yield
+
+
 async def caremap(
-    chats: int, per_chat: int, warmup: int, trace: bool = False
+    chats: int, per_chat: int, warmup: int, trace: bool = False, bound: bool = False
 ) -> tuple[float, list[float]]:
     with tempfile.TemporaryDirectory(prefix="caremap-bench-log-") as tmp:
         async with FakeTelegramServer() as server:
@@ -146,7 +193,13 @@ async def caremap(
                 app.bot.rate_limiter.limiter = limiter
                 app.bot_data[LIMITER_KEY] = limiter
                 async with serving(app, db, clock, poll_timeout=1.0):
-                    wall, lat = await drive(server, chats, per_chat, warmup)
+                    with database_free() if bound else contextlib.nullcontext():
+                        wall, lat = await drive(server, chats, per_chat, warmup)
+                    reply = server.user(FIRST_ID).last
+                    if reply is None or "学生" not in (reply.text or ""):
+                        raise SystemExit(f"unexpected reply to /log: {reply and reply.text!r}")
+                    if bound:
+                        return wall, lat
                     n = chats * (per_chat + warmup)
                     print(
                         f"caremap: {counts['statements'] / n:.1f} SQL statements and "
@@ -156,9 +209,6 @@ async def caremap(
                     if trace:
                         for sql in statements[-len(statements) // n :]:
                             print("   ", sql)
-                    reply = server.user(FIRST_ID).last
-                    if reply is None or "学生" not in (reply.text or ""):
-                        raise SystemExit(f"unexpected reply to /log: {reply and reply.text!r}")
                     return wall, lat
             finally:
                 db.dispose()
@@ -206,7 +256,7 @@ async def main_async(args: argparse.Namespace) -> None:
         f"/log, {args.chats} chats at once × {args.per_chat} each (+{args.warmup} warm-up), "
         f"{args.rounds} round(s), alternating"
     )
-    ratios, costs = [], []
+    ratios, costs, bounds = [], [], []
     for r in range(args.rounds):
         e = summary("echo", *await echo(args.chats, args.per_chat, args.warmup))
         c = summary("caremap", *await caremap(args.chats, args.per_chat, args.warmup, args.trace))
@@ -217,11 +267,21 @@ async def main_async(args: argparse.Namespace) -> None:
             f"(p50 {c['p50']:.1f} vs {e['p50']:.1f} ms; CPU per update echo/caremap {costs[-1]:.2f})",
             flush=True,
         )
+        if args.bound:
+            b = summary("no-db", *await caremap(args.chats, args.per_chat, args.warmup, bound=True))
+            bounds.append(b["rate"] / e["rate"])
+            print(f"round {r + 1}: ratio caremap without its database/echo = {bounds[-1]:.2f}")
     print(
         f"ratio (caremap rate / echo rate): {statistics.median(ratios):.2f}"
         + (f" median of {[round(x, 2) for x in ratios]}" if len(ratios) > 1 else "")
         + "  (floor: 0.5)"
     )
+    if bounds:
+        print(
+            f"bound (caremap with its database cost removed / echo): {statistics.median(bounds):.2f}"
+            + (f" median of {[round(x, 2) for x in bounds]}" if len(bounds) > 1 else "")
+            + "  (what any storage layer could reach at best)"
+        )
     # On a shared machine the rates follow how much CPU each phase happened to get; the CPU
     # spent per update does not, and bounds the rate ratio on an idle machine.
     print(
@@ -238,6 +298,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--trace", action="store_true", help="print one /log's SQL statements")
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help="also run caremap with its database cost removed (an upper bound, not a bot)",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
