@@ -11,9 +11,13 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bootstrap import Container
 
 
-async def _serve(container) -> None:  # noqa: ANN001
+async def _serve(container: Container) -> None:
     from telegram import Bot
 
     from bootstrap import file_url_for

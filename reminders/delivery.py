@@ -249,8 +249,9 @@ class Deliverer:
                 )
                 for task in done:
                     tasks.pop(task)
-                    if task.exception() is not None:
-                        errors.append(task.exception())
+                    error = task.exception()
+                    if error is not None:
+                        errors.append(error)
                 if errors:
                     break
         except asyncio.CancelledError:  # stopping: what is not on the wire yet goes back
@@ -298,8 +299,9 @@ class Deliverer:
             await self._fail(item, "obsolete")
             stats.cancelled += 1
             return
-        if not envelope.urgent and quiet_now(envelope.recipient, now):
-            until = quiet_ends_at(now, envelope.recipient.timezone, envelope.recipient.quiet_hours)
+        recipient = envelope.recipient
+        if not envelope.urgent and recipient is not None and quiet_now(recipient, now):
+            until = quiet_ends_at(now, recipient.timezone, recipient.quiet_hours)
             await self._settle(
                 lambda uow: uow.outbox.defer(item.id, not_before=until, worker=self.worker)
             )

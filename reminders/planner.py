@@ -105,20 +105,22 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
             due = uow.scan.plan_items_due(now, limit=PLAN_BATCH)
             if not due:
                 break
+            # (every one is dated: the scan selects due_at <= now)
+            dated = [(cid, item, item.due_at) for cid, item in due if item.due_at is not None]
             counts["plan"] += outbox.enqueue_many(
                 dict(
                     counsellor_id=counsellor_id,
                     kind="plan",
-                    dedupe_key=keys.plan(item.id, item.due_at),
-                    due_at=item.due_at,
+                    dedupe_key=keys.plan(item.id, due_at),
+                    due_at=due_at,
                     priority=PRIORITY["plan"],
                     payload={"plan_id": item.id, "client_id": item.client_id},
                     now=now,
                     client_id=item.client_id,
                 )
-                for counsellor_id, item in due
+                for counsellor_id, item, due_at in dated
             )
-            uow.scan.mark_plans_reminded((item.id, item.due_at) for _, item in due)
+            uow.scan.mark_plans_reminded((item.id, due_at) for _, item, due_at in dated)
             for _, item in due:
                 if item.series_id is not None:  # a recurring follow-up: make the next one
                     uow.series_scan.advance(item, now)

@@ -247,14 +247,14 @@ async def _inline(fn: Callable[[], float]) -> float:
     return fn()
 
 
-def limiter_for(db: Database, **kwargs: float) -> SendLimiter:
+def limiter_for(db: Database) -> SendLimiter:
     """The limiter every process builds: on PostgreSQL its budget lives in the database
     (shared by the bot and every worker); on SQLite (one process) in memory."""
     if getattr(db, "dialect", None) == "postgresql":
         from storage.sendslots import PgSlots
 
-        return SendLimiter(store=PgSlots(db), **kwargs)
-    return SendLimiter(**kwargs)
+        return SendLimiter(store=PgSlots(db))
+    return SendLimiter()
 
 
 class ReplyRateLimiter(BaseRateLimiter[int]):
