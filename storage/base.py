@@ -12,9 +12,9 @@ the way out. Datetimes must be timezone-aware (`aware`); they come back in UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
-from sqlalchemy import case, select
+from sqlalchemy import CursorResult, Result, case, select
 from sqlalchemy.orm import Session
 
 from domain.model import Risk
@@ -24,7 +24,7 @@ from storage.orm import ClientRow
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
 
-__all__ = ["Repo", "ScopedRepo", "aware", "aware_opt", "clean_text", "risk_rank"]
+__all__ = ["Repo", "ScopedRepo", "aware", "aware_opt", "clean_text", "risk_rank", "rowcount"]
 
 
 def aware(value: datetime, what: str) -> datetime:
@@ -39,6 +39,16 @@ def aware(value: datetime, what: str) -> datetime:
 def aware_opt(value: datetime | None, what: str) -> datetime | None:
     """`aware`, letting None through."""
     return None if value is None else aware(value, what)
+
+
+@overload
+def clean_text(value: str | None, limit: int, what: str, *, required: Literal[True]) -> str: ...
+
+
+@overload
+def clean_text(
+    value: str | None, limit: int, what: str, *, required: bool = False
+) -> str | None: ...
 
 
 def clean_text(value: str | None, limit: int, what: str, *, required: bool = False) -> str | None:
@@ -62,6 +72,12 @@ def risk_rank(column: Any) -> Any:
     """SQL for `Risk(column).rank` (0 low … 3 crisis; 0 for anything else), to order by risk
     in SQL as `domain.model.Risk.rank` does in memory."""
     return case({r.value: r.rank for r in Risk}, value=column, else_=0)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (`Session.execute` returns a CursorResult
+    for them, typed as any Result)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def raw_utc(value: Any) -> datetime | None:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, inspect, select, text, update
 
 from domain.model import Risk
 from storage import export as export_store
-from storage.base import Repo, aware, raw_utc
+from storage.base import Repo, aware, raw_utc, rowcount
 from storage.orm import (
     AlertRow,
     ClientDetailsRow,
@@ -32,6 +32,7 @@ from storage.orm import (
     ScreeningRow,
     StatusChangeRow,
     TierChangeRow,
+    table_of,
 )
 from storage.sqltypes import EncryptedInt, EncryptedText
 
@@ -103,7 +104,7 @@ def _client_attrs() -> list[str]:
     mapper = inspect(ClientRow)
     return [
         mapper.get_property_by_column(c).key
-        for c in ClientRow.__table__.columns
+        for c in table_of(ClientRow).columns
         if c.name not in ("counsellor_id", "name_key")  # the name's blind index: not data
     ]
 
@@ -144,8 +145,9 @@ class CaseloadStore(Repo):
             rows = self._s.execute(query, params).all()
             plains = self._uow.cipher.decrypt_many([token for _, _, token in rows])
             for (client_id, when, _), plain in zip(rows, plains, strict=True):
-                if contains is None or contains(plain):
-                    out.append(TextHit(client_id, kind, raw_utc(when), plain))
+                at = raw_utc(when)  # (every text's time column is NOT NULL)
+                if at is not None and (contains is None or contains(plain)):
+                    out.append(TextHit(client_id, kind, at, plain))
         out.sort(key=lambda h: h.at, reverse=True)
         return out
 
@@ -273,7 +275,7 @@ class CaseloadStore(Repo):
             )
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount
+        return rowcount(result)
 
     def delete_children(self, model: Any, ids: Iterable[int], client_id: int) -> int:
         ids = [int(i) for i in ids]
@@ -284,7 +286,7 @@ class CaseloadStore(Repo):
             .where(model.id.in_(ids), model.client_id == client_id)
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount
+        return rowcount(result)
 
     def revert_status(self, client_id: int, changes: Sequence[dict[str, Any]]) -> int:
         """Put back the old values of the given status changes (latest first) and remove

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, func, select, text, update
 
 from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
-from storage.base import ScopedRepo, aware, clean_text, raw_utc
+from storage.base import ScopedRepo, aware, clean_text, raw_utc, rowcount
 from storage.mappers import as_client, as_status_change
 from storage.orm import ClientRow, ClientTagRow, CounsellorRow, StatusChangeRow
 
@@ -344,4 +344,4 @@ class ClientRepo(ScopedRepo):
             .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1

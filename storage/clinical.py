@@ -17,7 +17,7 @@ from domain.model import Client, Risk
 from domain.screening import Instrument, ScreeningResult
 from domain.screening import score as score_screening
 from domain.tiering import AlertEvent, ClientFacts, Grades, TierChange
-from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank
+from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank, rowcount
 from storage.dto import Alert
 from storage.errors import ClientNotFound
 from storage.facts import (
@@ -29,7 +29,7 @@ from storage.facts import (
     still_as_read,
 )
 from storage.mappers import as_alert
-from storage.orm import AlertRow, ClientGradeRow, ClientRow, ScreeningRow, TierChangeRow
+from storage.orm import AlertRow, ClientGradeRow, ClientRow, ScreeningRow, TierChangeRow, table_of
 from storage.tiering_codec import decode_grades, decode_reasons, encode_grades, encode_reasons
 
 __all__ = ["ClinicalRepo"]
@@ -134,7 +134,7 @@ class ClinicalRepo(ScopedRepo):
         """Insert or replace the client's grades (one row per client)."""
         row = self._need_row(grades.client_id)
         values = grade_values(grades, tier_set_at, self._enc)
-        table = ClientGradeRow.__table__
+        table = table_of(ClientGradeRow)
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = insert(table).values(client_id=row.id, **values)
         # an upsert, so two units of work grading a new client at once cannot collide
@@ -358,8 +358,8 @@ class ClinicalRepo(ScopedRepo):
         # RETURNING per 1,000 rows, not a statement per alert)
         if len(wanted) != len(events):
             raise ValueError("add_alerts takes one alert per client")
-        table = AlertRow.__table__
-        by_client = dict(
+        table = table_of(AlertRow)
+        by_client: dict[int, int] = dict(
             self._s.execute(table.insert().returning(table.c.client_id, table.c.id), rows).all()
         )
         return [int(by_client[e.client_id]) for e in events]
@@ -425,7 +425,7 @@ class ClinicalRepo(ScopedRepo):
             .values(acknowledged_at=aware(now, "now"), status="acknowledged")
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def _known_own(self) -> set[int]:
         """Clients of this counsellor's already checked in this unit of work by

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from domain.model import Counsellor
-from storage.base import Repo, aware, clean_text
+from storage.base import Repo, aware, clean_text, rowcount
 from storage.dto import Invite
 from storage.errors import AlreadyExists
 from storage.mappers import as_counsellor, as_invite
@@ -233,4 +233,4 @@ class InviteRepo(Repo):
             .values(used_at=now, used_by=used_by_counsellor_id)
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from domain.model import Risk
 from domain.safety import ITEMS, SafetyCheck
-from storage.base import Repo, aware
+from storage.base import Repo, aware, rowcount
 from storage.orm import ClientRow, RiskSignalRow, SafetyCheckRow
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class CrisisRepo(Repo):
             .values(outcome=outcome, reason=reason, resolved_at=aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def _signal(self, row: Any) -> RiskSignal:
         return RiskSignal(

@@ -115,9 +115,9 @@ class Cipher:
         )
         out: list[str] = []
         at = 0
-        for token, data in zip(tokens, checked, strict=True):
-            if data is not None:
-                n = len(data) - 57
+        for token, sealed in zip(tokens, checked, strict=True):
+            if sealed is not None:
+                n = len(sealed) - 57
                 padded = plain[at : at + n]
                 at += n
                 pad = padded[-1]

@@ -133,7 +133,7 @@ class Database:
             if memory:
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
             else:
-                path = Path(parsed.database).expanduser().resolve()
+                path = Path(str(parsed.database)).expanduser().resolve()
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if not path.exists():
                     # owner-only from the first byte; SQLite gives the -wal and -shm
@@ -142,7 +142,7 @@ class Database:
                 self.sqlite_path = path
             engine = create_engine(parsed, echo=echo, hide_parameters=True, **kwargs)
             _install_sqlite_hooks(engine)
-            self._write_engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            self._write_engine: Engine = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             self._read_engine = engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         else:
             engine = create_engine(parsed, echo=echo, pool_pre_ping=True, hide_parameters=True)
@@ -293,7 +293,7 @@ class Database:
             with self._unit(engine, write) as unit:
                 yield unit
         finally:
-            if held:
+            if held and lock is not None:
                 lock.release()
         # committed: a new crisis/high alert goes out at once (no lock held meanwhile)
         if write and unit.urgent_outbox_ids and self._urgent_listeners:
@@ -362,7 +362,7 @@ class Database:
             return
         raw = self.engine.raw_connection()
         try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             raw.close()
 
@@ -393,8 +393,9 @@ class Database:
             return
         raw = self.engine.raw_connection()
         try:
-            raw.driver_connection.execute("VACUUM")
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            cur = raw.cursor()
+            cur.execute("VACUUM")
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             raw.close()
 

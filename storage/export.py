@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import BindParameter, bindparam, inspect, select
 
 from domain.model import Interaction, Need, RelationshipMap, StatusChange
 from domain.screening import Instrument, ScreeningResult
@@ -48,7 +48,7 @@ EXPORT_BATCH = 500
 #: the latest 1,000 screenings and tier changes
 INTERACTIONS_LIMIT, SCREENINGS_LIMIT, TIERS_LIMIT = 100_000, 1000, 1000
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 
 
 def _plain(row: Any) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import BindParameter, Connection, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from storage.orm import (
     SafetyCheckRow,
     ScreeningRow,
     TierChangeRow,
+    table_of,
 )
 from storage.tiering_codec import decode_grades, encode_grades, encode_reasons
 
@@ -302,7 +303,9 @@ def still_as_read(
     out: set[int] = set()
     for ids in _chunks(sorted(versions)):
         # PostgreSQL: the ids as numbers in the text (see `_READS_PG`)
-        listed = bindparam("ids", ids, expanding=True, literal_execute=dialect == "postgresql")
+        listed: BindParameter[list[int]] = bindparam(
+            "ids", ids, expanding=True, literal_execute=dialect == "postgresql"
+        )
         stmt = (
             select(ClientRow.id, ClientGradeRow.data_enc)
             .outerjoin(ClientGradeRow, ClientGradeRow.client_id == ClientRow.id)
@@ -341,7 +344,7 @@ def save_grades_many(
     clients are its own: they come from `load_facts` in the same unit of work)."""
     if not items:
         return
-    table = ClientGradeRow.__table__
+    table = table_of(ClientGradeRow)
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     params = [{"client_id": g.client_id, **grade_values(g, at, enc)} for g, at in items]
     columns = [c for c in params[0] if c != "client_id"]
@@ -376,4 +379,4 @@ def add_tier_changes(
                 "by_counsellor_id": by_counsellor_id,
             }
         )
-    s.execute(TierChangeRow.__table__.insert(), rows)
+    s.execute(table_of(TierChangeRow).insert(), rows)

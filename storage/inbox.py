@@ -15,14 +15,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.base import Repo, aware
-from storage.orm import InboxRow
+from storage.base import Repo, aware, rowcount
+from storage.orm import InboxRow, table_of
 
 
 class InboxRepo(Repo):
     def store(self, updates: Iterable[tuple[int, str]], now: datetime) -> list[int]:
         """Insert `(update_id, json)` pairs; returns the ids that were new, in order."""
-        table = InboxRow.__table__
+        table = table_of(InboxRow)
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         received = aware(now, "now")
         fresh: list[int] = []
@@ -70,4 +70,4 @@ class InboxRepo(Repo):
             .where(InboxRow.handled_at.is_not(None), InboxRow.handled_at < aware(before, "before"))
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rowcount(result)

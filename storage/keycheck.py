@@ -24,7 +24,7 @@ from domain.matching import folded_name
 from storage.crypto import Cipher
 from storage.db import Database
 from storage.errors import DecryptionError, StorageError
-from storage.orm import Base, MetaRow
+from storage.orm import Base, MetaRow, table_of
 
 __all__ = [
     "KEY_CHECK",
@@ -101,10 +101,10 @@ def ensure_key_check(db: Database) -> bool:
         if session.get(MetaRow, KEY_CHECK) is None:
             insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
             result = session.execute(
-                insert(MetaRow.__table__)
+                insert(table_of(MetaRow))
                 .values(name=KEY_CHECK, value=db.cipher.encrypt(_PLAINTEXT))
                 .on_conflict_do_nothing(index_elements=["name"])
-                .returning(MetaRow.__table__.c.name)
+                .returning(table_of(MetaRow).c.name)
             )
             stored = result.first() is not None
         token = session.scalar(
@@ -199,8 +199,8 @@ def rotate_key(db: Database, new: Cipher) -> Rotation:
                 index, {"id": client_id, "k": new.blind_index(folded_name(new.decrypt(token)))}
             )
         session.execute(
-            update(MetaRow.__table__)
-            .where(MetaRow.__table__.c.name == KEY_CHECK)
+            update(table_of(MetaRow))
+            .where(table_of(MetaRow).c.name == KEY_CHECK)
             .values(value=new.encrypt(_PLAINTEXT))
         )
     db.scrub()  # old ciphertexts do not linger in the -wal file

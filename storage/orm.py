@@ -14,6 +14,7 @@ must stay in step with them (tests compare the two).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -44,6 +46,12 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+def table_of(row: type[Base]) -> Table:
+    """A mapped class's Table, typed as one (`__table__` is typed as any FromClause), for
+    Core statements (`insert(table_of(OutboxRow))`, `table_of(OutboxRow).c.status`)."""
+    return cast(Table, row.__table__)
 
 
 class MetaRow(Base):

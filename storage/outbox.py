@@ -34,7 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from domain.model import Counsellor, PlanItem, PlanKind
 from domain.schedule import PRIORITY
 from storage import outbox_keys
-from storage.base import Repo, aware, aware_opt, clean_text
+from storage.base import Repo, aware, aware_opt, clean_text, rowcount
 from storage.dto import Alert, OutboxItem
 from storage.mappers import as_alert, as_counsellor, as_plan_item
 from storage.orm import (
@@ -44,6 +44,7 @@ from storage.orm import (
     CounsellorRow,
     OutboxRow,
     PlanItemRow,
+    table_of,
 )
 
 __all__ = ["OutboxRepo", "ScanRepo", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ALERT_STATUSES"]
@@ -60,7 +61,7 @@ DEFAULT_LEASE = timedelta(seconds=30)
 LEGACY_STALE = timedelta(minutes=5)
 #: priorities at or below this (crisis and high alerts, repeats, escalations) are urgent
 URGENT_PRIORITY = 1
-_T = OutboxRow.__table__
+_T = table_of(OutboxRow)
 _MAX_KEY = 200
 #: rows per multi-row INSERT / keys per IN (...) list
 _MANY = 500
@@ -400,7 +401,7 @@ class OutboxRepo(Repo):
             if not wanted:
                 return 0
             stmt = stmt.where(_T.c.id.in_(wanted))
-        return int(self._s.execute(stmt.values(status="pending", lease_until=None)).rowcount)
+        return rowcount(self._s.execute(stmt.values(status="pending", lease_until=None)))
 
     def sending_workers(self) -> list[str]:
         """The workers that hold rows in "sending", by name."""
@@ -418,7 +419,7 @@ class OutboxRepo(Repo):
         stmt = update(_T).where(_T.c.id == item_id, _T.c.status == "sending")
         if worker is not None:
             stmt = stmt.where(_T.c.claimed_by == worker)
-        return self._s.execute(stmt.values(lease_until=None, **values)).rowcount == 1
+        return rowcount(self._s.execute(stmt.values(lease_until=None, **values))) == 1
 
     def mark_sent(
         self, item_id: int, *, message_id: int | None, now: datetime, worker: str | None = None
@@ -467,7 +468,7 @@ class OutboxRepo(Repo):
             .where(_T.c.status == "pending", outbox_keys.matching(_T.c.dedupe_key, *keys))
             .values(status="cancelled")
         )
-        return int(result.rowcount)
+        return int(rowcount(result))
 
     def get(self, item_id: int) -> OutboxItem | None:
         row = self._s.execute(select(_T).where(_T.c.id == item_id)).one_or_none()
@@ -507,7 +508,7 @@ class OutboxRepo(Repo):
         result = self._s.execute(
             delete(_T).where(_T.c.status.in_(_FINAL), _T.c.created_at < aware(before, "before"))
         )
-        return int(result.rowcount)
+        return int(rowcount(result))
 
 
 _ALERT_FIELDS = frozenset(
@@ -551,14 +552,14 @@ class ScanRepo(Repo):
             .values(reminded_due_at=aware(due_at, "due_at"))
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def mark_plans_reminded(self, items: Iterable[tuple[int, datetime]]) -> None:
         """`mark_plan_reminded` for many (plan_id, due_at) in one executemany."""
         params = [{"pid": pid, "due": aware(due, "due_at")} for pid, due in items]
         if not params:
             return
-        t = PlanItemRow.__table__
+        t = table_of(PlanItemRow)
         self._s.execute(
             update(t).where(t.c.id == bindparam("pid")).values(reminded_due_at=bindparam("due")),
             params,
@@ -658,7 +659,7 @@ class ScanRepo(Repo):
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def cadence_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
         """(counsellor_id, client_id, next_contact_due) for graded clients whose next
@@ -672,7 +673,7 @@ class ScanRepo(Repo):
             .where(ClientGradeRow.next_contact_due <= now)
             .order_by(ClientGradeRow.next_contact_due, ClientGradeRow.client_id)
         ).all()
-        return [(c, k, due) for c, k, due in rows]
+        return [(c, k, due) for c, k, due in rows if due is not None]  # (<= now: never NULL)
 
     def reviews_due(self, now: datetime) -> list[tuple[int, int, datetime]]:
         """(counsellor_id, client_id, review_due_at) for clients whose risk-tier review is
@@ -684,7 +685,7 @@ class ScanRepo(Repo):
             .where(ClientGradeRow.review_due_at <= now)
             .order_by(ClientGradeRow.review_due_at, ClientGradeRow.client_id)
         ).all()
-        return [(c, k, due) for c, k, due in rows]
+        return [(c, k, due) for c, k, due in rows if due is not None]  # (<= now: never NULL)
 
     def _due_unplanned(
         self, column: Any, kind: str, now: datetime, risks: Collection[str]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from storage.base import Repo, aware, clean_text
+from storage.base import Repo, aware, clean_text, rowcount
 from storage.dto import Pending
 from storage.orm import PendingRow
 
@@ -101,7 +101,7 @@ class PendingRepo(Repo):
             .where(PendingRow.counsellor_id == counsellor_id, PendingRow.kind == kind)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rowcount(result)
 
     def prune(self, now: datetime) -> int:
         """Delete expired entries; returns how many."""
@@ -110,4 +110,4 @@ class PendingRepo(Repo):
             .where(PendingRow.expires_at <= aware(now, "now"))
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rowcount(result)

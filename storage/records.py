@@ -17,7 +17,7 @@ from domain.model import (
     Referral,
     RelationshipMap,
 )
-from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank
+from storage.base import ScopedRepo, aware, aware_opt, clean_text, risk_rank, rowcount
 from storage.mappers import as_client, as_plan_item, as_referral
 from storage.orm import (
     ClientGradeRow,
@@ -255,7 +255,7 @@ class RecordRepo(ScopedRepo):
             .values(done_at=aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def reopen_plan(self, plan_id: int) -> bool:
         """/undo of "done": the item is open again. False if not done or not this counsellor's."""
@@ -269,7 +269,7 @@ class RecordRepo(ScopedRepo):
             .values(done_at=None)
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def snooze_plan(self, plan_id: int, until: datetime) -> bool:
         """Move a not-done item's due_at to `until` (its reminder then fires again, as
@@ -285,7 +285,7 @@ class RecordRepo(ScopedRepo):
             .values(due_at=aware(until, "until"))
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def plan_between(self, start: datetime, end: datetime) -> list[tuple[Client, PlanItem]]:
         """For the daily agenda: the open dated follow-ups due before `end`, INCLUDING the

@@ -13,13 +13,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
 from domain.model import PlanKind
 from domain.screening import score as score_screening
 from storage.base import aware
-from storage.orm import ClientRow, InteractionRow, NeedRow, PlanItemRow, ScreeningRow
+from storage.orm import ClientRow, InteractionRow, NeedRow, PlanItemRow, ScreeningRow, table_of
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
 
 __all__ = ["SeedClient", "seed_clients"]
 
@@ -40,7 +44,7 @@ class SeedClient:
 
 
 def seed_clients(
-    uow, counsellor_id: int, clients: Sequence[SeedClient], now: datetime
+    uow: UnitOfWork, counsellor_id: int, clients: Sequence[SeedClient], now: datetime
 ) -> list[int]:
     """Add `clients` to the counsellor's caseload; returns their ids in order."""
     now = aware(now, "now")
@@ -102,7 +106,7 @@ def seed_clients(
         (PlanItemRow, plans),
     ):
         if rows:
-            s.execute(table.__table__.insert(), rows)
+            s.execute(table_of(table).insert(), rows)
     if interactions:  # what add_interaction keeps up to date: the latest reached contact
         latest = (
             select(func.max(InteractionRow.at))

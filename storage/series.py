@@ -10,18 +10,19 @@ second planner run, or a second process, harmless).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.model import PlanItem, PlanKind, Risk
 from domain.recurrence import Recurrence, next_occurrence
-from storage.base import Repo, aware, aware_opt, clean_text
+from storage.base import Repo, aware, aware_opt, clean_text, rowcount
 from storage.mappers import as_plan_item
 from storage.orm import (
     ClientDetailsRow,
@@ -30,6 +31,7 @@ from storage.orm import (
     CounsellorRow,
     PlanItemRow,
     PlanSeriesRow,
+    table_of,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class PlanSeries:
         return self.ended_at is None
 
 
-def as_series(row: PlanSeriesRow, dec) -> PlanSeries:
+def as_series(row: PlanSeriesRow, dec: Callable[[str], str]) -> PlanSeries:
     return PlanSeries(
         id=row.id,
         client_id=row.client_id,
@@ -78,7 +80,7 @@ class SeriesRepo(Repo):
         super().__init__(uow)
         self.counsellor_id = counsellor_id
 
-    def _owned(self):
+    def _owned(self) -> ColumnElement[bool]:
         return PlanSeriesRow.client_id.in_(
             select(ClientRow.id).where(ClientRow.counsellor_id == self.counsellor_id)
         )
@@ -170,7 +172,7 @@ class SeriesRepo(Repo):
             .values(ended_at=now, end_reason=reason)
             .execution_options(synchronize_session=False)
         )
-        if done.rowcount != 1:
+        if rowcount(done) != 1:
             return []
         ids = list(
             self._s.scalars(
@@ -257,7 +259,7 @@ class SeriesScan(Repo):
         seq, due = nxt
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         new_id = self._s.execute(
-            insert(PlanItemRow.__table__)
+            insert(table_of(PlanItemRow))
             .values(
                 client_id=series.client_id,
                 kind=PlanKind.SHORT.value,
@@ -272,7 +274,7 @@ class SeriesScan(Repo):
         ).scalar_one_or_none()
         if new_id is None:
             return Advance(None, None)
-        row = self._s.get(PlanItemRow, new_id)
+        row = self._s.get_one(PlanItemRow, new_id)
         return Advance(as_plan_item(row, self._dec), None)
 
     def _end(self, series: PlanSeriesRow, now: datetime, reason: str) -> None:
@@ -344,10 +346,10 @@ class DetailsRepo(Repo):
             self._s.add(row)
         for key, value in values.items():
             if key in ("dorm", "phone"):
-                text = clean_text(value, 64, key)  # type: ignore[arg-type]
+                text = clean_text(value, 64, key)  # type: ignore[call-overload]
                 setattr(row, f"{key}_enc", self._enc(text) if text else None)
             elif key == "payer":
-                row.payer = clean_text(value, 16, key)  # type: ignore[arg-type]
+                row.payer = clean_text(value, 16, key)  # type: ignore[call-overload]
             else:
                 if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
                     raise ValueError("pay_capacity must be 1–5")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from storage import outbox_keys
-from storage.base import Repo, aware
+from storage.base import Repo, aware, rowcount
 from storage.dto import Invite
 from storage.mappers import as_invite
 from storage.orm import (
@@ -73,7 +73,7 @@ class StaffRepo(Repo):
             .values(deactivated_at=None if active else aware(now, "now"))
             .execution_options(synchronize_session="fetch")
         )
-        if not active and result.rowcount == 1:
+        if not active and rowcount(result) == 1:
             # nobody escalates to a leaver: their supervisees fall back to the admins
             self._s.execute(
                 update(CounsellorRow)
@@ -93,7 +93,7 @@ class StaffRepo(Repo):
                 .values(status="cancelled")
                 .execution_options(synchronize_session=False)
             )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def escalations_to(self, counsellor_id: int) -> list[dict[str, Any]]:
         """The payloads of escalations still queued (or being sent) to this counsellor, each
@@ -229,17 +229,19 @@ class StaffRepo(Repo):
             # queued (and claimed: a worker composes a claimed row for whoever the row names
             # when it composes it, so a row claimed before this commit goes to the new
             # counsellor; a retried one comes back pending for them)
-            moved = self._s.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.counsellor_id == from_id,
-                    OutboxRow.status.in_(("pending", "sending")),
-                    OutboxRow.client_id.in_(ids),
-                    OutboxRow.kind.in_(("plan", "cadence", "review", "alert", "realert")),
+            moved = rowcount(
+                self._s.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.counsellor_id == from_id,
+                        OutboxRow.status.in_(("pending", "sending")),
+                        OutboxRow.client_id.in_(ids),
+                        OutboxRow.kind.in_(("plan", "cadence", "review", "alert", "realert")),
+                    )
+                    .values(counsellor_id=to_id)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(counsellor_id=to_id)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            )
         self._s.execute(
             update(OutboxRow)
             .where(OutboxRow.counsellor_id == from_id, OutboxRow.status == "pending")
@@ -278,7 +280,7 @@ class StaffRepo(Repo):
             .values(expires_at=now)
             .execution_options(synchronize_session="fetch")
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     # -- audit trail -------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from domain.model import Counsellor
 from storage import outbox_keys as keys
 from storage.base import Repo, aware
 from storage.mappers import as_counsellor
-from storage.orm import AlertRow, ClientGradeRow, ClientRow, CounsellorRow, OutboxRow
+from storage.orm import AlertRow, ClientGradeRow, ClientRow, CounsellorRow, OutboxRow, table_of
 
 __all__ = ["AlertCopy", "CounsellorLoad", "TeamRepo"]
 
-_T = OutboxRow.__table__
+_T = table_of(OutboxRow)
 
 
 @dataclass(frozen=True, slots=True)

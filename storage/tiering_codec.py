@@ -48,8 +48,10 @@ def _dt(value: datetime | None) -> str | None:
 
 
 def _parse_dt(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+    return None if value is None else _instant(value)
+
+
+def _instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:  # never written by us, but be lenient: stored instants are UTC
         return parsed.replace(tzinfo=UTC)
@@ -130,7 +132,7 @@ def grades_from_dict(d: dict[str, Any]) -> Grades:
         raise ValueError(f"unknown stored grades format {d.get('v')!r}")
     return Grades(
         client_id=d["client_id"],
-        graded_at=_parse_dt(d["graded_at"]),
+        graded_at=_instant(d["graded_at"]),
         risk=Risk(d["risk"]),
         risk_floor=Risk(d["risk_floor"]),
         risk_reasons=reasons_from_list(d["risk_reasons"]),
@@ -184,6 +186,6 @@ def decode_tier_change(text: str) -> TierChange:
         dimension=d["dimension"],
         old=d["old"],
         new=d["new"],
-        at=_parse_dt(d["at"]),
+        at=_instant(d["at"]),
         reasons=reasons_from_list(d["reasons"]),
     )

@@ -8,9 +8,9 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.base import Repo, aware
+from storage.base import Repo, aware, rowcount
 from storage.once import ONCE
-from storage.orm import ProcessedUpdateRow
+from storage.orm import ProcessedUpdateRow, table_of
 
 __all__ = ["UpdateRepo"]
 
@@ -22,7 +22,7 @@ class UpdateRepo(Repo):
         once = ONCE.get()
         if once is not None and once.update_id == update_id and once.owns(self._uow):
             return True  # this handling recorded it (Database.once): ours to use
-        table = ProcessedUpdateRow.__table__
+        table = table_of(ProcessedUpdateRow)
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         stmt = (
             insert(table)
@@ -40,4 +40,4 @@ class UpdateRepo(Repo):
             .where(ProcessedUpdateRow.processed_at < aware(before, "before"))
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rowcount(result)

@@ -1,6 +1,6 @@
-"""`domain/` type-checks under mypy's strict settings, `services/` and `reminders/` under their
-own blocks ([tool.mypy] in pyproject.toml): `mypy domain`, `mypy services` and
-`mypy reminders`, as the README's test run."""
+"""`domain/` type-checks under mypy's strict settings, `services/`, `reminders/` and `storage/`
+under their own blocks ([tool.mypy] in pyproject.toml): `mypy domain`, `mypy services`,
+`mypy reminders` and `mypy storage`, as the README's test run."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _mypy(*targets: Path, cache: Path) -> tuple[str, int]:
     return stdout + stderr, status
 
 
-@pytest.mark.parametrize("package", ["domain", "services", "reminders"])
+@pytest.mark.parametrize("package", ["domain", "services", "reminders", "storage"])
 def test_package_type_checks(package):
     # the repository's own cache (ignored by git): a warm run takes a second or two
     out, status = _mypy(REPO / package, cache=REPO / ".mypy_cache")
@@ -57,12 +57,13 @@ CANARIES = {
         ["[type-arg]"],
     ),
 }
-CANARIES["reminders"] = CANARIES["services"]  # the same rules, in a block of its own
+CANARIES["reminders"] = CANARIES["storage"] = CANARIES["services"]  # the same rules, own blocks
 
 
 @pytest.mark.parametrize("package", sorted(CANARIES))
 def test_package_config_is_enforced(package, tmp_path):
-    """A module under `domain` / `services` / `reminders` breaking its block's rules is refused: that
+    """A module under `domain` / `services` / `reminders` / `storage` breaking its block's
+    rules is refused: that
     override really applies to that package, and only its own rules do."""
     source, refused, allowed = CANARIES[package]
     pkg = tmp_path / package

@@ -10,9 +10,11 @@ Create Date: 2026-12-01
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
+from sqlalchemy.sql.schema import SchemaItem
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -42,7 +44,7 @@ _COLUMNS: dict[str, list[tuple[str, sa.types.TypeEngine, bool]]] = {
 _INTS = {"trust", "satisfaction", "total", "item9"}
 
 
-def _cipher(needed: bool):  # noqa: ANN202
+def _cipher(needed: bool) -> Any:
     cipher = context.config.attributes.get("cipher")
     if cipher is None and needed:
         raise RuntimeError(
@@ -92,7 +94,7 @@ def _rebuild_tags(encrypt: bool) -> None:
     cipher = _cipher(bool(rows))
     op.drop_table("client_tags")
     column = "tag_enc" if encrypt else "tag"
-    args: list[sa.SchemaItem] = [
+    args: list[SchemaItem] = [
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column(column, sa.Text() if encrypt else sa.String(64), nullable=False),

@@ -38,6 +38,7 @@ def upgrade() -> None:
         )
     update = sa.text("UPDATE clients SET name_key = :k WHERE id = :id")
     for client_id, token in rows:
+        assert cipher is not None  # refused above when there are rows
         conn.execute(
             update, {"id": client_id, "k": cipher.blind_index(folded_name(cipher.decrypt(token)))}
         )
