@@ -468,7 +468,7 @@ class OutboxRepo(Repo):
             .where(_T.c.status == "pending", outbox_keys.matching(_T.c.dedupe_key, *keys))
             .values(status="cancelled")
         )
-        return int(rowcount(result))
+        return rowcount(result)
 
     def get(self, item_id: int) -> OutboxItem | None:
         row = self._s.execute(select(_T).where(_T.c.id == item_id)).one_or_none()
@@ -508,7 +508,7 @@ class OutboxRepo(Repo):
         result = self._s.execute(
             delete(_T).where(_T.c.status.in_(_FINAL), _T.c.created_at < aware(before, "before"))
         )
-        return int(rowcount(result))
+        return rowcount(result)
 
 
 _ALERT_FIELDS = frozenset(

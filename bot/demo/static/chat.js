@@ -22,7 +22,9 @@ function t(key) { return UI[lang()][key]; }
 
 // ---------------------------------------------------------------- entities → DOM
 const SAFE_URL = /^(https?:\/\/|mailto:)/i;
-const AUTO = /(https?:\/\/[^\s<>"']+)|((?:^|(?<=[\s(（:：]))\/[A-Za-z][A-Za-z0-9_]{0,31}(?:@[A-Za-z0-9_]+)?)(?=$|[\s.,;:!?)）。，；：])/g;
+// a command, as Telegram finds one: "/" + name, with no letter, digit, "_", "/", "<" or ">"
+// (of any script) just before or after it; so "/new、/log" is two, "/map学生B" none
+const AUTO = /(https?:\/\/[^\s<>"']+)|((?<=^|[^\p{L}\p{N}_\/<>])\/[A-Za-z][A-Za-z0-9_]{0,31}(?:@[A-Za-z0-9_]+)?)(?=$|[^\p{L}\p{N}_\/<>@])/gu;
 
 function autoLinks(parent, text) {
   let last = 0;
