@@ -118,18 +118,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per export")
     parser.add_argument("--profile", choices=("xlsx", "csv"), help="cProfile one more run")
     args = parser.parse_args()
-    rows = [
-        row
-        for scale in args.scales.split(",")
-        for backend in args.backend.split(",")
-        for row in run(int(scale), backend, args.runs, args.profile)
-    ]
-    keys = list(rows[0])
-    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
-    print()
-    print(" | ".join(k.ljust(widths[k]) for k in keys))
-    for r in rows:
-        print(" | ".join(r[k].ljust(widths[k]) for k in keys))
+    bench.print_table(
+        [
+            row
+            for scale in args.scales.split(",")
+            for backend in args.backend.split(",")
+            for row in run(int(scale), backend, args.runs, args.profile)
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -406,7 +406,11 @@ def main() -> None:
         backends = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
     if "postgresql" in backends and not os.environ.get(PG_ENV):
         parser.error(f"postgresql needs {PG_ENV}")
-    rows = [run(s, b, args.interactions) for s in scales for b in backends]
+    print_table([run(s, b, args.interactions) for s in scales for b in backends])
+
+
+def print_table(rows: list[dict[str, str]]) -> None:
+    """Rows of equal keys as an aligned table (also bench_export.py's)."""
     keys = list(rows[0])
     widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
     print()

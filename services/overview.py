@@ -56,9 +56,7 @@ def overview(db: Database, actor: Counsellor, now: datetime) -> Overview:
             week = (d - starts[0]).days // 7
             if 0 <= week < WEEKS:
                 contacts[week] += 1
-        follow_ups = sum(
-            1 for _, p in repo.plan_between(now, now) if p.due_at is not None and p.due_at < now
-        )
+        _, follow_ups = repo.plan_due(now, limit=1)  # how many are overdue: only the count
     return Overview(
         clients=len(graded),
         by_risk_trust=by,
