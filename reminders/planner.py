@@ -127,7 +127,8 @@ def plan_due_work(db: Database, now: datetime) -> dict[str, int]:
             if len(due) < PLAN_BATCH:
                 break
 
-        # the 500 oldest alerts not yet pushed, but those whose push is already queued
+        # the 500 oldest alerts not yet pushed whose push is not queued (a safety net: a push
+        # is queued with its alert, in the same transaction)
         for alert in uow.scan.alerts_unpushed(limit=500):
             if (
                 enqueue_alert_push(

@@ -588,23 +588,19 @@ class ScanRepo(Repo):
         return self._alerts(AlertRow.status == "pending", limit=limit)
 
     def alerts_unpushed(self, limit: int = 500) -> list[Alert]:
-        """Of the `limit` oldest alerts not yet pushed (`alerts_to_send(limit)`), those whose
-        first push is not in the outbox (no row under `outbox_keys.alert(id)`), oldest
-        first: one statement that reads ids only when there are none (the idle tick), the
-        alerts themselves only for the ids found."""
-        oldest = (
-            select(AlertRow.id, AlertRow.raised_at)
-            .where(AlertRow.status == "pending")
-            .order_by(AlertRow.raised_at, AlertRow.id)
-            .limit(limit)
-            .subquery()
-        )
-        pushed = select(_T.c.id).where(_T.c.dedupe_key == outbox_keys.alert_sql(oldest.c.id))
+        """The `limit` oldest alerts not yet pushed (status "pending") whose first push is not
+        in the outbox (no row under `outbox_keys.alert(id)`), oldest first. The outbox is
+        checked before the limit is applied, so a backlog of alerts whose pushes are queued
+        never hides a newer one whose push is missing. One statement reads the ids (the
+        pending-alert index in order, one outbox key lookup each); the alerts themselves are
+        read only for the ids found."""
+        pushed = select(_T.c.id).where(_T.c.dedupe_key == outbox_keys.alert_sql(AlertRow.id))
         ids = list(
             self._s.scalars(
-                select(oldest.c.id)
-                .where(~pushed.exists())
-                .order_by(oldest.c.raised_at, oldest.c.id)
+                select(AlertRow.id)
+                .where(AlertRow.status == "pending", ~pushed.exists())
+                .order_by(AlertRow.raised_at, AlertRow.id)
+                .limit(limit)
             )
         )
         return self._alerts(AlertRow.id.in_(ids)) if ids else []
