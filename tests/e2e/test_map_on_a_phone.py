@@ -148,3 +148,41 @@ async def test_new_client_with_an_existing_name_is_asked_first(bot_env):
     added = await admin.expect_message(contains="已添加", skip_others=True)
     assert "#2 周晓雯" in added.text and "同名" in added.text
     assert bot_env.server.errors == []
+
+
+async def test_map_and_status_say_when_no_risk_was_set(bot_env):
+    """A client's counsellor-set risk is "low" until someone sets it; an unset one raises
+    nothing, so the map and /status say "未设定" rather than claim the counsellor chose low.
+    Set to low on purpose, it shows as low. The contact frequency says whether it meets the
+    risk tier's standard, not only two codes."""
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    await _say(admin, "/new 学生C")
+    await _say(admin, "/log 学生C 第一次见面 via=面谈")
+    map_ = await _say(admin, "/map 学生C")
+    assert "你设定的风险 未设定" in map_.text, map_.text
+    assert "你设定的风险 低" not in map_.text
+    assert "级，达到标准（" in map_.text, map_.text
+    status = await _say(admin, "/status 学生C")
+    assert "风险 未设定" in status.text and "风险 🟢 低" not in status.text, status.text
+    await _say(admin, "/status 学生C risk=high")
+    assert "高风险预警" in (await admin.expect_message()).text  # the alert follows the reply
+    await _say(admin, "/status 学生C risk=low")
+    map_ = await _say(admin, "/map 学生C")
+    assert "你设定的风险 低" in map_.text, map_.text
+    status = await _say(admin, "/status 学生C")
+    assert "风险 🟢 低" in status.text, status.text
+    # each part of the reply on its own line (they ran together: "…（12月1日）修改示例")
+    assert "\n修改示例" in status.text, status.text
+    changed = await _say(admin, "/status 学生C trust=4")
+    assert "已修改：信任度 – → 4\n" in changed.text or changed.text.endswith("信任度 – → 4"), (
+        changed.text
+    )
+    saved = await _say(admin, "/phq9 学生C 0 0 1 0 0 0 0 0 0")
+    assert saved.text.startswith("📋 已保存 PHQ-9 · #1 学生C：1/27"), saved.text
+    await _say(admin, "/lang en")
+    map_ = await _say(admin, "/map 学生C")
+    assert "your risk setting low" in map_.text, map_.text
+    await _say(admin, "/new Dana")
+    map_ = await _say(admin, "/map Dana")
+    assert "your risk setting not set" in map_.text, map_.text
+    assert bot_env.server.errors == []

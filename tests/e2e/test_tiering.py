@@ -21,6 +21,7 @@ async def test_phq9_by_arguments_item9_makes_crisis(bot_env):
     await admin.send("/phq9 王芳 1 1 1 1 1 0 0 0 1")
     msg = await admin.expect_message()
     assert "PHQ-9" in msg.text and "6/27" in msg.text and "mild" in msg.text
+    assert msg.text.startswith("📋 Saved: PHQ-9"), msg.text
     assert "Item 9" in msg.text and "crisis" in msg.text.lower()
     alert = await admin.expect_message()  # the crisis alert follows the reply at once
     assert "CRISIS" in alert.text and alert.button_texts == ["✅ Acknowledge", "🛟 Safety check"]
