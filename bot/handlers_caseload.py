@@ -19,7 +19,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application
 
 from bot.turn import Turn, button_handler, command, confirm_or_cancel, edit, guard, on_tap, run
-from domain.buttons import ForgetConfirm, UndoChoice
+from domain.buttons import ForgetConfirm, OpenMap, UndoChoice
 from domain.errors import CommandError
 from domain.model import Counsellor
 from rendering.render import Renderer
@@ -47,7 +47,23 @@ async def find(turn: Turn) -> None:
         total=len(rows),
         tz=turn.counsellor.timezone,
     )
-    await turn.send_text(text)
+    await turn.send_text(text, _open_map_buttons(rows))
+
+
+FIND_BUTTONS = 10
+
+
+def _open_map_buttons(rows: list[caseload.FindRow]) -> InlineKeyboardMarkup | None:
+    """One button per client found (the first ten, two to a line) opening the map."""
+    names = [
+        InlineKeyboardButton(
+            f"#{row.client.number} {row.client.name}"[:40],
+            callback_data=OpenMap(row.client.id).pack(),
+        )
+        for row in rows[:FIND_BUTTONS]
+    ]
+    lines = [names[i : i + 2] for i in range(0, len(names), 2)]
+    return InlineKeyboardMarkup(lines) if lines else None
 
 
 def _no_args(turn: Turn, command: str) -> None:

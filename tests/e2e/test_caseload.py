@@ -43,6 +43,11 @@ async def test_find_searches_names_tags_and_decrypted_notes(bot_env):
     assert msg.text.index("#2 李雷") < msg.text.index("#1 王芳")
     assert "<b>SCHOLARSHIP</b>" in msg.html and "<b>scholarship</b>" in msg.html
     assert "&lt;deadline&gt; &amp; rent" in msg.html
+    # a button per client found, in the same order, opens that client's map
+    assert msg.button_texts == ["#2 李雷", "#1 王芳"]
+    await admin.tap(msg, "#1 王芳")
+    shown = await admin.expect_message()
+    assert "Relationship map — #1 王芳" in shown.text and "李雷" not in shown.text, shown.text
     # pinyin initials, tags, student numbers, majors
     assert "#1 王芳" in (await say(admin, "/find wf")).text
     assert "#1 王芳" in (await say(admin, "/find 贫困")).text
@@ -67,6 +72,7 @@ async def test_find_is_scoped_and_works_in_chinese(bot_env):
     await say(second, "/log 张三 私密的谈话")
     msg = await say(second, "/find 私密")
     assert "#1 张三" in msg.text and "王芳" not in msg.text and "最近的在前" in msg.text
+    assert msg.button_texts == ["#1 张三"] and "点下面的名字打开关系图" in msg.text
 
 
 async def test_find_reply_fits_one_message(bot_env):
@@ -76,6 +82,7 @@ async def test_find_reply_fits_one_message(bot_env):
         await say(admin, f"/log 学生{i:02d} needle " + "long words " * 20)
     msg = await say(admin, "/find needle")
     assert len(msg.text) <= 4096 and "more — narrow the search" in msg.text
+    assert len(msg.button_texts) == 10  # the first ten, not seventy
 
 
 # --- /export -------------------------------------------------------------------------------
