@@ -18,8 +18,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from rendering.render import Renderer  # noqa: E402
 from services.overview import RISKS, TRUST, Overview  # noqa: E402
 
-SIZE_INCHES = (12, 8)
-DPI = 100  # → 1200 × 800 pixels
+# Phone first: a chat shows a picture at the screen's width (~360 pt), so both pictures are
+# portraits 1080 pixels wide (three pixels to a point on a phone) with 15-point type (about
+# 10 pt on the screen), their panels stacked in one column.
+DPI = 150
+SIZE_INCHES = (7.2, 12.0)  # → 1080 × 1800 pixels
+CLIENT_SIZE_INCHES = (7.2, 9.6)  # → 1080 × 1440 pixels
+_STYLE = {"font.size": 15, "axes.titlesize": 17, "axes.titleweight": "bold"}
 _CANDIDATES = (
     "Noto Sans CJK SC",
     "Noto Sans CJK JP",
@@ -59,12 +64,12 @@ def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
     font = cjk_font()
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI)
     family = [font[0]] if font else ["DejaVu Sans"]
-    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False}):
-        grid = fig.add_gridspec(2, 2, height_ratios=(1, 1))
-        ax1 = fig.add_subplot(grid[0, 0])
-        ax3 = fig.add_subplot(grid[0, 1])
-        ax2 = fig.add_subplot(grid[1, :])
-        fig.suptitle(L["title"].format(n=data.clients), fontsize=16)
+    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False, **_STYLE}):
+        grid = fig.add_gridspec(3, 1, height_ratios=(1.35, 0.75, 1.1))
+        ax1 = fig.add_subplot(grid[0])
+        ax3 = fig.add_subplot(grid[1])
+        ax2 = fig.add_subplot(grid[2])
+        fig.suptitle(L["title"].format(n=data.clients), fontsize=19)
         # 1. risk tier × trust, stacked
         trust_colours = ("#d6eaf8", "#aed6f1", "#85c1e9", "#5dade2", "#2e86c1", "#cccccc")
         left = [0] * len(RISKS)
@@ -84,25 +89,30 @@ def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
             ax1.text(total, i, f" {total}", va="center")
         ax1.invert_yaxis()
         ax1.set_title(L["by_risk"])
-        ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        ax1.legend(
+            fontsize=12, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False
+        )
         ax1.set_xlim(0, max(max(left), 1) * 1.15)
         # 2. contacts per week
         weeks = [w[5:] for w in data.week_starts]
         ax2.bar(weeks, data.contacts_per_week, color="#2e86c1")
         ax2.set_title(L["contacts"])
         ax2.set_ylabel(L["contacts_axis"])
-        ax2.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax2.tick_params(axis="x", labelrotation=60, labelsize=12)
+        for i, label in enumerate(ax2.get_xticklabels()):  # every other week, legible
+            label.set_visible((len(weeks) - 1 - i) % 2 == 0)
         # 3. overdue
         names = [L["overdue_contact"], L["overdue_follow_ups"]]
         values = [data.overdue_contact, data.overdue_follow_ups]
-        ax3.bar(names, values, color=("#e67e22", "#8e44ad"))
+        ax3.barh(names, values, color=("#e67e22", "#8e44ad"))
         for i, v in enumerate(values):
-            ax3.text(i, v, str(v), ha="center", va="bottom")
+            ax3.text(v, i, f" {v}", va="center")
+        ax3.invert_yaxis()
         ax3.set_title(L["overdue"])
-        ax3.set_ylim(0, max(*values, 1) * 1.2)
-        ax3.yaxis.get_major_locator().set_params(integer=True)
+        ax3.set_xlim(0, max(*values, 1) * 1.2)
+        ax3.xaxis.get_major_locator().set_params(integer=True)
         ax2.yaxis.get_major_locator().set_params(integer=True)
-        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        fig.tight_layout(rect=(0, 0, 1, 0.97))
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
@@ -118,14 +128,14 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
     L = chart_labels(renderer, lang)
     zone = ZoneInfo(tz)
     font = cjk_font()
-    fig = Figure(figsize=(10, 7), dpi=DPI)
+    fig = Figure(figsize=CLIENT_SIZE_INCHES, dpi=DPI)
     family = [font[0]] if font else ["DejaVu Sans"]
     with matplotlib.rc_context(
-        {"font.family": family, "axes.unicode_minus": False, "timezone": tz}
+        {"font.family": family, "axes.unicode_minus": False, "timezone": tz, **_STYLE}
     ):
         ax1 = fig.add_subplot(2, 1, 1)
         ax2 = fig.add_subplot(2, 1, 2, sharex=ax1)
-        fig.suptitle(L["chart_title"].format(name=data.client.name), fontsize=15)
+        fig.suptitle(L["chart_title"].format(name=data.client.name), fontsize=17)
         for series, label, colour in (
             (data.phq9, "PHQ-9", "#c0392b"),
             (data.gad7, "GAD-7", "#2e86c1"),
@@ -143,7 +153,7 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
         ax1.set_ylim(0, 27)
         ax1.set_title(L["chart_scores"])
         if data.phq9 or data.gad7:
-            ax1.legend(loc="upper left")
+            ax1.legend(loc="upper left", fontsize=13)
         else:
             ax1.text(0.5, 0.5, L["chart_none"], ha="center", va="center", transform=ax1.transAxes)
         if data.trust:
@@ -160,6 +170,7 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
         ax2.set_yticks([1, 2, 3, 4, 5])
         ax2.set_title(L["chart_trust"])
         ax2.xaxis.set_major_formatter(DateFormatter("%m-%d", tz=zone))
+        ax2.tick_params(axis="x", labelrotation=45, labelsize=12)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI)

@@ -51,7 +51,7 @@ async def test_overview_picture(bot_env):
     photo = await admin.expect_message(contains="学生概览", skip_others=True)
     assert photo.photo is not None and photo.file_bytes
     assert (
-        png_size(photo.file_bytes) == (1200, 800) == (photo.photo["width"], photo.photo["height"])
+        png_size(photo.file_bytes) == (1080, 1800) == (photo.photo["width"], photo.photo["height"])
     )
     assert "2 人" in photo.caption and "逾期跟进 1 项" in photo.caption
     assert "学生A" not in photo.caption  # counts only, no names
@@ -76,7 +76,7 @@ async def test_client_chart(bot_env):
         bot_env.clock.advance(days=7)
     await admin.send("/map 学生B chart")
     photo = await admin.expect_message(contains="PHQ-9", skip_others=True)
-    assert photo.photo is not None and png_size(photo.file_bytes) == (1000, 700)
+    assert photo.photo is not None and png_size(photo.file_bytes) == (1080, 1440)
     assert "2 PHQ-9, 2 GAD-7, 2 trust records" in photo.caption and "学生B" in photo.caption
     await admin.send("/map 学生B")  # without "chart" the map is text, as before
     assert "Relationship map" in (await admin.expect_message()).text
