@@ -90,7 +90,7 @@ PHQ9 = InstrumentSpec(
     instrument=Instrument.PHQ9,
     name="PHQ-9",
     stem_en="Over the last 2 weeks, how often have you been bothered by any of the following problems?",
-    stem_zh="在过去的两周里,你生活中以下症状出现的频率有多少?",
+    stem_zh="在过去的两周里，你生活中以下症状出现的频率有多少？",
     items_en=(
         "Little interest or pleasure in doing things",
         "Feeling down, depressed, or hopeless",
@@ -109,9 +109,9 @@ PHQ9 = InstrumentSpec(
         "入睡困难、睡不安稳或睡眠过多",
         "感觉疲倦或没有活力",
         "食欲不振或吃太多",
-        "觉得自己很糟,或觉得自己很失败,或让自己或家人失望",
-        "对事物专注有困难,例如阅读报纸或看电视时",
-        "动作或说话速度缓慢到别人已经觉察?或正好相反——烦躁或坐立不安、动来动去的情况更胜于平常",
+        "觉得自己很糟，或觉得自己很失败，或让自己或家人失望",
+        "对事物专注有困难，例如阅读报纸或看电视时",
+        "动作或说话速度缓慢到别人已经觉察？或正好相反——烦躁或坐立不安、动来动去的情况更胜于平常",
         "有不如死掉或用某种方式伤害自己的念头",
     ),
     bands=(
@@ -127,7 +127,7 @@ GAD7 = InstrumentSpec(
     instrument=Instrument.GAD7,
     name="GAD-7",
     stem_en="Over the last 2 weeks, how often have you been bothered by the following problems?",
-    stem_zh="在过去的两周里,你生活中以下症状出现的频率有多少?",
+    stem_zh="在过去的两周里，你生活中以下症状出现的频率有多少？",
     items_en=(
         "Feeling nervous, anxious, or on edge",
         "Not being able to stop or control worrying",

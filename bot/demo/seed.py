@@ -47,10 +47,10 @@ _MAJORS = [
     "英语",
 ]
 _ROUTINE = [
-    ("班会上发言积极, 适应得不错", "group"),
-    ("新生入学谈话: 对专业有兴趣, 暂无困难", "face"),
-    ("宿舍走访: 作息规律, 和室友关系融洽", "dorm"),
-    ("军训后谈心: 有点想家, 已经在慢慢适应", "face"),
+    ("班会上发言积极，适应得不错", "group"),
+    ("新生入学谈话：对专业有兴趣，暂无困难", "face"),
+    ("宿舍走访：作息规律，和室友关系融洽", "dorm"),
+    ("军训后谈心：有点想家，已经在慢慢适应", "face"),
 ]
 
 
@@ -128,7 +128,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     # two weeks, a check on the team in a month, and a goal for the end of term.
     log(
         a,
-        "第一次谈话: 渴望在技术领域有所建树, 但对大学的学习方式感到迷茫, 不知如何规划; 性格内向, "
+        "第一次谈话：渴望在技术领域有所建树，但对大学的学习方式感到迷茫，不知如何规划；性格内向，"
         "很少参加集体活动 #技术成长 #学习方式迷茫 #?团队协作经验 via=face trust=4 sat=4 risk=low "
         "outcome=reached",
         now - timedelta(days=12, hours=3),
@@ -138,7 +138,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     records.add_plan(
         db,
         admin,
-        f"{a} 30d 一个月了: 跟进他在竞赛队的适应情况",
+        f"{a} 30d 一个月了：跟进他在竞赛队的适应情况",
         now - timedelta(days=12, hours=2),
         None,
         rules,
@@ -146,14 +146,14 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     refer(a, "学习计划", now - timedelta(days=3, hours=2), "a")
     log(
         a,
-        "第二次深谈: 愿意分享真实困惑; 一起制定了大一学期的学习计划, 约定每两周进度复盘 "
+        "第二次深谈：愿意分享真实困惑；一起制定了大一学期的学习计划，约定每两周进度复盘 "
         "#+愿意分享 via=face trust=5 sat=5 outcome=reached",
         now - timedelta(days=3, hours=5),
     )
     records.add_plan(
         db,
         admin,
-        f"{a} 每两周 进度复盘: 学习计划 直到 2027-01-20",
+        f"{a} 每两周 进度复盘：学习计划 直到 2027-01-20",
         now - timedelta(days=3, hours=4),
         None,
         rules,
@@ -161,7 +161,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     records.add_goal(
         db,
         admin,
-        f"{a} 学期末鼓励他尝试担任小组项目组长, 锻炼领导力",
+        f"{a} 学期末鼓励他尝试担任小组项目组长，锻炼领导力",
         now - timedelta(days=3),
         None,
         rules,
@@ -175,13 +175,13 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     # week, then a weekly follow-up until she is back on track.
     log(
         b,
-        "因挂科来找我: 沟通不畅, 她情绪激动, 很快就走了 #学业帮扶 via=face trust=1 sat=1 risk=high "
+        "因挂科来找我：沟通不畅，她情绪激动，很快就走了 #学业帮扶 via=face trust=1 sat=1 risk=high "
         "outcome=reached",
         now - timedelta(days=9),
     )
     log(
         b,
-        "宿舍走访, 和室友沟通: 家庭经济压力大, 她需要大量时间做兼职, 精力不足; 感到自卑, 不敢向老师和"
+        "宿舍走访，和室友沟通：家庭经济压力大，她需要大量时间做兼职，精力不足；感到自卑，不敢向老师和"
         "同学求助 #勤工助学 #?自卑不敢求助 #?被认可 via=dorm",
         now - timedelta(days=7),
     )
@@ -191,7 +191,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     records.add_plan(
         db,
         admin,
-        f"{b} 3d 真诚的、非评判性的谈话: 重点是倾听和共情, 而非说教",
+        f"{b} 3d 真诚的、非评判性的谈话：重点是倾听和共情，而非说教",
         now - timedelta(hours=2),
         None,
         rules,
@@ -199,7 +199,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     records.add_plan(
         db,
         admin,
-        f"{b} 每周 跟进学业和打工情况, 直到她重回正轨",
+        f"{b} 每周 跟进学业和打工情况，直到她重回正轨",
         now - timedelta(hours=2),
         None,
         rules,
@@ -207,7 +207,7 @@ def seed_class(db: Database, now: datetime, rules: RuleBase, cat: Catalogue) -> 
     records.add_goal(
         db,
         admin,
-        f"{b} 重回正轨: 补考通过, 兼职改为图书馆勤工助学",
+        f"{b} 重回正轨：补考通过，兼职改为图书馆勤工助学",
         now - timedelta(days=6),
         None,
         rules,

@@ -146,3 +146,16 @@ def test_band_for_rejects_out_of_range():
         band_for("gad7", 22)
     with pytest.raises(ScreeningError):
         band_for("phq9", -1)
+
+
+def test_chinese_questions_use_full_width_punctuation():
+    """The questions a counsellor reads aloud in Chinese: "，？：；" after a Chinese character,
+    not the half-width ",?:;" (they read as typos on a phone)."""
+    import re
+
+    from domain.screening import SPECS
+
+    half_width = re.compile(r"[\u4e00-\u9fff][,?:;!]|[,?:;!][\u4e00-\u9fff]")
+    for spec in SPECS.values():
+        for text in (spec.stem_zh, *spec.items_zh):
+            assert not half_width.search(text), (spec.name, text)
