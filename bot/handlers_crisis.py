@@ -64,20 +64,21 @@ async def after_write(turn: Turn, result: Any) -> None:
     own message naming it, with the three choices."""
     signal = getattr(result, "risk_signal", None)
     if signal is not None:
+        client = getattr(result, "client", None)
+        # a PHQ-9 taken in the last two weeks (the period it asks about) is named, not offered
+        recent = await run(cr.recent_phq9, turn.app.db, turn.counsellor, signal.client_id, turn.now)
+        first = [_button(turn, "safety_check", SignalAction(signal.id, "c"))]
+        if recent is None:
+            first.append(_button(turn, "phq9_now", SignalAction(signal.id, "q")))
         markup = InlineKeyboardMarkup(
-            [
-                [
-                    _button(turn, "safety_check", SignalAction(signal.id, "c")),
-                    _button(turn, "phq9_now", SignalAction(signal.id, "q")),
-                ],
-                [_button(turn, "not_a_risk", SignalAction(signal.id, "n"))],
-            ]
+            [first, [_button(turn, "not_a_risk", SignalAction(signal.id, "n"))]]
         )
         await turn.reply(
             "risk_phrase_prompt",
             markup=markup,
             signal=signal,
-            client=getattr(result, "client", None),
+            client=client,
+            recent_phq9=recent,
         )
 
 

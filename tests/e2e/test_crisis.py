@@ -260,3 +260,26 @@ def _write_transcript():
         pathlib.Path(target).write_text(
             json.dumps(TRANSCRIPT, ensure_ascii=False, indent=1), encoding="utf-8"
         )
+
+
+async def test_the_prompt_names_a_recent_phq9_instead_of_offering_another(bot_env):
+    """PHQ-9 asks about the last two weeks: minutes after one, the risk-phrase prompt shows
+    its result and offers the safety check only; after two weeks it offers PHQ-9 again."""
+    admin = await _quiet(bot_env, "zh-hans")
+    await admin.send("/new 小陈")
+    await admin.expect_message()
+    await admin.send("/phq9 小陈 1 1 1 1 1 1 1 0 0")
+    assert "已保存 PHQ-9" in (await admin.expect_message()).text
+    bot_env.clock.advance(minutes=10)
+    await admin.send("/log 小陈 说最近觉得活着没意思")
+    await admin.expect_message()
+    prompt = await admin.expect_message()
+    assert "最近的 PHQ-9：" in prompt.text and "7/27（轻度）" in prompt.text, prompt.text
+    assert prompt.button_texts == ["🛟 现在做安全评估", "不是风险…"], prompt.button_texts
+    bot_env.clock.advance(days=15)
+    await admin.send("/log 小陈 又说活着没意思")
+    await admin.expect_message()
+    prompt = await admin.expect_message()
+    assert "最近的 PHQ-9" not in prompt.text
+    assert prompt.button_texts == ["🛟 现在做安全评估", "📋 现在做 PHQ-9", "不是风险…"]
+    assert bot_env.server.errors == []
