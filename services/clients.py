@@ -64,6 +64,20 @@ class MapView:
     series: list[PlanSeries] = field(default_factory=list)  # recurring follow-ups, active first
     safety_checks: list[StoredCheck] = field(default_factory=list)  # latest first
 
+    @property
+    def last_contact_at(self) -> datetime | None:
+        """The last contact as the grading counts it (a conversation, a screening or a safety
+        check), so the map says what the reminders and due dates are computed from."""
+        return last_contact(self.map.client, self.grades)
+
+
+def last_contact(client: Client, grades: Grades | None) -> datetime | None:
+    """The later of the client's last conversation and the last contact its grades counted
+    (screenings and safety checks count as contacts too)."""
+    graded = grades.last_contact_at if grades is not None else None
+    seen = [t for t in (client.last_contact_at, graded) if t is not None]
+    return max(seen) if seen else None
+
 
 # --- client resolution -------------------------------------------------------------------
 
@@ -283,6 +297,10 @@ class CaseloadRow:
     @property
     def risk(self) -> Risk:
         return self.grades.risk if self.grades is not None else self.client.risk
+
+    @property
+    def last_contact_at(self) -> datetime | None:
+        return last_contact(self.client, self.grades)
 
 
 @dataclass(frozen=True)

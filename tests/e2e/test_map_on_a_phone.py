@@ -186,3 +186,19 @@ async def test_map_and_status_say_when_no_risk_was_set(bot_env):
     map_ = await _say(admin, "/map Dana")
     assert "your risk setting not set" in map_.text, map_.text
     assert bot_env.server.errors == []
+
+
+async def test_a_screening_counts_as_the_last_contact_everywhere(bot_env):
+    """Grading counts a screening (and a safety check) as a contact, and the reminders say
+    "上次联系 <date>" from it; the map and /clients say the same, not "尚未联系"."""
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    await _say(admin, "/new 学生E")
+    map_ = await _say(admin, "/map 学生E")
+    assert "联系：尚未联系" in map_.text, map_.text
+    await _say(admin, "/phq9 学生E 0 0 1 0 0 0 0 0 0")
+    bot_env.clock.advance(days=2)
+    map_ = await _say(admin, "/map 学生E")
+    assert "联系：上次 " in map_.text and "尚未联系" not in map_.text.split("下一步")[0], map_.text
+    assert "还没有谈话记录" in map_.text  # the conversations themselves are still none
+    listing = await _say(admin, "/clients")
+    assert "2 天前联系" in listing.text, listing.text
