@@ -137,6 +137,26 @@ async def test_acknowledge_keeps_text_and_strips_every_copy(bot_env):
     assert first.message_id == mine[0].message_id
 
 
+async def test_a_repeat_after_the_deadline_says_it_is_overdue(bot_env):
+    """A repeat sent after the response deadline says by how much it is overdue (it used to
+    say only "respond … by 11:00" at 11:21); acknowledged, the copy no longer says so."""
+    admin = await admin_ready(bot_env)
+    await agenda_off(admin)
+    first = await crisis_alert(bot_env, admin)
+    assert "Overdue" not in first.text
+    bot_env.clock.advance(minutes=16)  # 10:16, within the hour
+    await tick(bot_env)
+    one = await admin.expect_message(contains="Reminder 1", skip_others=True)
+    assert "Overdue" not in one.text
+    bot_env.clock.advance(minutes=65)  # 11:21, 21 minutes past 11:00
+    await tick(bot_env)
+    late = await admin.expect_message(contains="Reminder 2", skip_others=True)
+    assert "by 2026-11-28 11:00. Overdue by 21 min: respond now." in late.text, late.text
+    await admin.tap(late, "✅ Acknowledge")
+    edited = await admin.expect_edit(late)
+    assert "Acknowledged at" in edited.text and "Overdue" not in edited.text
+
+
 async def test_escalation_goes_to_the_supervisor_when_one_is_set(bot_env):
     admin, second, third = await supervised_team(bot_env)
     assert "Wang now receives Zhang's" in (await admin.expect_message()).text
