@@ -41,6 +41,7 @@ async def test_find_searches_names_tags_and_decrypted_notes(bot_env):
     assert "2 clients" in msg.text
     # latest hit first, the hit in bold, the note's HTML characters escaped
     assert msg.text.index("#2 李雷") < msg.text.index("#1 王芳")
+    assert "\n\n#1 王芳" in msg.text, msg.text  # a blank line between two clients' hits
     assert "<b>SCHOLARSHIP</b>" in msg.html and "<b>scholarship</b>" in msg.html
     assert "&lt;deadline&gt; &amp; rent" in msg.html
     # a button per client found, in the same order, opens that client's map
@@ -319,6 +320,8 @@ async def test_undo_a_log_restores_status_needs_and_plan(bot_env):
     msg = await undo(admin)
     assert "Undone: the conversation logged for #1 王芳" in msg.text and "2 needs" in msg.text
     assert "trust back to 3" in msg.text and "risk back to low" in msg.text
+    restored = [line for line in msg.text.splitlines() if "back to" in line]
+    assert len(restored) == 2, msg.text  # one change a line (they ran together)
     after = table_counts(bot_env.db_path)
     for table in ("interactions", "needs", "plan_items", "status_changes", "alerts"):
         assert after[table] == before[table], table

@@ -69,6 +69,7 @@ async def test_import_a_chinese_roster_on_one_tap(bot_env):
     assert "已在名单中（学号相同，不重复导入）1 人：学生Z（2025199，#1）" in text
     assert "第 7 行：与前面的行重复（第 6 行） “2025102”" in text
     assert "第 9 行：没有姓名" in text
+    assert "“2025102”\n• 第 9 行" in text, text  # one problem a line
     assert clients(bot_env) == [(1, "学生Z", "2025199", None)]  # nothing saved before the tap
     await admin.tap(preview, "📥 导入 2 人")
     done = (await admin.expect_edit(preview)).text

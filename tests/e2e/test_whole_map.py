@@ -14,8 +14,11 @@ async def test_outcome_and_unreached_streak_on_the_map(bot_env):
     admin = await admin_ready(bot_env, lang="zh-hans")
     await admin.send("/new 学生B")
     await admin.expect_message()
-    await admin.send("/log 学生B 面谈, 情绪激动 via=面谈 outcome=联系上")
-    assert "结果：联系上" in (await admin.expect_message()).text
+    await admin.send("/log 学生B 面谈, 情绪激动 #+乐观 #学业辅导 via=面谈 outcome=联系上 trust=3")
+    logged = (await admin.expect_message()).text
+    # each part on its own line (they ran together: "结果：联系上信任度：– → 3")
+    assert "结果：联系上\n💪 优势：乐观\n需求：学业辅导" in logged, logged
+    assert "\n信任度：– → 3" in logged, logged
     bot_env.clock.advance(days=2)
     await admin.send("/log 学生B 打电话没人接 via=电话 outcome=未联系上")
     logged = (await admin.expect_message()).text
@@ -128,3 +131,5 @@ async def test_export_xlsx_holds_exactly_the_counsellors_data(bot_env):
     # both exports are in the audit trail (who and when, never what)
     audit = await say(admin, "/audit")
     assert audit.text.count("导出了全部学生") == 2, audit.text
+    lines = audit.text.splitlines()
+    assert sum("导出了全部学生" in line for line in lines) == 2, audit.text  # one a line
