@@ -155,3 +155,13 @@ def test_labels_and_need_matching():
     assert codes == ["work_study", "financial_aid"]
     assert "work_study" in [r.code for r in cat.for_needs(set(), ["晚上在打工"])]
     assert cat.for_needs(set(), []) == []
+
+
+def test_chinese_descriptions_use_full_width_punctuation():
+    """A counsellor reads these on a phone: "，：" after a Chinese character, not ",:"."""
+    import re
+
+    half_width = re.compile(r"[\u4e00-\u9fff][,?:;!]|[,?:;!][\u4e00-\u9fff]")
+    for r in load_resources().resources:
+        for text in (r.zh, r.desc_zh):
+            assert not half_width.search(text), (r.code, text)
