@@ -70,6 +70,8 @@ def _agenda(
     for key in _LISTS:
         out[key] = [(clients[cid], item) for cid, item in lists[key] if cid in clients]
         out[f"{key}_total"] = totals[key]
+    # nothing due at all: say so differently to a counsellor who has no clients yet
+    out["no_clients"] = not any(totals.values()) and uow.clients_of(counsellor.id).count() == 0
     return out
 
 
@@ -78,7 +80,7 @@ def agenda_lists(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> dict
     follow-ups due today or overdue, clients due for contact, unacknowledged alerts, tier
     reviews (split: the low-risk ones with no risk factor are `quiet`, confirmed together)."""
     full = _agenda(uow, counsellor, now, None)
-    return {k: v for k, v in full.items() if not k.endswith("_total")}
+    return {k: v for k, v in full.items() if not k.endswith("_total") and k != "no_clients"}
 
 
 def agenda_data(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> dict[str, Any]:

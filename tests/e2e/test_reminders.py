@@ -272,3 +272,18 @@ async def test_tier_review_confirm_or_lower(bot_env):
     await tick(bot_env)
     again = await admin.expect_message(contains="Tier review", skip_others=True)
     assert "李雷" in again.text
+
+
+async def test_an_empty_agenda_tells_a_counsellor_without_clients_how_to_start(bot_env):
+    """Nothing due: with no clients at all the agenda says how to add them (it advised
+    contacting "someone you haven't seen for a while"); with clients, that advice."""
+    admin = await admin_ready(bot_env, lang="zh-hans")
+    await admin.send("/today")
+    empty = await admin.expect_message(contains="今日日程", skip_others=True)
+    assert "你还没有学生" in empty.text and "/import" in empty.text, empty.text
+    assert "好久没见" not in empty.text
+    await admin.send("/new 学生F")
+    await admin.expect_message()
+    await admin.send("/today")
+    quiet = await admin.expect_message(contains="今日日程", skip_others=True)
+    assert "今天没有到期事项" in quiet.text and "你还没有学生" not in quiet.text, quiet.text

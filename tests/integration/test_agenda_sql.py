@@ -138,6 +138,7 @@ def _reference_data(uow: UnitOfWork, counsellor: Counsellor, now: datetime) -> d
         data[key] = full[key][:shown]
     data["quiet_total"] = len(full["quiet"])
     data["quiet"] = full["quiet"][:5]
+    data["no_clients"] = not uow.clients_of(counsellor.id).list()
     return data
 
 
@@ -203,6 +204,7 @@ def test_an_empty_caseload(db: Database) -> None:
         data = agenda_data(uow, me, NOW)
         assert data == _reference_data(uow, me, NOW)
     assert all(data[f"{k}_total"] == 0 for k in ("plan", "contact", "reviews", "quiet", "alerts"))
+    assert data["no_clients"] is True
 
 
 def test_today_and_clients_cost_the_same_for_20_and_200_clients(db: Database) -> None:
