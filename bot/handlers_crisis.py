@@ -14,6 +14,7 @@ replayed tap changes nothing and sends nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -34,6 +35,8 @@ from domain.tiering import REVIEW_REASONS
 from services import crisis as cr
 from services import reminders as rem
 from services.errors import NotYours
+
+log = logging.getLogger("caremap.bot")
 
 DISMISS = {"j": "joke", "u": "quote", "h": "handled"}
 
@@ -65,8 +68,15 @@ async def after_write(turn: Turn, result: Any) -> None:
     signal = getattr(result, "risk_signal", None)
     if signal is not None:
         client = getattr(result, "client", None)
-        # a PHQ-9 taken in the last two weeks (the period it asks about) is named, not offered
-        recent = await run(cr.recent_phq9, turn.app.db, turn.counsellor, signal.client_id, turn.now)
+        # a PHQ-9 taken in the last two weeks (the period it asks about) is named, not offered;
+        # if that read fails, the prompt still goes out, offering PHQ-9 as before
+        try:
+            recent = await run(
+                cr.recent_phq9, turn.app.db, turn.counsellor, signal.client_id, turn.now
+            )
+        except Exception:  # noqa: BLE001 - the prompt matters more than this detail
+            log.exception("risk-phrase prompt: the latest PHQ-9 could not be read")
+            recent = None
         first = [_button(turn, "safety_check", SignalAction(signal.id, "c"))]
         if recent is None:
             first.append(_button(turn, "phq9_now", SignalAction(signal.id, "q")))

@@ -283,3 +283,20 @@ async def test_the_prompt_names_a_recent_phq9_instead_of_offering_another(bot_en
     assert "最近的 PHQ-9" not in prompt.text
     assert prompt.button_texts == ["🛟 现在做安全评估", "📋 现在做 PHQ-9", "不是风险…"]
     assert bot_env.server.errors == []
+
+
+async def test_the_prompt_goes_out_even_if_the_latest_phq9_cannot_be_read(bot_env, monkeypatch):
+    from services import crisis
+
+    def broken(*_a, **_k):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(crisis, "recent_phq9", broken)
+    admin = await _quiet(bot_env, "zh-hans")
+    await admin.send("/new 小陈")
+    await admin.expect_message()
+    await admin.send("/log 小陈 说最近觉得活着没意思")
+    await admin.expect_message()
+    prompt = await admin.expect_message()
+    assert "活着没意思" in prompt.text
+    assert prompt.button_texts == ["🛟 现在做安全评估", "📋 现在做 PHQ-9", "不是风险…"]
