@@ -5,6 +5,7 @@ CJK from Debian's fonts-noto-cjk), so Chinese labels are never drawn as empty bo
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -118,12 +119,22 @@ def overview_png(renderer: Renderer, lang: str, data: Overview) -> bytes:
     return buf.getvalue()
 
 
+def time_range(times: list[datetime]) -> tuple[datetime, datetime] | None:
+    """The client chart's time axis: the records with a few days either side, at least two
+    weeks wide (one record alone sits in the middle); None without records."""
+    if not times:
+        return None
+    lo, hi = min(times), max(times)
+    pad = max(timedelta(days=3), (timedelta(days=14) - (hi - lo)) / 2)
+    return lo - pad, hi + pad
+
+
 def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
     """`/map <client> chart`: PHQ-9 and GAD-7 totals over time with the published band lines,
     and trust (1–5) over time."""
     from zoneinfo import ZoneInfo
 
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import AutoDateLocator, DateFormatter
 
     L = chart_labels(renderer, lang)
     zone = ZoneInfo(tz)
@@ -169,7 +180,14 @@ def client_png(renderer: Renderer, lang: str, tz: str, data: object) -> bytes:
         ax2.set_ylim(0.5, 5.5)
         ax2.set_yticks([1, 2, 3, 4, 5])
         ax2.set_title(L["chart_trust"])
-        ax2.xaxis.set_major_formatter(DateFormatter("%m-%d", tz=zone))
+        # the time axis spans the records (at least two weeks, a few days either side):
+        # matplotlib's default for an empty panel is 1970, which made "01-01 07-01 …" ticks
+        span = time_range([t for series in (data.phq9, data.gad7, data.trust) for t, _ in series])
+        if span is not None:
+            ax2.set_xlim(span[0].astimezone(zone), span[1].astimezone(zone))
+        long = span is not None and span[1] - span[0] > timedelta(days=300)
+        ax2.xaxis.set_major_locator(AutoDateLocator(tz=zone, maxticks=7))
+        ax2.xaxis.set_major_formatter(DateFormatter("%Y-%m" if long else "%m-%d", tz=zone))
         ax2.tick_params(axis="x", labelrotation=45, labelsize=12)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         buf = io.BytesIO()

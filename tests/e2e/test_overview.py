@@ -80,3 +80,18 @@ async def test_client_chart(bot_env):
     assert "2 PHQ-9, 2 GAD-7, 2 trust records" in photo.caption and "学生B" in photo.caption
     await admin.send("/map 学生B")  # without "chart" the map is text, as before
     assert "Relationship map" in (await admin.expect_message()).text
+
+
+def test_the_client_chart_spans_its_records():
+    """The time axis is the records' span, padded (an empty panel defaulted it to 1970, so a
+    client with one trust record got ticks "01-01 07-01 01-01 …" over decades)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.charts import time_range
+
+    t = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    assert time_range([]) is None
+    lo, hi = time_range([t])
+    assert hi - lo == timedelta(days=14) and lo < t < hi and t - lo == hi - t
+    lo, hi = time_range([t, t - timedelta(days=200)])
+    assert lo == t - timedelta(days=203) and hi == t + timedelta(days=3)
