@@ -300,3 +300,15 @@ async def test_the_prompt_goes_out_even_if_the_latest_phq9_cannot_be_read(bot_en
     prompt = await admin.expect_message()
     assert "活着没意思" in prompt.text
     assert prompt.button_texts == ["🛟 现在做安全评估", "📋 现在做 PHQ-9", "不是风险…"]
+
+
+async def test_a_note_in_the_third_person_is_checked_too(bot_env):
+    """Notes are about someone: "she wants to die" was not found ("want to die" matched whole
+    words only, in the first person), so no prompt came."""
+    admin = await _quiet(bot_env, "en")
+    await admin.send("/new Mei")
+    await admin.expect_message()
+    await admin.send("/log Mei said she wants to die, so tired")
+    await admin.expect_message()
+    prompt = await admin.expect_message()
+    assert "“wants to die”" in prompt.text and "🛟 Safety check now" in prompt.button_texts

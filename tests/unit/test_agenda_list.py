@@ -54,3 +54,20 @@ def test_one_line_per_person(lang: str, section: str) -> None:
     for i in (1, 2, 3):
         line = next(x for x in text.splitlines() if x.startswith(f"{i}. "))
         assert line.count("#") == 1 and f"学生{i}" in line, text
+
+
+def test_a_review_row_says_when_the_review_is_due() -> None:
+    """It said "high risk since <review date>" in English: the date is the review's."""
+    text = default_renderer().render(
+        "en",
+        "agenda_list",
+        section="reviews",
+        rows=_rows("reviews")[:1],
+        start=0,
+        total=1,
+        page=0,
+        pages=1,
+        now=NOW,
+        tz="Asia/Shanghai",
+    )
+    assert "high risk, review due 2026-11-28" in text and "since" not in text, text

@@ -48,7 +48,14 @@ def found(text, rules=RULES):
         ("Kill   Myself.", ["kill myself"]),
         ("don’t want to live", ["don't want to live"]),
         # both languages in one note, each phrase once
-        ("想死 … wants to die, 想死", ["想死"]),
+        ("想死 … wants to die, 想死", ["想死", "wants to die"]),
+        # a counsellor's note is about someone: third person, other tenses
+        ("she said she wants to die, so tired", ["wants to die"]),
+        ("talked about killing herself", ["killing herself"]),
+        ("afraid he will hurt himself again", ["hurt himself"]),
+        ("he doesn't want to live anymore", ["doesn't want to live"]),
+        ("thinks everyone is better off without her", ["better off without her"]),
+        ("self harming since May", ["self-harming"]),
     ],
 )
 def test_true_positives(text, expected):
