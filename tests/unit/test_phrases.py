@@ -56,6 +56,10 @@ def found(text, rules=RULES):
         ("he doesn't want to live anymore", ["doesn't want to live"]),
         ("thinks everyone is better off without her", ["better off without her"]),
         ("self harming since May", ["self-harming"]),
+        # how students write it online
+        ("说想紫砂", ["紫砂"]),
+        ("she talked about wanting to unalive herself", ["unalive"]),
+        ("最近觉得活着好没意思，想消失", ["活着好没意思", "想消失"]),
     ],
 )
 def test_true_positives(text, expected):
@@ -82,6 +86,9 @@ def test_true_positives(text, expected):
         "I'm dying to see it",
         "killer app",
         "ending it early",
+        "送了老师一把紫砂壶",
+        "the kids killed it at the contest",
+        "she wanted to diet",
         "a long history",
         "",
     ],
