@@ -46,6 +46,7 @@ async def find(turn: Turn) -> None:
         query=" ".join(args.split()),
         total=len(rows),
         tz=turn.counsellor.timezone,
+        buttons=FIND_BUTTONS,
     )
     await turn.send_text(text, _open_map_buttons(rows))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -177,6 +177,15 @@ class ScreeningResult:
     @property
     def spec(self) -> InstrumentSpec:
         return SPECS[self.instrument]
+
+    def covers(self, now: datetime) -> bool:
+        """Whether `now` is still within the period this screening asks about (PHQ-9 and GAD-7:
+        "over the last 2 weeks"): another one now would ask about much the same days."""
+        return self.at is not None and now - self.at <= RECALL_PERIOD
+
+
+# PHQ-9 and GAD-7 ask about the last two weeks.
+RECALL_PERIOD = timedelta(days=14)
 
 
 def spec(instrument: Instrument | str) -> InstrumentSpec:

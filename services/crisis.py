@@ -58,20 +58,14 @@ def record_signal(
     return uow.crisis_of(actor.id).add_signal(client_id, source or "note", tuple(found[:8]), now)
 
 
-# PHQ-9 asks about the last two weeks: one taken within them is not offered again at once.
-PHQ9_RECENT = timedelta(days=14)
-
-
 def recent_phq9(
     db: Database, actor: Counsellor, client_id: int, now: datetime
 ) -> ScreeningResult | None:
-    """The client's latest PHQ-9 if it was taken within `PHQ9_RECENT` of `now`, else None
-    (also for a client that is not the actor's)."""
+    """The client's latest PHQ-9 if `now` is still within the two weeks it asks about
+    (`ScreeningResult.covers`), else None (also for a client that is not the actor's)."""
     with db.uow(write=False) as uow:
         found = uow.clinical_of(actor.id).screenings(client_id, Instrument.PHQ9, limit=1)
-    if found and found[0].at is not None and now - found[0].at <= PHQ9_RECENT:
-        return found[0]
-    return None
+    return found[0] if found and found[0].covers(now) else None
 
 
 @dataclass(frozen=True)

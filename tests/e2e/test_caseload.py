@@ -76,6 +76,21 @@ async def test_find_is_scoped_and_works_in_chinese(bot_env):
     assert msg.button_texts == ["#1 张三"] and "点下面的名字打开关系图" in msg.text
 
 
+async def test_find_says_which_clients_have_a_button(bot_env):
+    """Twelve clients found, all listed: ten buttons, and the footer says only the first ten
+    have one (the others: /map <number>), not a silent cut."""
+    admin = await admin_ready(bot_env)
+    for i in range(12):
+        await say(admin, f"/new Li{i:02d}")
+        await say(admin, f"/log Li{i:02d} needle")
+    msg = await say(admin, "/find needle")
+    assert "12 clients" in msg.text and "more — narrow the search" not in msg.text, msg.text
+    assert len(msg.button_texts) == 10
+    assert "map of the first 10; for the others, /map <number>" in msg.text, msg.text
+    few = await say(admin, "/find Li01")
+    assert few.button_texts == ["#2 Li01"] and "first 10" not in few.text, few.text
+
+
 async def test_find_reply_fits_one_message(bot_env):
     admin = await admin_ready(bot_env)
     for i in range(70):

@@ -159,3 +159,17 @@ def test_chinese_questions_use_full_width_punctuation():
     for spec in SPECS.values():
         for text in (spec.stem_zh, *spec.items_zh):
             assert not half_width.search(text), (spec.name, text)
+
+
+def test_a_screening_covers_the_two_weeks_it_asks_about():
+    from datetime import timedelta
+
+    from domain.screening import RECALL_PERIOD, score
+
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    result = score("phq9", [1, 1, 1, 1, 1, 1, 1, 0, 0])
+    assert RECALL_PERIOD == timedelta(days=14)
+    assert not result.covers(at)  # no time: not known to cover anything
+    taken = score("phq9", [1, 1, 1, 1, 1, 1, 1, 0, 0], at=at)
+    assert taken.covers(at) and taken.covers(at + timedelta(days=14))
+    assert not taken.covers(at + timedelta(days=14, seconds=1))
