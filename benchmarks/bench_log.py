@@ -153,7 +153,7 @@ def database_free():
             patch.object(invites, "remember_telegram_language", remember_telegram_language)
         )
         stack.enter_context(
-            patch.object(Inbox, "_store", lambda self, batch: [u for u, _ in batch])
+            patch.object(Inbox, "_store", lambda self, batch: [row[0] for row in batch])
         )
         stack.enter_context(patch.object(Inbox, "_mark", lambda self, update_id: None))
         yield

@@ -5,13 +5,16 @@ it has fetched it, so a crash loses whatever was fetched and not yet handled. He
 
 1. **fetch** — `getUpdates(offset)`; the batch is written to the inbox table in one small
    transaction (encrypted: updates carry notes); only then does the next `getUpdates`
-   confirm it (offset = last id + 1). An update already in the inbox is not queued again.
+   confirm it (offset = last id + 1). An update already in the inbox is not queued again;
+   an id Telegram has reused for another update (`fingerprint`) is.
 2. **handle** — one worker feeds each new update to `Application.process_update` (PTB's
    handlers, filters and conversation machinery unchanged), in order, then marks the row
    handled (its payload cleared).
 3. **restart** — rows a previous life left unhandled are fed again first, oldest first.
    The update id makes a second handling harmless: every write claims it in the same
-   transaction as its effects (`Turn.write` → `Database.once`).
+   transaction as its effects (`Turn.write` → `Database.once`), with its fingerprint.
+4. **prune** — at start and every hour, handled rows older than two days and claims older
+   than a week are forgotten.
 
 Webhook mode (`CAREMAP_WEBHOOK_URL`): instead of step 1, Telegram POSTs each update to a
 small aiohttp endpoint that answers 200 only after the row is committed (anything else and
@@ -42,7 +45,29 @@ log = logging.getLogger("caremap.inbox")
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 h
+KEEP_CLAIMS = timedelta(days=7)  # processed update ids: far past any redelivery
+PRUNE_EVERY = 3600.0  # seconds
 Clock = Callable[[], datetime]
+
+
+def fingerprint(update: Update) -> str:
+    """What an update was, apart from its id: its callback query (id, data, message), or
+    its message (chat, message id, date). Telegram delivers the same update again with the
+    same fingerprint; an id it has reused (at random after a week without updates, or on
+    another bot token) comes with another one, so the inbox and `UpdateRepo.claim` take it
+    as the new update it is instead of skipping it as handled."""
+    query = update.callback_query
+    if query is not None:
+        msg = query.message
+        where = (msg.chat.id, msg.message_id) if msg is not None else (query.inline_message_id,)
+        parts: tuple[object, ...] = ("q", query.id, query.data, *where)
+    elif update.effective_message is not None:
+        m = update.effective_message
+        parts = ("m", m.chat.id, m.message_id, int(m.date.timestamp()) if m.date else None)
+    else:
+        parts = ("u", update.update_id)
+    key = "\x1f".join(str(p) for p in parts).encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
 class Inbox:
@@ -66,13 +91,14 @@ class Inbox:
         self.fetched: dict[int, int] = {}
         self.handled: set[int] = set()
         self.changed = asyncio.Event()
+        self.pruned = asyncio.Event()  # set once the first pruning has finished
         self._busy = False
         self._stopping = False
         self._fetcher: asyncio.Task | None = None
 
     # -- the database side (worker threads: one unit of work each) ----------------------
 
-    def _store(self, batch: list[tuple[int, str]]) -> list[int]:
+    def _store(self, batch: list[tuple[int, str, str]]) -> list[int]:
         with self.db.uow(write=True) as uow:
             return uow.inbox.store(batch, self.clock())
 
@@ -85,8 +111,11 @@ class Inbox:
             return uow.inbox.unhandled(limit=100_000)
 
     def _prune(self) -> int:
+        """Forget handled inbox rows and old claims of update ids (both would grow for
+        ever); what is kept covers every redelivery Telegram makes."""
+        now = self.clock()
         with self.db.uow(write=True) as uow:
-            return uow.inbox.prune(self.clock() - KEEP_HANDLED)
+            return uow.inbox.prune(now - KEEP_HANDLED) + uow.updates.prune(now - KEEP_CLAIMS)
 
     def _notify(self) -> None:
         event, self.changed = self.changed, asyncio.Event()
@@ -123,9 +152,8 @@ class Inbox:
     async def accept(self, updates: list[tuple[Update, str]]) -> None:
         """Store `(update, json)` pairs in one transaction, then queue the new ones.
         Raises if the insert fails: the caller must not confirm them then."""
-        fresh = set(
-            await asyncio.to_thread(self._store, [(u.update_id, raw) for u, raw in updates])
-        )
+        batch = [(u.update_id, raw, fingerprint(u)) for u, raw in updates]
+        fresh = set(await asyncio.to_thread(self._store, batch))
         for u, _raw in updates:
             self.fetched[u.update_id] = self.fetched.get(u.update_id, 0) + 1
             if u.update_id in fresh:
@@ -160,7 +188,6 @@ class Inbox:
 
     async def _fetch_forever(self) -> None:
         delay = 1.0
-        rounds = 0
         while True:
             try:
                 await self.fetch_once()
@@ -179,10 +206,18 @@ class Inbox:
                 log.warning("inbox: getUpdates refused (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            rounds += 1
-            if rounds % 500 == 0:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self._prune)
+
+    async def _prune_forever(self) -> None:
+        """At start and every hour, polling or webhook."""
+        while True:
+            try:
+                pruned = await asyncio.to_thread(self._prune)
+                if pruned:
+                    log.info("inbox: forgot %d handled update(s)", pruned)
+            except Exception:  # noqa: BLE001 - pruning again next hour is fine
+                log.exception("inbox: pruning failed")
+            self.pruned.set()
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def _handle_forever(self) -> None:
         while not self._stopping:
@@ -212,6 +247,7 @@ class Inbox:
     async def running(self, webhook: Webhook | None = None) -> AsyncIterator[Inbox]:
         await self.refeed()
         worker = asyncio.create_task(self._handle_forever(), name="caremap-inbox-handle")
+        pruner = asyncio.create_task(self._prune_forever(), name="caremap-inbox-prune")
         if webhook is None:
             with contextlib.suppress(TelegramError):
                 # a bot that ran in webhook mode before would get 409 from getUpdates
@@ -236,8 +272,11 @@ class Inbox:
             yield self
         finally:
             fetcher.cancel()
+            pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await fetcher
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pruner
             # let the update in hand finish (its row is marked); the rest stays queued in
             # the database for the next start
             self._stopping = True

@@ -23,6 +23,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.context import BotContext
+from bot.inbox import fingerprint
 from domain import buttons, grammar
 from domain.errors import CommandError
 from domain.model import Counsellor
@@ -110,7 +111,7 @@ class Turn:
         update raises `AlreadyProcessed` (answered in `answering`) and writes nothing."""
         db, update_id, now = self.app.db, self.update_id, self.now
         if self._once is None:
-            self._once = Once(update_id, now)
+            self._once = Once(update_id, now, fingerprint(self.update))
         state = self._once
 
         def once() -> Any:

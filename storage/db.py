@@ -254,7 +254,14 @@ class Database:
     # -- units of work ----------------------------------------------------------------
 
     @contextmanager
-    def once(self, update_id: int, now: datetime, *, state: Once | None = None) -> Iterator[Once]:
+    def once(
+        self,
+        update_id: int,
+        now: datetime,
+        *,
+        state: Once | None = None,
+        fingerprint: str | None = None,
+    ) -> Iterator[Once]:
         """Make the work inside idempotent for one Telegram update: the first write unit
         of work opened inside records `update_id` as processed in its own transaction, or,
         if it already was, rolls back and raises `AlreadyProcessed`. A use case that claims
@@ -262,7 +269,7 @@ class Database:
         Pass the same `state` to several blocks of one handling (a contextvar: same thread
         or task)."""
         if state is None:
-            state = Once(update_id, now)
+            state = Once(update_id, now, fingerprint)
         elif state.update_id != update_id:
             raise ValueError("a Once state belongs to one update")
         token = ONCE.set(state)
@@ -308,7 +315,7 @@ class Database:
                 once = ONCE.get() if write else None
                 inbox_turn = None
                 if once is not None and not once.committed and once.pending is None:
-                    if not unit.updates.claim(once.update_id, once.now):
+                    if not unit.updates.claim(once.update_id, once.now, once.fingerprint):
                         raise AlreadyProcessed(once.update_id)
                     once.pending = unit
                     inbox_turn = INBOX_TURN.get()

@@ -20,20 +20,34 @@ from storage.orm import InboxRow, table_of
 
 
 class InboxRepo(Repo):
-    def store(self, updates: Iterable[tuple[int, str]], now: datetime) -> list[int]:
-        """Insert `(update_id, json)` pairs; returns the ids that were new, in order."""
+    def store(
+        self, updates: Iterable[tuple[int, str] | tuple[int, str, str | None]], now: datetime
+    ) -> list[int]:
+        """Insert `(update_id, json[, fingerprint])`; returns the ids that were new, in order.
+
+        An id already here is the same update again (left alone, not returned) — unless both
+        carry a fingerprint (`bot.inbox.fingerprint`) and they differ, and the row stored was
+        handled: then Telegram has reused the id for another update, which takes the row
+        over and is returned as new."""
         table = table_of(InboxRow)
         insert = pg_insert if self._uow.dialect == "postgresql" else sqlite_insert
         received = aware(now, "now")
         fresh: list[int] = []
-        for update_id, payload in updates:
-            stmt = (
-                insert(table)
-                .values(update_id=update_id, payload_enc=self._enc(payload), received_at=received)
-                .on_conflict_do_nothing(index_elements=["update_id"])
-                .returning(table.c.update_id)
-            )
-            if self._s.execute(stmt).first() is not None:
+        for update_id, payload, *rest in updates:
+            fingerprint = rest[0] if rest else None
+            values = {"payload_enc": self._enc(payload), "received_at": received}
+            stmt = insert(table).values(update_id=update_id, fingerprint=fingerprint, **values)
+            if fingerprint is None:
+                stmt = stmt.on_conflict_do_nothing(index_elements=["update_id"])
+            else:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["update_id"],
+                    set_={**values, "fingerprint": fingerprint, "handled_at": None},
+                    where=table.c.handled_at.is_not(None)
+                    & table.c.fingerprint.is_not(None)
+                    & (table.c.fingerprint != fingerprint),
+                )
+            if self._s.execute(stmt.returning(table.c.update_id)).first() is not None:
                 fresh.append(update_id)
         return fresh
 

@@ -12,9 +12,10 @@ class Once:
     One object can serve several `Database.once` blocks of the same handling: once the
     claim has committed, later units of work are part of the same, first handling."""
 
-    def __init__(self, update_id: int, now: datetime) -> None:
+    def __init__(self, update_id: int, now: datetime, fingerprint: str | None = None) -> None:
         self.update_id = update_id
         self.now = now
+        self.fingerprint = fingerprint  # what the update was (`UpdateRepo.claim`)
         self.pending: Any = None  # the unit of work whose open transaction holds the claim
         self.committed = False  # the claim is in the database: this handling owns the update
 

@@ -293,6 +293,9 @@ class ProcessedUpdateRow(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+    # what the update was (migration 0014): the same id with another fingerprint is
+    # another update (Telegram reuses ids), not this one again; None before 0014
+    fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class InboxRow(Base):
@@ -305,6 +308,7 @@ class InboxRow(Base):
     payload_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None] = mapped_column(index=True, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)  # 0014
 
 
 # -- tiering (migration 0002) ----------------------------------------------------------

@@ -327,6 +327,14 @@ class FakeTelegramServer:
         """Add a raw update (without update_id) to the shared queue; returns it."""
         return await self.state.enqueue_update(payload)
 
+    def restart_update_ids(self, first: int) -> None:
+        """Number the next updates from `first` on, ids used before included: Telegram picks
+        the next id at random after a week without updates, and a bot moved to a new token
+        starts a sequence of its own. (A bot polling with a higher offset would confirm
+        them unseen, as it would with Telegram: restart the bot, or use a webhook.)"""
+        self.state.next_update_id = first
+        self.state.max_delivered_update_id = min(self.state.max_delivered_update_id, first - 1)
+
     async def redeliver(self, update: dict[str, Any]) -> None:
         """Deliver an update again, with its original update_id, on the next getUpdates
         whatever the offset — as Telegram does when the bot died before confirming it."""

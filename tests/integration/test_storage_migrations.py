@@ -9,7 +9,7 @@ from storage.db import ENCRYPT_IDENTITY_REVISION
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0013"  # the one place tests name the newest revision
+HEAD = "0014"  # the one place tests name the newest revision
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 

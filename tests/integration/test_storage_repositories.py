@@ -400,3 +400,40 @@ def test_update_claimed_once(db: Database, now):
     with db.uow() as uow:
         assert uow.updates.prune(now + timedelta(minutes=30)) == 1
         assert uow.updates.claim(123456789012, now + 2 * H) is True
+
+
+def test_a_used_update_id_is_claimed_again_only_by_another_update(db: Database, now):
+    """Telegram reuses update ids: the fingerprint (what the update was) tells a new update
+    from the same one delivered again."""
+    uid = 700_000_001
+    with db.uow() as uow:
+        assert uow.updates.claim(uid, now, "a" * 32) is True
+        assert uow.updates.claim(uid, now, "a" * 32) is False  # the same update again
+    with db.uow() as uow:
+        assert uow.updates.claim(uid, now + H, "a" * 32) is False
+        assert uow.updates.claim(uid, now + H, None) is False  # no fingerprint: the id decides
+        assert uow.updates.claim(uid, now + H, "b" * 32) is True  # another update, same id
+    with db.uow() as uow:
+        assert uow.updates.claim(uid, now + 2 * H, "b" * 32) is False
+    # a claim recorded before fingerprints (migration 0014) keeps its old meaning
+    with db.uow() as uow:
+        assert uow.updates.claim(uid + 1, now, None) is True
+    with db.uow() as uow:
+        assert uow.updates.claim(uid + 1, now + H, "c" * 32) is False
+
+
+def test_the_inbox_takes_a_reused_id_only_for_another_update_it_has_handled(db: Database, now):
+    uid = 700_000_001
+    with db.uow() as uow:
+        assert uow.inbox.store([(uid, '{"n": 1}', "a" * 32)], now) == [uid]
+        # not handled yet: the same id again is left alone, whatever it carries
+        assert (
+            uow.inbox.store([(uid, '{"n": 1}', "a" * 32), (uid, '{"n": 2}', "b" * 32)], now) == []
+        )
+        uow.inbox.mark_handled([uid], now)
+    with db.uow() as uow:
+        assert uow.inbox.store([(uid, '{"n": 1}', "a" * 32)], now + H) == []  # delivered again
+        assert uow.inbox.store([(uid, '{"n": 1}', None)], now + H) == []
+        assert uow.inbox.store([(uid, '{"n": 3}', "c" * 32)], now + H) == [uid]  # a new update
+        assert uow.inbox.unhandled() == [(uid, '{"n": 3}')]
+        assert uow.inbox.is_handled(uid) is False
