@@ -210,6 +210,7 @@ class PlanItemRow(Base):
                 "done_at IS NULL AND (reminded_due_at IS NULL OR reminded_due_at != due_at)"
             ),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -263,7 +264,10 @@ class ReferralRow(Base):
     """Dimension 4 (resources matched). Table ready; the repository methods are minimal."""
 
     __tablename__ = "referrals"
-    __table_args__ = (Index("ix_referrals_client_id_created_at", "client_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_referrals_client_id_created_at", "client_id", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -278,6 +282,7 @@ class PendingRow(Base):
     __table_args__ = (
         Index("ix_pending_inputs_counsellor_id_kind", "counsellor_id", "kind", "created_at"),
         Index("ix_pending_inputs_expires_at", "expires_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -392,7 +397,10 @@ class RiskSignalRow(Base):
     made of it: open → safety_check | phq9 | dismissed (with a reason)."""
 
     __tablename__ = "risk_signals"
-    __table_args__ = (Index("ix_risk_signals_client_id_at", "client_id", "at"),)
+    __table_args__ = (
+        Index("ix_risk_signals_client_id_at", "client_id", "at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -441,6 +449,7 @@ class AlertRow(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ from storage.db import ENCRYPT_IDENTITY_REVISION
 from storage.orm import Base
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0014"  # the one place tests name the newest revision
+HEAD = "0015"  # the one place tests name the newest revision
 TIERING_TABLES = {"screenings", "client_grades", "tier_changes", "alerts"}
 
 
@@ -145,3 +145,49 @@ def test_the_encryption_revision_constant_names_the_encrypting_migration():
     script = ScriptDirectory.from_config(cfg).get_revision(ENCRYPT_IDENTITY_REVISION)
     assert script.path.endswith(f"{ENCRYPT_IDENTITY_REVISION}_encrypt_identity.py")
     assert Database.revision_before(ENCRYPT_IDENTITY_REVISION) == script.down_revision
+
+
+def test_0015_keeps_every_row_and_never_reuses_an_id(bare_db: Database, now):
+    """Ids written into buttons and outbox keys are never handed to a newer row: on SQLite
+    the tables are rebuilt with AUTOINCREMENT, rows and ids kept; PostgreSQL never reused."""
+    from datetime import timedelta
+
+    bare_db.migrate("0014")
+    later = now + timedelta(days=1)
+    with bare_db.uow() as uow:
+        c = uow.counsellors.add(1, "A", False, now)
+        client = uow.clients_of(c.id).add("Li", [], None, None, None, now)
+        ids = [uow.pending.add(c.id, "next", {"n": n}, now, later) for n in range(3)]
+        plan = uow.records_of(c.id).add_plan(
+            client.id, kind="short", text="call", due_at=later, now=now
+        )
+    with bare_db.uow() as uow:  # the newest question is answered: its row goes
+        assert uow.pending.consume(ids[-1], c.id, now) is not None
+    with bare_db.engine.begin() as conn:  # the repeat of an alert deleted since (/undo)
+        conn.execute(
+            text(
+                "INSERT INTO outbox (counsellor_id, kind, priority, dedupe_key, due_at, "
+                "not_before, payload, status, attempts, created_at) VALUES (:c, 'realert', 0, "
+                "'realert:5000:2', :now, :now, '{}', 'sent', 1, :now)"
+            ),
+            {"c": c.id, "now": _ts(conn, now)},
+        )
+    bare_db.migrate()
+    assert bare_db.current_revision() == HEAD
+    with bare_db.uow() as uow:
+        assert uow.pending.consume(ids[0], c.id, now).payload == {"n": 0}  # kept, same id
+        assert uow.records_of(c.id).plan_item(plan.id).text == "call"
+        fresh = uow.pending.add(c.id, "next", {"n": 9}, now, later)
+    assert fresh > ids[-1], "a new row took the id of a deleted one"
+    if bare_db.dialect == "sqlite":
+        with bare_db.engine.connect() as conn:
+            for table in ("alerts", "plan_items", "pending_inputs", "referrals", "risk_signals"):
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"),
+                    {"t": table},
+                ).scalar_one()
+                assert "AUTOINCREMENT" in sql, table
+            seq = conn.execute(
+                text("SELECT seq FROM sqlite_sequence WHERE name = 'alerts'")
+            ).scalar_one()
+            assert seq > 5000  # past the alert the outbox still names

@@ -30,6 +30,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in _TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("fingerprint")
+    for table in _TABLES:  # SQLite ≥ 3.35 drops a column in place (see 0003)
+        op.drop_column(table, "fingerprint")
