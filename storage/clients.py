@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.matching import folded_name
 from domain.model import Client, Risk, StatusChange
 from storage.base import ScopedRepo, aware, clean_text, raw_utc, rowcount
 from storage.mappers import as_client, as_status_change
-from storage.orm import ClientRow, ClientTagRow, CounsellorRow, StatusChangeRow
+from storage.orm import ClientRow, ClientTagRow, CounsellorRow, MetaRow, StatusChangeRow, table_of
 
 __all__ = ["ClientRepo"]
 
@@ -59,6 +60,9 @@ _SOME_TAGS = text(
 # `many` reads at most this many ids by an IN list (under every backend's bind-parameter
 # limit); more are picked out of the whole caseload (`list`)
 _MANY_LIMIT = 500
+
+
+FORGOTTEN_ID = "clients_forgotten_id"  # meta: the largest client id ever forgotten (SQLite)
 
 
 class ClientRepo(ScopedRepo):
@@ -223,9 +227,23 @@ class ClientRepo(ScopedRepo):
             created_at=now,
             tags=[ClientTagRow(tag=t) for t in clean_tags],
         )
+        if self._uow.dialect == "sqlite" and (next_id := self._next_sqlite_id()) is not None:
+            row.id = next_id
         self._s.add(row)
         self._s.flush()
         return as_client(row)
+
+    def _next_sqlite_id(self) -> int | None:
+        """SQLite gives a new row the largest id + 1: after /forget of the newest client its
+        id would go to the next one, and the forgotten client's buttons still in the chat
+        (map, log, tier review) would act on it. `clients` is the parent of every caseload
+        table, so it cannot be rebuilt with AUTOINCREMENT in a migration; the largest id
+        ever forgotten is kept in `meta` instead (`delete`) and new ids start past it."""
+        floor = self._s.scalar(select(MetaRow.value).where(MetaRow.name == FORGOTTEN_ID))
+        if floor is None:
+            return None  # nothing forgotten yet: SQLite's own choice
+        top = self._s.scalar(select(func.max(ClientRow.id))) or 0
+        return max(int(floor), top) + 1
 
     def add_tags(self, client_id: int, tags: Iterable[str]) -> Client:
         row = self._need_row(client_id)
@@ -344,4 +362,14 @@ class ClientRepo(ScopedRepo):
             .where(ClientRow.id == client_id, ClientRow.counsellor_id == self.counsellor_id)
             .execution_options(synchronize_session="fetch")
         )
-        return rowcount(result) == 1
+        deleted = rowcount(result) == 1
+        if deleted and self._uow.dialect == "sqlite":  # its id is never given again (`add`)
+            meta = table_of(MetaRow)
+            stmt = sqlite_insert(meta).values(name=FORGOTTEN_ID, value=str(client_id))
+            self._s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={"value": func.max(cast(meta.c.value, Integer), client_id)},
+                )
+            )
+        return deleted

@@ -437,3 +437,22 @@ def test_the_inbox_takes_a_reused_id_only_for_another_update_it_has_handled(db: 
         assert uow.inbox.store([(uid, '{"n": 3}', "c" * 32)], now + H) == [uid]  # a new update
         assert uow.inbox.unhandled() == [(uid, '{"n": 3}')]
         assert uow.inbox.is_handled(uid) is False
+
+
+def test_a_forgotten_clients_id_is_never_given_again(db: Database, now):
+    """The forgotten client's buttons (map, log, tier review) stay in the chat: a client
+    added later must not answer to them. SQLite handed the newest id out again."""
+    with db.uow() as uow:
+        c = uow.counsellors.add(1, "A", False, now)
+        repo = uow.clients_of(c.id)
+        first = repo.add("甲", [], None, None, None, now)
+        newest = repo.add("乙", [], None, None, None, now)
+    with db.uow() as uow:
+        assert uow.clients_of(c.id).delete(newest.id) is True
+    with db.uow() as uow:
+        again = uow.clients_of(c.id).add("丙", [], None, None, None, now)
+        assert again.id > newest.id
+        assert uow.clients_of(c.id).delete(first.id) is True  # not the newest: no effect
+        later = uow.clients_of(c.id).add("丁", [], None, None, None, now)
+        assert later.id == again.id + 1
+        assert uow.clients_of(c.id).get(newest.id) is None
