@@ -34,6 +34,7 @@ async def test_map_puts_status_and_next_steps_first(bot_env):
     text = map_.text
     assert text.index("风险：") < text.index("下一步") < text.index("1 · 客户识别"), text
     assert "（已逾期）" in text.split("下一步")[1].split("1 · 客户识别")[0]
+    assert " （" not in text, text  # no space before a full-width bracket ("14:00（已逾期）")
     steps = text.split("下一步")[1]
     assert steps.index("打电话问补考") < steps.index("看辅导计划")  # by date
     assert text.count("学业辅导") == 1, text  # five times recorded, shown once
