@@ -72,7 +72,7 @@ from services import clients as clients_service
 from services import invites, logs, records, screenings, supervision
 from services import parked as parked_service
 from services import reminders as rem
-from services.errors import NotYours
+from services.errors import AlertWithdrawn, NotYours
 
 log = logging.getLogger("caremap.bot")
 
@@ -710,9 +710,14 @@ async def on_series_stop(turn: Turn, tap: SeriesStop) -> None:
 @on_tap(AckAlert)
 async def on_ack_alert(turn: Turn, tap: AckAlert) -> None:
     query = turn.update.callback_query
-    out = await turn.write(
-        rem.acknowledge_alert, turn.app.db, turn.counsellor, tap.alert_id, turn.now
-    )
+    try:
+        out = await turn.write(
+            rem.acknowledge_alert, turn.app.db, turn.counsellor, tap.alert_id, turn.now
+        )
+    except AlertWithdrawn:  # undone, or the client forgotten: say so, take the buttons off
+        await query.answer(turn.render("toast_alert_withdrawn"), show_alert=True)
+        await query.edit_message_reply_markup(None)
+        return
     await query.answer(
         turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged")
     )

@@ -7,6 +7,8 @@ The adapters (bot/, reminders/) catch these; each meaning has one class:
 - `NotYours`: a button, an id or a parked input that is not the acting counsellor's, was
   already used, or has expired — another counsellor's record is indistinguishable from a
   missing one.
+- `AlertWithdrawn`: an alert's button after the alert itself is gone (the record that
+  raised it was undone, or the client forgotten): nothing to acknowledge.
 
 A rule broken by what the counsellor typed is a `domain.errors.CommandError` (it has a
 template code and parameters); a redelivered update is `storage.errors.AlreadyProcessed`.
@@ -37,4 +39,9 @@ class NotYours(ServiceError, LookupError):
     """A button or id that does not belong to the acting counsellor (or no longer exists)."""
 
 
-__all__ = ["NotYours", "ServiceError", "UnknownClient"]
+class AlertWithdrawn(ServiceError, LookupError):
+    """The alert a button names no longer exists: withdrawn by /undo, or gone with a
+    forgotten client (alert ids are never reused)."""
+
+
+__all__ = ["AlertWithdrawn", "NotYours", "ServiceError", "UnknownClient"]

@@ -15,7 +15,7 @@ from domain.model import Client, Counsellor, PlanItem, Risk
 from domain.rules import RuleBase
 from domain.tiering import REVIEW_REASONS, Reason
 from services.clients import get_owned
-from services.errors import NotYours
+from services.errors import AlertWithdrawn, NotYours
 from services.grading import regrade_client
 from services.records import SeriesStopped
 from services.undo import record_undo
@@ -127,7 +127,7 @@ def acknowledge_alert(
         repo = uow.clinical_of(actor.id)
         alert = repo.alert(alert_id)
         if alert is None:
-            raise NotYours()
+            raise NotYours() if uow.team.alert_exists(alert_id) else AlertWithdrawn()
         changed = repo.acknowledge_alert(alert_id, now)
         uow.outbox.cancel(*keys.alert_family(alert_id))
         copies = tuple(uow.team.alert_copies(alert_id))

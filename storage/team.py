@@ -59,6 +59,12 @@ def _alert_keys(alert_id: int) -> Any:
 class TeamRepo(Repo):
     # -- the copies of one alert ----------------------------------------------------------
 
+    def alert_exists(self, alert_id: int) -> bool:
+        """Whether alert `alert_id` is still stored (whoever it is addressed to). Alert ids
+        are never reused (migration 0015): a missing one was withdrawn by /undo or went
+        with a forgotten client."""
+        return self._s.scalar(select(AlertRow.id).where(AlertRow.id == alert_id)) is not None
+
     def alert_copies(self, alert_id: int) -> list[AlertCopy]:
         """Every sent message of this alert (first push, repeats, escalations), by id."""
         rows = self._s.execute(

@@ -50,3 +50,21 @@ async def test_a_crisis_alert_after_an_undone_one_is_pushed_repeated_and_escalat
     await run_once(bot_env.app)
     repeat = await admin.expect_message(contains="第 1 次提醒", skip_others=True, timeout=30)
     assert "王芳" in repeat.text
+
+
+async def test_the_withdrawn_alerts_button_says_so(bot_env):
+    """After /undo took a crisis PHQ-9 and its alert back, the alert's message is still in
+    the chat: its Acknowledge said "this button isn't yours, or it has already been used"."""
+    admin = await admin_ready(bot_env, lang="zh")
+    await say(admin, "/settings agenda=off")
+    await say(admin, "/new 王芳")
+    await say(admin, "/phq9 王芳 3 3 3 3 3 3 3 3 3")
+    await urgent_settled(bot_env.app)
+    alert = await admin.expect_message(contains="危机预警", skip_others=True)
+    ask = await say(admin, "/undo")
+    await admin.tap(ask, "↩️ 撤销")
+    await admin.expect_edit(ask)
+    query = await admin.tap(alert, "✅ 确认")
+    answer = await bot_env.server.expect_callback_answer(query)
+    assert "已撤回" in answer.text and answer.show_alert, answer
+    assert not (await admin.expect_edit(alert)).button_texts
