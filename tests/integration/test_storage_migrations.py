@@ -172,9 +172,18 @@ def test_0015_keeps_every_row_and_never_reuses_an_id(bare_db: Database, now):
             ),
             {"c": c.id, "now": _ts(conn, now)},
         )
+    with bare_db.uow() as uow:
+        # the newest client was forgotten before this revision: the audit trail names it
+        gone = uow.clients_of(c.id).add("Wang", [], None, None, None, now)
+        uow.staff.record(c.id, "forget", now, client_id=gone.id, client_number=gone.number)
+        assert uow.clients_of(c.id).delete(gone.id)
+    if bare_db.dialect == "sqlite":  # as a database before this revision has it
+        with bare_db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM meta WHERE name = 'clients_forgotten_id'"))
     bare_db.migrate()
     assert bare_db.current_revision() == HEAD
     with bare_db.uow() as uow:
+        assert uow.clients_of(c.id).add("Zhao", [], None, None, None, now).id > gone.id
         assert uow.pending.consume(ids[0], c.id, now).payload == {"n": 0}  # kept, same id
         assert uow.records_of(c.id).plan_item(plan.id).text == "call"
         fresh = uow.pending.add(c.id, "next", {"n": 9}, now, later)

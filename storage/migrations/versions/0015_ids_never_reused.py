@@ -100,11 +100,31 @@ def _autoincrement(table: str) -> None:
     )
 
 
+def _clients_floor() -> None:
+    """`clients` is the parent of every caseload table and is not rebuilt: new client ids
+    start past the largest one ever forgotten, kept in meta (`storage.clients`). A client
+    forgotten before this revision is still named by the audit trail, which keeps client
+    ids after /forget: start past the largest it names."""
+    conn = op.get_bind()
+    named = conn.execute(sa.text("SELECT coalesce(max(client_id), 0) FROM audit_log")).scalar_one()
+    top = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM clients")).scalar_one()
+    if named > top:
+        conn.execute(
+            sa.text(
+                "INSERT INTO meta (name, value) VALUES ('clients_forgotten_id', :v) "
+                "ON CONFLICT (name) DO UPDATE SET "
+                "value = max(CAST(meta.value AS INTEGER), excluded.value)"
+            ),
+            {"v": str(named)},
+        )
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     for table in TABLES:
         _autoincrement(table)
+    _clients_floor()
 
 
 def downgrade() -> None:
