@@ -1234,11 +1234,23 @@ def register(application: Application) -> None:
     application.add_handler(command("settings", settings))
 
 
+@guard
+async def edited(turn: Turn) -> None:
+    """A message edited after it was sent: Telegram shows the new text, but what was saved
+    from it stays as it was. Say so, so the counsellor does not believe the record fixed."""
+    await turn.reply("edited_not_applied")
+
+
 def register_fallbacks(application: Application) -> None:
     """After every module's commands and buttons: unknown commands, plain text, the core
     buttons, the catch-all for stale or forged buttons, the error handler, and the table
     of commands that typed `／log …` and "did you mean" buttons run."""
     private = filters.ChatType.PRIVATE
+    application.add_handler(
+        MessageHandler(
+            private & filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION), edited
+        )
+    )
     application.add_handler(
         MessageHandler(private & filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )

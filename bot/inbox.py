@@ -43,7 +43,8 @@ from storage.once import INBOX_TURN, InboxTurn
 
 log = logging.getLogger("caremap.inbox")
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+# edited messages only to say that an edit changes nothing saved (bot.handlers.edited)
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 h
 KEEP_CLAIMS = timedelta(days=7)  # processed update ids: far past any redelivery
 PRUNE_EVERY = 3600.0  # seconds
@@ -63,7 +64,8 @@ def fingerprint(update: Update) -> str:
         parts: tuple[object, ...] = ("q", query.id, query.data, *where)
     elif update.effective_message is not None:
         m = update.effective_message
-        parts = ("m", m.chat.id, m.message_id, int(m.date.timestamp()) if m.date else None)
+        stamps = (int(t.timestamp()) if t else None for t in (m.date, m.edit_date))
+        parts = ("m", m.chat.id, m.message_id, *stamps)
     else:
         parts = ("u", update.update_id)
     key = "\x1f".join(str(p) for p in parts).encode()

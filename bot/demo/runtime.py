@@ -20,6 +20,7 @@ from telegram.ext import Application
 from bootstrap.settings import Settings
 from bot.demo import seed
 from bot.fakeapi import FakeTelegramServer, FakeUser, ServerEvent
+from bot.inbox import ALLOWED_UPDATES
 
 log = logging.getLogger("caremap.demo")
 
@@ -123,7 +124,7 @@ class DemoRuntime:
             poll_interval=0.0,
             timeout=POLL_TIMEOUT,
             drop_pending_updates=False,
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=ALLOWED_UPDATES,
         )
         self.app = app
         if fresh:

@@ -353,6 +353,9 @@ async def test_an_edited_command_is_not_handled_again(bot_env):
     await admin.expect_message()
     edited = dict(sent, text="/log 王芳 edited version", edit_date=sent["date"] + 5)
     await bot_env.server.enqueue_update({"edited_message": edited})
+    # … and the counsellor is told so, not left believing the record fixed
+    told = await admin.expect_message()
+    assert "An edit doesn't change what was saved" in told.text and "/undo" in told.text
     await bot_env.server.idle(timeout=30)
     await admin.send("/map 王芳")
     m = (await admin.expect_message()).text
