@@ -33,19 +33,24 @@ async def running(fake_api, db, settings, clock):
         yield inbox
 
 
-def count(db, sql: str) -> int:
-    with db.engine.connect() as conn:
-        return conn.exec_driver_sql(sql).scalar_one()
-
-
-async def test_a_new_update_with_a_used_id_is_handled_not_skipped(fake_api, tmp_path, clock):
-    settings = Settings(
+def settings_for(fake_api, tmp_path) -> Settings:
+    """As `python -m bot` runs against the fake, on a SQLite file that outlives each run."""
+    return Settings(
         token=fake_api.token,
         api_base_url=fake_api.base_url,
         database_url=f"sqlite+pysqlite:///{tmp_path / 'caremap.db'}",
         admin_ids=frozenset({ADMIN_ID}),
         timezone="Asia/Shanghai",
     )
+
+
+def count(db, sql: str) -> int:
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(sql).scalar_one()
+
+
+async def test_a_new_update_with_a_used_id_is_handled_not_skipped(fake_api, tmp_path, clock):
+    settings = settings_for(fake_api, tmp_path)
     db = open_database(settings)
     admin = fake_api.user(ADMIN_ID, "Li", language_code="zh")
     try:
@@ -81,13 +86,7 @@ async def test_a_new_update_with_a_used_id_is_handled_not_skipped(fake_api, tmp_
 async def test_claims_and_handled_rows_are_forgotten_at_start(fake_api, tmp_path, clock):
     """processed_updates grew for ever (one row per write), and in webhook mode the inbox
     did too: both are pruned at start and every hour, polling or not."""
-    settings = Settings(
-        token=fake_api.token,
-        api_base_url=fake_api.base_url,
-        database_url=f"sqlite+pysqlite:///{tmp_path / 'caremap.db'}",
-        admin_ids=frozenset({ADMIN_ID}),
-        timezone="Asia/Shanghai",
-    )
+    settings = settings_for(fake_api, tmp_path)
     db = open_database(settings)
     admin = fake_api.user(ADMIN_ID, "Li", language_code="zh")
     try:
