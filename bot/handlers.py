@@ -6,6 +6,7 @@ only. Everything a counsellor reads is rendered from templates/<lang>/.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -716,7 +717,8 @@ async def on_ack_alert(turn: Turn, tap: AckAlert) -> None:
         )
     except AlertWithdrawn:  # undone, or the client forgotten: say so, take the buttons off
         await query.answer(turn.render("toast_alert_withdrawn"), show_alert=True)
-        await query.edit_message_reply_markup(None)
+        with contextlib.suppress(BadRequest):  # a second tap: the buttons are off already
+            await query.edit_message_reply_markup(None)
         return
     await query.answer(
         turn.render("toast_acknowledged" if out.changed else "toast_already_acknowledged")
