@@ -10,9 +10,10 @@ id, found its push already in the outbox, and was never pushed, repeated or esca
 button could act on a newer row. PostgreSQL's sequences never reuse a value: nothing to do.
 
 SQLite's own procedure, on the table's stored definition: a new table with the id as
-`INTEGER PRIMARY KEY AUTOINCREMENT`, the rows copied (same ids), the old table dropped (none of these is the parent of a foreign key, so
-nothing cascades), the new one renamed, the indexes made again from their stored SQL; the sequence starts
-past every id the outbox names and a margin past the largest id (see MARGIN).
+`INTEGER PRIMARY KEY AUTOINCREMENT`, the rows copied (same ids), the old table dropped (none
+of these is the parent of a foreign key, so nothing cascades), the new one renamed, the
+indexes made again from their stored SQL; the sequence starts past every id the outbox
+names and a margin past the largest id (see MARGIN).
 
 Revision ID: 0015
 Revises: 0014
@@ -113,7 +114,7 @@ def _clients_floor() -> None:
             sa.text(
                 "INSERT INTO meta (name, value) VALUES ('clients_forgotten_id', :v) "
                 "ON CONFLICT (name) DO UPDATE SET "
-                "value = max(CAST(meta.value AS INTEGER), excluded.value)"
+                "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))"
             ),
             {"v": str(named)},
         )
